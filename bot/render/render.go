@@ -1,0 +1,141 @@
+// Package render builds the messages Steward sends: an HTML body and its plain-text
+// fallback written side by side, so they never disagree. Text goes through Text, Bold,
+// Code and friends, which escape it for HTML; there is no way to put unescaped user text
+// into a message.
+package render
+
+import (
+	"html"
+	"strings"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// Message is a message under construction. The zero value is ready to use.
+type Message struct {
+	html  strings.Builder
+	plain strings.Builder
+}
+
+// New starts a message with the plain text s.
+func New(s string) *Message {
+	return new(Message).Text(s)
+}
+
+// Text appends plain text.
+func (m *Message) Text(s string) *Message {
+	m.html.WriteString(strings.ReplaceAll(html.EscapeString(s), "\n", "<br>"))
+	m.plain.WriteString(s)
+	return m
+}
+
+// Bold appends text in bold.
+func (m *Message) Bold(s string) *Message {
+	m.html.WriteString("<strong>" + html.EscapeString(s) + "</strong>")
+	m.plain.WriteString(s)
+	return m
+}
+
+// Code appends inline code.
+func (m *Message) Code(s string) *Message {
+	m.html.WriteString("<code>" + html.EscapeString(s) + "</code>")
+	m.plain.WriteString("`" + s + "`")
+	return m
+}
+
+// Pill appends a mention of userID that clients render as a pill.
+func (m *Message) Pill(userID id.UserID) *Message {
+	m.html.WriteString(`<a href="` + html.EscapeString(userID.URI().MatrixToURL()) + `">` + html.EscapeString(string(userID)) + `</a>`)
+	m.plain.WriteString(string(userID))
+	return m
+}
+
+// Line ends the current line.
+func (m *Message) Line() *Message {
+	m.html.WriteString("<br>")
+	m.plain.WriteString("\n")
+	return m
+}
+
+// Heading appends a small heading on its own line.
+func (m *Message) Heading(s string) *Message {
+	m.html.WriteString("<h4>" + html.EscapeString(s) + "</h4>")
+	m.plain.WriteString(s + "\n")
+	return m
+}
+
+// List appends a bulleted list; each item is built by its own Message.
+func (m *Message) List(items ...*Message) *Message {
+	m.html.WriteString("<ul>")
+	for _, item := range items {
+		m.html.WriteString("<li>" + item.html.String() + "</li>")
+		m.plain.WriteString("• " + item.plain.String() + "\n")
+	}
+	m.html.WriteString("</ul>")
+	return m
+}
+
+// Table appends a table with a header row. The plain fallback pads columns so it reads
+// as a table in a monospace client.
+func (m *Message) Table(header []string, rows [][]string) *Message {
+	m.html.WriteString("<table><thead><tr>")
+	for _, h := range header {
+		m.html.WriteString("<th>" + html.EscapeString(h) + "</th>")
+	}
+	m.html.WriteString("</tr></thead><tbody>")
+	for _, row := range rows {
+		m.html.WriteString("<tr>")
+		for _, cell := range row {
+			m.html.WriteString("<td>" + html.EscapeString(cell) + "</td>")
+		}
+		m.html.WriteString("</tr>")
+	}
+	m.html.WriteString("</tbody></table>")
+
+	widths := make([]int, len(header))
+	for _, row := range append([][]string{header}, rows...) {
+		for i, cell := range row {
+			if i < len(widths) {
+				widths[i] = max(widths[i], len([]rune(cell)))
+			}
+		}
+	}
+	for _, row := range append([][]string{header}, rows...) {
+		for i, cell := range row {
+			if i >= len(widths) {
+				break
+			}
+			m.plain.WriteString(cell)
+			if i < len(row)-1 {
+				m.plain.WriteString(strings.Repeat(" ", widths[i]-len([]rune(cell))+2))
+			}
+		}
+		m.plain.WriteString("\n")
+	}
+	return m
+}
+
+// CodeBlock appends preformatted text, such as log lines.
+func (m *Message) CodeBlock(s string) *Message {
+	m.html.WriteString("<pre><code>" + html.EscapeString(s) + "</code></pre>")
+	m.plain.WriteString("```\n" + s + "\n```\n")
+	return m
+}
+
+// HTML returns the HTML body.
+func (m *Message) HTML() string { return m.html.String() }
+
+// Plain returns the plain-text fallback.
+func (m *Message) Plain() string { return strings.TrimRight(m.plain.String(), "\n") }
+
+// Notice returns the message as m.notice content, the message type bots use so that
+// other bots don't answer them.
+func (m *Message) Notice() *event.MessageEventContent {
+	return &event.MessageEventContent{
+		MsgType:       event.MsgNotice,
+		Body:          m.Plain(),
+		Format:        event.FormatHTML,
+		FormattedBody: m.HTML(),
+	}
+}

@@ -1,0 +1,12 @@
+package commands
+
+// Builtin returns the registry of every Steward command. New commands are added here
+// and nowhere else; help, dispatch and permissions all read this one list.
+func Builtin() *Registry {
+	return NewRegistry(
+		CommandHelp,
+		CommandPing,
+		CommandWhoami,
+		CommandStatus,
+	)
+}

@@ -1,0 +1,107 @@
+// Package commands is Steward's command framework and its commands. Each command is
+// declared once, as a Command value; the Processor checks who may run it, where, and how
+// often, records it, runs it with panics recovered, and help is generated from the same
+// declarations.
+package commands
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+)
+
+// Role is what a sender may do. Roles are ordered: an admin may do what a member may.
+type Role int
+
+// The roles. Admins are listed by Matrix ID in the config; members are the users joined
+// to the group room; everyone else is nobody.
+const (
+	RoleNobody Role = iota
+	RoleMember
+	RoleAdmin
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleAdmin:
+		return "admin"
+	case RoleMember:
+		return "member"
+	default:
+		return "nobody"
+	}
+}
+
+// Section groups commands in help.
+type Section string
+
+// The sections of help, in the order help lists them.
+const (
+	SectionGeneral Section = "General"
+	SectionHost    Section = "Host"
+)
+
+var sectionOrder = []Section{SectionGeneral, SectionHost}
+
+// Command declares one command: everything the dispatcher and help need to know.
+type Command struct {
+	// Name is what follows the prefix: lower-case, no spaces.
+	Name    string
+	Aliases []string
+	Section Section
+	// Help is one line for !help.
+	Help string
+	// Args is the argument synopsis, e.g. "CONTAINER [N]".
+	Args string
+	// Role is the least role that may run the command.
+	Role Role
+	// Destructive commands change something; they additionally need a verified device.
+	Destructive bool
+	Func        func(ctx context.Context, ce *Event) error
+}
+
+// Event is one command being run: who asked, from where, and with what.
+type Event struct {
+	Command  *Command
+	Args     []string
+	RawArgs  string
+	Sender   id.UserID
+	DeviceID id.DeviceID
+	// Verified is true when the sending device is cross-signed by its owner.
+	Verified   bool
+	Encrypted  bool
+	Role       Role
+	RoomID     id.RoomID
+	EventID    id.EventID
+	ThreadRoot id.EventID
+	SentAt     time.Time
+	ReceivedAt time.Time
+
+	proc *Processor
+}
+
+// Reply answers the command in its room, as a reply or in its thread.
+func (ce *Event) Reply(ctx context.Context, msg *render.Message) error {
+	return ce.proc.replier.Reply(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, msg)
+}
+
+// Replyf answers with plain text.
+func (ce *Event) Replyf(ctx context.Context, format string, args ...any) error {
+	return ce.Reply(ctx, render.New(fmt.Sprintf(format, args...)))
+}
+
+// UserError is an error whose text is meant for the person who sent the command. Other
+// errors are logged and answered with a generic message, so internal details never
+// reach the room.
+type UserError struct{ Msg string }
+
+func (e UserError) Error() string { return e.Msg }
+
+// Usagef returns a UserError.
+func Usagef(format string, args ...any) error {
+	return UserError{Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,105 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/steward-bot/steward/bot/render"
+)
+
+// CommandHelp lists what the asker may run, generated from the declarations so that
+// help can never drift from what is accepted.
+var CommandHelp = &Command{
+	Name:    "help",
+	Aliases: []string{"commands"},
+	Section: SectionGeneral,
+	Help:    "Show the commands you can use",
+	Args:    "[COMMAND]",
+	Role:    RoleMember,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		if len(ce.Args) > 0 {
+			cmd := p.registry.Lookup(ce.Args[0])
+			if cmd == nil || cmd.Role > ce.Role {
+				return Usagef("There is no command %q that you can use. Send %shelp for the list.", ce.Args[0], p.settings.Prefix)
+			}
+			return ce.Reply(ctx, describe(new(render.Message), p.settings.Prefix, cmd, true))
+		}
+		msg := render.New("Commands you can use:")
+		for _, section := range sectionOrder {
+			var items []*render.Message
+			for _, cmd := range p.registry.All() {
+				if cmd.Section == section && cmd.Role <= ce.Role {
+					items = append(items, describe(new(render.Message), p.settings.Prefix, cmd, false))
+				}
+			}
+			if len(items) > 0 {
+				msg.Heading(string(section)).List(items...)
+			}
+		}
+		return ce.Reply(ctx, msg)
+	},
+}
+
+// describe renders one command's synopsis and help line.
+func describe(msg *render.Message, prefix string, cmd *Command, long bool) *render.Message {
+	synopsis := prefix + cmd.Name
+	if cmd.Args != "" {
+		synopsis += " " + cmd.Args
+	}
+	msg.Code(synopsis).Text(" — " + cmd.Help)
+	if cmd.Destructive {
+		msg.Text(" (needs a verified device)")
+	}
+	if long && len(cmd.Aliases) > 0 {
+		msg.Line().Text("Also: ")
+		for i, alias := range cmd.Aliases {
+			if i > 0 {
+				msg.Text(", ")
+			}
+			msg.Code(prefix + alias)
+		}
+	}
+	return msg
+}
+
+// CommandPing shows that Steward is listening and how long the message took to arrive.
+var CommandPing = &Command{
+	Name:    "ping",
+	Section: SectionGeneral,
+	Help:    "Check that Steward answers, and how long your message took to reach it",
+	Role:    RoleMember,
+	Func: func(ctx context.Context, ce *Event) error {
+		delay := max(ce.ReceivedAt.Sub(ce.SentAt), 0)
+		return ce.Reply(ctx, render.New("Pong! Your message took ").Bold(formatLatency(delay)).Text(" to reach me."))
+	},
+}
+
+func formatLatency(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// CommandWhoami tells the asker what Steward thinks of them: their role and whether the
+// device they wrote from is verified, which decides whether destructive commands work.
+var CommandWhoami = &Command{
+	Name:    "whoami",
+	Section: SectionGeneral,
+	Help:    "Show your role and whether the device you wrote from is verified",
+	Role:    RoleMember,
+	Func: func(ctx context.Context, ce *Event) error {
+		msg := render.New("You are ").Pill(ce.Sender).Text(", ").Bold(ce.Role.String()).Text(". ")
+		switch {
+		case !ce.Encrypted:
+			msg.Text("Your message was not encrypted, so I can't tell which device sent it.")
+		case ce.Verified:
+			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is verified (cross-signed by you).")
+		default:
+			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not verified: verify it from another of your sessions to use commands that change things.")
+		}
+		return ce.Reply(ctx, msg)
+	},
+}

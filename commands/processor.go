@@ -1,0 +1,246 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
+)
+
+// Replier sends a reply to a command; the bot implements it with its outbox.
+type Replier interface {
+	Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error
+}
+
+// Rooms answers the questions about rooms that decide who may run what.
+type Rooms interface {
+	IsJoined(ctx context.Context, roomID id.RoomID, userID id.UserID) bool
+	IsEncrypted(ctx context.Context, roomID id.RoomID) (bool, error)
+}
+
+// Recorder writes the audit log.
+type Recorder interface {
+	Append(ctx context.Context, e *state.AuditEntry) (int64, error)
+}
+
+// OnceStore remembers that something was said, across restarts.
+type OnceStore interface {
+	SetOnce(ctx context.Context, key, value string) (bool, error)
+}
+
+// Settings are the parts of the configuration the dispatcher needs.
+type Settings struct {
+	Prefix           string
+	Admins           []id.UserID
+	AdminRoom        id.RoomID
+	GroupRoom        id.RoomID
+	StaleAfter       time.Duration
+	RequireVerified  bool
+	AllowUnencrypted bool
+	// Disks are the paths whose use !status shows.
+	Disks []string
+}
+
+// Processor dispatches commands: it parses, checks, records and runs them.
+type Processor struct {
+	settings Settings
+	registry *Registry
+	replier  Replier
+	rooms    Rooms
+	audit    Recorder
+	once     OnceStore
+	limiter  *Limiter
+	now      func() time.Time
+}
+
+// Input is a command message as the bot received it.
+type Input struct {
+	Body       string
+	Sender     id.UserID
+	DeviceID   id.DeviceID
+	Trust      id.TrustState
+	Encrypted  bool
+	RoomID     id.RoomID
+	EventID    id.EventID
+	ThreadRoot id.EventID
+	SentAt     time.Time
+	ReceivedAt time.Time
+}
+
+// NewProcessor builds a dispatcher for the registry. now is the clock (time.Now outside
+// tests).
+func NewProcessor(settings Settings, registry *Registry, replier Replier, rooms Rooms, audit Recorder, once OnceStore, limiter *Limiter, now func() time.Time) *Processor {
+	return &Processor{settings: settings, registry: registry, replier: replier, rooms: rooms, audit: audit, once: once, limiter: limiter, now: now}
+}
+
+// IsCommand reports whether body is addressed to Steward, so the bot records only
+// those messages.
+func (p *Processor) IsCommand(body string) bool {
+	_, ok, _ := Parse(body, p.settings.Prefix)
+	return ok
+}
+
+// RoleOf returns the role of userID: admins by Matrix ID, members by membership of the
+// group room. Display names never count.
+func (p *Processor) RoleOf(ctx context.Context, userID id.UserID) Role {
+	if slices.Contains(p.settings.Admins, userID) {
+		return RoleAdmin
+	}
+	if p.settings.GroupRoom != "" && p.rooms.IsJoined(ctx, p.settings.GroupRoom, userID) {
+		return RoleMember
+	}
+	return RoleNobody
+}
+
+// Handle runs one command message and returns its outcome for the inbox. Every path,
+// run or refused, leaves one audit entry.
+func (p *Processor) Handle(ctx context.Context, in *Input) string {
+	log := zerolog.Ctx(ctx).With().
+		Stringer("room_id", in.RoomID).
+		Stringer("event_id", in.EventID).
+		Stringer("sender", in.Sender).
+		Logger()
+	ctx = log.WithContext(ctx)
+
+	parsed, ok, parseErr := Parse(in.Body, p.settings.Prefix)
+	if !ok {
+		return state.OutcomeUnknown
+	}
+	entry := &state.AuditEntry{
+		Actor: in.Sender, ActorDevice: in.DeviceID, RoomID: in.RoomID, EventID: in.EventID,
+		Action: "command." + parsed.Name, Arguments: parsed.Rest,
+	}
+	ce := &Event{
+		Args: parsed.Args, RawArgs: parsed.Rest, Sender: in.Sender, DeviceID: in.DeviceID,
+		Verified: in.Encrypted && in.Trust >= id.TrustStateCrossSignedTOFU, Encrypted: in.Encrypted,
+		RoomID: in.RoomID, EventID: in.EventID, ThreadRoot: in.ThreadRoot, SentAt: in.SentAt, ReceivedAt: in.ReceivedAt,
+		proc: p,
+	}
+	outcome, detail := p.handle(ctx, ce, parsed.Name, parseErr)
+	entry.Outcome, entry.Detail = outcome, detail
+	if ce.Command != nil {
+		entry.Action = "command." + ce.Command.Name
+	}
+	if _, err := p.audit.Append(ctx, entry); err != nil {
+		log.Err(err).Msg("Failed to write audit entry")
+	}
+	log.Info().Str("command", parsed.Name).Str("outcome", outcome).Str("detail", detail).Msg("Handled command")
+	return outcome
+}
+
+// handle decides and runs; it returns the outcome and a detail for the audit log.
+func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr error) (outcome, detail string) {
+	ce.Role = p.RoleOf(ctx, ce.Sender)
+	if ce.Role == RoleNobody {
+		// Someone who is neither admin nor member gets no answer at all: Steward does
+		// not talk to strangers, even to refuse.
+		return state.OutcomeRefused, "sender has no role"
+	}
+	if age := p.now().Sub(ce.SentAt); age > p.settings.StaleAfter {
+		p.reply(ctx, ce, render.New("Your ").Code(p.settings.Prefix+name).
+			Text(fmt.Sprintf(" was sent at %s UTC (%s ago), while I could not read it, so I did not run it. Send it again if you still want it.",
+				ce.SentAt.UTC().Format("2006-01-02 15:04"), roundDuration(age))))
+		return state.OutcomeStale, fmt.Sprintf("sent %s ago", roundDuration(age))
+	}
+	if ce.RoomID == p.settings.AdminRoom && !ce.Encrypted && !p.settings.AllowUnencrypted {
+		if encrypted, err := p.rooms.IsEncrypted(ctx, ce.RoomID); err == nil && !encrypted {
+			if first, _ := p.once.SetOnce(ctx, "warned_unencrypted:"+string(ce.RoomID), p.now().UTC().Format(time.RFC3339)); first {
+				p.reply(ctx, ce, render.New("This room is not end-to-end encrypted, so I won't run commands here: anyone with access to the server could read them and my answers. Turn on encryption in the room settings (or set matrix.allow_unencrypted: true)."))
+			}
+		}
+		return state.OutcomeRefused, "unencrypted admin room"
+	}
+	if !p.limiter.Allow(ce.Sender) {
+		if p.limiter.FirstRefusal(ce.Sender) {
+			p.reply(ctx, ce, render.New("You're sending commands faster than I take them; I'm ignoring them for a moment. Try again in a minute."))
+		}
+		return state.OutcomeRateLimited, ""
+	}
+	ce.Command = p.registry.Lookup(name)
+	if ce.Command == nil {
+		p.reply(ctx, ce, render.New("I don't know the command ").Code(p.settings.Prefix+name).Text(". Send ").Code(p.settings.Prefix+"help").Text(" for the list."))
+		return state.OutcomeUnknown, ""
+	}
+	if parseErr != nil {
+		p.reply(ctx, ce, render.New("I couldn't read that command: "+parseErr.Error()+"."))
+		return state.OutcomeBadInput, parseErr.Error()
+	}
+	if refusal := p.refusal(ctx, ce); refusal != nil {
+		p.reply(ctx, ce, refusal)
+		return state.OutcomeRefused, refusal.Plain()
+	}
+	return p.run(ctx, ce)
+}
+
+// refusal explains why ce may not run here, or returns nil when it may.
+func (p *Processor) refusal(ctx context.Context, ce *Event) *render.Message {
+	cmd := ce.Command
+	switch {
+	case ce.Role < cmd.Role:
+		return render.New("Only " + cmd.Role.String() + "s can use ").Code(p.settings.Prefix + cmd.Name).Text(".")
+	case cmd.Role == RoleAdmin && ce.RoomID != p.settings.AdminRoom:
+		return render.New("Use ").Code(p.settings.Prefix + cmd.Name).Text(" in the admin room: its answer is for the admins only.")
+	case cmd.Destructive && p.settings.RequireVerified && !ce.Verified:
+		msg := render.New("").Code(p.settings.Prefix + cmd.Name).Text(" changes things, so it must come from a device you have verified. ")
+		if ce.Encrypted {
+			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not cross-signed: verify it from another of your sessions (or with your recovery key) and try again.")
+		} else {
+			msg.Text("Your message was not encrypted, so I can't tell which device sent it.")
+		}
+		return msg
+	}
+	return nil
+}
+
+// run calls the command's function, turning a panic into a plain answer.
+func (p *Processor) run(ctx context.Context, ce *Event) (outcome, detail string) {
+	log := zerolog.Ctx(ctx)
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error().Any("panic", r).Str("stack", string(debug.Stack())).Msg("Command panicked")
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return ce.Command.Func(ctx, ce)
+	}()
+	if err == nil {
+		return state.OutcomeOK, ""
+	}
+	if userErr := (UserError{}); errors.As(err, &userErr) {
+		p.reply(ctx, ce, render.New(userErr.Msg))
+		return state.OutcomeBadInput, userErr.Msg
+	}
+	log.Err(err).Str("command", ce.Command.Name).Msg("Command failed")
+	p.reply(ctx, ce, render.New("Something went wrong while running ").Code(p.settings.Prefix+ce.Command.Name).Text("; the details are in Steward's log."))
+	return state.OutcomeError, err.Error()
+}
+
+func (p *Processor) reply(ctx context.Context, ce *Event, msg *render.Message) {
+	if err := ce.Reply(ctx, msg); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to queue reply")
+	}
+}
+
+// roundDuration renders d the way a person would say it.
+func roundDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	default:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	}
+}

@@ -1,0 +1,47 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Registry holds every command by name and alias.
+type Registry struct {
+	commands []*Command
+	byName   map[string]*Command
+}
+
+// NewRegistry indexes cmds. Duplicate or malformed names are programming errors and
+// panic, so they are caught by the first test that builds the registry.
+func NewRegistry(cmds ...*Command) *Registry {
+	r := &Registry{byName: make(map[string]*Command)}
+	for _, cmd := range cmds {
+		if cmd.Func == nil {
+			panic(fmt.Sprintf("command %q has no function", cmd.Name))
+		}
+		if cmd.Help == "" || cmd.Section == "" {
+			panic(fmt.Sprintf("command %q needs help text and a section", cmd.Name))
+		}
+		for _, name := range append([]string{cmd.Name}, cmd.Aliases...) {
+			if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " \t\n") {
+				panic(fmt.Sprintf("command name %q must be lower-case without spaces", name))
+			}
+			if _, dup := r.byName[name]; dup {
+				panic(fmt.Sprintf("command name %q is registered twice", name))
+			}
+			r.byName[name] = cmd
+		}
+		r.commands = append(r.commands, cmd)
+	}
+	return r
+}
+
+// Lookup finds a command by name or alias.
+func (r *Registry) Lookup(name string) *Command {
+	return r.byName[name]
+}
+
+// All returns the commands in registration order.
+func (r *Registry) All() []*Command {
+	return r.commands
+}

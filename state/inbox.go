@@ -1,0 +1,105 @@
+package state
+
+import (
+	"context"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix/id"
+)
+
+// InboxState is where a command is in its life: recorded, claimed by a runner, finished.
+type InboxState string
+
+// The states of an inbox entry. An entry only ever moves forward.
+const (
+	InboxReceived InboxState = "received"
+	InboxStarted  InboxState = "started"
+	InboxDone     InboxState = "done"
+)
+
+// InboxEntry is a command message as it arrived, with what is needed to run it later.
+type InboxEntry struct {
+	EventID    id.EventID
+	RoomID     id.RoomID
+	Sender     id.UserID
+	DeviceID   id.DeviceID
+	Trust      id.TrustState
+	Encrypted  bool
+	ThreadRoot id.EventID
+	Body       string
+	SentAt     time.Time
+	ReceivedAt time.Time
+	State      InboxState
+	Outcome    string
+}
+
+// Inbox records command events before they run, so that a re-delivered sync batch or a
+// restart never runs a command twice and never forgets one that arrived.
+type Inbox struct {
+	db *dbutil.Database
+}
+
+const inboxColumns = "event_id, room_id, sender, device_id, trust, encrypted, thread_root, body, sent_at, received_at, state, outcome"
+
+// Record stores a newly arrived command and reports whether it was new. An event seen
+// before (a re-delivered sync) is not stored again.
+func (in *Inbox) Record(ctx context.Context, e *InboxEntry) (bool, error) {
+	res, err := in.db.Exec(ctx, `INSERT INTO inbox (`+inboxColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '') ON CONFLICT (event_id) DO NOTHING`,
+		e.EventID, e.RoomID, e.Sender, e.DeviceID, int(e.Trust), e.Encrypted, e.ThreadRoot, e.Body,
+		e.SentAt.UnixMilli(), e.ReceivedAt.UnixMilli(), InboxReceived)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Claim moves a received command to started and reports whether this caller won it.
+// Only one caller ever wins, which is what makes a command run at most once.
+func (in *Inbox) Claim(ctx context.Context, eventID id.EventID) (bool, error) {
+	res, err := in.db.Exec(ctx, "UPDATE inbox SET state=$1 WHERE event_id=$2 AND state=$3", InboxStarted, eventID, InboxReceived)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Finish marks a command done with a short outcome ("ok", "refused", "stale", ...).
+func (in *Inbox) Finish(ctx context.Context, eventID id.EventID, outcome string) error {
+	_, err := in.db.Exec(ctx, "UPDATE inbox SET state=$1, outcome=$2 WHERE event_id=$3", InboxDone, outcome, eventID)
+	return err
+}
+
+// InState lists the entries in state, oldest first.
+func (in *Inbox) InState(ctx context.Context, state InboxState) ([]*InboxEntry, error) {
+	rows, err := in.db.Query(ctx, "SELECT "+inboxColumns+" FROM inbox WHERE state=$1 ORDER BY sent_at, received_at", state)
+	return dbutil.NewRowIterWithError(rows, scanInboxEntry, err).AsList()
+}
+
+// Get returns the entry for eventID, or nil.
+func (in *Inbox) Get(ctx context.Context, eventID id.EventID) (*InboxEntry, error) {
+	rows, err := in.db.Query(ctx, "SELECT "+inboxColumns+" FROM inbox WHERE event_id=$1", eventID)
+	list, err := dbutil.NewRowIterWithError(rows, scanInboxEntry, err).AsList()
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return list[0], nil
+}
+
+func scanInboxEntry(row dbutil.Scannable) (*InboxEntry, error) {
+	var e InboxEntry
+	var trust int
+	var sentAt, receivedAt int64
+	err := row.Scan(&e.EventID, &e.RoomID, &e.Sender, &e.DeviceID, &trust, &e.Encrypted, &e.ThreadRoot, &e.Body,
+		&sentAt, &receivedAt, &e.State, &e.Outcome)
+	if err != nil {
+		return nil, err
+	}
+	e.Trust = id.TrustState(trust)
+	e.SentAt = time.UnixMilli(sentAt)
+	e.ReceivedAt = time.UnixMilli(receivedAt)
+	return &e, nil
+}

@@ -1,0 +1,118 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+	"go.mau.fi/util/random"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// OutboxMessage is one event waiting to be sent, or sent.
+type OutboxMessage struct {
+	ID        int64
+	RoomID    id.RoomID
+	Type      event.Type
+	Content   json.RawMessage
+	TxnID     string
+	CreatedAt time.Time
+	Attempts  int
+	LastError string
+	State     string
+	EventID   id.EventID
+}
+
+// The states of an outbox message.
+const (
+	OutboxQueued = "queued"
+	OutboxSent   = "sent"
+	// OutboxFailed is a message the homeserver refused for good (not a rate limit or an
+	// outage), kept with its error for the log rather than blocking the queue forever.
+	OutboxFailed = "failed"
+)
+
+// Outbox keeps messages until the homeserver has accepted them, so that an alert or a
+// reply written while the homeserver is down still arrives, in order, once it is back.
+type Outbox struct {
+	db *dbutil.Database
+}
+
+const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id"
+
+// Add queues content for roomID and returns the message's ID. The transaction ID is
+// fixed now, so a resend after a crash is deduplicated by the homeserver.
+func (o *Outbox) Add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any) (int64, error) {
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return 0, fmt.Errorf("encode message: %w", err)
+	}
+	var msgID int64
+	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, created_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		roomID, evtType.Type, string(raw), "steward_"+random.String(24), time.Now().UnixMilli()).Scan(&msgID)
+	return msgID, err
+}
+
+// Next returns the oldest queued message, or nil when the queue is empty.
+func (o *Outbox) Next(ctx context.Context) (*OutboxMessage, error) {
+	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE state=$1 ORDER BY id LIMIT 1", OutboxQueued)
+	list, err := dbutil.NewRowIterWithError(rows, scanOutboxMessage, err).AsList()
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return list[0], nil
+}
+
+// Get returns the message with msgID, or nil.
+func (o *Outbox) Get(ctx context.Context, msgID int64) (*OutboxMessage, error) {
+	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id=$1", msgID)
+	list, err := dbutil.NewRowIterWithError(rows, scanOutboxMessage, err).AsList()
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return list[0], nil
+}
+
+// Queued counts the messages still waiting.
+func (o *Outbox) Queued(ctx context.Context) (int, error) {
+	var n int
+	err := o.db.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE state=$1", OutboxQueued).Scan(&n)
+	return n, err
+}
+
+// MarkSent records that the homeserver accepted the message as eventID.
+func (o *Outbox) MarkSent(ctx context.Context, msgID int64, eventID id.EventID) error {
+	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, event_id=$2, sent_at=$3, attempts=attempts+1, last_error='' WHERE id=$4",
+		OutboxSent, eventID, time.Now().UnixMilli(), msgID)
+	return err
+}
+
+// MarkAttempt records a failed attempt that will be retried.
+func (o *Outbox) MarkAttempt(ctx context.Context, msgID int64, cause error) error {
+	_, err := o.db.Exec(ctx, "UPDATE outbox SET attempts=attempts+1, last_error=$1 WHERE id=$2", cause.Error(), msgID)
+	return err
+}
+
+// MarkFailed records that the homeserver refused the message for good.
+func (o *Outbox) MarkFailed(ctx context.Context, msgID int64, cause error) error {
+	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, attempts=attempts+1, last_error=$2 WHERE id=$3", OutboxFailed, cause.Error(), msgID)
+	return err
+}
+
+func scanOutboxMessage(row dbutil.Scannable) (*OutboxMessage, error) {
+	var m OutboxMessage
+	var evtType, content string
+	var createdAt int64
+	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID)
+	if err != nil {
+		return nil, err
+	}
+	m.Type = event.NewEventType(evtType)
+	m.Content = json.RawMessage(content)
+	m.CreatedAt = time.UnixMilli(createdAt)
+	return &m, nil
+}

@@ -1,0 +1,55 @@
+// Package state is Steward's memory: one SQLite database under data_dir that holds the
+// sync position, the command inbox, the outbox, the audit log and (through mautrix) the
+// encryption keys. Anything that must survive a crash is written here before it is
+// acted on.
+package state
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+	_ "go.mau.fi/util/dbutil/litestream" // registers the sqlite3-fk-wal-fullsync driver
+
+	"github.com/steward-bot/steward/state/upgrades"
+)
+
+// DB groups the query types of Steward's tables over one database.
+type DB struct {
+	// Raw is the underlying database, shared with mautrix's crypto and state stores so
+	// that everything Steward knows lives in one file.
+	Raw *dbutil.Database
+
+	KV     *KV
+	Inbox  *Inbox
+	Outbox *Outbox
+	Audit  *Audit
+}
+
+// Open opens (creating if needed) the database at path and applies pending migrations.
+// Writes use synchronous=FULL so a power cut cannot lose a committed outbox entry.
+func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
+	raw, err := dbutil.NewWithDialect(fmt.Sprintf("file:%s?_txlock=immediate", path), "sqlite3-fk-wal-fullsync")
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db := raw.Child("steward_version", upgrades.Table, dbutil.ZeroLogger(log.With().Str("db_section", "steward").Logger()))
+	db.Owner = "steward"
+	if err = db.Upgrade(ctx); err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("upgrade database %s: %w", path, err)
+	}
+	return &DB{
+		Raw:    raw,
+		KV:     &KV{db: db},
+		Inbox:  &Inbox{db: db},
+		Outbox: &Outbox{db: db},
+		Audit:  &Audit{db: db},
+	}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	return db.Raw.Close()
+}

@@ -1,0 +1,59 @@
+-- v0 -> v1: Steward core: sync position, command inbox, outbox and audit log
+
+-- kv holds small singletons: the sync token, the first-start time, one-off warnings.
+CREATE TABLE kv (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+
+-- inbox records every command event before it runs, so a re-delivered sync or a restart
+-- never runs a command twice. state: received -> started -> done.
+CREATE TABLE inbox (
+	event_id    TEXT PRIMARY KEY,
+	room_id     TEXT NOT NULL,
+	sender      TEXT NOT NULL,
+	device_id   TEXT NOT NULL DEFAULT '',
+	trust       INTEGER NOT NULL DEFAULT 0,
+	encrypted   BOOLEAN NOT NULL DEFAULT false,
+	thread_root TEXT NOT NULL DEFAULT '',
+	body        TEXT NOT NULL,
+	sent_at     BIGINT NOT NULL,
+	received_at BIGINT NOT NULL,
+	state       TEXT NOT NULL DEFAULT 'received',
+	outcome     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX inbox_state_idx ON inbox (state, received_at);
+
+-- outbox keeps messages until the homeserver has accepted them, in the order they were
+-- written. txn_id is stable, so a resend after a crash is deduplicated by the server.
+CREATE TABLE outbox (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	room_id     TEXT    NOT NULL,
+	event_type  TEXT    NOT NULL,
+	content     TEXT    NOT NULL,
+	txn_id      TEXT    NOT NULL UNIQUE,
+	created_at  BIGINT  NOT NULL,
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	last_error  TEXT    NOT NULL DEFAULT '',
+	state       TEXT    NOT NULL DEFAULT 'queued',
+	event_id    TEXT    NOT NULL DEFAULT '',
+	sent_at     BIGINT  NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_state_idx ON outbox (state, id);
+
+-- audit is the record of what was asked and what came of it. The decision log grows out
+-- of it: parent_id links an entry to the one it answers.
+CREATE TABLE audit (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	ts           BIGINT  NOT NULL,
+	actor        TEXT    NOT NULL,
+	actor_device TEXT    NOT NULL DEFAULT '',
+	room_id      TEXT    NOT NULL DEFAULT '',
+	event_id     TEXT    NOT NULL DEFAULT '',
+	action       TEXT    NOT NULL,
+	arguments    TEXT    NOT NULL DEFAULT '',
+	outcome      TEXT    NOT NULL,
+	detail       TEXT    NOT NULL DEFAULT '',
+	parent_id    INTEGER REFERENCES audit(id)
+);
+CREATE INDEX audit_ts_idx ON audit (ts);

@@ -1,0 +1,20 @@
+// Package upgrades holds Steward's numbered SQL migrations. They are embedded in the
+// binary and applied in order at start, so a database written by an older Steward is
+// brought forward before anything reads it.
+package upgrades
+
+import (
+	"embed"
+
+	"go.mau.fi/util/dbutil"
+)
+
+// Table is the ordered list of migrations, read from the embedded *.sql files.
+var Table dbutil.UpgradeTable
+
+//go:embed *.sql
+var rawUpgrades embed.FS
+
+func init() {
+	Table.RegisterFS(rawUpgrades)
+}
