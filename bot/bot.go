@@ -1,0 +1,169 @@
+// Package bot is Steward's Matrix side: login and encryption, the sync loop, the
+// command inbox, the outbox, and the rooms Steward agrees to be in.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/config"
+	"github.com/steward-bot/steward/state"
+)
+
+// Bot is one running Steward: a logged-in, encrypted Matrix client with its database.
+type Bot struct {
+	cfg    *config.Config
+	log    zerolog.Logger
+	db     *state.DB
+	client *mautrix.Client
+	crypto *cryptohelper.CryptoHelper
+	proc   *commands.Processor
+
+	adminRoom id.RoomID
+	groupRoom id.RoomID
+
+	decryptWarnMu sync.Mutex
+	decryptWarned map[id.UserID]time.Time
+
+	inboxWake  chan struct{}
+	outboxWake chan struct{}
+	running    sync.WaitGroup
+}
+
+// DatabaseFile is the name of Steward's database inside data_dir.
+const DatabaseFile = "steward.db"
+
+// New opens the database under data_dir. It does not touch the network: Run logs in.
+func New(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Bot, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data_dir: %w", err)
+	}
+	db, err := state.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), log)
+	if err != nil {
+		return nil, err
+	}
+	return &Bot{
+		cfg:        cfg,
+		log:        log,
+		db:         db,
+		decryptWarned: make(map[id.UserID]time.Time),
+		inboxWake:     make(chan struct{}, 1),
+		outboxWake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Run logs in, sets up encryption and serves until ctx is cancelled. Commands that
+// are running when ctx ends get a few seconds to finish.
+func (b *Bot) Run(ctx context.Context) error {
+	ctx = b.log.WithContext(ctx)
+	defer b.db.Close()
+
+	if err := b.connect(ctx); err != nil {
+		return err
+	}
+	defer b.crypto.Close()
+
+	if err := b.resolveRooms(ctx); err != nil {
+		return err
+	}
+	b.proc = commands.NewProcessor(commands.Settings{
+		Prefix:           b.cfg.Matrix.CommandPrefix,
+		Admins:           b.cfg.Matrix.Admins,
+		AdminRoom:        b.adminRoom,
+		GroupRoom:        b.groupRoom,
+		StaleAfter:       b.cfg.Matrix.StaleAfter.D(),
+		RequireVerified:  b.cfg.Matrix.VerifiedDevicesRequired(),
+		AllowUnencrypted: b.cfg.Matrix.AllowUnencrypted,
+		Disks:            diskPaths(b.cfg),
+	}, commands.Builtin(), b, b, b.db.Audit, b.db.KV, commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now), time.Now)
+
+	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
+	syncer.OnEventType(event.StateMember, b.onMember)
+	syncer.OnEventType(event.EventMessage, b.onMessage)
+
+	// Commands run on their own context so that a shutdown lets them finish and record
+	// their outcome instead of being cut off half-way.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	if err := b.reportInterrupted(workCtx); err != nil {
+		return err
+	}
+	go b.sendOutbox(workCtx)
+	go b.runInbox(ctx, workCtx)
+
+	err := b.syncLoop(ctx)
+	b.waitForCommands(10 * time.Second)
+	// Give the outbox a moment to deliver the last replies; what it can't send now
+	// stays queued for the next start.
+	b.drainOutbox(workCtx, 5*time.Second)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// waitForCommands waits up to limit for running commands.
+func (b *Bot) waitForCommands(limit time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		b.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		b.log.Warn().Msg("Commands still running at shutdown; they will be reported as interrupted on the next start")
+	}
+}
+
+// resolveRooms turns the configured admin and group rooms into room IDs.
+func (b *Bot) resolveRooms(ctx context.Context) error {
+	var err error
+	if b.adminRoom, err = b.resolveRoom(ctx, b.cfg.Matrix.AdminRoom); err != nil {
+		return fmt.Errorf("matrix.admin_room: %w", err)
+	}
+	if b.groupRoom, err = b.resolveRoom(ctx, b.cfg.Matrix.GroupRoom); err != nil {
+		return fmt.Errorf("matrix.group_room: %w", err)
+	}
+	for _, room := range []id.RoomID{b.adminRoom, b.groupRoom} {
+		if !b.client.StateStore.IsInRoom(ctx, room, b.client.UserID) {
+			zerolog.Ctx(ctx).Warn().Stringer("room_id", room).Msg("Steward is not in this configured room yet; an admin needs to invite it")
+		}
+	}
+	return nil
+}
+
+// resolveRoom turns a room ID or alias into a room ID and remembers it, so that tools
+// working offline (steward notify) know it too.
+func (b *Bot) resolveRoom(ctx context.Context, room string) (id.RoomID, error) {
+	roomID := id.RoomID(room)
+	if !strings.HasPrefix(room, "!") {
+		resp, err := b.client.ResolveAlias(ctx, id.RoomAlias(room))
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", room, err)
+		}
+		roomID = resp.RoomID
+	}
+	return roomID, b.db.KV.Set(ctx, roomIDKey(room), roomID.String())
+}
+
+func diskPaths(cfg *config.Config) []string {
+	paths := make([]string, 0, len(cfg.Monitor.Disks))
+	for _, d := range cfg.Monitor.Disks {
+		paths = append(paths, d.Path)
+	}
+	return paths
+}

@@ -1,0 +1,187 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/id"
+)
+
+// Files under data_dir that hold secrets. Both are written once, with mode 0600.
+const (
+	PickleKeyFile   = "pickle.key"
+	RecoveryKeyFile = "recovery-key"
+)
+
+// connect waits for the homeserver, logs in (reusing the stored device), loads the
+// encryption state and makes sure the device is cross-signed.
+func (b *Bot) connect(ctx context.Context) error {
+	log := zerolog.Ctx(ctx)
+	pickleKey, err := loadOrCreateSecret(filepath.Join(b.cfg.DataDir, PickleKeyFile), 32)
+	if err != nil {
+		return fmt.Errorf("pickle key: %w", err)
+	}
+	cli, err := mautrix.NewClient(b.cfg.Matrix.Homeserver, b.cfg.Matrix.UserID, "")
+	if err != nil {
+		return fmt.Errorf("matrix client: %w", err)
+	}
+	cli.Log = log.With().Str("component", "matrix").Logger()
+	cli.Syncer = mautrix.NewDefaultSyncer()
+	b.client = cli
+	if err = b.waitForHomeserver(ctx); err != nil {
+		return err
+	}
+
+	helper, err := cryptohelper.NewCryptoHelper(cli, pickleKey, b.db.Raw)
+	if err != nil {
+		return fmt.Errorf("crypto setup: %w", err)
+	}
+	helper.LoginAs = &mautrix.ReqLogin{
+		Type:                     mautrix.AuthTypePassword,
+		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: b.cfg.Matrix.UserID.String()},
+		Password:                 b.cfg.Password(),
+		InitialDeviceDisplayName: b.cfg.Matrix.DeviceName,
+	}
+	helper.DecryptErrorCallback = b.onDecryptError
+	if err = helper.Init(ctx); err != nil {
+		return fmt.Errorf("log in and load encryption state: %w", err)
+	}
+	helper.LoginAs = nil // the password is not needed any more
+	b.crypto = helper
+	cli.Crypto = helper
+	log.Info().Stringer("device_id", cli.DeviceID).Msg("Logged in")
+
+	mach := helper.Machine()
+	if !b.cfg.Matrix.ShareKeysWithUnverified {
+		// Room keys go only to devices their owners have cross-signed, so a device
+		// added by someone who stole a password cannot read the admin room.
+		mach.SendKeysMinTrust = id.TrustStateCrossSignedTOFU
+	}
+	return b.ensureCrossSigned(ctx)
+}
+
+// waitForHomeserver retries until the homeserver answers, so that Steward started
+// before its homeserver (after a reboot, say) waits instead of failing.
+func (b *Bot) waitForHomeserver(ctx context.Context) error {
+	delay := time.Second
+	for {
+		_, err := b.client.Versions(ctx)
+		if err == nil {
+			return nil
+		}
+		zerolog.Ctx(ctx).Warn().Err(err).Dur("retry_in", delay).Msg("Homeserver not reachable yet")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+// ensureCrossSigned makes the device trusted by its owner: on the very first start it
+// creates cross-signing keys and stores the recovery key; later, or with a fresh
+// database, it re-verifies the device with that stored key.
+func (b *Bot) ensureCrossSigned(ctx context.Context) error {
+	log := zerolog.Ctx(ctx)
+	mach := b.crypto.Machine()
+	hasKeys, verified, err := mach.GetOwnVerificationStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("check cross-signing status: %w", err)
+	}
+	if verified {
+		log.Debug().Msg("Device is already cross-signed")
+		return nil
+	}
+	keyPath := filepath.Join(b.cfg.DataDir, RecoveryKeyFile)
+	stored, err := os.ReadFile(keyPath)
+	switch {
+	case err == nil:
+		if err = mach.VerifyWithRecoveryKey(ctx, strings.TrimSpace(string(stored))); err != nil {
+			return fmt.Errorf("verify device with the recovery key in %s: %w", keyPath, err)
+		}
+		log.Info().Str("recovery_key_file", keyPath).Msg("Device verified with the stored recovery key")
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("read recovery key: %w", err)
+	}
+	if hasKeys {
+		log.Warn().Str("recovery_key_file", keyPath).
+			Msg("Cross-signing keys exist on the server but the recovery key file is missing; creating new keys (other users will see Steward's identity change)")
+	}
+	password := b.cfg.Password()
+	recoveryKey, _, err := mach.GenerateAndUploadCrossSigningKeys(ctx, func(ui *mautrix.RespUserInteractive) any {
+		return &mautrix.ReqUIAuthLogin{
+			BaseAuthData: mautrix.BaseAuthData{Type: mautrix.AuthTypePassword, Session: ui.Session},
+			User:         b.client.UserID.String(),
+			Password:     password,
+		}
+	}, "")
+	if err != nil {
+		return fmt.Errorf("create cross-signing keys: %w", err)
+	}
+	if err = writeSecret(keyPath, []byte(recoveryKey+"\n")); err != nil {
+		return fmt.Errorf("save recovery key: %w", err)
+	}
+	if err = mach.SignOwnDevice(ctx, mach.OwnIdentity()); err != nil {
+		return fmt.Errorf("sign own device: %w", err)
+	}
+	if err = mach.SignOwnMasterKey(ctx); err != nil {
+		return fmt.Errorf("sign own master key: %w", err)
+	}
+	log.Info().Str("recovery_key_file", keyPath).
+		Msg("Created cross-signing keys and verified this device; keep a copy of the recovery key somewhere safe")
+	return nil
+}
+
+// loadOrCreateSecret returns the contents of path, creating it with size random bytes
+// (mode 0600) when it does not exist.
+func loadOrCreateSecret(path string, size int) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if len(data) != size {
+			return nil, fmt.Errorf("%s holds %d bytes, want %d", path, len(data), size)
+		}
+		return data, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	data = make([]byte, size)
+	if _, err = rand.Read(data); err != nil {
+		return nil, err
+	}
+	return data, writeSecret(path, data)
+}
+
+// writeSecret writes data to path with mode 0600, atomically, so a crash never leaves a
+// half-written key.
+func writeSecret(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err = tmp.Chmod(0o600); err == nil {
+		if _, err = tmp.Write(data); err == nil {
+			err = tmp.Sync()
+		}
+	}
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,176 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/state"
+)
+
+var _ commands.Replier = (*Bot)(nil)
+
+// outboxPoll is how often an idle sender looks for messages queued by another process
+// (steward notify).
+const outboxPoll = 2 * time.Second
+
+// Reply queues msg as a notice in roomID, as a reply to replyTo and inside the thread
+// threadRoot when there is one.
+func (b *Bot) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
+	content := msg.Notice()
+	content.Mentions = &event.Mentions{}
+	switch {
+	case threadRoot != "":
+		content.RelatesTo = (&event.RelatesTo{}).SetThread(threadRoot, replyTo)
+	case replyTo != "":
+		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(replyTo)
+	}
+	return b.Send(ctx, roomID, content)
+}
+
+// Send queues content for roomID. It returns once the message is durably queued; the
+// outbox sender delivers it, in order, whenever the homeserver takes it.
+func (b *Bot) Send(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent) error {
+	if _, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content); err != nil {
+		return err
+	}
+	wake(b.outboxWake)
+	return nil
+}
+
+func renderText(s string) *render.Message { return render.New(s) }
+
+// sendOutbox delivers queued messages one at a time, oldest first. A message that fails
+// because the homeserver is away or rate-limiting stays at the head of the queue, so
+// nothing overtakes it and nothing is dropped.
+func (b *Bot) sendOutbox(ctx context.Context) {
+	sender := &outboxSender{client: b.client, outbox: b.db.Outbox, wakeup: b.outboxWake, poll: outboxPoll}
+	sender.run(ctx)
+}
+
+// drainOutbox gives the sender up to limit to empty the queue at shutdown.
+func (b *Bot) drainOutbox(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		n, err := b.db.Outbox.Queued(ctx)
+		if err != nil || n == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// eventSender is the part of the Matrix client the outbox needs.
+type eventSender interface {
+	SendMessageEvent(ctx context.Context, roomID id.RoomID, eventType event.Type, contentJSON any, extra ...mautrix.ReqSendEvent) (*mautrix.RespSendEvent, error)
+}
+
+// outboxSender is the loop that empties the outbox.
+type outboxSender struct {
+	client eventSender
+	outbox *state.Outbox
+	wakeup chan struct{}
+	poll   time.Duration
+}
+
+func (s *outboxSender) run(ctx context.Context) {
+	log := zerolog.Ctx(ctx).With().Str("component", "outbox").Logger()
+	backoff := time.Second
+	for {
+		msg, err := s.outbox.Next(ctx)
+		if err != nil {
+			log.Err(err).Msg("Failed to read the outbox")
+		}
+		if msg == nil {
+			if !sleep(ctx, s.poll, s.wakeup) {
+				return
+			}
+			continue
+		}
+		resp, err := s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, msg.Content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
+		if err == nil {
+			if err = s.outbox.MarkSent(ctx, msg.ID, resp.EventID); err != nil {
+				log.Err(err).Msg("Failed to mark message sent")
+			}
+			backoff = time.Second
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wait, permanent := classifySendError(err, backoff)
+		msgLog := log.With().Int64("outbox_id", msg.ID).Stringer("room_id", msg.RoomID).Logger()
+		if permanent {
+			msgLog.Err(err).Msg("Homeserver refused message; giving up on it")
+			if err = s.outbox.MarkFailed(ctx, msg.ID, err); err != nil {
+				log.Err(err).Msg("Failed to mark message failed")
+			}
+			continue
+		}
+		msgLog.Warn().Err(err).Dur("retry_in", wait).Msg("Failed to send message; will retry")
+		if err = s.outbox.MarkAttempt(ctx, msg.ID, err); err != nil {
+			log.Err(err).Msg("Failed to record send attempt")
+		}
+		if wait >= backoff {
+			backoff = min(backoff*2, 30*time.Second)
+		}
+		if !sleep(ctx, wait, nil) {
+			return
+		}
+	}
+}
+
+// classifySendError decides what to do after a failed send: wait and retry (a rate
+// limit, an outage, a server error), or give up on the message (the server refused it
+// for good, e.g. Steward is not in the room).
+func classifySendError(err error, backoff time.Duration) (wait time.Duration, permanent bool) {
+	var httpErr mautrix.HTTPError
+	if !errors.As(err, &httpErr) || httpErr.Response == nil {
+		return backoff, false // network error, encryption needing the network, ...
+	}
+	status := httpErr.Response.StatusCode
+	if status == http.StatusTooManyRequests || errors.Is(err, mautrix.MLimitExceeded) {
+		return retryAfter(httpErr, backoff), false
+	}
+	if status >= 500 || status == http.StatusUnauthorized || status == http.StatusRequestTimeout {
+		return backoff, false
+	}
+	return 0, true
+}
+
+// retryAfter reads how long the homeserver asked us to wait: Dendrite says it in the
+// JSON body (retry_after_ms), others in the Retry-After header.
+func retryAfter(httpErr mautrix.HTTPError, fallback time.Duration) time.Duration {
+	if httpErr.RespError != nil {
+		if ms, ok := httpErr.RespError.ExtraData["retry_after_ms"].(float64); ok && ms > 0 {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
+	if secs, err := strconv.Atoi(httpErr.Response.Header.Get("Retry-After")); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	return fallback
+}
+
+// sleep waits for d, a signal on wakeup (may be nil) or the end of ctx; it returns false
+// when ctx ended.
+func sleep(ctx context.Context, d time.Duration, wakeup chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wakeup:
+	}
+	return true
+}

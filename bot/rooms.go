@@ -1,0 +1,168 @@
+package bot
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/state"
+)
+
+var _ commands.Rooms = (*Bot)(nil)
+
+// IsJoined reports whether userID is joined to roomID, from the synced room state.
+func (b *Bot) IsJoined(ctx context.Context, roomID id.RoomID, userID id.UserID) bool {
+	return b.client.StateStore.IsMembership(ctx, roomID, userID, event.MembershipJoin)
+}
+
+// IsEncrypted reports whether roomID has encryption turned on.
+func (b *Bot) IsEncrypted(ctx context.Context, roomID id.RoomID) (bool, error) {
+	return b.client.StateStore.IsEncrypted(ctx, roomID)
+}
+
+// isOurRoom reports whether roomID is one Steward serves.
+func (b *Bot) isOurRoom(roomID id.RoomID) bool {
+	return roomID == b.adminRoom || roomID == b.groupRoom
+}
+
+func joinedAtKey(roomID id.RoomID) string { return "joined_at:" + string(roomID) }
+
+// onMember accepts invites from configured admins to the configured rooms and rejects
+// every other invite, so nobody can pull Steward into a room and talk to it there.
+func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
+	if evt.GetStateKey() != b.client.UserID.String() || evt.Mautrix.EventSource&event.SourceInvite == 0 {
+		return
+	}
+	if evt.Content.AsMember().Membership != event.MembershipInvite {
+		return
+	}
+	log := zerolog.Ctx(ctx).With().Stringer("room_id", evt.RoomID).Stringer("inviter", evt.Sender).Logger()
+	entry := &state.AuditEntry{Actor: evt.Sender, RoomID: evt.RoomID, EventID: evt.ID, Action: "invite"}
+	isAdmin := slices.Contains(b.cfg.Matrix.Admins, evt.Sender)
+	switch {
+	case isAdmin && b.isOurRoom(evt.RoomID):
+		if err := b.join(ctx, evt.RoomID); err != nil {
+			log.Err(err).Msg("Failed to join room")
+			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
+		} else {
+			log.Info().Msg("Joined room on an admin's invite")
+			entry.Outcome = state.OutcomeOK
+		}
+	default:
+		reason := "Steward only joins its configured rooms, when a configured admin invites it."
+		entry.Outcome, entry.Detail = state.OutcomeRefused, "not an admin or not a configured room"
+		if _, err := b.client.LeaveRoom(ctx, evt.RoomID, &mautrix.ReqLeave{Reason: reason}); err != nil {
+			log.Err(err).Msg("Failed to reject invite")
+		}
+		log.Warn().Bool("inviter_is_admin", isAdmin).Msg("Rejected invite")
+	}
+	if _, err := b.db.Audit.Append(ctx, entry); err != nil {
+		log.Err(err).Msg("Failed to write audit entry")
+	}
+}
+
+// join joins roomID and loads its state before anything is sent there, so the state
+// store knows the room is encrypted (replies would otherwise go out in clear text).
+func (b *Bot) join(ctx context.Context, roomID id.RoomID) error {
+	if err := b.db.KV.Set(ctx, joinedAtKey(roomID), strconv.FormatInt(time.Now().UnixMilli(), 10)); err != nil {
+		return err
+	}
+	if _, err := b.client.JoinRoomByID(ctx, roomID); err != nil {
+		return err
+	}
+	_, err := b.client.State(ctx, roomID)
+	return err
+}
+
+// joinedAfter reports whether Steward joined evt's room after evt was sent, that is,
+// whether evt is history.
+func (b *Bot) joinedAfter(ctx context.Context, evt *event.Event) bool {
+	raw, err := b.db.KV.Get(ctx, joinedAtKey(evt.RoomID))
+	if err != nil || raw == "" {
+		return false
+	}
+	joinedAt, _ := strconv.ParseInt(raw, 10, 64)
+	return evt.Timestamp < joinedAt
+}
+
+// onMessage records a command addressed to Steward in the inbox. It runs inside the
+// sync loop, so it only writes and wakes the inbox worker; the command runs elsewhere.
+func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
+	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) {
+		return
+	}
+	content := evt.Content.AsMessage()
+	if content.MsgType != event.MsgText || content.RelatesTo.GetReplaceID() != "" {
+		return
+	}
+	content.RemoveReplyFallback()
+	if !b.proc.IsCommand(content.Body) {
+		return
+	}
+	log := zerolog.Ctx(ctx).With().Stringer("room_id", evt.RoomID).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Logger()
+	if isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
+		log.Debug().Msg("Not replaying a command from before Steward was here")
+		return
+	}
+	entry := &state.InboxEntry{
+		EventID:    evt.ID,
+		RoomID:     evt.RoomID,
+		Sender:     evt.Sender,
+		Trust:      evt.Mautrix.TrustState,
+		Encrypted:  evt.Mautrix.WasEncrypted,
+		ThreadRoot: content.RelatesTo.GetThreadParent(),
+		Body:       content.Body,
+		SentAt:     time.UnixMilli(evt.Timestamp),
+		ReceivedAt: time.Now(),
+	}
+	if evt.Mautrix.TrustSource != nil {
+		entry.DeviceID = evt.Mautrix.TrustSource.DeviceID
+	}
+	isNew, err := b.db.Inbox.Record(ctx, entry)
+	if err != nil {
+		log.Err(err).Msg("Failed to record command")
+		return
+	}
+	if isNew {
+		wake(b.inboxWake)
+	}
+}
+
+// onDecryptError tells an admin when their message in the admin room can't be
+// decrypted, so a command is never silently lost. The group room is left alone: most of
+// what is said there is not for Steward. It says so at most once an hour per sender.
+func (b *Bot) onDecryptError(evt *event.Event, err error) {
+	b.log.Warn().Err(err).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Msg("Failed to decrypt message")
+	if evt.Sender == b.client.UserID || evt.RoomID != b.adminRoom {
+		return
+	}
+	b.decryptWarnMu.Lock()
+	last := b.decryptWarned[evt.Sender]
+	if time.Since(last) < time.Hour {
+		b.decryptWarnMu.Unlock()
+		return
+	}
+	b.decryptWarned[evt.Sender] = time.Now()
+	b.decryptWarnMu.Unlock()
+	ctx := b.log.WithContext(context.Background())
+	msg := "I couldn't decrypt a message from " + evt.Sender.String() + " sent at " +
+		time.UnixMilli(evt.Timestamp).UTC().Format("15:04:05") + " UTC. If it was a command, please send it again (verifying your session helps)."
+	if qErr := b.Reply(ctx, evt.RoomID, evt.ID, "", renderText(msg)); qErr != nil {
+		b.log.Err(qErr).Msg("Failed to queue decryption failure notice")
+	}
+}
+
+// wake signals a worker without blocking; one pending signal is enough.
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

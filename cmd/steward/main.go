@@ -1,0 +1,199 @@
+// Command steward runs the Steward Matrix bot and its operator tools. This file only
+// wires packages together: parse flags, load config, set up logging, start the bot.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/steward-bot/steward/bot"
+	"github.com/steward-bot/steward/config"
+	"github.com/steward-bot/steward/state"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Steward: a Matrix bot that helps a group of friends run their server as a team.
+
+Usage:
+  steward run [--config FILE]           run the bot
+  steward check-config [--config FILE]  check the configuration and list every problem
+  steward notify [--config FILE] [--room admin|group] TEXT
+                                        queue a notice for a room; the running bot sends it
+  steward version                       print the version
+
+The config file is --config (or -c), else $STEWARD_CONFIG, else ./steward.yaml.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the exit, so it can be tested.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stderr)
+	case "check-config":
+		return cmdCheckConfig(args[1:], stdout, stderr)
+	case "notify":
+		return cmdNotify(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "steward", buildVersion())
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "steward: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return version
+}
+
+// flagSet returns a flag set with the --config/-c flag every subcommand shares.
+func flagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("steward "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := os.Getenv("STEWARD_CONFIG")
+	if def == "" {
+		def = "steward.yaml"
+	}
+	path := fs.String("config", def, "configuration file")
+	fs.StringVar(path, "c", def, "configuration file (shorthand)")
+	return fs, path
+}
+
+// loadConfig loads the config and prints every problem with its key.
+func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		return cfg, true
+	}
+	var problems *config.Problems
+	if errors.As(err, &problems) {
+		fmt.Fprintf(stderr, "%s has %d problem(s):\n", path, len(*problems))
+		for _, p := range *problems {
+			fmt.Fprintf(stderr, "  %s\n", p.String())
+		}
+	} else {
+		fmt.Fprintf(stderr, "steward: %v\n", err)
+	}
+	return nil, false
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs, path := flagSet("check-config", stderr)
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	if _, ok := loadConfig(*path, stderr); !ok {
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s is valid\n", *path)
+	return 0
+}
+
+func newLogger(cfg *config.Config, out io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(cfg.Log.Level)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	if cfg.Log.Format == "console" {
+		out = zerolog.ConsoleWriter{Out: out, TimeFormat: time.DateTime}
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger()
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs, path := flagSet("run", stderr)
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return 1
+	}
+	log := newLogger(cfg, stderr)
+	log.Info().Str("version", buildVersion()).Str("config", *path).Msg("Starting Steward")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := bot.New(ctx, cfg, log)
+	if err != nil {
+		log.Err(err).Msg("Failed to start")
+		return 1
+	}
+	if err = b.Run(ctx); err != nil {
+		log.Err(err).Msg("Steward stopped with an error")
+		return 1
+	}
+	log.Info().Msg("Steward stopped")
+	return 0
+}
+
+func cmdNotify(args []string, stdout, stderr io.Writer) int {
+	fs, path := flagSet("notify", stderr)
+	room := fs.String("room", "admin", "which room: admin or group")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "steward notify: the text to send is missing")
+		return 2
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return 1
+	}
+	ctx := context.Background()
+	db, err := state.Open(ctx, filepath.Join(cfg.DataDir, bot.DatabaseFile), zerolog.Nop())
+	if err != nil {
+		fmt.Fprintf(stderr, "steward notify: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+	msgID, err := bot.QueueNotice(ctx, db, cfg, *room, joinArgs(fs.Args()))
+	if err != nil {
+		fmt.Fprintf(stderr, "steward notify: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "queued as message %d\n", msgID)
+	return 0
+}
+
+func joinArgs(args []string) string {
+	s := ""
+	for i, a := range args {
+		if i > 0 {
+			s += " "
+		}
+		s += a
+	}
+	return s
+}

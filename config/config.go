@@ -1,0 +1,799 @@
+// Package config loads and validates Steward's YAML configuration file.
+//
+// A bot that refuses to start is only useful if it says exactly why, so loading
+// reports every problem in the file at once, each with its dotted key and line,
+// instead of stopping at the first one. The file is first read as a YAML node
+// tree and walked alongside the Config type (by its yaml tags), which catches
+// unknown keys and wrongly typed values with their location; it is then decoded
+// normally, defaults are filled in, and the values are checked.
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+	"maunium.net/go/mautrix/id"
+)
+
+// PasswordEnv is the environment variable that, when set and non-empty, holds
+// the bot's Matrix password. It wins over matrix.password_file so that
+// container setups can inject the secret without mounting a file.
+const PasswordEnv = "STEWARD_MATRIX_PASSWORD"
+
+// Defaults applied to keys that are absent or null. A key that is present with
+// an explicitly empty or zero value is not defaulted but checked, so a typo
+// such as "burst: 0" is reported instead of silently replaced.
+const (
+	DefaultDeviceName    = "Steward"
+	DefaultCommandPrefix = "!"
+	DefaultStaleAfter    = Duration(10 * time.Minute)
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "json"
+	DefaultDiskPath      = "/"
+	DefaultBurst         = 5
+	DefaultPerMinute     = 20.0
+)
+
+// maxCommandPrefix keeps the prefix short enough to type on a phone.
+const maxCommandPrefix = 8
+
+// Config is the whole of Steward's configuration, as read from steward.yaml.
+// Its String and Format output never contain the Matrix password.
+type Config struct {
+	Matrix    Matrix    `yaml:"matrix"`
+	DataDir   string    `yaml:"data_dir"`
+	Log       Log       `yaml:"log"`
+	Monitor   Monitor   `yaml:"monitor"`
+	RateLimit RateLimit `yaml:"rate_limit"`
+
+	// password is kept unexported so that YAML, JSON and the fmt verbs (via
+	// Format) never emit it; only Password hands it out.
+	password string
+}
+
+// Matrix says how the bot logs in, where it listens and whom it obeys.
+type Matrix struct {
+	// Homeserver is the client-server API base URL, e.g. https://matrix.example.org.
+	Homeserver string `yaml:"homeserver"`
+	// UserID is the bot's own account, e.g. @steward:example.org.
+	UserID id.UserID `yaml:"user_id"`
+	// PasswordFile holds the bot's password; not needed when PasswordEnv is set.
+	PasswordFile string `yaml:"password_file"`
+	// DeviceName is shown to people verifying the bot's device.
+	DeviceName string `yaml:"device_name"`
+	// AdminRoom receives alerts and approval requests; only admins act there.
+	AdminRoom string `yaml:"admin_room"`
+	// GroupRoom is where the friends on the server talk to the bot.
+	GroupRoom string `yaml:"group_room"`
+	// Admins may run privileged commands and approve destructive ones.
+	Admins []id.UserID `yaml:"admins"`
+	// CommandPrefix starts every command, e.g. "!" in "!status".
+	CommandPrefix string `yaml:"command_prefix"`
+	// ShareKeysWithUnverified lets unverified devices decrypt the bot's messages.
+	ShareKeysWithUnverified bool `yaml:"share_keys_with_unverified"`
+	// AllowUnencrypted lets the bot answer in rooms without encryption.
+	AllowUnencrypted bool `yaml:"allow_unencrypted"`
+	// RequireVerifiedDevices, when nil, means true; use VerifiedDevicesRequired.
+	RequireVerifiedDevices *bool `yaml:"require_verified_devices"`
+	// StaleAfter is how old a command may be before the bot ignores it, so a
+	// backlog replayed after downtime does not restart things twice.
+	StaleAfter Duration `yaml:"stale_after"`
+}
+
+// VerifiedDevicesRequired reports whether commands are accepted only from
+// verified devices. It is true unless require_verified_devices is explicitly
+// false, so a Matrix value built in code without the field stays safe.
+func (m Matrix) VerifiedDevicesRequired() bool {
+	return m.RequireVerifiedDevices == nil || *m.RequireVerifiedDevices
+}
+
+// Log chooses how verbose Steward's own log is and whether it is meant for
+// machines (json) or for a person at a terminal (console).
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Monitor lists what !status and the disk alerts look at.
+type Monitor struct {
+	// Disks defaults to the root filesystem; an explicit empty list
+	// ("disks: []") turns disk monitoring off.
+	Disks []Disk `yaml:"disks"`
+}
+
+// Disk names one filesystem to watch by any absolute path on it.
+type Disk struct {
+	Path string `yaml:"path"`
+}
+
+// RateLimit caps how many commands one user may send, so a stuck client or a
+// loop of bots cannot keep the server busy restarting things.
+type RateLimit struct {
+	Burst     int     `yaml:"burst"`
+	PerMinute float64 `yaml:"per_minute"`
+}
+
+// Duration is a time.Duration written the way people write it ("90s", "10m",
+// "1h30m") instead of as a count of nanoseconds.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler so durations are read with
+// time.ParseDuration; a bare number is refused because its unit is a guess.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected a duration like 90s, 10m or 1h30m, got %s", describe(n))
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("not a duration: %q", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration for use with the time package.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String prints the duration as time.Duration does ("10m0s"), so logs and
+// printed configs show a readable value.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Problem is one thing wrong with the config file. Key is the dotted path of
+// the setting, e.g. "matrix.admins[1]"; it is empty for problems with the file
+// as a whole. Line is 1-based, or 0 when the setting is missing from the file.
+type Problem struct {
+	Key  string
+	Line int
+	Msg  string
+}
+
+// String formats the problem as one line, e.g.
+// `matrix.stale_after (line 7): not a duration: "ten"`.
+func (p Problem) String() string {
+	switch {
+	case p.Key != "" && p.Line > 0:
+		return fmt.Sprintf("%s (line %d): %s", p.Key, p.Line, p.Msg)
+	case p.Key != "":
+		return p.Key + ": " + p.Msg
+	case p.Line > 0:
+		return fmt.Sprintf("line %d: %s", p.Line, p.Msg)
+	default:
+		return p.Msg
+	}
+}
+
+// Problems is every problem found in one config file. Load and Parse return
+// it (as *Problems) so the operator can fix the whole file in one go.
+type Problems []Problem
+
+// Error lists the problems one per line, in file order, missing keys last.
+func (p Problems) Error() string {
+	lines := make([]string, len(p))
+	for i, pr := range p {
+		lines[i] = pr.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Password returns the Matrix password read at load time, from PasswordEnv if
+// set, else from matrix.password_file. It is the only way to get at it.
+func (c *Config) Password() string { return c.password }
+
+// Format implements fmt.Formatter so every verb, including %+v and %#v,
+// prints the config with the password replaced by "[redacted]".
+func (c Config) Format(f fmt.State, verb rune) {
+	type plain Config // same fields, no methods: no recursion into Format
+	p := plain(c)
+	if p.password != "" {
+		p.password = "[redacted]"
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), p)
+}
+
+// Load reads the config file at path, fills in defaults, checks every value
+// and reads the password. Relative data_dir and password_file are taken
+// relative to the file's directory, so a config and its secret can be moved
+// together. It returns *Problems when the file is invalid, and a wrapped
+// error when the file itself cannot be read.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolve config path %s: %w", path, err)
+	}
+	return parse(data, os.Getenv, filepath.Dir(abs))
+}
+
+// Parse is Load for a config already in memory, with getenv standing in for
+// os.Getenv (nil means an empty environment) so tests can set PasswordEnv.
+// Relative paths are kept as given, i.e. relative to the working directory.
+func Parse(data []byte, getenv func(string) string) (*Config, error) {
+	return parse(data, getenv, "")
+}
+
+// parse does the work of Load and Parse; baseDir, when not empty, is the
+// directory that relative paths are resolved against.
+func parse(data []byte, getenv func(string) string, baseDir string) (*Config, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	root, ps := readDocument(data)
+	if root == nil {
+		return nil, &ps
+	}
+
+	w := walker{
+		lines: map[string]int{},
+		set:   map[string]bool{},
+		bad:   map[string]bool{},
+	}
+	w.walk(root, reflect.TypeFor[Config](), "", root.Line)
+
+	var cfg Config
+	if err := root.Decode(&cfg); err != nil && len(w.problems) == 0 {
+		// The walk should have found anything Decode trips over; if it did
+		// not, still refuse the file rather than run on a half-read config.
+		w.problems = append(w.problems, Problem{Msg: strings.TrimPrefix(err.Error(), "yaml: ")})
+	}
+
+	v := validator{walker: &w, getenv: getenv, baseDir: baseDir}
+	v.applyDefaults(&cfg)
+	v.check(&cfg)
+
+	if len(w.problems) > 0 {
+		ps := w.problems
+		slices.SortStableFunc(ps, func(a, b Problem) int {
+			// File order, with missing keys (line 0) at the end.
+			return cmp.Compare(lineOrder(a.Line), lineOrder(b.Line))
+		})
+		return nil, &ps
+	}
+	return &cfg, nil
+}
+
+func lineOrder(line int) int {
+	if line <= 0 {
+		return math.MaxInt32
+	}
+	return line
+}
+
+// readDocument parses data into a single YAML mapping node, or returns nil and
+// the reason it is not one.
+func readDocument(data []byte) (*yaml.Node, Problems) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Problems{{Msg: "the config file is empty; it needs at least the matrix and data_dir settings"}}
+		}
+		return nil, Problems{syntaxProblem(err)}
+	}
+	var ps Problems
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		ps = append(ps, syntaxProblem(err))
+	default:
+		ps = append(ps, Problem{Line: extra.Line, Msg: "the file holds more than one YAML document (---); Steward reads exactly one"})
+	}
+
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	switch {
+	case isNull(root) || root.Kind == yaml.DocumentNode:
+		ps = append(ps, Problem{Line: root.Line, Msg: "the config file is empty; it needs at least the matrix and data_dir settings"})
+	case root.Kind != yaml.MappingNode && !(root.Kind == yaml.AliasNode && root.Alias != nil && root.Alias.Kind == yaml.MappingNode):
+		ps = append(ps, Problem{Line: root.Line, Msg: "expected a mapping of settings (matrix:, data_dir:, ...), got " + describe(root)})
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return root, nil
+}
+
+// syntaxProblem turns a yaml.v3 parse error ("yaml: line 3: did not find
+// expected key") into a Problem with the line split out.
+func syntaxProblem(err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, text, ok := strings.Cut(rest, ": "); ok {
+			if line, err := strconv.Atoi(num); err == nil {
+				return Problem{Line: line, Msg: "not valid YAML: " + text}
+			}
+		}
+	}
+	return Problem{Msg: "not valid YAML: " + msg}
+}
+
+// walker checks a YAML node tree against a Go type, recording what it finds
+// so the later checks can give line numbers and skip keys already reported.
+type walker struct {
+	problems Problems
+	lines    map[string]int  // dotted key -> line it appears on
+	set      map[string]bool // keys present with a non-null value
+	bad      map[string]bool // keys whose value could not be decoded
+}
+
+// typeProblem records a value that cannot be decoded into its field.
+func (w *walker) typeProblem(key string, line int, msg string) {
+	w.bad[key] = true
+	w.problems = append(w.problems, Problem{Key: key, Line: line, Msg: msg})
+}
+
+// walk checks node n against type t at dotted key; line is where the key is.
+// It reports false when n itself cannot be decoded into t (problems further
+// down are handled by the callers lower in the tree), so the caller can
+// replace n with null: yaml.v3 abandons the whole decode on some errors, and
+// one bad value must not empty the rest of the config.
+func (w *walker) walk(n *yaml.Node, t reflect.Type, key string, line int) bool {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	w.lines[key] = line
+	if isNull(n) {
+		return true // absent: the default applies, as with yaml.Unmarshal
+	}
+	w.set[key] = true
+
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
+		u := reflect.New(t).Interface().(yaml.Unmarshaler)
+		if err := u.UnmarshalYAML(n); err != nil {
+			w.typeProblem(key, line, err.Error())
+			return false
+		}
+		return true
+	}
+
+	switch t.Kind() {
+	case reflect.Pointer:
+		return w.walk(n, t.Elem(), key, line)
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			w.typeProblem(key, line, "expected a mapping of settings, got "+describe(n))
+			return false
+		}
+		w.mapping(n, fieldsByName(t), key, map[string]int{})
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.typeProblem(key, line, `expected a list (one "- item" per line), got `+describe(n))
+			return false
+		}
+		for i, item := range n.Content {
+			if !w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", key, i), item.Line) {
+				n.Content[i] = nullNode(item)
+			}
+		}
+	case reflect.Interface:
+		// Anything goes.
+	default:
+		return w.scalar(n, t, key, line)
+	}
+	return true
+}
+
+// nullNode stands in for a value that was reported, so the final decode
+// leaves its field at the zero value and carries on.
+func nullNode(at *yaml.Node) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: at.Line, Column: at.Column}
+}
+
+// mapping walks the entries of a mapping node against a struct's fields,
+// dropping entries that were reported so the final decode skips them.
+// seen maps each key to its line, to catch keys set twice.
+func (w *walker) mapping(n *yaml.Node, fields map[string]reflect.StructField, key string, seen map[string]int) {
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if w.entry(k, v, fields, key, seen) {
+			kept = append(kept, k, v)
+		}
+	}
+	n.Content = kept
+}
+
+// entry checks one key/value pair of a mapping and reports whether the final
+// decode may keep it.
+func (w *walker) entry(k, v *yaml.Node, fields map[string]reflect.StructField, key string, seen map[string]int) bool {
+	if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+		return w.merge(v, fields, key)
+	}
+	if k.Kind != yaml.ScalarNode {
+		w.typeProblem(key, k.Line, "keys must be plain names, got "+describe(k))
+		return false
+	}
+	child := joinKey(key, k.Value)
+	if first, dup := seen[k.Value]; dup {
+		w.typeProblem(child, k.Line, fmt.Sprintf("set twice (first on line %d)", first))
+		return false
+	}
+	seen[k.Value] = k.Line
+	f, ok := fields[k.Value]
+	if !ok {
+		w.problems = append(w.problems, Problem{Key: child, Line: k.Line, Msg: unknownKeyMsg(k.Value, fields)})
+		return false
+	}
+	return w.walk(v, f.Type, child, k.Line)
+}
+
+// merge walks the mappings pulled in with "<<: *anchor". Their keys may be
+// overridden by the mapping that merges them, so they get their own seen set.
+// It reports whether the merge can be kept for the final decode.
+func (w *walker) merge(v *yaml.Node, fields map[string]reflect.StructField, key string) bool {
+	if v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		w.mapping(v, fields, key, map[string]int{})
+		return true
+	case yaml.SequenceNode:
+		ok := true
+		for _, item := range v.Content {
+			ok = w.merge(item, fields, key) && ok
+		}
+		return ok
+	default:
+		w.typeProblem(key, v.Line, "<< must merge a mapping, got "+describe(v))
+		return false
+	}
+}
+
+// scalar checks that a leaf value decodes into t, on its own, so the error
+// names this key rather than the whole file.
+func (w *walker) scalar(n *yaml.Node, t reflect.Type, key string, line int) bool {
+	if n.Kind == yaml.ScalarNode && n.Decode(reflect.New(t).Interface()) == nil {
+		return true
+	}
+	w.typeProblem(key, line, fmt.Sprintf("expected %s, got %s", wantedKind(t), describe(n)))
+	return false
+}
+
+// wantedKind names what a value of type t looks like in YAML.
+func wantedKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a single value"
+	default:
+		return t.String()
+	}
+}
+
+// describe names what a node is, quoting short scalars, for messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		v := n.Value
+		if utf8.RuneCountInString(v) > 40 {
+			v = string([]rune(v)[:40]) + "..."
+		}
+		return strconv.Quote(v)
+	case yaml.AliasNode:
+		return "an alias"
+	default:
+		return "a YAML document"
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func joinKey(parent, child string) string {
+	if parent == "" {
+		return child
+	}
+	return parent + "." + child
+}
+
+// fieldsByName maps the YAML names of a struct's exported fields to them,
+// following yaml.v3's rules: the tag name, else the lowercased field name.
+func fieldsByName(t reflect.Type) map[string]reflect.StructField {
+	fields := map[string]reflect.StructField{}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = f
+	}
+	return fields
+}
+
+// unknownKeyMsg explains an unknown key, suggesting the nearest known one so
+// "homeservr" points at "homeserver". It never repeats the value, which may
+// be a password typed into the wrong place.
+func unknownKeyMsg(name string, fields map[string]reflect.StructField) string {
+	if strings.Contains(strings.ToLower(name), "password") {
+		return "unknown key; put the password in a file named by matrix.password_file, or set " + PasswordEnv
+	}
+	best, bestDist := "", 3 // suggest only close matches
+	for known := range fields {
+		if d := editDistance(strings.ToLower(name), known); d < bestDist || (d == bestDist && known < best) {
+			best, bestDist = known, d
+		}
+	}
+	if best == "" {
+		known := make([]string, 0, len(fields))
+		for k := range fields {
+			known = append(known, k)
+		}
+		slices.Sort(known)
+		return "unknown key; known keys here are " + strings.Join(known, ", ")
+	}
+	return fmt.Sprintf("unknown key (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// validator fills in defaults and checks values after decoding, using what
+// the walker recorded about presence, lines and already-reported keys.
+type validator struct {
+	*walker
+	getenv  func(string) string
+	baseDir string
+}
+
+// invalid records a problem with key, unless the key or one of its parents
+// already failed to decode, which would only repeat that problem.
+func (v *validator) invalid(key, msg string) {
+	for k := key; ; {
+		if v.bad[k] {
+			return
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	v.problems = append(v.problems, Problem{Key: key, Line: v.lines[key], Msg: msg})
+}
+
+// applyDefaults fills in keys that are absent or null in the file.
+func (v *validator) applyDefaults(c *Config) {
+	setDefault(v, "matrix.device_name", &c.Matrix.DeviceName, DefaultDeviceName)
+	setDefault(v, "matrix.command_prefix", &c.Matrix.CommandPrefix, DefaultCommandPrefix)
+	setDefault(v, "matrix.stale_after", &c.Matrix.StaleAfter, DefaultStaleAfter)
+	if c.Matrix.RequireVerifiedDevices == nil {
+		yes := true
+		c.Matrix.RequireVerifiedDevices = &yes
+	}
+	setDefault(v, "log.level", &c.Log.Level, DefaultLogLevel)
+	setDefault(v, "log.format", &c.Log.Format, DefaultLogFormat)
+	setDefault(v, "monitor.disks", &c.Monitor.Disks, []Disk{{Path: DefaultDiskPath}})
+	setDefault(v, "rate_limit.burst", &c.RateLimit.Burst, DefaultBurst)
+	setDefault(v, "rate_limit.per_minute", &c.RateLimit.PerMinute, DefaultPerMinute)
+}
+
+func setDefault[T any](v *validator, key string, field *T, def T) {
+	if !v.set[key] && !v.bad[key] {
+		*field = def
+	}
+}
+
+// check validates every value and reads the password.
+func (v *validator) check(c *Config) {
+	v.checkMatrix(c)
+	if c.DataDir == "" {
+		v.invalid("data_dir", "required: the directory where Steward keeps its database and encryption keys, like /var/lib/steward")
+	} else {
+		c.DataDir = v.resolve(c.DataDir)
+	}
+	if !slices.Contains([]string{"trace", "debug", "info", "warn", "error"}, c.Log.Level) {
+		v.invalid("log.level", fmt.Sprintf("must be one of trace, debug, info, warn, error; got %q", c.Log.Level))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		v.invalid("log.format", fmt.Sprintf("must be json or console; got %q", c.Log.Format))
+	}
+	for i, d := range c.Monitor.Disks {
+		key := fmt.Sprintf("monitor.disks[%d].path", i)
+		switch {
+		case d.Path == "":
+			v.invalid(key, "required: an absolute path on the filesystem to watch, like /")
+		case !filepath.IsAbs(d.Path):
+			v.invalid(key, fmt.Sprintf("must be an absolute path, got %q", d.Path))
+		}
+	}
+	if c.RateLimit.Burst < 1 {
+		v.invalid("rate_limit.burst", fmt.Sprintf("must be at least 1, got %d", c.RateLimit.Burst))
+	}
+	if pm := c.RateLimit.PerMinute; math.IsNaN(pm) || math.IsInf(pm, 0) || pm <= 0 {
+		v.invalid("rate_limit.per_minute", fmt.Sprintf("must be a finite number above 0, got %v", pm))
+	}
+}
+
+// checkMatrix validates the matrix section and reads the password into c.
+func (v *validator) checkMatrix(c *Config) {
+	m := &c.Matrix
+	if !v.set["matrix"] && !v.bad["matrix"] {
+		v.invalid("matrix", "required: the bot's Matrix account and rooms "+
+			"(homeserver, user_id, password_file, admin_room, group_room, admins)")
+		return
+	}
+
+	if m.Homeserver == "" {
+		v.invalid("matrix.homeserver", "required: the URL of your homeserver, like https://matrix.example.org")
+	} else if u, err := url.Parse(m.Homeserver); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.invalid("matrix.homeserver", fmt.Sprintf("not an http:// or https:// URL with a host: %q", m.Homeserver))
+	}
+
+	if m.UserID == "" {
+		v.invalid("matrix.user_id", "required: the bot's own Matrix user ID, like @steward:example.org")
+	} else if !validUserID(m.UserID) {
+		v.invalid("matrix.user_id", fmt.Sprintf("not a valid Matrix user ID (like @steward:example.org): %q", m.UserID))
+	}
+
+	if m.DeviceName == "" {
+		v.invalid("matrix.device_name", "must not be empty; leave it out to use "+strconv.Quote(DefaultDeviceName))
+	}
+
+	v.checkRoom("matrix.admin_room", m.AdminRoom)
+	v.checkRoom("matrix.group_room", m.GroupRoom)
+	if m.AdminRoom != "" && m.AdminRoom == m.GroupRoom {
+		v.invalid("matrix.group_room", "must differ from admin_room: alerts and approvals go to the admin room, "+
+			"everyone talks to the bot in the group room")
+	}
+
+	if len(m.Admins) == 0 {
+		v.invalid("matrix.admins", "required: a list of at least one Matrix user ID allowed to run admin commands")
+	}
+	firstSeen := map[id.UserID]int{}
+	for i, a := range m.Admins {
+		key := fmt.Sprintf("matrix.admins[%d]", i)
+		if !validUserID(a) {
+			v.invalid(key, fmt.Sprintf("not a valid Matrix user ID (like @alice:example.org): %q", a))
+			continue
+		}
+		if j, dup := firstSeen[a]; dup {
+			v.invalid(key, fmt.Sprintf("%s is listed twice (also matrix.admins[%d])", a, j))
+			continue
+		}
+		firstSeen[a] = i
+		if a == m.UserID {
+			v.invalid(key, "is the bot's own user_id; the bot must not be able to approve its own actions")
+		}
+	}
+
+	switch p := m.CommandPrefix; {
+	case p == "":
+		v.invalid("matrix.command_prefix", "must not be empty; leave it out to use "+strconv.Quote(DefaultCommandPrefix))
+	case strings.IndexFunc(p, unicode.IsSpace) >= 0:
+		v.invalid("matrix.command_prefix", fmt.Sprintf("must not contain spaces or other whitespace, got %q", p))
+	case utf8.RuneCountInString(p) > maxCommandPrefix:
+		v.invalid("matrix.command_prefix", fmt.Sprintf("must be at most %d characters, got %q", maxCommandPrefix, p))
+	}
+
+	if m.StaleAfter <= 0 {
+		v.invalid("matrix.stale_after", fmt.Sprintf("must be longer than 0, got %s", m.StaleAfter))
+	}
+
+	if m.PasswordFile != "" {
+		m.PasswordFile = v.resolve(m.PasswordFile)
+	}
+	c.password = v.readPassword(m)
+}
+
+// validUserID accepts what Matrix servers accept: @localpart:server with a
+// non-empty localpart (historical characters allowed) and a valid server name.
+func validUserID(u id.UserID) bool {
+	if len(u) > id.UserIDMaxLength {
+		return false
+	}
+	local, server, err := u.Parse()
+	return err == nil && local != "" && id.ValidateServerName(server)
+}
+
+// checkRoom requires a room ID or alias at key. Room IDs from room version 12
+// on have no ":server" part, so that part is optional for IDs; aliases
+// always have one.
+func (v *validator) checkRoom(key, room string) {
+	if room == "" {
+		v.invalid(key, "required: a room ID (!abc:example.org) or alias (#name:example.org)")
+		return
+	}
+	sigil, local, server := id.ParseCommonIdentifier(room)
+	ok := len(room) <= 255 && local != "" && strings.IndexFunc(room, unicode.IsSpace) < 0
+	switch {
+	case sigil == '#':
+		ok = ok && id.ValidateServerName(server)
+	case sigil == '!':
+		ok = ok && (!strings.Contains(room, ":") || id.ValidateServerName(server))
+	default:
+		ok = false
+	}
+	if !ok {
+		v.invalid(key, fmt.Sprintf("not a room ID (!abc:example.org) or alias (#name:example.org): %q", room))
+	}
+}
+
+// resolve makes a relative path relative to the config file's directory,
+// when loading from a file.
+func (v *validator) resolve(p string) string {
+	if v.baseDir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(v.baseDir, p)
+}
+
+// readPassword returns the password from the environment or the password
+// file, recording a problem if there is none. Messages name the file and the
+// reason it could not be read, never its contents.
+func (v *validator) readPassword(m *Matrix) string {
+	if pw := v.getenv(PasswordEnv); pw != "" {
+		return pw
+	}
+	const key = "matrix.password_file"
+	if m.PasswordFile == "" {
+		v.invalid(key, "required unless "+PasswordEnv+" is set: a file holding the bot's Matrix password")
+		return ""
+	}
+	data, err := os.ReadFile(m.PasswordFile)
+	if err != nil {
+		// *fs.PathError reads "open /path: permission denied": path and reason only.
+		v.invalid(key, "can't read the password file: "+err.Error())
+		return ""
+	}
+	pw := strings.TrimRightFunc(string(data), unicode.IsSpace)
+	if pw == "" {
+		v.invalid(key, fmt.Sprintf("the password file %s is empty", m.PasswordFile))
+	}
+	return pw
+}
