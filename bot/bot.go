@@ -38,6 +38,9 @@ type Bot struct {
 	decryptWarnMu sync.Mutex
 	decryptWarned map[id.UserID]time.Time
 
+	// startedAt is when this process started; older undecryptable messages are history.
+	startedAt time.Time
+
 	inboxWake  chan struct{}
 	outboxWake chan struct{}
 	running    sync.WaitGroup
@@ -56,12 +59,13 @@ func New(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Bot, err
 		return nil, err
 	}
 	return &Bot{
-		cfg:        cfg,
-		log:        log,
-		db:         db,
+		cfg:           cfg,
+		log:           log,
+		db:            db,
 		decryptWarned: make(map[id.UserID]time.Time),
+		startedAt:     time.Now(),
 		inboxWake:     make(chan struct{}, 1),
-		outboxWake: make(chan struct{}, 1),
+		outboxWake:    make(chan struct{}, 1),
 	}, nil
 }
 
@@ -138,12 +142,17 @@ func (b *Bot) resolveRooms(ctx context.Context) error {
 	if b.groupRoom, err = b.resolveRoom(ctx, b.cfg.Matrix.GroupRoom); err != nil {
 		return fmt.Errorf("matrix.group_room: %w", err)
 	}
+	return nil
+}
+
+// warnMissingRooms logs the configured rooms Steward is not in, after the first sync
+// of a run has brought the room state up to date.
+func (b *Bot) warnMissingRooms(ctx context.Context) {
 	for _, room := range []id.RoomID{b.adminRoom, b.groupRoom} {
-		if !b.client.StateStore.IsInRoom(ctx, room, b.client.UserID) {
-			zerolog.Ctx(ctx).Warn().Stringer("room_id", room).Msg("Steward is not in this configured room yet; an admin needs to invite it")
+		if !b.client.StateStore.IsMembership(ctx, room, b.client.UserID, event.MembershipJoin, event.MembershipInvite) {
+			zerolog.Ctx(ctx).Warn().Stringer("room_id", room).Msg("Steward is not in this configured room; a configured admin needs to invite it")
 		}
 	}
-	return nil
 }
 
 // resolveRoom turns a room ID or alias into a room ID and remembers it, so that tools

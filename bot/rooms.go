@@ -140,7 +140,9 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 // what is said there is not for Steward. It says so at most once an hour per sender.
 func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	b.log.Warn().Err(err).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Msg("Failed to decrypt message")
-	if evt.Sender == b.client.UserID || evt.RoomID != b.adminRoom {
+	// History from before this start (which a new device never had keys for) is not
+	// worth a word.
+	if evt.Sender == b.client.UserID || evt.RoomID != b.adminRoom || time.UnixMilli(evt.Timestamp).Before(b.startedAt) {
 		return
 	}
 	b.decryptWarnMu.Lock()

@@ -44,7 +44,7 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 		return err
 	}
 	delay := time.Second
-	failing := true
+	failing, firstOfRun := true, true
 	for {
 		timeout := 30000
 		if failing || nextBatch == "" {
@@ -84,6 +84,10 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 			return err
 		}
 		nextBatch = resp.NextBatch
+		if firstOfRun {
+			b.warnMissingRooms(ctx)
+			firstOfRun = false
+		}
 	}
 }
 
@@ -104,4 +108,3 @@ func (b *Bot) createFilter(ctx context.Context) (string, error) {
 		delay = min(delay*2, 30*time.Second)
 	}
 }
-

@@ -1,0 +1,226 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// Client is a person's Matrix session: its own device, encrypted and cross-signed,
+// syncing in the background and keeping every message it receives.
+type Client struct {
+	*mautrix.Client
+	Crypto *cryptohelper.CryptoHelper
+
+	mu       sync.Mutex
+	changed  chan struct{}
+	messages []*event.Event
+	members  map[id.RoomID]map[id.UserID]event.Membership
+	cancel   context.CancelFunc
+	stopped  chan struct{}
+}
+
+// Register creates the account name with password on the homeserver at url.
+func Register(ctx context.Context, url, name, password string) error {
+	cli, err := mautrix.NewClient(url, "", "")
+	if err != nil {
+		return err
+	}
+	_, err = cli.RegisterDummy(ctx, &mautrix.ReqRegister[any]{Username: name, Password: password})
+	return err
+}
+
+// NewClient logs in as name, sets up encryption in dir, cross-signs the new device and
+// starts syncing.
+func NewClient(ctx context.Context, url, name, password, dir string, log zerolog.Logger) (*Client, error) {
+	cli, err := mautrix.NewClient(url, "", "")
+	if err != nil {
+		return nil, err
+	}
+	cli.Log = log.With().Str("client", name).Logger()
+	syncer := mautrix.NewDefaultSyncer()
+	cli.Syncer = syncer
+	helper, err := cryptohelper.NewCryptoHelper(cli, []byte("testbed pickle key for "+name), filepath.Join(dir, name+".db"))
+	if err != nil {
+		return nil, err
+	}
+	helper.LoginAs = &mautrix.ReqLogin{
+		Type:       mautrix.AuthTypePassword,
+		Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: name},
+		Password:   password,
+	}
+	if err = helper.Init(ctx); err != nil {
+		return nil, fmt.Errorf("%s: init crypto: %w", name, err)
+	}
+	cli.Crypto = helper
+	if _, err = helper.Machine().GenerateAndVerifyWithRecoveryKey(ctx); err != nil {
+		return nil, fmt.Errorf("%s: cross-sign: %w", name, err)
+	}
+	c := &Client{
+		Client: cli, Crypto: helper,
+		changed: make(chan struct{}),
+		members: make(map[id.RoomID]map[id.UserID]event.Membership),
+		stopped: make(chan struct{}),
+	}
+	syncer.OnEventType(event.EventMessage, func(_ context.Context, evt *event.Event) { c.record(evt) })
+	syncer.OnEventType(event.StateMember, func(_ context.Context, evt *event.Event) {
+		c.mu.Lock()
+		if c.members[evt.RoomID] == nil {
+			c.members[evt.RoomID] = make(map[id.UserID]event.Membership)
+		}
+		c.members[evt.RoomID][id.UserID(evt.GetStateKey())] = evt.Content.AsMember().Membership
+		c.notifyLocked()
+		c.mu.Unlock()
+	})
+	syncCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.cancel = cancel
+	go func() {
+		defer close(c.stopped)
+		for syncCtx.Err() == nil {
+			if err := cli.SyncWithContext(syncCtx); err != nil && syncCtx.Err() == nil {
+				time.Sleep(500 * time.Millisecond) // the homeserver is being restarted
+			}
+		}
+	}()
+	return c, nil
+}
+
+func (c *Client) record(evt *event.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.messages = append(c.messages, evt)
+	c.notifyLocked()
+}
+
+func (c *Client) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Close stops syncing.
+func (c *Client) Close() {
+	c.cancel()
+	<-c.stopped
+	_ = c.Crypto.Close()
+}
+
+// WaitFor waits until cond, checked under the client's lock after every received event,
+// returns true.
+func (c *Client) WaitFor(ctx context.Context, limit time.Duration, what string, cond func() bool) error {
+	deadline := time.After(limit)
+	for {
+		c.mu.Lock()
+		ok := cond()
+		changed := c.changed
+		c.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			return fmt.Errorf("%s: waited %s for %s", c.UserID, limit, what)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Messages returns a copy of the messages received in roomID, in arrival order.
+func (c *Client) Messages(roomID id.RoomID) []*event.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*event.Event
+	for _, evt := range c.messages {
+		if evt.RoomID == roomID {
+			out = append(out, evt)
+		}
+	}
+	return out
+}
+
+// RepliesTo returns the messages from sender that reply to eventID.
+func (c *Client) RepliesTo(sender id.UserID, roomID id.RoomID, eventID id.EventID) []*event.Event {
+	var out []*event.Event
+	for _, evt := range c.Messages(roomID) {
+		if evt.Sender == sender && evt.Content.AsMessage().RelatesTo.GetReplyTo() == eventID {
+			out = append(out, evt)
+		}
+	}
+	return out
+}
+
+// WaitForReply waits for the first reply from sender to eventID.
+func (c *Client) WaitForReply(ctx context.Context, sender id.UserID, roomID id.RoomID, eventID id.EventID, limit time.Duration) (*event.Event, error) {
+	var reply *event.Event
+	err := c.WaitFor(ctx, limit, "a reply to "+eventID.String(), func() bool {
+		for _, evt := range c.messages {
+			if evt.RoomID == roomID && evt.Sender == sender && evt.Content.AsMessage().RelatesTo.GetReplyTo() == eventID {
+				reply = evt
+				return true
+			}
+		}
+		return false
+	})
+	return reply, err
+}
+
+// WaitForMembership waits until this client has seen userID's membership in roomID
+// become want.
+func (c *Client) WaitForMembership(ctx context.Context, roomID id.RoomID, userID id.UserID, want event.Membership, limit time.Duration) error {
+	return c.WaitFor(ctx, limit, fmt.Sprintf("%s to %s %s", userID, want, roomID), func() bool {
+		return c.members[roomID][userID] == want
+	})
+}
+
+// CreateRoom creates a room, encrypted or not, inviting invitees.
+func (c *Client) CreateRoom(ctx context.Context, name string, encrypted bool, invitees ...id.UserID) (id.RoomID, error) {
+	req := &mautrix.ReqCreateRoom{Name: name, Preset: "private_chat", Invite: invitees}
+	if encrypted {
+		req.InitialState = []*event.Event{{
+			Type:    event.StateEncryption,
+			Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}}
+	}
+	resp, err := c.Client.CreateRoom(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	return resp.RoomID, nil
+}
+
+// Say sends text as a message and returns its event ID.
+func (c *Client) Say(ctx context.Context, roomID id.RoomID, text string) (id.EventID, error) {
+	resp, err := c.SendText(ctx, roomID, text)
+	if err != nil {
+		return "", err
+	}
+	return resp.EventID, nil
+}
+
+// DeviceTrust returns how this client's encryption trusts userID's device deviceID,
+// fetching the keys fresh from the homeserver.
+func (c *Client) DeviceTrust(ctx context.Context, userID id.UserID, deviceID id.DeviceID) (id.TrustState, error) {
+	mach := c.Crypto.Machine()
+	if _, err := mach.FetchKeys(ctx, []id.UserID{userID}, true); err != nil {
+		return id.TrustStateUnset, err
+	}
+	devices, err := mach.CryptoStore.GetDevices(ctx, userID)
+	if err != nil {
+		return id.TrustStateUnset, err
+	}
+	device, ok := devices[deviceID]
+	if !ok {
+		return id.TrustStateUnset, errors.New("device not found on the homeserver")
+	}
+	return mach.ResolveTrustContext(ctx, device)
+}
