@@ -12,7 +12,7 @@ import (
 )
 
 func TestAdminPingGetsEncryptedReply(t *testing.T) {
-	reply := command(t, w.alice, w.adminRoom, "!ping")
+	reply := command(t, w.Alice, w.AdminRoom, "!ping")
 	if !reply.Mautrix.WasEncrypted {
 		t.Error("the reply was not encrypted")
 	}
@@ -26,8 +26,8 @@ func TestAdminPingGetsEncryptedReply(t *testing.T) {
 }
 
 func TestHelpListsWhatTheAskerMayUse(t *testing.T) {
-	admin := command(t, w.alice, w.adminRoom, "!help").Content.AsMessage().Body
-	member := command(t, w.carol, w.groupRoom, "!help").Content.AsMessage().Body
+	admin := command(t, w.Alice, w.AdminRoom, "!help").Content.AsMessage().Body
+	member := command(t, w.Carol, w.GroupRoom, "!help").Content.AsMessage().Body
 	if !strings.Contains(admin, "!status") || !strings.Contains(admin, "!ping") {
 		t.Errorf("admin help lacks commands:\n%s", admin)
 	}
@@ -37,14 +37,14 @@ func TestHelpListsWhatTheAskerMayUse(t *testing.T) {
 }
 
 func TestMemberStatusIsRefused(t *testing.T) {
-	body := command(t, w.carol, w.groupRoom, "!status").Content.AsMessage().Body
+	body := command(t, w.Carol, w.GroupRoom, "!status").Content.AsMessage().Body
 	if !strings.Contains(body, "Only admins can use `!status`") {
 		t.Errorf("member's !status was not refused: %q", body)
 	}
 }
 
 func TestAdminStatusShowsRealFigures(t *testing.T) {
-	body := command(t, w.alice, w.adminRoom, "!status").Content.AsMessage().Body
+	body := command(t, w.Alice, w.AdminRoom, "!status").Content.AsMessage().Body
 	for _, want := range []string{"up ", "load ", "Memory: ", "Disk", "Inodes"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("status lacks %q:\n%s", want, body)
@@ -53,18 +53,18 @@ func TestAdminStatusShowsRealFigures(t *testing.T) {
 }
 
 func TestWhoamiSaysRoleAndVerification(t *testing.T) {
-	body := command(t, w.bob, w.adminRoom, "!whoami").Content.AsMessage().Body
-	if !strings.Contains(body, "admin") || !strings.Contains(body, "is verified") || !strings.Contains(body, string(w.bob.DeviceID)) {
+	body := command(t, w.Bob, w.AdminRoom, "!whoami").Content.AsMessage().Body
+	if !strings.Contains(body, "admin") || !strings.Contains(body, "is verified") || !strings.Contains(body, string(w.Bob.DeviceID)) {
 		t.Errorf("whoami: %q", body)
 	}
-	body = command(t, w.carol, w.groupRoom, "!whoami").Content.AsMessage().Body
+	body = command(t, w.Carol, w.GroupRoom, "!whoami").Content.AsMessage().Body
 	if !strings.Contains(body, "member") {
 		t.Errorf("whoami for a member: %q", body)
 	}
 }
 
 func TestAdminCommandInGroupRoomIsRefused(t *testing.T) {
-	body := command(t, w.alice, w.groupRoom, "!status").Content.AsMessage().Body
+	body := command(t, w.Alice, w.GroupRoom, "!status").Content.AsMessage().Body
 	if !strings.Contains(body, "in the admin room") {
 		t.Errorf("admin's !status in the group room: %q", body)
 	}
@@ -72,32 +72,32 @@ func TestAdminCommandInGroupRoomIsRefused(t *testing.T) {
 
 func TestStrangerInviteIsRejected(t *testing.T) {
 	ctx := t.Context()
-	room, err := w.mallory.CreateRoom(ctx, "Trap", true, w.stewardID)
+	room, err := w.Mallory.CreateRoom(ctx, "Trap", true, w.StewardID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err = w.mallory.WaitForMembership(ctx, room, w.stewardID, event.MembershipLeave, 30*time.Second); err != nil {
+	if err = w.Mallory.WaitForMembership(ctx, room, w.StewardID, event.MembershipLeave, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// An admin's invite to a room that is not configured is refused too.
-	other, err := w.alice.CreateRoom(ctx, "Elsewhere", true, w.stewardID)
+	other, err := w.Alice.CreateRoom(ctx, "Elsewhere", true, w.StewardID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err = w.alice.WaitForMembership(ctx, other, w.stewardID, event.MembershipLeave, 30*time.Second); err != nil {
+	if err = w.Alice.WaitForMembership(ctx, other, w.StewardID, event.MembershipLeave, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestBotDeviceIsCrossSigned(t *testing.T) {
-	assertStewardCrossSigned(t, w.bob)
+	assertStewardCrossSigned(t, w.Bob)
 }
 
 // assertStewardCrossSigned checks, from c's client, that the device Steward answers
 // from is cross-signed by Steward's own identity, and returns that device's ID.
 func assertStewardCrossSigned(t *testing.T, c *testbed.Client) id.DeviceID {
 	t.Helper()
-	reply := command(t, c, w.adminRoom, "!ping")
+	reply := command(t, c, w.AdminRoom, "!ping")
 	if reply.Mautrix.TrustSource == nil {
 		t.Fatal("the reply carries no sending device")
 	}
@@ -105,7 +105,7 @@ func assertStewardCrossSigned(t *testing.T, c *testbed.Client) id.DeviceID {
 		t.Errorf("reply decrypted with trust %s, want cross-signed", reply.Mautrix.TrustState)
 	}
 	deviceID := reply.Mautrix.TrustSource.DeviceID
-	trust, err := c.DeviceTrust(t.Context(), w.stewardID, deviceID)
+	trust, err := c.DeviceTrust(t.Context(), w.StewardID, deviceID)
 	if err != nil {
 		t.Fatal(err)
 	}

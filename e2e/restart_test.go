@@ -16,28 +16,28 @@ import (
 // commands answered before the restart are not answered again.
 func TestRestartNeitherLosesNorRepeats(t *testing.T) {
 	ctx := t.Context()
-	before := command(t, w.alice, w.adminRoom, "!ping")
+	before := command(t, w.Alice, w.AdminRoom, "!ping")
 	beforeCmd := before.Content.AsMessage().RelatesTo.GetReplyTo()
 
-	if err := w.steward.Stop(); err != nil {
+	if err := w.Steward.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	whileDown, err := w.alice.Say(ctx, w.adminRoom, "!whoami")
+	whileDown, err := w.Alice.Say(ctx, w.AdminRoom, "!whoami")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err = w.steward.Start(ctx); err != nil {
+	if err = w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err = w.alice.WaitForReply(ctx, w.stewardID, w.adminRoom, whileDown, 60*time.Second); err != nil {
+	if _, err = w.Alice.WaitForReply(ctx, w.StewardID, w.AdminRoom, whileDown, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// A later command's reply proves Steward has worked through everything before it.
-	command(t, w.alice, w.adminRoom, "!ping")
-	if n := len(w.alice.RepliesTo(w.stewardID, w.adminRoom, whileDown)); n != 1 {
+	command(t, w.Alice, w.AdminRoom, "!ping")
+	if n := len(w.Alice.RepliesTo(w.StewardID, w.AdminRoom, whileDown)); n != 1 {
 		t.Errorf("the command sent while Steward was down got %d replies, want 1", n)
 	}
-	if n := len(w.alice.RepliesTo(w.stewardID, w.adminRoom, beforeCmd)); n != 1 {
+	if n := len(w.Alice.RepliesTo(w.StewardID, w.AdminRoom, beforeCmd)); n != 1 {
 		t.Errorf("the command answered before the restart got %d replies, want 1", n)
 	}
 }
@@ -48,22 +48,22 @@ func TestRestartNeitherLosesNorRepeats(t *testing.T) {
 func TestCrashRightAfterCommand(t *testing.T) {
 	ctx := t.Context()
 	for i := range 3 {
-		eventID, err := w.bob.Say(ctx, w.adminRoom, "!ping")
+		eventID, err := w.Bob.Say(ctx, w.AdminRoom, "!ping")
 		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Duration(i*150) * time.Millisecond)
-		if err = w.steward.Kill(); err != nil {
+		if err = w.Steward.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		if err = w.steward.Start(ctx); err != nil {
+		if err = w.Steward.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err = w.bob.WaitForReply(ctx, w.stewardID, w.adminRoom, eventID, 60*time.Second); err != nil {
+		if _, err = w.Bob.WaitForReply(ctx, w.StewardID, w.AdminRoom, eventID, 60*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		command(t, w.bob, w.adminRoom, "!ping")
-		if n := len(w.bob.RepliesTo(w.stewardID, w.adminRoom, eventID)); n != 1 {
+		command(t, w.Bob, w.AdminRoom, "!ping")
+		if n := len(w.Bob.RepliesTo(w.StewardID, w.AdminRoom, eventID)); n != 1 {
 			t.Errorf("kill after %d ms: %d replies, want exactly 1", i*150, n)
 		}
 	}
@@ -73,27 +73,27 @@ func TestCrashRightAfterCommand(t *testing.T) {
 // stale_after: it must be answered, but not run.
 func TestStaleCommandIsNotRun(t *testing.T) {
 	ctx := t.Context()
-	if err := w.steward.Stop(); err != nil {
+	if err := w.Steward.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	saved := w.cfg
-	w.cfg.Extra = append(w.cfg.Extra, "stale_after: 2s")
+	saved := w.Config
+	w.Config.Extra = append(w.Config.Extra, "stale_after: 2s")
 	defer func() {
-		_ = w.steward.Stop()
-		w.cfg = saved
-		if err := w.startSteward(ctx); err != nil {
+		_ = w.Steward.Stop()
+		w.Config = saved
+		if err := w.StartSteward(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}()
-	eventID, err := w.alice.Say(ctx, w.adminRoom, "!status")
+	eventID, err := w.Alice.Say(ctx, w.AdminRoom, "!status")
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second)
-	if err = w.startSteward(ctx); err != nil {
+	if err = w.StartSteward(ctx); err != nil {
 		t.Fatal(err)
 	}
-	reply, err := w.alice.WaitForReply(ctx, w.stewardID, w.adminRoom, eventID, 60*time.Second)
+	reply, err := w.Alice.WaitForReply(ctx, w.StewardID, w.AdminRoom, eventID, 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,25 +107,25 @@ func TestStaleCommandIsNotRun(t *testing.T) {
 // they must all arrive, in order, once it is back.
 func TestOutboxSurvivesHomeserverOutage(t *testing.T) {
 	ctx := t.Context()
-	w.hs.Stop()
+	w.HS.Stop()
 	texts := make([]string, 5)
 	for i := range texts {
 		texts[i] = fmt.Sprintf("outage notice %d of %d", i+1, len(texts))
-		if err := w.steward.Notify(ctx, "admin", texts[i]); err != nil {
-			w.hs.Start(ctx)
+		if err := w.Steward.Notify(ctx, "admin", texts[i]); err != nil {
+			w.HS.Start(ctx)
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(4 * time.Second) // let the outbox fail a few times
-	if err := w.hs.Start(ctx); err != nil {
+	if err := w.HS.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		got = got[:0]
-		for _, evt := range w.alice.Messages(w.adminRoom) {
-			if evt.Sender == w.stewardID && strings.HasPrefix(evt.Content.AsMessage().Body, "outage notice") {
+		for _, evt := range w.Alice.Messages(w.AdminRoom) {
+			if evt.Sender == w.StewardID && strings.HasPrefix(evt.Content.AsMessage().Body, "outage notice") {
 				got = append(got, evt.Content.AsMessage().Body)
 			}
 		}
@@ -138,7 +138,7 @@ func TestOutboxSurvivesHomeserverOutage(t *testing.T) {
 		t.Errorf("notices after the outage:\n got %q\nwant %q", got, texts)
 	}
 	// And Steward still takes commands.
-	command(t, w.alice, w.adminRoom, "!ping")
+	command(t, w.Alice, w.AdminRoom, "!ping")
 }
 
 // TestFreshDatabaseComesBackVerified deletes Steward's database (keeping the pickle and
@@ -146,19 +146,19 @@ func TestOutboxSurvivesHomeserverOutage(t *testing.T) {
 // recovery key, and other clients see it cross-signed.
 func TestFreshDatabaseComesBackVerified(t *testing.T) {
 	ctx := t.Context()
-	oldDevice := assertStewardCrossSigned(t, w.alice)
-	if err := w.steward.Stop(); err != nil {
+	oldDevice := assertStewardCrossSigned(t, w.Alice)
+	if err := w.Steward.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(filepath.Join(w.cfg.DataDir, "steward.db"+suffix)); err != nil && !os.IsNotExist(err) {
+		if err := os.Remove(filepath.Join(w.Config.DataDir, "steward.db"+suffix)); err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.steward.Start(ctx); err != nil {
+	if err := w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	newDevice, err := w.steward.DeviceID()
+	newDevice, err := w.Steward.DeviceID()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,14 +167,14 @@ func TestFreshDatabaseComesBackVerified(t *testing.T) {
 	}
 	// Fetching the device list is what a client does when told that Steward's devices
 	// changed; it also makes alice's next message shared with the new device.
-	trust, err := w.alice.DeviceTrust(ctx, w.stewardID, newDevice)
+	trust, err := w.Alice.DeviceTrust(ctx, w.StewardID, newDevice)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if trust < id.TrustStateCrossSignedTOFU {
 		t.Errorf("new device %s has trust %s, want cross-signed", newDevice, trust)
 	}
-	if got := assertStewardCrossSigned(t, w.alice); got != newDevice {
+	if got := assertStewardCrossSigned(t, w.Alice); got != newDevice {
 		t.Errorf("reply came from device %s, want the new device %s", got, newDevice)
 	}
 }

@@ -61,6 +61,9 @@ func (m *Message) Line() *Message {
 // Heading appends a small heading on its own line.
 func (m *Message) Heading(s string) *Message {
 	m.html.WriteString("<h4>" + html.EscapeString(s) + "</h4>")
+	if plain := m.plain.String(); plain != "" && !strings.HasSuffix(plain, "\n") {
+		m.plain.WriteString("\n")
+	}
 	m.plain.WriteString(s + "\n")
 	return m
 }

@@ -224,3 +224,16 @@ func (c *Client) DeviceTrust(ctx context.Context, userID id.UserID, deviceID id.
 	}
 	return mach.ResolveTrustContext(ctx, device)
 }
+
+// WaitForText waits until a message from sender with exactly body arrives in roomID.
+func (c *Client) WaitForText(ctx context.Context, roomID id.RoomID, sender id.UserID, body string, limit time.Duration) error {
+	return c.WaitFor(ctx, limit, fmt.Sprintf("%q from %s", body, sender), func() bool {
+		for i := len(c.messages) - 1; i >= 0; i-- {
+			evt := c.messages[i]
+			if evt.RoomID == roomID && evt.Sender == sender && evt.Content.AsMessage().Body == body {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -51,6 +51,8 @@ type StewardConfig struct {
 	DataDir    string
 	// Extra is appended under matrix: verbatim, e.g. "stale_after: 3s".
 	Extra []string
+	// TopLevel is appended at the top level verbatim, e.g. "rate_limit: {burst: 100}".
+	TopLevel []string
 }
 
 // Write writes the config and the password file into dir and returns the config path.
@@ -70,6 +72,9 @@ func (c StewardConfig) Write(dir string) (string, error) {
 		b.WriteString("  " + line + "\n")
 	}
 	fmt.Fprintf(&b, "data_dir: %q\nlog:\n  level: debug\n  format: json\n", c.DataDir)
+	for _, line := range c.TopLevel {
+		b.WriteString(line + "\n")
+	}
 	path := filepath.Join(dir, "steward.yaml")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }
@@ -206,4 +211,12 @@ func (s *Steward) DeviceID() (id.DeviceID, error) {
 		}
 	}
 	return "", fmt.Errorf("no login in %s", s.LogPath)
+}
+
+// PID returns the process ID of the running steward, or 0.
+func (s *Steward) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }

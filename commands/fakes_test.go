@@ -1,0 +1,281 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/state"
+)
+
+// The people and rooms of a small group: one admin, one member, one stranger.
+const (
+	adminRoom id.RoomID = "!admin:example.org"
+	groupRoom id.RoomID = "!group:example.org"
+
+	admin    id.UserID = "@alice:example.org"
+	member   id.UserID = "@bob:example.org"
+	stranger id.UserID = "@mallory:example.org"
+
+	device id.DeviceID = "BOBPHONE"
+)
+
+// sentReply is one reply as a room member would see it.
+type sentReply struct {
+	Room       id.RoomID
+	ReplyTo    id.EventID
+	ThreadRoot id.EventID
+	Plain      string
+	HTML       string
+}
+
+// fakeReplier records replies instead of sending them.
+type fakeReplier struct {
+	mu      sync.Mutex
+	replies []sentReply
+}
+
+var _ commands.Replier = (*fakeReplier)(nil)
+
+func (f *fakeReplier) Reply(_ context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replies = append(f.replies, sentReply{Room: roomID, ReplyTo: replyTo, ThreadRoot: threadRoot, Plain: msg.Plain(), HTML: msg.HTML()})
+	return nil
+}
+
+// take returns the replies sent since the last take.
+func (f *fakeReplier) take() []sentReply {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.replies
+	f.replies = nil
+	return out
+}
+
+// fakeRooms knows who is joined where and which rooms are encrypted. A room missing
+// from encrypted counts as encrypted.
+type fakeRooms struct {
+	joined      map[id.RoomID][]id.UserID
+	unencrypted map[id.RoomID]bool
+}
+
+var _ commands.Rooms = (*fakeRooms)(nil)
+
+func (f *fakeRooms) IsJoined(_ context.Context, roomID id.RoomID, userID id.UserID) bool {
+	return slices.Contains(f.joined[roomID], userID)
+}
+
+func (f *fakeRooms) IsEncrypted(_ context.Context, roomID id.RoomID) (bool, error) {
+	return !f.unencrypted[roomID], nil
+}
+
+// fakeAudit keeps the audit log in memory.
+type fakeAudit struct {
+	mu      sync.Mutex
+	entries []*state.AuditEntry
+}
+
+var _ commands.Recorder = (*fakeAudit)(nil)
+
+func (f *fakeAudit) Append(_ context.Context, e *state.AuditEntry) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.entries = append(f.entries, e)
+	e.ID = int64(len(f.entries))
+	return e.ID, nil
+}
+
+func (f *fakeAudit) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.entries)
+}
+
+func (f *fakeAudit) last() *state.AuditEntry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.entries) == 0 {
+		return nil
+	}
+	return f.entries[len(f.entries)-1]
+}
+
+// fakeOnce is a KV store's SetOnce over a map.
+type fakeOnce struct {
+	mu     sync.Mutex
+	values map[string]string
+}
+
+var _ commands.OnceStore = (*fakeOnce)(nil)
+
+func (f *fakeOnce) SetOnce(_ context.Context, key, value string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.values[key]; ok {
+		return false, nil
+	}
+	if f.values == nil {
+		f.values = make(map[string]string)
+	}
+	f.values[key] = value
+	return true, nil
+}
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// harness is a Processor wired to fakes, with the admin configured by Matrix ID and the
+// member joined to the group room.
+type harness struct {
+	t        *testing.T
+	settings commands.Settings
+	registry *commands.Registry
+	limiter  *commands.Limiter
+	clock    *fakeClock
+	replier  *fakeReplier
+	rooms    *fakeRooms
+	audit    *fakeAudit
+	once     *fakeOnce
+	proc     *commands.Processor
+	events   int
+}
+
+// newHarness builds a processor for reg; tweak may change the settings, rooms, limiter
+// or stores before the processor is built.
+func newHarness(t *testing.T, reg *commands.Registry, tweak ...func(*harness)) *harness {
+	t.Helper()
+	clock := newClock()
+	h := &harness{
+		t: t,
+		settings: commands.Settings{
+			Prefix:          "!",
+			Admins:          []id.UserID{admin},
+			AdminRoom:       adminRoom,
+			GroupRoom:       groupRoom,
+			StaleAfter:      10 * time.Minute,
+			RequireVerified: true,
+		},
+		registry: reg,
+		limiter:  commands.NewLimiter(100, 600, clock.Now),
+		clock:    clock,
+		replier:  &fakeReplier{},
+		rooms: &fakeRooms{
+			joined: map[id.RoomID][]id.UserID{
+				adminRoom: {admin},
+				groupRoom: {admin, member},
+			},
+			unencrypted: map[id.RoomID]bool{},
+		},
+		audit: &fakeAudit{},
+		once:  &fakeOnce{},
+	}
+	for _, f := range tweak {
+		f(h)
+	}
+	h.restart()
+	return h
+}
+
+// restart builds a new processor over the same stores, as a restart of Steward would.
+func (h *harness) restart() {
+	h.proc = commands.NewProcessor(h.settings, h.registry, h.replier, h.rooms, h.audit, h.once, h.limiter, h.clock.Now)
+}
+
+// input is body sent a second ago from sender's cross-signed device, encrypted.
+func (h *harness) input(sender id.UserID, room id.RoomID, body string) *commands.Input {
+	h.events++
+	now := h.clock.Now()
+	return &commands.Input{
+		Body:       body,
+		Sender:     sender,
+		DeviceID:   device,
+		Trust:      id.TrustStateCrossSignedTOFU,
+		Encrypted:  true,
+		RoomID:     room,
+		EventID:    id.EventID(fmt.Sprintf("$event%d", h.events)),
+		SentAt:     now.Add(-time.Second),
+		ReceivedAt: now.Add(-time.Second + 200*time.Millisecond),
+	}
+}
+
+// handle runs in and returns the replies it caused and its audit entry. Every command
+// must leave exactly one audit entry.
+func (h *harness) handle(in *commands.Input) ([]sentReply, *state.AuditEntry) {
+	h.t.Helper()
+	before := h.audit.count()
+	outcome := h.proc.Handle(h.t.Context(), in)
+	if n := h.audit.count() - before; n != 1 {
+		h.t.Fatalf("%q left %d audit entries, want 1", in.Body, n)
+	}
+	entry := h.audit.last()
+	if entry.Outcome != outcome {
+		h.t.Errorf("%q: Handle returned %q but audited %q", in.Body, outcome, entry.Outcome)
+	}
+	return h.replier.take(), entry
+}
+
+// send is handle for a plain command from sender in room.
+func (h *harness) send(sender id.UserID, room id.RoomID, body string) ([]sentReply, *state.AuditEntry) {
+	h.t.Helper()
+	return h.handle(h.input(sender, room, body))
+}
+
+// probe is a command that records that it ran and, optionally, fails or panics.
+type probe struct {
+	runs int
+	last *commands.Event
+}
+
+func (p *probe) command(name string, role commands.Role, destructive bool, do func(ctx context.Context, ce *commands.Event) error) *commands.Command {
+	return &commands.Command{
+		Name:        name,
+		Section:     commands.SectionGeneral,
+		Help:        "Test command " + name,
+		Role:        role,
+		Destructive: destructive,
+		Func: func(ctx context.Context, ce *commands.Event) error {
+			p.runs++
+			p.last = ce
+			if do != nil {
+				return do(ctx, ce)
+			}
+			return nil
+		},
+	}
+}
+
+// onlyReply returns the single reply in replies, failing the test otherwise.
+func onlyReply(t *testing.T, replies []sentReply) sentReply {
+	t.Helper()
+	if len(replies) != 1 {
+		t.Fatalf("got %d replies, want 1: %+v", len(replies), replies)
+	}
+	return replies[0]
+}

@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/steward-bot/steward/e2e/testbed"
+)
+
+// BenchmarkRoundTrip measures, over the local homeserver and in the same run, how long
+// an admin waits for Steward's encrypted answer to !ping, next to how long a plain
+// message takes to go from one person to another and back (alice -> bob -> alice, both
+// encrypted). The difference is what Steward itself adds. Run with -benchtime 200x.
+func BenchmarkRoundTrip(b *testing.B) {
+	// The per-sender rate limit would (rightly) stop 200 pings in a row.
+	restart := func(cfg testbed.StewardConfig) {
+		if err := w.Steward.Stop(); err != nil {
+			b.Fatal(err)
+		}
+		w.Config = cfg
+		if err := w.StartSteward(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	saved := w.Config
+	fast := saved
+	fast.TopLevel = append(fast.TopLevel, "rate_limit: {burst: 100000, per_minute: 100000}")
+	restart(fast)
+	defer restart(saved)
+
+	b.Run("encrypted_ping", func(b *testing.B) {
+		samples := make([]time.Duration, 0, b.N)
+		for b.Loop() {
+			start := time.Now()
+			command(b, w.Alice, w.AdminRoom, "!ping")
+			samples = append(samples, time.Since(start))
+		}
+		reportPercentiles(b, samples)
+	})
+	b.Run("plain_message_echo", func(b *testing.B) {
+		samples := make([]time.Duration, 0, b.N)
+		i := 0
+		for b.Loop() {
+			i++
+			text := fmt.Sprintf("echo request %d %d", time.Now().UnixNano(), i)
+			start := time.Now()
+			if _, err := w.Alice.Say(b.Context(), w.AdminRoom, text); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Bob.WaitForText(b.Context(), w.AdminRoom, w.Alice.UserID, text, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := w.Bob.Say(b.Context(), w.AdminRoom, "re: "+text); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Alice.WaitForText(b.Context(), w.AdminRoom, w.Bob.UserID, "re: "+text, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+			samples = append(samples, time.Since(start))
+		}
+		reportPercentiles(b, samples)
+	})
+}
+
+func reportPercentiles(b *testing.B, samples []time.Duration) {
+	if len(samples) == 0 {
+		return
+	}
+	slices.Sort(samples)
+	at := func(p float64) float64 {
+		return float64(samples[min(len(samples)-1, int(p*float64(len(samples))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.95), "p95-ms")
+	b.ReportMetric(0, "ns/op")
+}

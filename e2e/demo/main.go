@@ -1,0 +1,93 @@
+// Command demo shows Steward doing its job on this machine: it builds and starts a
+// Dendrite homeserver on loopback, two co-admins and a member, the rooms, and Steward,
+// runs a short scripted conversation and prints it. Then it prints how to log in with
+// any Matrix client and keeps everything running until Ctrl-C (or stops at once with
+// DEMO_ONCE=1). Run it with `make demo`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/e2e/testbed"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "steward-demo-")
+	if err != nil {
+		return err
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	say("Setting up in %s", dir)
+
+	w, err := testbed.NewWorld(ctx, dir, say)
+	defer w.Close()
+	if err != nil {
+		return err
+	}
+	alice, bob, carol := w.Alice, w.Bob, w.Carol
+	adminRoom, groupRoom, stewardID := w.AdminRoom, w.GroupRoom, w.StewardID
+	say("Dendrite %s is running at %s; Steward (config %s, log %s) has joined both encrypted rooms.\n",
+		testbed.DendriteVersion, w.HS.URL, w.Steward.ConfigPath, w.Steward.LogPath)
+
+	script := []struct {
+		who   *testbed.Client
+		room  id.RoomID
+		where string
+		text  string
+	}{
+		{alice, adminRoom, "admin room", "!help"},
+		{alice, adminRoom, "admin room", "!ping"},
+		{bob, adminRoom, "admin room", "!whoami"},
+		{alice, adminRoom, "admin room", "!status"},
+		{carol, groupRoom, "group room", "!status"},
+		{carol, groupRoom, "group room", "!ping"},
+	}
+	for _, line := range script {
+		reply, err := w.Command(ctx, line.who, line.room, line.text)
+		if err != nil {
+			return err
+		}
+		say("[%s] %s: %s", line.where, line.who.UserID, line.text)
+		lock := "encrypted"
+		if !reply.Mautrix.WasEncrypted {
+			lock = "NOT ENCRYPTED"
+		}
+		say("[%s] %s (%s):\n%s\n", line.where, stewardID, lock, indent(reply.Content.AsMessage().Body))
+	}
+
+	if os.Getenv("DEMO_ONCE") != "" {
+		say("DEMO_ONCE is set: stopping.")
+		return nil
+	}
+	say("To keep playing, log in with any Matrix client (Element, Cinny, nheko...):")
+	say("  homeserver: %s", w.HS.URL)
+	say("  users:      alice and bob (co-admins), carol (member); password %q", testbed.Password)
+	say("  rooms:      Admins %s, Friends %s", adminRoom, groupRoom)
+	say("  Steward only answers devices it can trust: verify your new session (or set")
+	say("  share_keys_with_unverified: true under matrix: in %s and restart it).", w.Steward.ConfigPath)
+	say("Press Ctrl-C to stop everything.")
+	<-ctx.Done()
+	say("\nStopping.")
+	return nil
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}

@@ -1,0 +1,129 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// Password is every test account's password.
+const Password = "correct horse battery staple"
+
+// World is a small group on its own homeserver: two co-admins (alice, bob), a member
+// (carol), a stranger (mallory), the encrypted admin and group rooms, and Steward in
+// both. The end-to-end tests, the demo and the benchmarks all start from it.
+type World struct {
+	Dir       string
+	HS        *Dendrite
+	Alice     *Client // admin
+	Bob       *Client // admin
+	Carol     *Client // member of the group room
+	Mallory   *Client // stranger
+	StewardID id.UserID
+	AdminRoom id.RoomID
+	GroupRoom id.RoomID
+	Config    StewardConfig
+	Steward   *Steward
+}
+
+// NewWorld builds the world in dir. On error the returned World holds what was started,
+// for Close.
+func NewWorld(ctx context.Context, dir string, logf func(string, ...any)) (*World, error) {
+	w := &World{Dir: dir}
+	if _, err := StewardBinary(ctx); err != nil {
+		return w, err
+	}
+	var err error
+	if w.HS, err = StartDendrite(ctx, filepath.Join(dir, "dendrite"), logf); err != nil {
+		return w, err
+	}
+	for _, name := range []string{"alice", "bob", "carol", "mallory", "steward"} {
+		if err = Register(ctx, w.HS.URL, name, Password); err != nil {
+			return w, fmt.Errorf("register %s: %w", name, err)
+		}
+	}
+	w.StewardID = id.NewUserID("steward", ServerName)
+	logFile, err := os.Create(filepath.Join(dir, "clients.log"))
+	if err != nil {
+		return w, err
+	}
+	clientLog := zerolog.New(zerolog.ConsoleWriter{Out: logFile, NoColor: true}).Level(zerolog.DebugLevel)
+	for name, c := range map[string]**Client{"alice": &w.Alice, "bob": &w.Bob, "carol": &w.Carol, "mallory": &w.Mallory} {
+		if *c, err = NewClient(ctx, w.HS.URL, name, Password, dir, clientLog); err != nil {
+			return w, err
+		}
+	}
+	if w.AdminRoom, err = w.Alice.CreateRoom(ctx, "Admins", true, w.Bob.UserID, w.StewardID); err != nil {
+		return w, err
+	}
+	if w.GroupRoom, err = w.Alice.CreateRoom(ctx, "Friends", true, w.Bob.UserID, w.Carol.UserID, w.StewardID); err != nil {
+		return w, err
+	}
+	for _, join := range []struct {
+		c    *Client
+		room id.RoomID
+	}{{w.Bob, w.AdminRoom}, {w.Bob, w.GroupRoom}, {w.Carol, w.GroupRoom}} {
+		if _, err = join.c.JoinRoomByID(ctx, join.room); err != nil {
+			return w, err
+		}
+	}
+	w.Config = StewardConfig{
+		Homeserver: w.HS.URL, UserID: w.StewardID, Password: Password,
+		AdminRoom: w.AdminRoom, GroupRoom: w.GroupRoom,
+		Admins:  []id.UserID{w.Alice.UserID, w.Bob.UserID},
+		DataDir: filepath.Join(dir, "steward-data"),
+	}
+	if err = w.StartSteward(ctx); err != nil {
+		return w, err
+	}
+	for _, room := range []id.RoomID{w.AdminRoom, w.GroupRoom} {
+		if err = w.Alice.WaitForMembership(ctx, room, w.StewardID, event.MembershipJoin, time.Minute); err != nil {
+			return w, err
+		}
+	}
+	return w, nil
+}
+
+// StartSteward writes the current Config and starts Steward with it.
+func (w *World) StartSteward(ctx context.Context) error {
+	cfgPath, err := w.Config.Write(w.Dir)
+	if err != nil {
+		return err
+	}
+	w.Steward, err = StartSteward(ctx, cfgPath, filepath.Join(w.Dir, "steward.log"))
+	return err
+}
+
+// Close stops everything the world started.
+func (w *World) Close() {
+	if w.Steward != nil {
+		_ = w.Steward.Stop()
+	}
+	for _, c := range []*Client{w.Alice, w.Bob, w.Carol, w.Mallory} {
+		if c != nil {
+			c.Close()
+		}
+	}
+	if w.HS != nil {
+		w.HS.Stop()
+	}
+}
+
+// Command sends text from c in room and waits for Steward's reply to it.
+func (w *World) Command(ctx context.Context, c *Client, room id.RoomID, text string) (*event.Event, error) {
+	eventID, err := c.Say(ctx, room, text)
+	if err != nil {
+		return nil, fmt.Errorf("send %q: %w", text, err)
+	}
+	reply, err := c.WaitForReply(ctx, w.StewardID, room, eventID, time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("no reply to %q: %w", text, err)
+	}
+	return reply, nil
+}
