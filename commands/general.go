@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/steward-bot/steward/bot/render"
@@ -20,18 +21,18 @@ var CommandHelp = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) > 0 {
-			cmd := p.registry.Lookup(ce.Args[0])
-			if cmd == nil || cmd.Role > ce.Role {
+			cmd := p.registry.Lookup(strings.TrimPrefix(strings.ToLower(ce.Args[0]), p.settings.Prefix))
+			if cmd == nil || !p.usableHere(ce, cmd) {
 				return Usagef("There is no command %q that you can use. Send %shelp for the list.", ce.Args[0], p.settings.Prefix)
 			}
-			return ce.Reply(ctx, describe(new(render.Message), p.settings.Prefix, cmd, true))
+			return ce.Reply(ctx, p.describe(cmd, true))
 		}
 		msg := render.New("Commands you can use:")
 		for _, section := range sectionOrder {
 			var items []*render.Message
 			for _, cmd := range p.registry.All() {
-				if cmd.Section == section && cmd.Role <= ce.Role {
-					items = append(items, describe(new(render.Message), p.settings.Prefix, cmd, false))
+				if cmd.Section == section && p.usableHere(ce, cmd) {
+					items = append(items, p.describe(cmd, false))
 				}
 			}
 			if len(items) > 0 {
@@ -42,14 +43,21 @@ var CommandHelp = &Command{
 	},
 }
 
+// usableHere reports whether the asker of ce may use cmd in ce's room, so help lists
+// exactly what would be accepted there.
+func (p *Processor) usableHere(ce *Event, cmd *Command) bool {
+	return cmd.Role <= ce.Role && (cmd.Role < RoleAdmin || ce.RoomID == p.settings.AdminRoom)
+}
+
 // describe renders one command's synopsis and help line.
-func describe(msg *render.Message, prefix string, cmd *Command, long bool) *render.Message {
+func (p *Processor) describe(cmd *Command, long bool) *render.Message {
+	msg, prefix := new(render.Message), p.settings.Prefix
 	synopsis := prefix + cmd.Name
 	if cmd.Args != "" {
 		synopsis += " " + cmd.Args
 	}
 	msg.Code(synopsis).Text(" — " + cmd.Help)
-	if cmd.Destructive {
+	if cmd.Destructive && p.settings.RequireVerified {
 		msg.Text(" (needs a verified device)")
 	}
 	if long && len(cmd.Aliases) > 0 {

@@ -145,17 +145,14 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		// not talk to strangers, even to refuse.
 		return state.OutcomeRefused, "sender has no role"
 	}
-	if age := p.now().Sub(ce.SentAt); age > p.settings.StaleAfter {
-		p.reply(ctx, ce, render.New("Your ").Code(p.settings.Prefix+name).
-			Text(fmt.Sprintf(" was sent at %s UTC (%s ago), while I could not read it, so I did not run it. Send it again if you still want it.",
-				ce.SentAt.UTC().Format("2006-01-02 15:04"), roundDuration(age))))
-		return state.OutcomeStale, fmt.Sprintf("sent %s ago", roundDuration(age))
-	}
 	if ce.RoomID == p.settings.AdminRoom && !ce.Encrypted && !p.settings.AllowUnencrypted {
-		if encrypted, err := p.rooms.IsEncrypted(ctx, ce.RoomID); err == nil && !encrypted {
-			if first, _ := p.once.SetOnce(ctx, "warned_unencrypted:"+string(ce.RoomID), p.now().UTC().Format(time.RFC3339)); first {
-				p.reply(ctx, ce, render.New("This room is not end-to-end encrypted, so I won't run commands here: anyone with access to the server could read them and my answers. Turn on encryption in the room settings (or set matrix.allow_unencrypted: true)."))
-			}
+		if encrypted, err := p.rooms.IsEncrypted(ctx, ce.RoomID); err != nil || encrypted {
+			// An unencrypted message in an encrypted room: nothing to explain to the
+			// room, and nothing to run.
+			return state.OutcomeRefused, "unencrypted message in the admin room"
+		}
+		if first, _ := p.once.SetOnce(ctx, "warned_unencrypted:"+string(ce.RoomID), p.now().UTC().Format(time.RFC3339)); first {
+			p.reply(ctx, ce, render.New("This room is not end-to-end encrypted, so I won't run commands here: anyone with access to the server could read them and my answers. Turn on encryption in the room settings (or set matrix.allow_unencrypted: true)."))
 		}
 		return state.OutcomeRefused, "unencrypted admin room"
 	}
@@ -164,6 +161,15 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 			p.reply(ctx, ce, render.New("You're sending commands faster than I take them; I'm ignoring them for a moment. Try again in a minute."))
 		}
 		return state.OutcomeRateLimited, ""
+	}
+	// Staleness is measured on arrival: a command that arrived on time but waited
+	// behind slow ones is still run.
+	if ce.ReceivedAt.Sub(ce.SentAt) > p.settings.StaleAfter {
+		age := p.now().Sub(ce.SentAt)
+		p.reply(ctx, ce, render.New("Your ").Code(p.settings.Prefix+name).
+			Text(fmt.Sprintf(" was sent at %s UTC (%s ago), while I could not read it, so I did not run it. Send it again if you still want it.",
+				ce.SentAt.UTC().Format("2006-01-02 15:04"), roundDuration(age))))
+		return state.OutcomeStale, fmt.Sprintf("sent %s ago", roundDuration(age))
 	}
 	ce.Command = p.registry.Lookup(name)
 	if ce.Command == nil {

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -19,8 +20,8 @@ func NewRegistry(cmds ...*Command) *Registry {
 		if cmd.Func == nil {
 			panic(fmt.Sprintf("command %q has no function", cmd.Name))
 		}
-		if cmd.Help == "" || cmd.Section == "" {
-			panic(fmt.Sprintf("command %q needs help text and a section", cmd.Name))
+		if cmd.Help == "" || !slices.Contains(sectionOrder, cmd.Section) {
+			panic(fmt.Sprintf("command %q needs help text and a section that help lists", cmd.Name))
 		}
 		for _, name := range append([]string{cmd.Name}, cmd.Aliases...) {
 			if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " \t\n") {

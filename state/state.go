@@ -29,6 +29,12 @@ type DB struct {
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
 // Writes use synchronous=FULL so a power cut cannot lose a committed outbox entry.
+//
+// The pool is not limited to one connection: mautrix's crypto store shares it and may
+// query outside its own transactions while one is open, which would deadlock a
+// single-connection pool. Instead, as mautrix's own cryptohelper does, the database is
+// in WAL mode and write transactions take the lock when they begin (_txlock=immediate),
+// so concurrent writers wait (busy_timeout) instead of failing mid-transaction.
 func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 	raw, err := dbutil.NewWithDialect(fmt.Sprintf("file:%s?_txlock=immediate", path), "sqlite3-fk-wal-fullsync")
 	if err != nil {
