@@ -73,13 +73,22 @@ func (b *Bot) connect(ctx context.Context) error {
 // waitForHomeserver retries until the homeserver answers, so that Steward started
 // before its homeserver (after a reboot, say) waits instead of failing.
 func (b *Bot) waitForHomeserver(ctx context.Context) error {
+	return retry(ctx, "Homeserver not reachable yet", func() error {
+		_, err := b.client.Versions(ctx)
+		return err
+	})
+}
+
+// retry calls fn until it succeeds or ctx ends, waiting 1 s, 2 s, 4 s… (at most 30 s)
+// between tries and logging each failure with msg.
+func retry(ctx context.Context, msg string, fn func() error) error {
 	delay := time.Second
 	for {
-		_, err := b.client.Versions(ctx)
+		err := fn()
 		if err == nil {
 			return nil
 		}
-		zerolog.Ctx(ctx).Warn().Err(err).Dur("retry_in", delay).Msg("Homeserver not reachable yet")
+		zerolog.Ctx(ctx).Warn().Err(err).Dur("retry_in", delay).Msg(msg)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

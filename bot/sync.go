@@ -92,19 +92,13 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 }
 
 // createFilter uploads the sync filter, retrying while the homeserver is away.
-func (b *Bot) createFilter(ctx context.Context) (string, error) {
-	delay := time.Second
-	for {
+func (b *Bot) createFilter(ctx context.Context) (filterID string, err error) {
+	err = retry(ctx, "Failed to create sync filter", func() error {
 		resp, err := b.client.CreateFilter(ctx, syncFilter)
 		if err == nil {
-			return resp.FilterID, nil
+			filterID = resp.FilterID
 		}
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("Failed to create sync filter")
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 30*time.Second)
-	}
+		return err
+	})
+	return filterID, err
 }

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -171,29 +172,27 @@ func cmdNotify(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	if *room != "admin" && *room != "group" {
+		fmt.Fprintf(stderr, "steward notify: unknown room %q: use admin or group\n", *room)
+		return 1
+	}
+	dbPath := filepath.Join(cfg.DataDir, bot.DatabaseFile)
+	if _, err := os.Stat(dbPath); err != nil {
+		fmt.Fprintf(stderr, "steward notify: no database at %s: start Steward once first\n", dbPath)
+		return 1
+	}
 	ctx := context.Background()
-	db, err := state.Open(ctx, filepath.Join(cfg.DataDir, bot.DatabaseFile), zerolog.Nop())
+	db, err := state.Open(ctx, dbPath, zerolog.Nop())
 	if err != nil {
 		fmt.Fprintf(stderr, "steward notify: %v\n", err)
 		return 1
 	}
 	defer db.Close()
-	msgID, err := bot.QueueNotice(ctx, db, cfg, *room, joinArgs(fs.Args()))
+	msgID, err := bot.QueueNotice(ctx, db, cfg, *room, strings.Join(fs.Args(), " "))
 	if err != nil {
 		fmt.Fprintf(stderr, "steward notify: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "queued as message %d\n", msgID)
 	return 0
-}
-
-func joinArgs(args []string) string {
-	s := ""
-	for i, a := range args {
-		if i > 0 {
-			s += " "
-		}
-		s += a
-	}
-	return s
 }
