@@ -30,7 +30,9 @@ func (b *Bot) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot i
 	content.Mentions = &event.Mentions{}
 	switch {
 	case threadRoot != "":
-		content.RelatesTo = (&event.RelatesTo{}).SetThread(threadRoot, replyTo)
+		// A real reply inside the thread (not a thread fallback), so clients show
+		// which command it answers.
+		content.RelatesTo = (&event.RelatesTo{}).SetThread(threadRoot, "").SetReplyTo(replyTo)
 	case replyTo != "":
 		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(replyTo)
 	}

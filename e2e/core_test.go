@@ -114,3 +114,29 @@ func assertStewardCrossSigned(t *testing.T, c *testbed.Client) id.DeviceID {
 	}
 	return deviceID
 }
+
+// TestCommandInThreadIsAnsweredInThread checks that a command sent inside a thread is
+// answered in that thread, as a reply to the command.
+func TestCommandInThreadIsAnsweredInThread(t *testing.T) {
+	ctx := t.Context()
+	root, err := w.Alice.Say(ctx, w.AdminRoom, "Planning the weekend maintenance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.Alice.SendMessageEvent(ctx, w.AdminRoom, event.EventMessage, &event.MessageEventContent{
+		MsgType:   event.MsgText,
+		Body:      "!ping",
+		RelatesTo: (&event.RelatesTo{}).SetThread(root, root),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := w.Alice.WaitForReply(ctx, w.StewardID, w.AdminRoom, resp.EventID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := reply.Content.AsMessage().RelatesTo
+	if rel.GetThreadParent() != root || rel.GetNonFallbackReplyTo() != resp.EventID {
+		t.Errorf("reply relates to %+v, want thread %s and a reply to %s", rel, root, resp.EventID)
+	}
+}

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 		code = m.Run()
 	}
 	w.Close()
-	if code == 0 {
+	if code == 0 && os.Getenv("STEWARD_E2E_KEEP") == "" {
 		os.RemoveAll(dir)
 	} else {
 		fmt.Fprintln(os.Stderr, "e2e: logs kept in", dir)

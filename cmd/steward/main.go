@@ -121,6 +121,8 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 func newLogger(cfg *config.Config, out io.Writer) zerolog.Logger {
+	// Millisecond timestamps: enough to follow one command through the log.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	level, err := zerolog.ParseLevel(cfg.Log.Level)
 	if err != nil {
 		level = zerolog.InfoLevel
