@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,8 +39,13 @@ type Bot struct {
 	decryptWarnMu sync.Mutex
 	decryptWarned map[id.UserID]time.Time
 
-	// startedAt is when this process started; older undecryptable messages are history.
-	startedAt time.Time
+	// initialSync is true while the first sync of a new database is handled: its
+	// undecryptable messages are history, not commands someone is waiting on.
+	initialSync atomic.Bool
+
+	// baseCtx is Run's context, for mautrix callbacks that are not given one (the
+	// decryption error callback).
+	baseCtx context.Context
 
 	inboxWake  chan struct{}
 	outboxWake chan struct{}
@@ -63,7 +69,6 @@ func New(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Bot, err
 		log:           log,
 		db:            db,
 		decryptWarned: make(map[id.UserID]time.Time),
-		startedAt:     time.Now(),
 		inboxWake:     make(chan struct{}, 1),
 		outboxWake:    make(chan struct{}, 1),
 	}, nil
@@ -73,6 +78,7 @@ func New(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Bot, err
 // are running when ctx ends get a few seconds to finish.
 func (b *Bot) Run(ctx context.Context) error {
 	ctx = b.log.WithContext(ctx)
+	b.baseCtx = ctx
 	defer b.db.Close()
 
 	if err := b.connect(ctx); err != nil {
@@ -105,14 +111,24 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.reportInterrupted(workCtx); err != nil {
 		return err
 	}
-	go b.sendOutbox(workCtx)
-	go b.runInbox(ctx, workCtx)
+	senderStopped := make(chan struct{})
+	go func() {
+		defer close(senderStopped)
+		b.sendOutbox(workCtx)
+	}()
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	inboxStopped := b.runInbox(pollCtx, workCtx)
 
 	err := b.syncLoop(ctx)
+	// Shut down in order: take no new commands, let running ones finish, give the
+	// outbox a moment to deliver their replies (what it can't send now stays queued for
+	// the next start), and only then let the deferred closes run.
+	stopPolling()
+	<-inboxStopped
 	b.waitForCommands(10 * time.Second)
-	// Give the outbox a moment to deliver the last replies; what it can't send now
-	// stays queued for the next start.
 	b.drainOutbox(workCtx, 5*time.Second)
+	stopWork()
+	<-senderStopped
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -46,11 +46,17 @@ func (b *Bot) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("crypto setup: %w", err)
 	}
-	helper.LoginAs = &mautrix.ReqLogin{
-		Type:                     mautrix.AuthTypePassword,
-		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: b.cfg.Matrix.UserID.String()},
-		Password:                 b.cfg.Password(),
-		InitialDeviceDisplayName: b.cfg.Matrix.DeviceName,
+	resumed, err := b.resumeSession(ctx)
+	if err != nil {
+		return err
+	}
+	if !resumed {
+		helper.LoginAs = &mautrix.ReqLogin{
+			Type:                     mautrix.AuthTypePassword,
+			Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: b.cfg.Matrix.UserID.String()},
+			Password:                 b.cfg.Password(),
+			InitialDeviceDisplayName: b.cfg.Matrix.DeviceName,
+		}
 	}
 	helper.DecryptErrorCallback = b.onDecryptError
 	if err = helper.Init(ctx); err != nil {
@@ -59,7 +65,17 @@ func (b *Bot) connect(ctx context.Context) error {
 	helper.LoginAs = nil // the password is not needed any more
 	b.crypto = helper
 	cli.Crypto = helper
-	log.Info().Stringer("device_id", cli.DeviceID).Msg("Logged in")
+	if !resumed {
+		if err = b.db.DoTxn(ctx, func(ctx context.Context) error {
+			if err := b.db.KV.Set(ctx, keyAccessToken, cli.AccessToken); err != nil {
+				return err
+			}
+			return b.db.KV.Set(ctx, keyDeviceID, cli.DeviceID.String())
+		}); err != nil {
+			return fmt.Errorf("store session: %w", err)
+		}
+	}
+	log.Info().Stringer("device_id", cli.DeviceID).Bool("resumed_session", resumed).Msg("Logged in")
 
 	mach := helper.Machine()
 	if !b.cfg.Matrix.ShareKeysWithUnverified {
@@ -68,6 +84,39 @@ func (b *Bot) connect(ctx context.Context) error {
 		mach.SendKeysMinTrust = id.TrustStateCrossSignedTOFU
 	}
 	return b.ensureCrossSigned(ctx)
+}
+
+// Where the session is kept, so that Steward logs in with its password only once per
+// device: a stable access token also lets the homeserver recognise a message resent
+// after a crash (same token, same transaction ID) instead of posting it twice.
+const (
+	keyAccessToken = "session.access_token"
+	keyDeviceID    = "session.device_id"
+)
+
+// resumeSession reuses the stored access token when the homeserver still accepts it
+// for the stored device, and reports whether it did.
+func (b *Bot) resumeSession(ctx context.Context) (bool, error) {
+	token, err := b.db.KV.Get(ctx, keyAccessToken)
+	if err != nil {
+		return false, err
+	}
+	deviceID, err := b.db.KV.Get(ctx, keyDeviceID)
+	if err != nil || token == "" || deviceID == "" {
+		return false, err
+	}
+	b.client.AccessToken, b.client.DeviceID = token, id.DeviceID(deviceID)
+	resp, err := b.client.Whoami(ctx)
+	switch {
+	case err == nil && resp.UserID == b.client.UserID && resp.DeviceID == b.client.DeviceID:
+		return true, nil
+	case err == nil || errors.Is(err, mautrix.MUnknownToken):
+		zerolog.Ctx(ctx).Info().Msg("The stored session is no longer valid; logging in with the password")
+		b.client.AccessToken = ""
+		return false, nil
+	default:
+		return false, fmt.Errorf("check the stored session: %w", err)
+	}
 }
 
 // waitForHomeserver retries until the homeserver answers, so that Steward started

@@ -5,57 +5,68 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/state"
 )
 
-// maxConcurrentCommands bounds how many commands run at once; a slow one (a container
-// update, later) must not hold up a ping.
-const maxConcurrentCommands = 4
-
-// runInbox runs recorded commands. Each is claimed (marked started, committed) before
-// it runs, so a restart never runs it a second time. Commands run on workCtx; pollCtx
-// only stops the loop from taking new ones.
-func (b *Bot) runInbox(pollCtx, workCtx context.Context) {
-	log := zerolog.Ctx(pollCtx)
-	slots := make(chan struct{}, maxConcurrentCommands)
-	for {
-		entries, err := b.db.Inbox.InState(workCtx, state.InboxReceived)
-		if err != nil {
-			log.Err(err).Msg("Failed to read the inbox")
-		}
-		for _, entry := range entries {
-			select {
-			case slots <- struct{}{}:
-			case <-pollCtx.Done():
-				return
+// runInbox runs recorded commands: one at a time per room, so commands given in a room
+// take effect in the order they were given (a stop before a start), and rooms do not
+// wait for each other. Each command is claimed (marked started, committed) before it
+// runs, so a restart never runs it a second time. Commands run on workCtx; pollCtx only
+// stops the loop from taking new ones. The returned channel closes when the loop has
+// stopped taking commands.
+func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		log := zerolog.Ctx(pollCtx)
+		finished := make(chan id.RoomID, 16)
+		busy := make(map[id.RoomID]bool)
+		for {
+			entries, err := b.db.Inbox.InState(workCtx, state.InboxReceived)
+			if err != nil {
+				log.Err(err).Msg("Failed to read the inbox")
 			}
-			claimed, err := b.db.Inbox.Claim(workCtx, entry.EventID)
-			if err != nil || !claimed {
-				<-slots
+			for _, entry := range entries {
+				if pollCtx.Err() != nil {
+					return
+				}
+				if busy[entry.RoomID] {
+					continue
+				}
+				claimed, err := b.db.Inbox.Claim(workCtx, entry.EventID)
 				if err != nil {
 					log.Err(err).Msg("Failed to claim command")
+					continue
+				} else if !claimed {
+					continue
 				}
-				continue
+				crashPoint("command-claimed")
+				busy[entry.RoomID] = true
+				b.running.Add(1)
+				go func() {
+					defer func() { b.running.Done(); finished <- entry.RoomID }()
+					outcome := b.proc.Handle(workCtx, inputOf(entry))
+					crashPoint("command-answered")
+					if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
+						log.Err(err).Msg("Failed to mark command done")
+					}
+				}()
 			}
-			b.running.Add(1)
-			go func() {
-				defer func() { <-slots; b.running.Done() }()
-				outcome := b.proc.Handle(workCtx, inputOf(entry))
-				if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
-					log.Err(err).Msg("Failed to mark command done")
-				}
-			}()
+			select {
+			case <-pollCtx.Done():
+				return
+			case room := <-finished:
+				delete(busy, room)
+			case <-b.inboxWake:
+			case <-time.After(30 * time.Second):
+			}
 		}
-		select {
-		case <-pollCtx.Done():
-			return
-		case <-b.inboxWake:
-		case <-time.After(30 * time.Second):
-		}
-	}
+	}()
+	return stopped
 }
 
 func inputOf(e *state.InboxEntry) *commands.Input {
@@ -65,25 +76,45 @@ func inputOf(e *state.InboxEntry) *commands.Input {
 	}
 }
 
-// reportInterrupted answers the commands that were running when Steward stopped. They
-// are not run again: a restart, an update half-done, must not happen twice by surprise.
+// reportInterrupted settles the commands that were running when Steward stopped. They
+// are never run again: a restart, an update half-done, must not happen twice by
+// surprise. A command that had already been answered is just marked done; one that had
+// not gets a note saying its result is unknown. Each is settled in one transaction, so
+// a crash here never sends the note twice.
 func (b *Bot) reportInterrupted(ctx context.Context) error {
 	entries, err := b.db.Inbox.InState(ctx, state.InboxStarted)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		msg := render.New("Steward stopped while it was running this command, so its result is unknown. I did not run it again; check, and send it again if it is still needed.")
-		if err = b.Reply(ctx, e.RoomID, e.EventID, e.ThreadRoot, msg); err != nil {
-			return err
-		}
-		if _, err = b.db.Audit.Append(ctx, &state.AuditEntry{
-			Actor: e.Sender, ActorDevice: e.DeviceID, RoomID: e.RoomID, EventID: e.EventID,
-			Action: "command", Arguments: e.Body, Outcome: state.OutcomeInterrupted,
-		}); err != nil {
-			return err
-		}
-		if err = b.db.Inbox.Finish(ctx, e.EventID, state.OutcomeInterrupted); err != nil {
+		err = b.db.DoTxn(ctx, func(ctx context.Context) error {
+			recorded, err := b.db.Audit.ForEvent(ctx, e.EventID)
+			if err != nil {
+				return err
+			}
+			if len(recorded) > 0 {
+				// It ran to the end; only marking it done was cut off.
+				return b.db.Inbox.Finish(ctx, e.EventID, recorded[len(recorded)-1].Outcome)
+			}
+			answered, err := b.db.Outbox.Answered(ctx, e.EventID)
+			if err != nil {
+				return err
+			}
+			if !answered {
+				msg := render.New("Steward stopped while it was running this command, so its result is unknown. I did not run it again; check, and send it again if it is still needed.")
+				if err = b.Reply(ctx, e.RoomID, e.EventID, e.ThreadRoot, msg); err != nil {
+					return err
+				}
+			}
+			if _, err = b.db.Audit.Append(ctx, &state.AuditEntry{
+				Actor: e.Sender, ActorDevice: e.DeviceID, RoomID: e.RoomID, EventID: e.EventID,
+				Action: "command", Arguments: e.Body, Outcome: state.OutcomeInterrupted,
+			}); err != nil {
+				return err
+			}
+			return b.db.Inbox.Finish(ctx, e.EventID, state.OutcomeInterrupted)
+		})
+		if err != nil {
 			return err
 		}
 	}

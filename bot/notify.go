@@ -41,7 +41,7 @@ func QueueNotice(ctx context.Context, db *state.DB, cfg *config.Config, room, te
 		return 0, fmt.Errorf("Steward has not resolved the %s room %s yet: start it once first", room, configured)
 	}
 	content := render.New(text).Notice()
-	return db.Outbox.Add(ctx, id.RoomID(roomID), event.EventMessage, content)
+	return db.Outbox.Add(ctx, id.RoomID(roomID), event.EventMessage, content, "")
 }
 
 // roomIDKey is where the room ID that a configured room resolved to is remembered.

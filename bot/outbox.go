@@ -36,13 +36,17 @@ func (b *Bot) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot i
 	case replyTo != "":
 		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(replyTo)
 	}
-	return b.Send(ctx, roomID, content)
+	return b.queue(ctx, roomID, content, replyTo)
 }
 
 // Send queues content for roomID. It returns once the message is durably queued; the
 // outbox sender delivers it, in order, whenever the homeserver takes it.
 func (b *Bot) Send(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent) error {
-	if _, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content); err != nil {
+	return b.queue(ctx, roomID, content, "")
+}
+
+func (b *Bot) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) error {
+	if _, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, replyTo); err != nil {
 		return err
 	}
 	wake(b.outboxWake)
@@ -55,8 +59,26 @@ func renderText(s string) *render.Message { return render.New(s) }
 // because the homeserver is away or rate-limiting stays at the head of the queue, so
 // nothing overtakes it and nothing is dropped.
 func (b *Bot) sendOutbox(ctx context.Context) {
-	sender := &outboxSender{client: b.client, outbox: b.db.Outbox, wakeup: b.outboxWake, poll: outboxPoll}
+	sender := &outboxSender{client: b.client, outbox: b.db.Outbox, wakeup: b.outboxWake, poll: outboxPoll, onRefused: b.reportRefused}
 	sender.run(ctx)
+}
+
+// reportRefused tells the admin room that a message to another room was refused for
+// good (Steward was removed from the room, say), so a lost notice does not go unseen.
+func (b *Bot) reportRefused(ctx context.Context, msg *state.OutboxMessage, err error) {
+	if msg.RoomID == b.adminRoom {
+		return // nowhere better to say it; the log has it
+	}
+	code := "an error"
+	var httpErr mautrix.HTTPError
+	if errors.As(err, &httpErr) && httpErr.RespError != nil && httpErr.RespError.ErrCode != "" {
+		code = httpErr.RespError.ErrCode
+	}
+	notice := render.New("I could not deliver a message to room ").Code(msg.RoomID.String()).
+		Text(": the homeserver answered " + code + ". Am I still in that room?")
+	if qErr := b.Send(ctx, b.adminRoom, notice.Notice()); qErr != nil {
+		zerolog.Ctx(ctx).Err(qErr).Msg("Failed to queue delivery failure notice")
+	}
 }
 
 // drainOutbox gives the sender up to limit to empty the queue at shutdown.
@@ -82,6 +104,8 @@ type outboxSender struct {
 	outbox *state.Outbox
 	wakeup chan struct{}
 	poll   time.Duration
+	// onRefused, if set, is told about a message the homeserver refused for good.
+	onRefused func(ctx context.Context, msg *state.OutboxMessage, err error)
 }
 
 func (s *outboxSender) run(ctx context.Context) {
@@ -100,6 +124,7 @@ func (s *outboxSender) run(ctx context.Context) {
 		}
 		resp, err := s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, msg.Content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
 		if err == nil {
+			crashPoint("message-sent")
 			if err = s.outbox.MarkSent(ctx, msg.ID, resp.EventID); err != nil {
 				log.Err(err).Msg("Failed to mark message sent")
 			}
@@ -113,8 +138,11 @@ func (s *outboxSender) run(ctx context.Context) {
 		msgLog := log.With().Int64("outbox_id", msg.ID).Stringer("room_id", msg.RoomID).Logger()
 		if permanent {
 			msgLog.Err(err).Msg("Homeserver refused message; giving up on it")
-			if err = s.outbox.MarkFailed(ctx, msg.ID, err); err != nil {
-				log.Err(err).Msg("Failed to mark message failed")
+			if markErr := s.outbox.MarkFailed(ctx, msg.ID, err); markErr != nil {
+				log.Err(markErr).Msg("Failed to mark message failed")
+			}
+			if s.onRefused != nil {
+				s.onRefused(ctx, msg, err)
 			}
 			continue
 		}

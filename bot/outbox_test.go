@@ -126,7 +126,7 @@ func openOutbox(t *testing.T) *state.Outbox {
 
 func queue(t *testing.T, ob *state.Outbox, roomID id.RoomID, body string) int64 {
 	t.Helper()
-	msgID, err := ob.Add(t.Context(), roomID, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgNotice, Body: body})
+	msgID, err := ob.Add(t.Context(), roomID, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgNotice, Body: body}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

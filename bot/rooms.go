@@ -127,9 +127,11 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	}
 	isNew, err := b.db.Inbox.Record(ctx, entry)
 	if err != nil {
-		log.Err(err).Msg("Failed to record command")
+		log.Err(err).Msg("Failed to record command; the batch will be fetched again")
+		markBatchFailed(ctx)
 		return
 	}
+	crashPoint("command-recorded")
 	if isNew {
 		wake(b.inboxWake)
 	}
@@ -140,9 +142,9 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 // what is said there is not for Steward. It says so at most once an hour per sender.
 func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	b.log.Warn().Err(err).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Msg("Failed to decrypt message")
-	// History from before this start (which a new device never had keys for) is not
-	// worth a word.
-	if evt.Sender == b.client.UserID || evt.RoomID != b.adminRoom || time.UnixMilli(evt.Timestamp).Before(b.startedAt) {
+	// History handed over by the first sync of a database (which a new device never
+	// had keys for) is not worth a word.
+	if evt.Sender == b.client.UserID || evt.RoomID != b.adminRoom || b.initialSync.Load() || b.joinedAfter(b.baseCtx, evt) {
 		return
 	}
 	b.decryptWarnMu.Lock()
@@ -153,7 +155,7 @@ func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	}
 	b.decryptWarned[evt.Sender] = time.Now()
 	b.decryptWarnMu.Unlock()
-	ctx := b.log.WithContext(context.Background())
+	ctx := b.baseCtx
 	msg := "I couldn't decrypt a message from " + evt.Sender.String() + " sent at " +
 		time.UnixMilli(evt.Timestamp).UTC().Format("15:04:05") + " UTC. If it was a command, please send it again (verifying your session helps)."
 	if qErr := b.Reply(ctx, evt.RoomID, evt.ID, "", renderText(msg)); qErr != nil {

@@ -2,23 +2,53 @@ package bot
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/steward-bot/steward/state"
 )
 
 type ctxKey int
 
-const initialSyncKey ctxKey = iota
+const (
+	initialSyncKey ctxKey = iota
+	batchKey
+)
+
+// keyLastBatchAt is when the last batch was committed (Unix ms): how far back a gap in
+// a room's timeline must be filled.
+const keyLastBatchAt = "sync.last_batch_at"
+
+// maxGapPages bounds how far back a gap is filled (pages of 100 events per room).
+const maxGapPages = 20
 
 // isInitialSync reports whether ctx belongs to the very first sync of this database,
 // whose timeline is history that must not be replayed as commands.
 func isInitialSync(ctx context.Context) bool {
 	v, _ := ctx.Value(initialSyncKey).(bool)
 	return v
+}
+
+// batch is what handlers tell the sync loop about the batch they are handling.
+type batch struct {
+	// failed is set by a handler that could not record an event; the batch is then
+	// fetched again instead of being committed.
+	failed atomic.Bool
+}
+
+// markBatchFailed tells the sync loop not to commit the current batch.
+func markBatchFailed(ctx context.Context) {
+	if b, ok := ctx.Value(batchKey).(*batch); ok {
+		b.failed.Store(true)
+	}
 }
 
 // syncFilter asks for enough timeline per room that a few minutes of downtime leave no
@@ -29,10 +59,13 @@ var syncFilter = &mautrix.Filter{
 	},
 }
 
-// syncLoop is mautrix's SyncWithContext with one change that matters: the next-batch
-// token is stored only after the batch's events were handled (commands recorded in the
-// inbox), so a crash in the middle of a batch makes the homeserver send it again
-// instead of skipping it. The inbox deduplicates what was already recorded.
+// syncLoop is mautrix's SyncWithContext with the changes that make "nothing lost"
+// hold: the next-batch token is stored only after the batch's events were handled
+// (commands recorded in the inbox), so a crash in the middle of a batch makes the
+// homeserver send it again instead of skipping it (the inbox deduplicates what was
+// already recorded); a batch a handler could not record is fetched again; and a gap in
+// a room's timeline (more events while Steward was away than one sync returns) is
+// filled from the room's history before the batch is handled.
 func (b *Bot) syncLoop(ctx context.Context) error {
 	log := zerolog.Ctx(ctx)
 	nextBatch, err := b.db.KV.Get(ctx, state.KeyNextBatch)
@@ -51,16 +84,21 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 			timeout = 0
 		}
 		resp, err := b.client.FullSyncRequest(ctx, mautrix.ReqSync{Timeout: timeout, Since: nextBatch, FilterID: filter})
+		if err == nil {
+			err = b.handleBatch(ctx, resp, nextBatch)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, mautrix.MUnknownToken) {
+				// Logged out from another session: exit, so the next start logs in again.
+				return fmt.Errorf("the homeserver no longer accepts Steward's access token: %w", err)
+			}
 			failing = true
 			log.Warn().Err(err).Dur("retry_in", delay).Msg("Sync failed")
-			select {
-			case <-ctx.Done():
+			if !sleep(ctx, delay, nil) {
 				return ctx.Err()
-			case <-time.After(delay):
 			}
 			delay = min(delay*2, 30*time.Second)
 			continue
@@ -69,26 +107,90 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 			log.Info().Msg("Sync is back")
 		}
 		failing, delay = false, time.Second
-
-		batchCtx := ctx
-		if nextBatch == "" {
-			log.Info().Msg("First sync: room history is not replayed")
-			batchCtx = context.WithValue(ctx, initialSyncKey, true)
-		}
-		if err = b.client.Syncer.ProcessResponse(batchCtx, resp, nextBatch); err != nil {
-			// A panic in a handler: log it and move on rather than retrying the same
-			// batch forever.
-			log.Err(err).Msg("Failed to process sync response")
-		}
-		if err = b.db.KV.Set(ctx, state.KeyNextBatch, resp.NextBatch); err != nil {
-			return err
-		}
 		nextBatch = resp.NextBatch
 		if firstOfRun {
 			b.warnMissingRooms(ctx)
 			firstOfRun = false
 		}
 	}
+}
+
+// handleBatch fills gaps, dispatches the batch's events and commits the token after
+// them.
+func (b *Bot) handleBatch(ctx context.Context, resp *mautrix.RespSync, since string) error {
+	batchCtx := context.WithValue(ctx, batchKey, new(batch))
+	if since == "" {
+		zerolog.Ctx(ctx).Info().Msg("First sync: room history is not replayed")
+		batchCtx = context.WithValue(batchCtx, initialSyncKey, true)
+		b.initialSync.Store(true)
+		defer b.initialSync.Store(false)
+	} else if err := b.fillGaps(ctx, resp); err != nil {
+		return fmt.Errorf("fill timeline gap: %w", err)
+	}
+	if err := b.client.Syncer.ProcessResponse(batchCtx, resp, since); err != nil {
+		// A panic in a handler: log it and move on rather than retrying the same batch
+		// forever.
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to process sync response")
+	}
+	if batchCtx.Value(batchKey).(*batch).failed.Load() {
+		return errors.New("an event of the batch could not be recorded")
+	}
+	crashPoint("batch-handled")
+	return b.db.DoTxn(ctx, func(ctx context.Context) error {
+		if err := b.db.KV.Set(ctx, state.KeyNextBatch, resp.NextBatch); err != nil {
+			return err
+		}
+		return b.db.KV.Set(ctx, keyLastBatchAt, strconv.FormatInt(time.Now().UnixMilli(), 10))
+	})
+}
+
+// fillGaps fetches, for each of Steward's rooms whose timeline in resp is limited, the
+// messages between the previous batch and the start of this one, and puts them in front
+// of the timeline so they are handled like any other. State events are left out: the
+// batch's state section already says how the room is now.
+func (b *Bot) fillGaps(ctx context.Context, resp *mautrix.RespSync) error {
+	raw, err := b.db.KV.Get(ctx, keyLastBatchAt)
+	if err != nil || raw == "" {
+		return err
+	}
+	lastBatchAt, _ := strconv.ParseInt(raw, 10, 64)
+	// A minute of slack for clocks that differ between Steward and the homeserver.
+	since := lastBatchAt - time.Minute.Milliseconds()
+	for roomID, room := range resp.Rooms.Join {
+		if !room.Timeline.Limited || room.Timeline.PrevBatch == "" || !b.isOurRoom(roomID) {
+			continue
+		}
+		var missing []*event.Event
+		from := room.Timeline.PrevBatch
+		done := false
+		for page := 0; page < maxGapPages && !done; page++ {
+			msgs, err := b.client.Messages(ctx, roomID, from, "", mautrix.DirectionBackward, nil, 100)
+			if err != nil {
+				return err
+			}
+			for _, evt := range msgs.Chunk {
+				if evt.Timestamp < since {
+					done = true
+					break
+				}
+				if evt.StateKey == nil {
+					missing = append(missing, evt)
+				}
+			}
+			if msgs.End == "" || len(msgs.Chunk) == 0 {
+				break
+			}
+			from = msgs.End
+		}
+		if !done {
+			zerolog.Ctx(ctx).Warn().Stringer("room_id", roomID).Int("events", len(missing)).
+				Msg("Timeline gap is larger than Steward fills; older commands in it are not seen")
+		}
+		slices.Reverse(missing)
+		zerolog.Ctx(ctx).Info().Stringer("room_id", roomID).Int("events", len(missing)).Msg("Filled a gap in the timeline")
+		room.Timeline.Events = append(missing, room.Timeline.Events...)
+	}
+	return nil
 }
 
 // createFilter uploads the sync filter, retrying while the homeserver is away.

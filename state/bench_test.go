@@ -37,7 +37,7 @@ func BenchmarkCommandBookkeeping(b *testing.B) {
 		if _, err = db.Audit.Append(ctx, &state.AuditEntry{Actor: "@a:x", EventID: evt, Action: "command.ping", Outcome: state.OutcomeOK}); err != nil {
 			b.Fatal(err)
 		}
-		msgID, err := db.Outbox.Add(ctx, "!r:x", event.EventMessage, map[string]string{"body": "Pong"})
+		msgID, err := db.Outbox.Add(ctx, "!r:x", event.EventMessage, map[string]string{"body": "Pong"}, "")
 		if err != nil {
 			b.Fatal(err)
 		}

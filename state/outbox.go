@@ -43,18 +43,29 @@ type Outbox struct {
 
 const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id"
 
-// Add queues content for roomID and returns the message's ID. The transaction ID is
-// fixed now, so a resend after a crash is deduplicated by the homeserver.
-func (o *Outbox) Add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any) (int64, error) {
+// Add queues content for roomID and returns the message's ID. replyTo is the command
+// event it answers ("" for none). The transaction ID is fixed now, so a resend after a
+// crash (with the same access token) is deduplicated by the homeserver.
+func (o *Outbox) Add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID) (int64, error) {
 	raw, err := json.Marshal(content)
 	if err != nil {
 		return 0, fmt.Errorf("encode message: %w", err)
 	}
 	var msgID int64
-	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		roomID, evtType.Type, string(raw), "steward_"+random.String(24), time.Now().UnixMilli()).Scan(&msgID)
-	return msgID, err
+	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, reply_to, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		roomID, evtType.Type, string(raw), "steward_"+random.String(24), replyTo, time.Now().UnixMilli()).Scan(&msgID)
+	if err != nil {
+		return 0, fmt.Errorf("queue message: %w", err)
+	}
+	return msgID, nil
+}
+
+// Answered reports whether a message answering the command eventID was queued.
+func (o *Outbox) Answered(ctx context.Context, eventID id.EventID) (bool, error) {
+	var n int
+	err := o.db.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE reply_to=$1", eventID).Scan(&n)
+	return n > 0, err
 }
 
 // Next returns the oldest queued message, or nil when the queue is empty.

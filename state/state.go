@@ -20,6 +20,7 @@ type DB struct {
 	// Raw is the underlying database, shared with mautrix's crypto and state stores so
 	// that everything Steward knows lives in one file.
 	Raw *dbutil.Database
+	db  *dbutil.Database
 
 	KV     *KV
 	Inbox  *Inbox
@@ -48,6 +49,7 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 	}
 	return &DB{
 		Raw:    raw,
+		db:     db,
 		KV:     &KV{db: db},
 		Inbox:  &Inbox{db: db},
 		Outbox: &Outbox{db: db},
@@ -58,4 +60,10 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 // Close closes the database.
 func (db *DB) Close() error {
 	return db.Raw.Close()
+}
+
+// DoTxn runs fn in one transaction: the query types called with fn's context write
+// together or not at all.
+func (db *DB) DoTxn(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.db.DoTxn(ctx, nil, fn)
 }

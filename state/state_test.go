@@ -87,7 +87,7 @@ func TestReopenKeepsData(t *testing.T) {
 		EventID: "$cmd", RoomID: room, Sender: "@alice:example.org", Body: "!restart web",
 		SentAt: time.UnixMilli(1000), ReceivedAt: time.UnixMilli(2000),
 	}))(t)
-	msgID := must(db.Outbox.Add(ctx, room, event.EventMessage, notice("web restarted")))(t)
+	msgID := must(db.Outbox.Add(ctx, room, event.EventMessage, notice("web restarted"), ""))(t)
 	txnID := must(db.Outbox.Get(ctx, msgID))(t).TxnID
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -294,7 +294,7 @@ func TestOutboxQueueOrder(t *testing.T) {
 	var ids []int64
 	txns := map[string]bool{}
 	for _, body := range []string{"first", "second", "third"} {
-		ids = append(ids, must(ob.Add(ctx, room, event.EventMessage, notice(body)))(t))
+		ids = append(ids, must(ob.Add(ctx, room, event.EventMessage, notice(body), ""))(t))
 	}
 	for i, msgID := range ids {
 		m := must(ob.Get(ctx, msgID))(t)
@@ -377,7 +377,7 @@ func TestOutboxContentRoundTrip(t *testing.T) {
 		Mentions:      &event.Mentions{},
 		RelatesTo:     (&event.RelatesTo{}).SetThread("$root", "$cmd"),
 	}
-	msgID := must(ob.Add(ctx, room, event.EventMessage, content))(t)
+	msgID := must(ob.Add(ctx, room, event.EventMessage, content, ""))(t)
 	m := must(ob.Get(ctx, msgID))(t)
 
 	want := must(json.Marshal(content))(t)
@@ -388,7 +388,7 @@ func TestOutboxContentRoundTrip(t *testing.T) {
 		t.Errorf("content read back as\n%s\nwant\n%s", m.Content, want)
 	}
 
-	if _, err := ob.Add(ctx, room, event.EventMessage, func() {}); err == nil {
+	if _, err := ob.Add(ctx, room, event.EventMessage, func() {}, ""); err == nil {
 		t.Error("Add of content that cannot be encoded succeeded, want an error")
 	}
 	if n := must(ob.Queued(ctx))(t); n != 1 {

@@ -32,6 +32,9 @@ CREATE TABLE outbox (
 	event_type  TEXT    NOT NULL,
 	content     TEXT    NOT NULL,
 	txn_id      TEXT    NOT NULL UNIQUE,
+	-- reply_to is the command event this message answers, if any: after a crash it
+	-- tells whether the command had already been answered.
+	reply_to    TEXT    NOT NULL DEFAULT '',
 	created_at  BIGINT  NOT NULL,
 	attempts    INTEGER NOT NULL DEFAULT 0,
 	last_error  TEXT    NOT NULL DEFAULT '',
@@ -40,6 +43,7 @@ CREATE TABLE outbox (
 	sent_at     BIGINT  NOT NULL DEFAULT 0
 );
 CREATE INDEX outbox_state_idx ON outbox (state, id);
+CREATE INDEX outbox_reply_to_idx ON outbox (reply_to) WHERE reply_to <> '';
 
 -- audit is the record of what was asked and what came of it. The decision log grows out
 -- of it: parent_id links an entry to the one it answers.
