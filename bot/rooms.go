@@ -133,6 +133,7 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	}
 	crashPoint("command-recorded")
 	if isNew {
+		markBatchRecorded(ctx)
 		wake(b.inboxWake)
 	}
 }

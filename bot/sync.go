@@ -42,12 +42,21 @@ type batch struct {
 	// failed is set by a handler that could not record an event; the batch is then
 	// fetched again instead of being committed.
 	failed atomic.Bool
+	// recorded is set when the batch brought a new command.
+	recorded atomic.Bool
 }
 
 // markBatchFailed tells the sync loop not to commit the current batch.
 func markBatchFailed(ctx context.Context) {
 	if b, ok := ctx.Value(batchKey).(*batch); ok {
 		b.failed.Store(true)
+	}
+}
+
+// markBatchRecorded notes that the current batch brought a new command.
+func markBatchRecorded(ctx context.Context) {
+	if b, ok := ctx.Value(batchKey).(*batch); ok {
+		b.recorded.Store(true)
 	}
 }
 
@@ -132,10 +141,13 @@ func (b *Bot) handleBatch(ctx context.Context, resp *mautrix.RespSync, since str
 		// forever.
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to process sync response")
 	}
-	if batchCtx.Value(batchKey).(*batch).failed.Load() {
+	handled := batchCtx.Value(batchKey).(*batch)
+	if handled.failed.Load() {
 		return errors.New("an event of the batch could not be recorded")
 	}
-	crashPoint("batch-handled")
+	if handled.recorded.Load() {
+		crashPoint("batch-handled")
+	}
 	return b.db.DoTxn(ctx, func(ctx context.Context) error {
 		if err := b.db.KV.Set(ctx, state.KeyNextBatch, resp.NextBatch); err != nil {
 			return err

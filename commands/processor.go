@@ -145,16 +145,10 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		// not talk to strangers, even to refuse.
 		return state.OutcomeRefused, "sender has no role"
 	}
-	if ce.RoomID == p.settings.AdminRoom && !ce.Encrypted && !p.settings.AllowUnencrypted {
-		if encrypted, err := p.rooms.IsEncrypted(ctx, ce.RoomID); err != nil || encrypted {
-			// An unencrypted message in an encrypted room: nothing to explain to the
-			// room, and nothing to run.
-			return state.OutcomeRefused, "unencrypted message in the admin room"
+	if !ce.Encrypted {
+		if refused, detail := p.refuseUnencrypted(ctx, ce); refused {
+			return state.OutcomeRefused, detail
 		}
-		if first, _ := p.once.SetOnce(ctx, "warned_unencrypted:"+string(ce.RoomID), p.now().UTC().Format(time.RFC3339)); first {
-			p.reply(ctx, ce, render.New("This room is not end-to-end encrypted, so I won't run commands here: anyone with access to the server could read them and my answers. Turn on encryption in the room settings (or set matrix.allow_unencrypted: true)."))
-		}
-		return state.OutcomeRefused, "unencrypted admin room"
 	}
 	if !p.limiter.Allow(ce.Sender) {
 		if p.limiter.FirstRefusal(ce.Sender) {
@@ -185,6 +179,27 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		return state.OutcomeRefused, refusal.Plain()
 	}
 	return p.run(ctx, ce)
+}
+
+// refuseUnencrypted decides about a message that arrived unencrypted. In an encrypted
+// room it is refused silently, whatever the config says: only the homeserver (or
+// someone controlling it) can put a clear-text message there. In an unencrypted admin
+// room it is refused unless matrix.allow_unencrypted is set, and the room is told why,
+// once.
+func (p *Processor) refuseUnencrypted(ctx context.Context, ce *Event) (bool, string) {
+	encrypted, err := p.rooms.IsEncrypted(ctx, ce.RoomID)
+	switch {
+	case err != nil:
+		return true, "could not tell whether the room is encrypted"
+	case encrypted:
+		return true, "unencrypted message in an encrypted room"
+	case ce.RoomID != p.settings.AdminRoom || p.settings.AllowUnencrypted:
+		return false, ""
+	}
+	if first, _ := p.once.SetOnce(ctx, "warned_unencrypted:"+string(ce.RoomID), p.now().UTC().Format(time.RFC3339)); first {
+		p.reply(ctx, ce, render.New("This room is not end-to-end encrypted, so I won't run commands here: anyone with access to the server could read them and my answers. Turn on encryption in the room settings (or set matrix.allow_unencrypted: true)."))
+	}
+	return true, "unencrypted admin room"
 }
 
 // refusal explains why ce may not run here, or returns nil when it may.

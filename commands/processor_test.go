@@ -216,6 +216,7 @@ func TestDestructiveCommandNeedsVerifiedDevice(t *testing.T) {
 			h := newHarness(t, groupCommands(p), func(h *harness) {
 				h.settings.RequireVerified = !tt.notRequired
 				h.settings.AllowUnencrypted = tt.allowUnencrypted
+				h.rooms.unencrypted[adminRoom] = tt.unencrypted
 			})
 			in := h.input(admin, adminRoom, tt.body)
 			in.Trust = tt.trust
@@ -471,7 +472,9 @@ func TestWhoami(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, commands.NewRegistry(commands.CommandWhoami))
+			h := newHarness(t, commands.NewRegistry(commands.CommandWhoami), func(h *harness) {
+				h.rooms.unencrypted[tt.room] = tt.unencrypted
+			})
 			in := h.input(tt.sender, tt.room, "!whoami")
 			in.Trust = tt.trust
 			in.Encrypted = !tt.unencrypted
@@ -537,5 +540,21 @@ func TestStatusShowsHost(t *testing.T) {
 	}
 	if !strings.Contains(got.HTML, "<table>") {
 		t.Errorf("status HTML has no table: %s", got.HTML)
+	}
+}
+
+// TestPlaintextInEncryptedRoomIsRefused: only the homeserver can put a clear-text
+// message into an encrypted room, so such a command is never run, not even with
+// allow_unencrypted, and gets no answer.
+func TestPlaintextInEncryptedRoomIsRefused(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		p := &probe{}
+		h := newHarness(t, groupCommands(p), func(h *harness) { h.settings.AllowUnencrypted = allow })
+		in := h.input(admin, adminRoom, "!reload")
+		in.Encrypted = false
+		replies, entry := h.handle(in)
+		if p.runs != 0 || entry.Outcome != state.OutcomeRefused || len(replies) != 0 {
+			t.Errorf("allow_unencrypted=%v: ran %d times, outcome %q, %d replies; want refused silently", allow, p.runs, entry.Outcome, len(replies))
+		}
 	}
 }

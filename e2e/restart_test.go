@@ -42,33 +42,6 @@ func TestRestartNeitherLosesNorRepeats(t *testing.T) {
 	}
 }
 
-// TestCrashRightAfterCommand kills Steward (SIGKILL) right after a command arrives:
-// whatever moment the kill lands at, the command is answered exactly once: with its
-// result, or with a note that it was interrupted and not run again.
-func TestCrashRightAfterCommand(t *testing.T) {
-	ctx := t.Context()
-	for i := range 3 {
-		eventID, err := w.Bob.Say(ctx, w.AdminRoom, "!ping")
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(i*150) * time.Millisecond)
-		if err = w.Steward.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		if err = w.Steward.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err = w.Bob.WaitForReply(ctx, w.StewardID, w.AdminRoom, eventID, 60*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		command(t, w.Bob, w.AdminRoom, "!ping")
-		if n := len(w.Bob.RepliesTo(w.StewardID, w.AdminRoom, eventID)); n != 1 {
-			t.Errorf("kill after %d ms: %d replies, want exactly 1", i*150, n)
-		}
-	}
-}
-
 // TestStaleCommandIsNotRun sends a command while Steward is down for longer than
 // stale_after: it must be answered, but not run.
 func TestStaleCommandIsNotRun(t *testing.T) {

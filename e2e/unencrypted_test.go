@@ -48,9 +48,16 @@ func TestUnencryptedAdminRoomIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A command in the group room proves Steward has handled the one before it.
+	outcome, err := w.WaitHandled(ctx, second, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outcome != "refused" {
+		t.Errorf("second command's outcome %q, want refused", outcome)
+	}
+	// Its answer, had there been one, was queued before the outcome was recorded; a
+	// reply to a later command in the same room shows the outbox got past it.
 	command(t, w.Carol, w.GroupRoom, "!ping")
-	time.Sleep(500 * time.Millisecond)
 	if n := len(w.Alice.RepliesTo(w.StewardID, plain, second)); n != 0 {
 		t.Errorf("second command in the unencrypted admin room got %d replies, want none", n)
 	}

@@ -84,7 +84,9 @@ type Steward struct {
 	ConfigPath string
 	LogPath    string
 	bin        string
-	cmd        *exec.Cmd
+	// Env is added to the process's environment on the next Start.
+	Env []string
+	cmd *exec.Cmd
 	// startOffset is where the log of the current run begins.
 	startOffset int64
 	done        chan struct{}
@@ -110,7 +112,7 @@ func (s *Steward) Start(ctx context.Context) error {
 	offset, _ := logFile.Seek(0, 2)
 	s.cmd = exec.Command(s.bin, "run", "--config", s.ConfigPath)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.Env = os.Environ()
+	s.cmd.Env = append(os.Environ(), s.Env...)
 	if err = s.cmd.Start(); err != nil {
 		logFile.Close()
 		return err
@@ -219,4 +221,19 @@ func (s *Steward) PID() int {
 		return 0
 	}
 	return s.cmd.Process.Pid
+}
+
+// WaitExit waits up to limit for the process to end by itself (a crash the test asked
+// for) and reports whether it did.
+func (s *Steward) WaitExit(limit time.Duration) bool {
+	if s.cmd == nil {
+		return true
+	}
+	select {
+	case <-s.done:
+		s.cmd = nil
+		return true
+	case <-time.After(limit):
+		return false
+	}
 }

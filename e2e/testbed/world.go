@@ -10,6 +10,8 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/state"
 )
 
 // Password is every test account's password.
@@ -126,4 +128,26 @@ func (w *World) Command(ctx context.Context, c *Client, room id.RoomID, text str
 		return nil, fmt.Errorf("no reply to %q: %w", text, err)
 	}
 	return reply, nil
+}
+
+// WaitHandled waits until Steward's audit log has an entry for the command eventID,
+// that is, until Steward has decided about it, and returns the entry's outcome.
+func (w *World) WaitHandled(ctx context.Context, eventID id.EventID, limit time.Duration) (string, error) {
+	db, err := state.Open(ctx, filepath.Join(w.Config.DataDir, "steward.db"), zerolog.Nop())
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		entries, err := db.Audit.ForEvent(ctx, eventID)
+		if err != nil {
+			return "", err
+		}
+		if len(entries) > 0 {
+			return entries[len(entries)-1].Outcome, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", fmt.Errorf("Steward did not handle %s within %s", eventID, limit)
 }

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCrashAtEveryStep kills Steward (as a power cut would: no cleanup) at each step
+// between a command's arrival and the delivery of its answer, restarts it, and checks
+// that the command was answered exactly once: with its result, or, when the crash came
+// while it ran, with a note that it was not run again.
+func TestCrashAtEveryStep(t *testing.T) {
+	steps := []struct {
+		point string
+		want  string // what the one answer says
+	}{
+		{"command-recorded", "Pong!"},         // recorded, sync position not yet saved
+		{"batch-handled", "Pong!"},            // batch handled, sync position not yet saved
+		{"command-claimed", "did not run it"}, // claimed, not yet run
+		{"command-answered", "Pong!"},         // answer queued, command not yet marked done
+		{"message-sent", "Pong!"},             // answer delivered, not yet marked sent
+	}
+	for _, step := range steps {
+		t.Run(step.point, func(t *testing.T) {
+			ctx := t.Context()
+			if err := w.Steward.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			w.Steward.Env = []string{"STEWARD_CRASH_AT=" + step.point}
+			err := w.Steward.Start(ctx)
+			w.Steward.Env = nil
+			if err != nil {
+				t.Fatal(err)
+			}
+			eventID, err := w.Alice.Say(ctx, w.AdminRoom, "!ping")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !w.Steward.WaitExit(30 * time.Second) {
+				t.Fatalf("Steward did not crash at %s", step.point)
+			}
+			if err = w.Steward.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			reply, err := w.Alice.WaitForReply(ctx, w.StewardID, w.AdminRoom, eventID, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body := reply.Content.AsMessage().Body; !strings.Contains(body, step.want) {
+				t.Errorf("answer %q, want one saying %q", body, step.want)
+			}
+			// Commands in a room are answered in order, so once a later one is answered
+			// a second answer to the first would have arrived already.
+			command(t, w.Alice, w.AdminRoom, "!ping")
+			if n := len(w.Alice.RepliesTo(w.StewardID, w.AdminRoom, eventID)); n != 1 {
+				t.Errorf("crash at %s: %d answers, want exactly 1", step.point, n)
+			}
+		})
+	}
+}
+
+// TestLongOutageLeavesNoGap sends a command while Steward is down and then more
+// messages than one sync returns: the command must still be seen and answered.
+func TestLongOutageLeavesNoGap(t *testing.T) {
+	ctx := t.Context()
+	if err := w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := w.Alice.Say(ctx, w.AdminRoom, "!whoami")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 150 {
+		if _, err := w.Bob.Say(ctx, w.AdminRoom, fmt.Sprintf("chatter %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Alice.WaitForReply(ctx, w.StewardID, w.AdminRoom, cmd, time.Minute); err != nil {
+		t.Fatalf("a command followed by 150 messages while Steward was down was never answered: %v", err)
+	}
+}
