@@ -24,9 +24,17 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
+// Options are the choices made on the command line rather than in the config.
+type Options struct {
+	// ResetCrossSigning allows replacing Steward's cross-signing identity when the
+	// recovery key is lost.
+	ResetCrossSigning bool
+}
+
 // Bot is one running Steward: a logged-in, encrypted Matrix client with its database.
 type Bot struct {
 	cfg    *config.Config
+	opts   Options
 	log    zerolog.Logger
 	db     *state.DB
 	client *mautrix.Client
@@ -56,9 +64,14 @@ type Bot struct {
 const DatabaseFile = "steward.db"
 
 // New opens the database under data_dir. It does not touch the network: Run logs in.
-func New(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*Bot, error) {
+func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logger) (*Bot, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data_dir: %w", err)
+	}
+	// data_dir holds the encryption keys: nobody else may read it, even if it was
+	// created by hand with looser permissions.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("restrict data_dir: %w", err)
 	}
 	db, err := state.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), log)
 	if err != nil {

@@ -174,8 +174,13 @@ func (b *Bot) ensureCrossSigned(ctx context.Context) error {
 		return fmt.Errorf("read recovery key: %w", err)
 	}
 	if hasKeys {
+		if !b.opts.ResetCrossSigning {
+			return fmt.Errorf("%s is missing, but Steward already has cross-signing keys on the homeserver: "+
+				"restore the file from your backup, or start once with --reset-cross-signing to create new keys "+
+				"(everyone will see Steward's identity change)", keyPath)
+		}
 		log.Warn().Str("recovery_key_file", keyPath).
-			Msg("Cross-signing keys exist on the server but the recovery key file is missing; creating new keys (other users will see Steward's identity change)")
+			Msg("Replacing Steward's cross-signing keys as asked (--reset-cross-signing); other users will see its identity change")
 	}
 	password := b.cfg.Password()
 	recoveryKey, _, err := mach.GenerateAndUploadCrossSigningKeys(ctx, func(ui *mautrix.RespUserInteractive) any {

@@ -151,3 +151,46 @@ func TestFreshDatabaseComesBackVerified(t *testing.T) {
 		t.Errorf("reply came from device %s, want the new device %s", got, newDevice)
 	}
 }
+
+// TestLostRecoveryKeyIsNotSilentlyReplaced removes the recovery key file and the
+// database: Steward must refuse to start rather than quietly create a new identity
+// (which everyone's clients would flag), and start again once the file is back.
+func TestLostRecoveryKeyIsNotSilentlyReplaced(t *testing.T) {
+	ctx := t.Context()
+	if err := w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(w.Config.DataDir, "recovery-key")
+	if err := os.Rename(keyFile, keyFile+".away"); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(w.Config.DataDir, "steward.db"+suffix)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Steward.Start(ctx); err == nil {
+		t.Fatal("Steward started without its recovery key")
+	}
+	logText, err := os.ReadFile(w.Steward.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logText), "recovery-key is missing, but Steward already has cross-signing keys") {
+		t.Error("the log does not explain why Steward stopped")
+	}
+	if err = os.Rename(keyFile+".away", keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newDevice, err := w.Steward.DeviceID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Alice.DeviceTrust(ctx, w.StewardID, newDevice); err != nil {
+		t.Fatal(err)
+	}
+	assertStewardCrossSigned(t, w.Alice)
+}

@@ -29,7 +29,8 @@ var version = "dev"
 const usage = `Steward: a Matrix bot that helps a group of friends run their server as a team.
 
 Usage:
-  steward run [--config FILE]           run the bot
+  steward run [--config FILE] [--reset-cross-signing]
+                                        run the bot
   steward check-config [--config FILE]  check the configuration and list every problem
   steward notify [--config FILE] [--room admin|group] TEXT
                                         queue a notice for a room; the running bot sends it
@@ -135,6 +136,8 @@ func newLogger(cfg *config.Config, out io.Writer) zerolog.Logger {
 
 func cmdRun(args []string, stderr io.Writer) int {
 	fs, path := flagSet("run", stderr)
+	var opts bot.Options
+	fs.BoolVar(&opts.ResetCrossSigning, "reset-cross-signing", false, "create new cross-signing keys when the recovery key file is lost")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -147,7 +150,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b, err := bot.New(ctx, cfg, log)
+	// Everything Steward writes (database, keys) is for its eyes only.
+	syscall.Umask(0o077)
+	b, err := bot.New(ctx, cfg, opts, log)
 	if err != nil {
 		log.Err(err).Msg("Failed to start")
 		return 1
