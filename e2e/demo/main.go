@@ -80,8 +80,11 @@ func run(ctx context.Context, out io.Writer) error {
 	say("  homeserver: %s", w.HS.URL)
 	say("  users:      alice and bob (co-admins), carol (member); password %q", testbed.Password)
 	say("  rooms:      Admins %s, Friends %s", adminRoom, groupRoom)
-	say("  Steward only answers devices it can trust: verify your new session (or set")
-	say("  share_keys_with_unverified: true under matrix: in %s and restart it).", w.Steward.ConfigPath)
+	say("  Steward shares its room keys only with verified sessions: when your client asks,")
+	say("  verify the new session with the account's recovery key:")
+	for _, c := range []*testbed.Client{alice, bob, carol} {
+		say("    %s: %s", c.UserID, c.RecoveryKey)
+	}
 	say("Press Ctrl-C to stop everything.")
 	<-ctx.Done()
 	say("\nStopping.")

@@ -20,6 +20,8 @@ import (
 type Client struct {
 	*mautrix.Client
 	Crypto *cryptohelper.CryptoHelper
+	// RecoveryKey verifies another session of this account (the demo prints it).
+	RecoveryKey string
 
 	mu       sync.Mutex
 	changed  chan struct{}
@@ -62,11 +64,12 @@ func NewClient(ctx context.Context, url, name, password, dir string, log zerolog
 		return nil, fmt.Errorf("%s: init crypto: %w", name, err)
 	}
 	cli.Crypto = helper
-	if _, err = helper.Machine().GenerateAndVerifyWithRecoveryKey(ctx); err != nil {
+	recoveryKey, err := helper.Machine().GenerateAndVerifyWithRecoveryKey(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("%s: cross-sign: %w", name, err)
 	}
 	c := &Client{
-		Client: cli, Crypto: helper,
+		Client: cli, Crypto: helper, RecoveryKey: recoveryKey,
 		changed: make(chan struct{}),
 		members: make(map[id.RoomID]map[id.UserID]event.Membership),
 		stopped: make(chan struct{}),
