@@ -39,6 +39,9 @@ var CommandHelp = &Command{
 				msg.Heading(string(section)).List(items...)
 			}
 		}
+		if ce.Role == RoleAdmin && ce.RoomID != p.settings.AdminRoom {
+			msg.Text("Admin commands are listed when you ask in the admin room.")
+		}
 		return ce.Reply(ctx, msg)
 	},
 }
