@@ -79,6 +79,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logg
 	}
 	return &Bot{
 		cfg:           cfg,
+		opts:          opts,
 		log:           log,
 		db:            db,
 		decryptWarned: make(map[id.UserID]time.Time),

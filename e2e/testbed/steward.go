@@ -86,6 +86,8 @@ type Steward struct {
 	bin        string
 	// Env is added to the process's environment on the next Start.
 	Env []string
+	// Args are added to `steward run` on the next Start.
+	Args []string
 	cmd *exec.Cmd
 	// startOffset is where the log of the current run begins.
 	startOffset int64
@@ -110,7 +112,7 @@ func (s *Steward) Start(ctx context.Context) error {
 		return err
 	}
 	offset, _ := logFile.Seek(0, 2)
-	s.cmd = exec.Command(s.bin, "run", "--config", s.ConfigPath)
+	s.cmd = exec.Command(s.bin, append([]string{"run", "--config", s.ConfigPath}, s.Args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.Env = append(os.Environ(), s.Env...)
 	if err = s.cmd.Start(); err != nil {
