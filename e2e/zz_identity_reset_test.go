@@ -18,6 +18,7 @@ import (
 // while those who knew the old one see that it changed.
 func TestResetCrossSigning(t *testing.T) {
 	ctx := t.Context()
+	assertStewardCrossSigned(t, w.Alice) // alice now knows the current identity
 	if err := w.Steward.Stop(); err != nil {
 		t.Fatal(err)
 	}
