@@ -57,6 +57,8 @@ type Bot struct {
 
 	inboxWake  chan struct{}
 	outboxWake chan struct{}
+	// firstSync is closed once the first sync of this run has been handled.
+	firstSync chan struct{}
 	running    sync.WaitGroup
 }
 
@@ -85,6 +87,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logg
 		decryptWarned: make(map[id.UserID]time.Time),
 		inboxWake:     make(chan struct{}, 1),
 		outboxWake:    make(chan struct{}, 1),
+		firstSync:     make(chan struct{}),
 	}, nil
 }
 
@@ -117,6 +120,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEventType(event.StateMember, b.onMember)
 	syncer.OnEventType(event.EventMessage, b.onMessage)
+	syncer.OnEvent(b.onOwnEvent)
 
 	// Commands run on their own context so that a shutdown lets them finish and record
 	// their outcome instead of being cut off half-way.

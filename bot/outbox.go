@@ -59,7 +59,8 @@ func renderText(s string) *render.Message { return render.New(s) }
 // because the homeserver is away or rate-limiting stays at the head of the queue, so
 // nothing overtakes it and nothing is dropped.
 func (b *Bot) sendOutbox(ctx context.Context) {
-	sender := &outboxSender{client: b.client, outbox: b.db.Outbox, wakeup: b.outboxWake, poll: outboxPoll, onRefused: b.reportRefused}
+	sender := &outboxSender{client: b.client, outbox: b.db.Outbox, wakeup: b.outboxWake, poll: outboxPoll,
+		synced: b.firstSync, onRefused: b.reportRefused}
 	sender.run(ctx)
 }
 
@@ -104,6 +105,10 @@ type outboxSender struct {
 	outbox *state.Outbox
 	wakeup chan struct{}
 	poll   time.Duration
+	// synced, if set, is closed once the first sync of this run has been handled; by
+	// then a message caught mid-send by a crash has been found in the sync if the
+	// homeserver had it (see onOwnEvent), so it is not sent twice.
+	synced <-chan struct{}
 	// onRefused, if set, is told about a message the homeserver refused for good.
 	onRefused func(ctx context.Context, msg *state.OutboxMessage, err error)
 }
@@ -118,6 +123,24 @@ func (s *outboxSender) run(ctx context.Context) {
 		}
 		if msg == nil {
 			if !sleep(ctx, s.poll, s.wakeup) {
+				return
+			}
+			continue
+		}
+		if msg.State == state.OutboxSending && s.synced != nil {
+			// Steward died while sending this one. Wait for the sync to say whether
+			// the homeserver got it, then look again.
+			select {
+			case <-s.synced:
+			case <-ctx.Done():
+				return
+			}
+			s.synced = nil
+			continue
+		}
+		if err = s.outbox.MarkSending(ctx, msg.ID); err != nil {
+			log.Err(err).Msg("Failed to mark message sending")
+			if !sleep(ctx, backoff, nil) {
 				return
 			}
 			continue
@@ -203,4 +226,26 @@ func sleep(ctx context.Context, d time.Duration, wakeup chan struct{}) bool {
 	case <-wakeup:
 	}
 	return true
+}
+
+// onOwnEvent notices Steward's own messages coming back in the sync with the
+// transaction ID they were sent with (the homeserver adds it for the sending session),
+// and marks them sent: the answer to a send cut off by a crash is recovered this way,
+// and the message is not sent again.
+func (b *Bot) onOwnEvent(ctx context.Context, evt *event.Event) {
+	if evt.Sender != b.client.UserID || evt.Unsigned.TransactionID == "" || evt.StateKey != nil {
+		return
+	}
+	found, err := b.db.Outbox.MarkSentByTxn(ctx, evt.Unsigned.TransactionID, evt.ID)
+	if err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to match own message to the outbox")
+		markBatchFailed(ctx)
+	} else if found {
+		select {
+		case <-b.firstSync:
+			// The sync was quicker than the send's answer: nothing to report.
+		default:
+			zerolog.Ctx(ctx).Info().Stringer("event_id", evt.ID).Msg("Found a message whose send was cut off by a stop; not sending it again")
+		}
+	}
 }

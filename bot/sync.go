@@ -119,6 +119,7 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 		nextBatch = resp.NextBatch
 		if firstOfRun {
 			b.warnMissingRooms(ctx)
+			close(b.firstSync)
 			firstOfRun = false
 		}
 	}

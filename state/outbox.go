@@ -29,7 +29,11 @@ type OutboxMessage struct {
 // The states of an outbox message.
 const (
 	OutboxQueued = "queued"
-	OutboxSent   = "sent"
+	// OutboxSending is a message handed to the homeserver whose answer has not been
+	// recorded. Found at start, it means Steward died mid-send: the homeserver may or
+	// may not have the message.
+	OutboxSending = "sending"
+	OutboxSent    = "sent"
 	// OutboxFailed is a message the homeserver refused for good (not a rate limit or an
 	// outage), kept with its error for the log rather than blocking the queue forever.
 	OutboxFailed = "failed"
@@ -68,9 +72,10 @@ func (o *Outbox) Answered(ctx context.Context, eventID id.EventID) (bool, error)
 	return n > 0, err
 }
 
-// Next returns the oldest queued message, or nil when the queue is empty.
+// Next returns the oldest message still to be delivered (queued, or caught mid-send
+// by a crash), or nil when there is none.
 func (o *Outbox) Next(ctx context.Context) (*OutboxMessage, error) {
-	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE state=$1 ORDER BY id LIMIT 1", OutboxQueued)
+	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE state IN ($1, $2) ORDER BY id LIMIT 1", OutboxQueued, OutboxSending)
 	list, err := dbutil.NewRowIterWithError(rows, scanOutboxMessage, err).AsList()
 	if err != nil || len(list) == 0 {
 		return nil, err
@@ -91,8 +96,27 @@ func (o *Outbox) Get(ctx context.Context, msgID int64) (*OutboxMessage, error) {
 // Queued counts the messages still waiting.
 func (o *Outbox) Queued(ctx context.Context) (int, error) {
 	var n int
-	err := o.db.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE state=$1", OutboxQueued).Scan(&n)
+	err := o.db.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE state IN ($1, $2)", OutboxQueued, OutboxSending).Scan(&n)
 	return n, err
+}
+
+// MarkSending records that the message is being handed to the homeserver.
+func (o *Outbox) MarkSending(ctx context.Context, msgID int64) error {
+	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1 WHERE id=$2", OutboxSending, msgID)
+	return err
+}
+
+// MarkSentByTxn records that the homeserver has the message with transaction ID txnID
+// as eventID, learnt from the sync (a send whose answer was lost in a crash). It
+// reports whether a message not yet marked sent was found.
+func (o *Outbox) MarkSentByTxn(ctx context.Context, txnID string, eventID id.EventID) (bool, error) {
+	res, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, event_id=$2, sent_at=$3, last_error='' WHERE txn_id=$4 AND state<>$1",
+		OutboxSent, eventID, time.Now().UnixMilli(), txnID)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // MarkSent records that the homeserver accepted the message as eventID.
@@ -104,7 +128,7 @@ func (o *Outbox) MarkSent(ctx context.Context, msgID int64, eventID id.EventID) 
 
 // MarkAttempt records a failed attempt that will be retried.
 func (o *Outbox) MarkAttempt(ctx context.Context, msgID int64, cause error) error {
-	_, err := o.db.Exec(ctx, "UPDATE outbox SET attempts=attempts+1, last_error=$1 WHERE id=$2", cause.Error(), msgID)
+	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, attempts=attempts+1, last_error=$2 WHERE id=$3", OutboxQueued, cause.Error(), msgID)
 	return err
 }
 
