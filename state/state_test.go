@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -491,3 +492,45 @@ func auditIDs(entries []*state.AuditEntry) []int64 {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestOutboxSendCutOffByACrash: a message caught mid-send stays at the head of the
+// queue (it may or may not have reached the homeserver), and once the sync shows it
+// arrived under its transaction ID it is marked sent and not delivered again.
+func TestOutboxSendCutOffByACrash(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "steward.db")
+	db := openAt(t, path)
+	first := must(db.Outbox.Add(ctx, room, event.EventMessage, notice("first"), ""))(t)
+	must(db.Outbox.Add(ctx, room, event.EventMessage, notice("second"), ""))(t)
+	check(t, db.Outbox.MarkSending(ctx, first))
+	check(t, db.Close()) // the crash
+
+	db = openAt(t, path)
+	defer db.Close()
+	head := must(db.Outbox.Next(ctx))(t)
+	if head == nil || head.ID != first || head.State != state.OutboxSending {
+		t.Fatalf("head after the crash = %+v, want message %d in state sending", head, first)
+	}
+	if n := must(db.Outbox.Queued(ctx))(t); n != 2 {
+		t.Errorf("Queued = %d, want 2 (the cut-off send still counts)", n)
+	}
+	if !must(db.Outbox.MarkSentByTxn(ctx, head.TxnID, "$arrived"))(t) {
+		t.Fatal("MarkSentByTxn did not find the cut-off message")
+	}
+	if must(db.Outbox.MarkSentByTxn(ctx, head.TxnID, "$arrived"))(t) {
+		t.Error("MarkSentByTxn matched an already sent message again")
+	}
+	if got := must(db.Outbox.Get(ctx, first))(t); got.State != state.OutboxSent || got.EventID != "$arrived" {
+		t.Errorf("cut-off message = %s %s, want sent as $arrived", got.State, got.EventID)
+	}
+	if next := must(db.Outbox.Next(ctx))(t); next == nil || bodyOf(t, next) != "second" {
+		t.Errorf("next = %+v, want the second message", next)
+	}
+	// A failed attempt puts a message back in the queue.
+	next := must(db.Outbox.Next(ctx))(t)
+	check(t, db.Outbox.MarkSending(ctx, next.ID))
+	check(t, db.Outbox.MarkAttempt(ctx, next.ID, errors.New("homeserver away")))
+	if again := must(db.Outbox.Next(ctx))(t); again.ID != next.ID || again.State != state.OutboxQueued {
+		t.Errorf("after a failed attempt: %+v, want message %d queued", again, next.ID)
+	}
+}
