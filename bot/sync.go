@@ -175,15 +175,15 @@ func (b *Bot) fillGaps(ctx context.Context, resp *mautrix.RespSync) error {
 		}
 		var missing []*event.Event
 		from := room.Timeline.PrevBatch
-		done := false
-		for page := 0; page < maxGapPages && !done; page++ {
+		complete := false // reached the previous batch, or the room's beginning
+		for page := 0; page < maxGapPages && !complete; page++ {
 			msgs, err := b.client.Messages(ctx, roomID, from, "", mautrix.DirectionBackward, nil, 100)
 			if err != nil {
 				return err
 			}
 			for _, evt := range msgs.Chunk {
 				if evt.Timestamp < since {
-					done = true
+					complete = true
 					break
 				}
 				if evt.StateKey == nil {
@@ -191,11 +191,11 @@ func (b *Bot) fillGaps(ctx context.Context, resp *mautrix.RespSync) error {
 				}
 			}
 			if msgs.End == "" || len(msgs.Chunk) == 0 {
-				break
+				complete = true
 			}
 			from = msgs.End
 		}
-		if !done {
+		if !complete {
 			zerolog.Ctx(ctx).Warn().Stringer("room_id", roomID).Int("events", len(missing)).
 				Msg("Timeline gap is larger than Steward fills; older commands in it are not seen")
 		}
