@@ -59,7 +59,7 @@ type Bot struct {
 	outboxWake chan struct{}
 	// firstSync is closed once the first sync of this run has been handled.
 	firstSync chan struct{}
-	running    sync.WaitGroup
+	running   sync.WaitGroup
 }
 
 // DatabaseFile is the name of Steward's database inside data_dir.
