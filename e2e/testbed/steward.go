@@ -88,7 +88,7 @@ type Steward struct {
 	Env []string
 	// Args are added to `steward run` on the next Start.
 	Args []string
-	cmd *exec.Cmd
+	cmd  *exec.Cmd
 	// startOffset is where the log of the current run begins.
 	startOffset int64
 	done        chan struct{}
