@@ -44,6 +44,10 @@ type Bot struct {
 	adminRoom id.RoomID
 	groupRoom id.RoomID
 
+	// pending holds the IDs of messages kept in the undecrypted table.
+	pendingMu sync.Mutex
+	pending   map[id.EventID]struct{}
+
 	decryptWarnMu sync.Mutex
 	decryptWarned map[id.UserID]time.Time
 
@@ -85,6 +89,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logg
 		log:           log,
 		db:            db,
 		decryptWarned: make(map[id.UserID]time.Time),
+		pending:       make(map[id.EventID]struct{}),
 		inboxWake:     make(chan struct{}, 1),
 		outboxWake:    make(chan struct{}, 1),
 		firstSync:     make(chan struct{}),
@@ -120,6 +125,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEventType(event.StateMember, b.onMember)
 	syncer.OnEventType(event.EventMessage, b.onMessage)
+	syncer.OnEventType(event.EventEncrypted, b.onEncrypted) // after the crypto helper's own
 	syncer.OnEvent(b.onOwnEvent)
 
 	// Commands run on their own context so that a shutdown lets them finish and record
@@ -136,6 +142,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	}()
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	inboxStopped := b.runInbox(pollCtx, workCtx)
+	if err := b.retryUndecrypted(ctx); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to retry messages waiting for their keys")
+	}
 
 	err := b.syncLoop(ctx)
 	// Shut down in order: take no new commands, let running ones finish, give the

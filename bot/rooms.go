@@ -95,6 +95,9 @@ func (b *Bot) joinedAfter(ctx context.Context, evt *event.Event) bool {
 // onMessage records a command addressed to Steward in the inbox. It runs inside the
 // sync loop, so it only writes and wakes the inbox worker; the command runs elsewhere.
 func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
+	if evt.Mautrix.WasEncrypted {
+		b.forgetUndecrypted(ctx, evt.ID)
+	}
 	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) {
 		return
 	}
@@ -143,6 +146,7 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 // what is said there is not for Steward. It says so at most once an hour per sender.
 func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	b.log.Warn().Err(err).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Msg("Failed to decrypt message")
+	b.forgetUndecrypted(b.baseCtx, evt.ID)
 	// History handed over by the first sync of a database (which a new device never
 	// had keys for) is not worth a word.
 	if evt.Sender == b.client.UserID || evt.RoomID != b.adminRoom || b.initialSync.Load() || b.joinedAfter(b.baseCtx, evt) {

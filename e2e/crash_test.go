@@ -93,3 +93,37 @@ func TestLongOutageLeavesNoGap(t *testing.T) {
 		t.Fatalf("a command followed by 150 messages while Steward was down was never answered: %v", err)
 	}
 }
+
+// TestCrashWhileWaitingForARoomKey sends a command whose room key arrives late, and
+// kills Steward while it waits for the key (its sync position already past the
+// message). After the restart the key arrives and the command must still be answered.
+func TestCrashWhileWaitingForARoomKey(t *testing.T) {
+	ctx := t.Context()
+	device, err := w.Steward.DeviceID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventID, deliverKey, err := w.Alice.SayWithLateKey(ctx, w.AdminRoom, "!ping", w.StewardID, device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = w.WaitKept(ctx, eventID, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err = deliverKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := w.Alice.WaitForReply(ctx, w.StewardID, w.AdminRoom, eventID, time.Minute)
+	if err != nil {
+		t.Fatalf("a command whose key came after a crash was never answered: %v", err)
+	}
+	if body := reply.Content.AsMessage().Body; !strings.HasPrefix(body, "Pong!") {
+		t.Errorf("answer %q, want a pong", body)
+	}
+}

@@ -22,10 +22,11 @@ type DB struct {
 	Raw *dbutil.Database
 	db  *dbutil.Database
 
-	KV     *KV
-	Inbox  *Inbox
-	Outbox *Outbox
-	Audit  *Audit
+	KV          *KV
+	Inbox       *Inbox
+	Outbox      *Outbox
+	Audit       *Audit
+	Undecrypted *Undecrypted
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -54,6 +55,8 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 		Inbox:  &Inbox{db: db},
 		Outbox: &Outbox{db: db},
 		Audit:  &Audit{db: db},
+
+		Undecrypted: &Undecrypted{db: db},
 	}, nil
 }
 

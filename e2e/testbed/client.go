@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -239,4 +241,47 @@ func (c *Client) WaitForText(ctx context.Context, roomID id.RoomID, sender id.Us
 		}
 		return false
 	})
+}
+
+// SayWithLateKey sends text encrypted with a new Megolm session whose key nobody has
+// yet, as happens when a room key is delayed in transit. It returns the event ID and a
+// function that then delivers the key to userID's device deviceID.
+func (c *Client) SayWithLateKey(ctx context.Context, roomID id.RoomID, text string, userID id.UserID, deviceID id.DeviceID) (id.EventID, func(context.Context) error, error) {
+	mach := c.Crypto.Machine()
+	session, err := crypto.NewOutboundGroupSession(roomID, &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1})
+	if err != nil {
+		return "", nil, err
+	}
+	key := session.ShareContent() // the key at index 0, before anything is encrypted
+	session.Shared = true         // as if the key had gone out
+	plaintext, err := json.Marshal(map[string]any{
+		"room_id": roomID,
+		"type":    event.EventMessage.Type,
+		"content": &event.MessageEventContent{MsgType: event.MsgText, Body: text},
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	ciphertext, err := session.Encrypt(plaintext)
+	if err != nil {
+		return "", nil, err
+	}
+	resp, err := c.SendMessageEvent(ctx, roomID, event.EventEncrypted, &event.EncryptedEventContent{
+		Algorithm:        id.AlgorithmMegolmV1,
+		SenderKey:        mach.OwnIdentity().IdentityKey,
+		DeviceID:         c.DeviceID,
+		SessionID:        session.ID(),
+		MegolmCiphertext: ciphertext,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	deliver := func(ctx context.Context) error {
+		device, err := mach.GetOrFetchDevice(ctx, userID, deviceID)
+		if err != nil {
+			return err
+		}
+		return mach.SendEncryptedToDevice(ctx, device, event.ToDeviceRoomKey, key)
+	}
+	return resp.EventID, deliver, nil
 }

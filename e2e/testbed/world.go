@@ -151,3 +151,27 @@ func (w *World) WaitHandled(ctx context.Context, eventID id.EventID, limit time.
 	}
 	return "", fmt.Errorf("Steward did not handle %s within %s", eventID, limit)
 }
+
+// WaitKept waits until Steward has put the encrypted message eventID aside to wait
+// for its room key (after its batch was committed).
+func (w *World) WaitKept(ctx context.Context, eventID id.EventID, limit time.Duration) error {
+	db, err := state.Open(ctx, filepath.Join(w.Config.DataDir, "steward.db"), zerolog.Nop())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		kept, err := db.Undecrypted.All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, evt := range kept {
+			if evt.ID == eventID {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("Steward did not keep %s aside within %s", eventID, limit)
+}

@@ -24,6 +24,16 @@ CREATE TABLE inbox (
 );
 CREATE INDEX inbox_state_idx ON inbox (state, received_at);
 
+-- undecrypted keeps encrypted messages whose room key had not arrived when their batch
+-- was committed, so that a restart before the key comes retries them instead of
+-- forgetting them.
+CREATE TABLE undecrypted (
+	event_id    TEXT PRIMARY KEY,
+	room_id     TEXT NOT NULL,
+	event       TEXT NOT NULL,
+	received_at BIGINT NOT NULL
+);
+
 -- outbox keeps messages until the homeserver has accepted them, in the order they were
 -- written. txn_id is stable, so a resend after a crash is deduplicated by the server.
 CREATE TABLE outbox (
