@@ -534,3 +534,46 @@ func TestOutboxSendCutOffByACrash(t *testing.T) {
 		t.Errorf("after a failed attempt: %+v, want message %d queued", again, next.ID)
 	}
 }
+
+// TestUndecryptedKeepsEventsAcrossRestarts: a message waiting for its room key
+// survives a restart intact (so it can be decrypted then), is forgotten once handled,
+// and expires after a while.
+func TestUndecryptedKeepsEventsAcrossRestarts(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "steward.db")
+	db := openAt(t, path)
+	evt := &event.Event{
+		ID: "$late", RoomID: room, Sender: "@alice:example.org", Type: event.EventEncrypted, Timestamp: 1700000000000,
+		Content: event.Content{Parsed: &event.EncryptedEventContent{Algorithm: id.AlgorithmMegolmV1, SessionID: "sess", MegolmCiphertext: []byte("AwgA")}},
+	}
+	check(t, db.Undecrypted.Add(ctx, evt))
+	check(t, db.Undecrypted.Add(ctx, evt)) // seen again in a re-fetched batch
+	check(t, db.Close())
+
+	db = openAt(t, path)
+	defer db.Close()
+	kept := must(db.Undecrypted.All(ctx))(t)
+	if len(kept) != 1 {
+		t.Fatalf("kept %d events, want 1", len(kept))
+	}
+	got := kept[0]
+	if got.ID != evt.ID || got.RoomID != room || got.Sender != evt.Sender || got.Timestamp != evt.Timestamp {
+		t.Errorf("kept event = %+v, want the original", got)
+	}
+	if c := got.Content.AsEncrypted(); c.SessionID != "sess" || string(c.MegolmCiphertext) != "AwgA" {
+		t.Errorf("kept content = %+v, want the original ciphertext", c)
+	}
+	check(t, db.Undecrypted.Expire(ctx, time.Now().Add(-time.Hour)))
+	if n := len(must(db.Undecrypted.All(ctx))(t)); n != 1 {
+		t.Errorf("a fresh event expired: %d left", n)
+	}
+	check(t, db.Undecrypted.Forget(ctx, evt.ID))
+	if n := len(must(db.Undecrypted.All(ctx))(t)); n != 0 {
+		t.Errorf("%d events left after Forget, want 0", n)
+	}
+	check(t, db.Undecrypted.Add(ctx, evt))
+	check(t, db.Undecrypted.Expire(ctx, time.Now().Add(time.Hour)))
+	if n := len(must(db.Undecrypted.All(ctx))(t)); n != 0 {
+		t.Errorf("%d events left after expiry, want 0", n)
+	}
+}
