@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/state"
 )
@@ -163,7 +164,7 @@ func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	ctx := b.baseCtx
 	msg := "I couldn't decrypt a message from " + evt.Sender.String() + " sent at " +
 		time.UnixMilli(evt.Timestamp).UTC().Format("15:04:05") + " UTC. If it was a command, please send it again (verifying your session helps)."
-	if qErr := b.Reply(ctx, evt.RoomID, evt.ID, "", renderText(msg)); qErr != nil {
+	if qErr := b.Reply(ctx, evt.RoomID, evt.ID, "", render.New(msg)); qErr != nil {
 		b.log.Err(qErr).Msg("Failed to queue decryption failure notice")
 	}
 }
