@@ -53,7 +53,6 @@ func (b *Bot) queue(ctx context.Context, roomID id.RoomID, content *event.Messag
 	return nil
 }
 
-
 // sendOutbox delivers queued messages one at a time, oldest first. A message that fails
 // because the homeserver is away or rate-limiting stays at the head of the queue, so
 // nothing overtakes it and nothing is dropped.
