@@ -51,6 +51,9 @@ type Bot struct {
 	decryptWarnMu sync.Mutex
 	decryptWarned map[id.UserID]time.Time
 
+	// startedAt is when this process started: commands recorded before it were left
+	// by a run that stopped.
+	startedAt time.Time
 	// initialSync is true while the first sync of a new database is handled: its
 	// undecryptable messages are history, not commands someone is waiting on.
 	initialSync atomic.Bool
@@ -93,6 +96,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logg
 		inboxWake:     make(chan struct{}, 1),
 		outboxWake:    make(chan struct{}, 1),
 		firstSync:     make(chan struct{}),
+		startedAt:     time.Now(),
 	}, nil
 }
 
@@ -123,10 +127,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	}, commands.Builtin(), b, b, b.db.Audit, b.db.KV, commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now), time.Now)
 
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
-	syncer.OnEventType(event.StateMember, b.onMember)
-	syncer.OnEventType(event.EventMessage, b.onMessage)
-	syncer.OnEventType(event.EventEncrypted, b.onEncrypted) // after the crypto helper's own
-	syncer.OnEvent(b.onOwnEvent)
+	syncer.OnEventType(event.StateMember, guarded("member", b.onMember))
+	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))
+	syncer.OnEventType(event.EventEncrypted, guarded("encrypted", b.onEncrypted)) // after the crypto helper's own
+	syncer.OnEvent(guarded("own event", b.onOwnEvent))
 
 	// Commands run on their own context so that a shutdown lets them finish and record
 	// their outcome instead of being cut off half-way.

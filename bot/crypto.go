@@ -17,6 +17,11 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
+// ErrDeviceGone means Steward's device was deleted on the homeserver (someone signed
+// it out), taking its encryption keys with it. Restarting cannot mend that; an operator
+// must let Steward start over with a new device.
+var ErrDeviceGone = errors.New("Steward's device no longer exists on the homeserver (signed out from another session?)")
+
 // Files under data_dir that hold secrets. Both are written once, with mode 0600.
 const (
 	PickleKeyFile   = "pickle.key"
@@ -60,6 +65,10 @@ func (b *Bot) connect(ctx context.Context) error {
 	}
 	helper.DecryptErrorCallback = b.onDecryptError
 	if err = helper.Init(ctx); err != nil {
+		if strings.Contains(err.Error(), "keys seem to have disappeared from the server") {
+			return fmt.Errorf("%w: stop Steward, move %s aside (keep %s and %s) and start it again: it will log in with a new device and verify it with the recovery key",
+				ErrDeviceGone, filepath.Join(b.cfg.DataDir, DatabaseFile), PickleKeyFile, RecoveryKeyFile)
+		}
 		return fmt.Errorf("log in and load encryption state: %w", err)
 	}
 	helper.LoginAs = nil // the password is not needed any more

@@ -30,16 +30,19 @@ func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
 			if err != nil {
 				log.Err(err).Msg("Failed to read the inbox")
 			}
+			held := make(map[id.RoomID]bool) // rooms whose next command could not be claimed
 			for _, entry := range entries {
 				if pollCtx.Err() != nil {
 					return
 				}
-				if busy[entry.RoomID] {
+				if busy[entry.RoomID] || held[entry.RoomID] {
 					continue
 				}
 				claimed, err := b.db.Inbox.Claim(workCtx, entry.EventID)
 				if err != nil {
+					// Keep the room's order: nothing after this one runs before it.
 					log.Err(err).Msg("Failed to claim command")
+					held[entry.RoomID] = true
 					continue
 				} else if !claimed {
 					continue
@@ -47,9 +50,15 @@ func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
 				crashPoint("command-claimed")
 				busy[entry.RoomID] = true
 				b.running.Add(1)
+				in := inputOf(entry)
+				if in.ReceivedAt.Before(b.startedAt) {
+					// Recorded by a run that stopped before running it: it reaches
+					// Steward only now, and is judged stale or not as of now.
+					in.ReceivedAt = time.Now()
+				}
 				go func() {
 					defer func() { b.running.Done(); finished <- entry.RoomID }()
-					outcome := b.proc.Handle(workCtx, inputOf(entry))
+					outcome := b.proc.Handle(workCtx, in)
 					crashPoint("command-answered")
 					if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
 						log.Err(err).Msg("Failed to mark command done")

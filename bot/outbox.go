@@ -226,15 +226,23 @@ func sleep(ctx context.Context, d time.Duration, wakeup chan struct{}) bool {
 	return true
 }
 
-// onOwnEvent notices Steward's own messages coming back in the sync with the
-// transaction ID they were sent with (the homeserver adds it for the sending session),
-// and marks them sent: the answer to a send cut off by a crash is recovered this way,
-// and the message is not sent again.
+// onOwnEvent notices Steward's own messages coming back, in the sync or in history
+// read to fill a gap, and marks them sent: the answer to a send cut off by a crash is
+// recovered this way, and the message is not sent again. The homeserver tags them with
+// their transaction ID in the sync of the sending session; the content carries it too,
+// for history, where the tag is missing.
 func (b *Bot) onOwnEvent(ctx context.Context, evt *event.Event) {
-	if evt.Sender != b.client.UserID || evt.Unsigned.TransactionID == "" || evt.StateKey != nil {
+	if evt.Sender != b.client.UserID || evt.StateKey != nil {
 		return
 	}
-	found, err := b.db.Outbox.MarkSentByTxn(ctx, evt.Unsigned.TransactionID, evt.ID)
+	txnID := evt.Unsigned.TransactionID
+	if txnID == "" {
+		txnID = state.TxnMarker(evt.Content.VeryRaw)
+	}
+	if txnID == "" {
+		return
+	}
+	found, err := b.db.Outbox.MarkSentByTxn(ctx, txnID, evt.ID)
 	if err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to match own message to the outbox")
 		markBatchFailed(ctx)

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -95,25 +96,56 @@ func (b *Bot) joinedAfter(ctx context.Context, evt *event.Event) bool {
 
 // onMessage records a command addressed to Steward in the inbox. It runs inside the
 // sync loop, so it only writes and wakes the inbox worker; the command runs elsewhere.
+// A message that had been kept waiting for its room key is let go only once it is
+// handled (recorded, or found not to be a command).
 func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
-	if evt.Mautrix.WasEncrypted {
-		b.forgetUndecrypted(ctx, evt.ID)
-	}
-	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) {
-		return
-	}
-	content := evt.Content.AsMessage()
-	if content.MsgType != event.MsgText || content.RelatesTo.GetReplaceID() != "" {
-		return
-	}
-	content.RemoveReplyFallback()
-	if !b.proc.IsCommand(content.Body) {
+	entry := b.commandOf(ctx, evt)
+	if entry == nil {
+		if evt.Mautrix.WasEncrypted {
+			b.forgetUndecrypted(ctx, evt.ID)
+		}
 		return
 	}
 	log := zerolog.Ctx(ctx).With().Stringer("room_id", evt.RoomID).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Logger()
-	if isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
-		log.Debug().Msg("Not replaying a command from before Steward was here")
+	var isNew bool
+	err := b.db.DoTxn(ctx, func(ctx context.Context) (err error) {
+		if isNew, err = b.db.Inbox.Record(ctx, entry); err != nil {
+			return err
+		}
+		b.forgetUndecrypted(ctx, evt.ID)
+		return nil
+	})
+	if err != nil {
+		// In a batch, the batch is fetched again; a message decrypted late stays kept
+		// and is retried at the next start.
+		log.Err(err).Msg("Failed to record command")
+		markBatchFailed(ctx)
 		return
+	}
+	crashPoint("command-recorded")
+	if isNew {
+		markBatchRecorded(ctx)
+		wake(b.inboxWake)
+	}
+}
+
+// commandOf returns the inbox entry for evt when it is a command to run: a text message
+// in one of Steward's rooms, from someone else, sent after Steward got there.
+func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry {
+	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) {
+		return nil
+	}
+	content := evt.Content.AsMessage()
+	if content.MsgType != event.MsgText || content.RelatesTo.GetReplaceID() != "" {
+		return nil
+	}
+	content.RemoveReplyFallback()
+	if !b.proc.IsCommand(content.Body) {
+		return nil
+	}
+	if isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
+		zerolog.Ctx(ctx).Debug().Stringer("event_id", evt.ID).Msg("Not replaying a command from before Steward was here")
+		return nil
 	}
 	entry := &state.InboxEntry{
 		EventID:    evt.ID,
@@ -129,23 +161,16 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	if evt.Mautrix.TrustSource != nil {
 		entry.DeviceID = evt.Mautrix.TrustSource.DeviceID
 	}
-	isNew, err := b.db.Inbox.Record(ctx, entry)
-	if err != nil {
-		log.Err(err).Msg("Failed to record command; the batch will be fetched again")
-		markBatchFailed(ctx)
-		return
-	}
-	crashPoint("command-recorded")
-	if isNew {
-		markBatchRecorded(ctx)
-		wake(b.inboxWake)
-	}
+	return entry
 }
 
 // onDecryptError tells an admin when their message in the admin room can't be
 // decrypted, so a command is never silently lost. The group room is left alone: most of
 // what is said there is not for Steward. It says so at most once an hour per sender.
 func (b *Bot) onDecryptError(evt *event.Event, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // shutting down: the message stays kept and is retried at the next start
+	}
 	b.log.Warn().Err(err).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Msg("Failed to decrypt message")
 	b.forgetUndecrypted(b.baseCtx, evt.ID)
 	// History handed over by the first sync of a database (which a new device never

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +21,6 @@ const (
 	initialSyncKey ctxKey = iota
 	batchKey
 )
-
-// keyLastBatchAt is when the last batch was committed (Unix ms): how far back a gap in
-// a room's timeline must be filled.
-const keyLastBatchAt = "sync.last_batch_at"
 
 // maxGapPages bounds how far back a gap is filled (pages of 100 events per room).
 const maxGapPages = 20
@@ -134,7 +129,7 @@ func (b *Bot) handleBatch(ctx context.Context, resp *mautrix.RespSync, since str
 		batchCtx = context.WithValue(batchCtx, initialSyncKey, true)
 		b.initialSync.Store(true)
 		defer b.initialSync.Store(false)
-	} else if err := b.fillGaps(ctx, resp); err != nil {
+	} else if err := b.fillGaps(ctx, resp, since); err != nil {
 		return fmt.Errorf("fill timeline gap: %w", err)
 	}
 	if err := b.client.Syncer.ProcessResponse(batchCtx, resp, since); err != nil {
@@ -149,26 +144,14 @@ func (b *Bot) handleBatch(ctx context.Context, resp *mautrix.RespSync, since str
 	if handled.recorded.Load() {
 		crashPoint("batch-handled")
 	}
-	return b.db.DoTxn(ctx, func(ctx context.Context) error {
-		if err := b.db.KV.Set(ctx, state.KeyNextBatch, resp.NextBatch); err != nil {
-			return err
-		}
-		return b.db.KV.Set(ctx, keyLastBatchAt, strconv.FormatInt(time.Now().UnixMilli(), 10))
-	})
+	return b.db.KV.Set(ctx, state.KeyNextBatch, resp.NextBatch)
 }
 
 // fillGaps fetches, for each of Steward's rooms whose timeline in resp is limited, the
-// messages between the previous batch and the start of this one, and puts them in front
-// of the timeline so they are handled like any other. State events are left out: the
-// batch's state section already says how the room is now.
-func (b *Bot) fillGaps(ctx context.Context, resp *mautrix.RespSync) error {
-	raw, err := b.db.KV.Get(ctx, keyLastBatchAt)
-	if err != nil || raw == "" {
-		return err
-	}
-	lastBatchAt, _ := strconv.ParseInt(raw, 10, 64)
-	// A minute of slack for clocks that differ between Steward and the homeserver.
-	since := lastBatchAt - time.Minute.Milliseconds()
+// messages between the previous batch (since) and the start of this one, and puts them
+// in front of the timeline so they are handled like any other. State events are left
+// out: the batch's state section already says how the room is now.
+func (b *Bot) fillGaps(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	for roomID, room := range resp.Rooms.Join {
 		if !room.Timeline.Limited || room.Timeline.PrevBatch == "" || !b.isOurRoom(roomID) {
 			continue
@@ -177,22 +160,16 @@ func (b *Bot) fillGaps(ctx context.Context, resp *mautrix.RespSync) error {
 		from := room.Timeline.PrevBatch
 		complete := false // reached the previous batch, or the room's beginning
 		for page := 0; page < maxGapPages && !complete; page++ {
-			msgs, err := b.client.Messages(ctx, roomID, from, "", mautrix.DirectionBackward, nil, 100)
+			msgs, err := b.client.Messages(ctx, roomID, from, since, mautrix.DirectionBackward, nil, 100)
 			if err != nil {
 				return err
 			}
 			for _, evt := range msgs.Chunk {
-				if evt.Timestamp < since {
-					complete = true
-					break
-				}
 				if evt.StateKey == nil {
 					missing = append(missing, evt)
 				}
 			}
-			if msgs.End == "" || len(msgs.Chunk) == 0 {
-				complete = true
-			}
+			complete = msgs.End == "" || len(msgs.Chunk) == 0
 			from = msgs.End
 		}
 		if !complete {
@@ -216,4 +193,19 @@ func (b *Bot) createFilter(ctx context.Context) (filterID string, err error) {
 		return err
 	})
 	return filterID, err
+}
+
+// guarded wraps a sync handler so that a panic in it costs only the event it was
+// handling: mautrix would otherwise abandon the rest of the batch, whose sync position
+// is then committed anyway.
+func guarded(name string, handler func(context.Context, *event.Event)) func(context.Context, *event.Event) {
+	return func(ctx context.Context, evt *event.Event) {
+		defer func() {
+			if r := recover(); r != nil {
+				zerolog.Ctx(ctx).Error().Any("panic", r).Str("handler", name).Stringer("event_id", evt.ID).
+					Msg("Sync handler panicked; skipping the event")
+			}
+		}()
+		handler(ctx, evt)
+	}
 }

@@ -36,19 +36,22 @@ func (b *Bot) onEncrypted(ctx context.Context, evt *event.Event) {
 	}
 }
 
-// forgetUndecrypted drops eventID from the kept messages once it was decrypted or
-// given up on.
+// forgetUndecrypted drops eventID from the kept messages once it was handled or given
+// up on. A failure only leaves the row to be retried (harmlessly) at the next start.
 func (b *Bot) forgetUndecrypted(ctx context.Context, eventID id.EventID) {
 	b.pendingMu.Lock()
 	_, kept := b.pending[eventID]
-	delete(b.pending, eventID)
 	b.pendingMu.Unlock()
 	if !kept {
 		return
 	}
 	if err := b.db.Undecrypted.Forget(ctx, eventID); err != nil {
 		zerolog.Ctx(ctx).Err(err).Stringer("event_id", eventID).Msg("Failed to forget a decrypted message")
+		return
 	}
+	b.pendingMu.Lock()
+	delete(b.pending, eventID)
+	b.pendingMu.Unlock()
 }
 
 // retryUndecrypted hands the messages kept by an earlier run back to the crypto

@@ -289,7 +289,7 @@ func TestParseProblems(t *testing.T) {
 		{name: "stale_after negative", edits: []string{"data_dir:", "  stale_after: -5m\ndata_dir:"},
 			keys: []string{"matrix.stale_after"}, msg: "longer than 0"},
 		{name: "log level unknown", edits: []string{"data_dir:", "log:\n  level: verbose\ndata_dir:"},
-			keys: []string{"log.level"}, msg: `must be one of trace, debug, info, warn, error; got "verbose"`},
+			keys: []string{"log.level"}, msg: `must be one of debug, info, warn, error; got "verbose"`},
 		{name: "log format unknown", edits: []string{"data_dir:", "log:\n  format: text\ndata_dir:"},
 			keys: []string{"log.format"}, msg: "json or console"},
 		{name: "disk path relative", edits: []string{"data_dir:", "monitor:\n  disks:\n    - path: srv\ndata_dir:"},

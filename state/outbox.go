@@ -51,18 +51,47 @@ const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, att
 // event it answers ("" for none). The transaction ID is fixed now, so a resend after a
 // crash (with the same access token) is deduplicated by the homeserver.
 func (o *Outbox) Add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID) (int64, error) {
-	raw, err := json.Marshal(content)
+	txnID := "steward_" + random.String(24)
+	raw, err := withTxnMarker(content, txnID)
 	if err != nil {
 		return 0, fmt.Errorf("encode message: %w", err)
 	}
 	var msgID int64
 	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, reply_to, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		roomID, evtType.Type, string(raw), "steward_"+random.String(24), replyTo, time.Now().UnixMilli()).Scan(&msgID)
+		roomID, evtType.Type, string(raw), txnID, replyTo, time.Now().UnixMilli()).Scan(&msgID)
 	if err != nil {
 		return 0, fmt.Errorf("queue message: %w", err)
 	}
 	return msgID, nil
+}
+
+// TxnMarkerKey is the content key that carries a message's transaction ID inside the
+// (encrypted) content, so that Steward recognises its own message wherever it reads it
+// back, even from room history, which the homeserver does not tag with the
+// transaction ID.
+const TxnMarkerKey = "org.steward.txn_id"
+
+// TxnMarker returns the transaction ID recorded in raw message content, or "".
+func TxnMarker(raw json.RawMessage) string {
+	var marker struct {
+		TxnID string `json:"org.steward.txn_id"`
+	}
+	_ = json.Unmarshal(raw, &marker)
+	return marker.TxnID
+}
+
+func withTxnMarker(content any, txnID string) ([]byte, error) {
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]any
+	if err = json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	fields[TxnMarkerKey] = txnID
+	return json.Marshal(fields)
 }
 
 // Answered reports whether a message answering the command eventID was queued.
@@ -128,13 +157,13 @@ func (o *Outbox) MarkSent(ctx context.Context, msgID int64, eventID id.EventID) 
 
 // MarkAttempt records a failed attempt that will be retried.
 func (o *Outbox) MarkAttempt(ctx context.Context, msgID int64, cause error) error {
-	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, attempts=attempts+1, last_error=$2 WHERE id=$3", OutboxQueued, cause.Error(), msgID)
+	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, attempts=attempts+1, last_error=$2 WHERE id=$3 AND state<>$4", OutboxQueued, cause.Error(), msgID, OutboxSent)
 	return err
 }
 
 // MarkFailed records that the homeserver refused the message for good.
 func (o *Outbox) MarkFailed(ctx context.Context, msgID int64, cause error) error {
-	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, attempts=attempts+1, last_error=$2 WHERE id=$3", OutboxFailed, cause.Error(), msgID)
+	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, attempts=attempts+1, last_error=$2 WHERE id=$3 AND state<>$4", OutboxFailed, cause.Error(), msgID, OutboxSent)
 	return err
 }
 

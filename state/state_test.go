@@ -382,9 +382,15 @@ func TestOutboxContentRoundTrip(t *testing.T) {
 	m := must(ob.Get(ctx, msgID))(t)
 
 	want := must(json.Marshal(content))(t)
-	var gotV, wantV any
+	var gotV, wantV map[string]any
 	check(t, json.Unmarshal(m.Content, &gotV))
 	check(t, json.Unmarshal(want, &wantV))
+	// The content also carries its transaction ID, so Steward knows it when it reads
+	// the message back from room history.
+	if got := state.TxnMarker(m.Content); got != m.TxnID {
+		t.Errorf("content carries transaction ID %q, want %q", got, m.TxnID)
+	}
+	delete(gotV, state.TxnMarkerKey)
 	if string(must(json.Marshal(gotV))(t)) != string(must(json.Marshal(wantV))(t)) {
 		t.Errorf("content read back as\n%s\nwant\n%s", m.Content, want)
 	}

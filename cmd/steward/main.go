@@ -23,6 +23,10 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
+// exitNeedsOperator is the exit status for a failure that restarting cannot mend; the
+// systemd unit does not restart on it (RestartPreventExitStatus).
+const exitNeedsOperator = 3
+
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
@@ -159,6 +163,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	if err = b.Run(ctx); err != nil {
 		log.Err(err).Msg("Steward stopped with an error")
+		if errors.Is(err, bot.ErrDeviceGone) {
+			return exitNeedsOperator
+		}
 		return 1
 	}
 	log.Info().Msg("Steward stopped")

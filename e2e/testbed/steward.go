@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,6 +90,8 @@ type Steward struct {
 	// Args are added to `steward run` on the next Start.
 	Args []string
 	cmd  *exec.Cmd
+	// exitCode is the exit status of the last run that ended.
+	exitCode atomic.Int32
 	// startOffset is where the log of the current run begins.
 	startOffset int64
 	done        chan struct{}
@@ -120,10 +123,12 @@ func (s *Steward) Start(ctx context.Context) error {
 		return err
 	}
 	s.done = make(chan struct{})
+	cmd, done := s.cmd, s.done
 	go func() {
-		_ = s.cmd.Wait()
+		_ = cmd.Wait()
+		s.exitCode.Store(int32(cmd.ProcessState.ExitCode()))
 		logFile.Close()
-		close(s.done)
+		close(done)
 	}()
 	s.startOffset = offset
 	return s.waitForLog(ctx, offset, "First sync|Sync is back", 90*time.Second)
@@ -238,4 +243,9 @@ func (s *Steward) WaitExit(limit time.Duration) bool {
 	case <-time.After(limit):
 		return false
 	}
+}
+
+// ExitCode returns the exit status of the last run that ended.
+func (s *Steward) ExitCode() int {
+	return int(s.exitCode.Load())
 }
