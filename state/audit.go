@@ -2,6 +2,10 @@ package state
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -9,19 +13,22 @@ import (
 )
 
 // AuditEntry is one thing that was asked or done: who, from which device, where, what,
-// and what came of it. ParentID links an entry to the one it answers.
+// and what came of it. ParentID links an entry to the one it answers. PrevHash and Hash
+// chain it to the entry before it.
 type AuditEntry struct {
-	ID          int64
-	Time        time.Time
-	Actor       id.UserID
-	ActorDevice id.DeviceID
-	RoomID      id.RoomID
-	EventID     id.EventID
-	Action      string
-	Arguments   string
-	Outcome     string
-	Detail      string
-	ParentID    int64
+	ID          int64       `json:"id"`
+	Time        time.Time   `json:"time"`
+	Actor       id.UserID   `json:"actor"`
+	ActorDevice id.DeviceID `json:"actor_device,omitempty"`
+	RoomID      id.RoomID   `json:"room_id,omitempty"`
+	EventID     id.EventID  `json:"event_id,omitempty"`
+	Action      string      `json:"action"`
+	Arguments   string      `json:"arguments,omitempty"`
+	Outcome     string      `json:"outcome"`
+	Detail      string      `json:"detail,omitempty"`
+	ParentID    int64       `json:"parent_id,omitempty"`
+	PrevHash    string      `json:"prev_hash"`
+	Hash        string      `json:"hash"`
 }
 
 // Outcomes written by the command dispatcher.
@@ -36,28 +43,115 @@ const (
 	OutcomeBadInput    = "bad_input"
 )
 
-// Audit is the append-only record of commands, refusals and results. Nothing in Steward
-// updates or deletes its rows.
+// Audit is the decision log: an append-only, hash-chained record of commands, refusals
+// and results. Nothing in Steward updates or deletes its rows, and Verify notices when
+// something else did.
 type Audit struct {
 	db *dbutil.Database
 }
 
-const auditColumns = "id, ts, actor, actor_device, room_id, event_id, action, arguments, outcome, detail, COALESCE(parent_id, 0)"
+const auditColumns = "id, ts, actor, actor_device, room_id, event_id, action, arguments, outcome, detail, COALESCE(parent_id, 0), prev_hash, hash"
 
-// Append writes e and returns its ID. A zero Time is set to now.
+// Append writes e, chained to the entry before it, and returns its ID. A zero Time is
+// set to now. Appends are serialised by their transaction, so the chain has no forks.
 func (a *Audit) Append(ctx context.Context, e *AuditEntry) (int64, error) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	e.Time = e.Time.Truncate(time.Millisecond)
 	var parent any
 	if e.ParentID != 0 {
 		parent = e.ParentID
 	}
-	err := a.db.QueryRow(ctx, `INSERT INTO audit (ts, actor, actor_device, room_id, event_id, action, arguments, outcome, detail, parent_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		e.Time.UnixMilli(), e.Actor, e.ActorDevice, e.RoomID, e.EventID, e.Action, e.Arguments, e.Outcome, e.Detail, parent,
-	).Scan(&e.ID)
-	return e.ID, err
+	err := a.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		err := a.db.QueryRow(ctx, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1").Scan(&e.PrevHash)
+		if err != nil && !isNoRows(err) {
+			return err
+		}
+		err = a.db.QueryRow(ctx, `INSERT INTO audit (ts, actor, actor_device, room_id, event_id, action, arguments, outcome, detail, parent_id, prev_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			e.Time.UnixMilli(), e.Actor, e.ActorDevice, e.RoomID, e.EventID, e.Action, e.Arguments, e.Outcome, e.Detail, parent, e.PrevHash,
+		).Scan(&e.ID)
+		if err != nil {
+			return err
+		}
+		e.Hash = e.ComputeHash()
+		_, err = a.db.Exec(ctx, "UPDATE audit SET hash=$1 WHERE id=$2", e.Hash, e.ID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("append to the decision log: %w", err)
+	}
+	return e.ID, nil
+}
+
+// ComputeHash returns the SHA-256 (hex) of the entry's fields, its ID and the previous
+// entry's hash, in a fixed encoding.
+func (e *AuditEntry) ComputeHash() string {
+	canonical, _ := json.Marshal([]any{
+		e.ID, e.Time.UnixMilli(), e.Actor, e.ActorDevice, e.RoomID, e.EventID,
+		e.Action, e.Arguments, e.Outcome, e.Detail, e.ParentID, e.PrevHash,
+	})
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:])
+}
+
+// ChainError names the first entry where the decision log's chain is broken.
+type ChainError struct {
+	// EntryID is the first entry that does not fit (0 when the log ends early).
+	EntryID int64
+	Reason  string
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("decision log entry %d: %s", e.EntryID, e.Reason)
+}
+
+// Verify walks the whole log in order and checks every link. It returns how many
+// entries it checked, and a *ChainError for the first entry that was edited, removed
+// (the next one no longer links) or moved. Removing entries from the end cannot be
+// seen from the log alone.
+func (a *Audit) Verify(ctx context.Context) (int, error) {
+	checked := 0
+	var prev *AuditEntry
+	err := a.Each(ctx, func(e *AuditEntry) error {
+		want := ""
+		if prev != nil {
+			want = prev.Hash
+			if e.ID <= prev.ID {
+				return &ChainError{EntryID: e.ID, Reason: "out of order"}
+			}
+		}
+		switch {
+		case e.PrevHash != want:
+			return &ChainError{EntryID: e.ID, Reason: "does not link to the entry before it (an entry was removed, moved or edited)"}
+		case e.Hash != e.ComputeHash():
+			return &ChainError{EntryID: e.ID, Reason: "its contents do not match its hash (it was edited)"}
+		}
+		prev = e
+		checked++
+		return nil
+	})
+	return checked, err
+}
+
+// Each calls fn for every entry, oldest first, without loading the log into memory.
+func (a *Audit) Each(ctx context.Context, fn func(*AuditEntry) error) error {
+	rows, err := a.db.Query(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY id")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanAuditEntry(rows)
+		if err != nil {
+			return err
+		}
+		if err = fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // Recent returns the last n entries, newest first.
@@ -75,7 +169,7 @@ func (a *Audit) ForEvent(ctx context.Context, eventID id.EventID) ([]*AuditEntry
 func scanAuditEntry(row dbutil.Scannable) (*AuditEntry, error) {
 	var e AuditEntry
 	var ts int64
-	err := row.Scan(&e.ID, &ts, &e.Actor, &e.ActorDevice, &e.RoomID, &e.EventID, &e.Action, &e.Arguments, &e.Outcome, &e.Detail, &e.ParentID)
+	err := row.Scan(&e.ID, &ts, &e.Actor, &e.ActorDevice, &e.RoomID, &e.EventID, &e.Action, &e.Arguments, &e.Outcome, &e.Detail, &e.ParentID, &e.PrevHash, &e.Hash)
 	if err != nil {
 		return nil, err
 	}

@@ -53,3 +53,5 @@ func (kv *KV) Delete(ctx context.Context, key string) error {
 	_, err := kv.db.Exec(ctx, "DELETE FROM kv WHERE key=$1", key)
 	return err
 }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -19,7 +19,7 @@ import (
 
 const room = id.RoomID("!ops:example.org")
 
-func openAt(t *testing.T, path string) *state.DB {
+func openAt(t testing.TB, path string) *state.DB {
 	t.Helper()
 	db, err := state.Open(t.Context(), path, zerolog.Nop())
 	if err != nil {
@@ -28,7 +28,7 @@ func openAt(t *testing.T, path string) *state.DB {
 	return db
 }
 
-func openTemp(t *testing.T) *state.DB {
+func openTemp(t testing.TB) *state.DB {
 	t.Helper()
 	db := openAt(t, filepath.Join(t.TempDir(), "steward.db"))
 	t.Cleanup(func() { _ = db.Close() })

@@ -55,8 +55,10 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_state_idx ON outbox (state, id);
 CREATE INDEX outbox_reply_to_idx ON outbox (reply_to) WHERE reply_to <> '';
 
--- audit is the record of what was asked and what came of it. The decision log grows out
--- of it: parent_id links an entry to the one it answers.
+-- audit is the decision log: what was asked and what came of it. parent_id links an
+-- entry to the one it answers. Entries are hash-chained: hash covers the entry and the
+-- previous entry's hash (prev_hash), so editing, deleting or reordering past entries
+-- breaks the chain.
 CREATE TABLE audit (
 	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	ts           BIGINT  NOT NULL,
@@ -68,6 +70,8 @@ CREATE TABLE audit (
 	arguments    TEXT    NOT NULL DEFAULT '',
 	outcome      TEXT    NOT NULL,
 	detail       TEXT    NOT NULL DEFAULT '',
-	parent_id    INTEGER REFERENCES audit(id)
+	parent_id    INTEGER REFERENCES audit(id),
+	prev_hash    TEXT    NOT NULL DEFAULT '',
+	hash         TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_ts_idx ON audit (ts);
