@@ -19,6 +19,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/state"
@@ -144,6 +145,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		defer close(senderStopped)
 		b.sendOutbox(workCtx)
 	}()
+	go b.checkDecisionLog(workCtx)
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	inboxStopped := b.runInbox(pollCtx, workCtx)
 	if err := b.retryUndecrypted(ctx); err != nil {
@@ -222,4 +224,27 @@ func diskPaths(cfg *config.Config) []string {
 		paths = append(paths, d.Path)
 	}
 	return paths
+}
+
+// checkDecisionLog verifies the decision log's hash chain at start and tells the admin
+// room when someone has edited, removed or reordered entries behind Steward's back. It
+// runs beside everything else: a long log must not delay the start.
+func (b *Bot) checkDecisionLog(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	checked, err := b.db.Audit.Verify(ctx)
+	var chainErr *state.ChainError
+	switch {
+	case errors.As(err, &chainErr):
+		log.Error().Int64("entry_id", chainErr.EntryID).Str("reason", chainErr.Reason).Msg("The decision log's hash chain is broken")
+		msg := render.New("").Bold("The decision log has been tampered with.").
+			Text(fmt.Sprintf(" Entry %d: %s. The %d entries before it are intact. Someone with access to the server changed Steward's database: check who, and run ", chainErr.EntryID, chainErr.Reason, checked)).
+			Code("steward audit verify").Text(" there.")
+		if err = b.Send(ctx, b.adminRoom, msg.Notice()); err != nil {
+			log.Err(err).Msg("Failed to queue the broken-log alert")
+		}
+	case err != nil:
+		log.Err(err).Msg("Failed to verify the decision log")
+	default:
+		log.Info().Int("entries", checked).Msg("Decision log verified")
+	}
 }

@@ -38,6 +38,9 @@ Usage:
   steward check-config [--config FILE]  check the configuration and list every problem
   steward notify [--config FILE] [--room admin|group] TEXT
                                         queue a notice for a room; the running bot sends it
+  steward audit verify [--config FILE]  check that the decision log's hash chain is intact
+  steward audit export [--config FILE] [--format jsonl|csv] [--output FILE]
+                                        write the decision log out
   steward version                       print the version
 
 The config file is --config (or -c), else $STEWARD_CONFIG, else ./steward.yaml.
@@ -60,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "notify":
 		return cmdNotify(args[1:], stdout, stderr)
+	case "audit":
+		return cmdAudit(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "steward", buildVersion())
 		return 0

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -284,4 +285,17 @@ func (c *Client) SayWithLateKey(ctx context.Context, roomID id.RoomID, text stri
 		return mach.SendEncryptedToDevice(ctx, device, event.ToDeviceRoomKey, key)
 	}
 	return resp.EventID, deliver, nil
+}
+
+// WaitForBody waits until a message from sender whose body contains substr arrives in
+// roomID.
+func (c *Client) WaitForBody(ctx context.Context, roomID id.RoomID, sender id.UserID, substr string, limit time.Duration) error {
+	return c.WaitFor(ctx, limit, fmt.Sprintf("a message from %s saying %q", sender, substr), func() bool {
+		for _, evt := range c.messages {
+			if evt.RoomID == roomID && evt.Sender == sender && strings.Contains(evt.Content.AsMessage().Body, substr) {
+				return true
+			}
+		}
+		return false
+	})
 }

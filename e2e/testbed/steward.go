@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -248,4 +249,16 @@ func (s *Steward) WaitExit(limit time.Duration) bool {
 // ExitCode returns the exit status of the last run that ended.
 func (s *Steward) ExitCode() int {
 	return int(s.exitCode.Load())
+}
+
+// CLI runs `steward ARGS... --config CONFIG` and returns its combined output and exit
+// status.
+func (s *Steward) CLI(ctx context.Context, args ...string) (string, int, error) {
+	cmd := exec.CommandContext(ctx, s.bin, append(args, "--config", s.ConfigPath)...)
+	out, err := cmd.CombinedOutput()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return string(out), exitErr.ExitCode(), nil
+	}
+	return string(out), 0, err
 }

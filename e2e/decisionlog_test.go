@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDecisionLogTamperingIsCaught checks the real log with `steward audit verify`,
+// edits one entry with the sqlite3 tool (as someone with access to the server could),
+// and checks that both the CLI and Steward itself, at its next start, say so.
+func TestDecisionLogTamperingIsCaught(t *testing.T) {
+	ctx := t.Context()
+	command(t, w.Alice, w.AdminRoom, "!ping") // at least one entry
+	out, code, err := w.Steward.CLI(ctx, "audit", "verify")
+	if err != nil || code != 0 || !strings.Contains(out, "intact") {
+		t.Fatalf("audit verify on the real log: exit %d, %v: %s", code, err, out)
+	}
+
+	if err = w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(w.Config.DataDir, "steward.db")
+	sqlite := func(sql string) {
+		t.Helper()
+		if out, err := exec.CommandContext(ctx, "sqlite3", dbPath, sql).CombinedOutput(); err != nil {
+			t.Fatalf("sqlite3 %q: %v: %s", sql, err, out)
+		}
+	}
+	sqlite("UPDATE audit SET actor='@mallory:localhost' WHERE id=(SELECT MIN(id) FROM audit WHERE action LIKE 'command.%')")
+
+	out, code, err = w.Steward.CLI(ctx, "audit", "verify")
+	if err != nil || code != 1 || !strings.Contains(out, "BROKEN at entry") {
+		t.Errorf("audit verify after an edit: exit %d, %v: %s", code, err, out)
+	}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "The decision log has been tampered with", time.Minute); err != nil {
+		t.Error(err)
+	}
+
+	// Undo the edit, so the tests after this one start from an intact log.
+	if err = w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	sqlite("UPDATE audit SET actor='@alice:localhost' WHERE actor='@mallory:localhost'")
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, code, _ = w.Steward.CLI(ctx, "audit", "verify"); code != 0 {
+		t.Errorf("the log did not verify again after undoing the edit: %s", out)
+	}
+}
