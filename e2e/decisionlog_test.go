@@ -23,16 +23,20 @@ func TestDecisionLogTamperingIsCaught(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbPath := filepath.Join(w.Config.DataDir, "steward.db")
-	sqlite := func(sql string) {
+	sqlite := func(sql string) string {
 		t.Helper()
-		if out, err := exec.CommandContext(ctx, "sqlite3", dbPath, sql).CombinedOutput(); err != nil {
+		out, err := exec.CommandContext(ctx, "sqlite3", dbPath, sql).CombinedOutput()
+		if err != nil {
 			t.Fatalf("sqlite3 %q: %v: %s", sql, err, out)
 		}
+		return strings.TrimSpace(string(out))
 	}
-	sqlite("UPDATE audit SET actor='@mallory:localhost' WHERE id=(SELECT MIN(id) FROM audit WHERE action LIKE 'command.%')")
+	victim := sqlite("SELECT id || '|' || actor FROM audit WHERE action LIKE 'command.%' ORDER BY id LIMIT 1")
+	victimID, actor, _ := strings.Cut(victim, "|")
+	sqlite("UPDATE audit SET actor='@mallory:localhost' WHERE id=" + victimID)
 
 	out, code, err = w.Steward.CLI(ctx, "audit", "verify")
-	if err != nil || code != 1 || !strings.Contains(out, "BROKEN at entry") {
+	if err != nil || code != 1 || !strings.Contains(out, "BROKEN at entry "+victimID+":") {
 		t.Errorf("audit verify after an edit: exit %d, %v: %s", code, err, out)
 	}
 	if err = w.Steward.Start(ctx); err != nil {
@@ -46,7 +50,7 @@ func TestDecisionLogTamperingIsCaught(t *testing.T) {
 	if err = w.Steward.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	sqlite("UPDATE audit SET actor='@alice:localhost' WHERE actor='@mallory:localhost'")
+	sqlite("UPDATE audit SET actor='" + actor + "' WHERE id=" + victimID)
 	if err = w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
