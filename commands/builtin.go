@@ -8,5 +8,6 @@ func Builtin() *Registry {
 		CommandPing,
 		CommandWhoami,
 		CommandStatus,
+		CommandLog,
 	)
 }

@@ -41,11 +41,12 @@ type Section string
 
 // The sections of help, in the order help lists them.
 const (
-	SectionGeneral Section = "General"
-	SectionHost    Section = "Host"
+	SectionGeneral   Section = "General"
+	SectionHost      Section = "Host"
+	SectionDecisions Section = "Decisions"
 )
 
-var sectionOrder = []Section{SectionGeneral, SectionHost}
+var sectionOrder = []Section{SectionGeneral, SectionHost, SectionDecisions}
 
 // Command declares one command: everything the dispatcher and help need to know.
 type Command struct {

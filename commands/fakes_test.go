@@ -93,6 +93,18 @@ func (f *fakeAudit) Append(_ context.Context, e *state.AuditEntry) (int64, error
 	return e.ID, nil
 }
 
+func (f *fakeAudit) Find(_ context.Context, filter state.AuditFilter) ([]*state.AuditEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*state.AuditEntry
+	for i := len(f.entries) - 1; i >= 0 && len(out) < filter.Limit; i-- {
+		if filter.Matches(f.entries[i]) {
+			out = append(out, f.entries[i])
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeAudit) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

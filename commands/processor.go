@@ -27,9 +27,10 @@ type Rooms interface {
 	IsEncrypted(ctx context.Context, roomID id.RoomID) (bool, error)
 }
 
-// Recorder writes the audit log.
+// Recorder writes and reads the decision log.
 type Recorder interface {
 	Append(ctx context.Context, e *state.AuditEntry) (int64, error)
+	Find(ctx context.Context, f state.AuditFilter) ([]*state.AuditEntry, error)
 }
 
 // OnceStore remembers that something was said, across restarts.

@@ -140,3 +140,12 @@ func TestCommandInThreadIsAnsweredInThread(t *testing.T) {
 		t.Errorf("reply relates to %+v, want thread %s and a reply to %s", rel, root, resp.EventID)
 	}
 }
+
+// TestLogShowsWhatWasDecided reads the decision log back into the admin room.
+func TestLogShowsWhatWasDecided(t *testing.T) {
+	command(t, w.Carol, w.GroupRoom, "!status") // a refusal to find
+	body := command(t, w.Alice, w.AdminRoom, "!log 5 --action status").Content.AsMessage().Body
+	if !strings.Contains(body, string(w.Carol.UserID)) || !strings.Contains(body, "refused") {
+		t.Errorf("!log does not show carol's refused !status:\n%s", body)
+	}
+}

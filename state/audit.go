@@ -176,3 +176,34 @@ func scanAuditEntry(row dbutil.Scannable) (*AuditEntry, error) {
 	e.Time = time.UnixMilli(ts)
 	return &e, nil
 }
+
+// AuditFilter selects decision log entries for !log.
+type AuditFilter struct {
+	// Limit is how many entries at most, newest first.
+	Limit int
+	// Actor keeps only entries by this user.
+	Actor id.UserID
+	// Action keeps entries whose action is this, or this under "command." ("update"
+	// matches "command.update").
+	Action string
+	// Since keeps entries from this time on.
+	Since time.Time
+}
+
+// Matches reports whether e passes the filter (Limit aside).
+func (f AuditFilter) Matches(e *AuditEntry) bool {
+	return (f.Actor == "" || e.Actor == f.Actor) &&
+		(f.Action == "" || e.Action == f.Action || e.Action == "command."+f.Action) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since))
+}
+
+// Find returns the entries that pass f, newest first.
+func (a *Audit) Find(ctx context.Context, f AuditFilter) ([]*AuditEntry, error) {
+	query := "SELECT " + auditColumns + " FROM audit WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2 OR action = 'command.' || $2) AND ts >= $3 ORDER BY id DESC LIMIT $4"
+	var since int64
+	if !f.Since.IsZero() {
+		since = f.Since.UnixMilli()
+	}
+	rows, err := a.db.Query(ctx, query, f.Actor, f.Action, since, f.Limit)
+	return dbutil.NewRowIterWithError(rows, scanAuditEntry, err).AsList()
+}

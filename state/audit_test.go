@@ -157,3 +157,54 @@ func TestDecisionLogRehashedEditIsCaught(t *testing.T) {
 		t.Fatalf("Verify = %v, want the entry after %d named", err, victim.ID)
 	}
 }
+
+// TestDecisionLogFind: the SQL filter and AuditFilter.Matches agree, newest first.
+func TestDecisionLogFind(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	now := time.Now()
+	for _, e := range []*state.AuditEntry{
+		{Time: now.Add(-10 * 24 * time.Hour), Actor: "@alice:x", Action: "command.update", Outcome: "ok"},
+		{Time: now.Add(-2 * time.Hour), Actor: "@bob:x", Action: "command.update", Outcome: "ok"},
+		{Time: now.Add(-time.Hour), Actor: "@alice:x", Action: "invite", Outcome: "refused"},
+		{Time: now, Actor: "@alice:x", Action: "command.ping", Outcome: "ok"},
+	} {
+		if _, err := db.Audit.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := db.Audit.Find(ctx, state.AuditFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []state.AuditFilter{
+		{Limit: 100},
+		{Limit: 2},
+		{Limit: 100, Actor: "@alice:x"},
+		{Limit: 100, Action: "update"},
+		{Limit: 100, Action: "invite"},
+		{Limit: 100, Since: now.Add(-7 * 24 * time.Hour)},
+		{Limit: 100, Actor: "@alice:x", Action: "update", Since: now.Add(-7 * 24 * time.Hour)},
+	} {
+		got, err := db.Audit.Find(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []int64
+		for _, e := range all {
+			if f.Matches(e) && len(want) < f.Limit {
+				want = append(want, e.ID)
+			}
+		}
+		var gotIDs []int64
+		for _, e := range got {
+			gotIDs = append(gotIDs, e.ID)
+		}
+		if fmt.Sprint(gotIDs) != fmt.Sprint(want) {
+			t.Errorf("Find(%+v) = %v, want %v", f, gotIDs, want)
+		}
+	}
+	if got, _ := db.Audit.Find(ctx, state.AuditFilter{Limit: 100, Action: "update"}); len(got) != 2 || got[0].Actor != "@bob:x" {
+		t.Errorf("Find(action update) = %d entries, newest first by bob expected", len(got))
+	}
+}

@@ -80,6 +80,9 @@ func NewWorld(ctx context.Context, dir string, logf func(string, ...any)) (*Worl
 		AdminRoom: w.AdminRoom, GroupRoom: w.GroupRoom,
 		Admins:  []id.UserID{w.Alice.UserID, w.Bob.UserID},
 		DataDir: filepath.Join(dir, "steward-data"),
+		// The tests send commands much faster than people do; the per-sender limit
+		// itself is covered by the unit tests.
+		TopLevel: []string{"rate_limit: {burst: 1000, per_minute: 6000}"},
 	}
 	if err = w.StartSteward(ctx); err != nil {
 		return w, err

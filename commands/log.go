@@ -1,0 +1,129 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
+)
+
+// Limits of !log: how many entries by default and at most, so one answer stays
+// readable.
+const (
+	logDefault = 20
+	logMax     = 100
+)
+
+// CommandLog reads the decision log back into the admin room, so anyone on the team can
+// see who asked for what and what came of it without shell access.
+var CommandLog = &Command{
+	Name:    "log",
+	Section: SectionDecisions,
+	Help:    "Show the latest decision log entries",
+	Args:    "[N] [--actor @user:server] [--action NAME] [--since 7d]",
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		filter, err := parseLogArgs(ce.Args, ce.proc.now())
+		if err != nil {
+			return err
+		}
+		entries, err := ce.proc.audit.Find(ctx, filter)
+		if err != nil {
+			return fmt.Errorf("read the decision log: %w", err)
+		}
+		if len(entries) == 0 {
+			return ce.Reply(ctx, render.New("No decision log entries match."))
+		}
+		rows := make([][]string, 0, len(entries))
+		for _, e := range entries {
+			rows = append(rows, []string{
+				strconv.FormatInt(e.ID, 10),
+				e.Time.UTC().Format("Jan 02 15:04"),
+				e.Actor.String(),
+				strings.TrimPrefix(e.Action, "command."),
+				shorten(e.Arguments, 40),
+				e.Outcome,
+			})
+		}
+		msg := render.New(fmt.Sprintf("The last %d matching entries, newest first (times in UTC):", len(entries))).Line().
+			Table([]string{"#", "When", "Who", "Action", "Arguments", "Outcome"}, rows)
+		return ce.Reply(ctx, msg)
+	},
+}
+
+// parseLogArgs reads !log's arguments into a filter.
+func parseLogArgs(args []string, now time.Time) (state.AuditFilter, error) {
+	f := state.AuditFilter{Limit: logDefault}
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		value := func() (string, error) {
+			if i+1 >= len(args) {
+				return "", Usagef("%s needs a value.", arg)
+			}
+			i++
+			return args[i], nil
+		}
+		switch arg {
+		case "--actor":
+			v, err := value()
+			if err != nil {
+				return f, err
+			}
+			if _, _, err := id.UserID(v).Parse(); err != nil {
+				return f, Usagef("%q is not a Matrix ID like @alice:example.org.", v)
+			}
+			f.Actor = id.UserID(v)
+		case "--action":
+			v, err := value()
+			if err != nil {
+				return f, err
+			}
+			f.Action = strings.ToLower(v)
+		case "--since":
+			v, err := value()
+			if err != nil {
+				return f, err
+			}
+			d, err := parseAge(v)
+			if err != nil {
+				return f, err
+			}
+			f.Since = now.Add(-d)
+		default:
+			n, err := strconv.Atoi(arg)
+			if err != nil || n < 1 {
+				return f, Usagef("I don't understand %q. Usage: !log [N] [--actor @user:server] [--action NAME] [--since 7d]", arg)
+			}
+			f.Limit = min(n, logMax)
+		}
+	}
+	return f, nil
+}
+
+// parseAge reads a span like 7d, 12h or 30m.
+func parseAge(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, Usagef("%q is not a span of time like 7d, 12h or 30m.", s)
+}
+
+// shorten cuts s to n characters, marking the cut.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
