@@ -58,6 +58,7 @@ func run(ctx context.Context, out io.Writer) error {
 		{alice, adminRoom, "admin room", "!status"},
 		{carol, groupRoom, "group room", "!status"},
 		{carol, groupRoom, "group room", "!ping"},
+		{bob, adminRoom, "admin room", "!log 5"},
 	}
 	for _, line := range script {
 		reply, err := w.Command(ctx, line.who, line.room, line.text)
