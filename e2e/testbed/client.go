@@ -47,6 +47,16 @@ func Register(ctx context.Context, url, name, password string) error {
 // NewClient logs in as name, sets up encryption in dir, cross-signs the new device and
 // starts syncing.
 func NewClient(ctx context.Context, url, name, password, dir string, log zerolog.Logger) (*Client, error) {
+	return newClient(ctx, url, name, password, dir, log, true)
+}
+
+// NewUnverifiedClient is NewClient without cross-signing: a session its owner never
+// verified, as a stolen password would give.
+func NewUnverifiedClient(ctx context.Context, url, name, password, dir string, log zerolog.Logger) (*Client, error) {
+	return newClient(ctx, url, name, password, dir, log, false)
+}
+
+func newClient(ctx context.Context, url, name, password, dir string, log zerolog.Logger, crossSign bool) (*Client, error) {
 	cli, err := mautrix.NewClient(url, "", "")
 	if err != nil {
 		return nil, err
@@ -67,9 +77,11 @@ func NewClient(ctx context.Context, url, name, password, dir string, log zerolog
 		return nil, fmt.Errorf("%s: init crypto: %w", name, err)
 	}
 	cli.Crypto = helper
-	recoveryKey, err := helper.Machine().GenerateAndVerifyWithRecoveryKey(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: cross-sign: %w", name, err)
+	var recoveryKey string
+	if crossSign {
+		if recoveryKey, err = helper.Machine().GenerateAndVerifyWithRecoveryKey(ctx); err != nil {
+			return nil, fmt.Errorf("%s: cross-sign: %w", name, err)
+		}
 	}
 	c := &Client{
 		Client: cli, Crypto: helper, RecoveryKey: recoveryKey,
