@@ -135,46 +135,44 @@ func (w *World) Command(ctx context.Context, c *Client, room id.RoomID, text str
 
 // WaitHandled waits until Steward's audit log has an entry for the command eventID,
 // that is, until Steward has decided about it, and returns the entry's outcome.
-func (w *World) WaitHandled(ctx context.Context, eventID id.EventID, limit time.Duration) (string, error) {
-	db, err := state.Open(ctx, filepath.Join(w.Config.DataDir, "steward.db"), zerolog.Nop())
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
+func (w *World) WaitHandled(ctx context.Context, eventID id.EventID, limit time.Duration) (outcome string, err error) {
+	err = w.pollDatabase(ctx, limit, "to handle "+eventID.String(), func(db *state.DB) (bool, error) {
 		entries, err := db.Audit.ForEvent(ctx, eventID)
-		if err != nil {
-			return "", err
+		if err != nil || len(entries) == 0 {
+			return false, err
 		}
-		if len(entries) > 0 {
-			return entries[len(entries)-1].Outcome, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "", fmt.Errorf("Steward did not handle %s within %s", eventID, limit)
+		outcome = entries[len(entries)-1].Outcome
+		return true, nil
+	})
+	return outcome, err
 }
 
 // WaitKept waits until Steward has put the encrypted message eventID aside to wait
 // for its room key (after its batch was committed).
 func (w *World) WaitKept(ctx context.Context, eventID id.EventID, limit time.Duration) error {
+	return w.pollDatabase(ctx, limit, "to keep "+eventID.String()+" aside", func(db *state.DB) (bool, error) {
+		kept, err := db.Undecrypted.All(ctx)
+		for _, evt := range kept {
+			if evt.ID == eventID {
+				return true, nil
+			}
+		}
+		return false, err
+	})
+}
+
+// pollDatabase opens Steward's database beside the running bot and checks done every
+// 100 ms until it reports true or limit passes.
+func (w *World) pollDatabase(ctx context.Context, limit time.Duration, what string, done func(*state.DB) (bool, error)) error {
 	db, err := state.Open(ctx, filepath.Join(w.Config.DataDir, "steward.db"), zerolog.Nop())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		kept, err := db.Undecrypted.All(ctx)
-		if err != nil {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if ok, err := done(db); err != nil || ok {
 			return err
 		}
-		for _, evt := range kept {
-			if evt.ID == eventID {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("Steward did not keep %s aside within %s", eventID, limit)
+	return fmt.Errorf("waited %s for Steward %s", limit, what)
 }
