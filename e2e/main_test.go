@@ -52,3 +52,24 @@ func command(t testing.TB, c *testbed.Client, room id.RoomID, text string) *even
 	}
 	return reply
 }
+
+// withConfig stops Steward and rewrites its config with change applied, leaving it to
+// the test to start it again; when the test ends, Steward runs with the original config.
+func withConfig(t *testing.T, change func(*testbed.StewardConfig)) {
+	t.Helper()
+	if err := w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	saved := w.Config
+	t.Cleanup(func() {
+		_ = w.Steward.Stop()
+		w.Config = saved
+		if err := w.StartSteward(context.WithoutCancel(t.Context())); err != nil {
+			t.Fatal(err)
+		}
+	})
+	change(&w.Config)
+	if _, err := w.Config.Write(w.Dir); err != nil {
+		t.Fatal(err)
+	}
+}

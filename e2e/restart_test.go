@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/e2e/testbed"
 )
 
 // TestRestartNeitherLosesNorRepeats stops Steward, sends a command while it is down,
@@ -46,24 +48,13 @@ func TestRestartNeitherLosesNorRepeats(t *testing.T) {
 // stale_after: it must be answered, but not run.
 func TestStaleCommandIsNotRun(t *testing.T) {
 	ctx := t.Context()
-	if err := w.Steward.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	saved := w.Config
-	w.Config.Extra = append(w.Config.Extra, "stale_after: 2s")
-	defer func() {
-		_ = w.Steward.Stop()
-		w.Config = saved
-		if err := w.StartSteward(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	withConfig(t, func(c *testbed.StewardConfig) { c.Extra = append(c.Extra, "stale_after: 2s") })
 	eventID, err := w.Alice.Say(ctx, w.AdminRoom, "!status")
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second)
-	if err = w.StartSteward(ctx); err != nil {
+	if err = w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := w.Alice.WaitForReply(ctx, w.StewardID, w.AdminRoom, eventID, 60*time.Second)

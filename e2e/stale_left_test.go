@@ -4,30 +4,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/steward-bot/steward/e2e/testbed"
 )
 
 // TestCommandLeftByACrashIsJudgedAsOfNow records a command, crashes before running it,
 // and restarts only after stale_after has passed: the command must not run then.
 func TestCommandLeftByACrashIsJudgedAsOfNow(t *testing.T) {
 	ctx := t.Context()
-	if err := w.Steward.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	saved := w.Config
-	w.Config.Extra = append(w.Config.Extra, "stale_after: 2s")
-	defer func() {
-		_ = w.Steward.Stop()
-		w.Config = saved
-		if err := w.StartSteward(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}()
-	if err := w.StartSteward(ctx); err != nil { // writes the config with stale_after
-		t.Fatal(err)
-	}
-	if err := w.Steward.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	withConfig(t, func(c *testbed.StewardConfig) { c.Extra = append(c.Extra, "stale_after: 2s") })
 	w.Steward.Env = []string{"STEWARD_CRASH_AT=command-recorded"}
 	err := w.Steward.Start(ctx)
 	w.Steward.Env = nil

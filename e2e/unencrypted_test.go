@@ -7,6 +7,8 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+
+	"github.com/steward-bot/steward/e2e/testbed"
 )
 
 // TestUnencryptedAdminRoomIsRefused points Steward at an admin room without
@@ -18,19 +20,8 @@ func TestUnencryptedAdminRoomIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err = w.Steward.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	saved := w.Config
-	w.Config.AdminRoom = plain
-	defer func() {
-		_ = w.Steward.Stop()
-		w.Config = saved
-		if err := w.StartSteward(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}()
-	if err = w.StartSteward(ctx); err != nil {
+	withConfig(t, func(c *testbed.StewardConfig) { c.AdminRoom = plain })
+	if err = w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err = w.Alice.InviteUser(ctx, plain, &mautrix.ReqInviteUser{UserID: w.StewardID}); err != nil {

@@ -154,12 +154,6 @@ func (a *Audit) Each(ctx context.Context, fn func(*AuditEntry) error) error {
 	return rows.Err()
 }
 
-// Recent returns the last n entries, newest first.
-func (a *Audit) Recent(ctx context.Context, n int) ([]*AuditEntry, error) {
-	rows, err := a.db.Query(ctx, "SELECT "+auditColumns+" FROM audit ORDER BY id DESC LIMIT $1", n)
-	return dbutil.NewRowIterWithError(rows, scanAuditEntry, err).AsList()
-}
-
 // ForEvent returns the entries written about the Matrix event eventID, oldest first.
 func (a *Audit) ForEvent(ctx context.Context, eventID id.EventID) ([]*AuditEntry, error) {
 	rows, err := a.db.Query(ctx, "SELECT "+auditColumns+" FROM audit WHERE event_id=$1 ORDER BY id", eventID)

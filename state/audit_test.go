@@ -141,7 +141,7 @@ func TestDecisionLogRehashedEditIsCaught(t *testing.T) {
 	ctx := t.Context()
 	db := openTemp(t)
 	appendEntries(t, db, 4)
-	entries, err := db.Audit.Recent(ctx, 4)
+	entries, err := db.Audit.Find(ctx, state.AuditFilter{Limit: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

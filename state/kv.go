@@ -25,7 +25,7 @@ type KV struct {
 func (kv *KV) Get(ctx context.Context, key string) (string, error) {
 	var value string
 	err := kv.db.QueryRow(ctx, "SELECT value FROM kv WHERE key=$1", key).Scan(&value)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return "", nil
 	}
 	return value, err
@@ -46,12 +46,6 @@ func (kv *KV) SetOnce(ctx context.Context, key, value string) (bool, error) {
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
-}
-
-// Delete removes key.
-func (kv *KV) Delete(ctx context.Context, key string) error {
-	_, err := kv.db.Exec(ctx, "DELETE FROM kv WHERE key=$1", key)
-	return err
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
