@@ -18,8 +18,23 @@ const (
 	InboxDone     InboxState = "done"
 )
 
-// InboxEntry is a command message as it arrived, with what is needed to run it later.
+// InboxKind tells commands from reactions.
+type InboxKind string
+
+// The kinds of inbox entry.
+const (
+	// InboxCommand is a text message addressed to Steward.
+	InboxCommand InboxKind = "command"
+	// InboxReaction is a reaction (its key in Body) to the event in RelatesTo: an
+	// answer to an approval request.
+	InboxReaction InboxKind = "reaction"
+)
+
+// InboxEntry is a command message (or a reaction) as it arrived, with what is needed to
+// handle it later.
 type InboxEntry struct {
+	Kind       InboxKind
+	RelatesTo  id.EventID
 	EventID    id.EventID
 	RoomID     id.RoomID
 	Sender     id.UserID
@@ -40,14 +55,17 @@ type Inbox struct {
 	db *dbutil.Database
 }
 
-const inboxColumns = "event_id, room_id, sender, device_id, trust, encrypted, thread_root, body, sent_at, received_at, state, outcome"
+const inboxColumns = "kind, relates_to, event_id, room_id, sender, device_id, trust, encrypted, thread_root, body, sent_at, received_at, state, outcome"
 
 // Record stores a newly arrived command and reports whether it was new. An event seen
 // before (a re-delivered sync) is not stored again.
 func (in *Inbox) Record(ctx context.Context, e *InboxEntry) (bool, error) {
+	if e.Kind == "" {
+		e.Kind = InboxCommand
+	}
 	res, err := in.db.Exec(ctx, `INSERT INTO inbox (`+inboxColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '') ON CONFLICT (event_id) DO NOTHING`,
-		e.EventID, e.RoomID, e.Sender, e.DeviceID, int(e.Trust), e.Encrypted, e.ThreadRoot, e.Body,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '') ON CONFLICT (event_id) DO NOTHING`,
+		e.Kind, e.RelatesTo, e.EventID, e.RoomID, e.Sender, e.DeviceID, int(e.Trust), e.Encrypted, e.ThreadRoot, e.Body,
 		e.SentAt.UnixMilli(), e.ReceivedAt.UnixMilli(), InboxReceived)
 	if err != nil {
 		return false, err
@@ -93,7 +111,7 @@ func scanInboxEntry(row dbutil.Scannable) (*InboxEntry, error) {
 	var e InboxEntry
 	var trust int
 	var sentAt, receivedAt int64
-	err := row.Scan(&e.EventID, &e.RoomID, &e.Sender, &e.DeviceID, &trust, &e.Encrypted, &e.ThreadRoot, &e.Body,
+	err := row.Scan(&e.Kind, &e.RelatesTo, &e.EventID, &e.RoomID, &e.Sender, &e.DeviceID, &trust, &e.Encrypted, &e.ThreadRoot, &e.Body,
 		&sentAt, &receivedAt, &e.State, &e.Outcome)
 	if err != nil {
 		return nil, err

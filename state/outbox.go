@@ -24,6 +24,9 @@ type OutboxMessage struct {
 	LastError string
 	State     string
 	EventID   id.EventID
+	// RelatesToMsg is the earlier outbox message this one reacts to or edits (0 for
+	// none).
+	RelatesToMsg int64
 }
 
 // The states of an outbox message.
@@ -45,21 +48,32 @@ type Outbox struct {
 	db *dbutil.Database
 }
 
-const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id"
+const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg"
 
 // Add queues content for roomID and returns the message's ID. replyTo is the command
 // event it answers ("" for none). The transaction ID is fixed now, so a resend after a
 // crash (with the same access token) is deduplicated by the homeserver.
 func (o *Outbox) Add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID) (int64, error) {
+	return o.add(ctx, roomID, evtType, content, replyTo, 0)
+}
+
+// AddRelated queues content, which reacts to or edits the earlier outbox message
+// relatesTo, and returns its ID. The sender fills in m.relates_to.event_id with that
+// message's event ID, which is not known before it is sent.
+func (o *Outbox) AddRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, relatesTo int64) (int64, error) {
+	return o.add(ctx, roomID, evtType, content, "", relatesTo)
+}
+
+func (o *Outbox) add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID, relatesTo int64) (int64, error) {
 	txnID := "steward_" + random.String(24)
 	raw, err := withTxnMarker(content, txnID)
 	if err != nil {
 		return 0, fmt.Errorf("encode message: %w", err)
 	}
 	var msgID int64
-	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, reply_to, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		roomID, evtType.Type, string(raw), txnID, replyTo, time.Now().UnixMilli()).Scan(&msgID)
+	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, reply_to, relates_to_msg, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		roomID, evtType.Type, string(raw), txnID, replyTo, relatesTo, time.Now().UnixMilli()).Scan(&msgID)
 	if err != nil {
 		return 0, fmt.Errorf("queue message: %w", err)
 	}
@@ -171,7 +185,7 @@ func scanOutboxMessage(row dbutil.Scannable) (*OutboxMessage, error) {
 	var m OutboxMessage
 	var evtType, content string
 	var createdAt int64
-	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID)
+	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ type DB struct {
 	Outbox      *Outbox
 	Audit       *Audit
 	Undecrypted *Undecrypted
+	Approvals   *Approvals
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -57,6 +58,7 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 		Audit:  &Audit{db: db},
 
 		Undecrypted: &Undecrypted{db: db},
+		Approvals:   &Approvals{db: db},
 	}, nil
 }
 
