@@ -116,20 +116,37 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.resolveRooms(ctx); err != nil {
 		return err
 	}
+	registry := commands.Builtin()
+	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
+		return err
+	}
 	b.proc = commands.NewProcessor(commands.Settings{
 		Prefix:           b.cfg.Matrix.CommandPrefix,
 		Admins:           b.cfg.Matrix.Admins,
 		AdminRoom:        b.adminRoom,
 		GroupRoom:        b.groupRoom,
+		BotUserID:        b.client.UserID,
 		StaleAfter:       b.cfg.Matrix.StaleAfter.D(),
 		RequireVerified:  b.cfg.Matrix.VerifiedDevicesRequired(),
 		AllowUnencrypted: b.cfg.Matrix.AllowUnencrypted,
+		ApprovalTTL:      b.cfg.Policy.ApprovalTTL.D(),
+		AllowSingleAdmin: b.cfg.Policy.AllowSingleAdmin,
 		Disks:            diskPaths(b.cfg),
-	}, commands.Builtin(), b, b, b.db.Audit, b.db.KV, commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now), time.Now)
+	}, registry, commands.Deps{
+		Messenger: b,
+		Rooms:     b,
+		Audit:     b.db.Audit,
+		Once:      b.db.KV,
+		Approvals: b.db.Approvals,
+		Txn:       b.db.DoTxn,
+		Limiter:   commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
+		Now:       time.Now,
+	})
 
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEventType(event.StateMember, guarded("member", b.onMember))
 	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))
+	syncer.OnEventType(event.EventReaction, guarded("reaction", b.onReaction))
 	syncer.OnEventType(event.EventEncrypted, guarded("encrypted", b.onEncrypted)) // after the crypto helper's own
 	syncer.OnEvent(guarded("own event", b.onOwnEvent))
 
@@ -140,13 +157,17 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.reportInterrupted(workCtx); err != nil {
 		return err
 	}
+	if err := b.proc.Resume(workCtx); err != nil {
+		return fmt.Errorf("resume approvals: %w", err)
+	}
+	pollCtx, stopPolling := context.WithCancel(ctx)
 	senderStopped := make(chan struct{})
 	go func() {
 		defer close(senderStopped)
 		b.sendOutbox(workCtx)
 	}()
 	go b.checkDecisionLog(workCtx)
-	pollCtx, stopPolling := context.WithCancel(ctx)
+	go b.expireApprovals(pollCtx)
 	inboxStopped := b.runInbox(pollCtx, workCtx)
 	if err := b.retryUndecrypted(ctx); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to retry messages waiting for their keys")
@@ -224,6 +245,26 @@ func diskPaths(cfg *config.Config) []string {
 		paths = append(paths, d.Path)
 	}
 	return paths
+}
+
+// expireApprovals closes approval requests when their time runs out, waking at the
+// next expiry (and at least once a minute, to see requests made since).
+func (b *Bot) expireApprovals(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	for {
+		wait := time.Minute
+		if next, err := b.db.Approvals.NextExpiry(ctx); err != nil {
+			log.Err(err).Msg("Failed to read approval expiry times")
+		} else if !next.IsZero() {
+			wait = min(wait, max(time.Until(next), 0))
+		}
+		if !sleep(ctx, wait, nil) {
+			return
+		}
+		if err := b.proc.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			log.Err(err).Msg("Failed to expire approval requests")
+		}
+	}
 }
 
 // checkDecisionLog verifies the decision log's hash chain at start and tells the admin

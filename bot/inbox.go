@@ -58,7 +58,12 @@ func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
 				}
 				go func() {
 					defer func() { b.running.Done(); finished <- entry.RoomID }()
-					outcome := b.proc.Handle(workCtx, in)
+					var outcome string
+					if entry.Kind == state.InboxReaction {
+						outcome = b.proc.HandleReaction(workCtx, in, entry.RelatesTo)
+					} else {
+						outcome = b.proc.Handle(workCtx, in)
+					}
 					crashPoint("command-answered")
 					if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
 						log.Err(err).Msg("Failed to mark command done")
@@ -104,6 +109,11 @@ func (b *Bot) reportInterrupted(ctx context.Context) error {
 			if len(recorded) > 0 {
 				// It ran to the end; only marking it done was cut off.
 				return b.db.Inbox.Finish(ctx, e.EventID, recorded[len(recorded)-1].Outcome)
+			}
+			if e.Kind == state.InboxReaction {
+				// An answer to a request is recorded in one transaction with all it
+				// decides, and nothing of it was: take it again.
+				return b.db.Inbox.Requeue(ctx, e.EventID)
 			}
 			answered, err := b.db.Outbox.Answered(ctx, e.EventID)
 			if err != nil {

@@ -2,7 +2,9 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,7 +19,7 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-var _ commands.Replier = (*Bot)(nil)
+var _ commands.Messenger = (*Bot)(nil)
 
 // outboxPoll is how often an idle sender looks for messages queued by another process
 // (steward notify).
@@ -26,6 +28,10 @@ const outboxPoll = 2 * time.Second
 // Reply queues msg as a notice in roomID, as a reply to replyTo and inside the thread
 // threadRoot when there is one.
 func (b *Bot) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
+	return b.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
+}
+
+func replyContent(msg *render.Message, replyTo, threadRoot id.EventID) *event.MessageEventContent {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{}
 	switch {
@@ -36,7 +42,48 @@ func (b *Bot) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot i
 	case replyTo != "":
 		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(replyTo)
 	}
-	return b.queue(ctx, roomID, content, replyTo)
+	return content
+}
+
+// Post is Reply that returns the message's outbox ID, for reactions and edits.
+func (b *Bot) Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) (int64, error) {
+	content := replyContent(msg, replyTo, threadRoot)
+	msgID, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, replyTo)
+	if err == nil {
+		wake(b.outboxWake)
+	}
+	return msgID, err
+}
+
+// React queues a reaction with key to the queued message msgID.
+func (b *Bot) React(ctx context.Context, roomID id.RoomID, msgID int64, key string) error {
+	content := &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, Key: key}}
+	return b.queueRelated(ctx, roomID, event.EventReaction, content, msgID)
+}
+
+// Edit queues a replacement of the queued message msgID's text by msg.
+func (b *Bot) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
+	content := msg.Notice()
+	content.Mentions = &event.Mentions{}
+	content.SetEdit("") // the sender fills in the event ID once msgID is sent
+	return b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
+}
+
+// Announce queues msg for roomID as an ordinary text message, which (unlike Steward's
+// notices) clients notify members about.
+func (b *Bot) Announce(ctx context.Context, roomID id.RoomID, msg *render.Message) error {
+	content := msg.Notice()
+	content.MsgType = event.MsgText
+	content.Mentions = &event.Mentions{}
+	return b.Send(ctx, roomID, content)
+}
+
+func (b *Bot) queueRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, msgID int64) error {
+	if _, err := b.db.Outbox.AddRelated(ctx, roomID, evtType, content, msgID); err != nil {
+		return err
+	}
+	wake(b.outboxWake)
+	return nil
 }
 
 // Send queues content for roomID. It returns once the message is durably queued; the
@@ -136,6 +183,16 @@ func (s *outboxSender) run(ctx context.Context) {
 			s.synced = nil
 			continue
 		}
+		content := msg.Content
+		if msg.RelatesToMsg != 0 {
+			if content, err = s.resolveRelation(ctx, msg); err != nil {
+				log.Err(err).Int64("outbox_id", msg.ID).Msg("Dropping a reaction or edit whose message was never sent")
+				if markErr := s.outbox.MarkFailed(ctx, msg.ID, err); markErr != nil {
+					log.Err(markErr).Msg("Failed to mark message failed")
+				}
+				continue
+			}
+		}
 		if err = s.outbox.MarkSending(ctx, msg.ID); err != nil {
 			log.Err(err).Msg("Failed to mark message sending")
 			if !sleep(ctx, backoff, nil) {
@@ -143,7 +200,7 @@ func (s *outboxSender) run(ctx context.Context) {
 			}
 			continue
 		}
-		resp, err := s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, msg.Content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
+		resp, err := s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
 		if err == nil {
 			crashPoint("message-sent")
 			if err = s.outbox.MarkSent(ctx, msg.ID, resp.EventID); err != nil {
@@ -178,6 +235,35 @@ func (s *outboxSender) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// errNeverSent is why a reaction or edit is dropped: the message it refers to was
+// refused by the homeserver, so there is nothing to react to or edit.
+var errNeverSent = errors.New("the message it refers to was never sent")
+
+// resolveRelation fills in the event ID of the earlier message msg reacts to or edits.
+// The queue is sent in order, so that message has been sent (or refused) by now.
+func (s *outboxSender) resolveRelation(ctx context.Context, msg *state.OutboxMessage) (json.RawMessage, error) {
+	target, err := s.outbox.Get(ctx, msg.RelatesToMsg)
+	if err != nil {
+		return nil, err
+	}
+	if target == nil || target.EventID == "" {
+		return nil, errNeverSent
+	}
+	var content map[string]json.RawMessage
+	if err = json.Unmarshal(msg.Content, &content); err != nil {
+		return nil, err
+	}
+	var rel map[string]any
+	if err = json.Unmarshal(content["m.relates_to"], &rel); err != nil || rel == nil {
+		return nil, fmt.Errorf("message %d has no m.relates_to to fill in", msg.ID)
+	}
+	rel["event_id"] = target.EventID
+	if content["m.relates_to"], err = json.Marshal(rel); err != nil {
+		return nil, err
+	}
+	return json.Marshal(content)
 }
 
 // classifySendError decides what to do after a failed send: wait and retry (a rate

@@ -99,7 +99,20 @@ func (b *Bot) joinedAfter(ctx context.Context, evt *event.Event) bool {
 // A message that had been kept waiting for its room key is let go only once it is
 // handled (recorded, or found not to be a command).
 func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
-	entry := b.commandOf(ctx, evt)
+	b.record(ctx, evt, b.commandOf(ctx, evt))
+}
+
+// onReaction records a ✅ or ❌ in one of Steward's rooms in the inbox, where it is
+// taken in order with the commands: it may answer an approval request. Whether it does
+// is decided there, not in the sync loop.
+func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
+	b.record(ctx, evt, b.reactionOf(ctx, evt))
+}
+
+// record writes entry (nil when evt is nothing to act on) to the inbox. A message that
+// had been kept waiting for its room key is let go only once it is handled (recorded,
+// or found to be nothing for Steward).
+func (b *Bot) record(ctx context.Context, evt *event.Event, entry *state.InboxEntry) {
 	if entry == nil {
 		if evt.Mautrix.WasEncrypted {
 			b.forgetUndecrypted(ctx, evt.ID)
@@ -129,6 +142,24 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	}
 }
 
+// reactionOf returns the inbox entry for evt when it may answer an approval request: an
+// ✅ or ❌ from someone else, in one of Steward's rooms, sent after Steward got there.
+func (b *Bot) reactionOf(ctx context.Context, evt *event.Event) *state.InboxEntry {
+	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) {
+		return nil
+	}
+	rel := evt.Content.AsReaction().RelatesTo
+	if _, ok := commands.ReactionVote(rel.Key); !ok || rel.Type != event.RelAnnotation || rel.EventID == "" {
+		return nil
+	}
+	if isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
+		return nil
+	}
+	entry := inboxEntryOf(evt, rel.Key)
+	entry.Kind, entry.RelatesTo = state.InboxReaction, rel.EventID
+	return entry
+}
+
 // commandOf returns the inbox entry for evt when it is a command to run: a text message
 // in one of Steward's rooms, from someone else, sent after Steward got there.
 func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry {
@@ -147,14 +178,21 @@ func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry
 		zerolog.Ctx(ctx).Debug().Stringer("event_id", evt.ID).Msg("Not replaying a command from before Steward was here")
 		return nil
 	}
+	entry := inboxEntryOf(evt, content.Body)
+	entry.ThreadRoot = content.RelatesTo.GetThreadParent()
+	return entry
+}
+
+// inboxEntryOf records who sent evt, from which device, and when.
+func inboxEntryOf(evt *event.Event, body string) *state.InboxEntry {
 	entry := &state.InboxEntry{
+		Kind:       state.InboxCommand,
 		EventID:    evt.ID,
 		RoomID:     evt.RoomID,
 		Sender:     evt.Sender,
 		Trust:      evt.Mautrix.TrustState,
 		Encrypted:  evt.Mautrix.WasEncrypted,
-		ThreadRoot: content.RelatesTo.GetThreadParent(),
-		Body:       content.Body,
+		Body:       body,
 		SentAt:     time.UnixMilli(evt.Timestamp),
 		ReceivedAt: time.Now(),
 	}

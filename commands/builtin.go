@@ -9,5 +9,10 @@ func Builtin() *Registry {
 		CommandWhoami,
 		CommandStatus,
 		CommandLog,
+		CommandAnnounce,
+		CommandPending,
+		CommandApprove,
+		CommandDeny,
+		CommandCancel,
 	)
 }

@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
 )
 
 // Role is what a sender may do. Roles are ordered: an admin may do what a member may.
@@ -43,10 +44,11 @@ type Section string
 const (
 	SectionGeneral   Section = "General"
 	SectionHost      Section = "Host"
+	SectionGroup     Section = "Group"
 	SectionDecisions Section = "Decisions"
 )
 
-var sectionOrder = []Section{SectionGeneral, SectionHost, SectionDecisions}
+var sectionOrder = []Section{SectionGeneral, SectionHost, SectionGroup, SectionDecisions}
 
 // Command declares one command: everything the dispatcher and help need to know.
 type Command struct {
@@ -60,9 +62,22 @@ type Command struct {
 	Args string
 	// Role is the least role that may run the command.
 	Role Role
-	// Destructive commands change something; they additionally need a verified device.
+	// Destructive commands change something; they additionally need a verified device,
+	// and by default a second admin's approval.
 	Destructive bool
-	Func        func(ctx context.Context, ce *Event) error
+	// Policy is how much agreement the command needs before it runs; the zero value
+	// means none for read-only commands and second_admin for destructive ones. Config
+	// can make it stricter (Registry.Tighten).
+	Policy Policy
+	// FreeText commands take the rest of the line as typed (ce.RawArgs), so quotes and
+	// apostrophes in it are not argument syntax.
+	FreeText bool
+	// Describe, for a command that may need approval, checks the arguments and says in
+	// a sentence what running it will do; the approval request shows it. A UserError
+	// refuses the command before anyone is asked. Without Describe the request shows
+	// the command line alone.
+	Describe func(ctx context.Context, ce *Event) (string, error)
+	Func     func(ctx context.Context, ce *Event) error
 }
 
 // Event is one command being run: who asked, from where, and with what.
@@ -81,13 +96,15 @@ type Event struct {
 	ThreadRoot id.EventID
 	SentAt     time.Time
 	ReceivedAt time.Time
+	// Approval is the request under which the command runs, when it needed one.
+	Approval *state.Approval
 
 	proc *Processor
 }
 
 // Reply answers the command in its room, as a reply or in its thread.
 func (ce *Event) Reply(ctx context.Context, msg *render.Message) error {
-	return ce.proc.replier.Reply(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, msg)
+	return ce.proc.messenger.Reply(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, msg)
 }
 
 // Replyf answers with plain text.

@@ -3,11 +3,13 @@ package commands_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/bot/render"
@@ -36,23 +38,76 @@ type sentReply struct {
 	HTML       string
 }
 
-// fakeReplier records replies instead of sending them.
-type fakeReplier struct {
+// fakeMessenger records what would be sent instead of sending it. Messages posted
+// for later edits are numbered like outbox IDs.
+type fakeMessenger struct {
 	mu      sync.Mutex
 	replies []sentReply
+	// posts holds the current text of each posted message, by ID (from 1), with edits
+	// applied; reactions holds the keys added to each.
+	posts     []string
+	reactions map[int64][]string
+	edits     int
+	// announced holds what went to a room as an announcement.
+	announced []sentReply
 }
 
-var _ commands.Replier = (*fakeReplier)(nil)
+var _ commands.Messenger = (*fakeMessenger)(nil)
 
-func (f *fakeReplier) Reply(_ context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
+func (f *fakeMessenger) Reply(_ context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.replies = append(f.replies, sentReply{Room: roomID, ReplyTo: replyTo, ThreadRoot: threadRoot, Plain: msg.Plain(), HTML: msg.HTML()})
 	return nil
 }
 
+func (f *fakeMessenger) Post(_ context.Context, _ id.RoomID, _, _ id.EventID, msg *render.Message) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.posts = append(f.posts, msg.Plain())
+	return int64(len(f.posts)), nil
+}
+
+func (f *fakeMessenger) React(_ context.Context, _ id.RoomID, msgID int64, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reactions == nil {
+		f.reactions = make(map[int64][]string)
+	}
+	f.reactions[msgID] = append(f.reactions[msgID], key)
+	return nil
+}
+
+func (f *fakeMessenger) Edit(_ context.Context, _ id.RoomID, msgID int64, msg *render.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if msgID < 1 || int(msgID) > len(f.posts) {
+		return fmt.Errorf("edit of unknown message %d", msgID)
+	}
+	f.posts[msgID-1] = msg.Plain()
+	f.edits++
+	return nil
+}
+
+func (f *fakeMessenger) Announce(_ context.Context, roomID id.RoomID, msg *render.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.announced = append(f.announced, sentReply{Room: roomID, Plain: msg.Plain(), HTML: msg.HTML()})
+	return nil
+}
+
+// post returns the current text of posted message msgID.
+func (f *fakeMessenger) post(msgID int64) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if msgID < 1 || int(msgID) > len(f.posts) {
+		return ""
+	}
+	return f.posts[msgID-1]
+}
+
 // take returns the replies sent since the last take.
-func (f *fakeReplier) take() []sentReply {
+func (f *fakeMessenger) take() []sentReply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := f.replies
@@ -171,8 +226,9 @@ type harness struct {
 	registry *commands.Registry
 	limiter  *commands.Limiter
 	clock    *fakeClock
-	replier  *fakeReplier
+	replier  *fakeMessenger
 	rooms    *fakeRooms
+	db       *state.DB
 	audit    *fakeAudit
 	once     *fakeOnce
 	proc     *commands.Processor
@@ -191,13 +247,15 @@ func newHarness(t *testing.T, reg *commands.Registry, tweak ...func(*harness)) *
 			Admins:          []id.UserID{admin},
 			AdminRoom:       adminRoom,
 			GroupRoom:       groupRoom,
+			BotUserID:       "@steward:example.org",
 			StaleAfter:      10 * time.Minute,
 			RequireVerified: true,
+			ApprovalTTL:     30 * time.Minute,
 		},
 		registry: reg,
 		limiter:  commands.NewLimiter(100, 600, clock.Now),
 		clock:    clock,
-		replier:  &fakeReplier{},
+		replier:  &fakeMessenger{},
 		rooms: &fakeRooms{
 			joined: map[id.RoomID][]id.UserID{
 				adminRoom: {admin},
@@ -208,6 +266,12 @@ func newHarness(t *testing.T, reg *commands.Registry, tweak ...func(*harness)) *
 		audit: &fakeAudit{},
 		once:  &fakeOnce{},
 	}
+	db, err := state.Open(t.Context(), filepath.Join(t.TempDir(), "steward.db"), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	h.db = db
 	for _, f := range tweak {
 		f(h)
 	}
@@ -217,7 +281,10 @@ func newHarness(t *testing.T, reg *commands.Registry, tweak ...func(*harness)) *
 
 // restart builds a new processor over the same stores, as a restart of Steward would.
 func (h *harness) restart() {
-	h.proc = commands.NewProcessor(h.settings, h.registry, h.replier, h.rooms, h.audit, h.once, h.limiter, h.clock.Now)
+	h.proc = commands.NewProcessor(h.settings, h.registry, commands.Deps{
+		Messenger: h.replier, Rooms: h.rooms, Audit: h.audit, Once: h.once,
+		Approvals: h.db.Approvals, Txn: h.db.DoTxn, Limiter: h.limiter, Now: h.clock.Now,
+	})
 }
 
 // input is body sent a second ago from sender's cross-signed device, encrypted.
@@ -272,6 +339,7 @@ func (p *probe) command(name string, role commands.Role, destructive bool, do fu
 		Help:        "Test command " + name,
 		Role:        role,
 		Destructive: destructive,
+		Policy:      commands.Policy{Kind: commands.PolicyNone},
 		Func: func(ctx context.Context, ce *commands.Event) error {
 			p.runs++
 			p.last = ce

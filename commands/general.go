@@ -60,8 +60,20 @@ func (p *Processor) describe(cmd *Command, long bool) *render.Message {
 		synopsis += " " + cmd.Args
 	}
 	msg.Code(synopsis).Text(" — " + cmd.Help)
+	var needs []string
 	if cmd.Destructive && p.settings.RequireVerified {
-		msg.Text(" (needs a verified device)")
+		needs = append(needs, "a verified device")
+	}
+	switch policy := p.registry.PolicyOf(cmd); policy.Kind {
+	case PolicyConfirm:
+		needs = append(needs, "your confirmation")
+	case PolicySecondAdmin:
+		needs = append(needs, "another admin's approval")
+	case PolicyQuorum:
+		needs = append(needs, fmt.Sprintf("the approval of %d other admins", policy.N))
+	}
+	if len(needs) > 0 {
+		msg.Text(" (needs " + strings.Join(needs, " and ") + ")")
 	}
 	if long && len(cmd.Aliases) > 0 {
 		msg.Line().Text("Also: ")

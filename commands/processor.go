@@ -16,9 +16,33 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-// Replier sends a reply to a command; the bot implements it with its outbox.
-type Replier interface {
+// Messenger sends what commands say; the bot implements it with its outbox, so every
+// method returns once the message is durably queued, and within a transaction of the
+// context it is queued with the rest of that transaction.
+type Messenger interface {
+	// Reply answers the event replyTo in roomID, inside the thread threadRoot if set.
 	Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error
+	// Post is Reply that returns the message's outbox ID, for later reactions and edits.
+	Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) (int64, error)
+	// React reacts with key to the queued message msgID.
+	React(ctx context.Context, roomID id.RoomID, msgID int64, key string) error
+	// Edit replaces the text of the queued message msgID.
+	Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error
+	// Announce posts msg to roomID as an ordinary message that notifies its members.
+	Announce(ctx context.Context, roomID id.RoomID, msg *render.Message) error
+}
+
+// ApprovalStore keeps approval requests and their votes (state.Approvals).
+type ApprovalStore interface {
+	Create(ctx context.Context, a *state.Approval) error
+	SetRequest(ctx context.Context, approvalID string, requestMsg, auditID int64) error
+	Get(ctx context.Context, approvalID string) (*state.Approval, error)
+	ByRequestEvent(ctx context.Context, eventID id.EventID) (*state.Approval, error)
+	InState(ctx context.Context, states ...state.ApprovalState) ([]*state.Approval, error)
+	DueToExpire(ctx context.Context, now time.Time) ([]*state.Approval, error)
+	Move(ctx context.Context, approvalID string, from, to state.ApprovalState, d state.Decision) (bool, error)
+	AddVote(ctx context.Context, v *state.Vote) (bool, error)
+	Votes(ctx context.Context, approvalID string) ([]*state.Vote, error)
 }
 
 // Rooms answers the questions about rooms that decide who may run what.
@@ -44,23 +68,48 @@ type Settings struct {
 	Admins           []id.UserID
 	AdminRoom        id.RoomID
 	GroupRoom        id.RoomID
+	// BotUserID is Steward's own account, the actor of what it decides by itself
+	// (an approval request expiring).
+	BotUserID        id.UserID
 	StaleAfter       time.Duration
 	RequireVerified  bool
 	AllowUnencrypted bool
+	// ApprovalTTL is how long an approval request stays open.
+	ApprovalTTL time.Duration
+	// AllowSingleAdmin lets a command that needs other admins' approval fall back to
+	// the requester's confirmation when only one admin is configured.
+	AllowSingleAdmin bool
 	// Disks are the paths whose use !status shows.
 	Disks []string
 }
 
-// Processor dispatches commands: it parses, checks, records and runs them.
+// Deps are what the Processor works with.
+type Deps struct {
+	Messenger Messenger
+	Rooms     Rooms
+	Audit     Recorder
+	Once      OnceStore
+	Approvals ApprovalStore
+	// Txn runs fn in one database transaction (state.DB.DoTxn).
+	Txn     func(ctx context.Context, fn func(ctx context.Context) error) error
+	Limiter *Limiter
+	// Now is the clock (time.Now outside tests).
+	Now func() time.Time
+}
+
+// Processor dispatches commands: it parses, checks, records and runs them, and runs
+// the ones that need approval once the admins agree.
 type Processor struct {
-	settings Settings
-	registry *Registry
-	replier  Replier
-	rooms    Rooms
-	audit    Recorder
-	once     OnceStore
-	limiter  *Limiter
-	now      func() time.Time
+	settings  Settings
+	registry  *Registry
+	messenger Messenger
+	rooms     Rooms
+	audit     Recorder
+	once      OnceStore
+	approvals ApprovalStore
+	txn       func(ctx context.Context, fn func(ctx context.Context) error) error
+	limiter   *Limiter
+	now       func() time.Time
 }
 
 // Input is a command message as the bot received it.
@@ -77,10 +126,12 @@ type Input struct {
 	ReceivedAt time.Time
 }
 
-// NewProcessor builds a dispatcher for the registry. now is the clock (time.Now outside
-// tests).
-func NewProcessor(settings Settings, registry *Registry, replier Replier, rooms Rooms, audit Recorder, once OnceStore, limiter *Limiter, now func() time.Time) *Processor {
-	return &Processor{settings: settings, registry: registry, replier: replier, rooms: rooms, audit: audit, once: once, limiter: limiter, now: now}
+// NewProcessor builds a dispatcher for the registry.
+func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
+	return &Processor{
+		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
+		once: deps.Once, approvals: deps.Approvals, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+	}
 }
 
 // IsCommand reports whether body is addressed to Steward, so the bot records only
@@ -126,36 +177,54 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 		RoomID: in.RoomID, EventID: in.EventID, ThreadRoot: in.ThreadRoot, SentAt: in.SentAt, ReceivedAt: in.ReceivedAt,
 		proc: p,
 	}
-	outcome, detail := p.handle(ctx, ce, parsed.Name, parseErr)
+	outcome, detail, then := p.handle(ctx, ce, parsed.Name, parseErr)
 	entry.Outcome, entry.Detail = outcome, detail
 	if ce.Command != nil {
 		entry.Action = "command." + ce.Command.Name
 	}
-	if _, err := p.audit.Append(ctx, entry); err != nil {
+	err := p.txn(ctx, func(ctx context.Context) error {
+		entryID, err := p.audit.Append(ctx, entry)
+		if err != nil || then == nil {
+			return err
+		}
+		return then(ctx, entryID)
+	})
+	if err != nil && then != nil {
+		// The approval request was not stored, so nothing waits for an answer: say so
+		// and record the failure instead.
+		log.Err(err).Msg("Failed to store approval request")
+		p.reply(ctx, ce, render.New("I couldn't store the approval request for ").Code(p.settings.Prefix+ce.Command.Name).Text(", so nothing will run. Try again in a moment."))
+		entry.ID, entry.Outcome, entry.Detail = 0, state.OutcomeError, "storing approval request: "+err.Error()
+		outcome = entry.Outcome
+		_, err = p.audit.Append(ctx, entry)
+	}
+	if err != nil {
 		log.Err(err).Msg("Failed to write audit entry")
 	}
 	log.Info().Str("command", parsed.Name).Str("outcome", outcome).Str("detail", detail).Msg("Handled command")
 	return outcome
 }
 
-// handle decides and runs; it returns the outcome and a detail for the audit log.
-func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr error) (outcome, detail string) {
+// handle decides and runs; it returns the outcome and a detail for the audit log, and
+// for a command that waits for approval, what to store in the same transaction as its
+// audit entry.
+func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr error) (outcome, detail string, then func(ctx context.Context, entryID int64) error) {
 	ce.Role = p.RoleOf(ctx, ce.Sender)
 	if ce.Role == RoleNobody {
 		// Someone who is neither admin nor member gets no answer at all: Steward does
 		// not talk to strangers, even to refuse.
-		return state.OutcomeRefused, "sender has no role"
+		return state.OutcomeRefused, "sender has no role", nil
 	}
 	if !ce.Encrypted {
 		if refused, detail := p.refuseUnencrypted(ctx, ce); refused {
-			return state.OutcomeRefused, detail
+			return state.OutcomeRefused, detail, nil
 		}
 	}
 	if !p.limiter.Allow(ce.Sender) {
 		if p.limiter.FirstRefusal(ce.Sender) {
 			p.reply(ctx, ce, render.New("You're sending commands faster than I take them; I'm ignoring them for a moment. Try again in a minute."))
 		}
-		return state.OutcomeRateLimited, ""
+		return state.OutcomeRateLimited, "", nil
 	}
 	// Staleness is measured on arrival: a command that arrived on time but waited
 	// behind slow ones is still run.
@@ -164,22 +233,26 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		p.reply(ctx, ce, render.New("Your ").Code(p.settings.Prefix+name).
 			Text(fmt.Sprintf(" was sent at %s UTC (%s ago), while I could not read it, so I did not run it. Send it again if you still want it.",
 				ce.SentAt.UTC().Format("2006-01-02 15:04"), roundDuration(age))))
-		return state.OutcomeStale, fmt.Sprintf("sent %s ago", roundDuration(age))
+		return state.OutcomeStale, fmt.Sprintf("sent %s ago", roundDuration(age)), nil
 	}
 	ce.Command = p.registry.Lookup(name)
 	if ce.Command == nil {
 		p.reply(ctx, ce, render.New("I don't know the command ").Code(p.settings.Prefix+name).Text(". Send ").Code(p.settings.Prefix+"help").Text(" for the list."))
-		return state.OutcomeUnknown, ""
+		return state.OutcomeUnknown, "", nil
 	}
-	if parseErr != nil {
+	if parseErr != nil && !ce.Command.FreeText {
 		p.reply(ctx, ce, render.New("I couldn't read that command: "+parseErr.Error()+"."))
-		return state.OutcomeBadInput, parseErr.Error()
+		return state.OutcomeBadInput, parseErr.Error(), nil
 	}
 	if refusal := p.refusal(ctx, ce); refusal != nil {
 		p.reply(ctx, ce, refusal)
-		return state.OutcomeRefused, refusal.Plain()
+		return state.OutcomeRefused, refusal.Plain(), nil
 	}
-	return p.run(ctx, ce)
+	if policy := p.registry.PolicyOf(ce.Command); policy.Kind != PolicyNone {
+		return p.requestApproval(ctx, ce, policy)
+	}
+	outcome, detail = p.run(ctx, ce)
+	return outcome, detail, nil
 }
 
 // refuseUnencrypted decides about a message that arrived unencrypted. In an encrypted

@@ -10,12 +10,14 @@ import (
 type Registry struct {
 	commands []*Command
 	byName   map[string]*Command
+	// policies holds the policies config tightened, by command name.
+	policies map[string]Policy
 }
 
 // NewRegistry indexes cmds. Duplicate or malformed names are programming errors and
 // panic, so they are caught by the first test that builds the registry.
 func NewRegistry(cmds ...*Command) *Registry {
-	r := &Registry{byName: make(map[string]*Command)}
+	r := &Registry{byName: make(map[string]*Command), policies: make(map[string]Policy)}
 	for _, cmd := range cmds {
 		if cmd.Func == nil {
 			panic(fmt.Sprintf("command %q has no function", cmd.Name))

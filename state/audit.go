@@ -41,6 +41,10 @@ const (
 	OutcomeInterrupted = "interrupted"
 	OutcomeUnknown     = "unknown_command"
 	OutcomeBadInput    = "bad_input"
+	// OutcomeAwaitingApproval is a command that was not run but put to the admins.
+	OutcomeAwaitingApproval = "awaiting_approval"
+	// OutcomeIgnored is a reaction that answers nothing Steward asked.
+	OutcomeIgnored = "ignored"
 )
 
 // Audit is the decision log: an append-only, hash-chained record of commands, refusals

@@ -85,6 +85,13 @@ func (in *Inbox) Claim(ctx context.Context, eventID id.EventID) (bool, error) {
 	return n == 1, err
 }
 
+// Requeue moves a started entry back to received, for an entry whose handling left
+// no trace and is safe to take again.
+func (in *Inbox) Requeue(ctx context.Context, eventID id.EventID) error {
+	_, err := in.db.Exec(ctx, "UPDATE inbox SET state=$1 WHERE event_id=$2 AND state=$3", InboxReceived, eventID, InboxStarted)
+	return err
+}
+
 // Finish marks a command done with a short outcome ("ok", "refused", "stale", ...).
 func (in *Inbox) Finish(ctx context.Context, eventID id.EventID, outcome string) error {
 	_, err := in.db.Exec(ctx, "UPDATE inbox SET state=$1, outcome=$2 WHERE event_id=$3", InboxDone, outcome, eventID)

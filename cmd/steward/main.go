@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/bot"
+	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/state"
 )
@@ -104,7 +105,16 @@ func flagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Load(path)
 	if err == nil {
-		return cfg, true
+		// Which commands exist is the command package's knowledge, so policy.commands
+		// is checked against it here rather than in config.
+		if err = commands.Builtin().Tighten(cfg.Policy.Commands); err == nil {
+			return cfg, true
+		}
+		fmt.Fprintf(stderr, "%s has problems:\n", path)
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "  %s\n", line)
+		}
+		return nil, false
 	}
 	var problems *config.Problems
 	if errors.As(err, &problems) {
