@@ -64,10 +64,10 @@ type OnceStore interface {
 
 // Settings are the parts of the configuration the dispatcher needs.
 type Settings struct {
-	Prefix           string
-	Admins           []id.UserID
-	AdminRoom        id.RoomID
-	GroupRoom        id.RoomID
+	Prefix    string
+	Admins    []id.UserID
+	AdminRoom id.RoomID
+	GroupRoom id.RoomID
 	// BotUserID is Steward's own account, the actor of what it decides by itself
 	// (an approval request expiring).
 	BotUserID        id.UserID
