@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/url"
 	"os"
@@ -25,6 +26,10 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	// Embedded zone data, so decision_log.weekly_summary.time_zone works on
+	// hosts (and minimal container images) without /usr/share/zoneinfo.
+	_ "time/tzdata"
 
 	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/id"
@@ -47,7 +52,29 @@ const (
 	DefaultDiskPath      = "/"
 	DefaultBurst         = 5
 	DefaultPerMinute     = 20.0
+	DefaultApprovalTTL   = Duration(30 * time.Minute)
+	DefaultSummaryHour   = 9
+	DefaultSummaryZone   = "UTC"
 )
+
+// Bounds of policy.approval_ttl: long enough to reach a phone, short enough
+// that a forgotten request cannot be approved by surprise weeks later.
+const (
+	minApprovalTTL = Duration(time.Minute)
+	maxApprovalTTL = Duration(168 * time.Hour)
+)
+
+// The kinds of approval policy ParsePolicy returns, from least to most strict.
+const (
+	PolicyNone        = "none"         // runs at once
+	PolicyConfirm     = "confirm"      // any admin confirms, the requester included
+	PolicySecondAdmin = "second_admin" // one admin other than the requester approves
+	PolicyQuorum      = "quorum"       // N admins other than the requester approve
+)
+
+// MaxQuorum is the largest N in "quorum:N"; no group of friends has more
+// admins than that, so a larger N is a typo.
+const MaxQuorum = 20
 
 // maxCommandPrefix keeps the prefix short enough to type on a phone.
 const maxCommandPrefix = 8
@@ -55,11 +82,13 @@ const maxCommandPrefix = 8
 // Config is the whole of Steward's configuration, as read from steward.yaml.
 // Its String and Format output never contain the Matrix password.
 type Config struct {
-	Matrix    Matrix    `yaml:"matrix"`
-	DataDir   string    `yaml:"data_dir"`
-	Log       Log       `yaml:"log"`
-	Monitor   Monitor   `yaml:"monitor"`
-	RateLimit RateLimit `yaml:"rate_limit"`
+	Matrix      Matrix      `yaml:"matrix"`
+	DataDir     string      `yaml:"data_dir"`
+	Log         Log         `yaml:"log"`
+	Monitor     Monitor     `yaml:"monitor"`
+	RateLimit   RateLimit   `yaml:"rate_limit"`
+	Policy      Policy      `yaml:"policy"`
+	DecisionLog DecisionLog `yaml:"decision_log"`
 
 	// password is kept unexported so that YAML, JSON and the fmt verbs (via
 	// Format) never emit it; only Password hands it out.
@@ -126,6 +155,127 @@ type Disk struct {
 type RateLimit struct {
 	Burst     int     `yaml:"burst"`
 	PerMinute float64 `yaml:"per_minute"`
+}
+
+// Policy lets the admins ask for more approval than the built-in policy of a
+// command requires, and sets how long approval requests stay open. It can
+// only make a command stricter than its built-in policy, never looser.
+type Policy struct {
+	// Commands tightens the approval policy of single commands, by command
+	// name (without the prefix): none, confirm, second_admin or quorum:N, as
+	// read by ParsePolicy.
+	Commands map[string]string `yaml:"commands"`
+	// ApprovalTTL is how long an approval request stays open.
+	ApprovalTTL Duration `yaml:"approval_ttl"`
+	// AllowSingleAdmin lets second_admin and quorum fall back to confirm when
+	// exactly one admin is configured, so a one-person team is not locked out
+	// of its own server.
+	AllowSingleAdmin bool `yaml:"allow_single_admin"`
+}
+
+// ParsePolicy reads an approval policy as written in policy.commands: none,
+// confirm, second_admin or quorum:N with N from 1 to MaxQuorum. It returns
+// the kind (PolicyNone, PolicyConfirm, PolicySecondAdmin or PolicyQuorum)
+// and, for a quorum, N; n is 0 for the other kinds. Its errors are plain
+// enough to show to the person who wrote s.
+func ParsePolicy(s string) (kind string, n int, err error) {
+	kind, n, ok := parsePolicy(s)
+	switch {
+	case ok:
+		return kind, n, nil
+	case s == "":
+		return "", 0, fmt.Errorf("no policy given; use %s", policyForms)
+	}
+	if rest, isQuorum := strings.CutPrefix(s, PolicyQuorum+":"); isQuorum && rest != "" &&
+		strings.Trim(rest, "0123456789") == "" {
+		return "", 0, fmt.Errorf("%s is out of range: N must be from 1 to %d", s, MaxQuorum)
+	}
+	// Case, spaces and dashes are forgiven in the suggestion only: the file
+	// should say exactly what is meant.
+	for _, space := range []rune{-1, '_'} { // "quorum: 2", "second admin"
+		loose := strings.Map(func(r rune) rune {
+			switch {
+			case unicode.IsSpace(r):
+				return space
+			case r == '-':
+				return '_'
+			}
+			return unicode.ToLower(r)
+		}, strings.TrimSpace(s))
+		if kind, n, ok := parsePolicy(loose); ok {
+			return "", 0, fmt.Errorf("not a policy: %q (did you mean %q?)", s, formatPolicy(kind, n))
+		}
+	}
+	return "", 0, fmt.Errorf("not a policy: %q; use %s", s, policyForms)
+}
+
+// policyForms lists the policies ParsePolicy accepts, for its messages; its
+// 20 is MaxQuorum.
+const policyForms = "none, confirm, second_admin or quorum:N with N from 1 to 20"
+
+// parsePolicy is ParsePolicy without the explanations.
+func parsePolicy(s string) (kind string, n int, ok bool) {
+	switch s {
+	case PolicyNone, PolicyConfirm, PolicySecondAdmin:
+		return s, 0, true
+	}
+	rest, ok := strings.CutPrefix(s, PolicyQuorum+":")
+	if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || n > MaxQuorum {
+		return "", 0, false
+	}
+	return PolicyQuorum, n, true
+}
+
+// formatPolicy writes a policy the way ParsePolicy reads it.
+func formatPolicy(kind string, n int) string {
+	if kind == PolicyQuorum {
+		return fmt.Sprintf("%s:%d", kind, n)
+	}
+	return kind
+}
+
+// DecisionLog configures what Steward reports from its decision log on its
+// own, so the admins see what was done without having to ask.
+type DecisionLog struct {
+	// WeeklySummary, when set, posts a summary of the week's decisions to the
+	// admin room. Nil (the key absent or null) means no summary.
+	WeeklySummary *WeeklySummary `yaml:"weekly_summary"`
+}
+
+// WeeklySummary says when the weekly summary is posted.
+type WeeklySummary struct {
+	// Day is monday to sunday (or mon to sun), in any case; use Weekday.
+	Day string `yaml:"day"`
+	// Hour is the hour of the day, 0 to 23, in TimeZone.
+	Hour int `yaml:"hour"`
+	// TimeZone is an IANA zone name like Europe/Berlin, so the summary
+	// arrives at the same local time across daylight saving changes.
+	TimeZone string `yaml:"time_zone"`
+	// Location is TimeZone loaded, filled in by Load and Parse.
+	Location *time.Location `yaml:"-"`
+}
+
+// Weekday returns Day as a time.Weekday. Load and Parse accept only days it
+// knows; for any other it returns -1, which is no day of the week.
+func (w *WeeklySummary) Weekday() time.Weekday {
+	d, _ := parseWeekday(w.Day)
+	return d
+}
+
+// parseWeekday reads a day name, full or the first three letters, in any case.
+func parseWeekday(s string) (time.Weekday, bool) {
+	s = strings.ToLower(s)
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		name := strings.ToLower(d.String())
+		if s == name || s == name[:3] {
+			return d, true
+		}
+	}
+	return -1, false
 }
 
 // Duration is a time.Duration written the way people write it ("90s", "10m",
@@ -374,7 +524,13 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string, line int) bool {
 			w.typeProblem(key, line, "expected a mapping of settings, got "+describe(n))
 			return false
 		}
-		w.mapping(n, fieldsByName(t), key, map[string]int{})
+		w.mapping(n, shape{fields: fieldsByName(t)}, key, map[string]int{})
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.typeProblem(key, line, `expected a mapping (one "name: value" per line), got `+describe(n))
+			return false
+		}
+		w.mapping(n, shape{key: t.Key(), elem: t.Elem()}, key, map[string]int{})
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			w.typeProblem(key, line, `expected a list (one "- item" per line), got `+describe(n))
@@ -399,14 +555,22 @@ func nullNode(at *yaml.Node) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: at.Line, Column: at.Column}
 }
 
-// mapping walks the entries of a mapping node against a struct's fields,
-// dropping entries that were reported so the final decode skips them.
-// seen maps each key to its line, to catch keys set twice.
-func (w *walker) mapping(n *yaml.Node, fields map[string]reflect.StructField, key string, seen map[string]int) {
+// shape is what the entries of a mapping are walked against: the fields of a
+// struct, whose names are fixed, or the key and element types of a Go map,
+// whose names are the user's (like the commands in policy.commands).
+type shape struct {
+	fields    map[string]reflect.StructField // for a struct
+	key, elem reflect.Type                   // for a map
+}
+
+// mapping walks the entries of a mapping node against s, dropping entries
+// that were reported so the final decode skips them. seen maps each key to
+// its line, to catch keys set twice.
+func (w *walker) mapping(n *yaml.Node, s shape, key string, seen map[string]int) {
 	kept := n.Content[:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if w.entry(k, v, fields, key, seen) {
+		if w.entry(k, v, s, key, seen) {
 			kept = append(kept, k, v)
 		}
 	}
@@ -415,12 +579,14 @@ func (w *walker) mapping(n *yaml.Node, fields map[string]reflect.StructField, ke
 
 // entry checks one key/value pair of a mapping and reports whether the final
 // decode may keep it.
-func (w *walker) entry(k, v *yaml.Node, fields map[string]reflect.StructField, key string, seen map[string]int) bool {
+func (w *walker) entry(k, v *yaml.Node, s shape, key string, seen map[string]int) bool {
 	if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-		return w.merge(v, fields, key)
+		return w.merge(v, s, key)
 	}
-	if k.Kind != yaml.ScalarNode {
-		w.typeProblem(key, k.Line, "keys must be plain names, got "+describe(k))
+	if k.Kind != yaml.ScalarNode || (s.fields == nil && isNull(k)) {
+		// Only this entry is dropped: the rest of the mapping is still
+		// checked, so this is not a typeProblem of the mapping.
+		w.problems = append(w.problems, Problem{Key: key, Line: k.Line, Msg: "keys must be plain names, got " + describe(k)})
 		return false
 	}
 	child := joinKey(key, k.Value)
@@ -429,9 +595,14 @@ func (w *walker) entry(k, v *yaml.Node, fields map[string]reflect.StructField, k
 		return false
 	}
 	seen[k.Value] = k.Line
-	f, ok := fields[k.Value]
+	if s.fields == nil {
+		// A map: any name goes (the validator judges it), if it decodes
+		// into the key type; the value is walked like any other.
+		return w.scalar(k, s.key, child, k.Line) && w.walk(v, s.elem, child, k.Line)
+	}
+	f, ok := s.fields[k.Value]
 	if !ok {
-		w.problems = append(w.problems, Problem{Key: child, Line: k.Line, Msg: unknownKeyMsg(k.Value, fields)})
+		w.problems = append(w.problems, Problem{Key: child, Line: k.Line, Msg: unknownKeyMsg(k.Value, s.fields)})
 		return false
 	}
 	return w.walk(v, f.Type, child, k.Line)
@@ -440,18 +611,18 @@ func (w *walker) entry(k, v *yaml.Node, fields map[string]reflect.StructField, k
 // merge walks the mappings pulled in with "<<: *anchor". Their keys may be
 // overridden by the mapping that merges them, so they get their own seen set.
 // It reports whether the merge can be kept for the final decode.
-func (w *walker) merge(v *yaml.Node, fields map[string]reflect.StructField, key string) bool {
+func (w *walker) merge(v *yaml.Node, s shape, key string) bool {
 	if v.Kind == yaml.AliasNode && v.Alias != nil {
 		v = v.Alias
 	}
 	switch v.Kind {
 	case yaml.MappingNode:
-		w.mapping(v, fields, key, map[string]int{})
+		w.mapping(v, s, key, map[string]int{})
 		return true
 	case yaml.SequenceNode:
 		ok := true
 		for _, item := range v.Content {
-			ok = w.merge(item, fields, key) && ok
+			ok = w.merge(item, s, key) && ok
 		}
 		return ok
 	default:
@@ -621,6 +792,11 @@ func (v *validator) applyDefaults(c *Config) {
 	setDefault(v, "monitor.disks", &c.Monitor.Disks, []Disk{{Path: DefaultDiskPath}})
 	setDefault(v, "rate_limit.burst", &c.RateLimit.Burst, DefaultBurst)
 	setDefault(v, "rate_limit.per_minute", &c.RateLimit.PerMinute, DefaultPerMinute)
+	setDefault(v, "policy.approval_ttl", &c.Policy.ApprovalTTL, DefaultApprovalTTL)
+	if ws := c.DecisionLog.WeeklySummary; ws != nil {
+		setDefault(v, "decision_log.weekly_summary.hour", &ws.Hour, DefaultSummaryHour)
+		setDefault(v, "decision_log.weekly_summary.time_zone", &ws.TimeZone, DefaultSummaryZone)
+	}
 }
 
 func setDefault[T any](v *validator, key string, field *T, def T) {
@@ -660,6 +836,101 @@ func (v *validator) check(c *Config) {
 	if pm := c.RateLimit.PerMinute; math.IsNaN(pm) || math.IsInf(pm, 0) || pm <= 0 {
 		v.invalid("rate_limit.per_minute", fmt.Sprintf("must be a finite number above 0, got %v", pm))
 	}
+	v.checkPolicy(c)
+	if ws := c.DecisionLog.WeeklySummary; ws != nil {
+		v.checkWeeklySummary(ws)
+	}
+}
+
+// checkPolicy validates the policy section against the admins configured.
+func (v *validator) checkPolicy(c *Config) {
+	p := &c.Policy
+	// The requester never counts towards their own approval.
+	others := len(slices.Compact(slices.Sorted(slices.Values(c.Matrix.Admins)))) - 1
+	fallback := others == 0 && p.AllowSingleAdmin
+	for _, name := range slices.Sorted(maps.Keys(p.Commands)) {
+		key := "policy.commands." + name
+		v.checkCommandName(key, name, c.Matrix.CommandPrefix)
+
+		kind, n, err := ParsePolicy(p.Commands[name])
+		switch {
+		case err != nil && p.Commands[name] == "":
+			v.invalid(key, fmt.Sprintf("needs a policy (%s); leave the command out to keep its built-in policy", policyForms))
+		case err != nil:
+			v.invalid(key, err.Error())
+		case others < 0 || fallback:
+			// No admins is reported at matrix.admins; a single admin
+			// was allowed to confirm alone.
+		case kind == PolicySecondAdmin && others == 0:
+			v.invalid(key, "second_admin needs an admin besides the one asking, but matrix.admins lists only one; "+
+				"add one, or set policy.allow_single_admin: true to let a single admin confirm alone")
+		case kind == PolicyQuorum && n > others:
+			have := fmt.Sprintf("only %d other admins are", others)
+			switch others {
+			case 0:
+				have = "no other admin is"
+			case 1:
+				have = "only 1 other admin is"
+			}
+			msg := fmt.Sprintf("%s needs %d admins besides the one asking, but %s configured in matrix.admins", p.Commands[name], n, have)
+			if others == 0 {
+				msg += "; add some, or set policy.allow_single_admin: true to let a single admin confirm alone"
+			}
+			v.invalid(key, msg)
+		}
+	}
+	if ttl := p.ApprovalTTL; ttl < minApprovalTTL || ttl > maxApprovalTTL {
+		v.invalid("policy.approval_ttl", fmt.Sprintf("must be between 1m and 168h (a week), got %s", ttl))
+	}
+}
+
+// checkCommandName requires a key of policy.commands to be a command name as
+// help lists it, without the prefix, since that is what the commands package
+// looks up. Whether such a command exists is for the commands package to say.
+func (v *validator) checkCommandName(key, name, prefix string) {
+	for _, p := range []string{prefix, DefaultCommandPrefix} {
+		if rest, ok := strings.CutPrefix(name, p); ok && p != "" && rest != "" {
+			v.invalid(key, fmt.Sprintf("write the command name without %q: %s", p, strings.ToLower(rest)))
+			return
+		}
+	}
+	invalid := func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') }
+	lower := strings.ToLower(name)
+	switch {
+	case name == "":
+		v.invalid(key, "the command name is empty")
+	case !strings.ContainsFunc(name, invalid):
+		// A command name.
+	case !strings.ContainsFunc(lower, invalid):
+		v.invalid(key, "command names are lower-case: "+lower)
+	default:
+		v.invalid(key, fmt.Sprintf("not a command name: %q; write the name as help lists it, without the prefix "+
+			"(lower-case letters, digits, - and _)", name))
+	}
+}
+
+// checkWeeklySummary validates decision_log.weekly_summary and loads its time
+// zone into Location.
+func (v *validator) checkWeeklySummary(ws *WeeklySummary) {
+	const key = "decision_log.weekly_summary"
+	if ws.Day == "" {
+		v.invalid(key+".day", "required: the day to post the summary on, like monday (or mon)")
+	} else if _, ok := parseWeekday(ws.Day); !ok {
+		v.invalid(key+".day", fmt.Sprintf("not a day of the week: %q; use monday to sunday, or mon to sun", ws.Day))
+	}
+	if ws.Hour < 0 || ws.Hour > 23 {
+		v.invalid(key+".hour", fmt.Sprintf("must be from 0 to 23 (the hour of the day in time_zone), got %d", ws.Hour))
+	}
+	if ws.TimeZone == "" {
+		v.invalid(key+".time_zone", "must not be empty; leave it out to use "+strconv.Quote(DefaultSummaryZone))
+		return
+	}
+	loc, err := time.LoadLocation(ws.TimeZone)
+	if err != nil {
+		v.invalid(key+".time_zone", fmt.Sprintf("not a time zone: %q; use a name like Europe/Berlin, America/New_York or UTC", ws.TimeZone))
+		return
+	}
+	ws.Location = loc
 }
 
 // checkMatrix validates the matrix section and reads the password into c.

@@ -73,6 +73,18 @@ func keysOf(ps Problems) []string {
 
 func ptr[T any](v T) *T { return &v }
 
+// after returns the edit that adds extra at the end of base, whose last line
+// (data_dir) is line 9, so extra starts on line 10.
+func after(extra string) []string {
+	return []string{"data_dir: /var/lib/steward\n", "data_dir: /var/lib/steward\n" + extra}
+}
+
+// oneAdmin and threeAdmins replace base's two admins.
+var (
+	oneAdmin    = []string{"    - \"@bob:example.org\"\n", ""}
+	threeAdmins = []string{"    - \"@bob:example.org\"\n", "    - \"@bob:example.org\"\n    - \"@carol:example.org\"\n"}
+)
+
 func TestLoadValid(t *testing.T) {
 	dir, err := filepath.Abs("testdata")
 	if err != nil {
@@ -101,8 +113,19 @@ func TestLoadValid(t *testing.T) {
 		Log:       Log{Level: "debug", Format: "console"},
 		Monitor:   Monitor{Disks: []Disk{{Path: "/"}, {Path: "/srv"}}},
 		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5},
-		password:  "correct horse battery staple",
+		Policy: Policy{
+			Commands:         map[string]string{"announce": "second_admin", "restart": "quorum:1"},
+			ApprovalTTL:      Duration(2 * time.Hour),
+			AllowSingleAdmin: true,
+		},
+		DecisionLog: DecisionLog{WeeklySummary: &WeeklySummary{Day: "Fri", Hour: 0, TimeZone: "Europe/Berlin"}},
+		password:    "correct horse battery staple",
 	}
+	ws := cfg.DecisionLog.WeeklySummary
+	if ws == nil || ws.Location == nil || ws.Location.String() != "Europe/Berlin" {
+		t.Fatalf("weekly_summary = %+v, want its Location loaded as Europe/Berlin", ws)
+	}
+	want.DecisionLog.WeeklySummary.Location = ws.Location
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -136,6 +159,10 @@ func TestLoadAppliesDefaults(t *testing.T) {
 		{"rate_limit.burst", cfg.RateLimit.Burst, 5},
 		{"rate_limit.per_minute", cfg.RateLimit.PerMinute, 20.0},
 		{"data_dir (absolute, kept)", cfg.DataDir, "/var/lib/steward"},
+		{"policy.commands", cfg.Policy.Commands, map[string]string(nil)},
+		{"policy.approval_ttl", cfg.Policy.ApprovalTTL.D(), 30 * time.Minute},
+		{"policy.allow_single_admin", cfg.Policy.AllowSingleAdmin, false},
+		{"decision_log.weekly_summary (off)", cfg.DecisionLog.WeeklySummary, (*WeeklySummary)(nil)},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.want)
@@ -174,6 +201,7 @@ func TestParseProblems(t *testing.T) {
 		edits []string // old, new pairs applied to base
 		doc   string   // used instead of base when set
 		keys  []string // nil: the config is valid
+		lines []int    // the problems' lines, when set
 		msg   string   // substring of the first problem's message
 	}{
 		// Valid variations.
@@ -305,6 +333,150 @@ func TestParseProblems(t *testing.T) {
 		{name: "matrix null", doc: "matrix:\ndata_dir: /x\n", keys: []string{"matrix"}, msg: "required"},
 		{name: "data_dir empty", edits: []string{"data_dir: /var/lib/steward", "data_dir: ''"},
 			keys: []string{"data_dir"}, msg: "required"},
+
+		// policy.commands: walking a map.
+		{name: "policy of every kind", edits: after("policy:\n  commands:\n    status: none\n    restart: confirm\n    update: second_admin\n    announce: quorum:1\n")},
+		{name: "policy commands empty", edits: after("policy:\n  commands: {}\n")},
+		{name: "policy commands null", edits: after("policy:\n  commands:\n")},
+		{name: "policy commands in flow style", edits: after("policy:\n  commands: {announce: confirm, log-tail_2: none}\n")},
+		{name: "policy commands merged", edits: after("policy:\n  commands:\n    <<: {announce: confirm, restart: none}\n    announce: quorum:1\n")},
+		{name: "policy commands merge a string", edits: after("policy:\n  commands:\n    <<: confirm\n"),
+			keys: []string{"policy.commands"}, lines: []int{12}, msg: `<< must merge a mapping, got "confirm"`},
+		{name: "policy commands merge a bad value", edits: after("policy:\n  commands:\n    <<: {announce: often}\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: `not a policy: "often"`},
+		{name: "policy command set twice", edits: after("policy:\n  commands:\n    announce: confirm\n    announce: second_admin\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{13}, msg: "set twice (first on line 12)"},
+		{name: "policy value a list", edits: after("policy:\n  commands:\n    restart: none\n    announce: [confirm]\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{13}, msg: "expected a single value, got a list"},
+		{name: "policy value a mapping", edits: after("policy:\n  commands:\n    announce:\n      policy: confirm\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: "expected a single value, got a mapping"},
+		{name: "policy commands a string", edits: after("policy:\n  commands: announce\n"),
+			keys: []string{"policy.commands"}, lines: []int{11}, msg: `expected a mapping (one "name: value" per line), got "announce"`},
+		{name: "policy commands a list", edits: after("policy:\n  commands:\n    - announce: confirm\n"),
+			keys: []string{"policy.commands"}, lines: []int{11}, msg: "expected a mapping (one \"name: value\" per line), got a list"},
+		{name: "policy command key a list", edits: after("policy:\n  commands:\n    [a, b]: confirm\n"),
+			keys: []string{"policy.commands"}, lines: []int{12}, msg: "keys must be plain names, got a list"},
+		{name: "a bad key hides no other entry", edits: after("policy:\n  commands:\n    [a]: confirm\n    announce: often\n"),
+			keys: []string{"policy.commands", "policy.commands.announce"}, lines: []int{12, 13}, msg: "keys must be plain names"},
+		{name: "policy command key null", edits: after("policy:\n  commands:\n    ~: confirm\n"),
+			keys: []string{"policy.commands"}, lines: []int{12}, msg: `keys must be plain names, got "~"`},
+		{name: "policy a string", edits: after("policy: strict\n"),
+			keys: []string{"policy"}, lines: []int{10}, msg: `expected a mapping of settings, got "strict"`},
+		{name: "policy unknown key", edits: after("policy:\n  command:\n    announce: confirm\n"),
+			keys: []string{"policy.command"}, lines: []int{11}, msg: `did you mean "commands"?`},
+
+		// policy.commands: names.
+		{name: "policy command with prefix", edits: after("policy:\n  commands:\n    \"!announce\": confirm\n"),
+			keys: []string{"policy.commands.!announce"}, lines: []int{12}, msg: `write the command name without "!": announce`},
+		{name: "policy command with configured prefix", edits: append(after("policy:\n  commands:\n    \"?Announce\": confirm\n"),
+			"  admins:", "  command_prefix: \"?\"\n  admins:"),
+			keys: []string{"policy.commands.?Announce"}, lines: []int{13}, msg: `write the command name without "?": announce`},
+		{name: "policy command with ! under another prefix", edits: append(after("policy:\n  commands:\n    \"!announce\": confirm\n"),
+			"  admins:", "  command_prefix: \"?\"\n  admins:"),
+			keys: []string{"policy.commands.!announce"}, lines: []int{13}, msg: `write the command name without "!": announce`},
+		{name: "policy command upper-case", edits: after("policy:\n  commands:\n    Announce: confirm\n"),
+			keys: []string{"policy.commands.Announce"}, lines: []int{12}, msg: "command names are lower-case: announce"},
+		{name: "policy command with a space", edits: after("policy:\n  commands:\n    docker restart: confirm\n"),
+			keys: []string{"policy.commands.docker restart"}, lines: []int{12}, msg: `not a command name: "docker restart"`},
+		{name: "policy command a lone prefix", edits: after("policy:\n  commands:\n    \"!\": confirm\n"),
+			keys: []string{"policy.commands.!"}, lines: []int{12}, msg: `not a command name: "!"`},
+		{name: "policy command empty", edits: after("policy:\n  commands:\n    \"\": confirm\n"),
+			keys: []string{"policy.commands."}, lines: []int{12}, msg: "the command name is empty"},
+		{name: "policy bad name and bad value both reported", edits: after("policy:\n  commands:\n    \"!announce\": always\n"),
+			keys: []string{"policy.commands.!announce", "policy.commands.!announce"}, lines: []int{12, 12}, msg: "without"},
+
+		// policy.commands: values.
+		{name: "policy unknown", edits: after("policy:\n  commands:\n    announce: sometimes\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12},
+			msg: `not a policy: "sometimes"; use none, confirm, second_admin or quorum:N with N from 1 to 20`},
+		{name: "policy upper-case", edits: after("policy:\n  commands:\n    announce: Confirm\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: `not a policy: "Confirm" (did you mean "confirm"?)`},
+		{name: "policy with a dash", edits: after("policy:\n  commands:\n    announce: second-admin\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: `(did you mean "second_admin"?)`},
+		{name: "quorum with a space", edits: after("policy:\n  commands:\n    announce: \"quorum: 1\"\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: `(did you mean "quorum:1"?)`},
+		{name: "quorum zero", edits: after("policy:\n  commands:\n    announce: quorum:0\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: "quorum:0 is out of range: N must be from 1 to 20"},
+		{name: "quorum 21", edits: after("policy:\n  commands:\n    announce: quorum:21\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: "quorum:21 is out of range"},
+		{name: "quorum without N", edits: after("policy:\n  commands:\n    announce: quorum\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: `not a policy: "quorum"; use`},
+		{name: "quorum negative", edits: after("policy:\n  commands:\n    announce: quorum:-1\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: `not a policy: "quorum:-1"; use`},
+		{name: "policy a number", edits: after("policy:\n  commands:\n    announce: 2\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: `not a policy: "2"`},
+		{name: "policy left empty", edits: after("policy:\n  commands:\n    announce:\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: "leave the command out to keep its built-in policy"},
+
+		// policy.commands: enough admins to approve.
+		{name: "quorum of every other admin", edits: append(after("policy:\n  commands:\n    announce: quorum:2\n"), threeAdmins...)},
+		{name: "quorum above the other admins", edits: after("policy:\n  commands:\n    announce: quorum:3\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12},
+			msg: "quorum:3 needs 3 admins besides the one asking, but only 1 other admin is configured in matrix.admins"},
+		{name: "quorum above two other admins", edits: append(after("policy:\n  commands:\n    announce: quorum:3\n"), threeAdmins...),
+			keys: []string{"policy.commands.announce"}, lines: []int{13}, msg: "but only 2 other admins are configured in matrix.admins"},
+		{name: "admin listed twice counts once", edits: append(after("policy:\n  commands:\n    announce: quorum:2\n"),
+			"    - \"@bob:example.org\"\n", "    - \"@bob:example.org\"\n    - \"@bob:example.org\"\n"),
+			keys: []string{"matrix.admins[2]", "policy.commands.announce"}, lines: []int{9, 13}, msg: "listed twice"},
+		{name: "quorum with a single admin", edits: append(after("policy:\n  commands:\n    announce: quorum:1\n"), oneAdmin...),
+			keys: []string{"policy.commands.announce"}, lines: []int{11}, msg: "no other admin is configured in matrix.admins; add some, or set policy.allow_single_admin"},
+		{name: "second_admin with a single admin", edits: append(after("policy:\n  commands:\n    announce: second_admin\n"), oneAdmin...),
+			keys: []string{"policy.commands.announce"}, lines: []int{11}, msg: "matrix.admins lists only one"},
+		{name: "confirm with a single admin", edits: append(after("policy:\n  commands:\n    announce: confirm\n"), oneAdmin...)},
+		{name: "single admin allowed", edits: append(after("policy:\n  commands:\n    announce: quorum:3\n    restart: second_admin\n  allow_single_admin: true\n"), oneAdmin...)},
+		{name: "allow_single_admin does not cover two admins", edits: after("policy:\n  commands:\n    announce: quorum:2\n  allow_single_admin: true\n"),
+			keys: []string{"policy.commands.announce"}, lines: []int{12}, msg: "only 1 other admin"},
+		{name: "allow_single_admin maybe", edits: after("policy:\n  allow_single_admin: maybe\n"),
+			keys: []string{"policy.allow_single_admin"}, lines: []int{11}, msg: `expected true or false, got "maybe"`},
+
+		// policy.approval_ttl.
+		{name: "approval_ttl 1m", edits: after("policy:\n  approval_ttl: 1m\n")},
+		{name: "approval_ttl a week", edits: after("policy:\n  approval_ttl: 168h\n")},
+		{name: "approval_ttl null", edits: after("policy:\n  approval_ttl:\n")},
+		{name: "approval_ttl too short", edits: after("policy:\n  approval_ttl: 59s\n"),
+			keys: []string{"policy.approval_ttl"}, lines: []int{11}, msg: "must be between 1m and 168h (a week), got 59s"},
+		{name: "approval_ttl zero", edits: after("policy:\n  approval_ttl: 0s\n"),
+			keys: []string{"policy.approval_ttl"}, lines: []int{11}, msg: "between 1m and 168h"},
+		{name: "approval_ttl too long", edits: after("policy:\n  approval_ttl: 168h1s\n"),
+			keys: []string{"policy.approval_ttl"}, lines: []int{11}, msg: "got 168h0m1s"},
+		{name: "approval_ttl without unit", edits: after("policy:\n  approval_ttl: 30\n"),
+			keys: []string{"policy.approval_ttl"}, lines: []int{11}, msg: `not a duration: "30"`},
+
+		// decision_log.weekly_summary.
+		{name: "weekly summary absent", edits: after("decision_log: {}\n")},
+		{name: "weekly summary null", edits: after("decision_log:\n  weekly_summary:\n")},
+		{name: "weekly summary full", edits: after("decision_log:\n  weekly_summary:\n    day: sun\n    hour: 23\n    time_zone: America/New_York\n")},
+		{name: "weekly summary empty", edits: after("decision_log:\n  weekly_summary: {}\n"),
+			keys: []string{"decision_log.weekly_summary.day"}, lines: []int{0}, msg: "required: the day to post the summary on, like monday"},
+		{name: "weekly summary without day", edits: after("decision_log:\n  weekly_summary:\n    hour: 8\n"),
+			keys: []string{"decision_log.weekly_summary.day"}, lines: []int{0}, msg: "required"},
+		{name: "weekly summary day empty", edits: after("decision_log:\n  weekly_summary:\n    day: \"\"\n"),
+			keys: []string{"decision_log.weekly_summary.day"}, lines: []int{12}, msg: "required"},
+		{name: "weekly summary day unknown", edits: after("decision_log:\n  weekly_summary:\n    day: mondays\n"),
+			keys: []string{"decision_log.weekly_summary.day"}, lines: []int{12},
+			msg: `not a day of the week: "mondays"; use monday to sunday, or mon to sun`},
+		{name: "weekly summary day a number", edits: after("decision_log:\n  weekly_summary:\n    day: 1\n"),
+			keys: []string{"decision_log.weekly_summary.day"}, lines: []int{12}, msg: `not a day of the week: "1"`},
+		{name: "weekly summary hour 24", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    hour: 24\n"),
+			keys: []string{"decision_log.weekly_summary.hour"}, lines: []int{13}, msg: "must be from 0 to 23 (the hour of the day in time_zone), got 24"},
+		{name: "weekly summary hour negative", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    hour: -1\n"),
+			keys: []string{"decision_log.weekly_summary.hour"}, lines: []int{13}, msg: "got -1"},
+		{name: "weekly summary hour 9am", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    hour: 9am\n"),
+			keys: []string{"decision_log.weekly_summary.hour"}, lines: []int{13}, msg: `expected a whole number, got "9am"`},
+		{name: "weekly summary bad time zone", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    time_zone: Europe/Berln\n"),
+			keys: []string{"decision_log.weekly_summary.time_zone"}, lines: []int{13},
+			msg: `not a time zone: "Europe/Berln"; use a name like Europe/Berlin`},
+		{name: "weekly summary time zone empty", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    time_zone: ''\n"),
+			keys: []string{"decision_log.weekly_summary.time_zone"}, lines: []int{13}, msg: `must not be empty; leave it out to use "UTC"`},
+		{name: "weekly summary every problem at once", edits: after("decision_log:\n  weekly_summary:\n    day: someday\n    hour: 25\n    time_zone: Nowhere\n"),
+			keys:  []string{"decision_log.weekly_summary.day", "decision_log.weekly_summary.hour", "decision_log.weekly_summary.time_zone"},
+			lines: []int{12, 13, 14}, msg: "not a day of the week"},
+		{name: "weekly summary on", edits: after("decision_log:\n  weekly_summary: on\n"),
+			keys: []string{"decision_log.weekly_summary"}, lines: []int{11}, msg: `expected a mapping of settings, got "on"`},
+		{name: "weekly summary misspelt key", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    timezone: UTC\n"),
+			keys: []string{"decision_log.weekly_summary.timezone"}, lines: []int{13}, msg: `did you mean "time_zone"?`},
+		{name: "weekly summary location not a key", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    location: UTC\n"),
+			keys: []string{"decision_log.weekly_summary.location"}, lines: []int{13}, msg: "unknown key"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -326,6 +498,15 @@ func TestParseProblems(t *testing.T) {
 			if got := keysOf(ps); !slices.Equal(got, c.keys) {
 				t.Fatalf("problem keys = %q, want %q\n%v", got, c.keys, ps)
 			}
+			if c.lines != nil {
+				lines := make([]int, len(ps))
+				for i, p := range ps {
+					lines[i] = p.Line
+				}
+				if !slices.Equal(lines, c.lines) {
+					t.Errorf("problem lines = %v, want %v\n%v", lines, c.lines, ps)
+				}
+			}
 			if !strings.Contains(ps[0].Msg, c.msg) {
 				t.Errorf("message = %q, want it to contain %q", ps[0].Msg, c.msg)
 			}
@@ -333,6 +514,184 @@ func TestParseProblems(t *testing.T) {
 				t.Error("Parse returned a config along with problems")
 			}
 		})
+	}
+}
+
+// TestWalkMap checks that a map's entries are walked like struct fields, with
+// dotted keys and lines, and that a bad entry is dropped while the good ones
+// still decode.
+func TestWalkMap(t *testing.T) {
+	type limits struct {
+		Max int `yaml:"max"`
+	}
+	type doc struct {
+		Limits map[string]limits `yaml:"limits"`
+		Counts map[string]int    `yaml:"counts"`
+	}
+	src := `limits:
+  web: {max: 3}
+  db:
+    max: many
+  mail:
+    mx: 2
+  web:
+    max: 4
+counts:
+  a: 1
+  b: [2]
+  c: 3
+`
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &root); err != nil {
+		t.Fatal(err)
+	}
+	w := walker{lines: map[string]int{}, set: map[string]bool{}, bad: map[string]bool{}}
+	w.walk(root.Content[0], reflect.TypeFor[doc](), "", 1)
+	want := Problems{
+		{Key: "limits.db.max", Line: 4, Msg: `expected a whole number, got "many"`},
+		{Key: "limits.mail.mx", Line: 6, Msg: `unknown key (did you mean "max"?)`},
+		{Key: "limits.web", Line: 7, Msg: "set twice (first on line 2)"},
+		{Key: "counts.b", Line: 11, Msg: "expected a whole number, got a list"},
+	}
+	if !slices.Equal(w.problems, want) {
+		t.Errorf("problems:\n%v\nwant\n%v", w.problems, want)
+	}
+	if !w.set["limits.web.max"] || w.lines["counts.c"] != 12 {
+		t.Errorf("set[limits.web.max] = %v, lines[counts.c] = %d; want true, 12", w.set["limits.web.max"], w.lines["counts.c"])
+	}
+
+	var got doc
+	if err := root.Decode(&got); err != nil {
+		t.Fatalf("Decode after the walk: %v", err)
+	}
+	wantDoc := doc{
+		Limits: map[string]limits{"web": {Max: 3}, "db": {}, "mail": {}},
+		Counts: map[string]int{"a": 1, "c": 3},
+	}
+	if !reflect.DeepEqual(got, wantDoc) {
+		t.Errorf("decoded %+v, want %+v", got, wantDoc)
+	}
+}
+
+func TestPolicyCommands(t *testing.T) {
+	cases := []struct {
+		name, policy string
+		want         map[string]string
+	}{
+		{"absent", "", nil},
+		{"empty", "policy:\n  commands: {}\n", map[string]string{}},
+		{"entries", "policy:\n  commands:\n    announce: second_admin\n    restart: quorum:1\n",
+			map[string]string{"announce": "second_admin", "restart": "quorum:1"}},
+		{"merged, then overridden", "policy:\n  commands:\n    <<: {announce: confirm, restart: none}\n    announce: quorum:1\n",
+			map[string]string{"announce": "quorum:1", "restart": "none"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(base+c.policy), env(envPassword))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(cfg.Policy.Commands, c.want) {
+				t.Errorf("policy.commands = %#v, want %#v", cfg.Policy.Commands, c.want)
+			}
+		})
+	}
+}
+
+func TestParsePolicy(t *testing.T) {
+	cases := []struct {
+		in   string
+		kind string
+		n    int
+		err  string // substring of the error, when s is refused
+	}{
+		{in: "none", kind: PolicyNone},
+		{in: "confirm", kind: PolicyConfirm},
+		{in: "second_admin", kind: PolicySecondAdmin},
+		{in: "quorum:1", kind: PolicyQuorum, n: 1},
+		{in: "quorum:20", kind: PolicyQuorum, n: MaxQuorum},
+		{in: "quorum:21", err: "quorum:21 is out of range: N must be from 1 to 20"},
+		{in: "quorum:0", err: "quorum:0 is out of range"},
+		{in: "quorum:-2", err: `not a policy: "quorum:-2"; use none, confirm, second_admin or quorum:N with N from 1 to 20`},
+		{in: "quorum:+2", err: `not a policy: "quorum:+2"`},
+		{in: "quorum:two", err: `not a policy: "quorum:two"`},
+		{in: "quorum:", err: `not a policy: "quorum:"`},
+		{in: "quorum", err: `not a policy: "quorum"`},
+		{in: "quorum: 2", err: `not a policy: "quorum: 2" (did you mean "quorum:2"?)`},
+		{in: "Quorum:2", err: `(did you mean "quorum:2"?)`},
+		{in: "CONFIRM", err: `not a policy: "CONFIRM" (did you mean "confirm"?)`},
+		{in: " none", err: `(did you mean "none"?)`},
+		{in: "second admin", err: `(did you mean "second_admin"?)`},
+		{in: "Second-Admin", err: `(did you mean "second_admin"?)`},
+		{in: "always", err: `not a policy: "always"; use none, confirm`},
+		{in: "", err: "no policy given; use none, confirm, second_admin or quorum:N"},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			kind, n, err := ParsePolicy(c.in)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("ParsePolicy(%q) = %q, %d, %v; want an error containing %q", c.in, kind, n, err, c.err)
+				}
+				if kind != "" || n != 0 {
+					t.Errorf("ParsePolicy(%q) = %q, %d with an error; want \"\", 0", c.in, kind, n)
+				}
+				return
+			}
+			if err != nil || kind != c.kind || n != c.n {
+				t.Errorf("ParsePolicy(%q) = %q, %d, %v; want %q, %d", c.in, kind, n, err, c.kind, c.n)
+			}
+		})
+	}
+}
+
+func TestWeeklySummary(t *testing.T) {
+	cases := []struct {
+		name     string
+		summary  string // the decision_log section
+		day      time.Weekday
+		hour     int
+		location string
+	}{
+		{"defaults", "  weekly_summary:\n    day: monday\n", time.Monday, 9, "UTC"},
+		{"hour 0 is kept", "  weekly_summary:\n    day: tue\n    hour: 0\n", time.Tuesday, 0, "UTC"},
+		{"null hour is the default", "  weekly_summary:\n    day: WED\n    hour:\n", time.Wednesday, 9, "UTC"},
+		{"every key", "  weekly_summary:\n    day: Thursday\n    hour: 23\n    time_zone: Europe/Berlin\n", time.Thursday, 23, "Europe/Berlin"},
+		{"friday", "  weekly_summary: {day: fri, time_zone: Asia/Kolkata}\n", time.Friday, 9, "Asia/Kolkata"},
+		{"saturday", "  weekly_summary: {day: Sat}\n", time.Saturday, 9, "UTC"},
+		{"sunday", "  weekly_summary: {day: sunday}\n", time.Sunday, 9, "UTC"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(base+"decision_log:\n"+c.summary), env(envPassword))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			ws := cfg.DecisionLog.WeeklySummary
+			if ws == nil {
+				t.Fatal("WeeklySummary is nil, want it set")
+			}
+			if ws.Weekday() != c.day || ws.Hour != c.hour || ws.Location == nil || ws.Location.String() != c.location {
+				t.Errorf("Weekday, Hour, Location = %v, %d, %v; want %v, %d, %s", ws.Weekday(), ws.Hour, ws.Location, c.day, c.hour, c.location)
+			}
+			if ws.TimeZone != c.location {
+				t.Errorf("TimeZone = %q, want %q", ws.TimeZone, c.location)
+			}
+		})
+	}
+
+	for _, off := range []string{"", "decision_log:\n", "decision_log: {}\n", "decision_log:\n  weekly_summary:\n", "decision_log:\n  weekly_summary: ~\n"} {
+		cfg, err := Parse([]byte(base+off), env(envPassword))
+		if err != nil {
+			t.Fatalf("Parse with %q: %v", off, err)
+		}
+		if ws := cfg.DecisionLog.WeeklySummary; ws != nil {
+			t.Errorf("with %q: WeeklySummary = %+v, want nil (off)", off, ws)
+		}
+	}
+
+	if d := (&WeeklySummary{Day: "someday"}).Weekday(); d != -1 {
+		t.Errorf("Weekday() of an unknown day = %d, want -1", d)
 	}
 }
 
