@@ -168,6 +168,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}()
 	go b.checkDecisionLog(workCtx)
 	go b.expireApprovals(pollCtx)
+	go b.postWeeklySummaries(pollCtx)
 	inboxStopped := b.runInbox(pollCtx, workCtx)
 	if err := b.retryUndecrypted(ctx); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to retry messages waiting for their keys")

@@ -286,6 +286,9 @@ func (p *Processor) vote(ctx context.Context, approvalID string, b *ballot) (rep
 		}
 		return p.settle(ctx, a, state.ApprovalApproved, state.Decision{By: b.voter, At: now}, "approval.approved", "approved by "+approverList(a, votes), func() {
 			approved = a
+			if b.byCommand {
+				reply = render.New("Approved " + a.ID + "; running ").Code(a.Body).Text(" now.")
+			}
 		})
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ func Builtin() *Registry {
 		CommandWhoami,
 		CommandStatus,
 		CommandLog,
+		CommandSummary,
 		CommandAnnounce,
 		CommandPending,
 		CommandApprove,

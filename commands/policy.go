@@ -37,11 +37,11 @@ func ParsePolicy(s string) (Policy, error) {
 		return Policy{}, err
 	}
 	switch kind {
-	case "none":
+	case config.PolicyNone:
 		return Policy{Kind: PolicyNone}, nil
-	case "confirm":
+	case config.PolicyConfirm:
 		return Policy{Kind: PolicyConfirm}, nil
-	case "second_admin":
+	case config.PolicySecondAdmin:
 		return Policy{Kind: PolicySecondAdmin}, nil
 	default:
 		return Policy{Kind: PolicyQuorum, N: n}, nil

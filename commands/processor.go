@@ -40,6 +40,7 @@ type ApprovalStore interface {
 	ByRequestEvent(ctx context.Context, eventID id.EventID) (*state.Approval, error)
 	InState(ctx context.Context, states ...state.ApprovalState) ([]*state.Approval, error)
 	DueToExpire(ctx context.Context, now time.Time) ([]*state.Approval, error)
+	CreatedSince(ctx context.Context, t time.Time) ([]*state.Approval, error)
 	Move(ctx context.Context, approvalID string, from, to state.ApprovalState, d state.Decision) (bool, error)
 	AddVote(ctx context.Context, v *state.Vote) (bool, error)
 	Votes(ctx context.Context, approvalID string) ([]*state.Vote, error)
@@ -55,6 +56,8 @@ type Rooms interface {
 type Recorder interface {
 	Append(ctx context.Context, e *state.AuditEntry) (int64, error)
 	Find(ctx context.Context, f state.AuditFilter) ([]*state.AuditEntry, error)
+	// Verify checks the log's hash chain (state.Audit.Verify).
+	Verify(ctx context.Context) (int, error)
 }
 
 // OnceStore remembers that something was said, across restarts.

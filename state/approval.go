@@ -150,6 +150,12 @@ func (ap *Approvals) InState(ctx context.Context, states ...ApprovalState) ([]*A
 	return list, nil
 }
 
+// CreatedSince lists the approvals asked for from t on, oldest first.
+func (ap *Approvals) CreatedSince(ctx context.Context, t time.Time) ([]*Approval, error) {
+	rows, err := ap.db.Query(ctx, "SELECT "+approvalColumns+" FROM approval WHERE created_at >= $1 ORDER BY created_at", t.UnixMilli())
+	return dbutil.NewRowIterWithError(rows, scanApproval, err).AsList()
+}
+
 // DueToExpire lists the open approvals whose time ran out by now.
 func (ap *Approvals) DueToExpire(ctx context.Context, now time.Time) ([]*Approval, error) {
 	rows, err := ap.db.Query(ctx, "SELECT "+approvalColumns+" FROM approval WHERE state=$1 AND expires_at <= $2 ORDER BY expires_at",

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -181,8 +182,8 @@ type AuditFilter struct {
 	Limit int
 	// Actor keeps only entries by this user.
 	Actor id.UserID
-	// Action keeps entries whose action is this, or this under "command." ("update"
-	// matches "command.update").
+	// Action keeps entries whose action is this, this under "command." ("update"
+	// matches "command.update"), or under this ("approval" matches "approval.vote").
 	Action string
 	// Since keeps entries from this time on.
 	Since time.Time
@@ -191,13 +192,13 @@ type AuditFilter struct {
 // Matches reports whether e passes the filter (Limit aside).
 func (f AuditFilter) Matches(e *AuditEntry) bool {
 	return (f.Actor == "" || e.Actor == f.Actor) &&
-		(f.Action == "" || e.Action == f.Action || e.Action == "command."+f.Action) &&
+		(f.Action == "" || e.Action == f.Action || e.Action == "command."+f.Action || strings.HasPrefix(e.Action, f.Action+".")) &&
 		(f.Since.IsZero() || !e.Time.Before(f.Since))
 }
 
 // Find returns the entries that pass f, newest first.
 func (a *Audit) Find(ctx context.Context, f AuditFilter) ([]*AuditEntry, error) {
-	query := "SELECT " + auditColumns + " FROM audit WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2 OR action = 'command.' || $2) AND ts >= $3 ORDER BY id DESC LIMIT $4"
+	query := "SELECT " + auditColumns + " FROM audit WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2 OR action = 'command.' || $2 OR substr(action, 1, length($2) + 1) = $2 || '.') AND ts >= $3 ORDER BY id DESC LIMIT $4"
 	var since int64
 	if !f.Since.IsZero() {
 		since = f.Since.UnixMilli()

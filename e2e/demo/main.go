@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -61,16 +62,29 @@ func run(ctx context.Context, out io.Writer) error {
 		{bob, adminRoom, "admin room", "!log 5"},
 	}
 	for _, line := range script {
-		reply, err := w.Command(ctx, line.who, line.room, line.text)
-		if err != nil {
+		if err = demoLine(ctx, w, say, line.who, line.room, line.where, line.text); err != nil {
 			return err
 		}
-		say("[%s] %s: %s", line.where, line.who.UserID, line.text)
-		lock := "encrypted"
-		if !reply.Mautrix.WasEncrypted {
-			lock = "NOT ENCRYPTED"
-		}
-		say("[%s] %s (%s):\n%s\n", line.where, stewardID, lock, indent(reply.Content.AsMessage().Body))
+	}
+
+	// A command that changes something for everyone waits for a second admin.
+	announcement := "The server restarts on Sunday at 03:00 for updates."
+	if err = demoLine(ctx, w, say, alice, adminRoom, "admin room", "!announce "+announcement); err != nil {
+		return err
+	}
+	approvalID, err := w.LatestApprovalID(ctx)
+	if err != nil {
+		return err
+	}
+	if err = demoLine(ctx, w, say, bob, adminRoom, "admin room", "!approve "+approvalID); err != nil {
+		return err
+	}
+	if err = carol.WaitForBody(ctx, groupRoom, stewardID, announcement, time.Minute); err != nil {
+		return err
+	}
+	say("[group room] %s, as carol sees it:\n%s\n", stewardID, indent("From the admins: "+announcement))
+	if err = demoLine(ctx, w, say, bob, adminRoom, "admin room", "!log 6"); err != nil {
+		return err
 	}
 
 	if os.Getenv("DEMO_ONCE") != "" {
@@ -94,4 +108,19 @@ func run(ctx context.Context, out io.Writer) error {
 
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+// demoLine sends text from who and prints it with Steward's answer.
+func demoLine(ctx context.Context, w *testbed.World, say func(string, ...any), who *testbed.Client, room id.RoomID, where, text string) error {
+	reply, err := w.Command(ctx, who, room, text)
+	if err != nil {
+		return err
+	}
+	say("[%s] %s: %s", where, who.UserID, text)
+	lock := "encrypted"
+	if !reply.Mautrix.WasEncrypted {
+		lock = "NOT ENCRYPTED"
+	}
+	say("[%s] %s (%s):\n%s\n", where, w.StewardID, lock, indent(reply.Content.AsMessage().Body))
+	return nil
 }

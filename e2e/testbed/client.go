@@ -311,3 +311,29 @@ func (c *Client) WaitForBody(ctx context.Context, roomID id.RoomID, sender id.Us
 		return false
 	})
 }
+
+// React reacts to eventID with key, encrypted as Element does in encrypted rooms (the
+// mautrix client would send reactions in clear text).
+func (c *Client) React(ctx context.Context, roomID id.RoomID, eventID id.EventID, key string) (id.EventID, error) {
+	content := &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, EventID: eventID, Key: key}}
+	encrypted, err := c.Crypto.Encrypt(ctx, roomID, event.EventReaction, content)
+	if err != nil {
+		return "", fmt.Errorf("encrypt reaction: %w", err)
+	}
+	resp, err := c.SendMessageEvent(ctx, roomID, event.EventEncrypted, encrypted)
+	if err != nil {
+		return "", err
+	}
+	return resp.EventID, nil
+}
+
+// CountBodies counts the messages from sender in roomID whose body contains substr.
+func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) int {
+	n := 0
+	for _, evt := range c.Messages(roomID) {
+		if evt.Sender == sender && strings.Contains(evt.Content.AsMessage().Body, substr) {
+			n++
+		}
+	}
+	return n
+}

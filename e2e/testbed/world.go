@@ -2,9 +2,11 @@ package testbed
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -82,7 +84,8 @@ func NewWorld(ctx context.Context, dir string, logf func(string, ...any)) (*Worl
 		DataDir: filepath.Join(dir, "steward-data"),
 		// The tests send commands much faster than people do; the per-sender limit
 		// itself is covered by the unit tests.
-		TopLevel: []string{"rate_limit: {burst: 1000, per_minute: 6000}"},
+		// !announce needs a second admin here, as the approval tests want.
+		TopLevel: []string{"rate_limit: {burst: 1000, per_minute: 6000}", "policy: {commands: {announce: second_admin}}"},
 	}
 	if err = w.StartSteward(ctx); err != nil {
 		return w, err
@@ -175,4 +178,49 @@ func (w *World) pollDatabase(ctx context.Context, limit time.Duration, what stri
 		}
 	}
 	return fmt.Errorf("waited %s for Steward %s", limit, what)
+}
+
+// WaitInboxDone waits until Steward has finished with the event eventID from its inbox
+// (a command or a reaction) and returns the outcome it recorded.
+func (w *World) WaitInboxDone(ctx context.Context, eventID id.EventID, limit time.Duration) (outcome string, err error) {
+	err = w.pollDatabase(ctx, limit, "to finish with "+eventID.String(), func(db *state.DB) (bool, error) {
+		entry, err := db.Inbox.Get(ctx, eventID)
+		if err != nil || entry == nil || entry.State != state.InboxDone {
+			return false, err
+		}
+		outcome = entry.Outcome
+		return true, nil
+	})
+	return outcome, err
+}
+
+// CountOutbox counts the messages Steward queued for roomID whose content contains
+// text (as JSON encodes it), whatever their state.
+func (w *World) CountOutbox(ctx context.Context, roomID id.RoomID, text string) (n int, err error) {
+	encoded, err := json.Marshal(text)
+	if err != nil {
+		return 0, err
+	}
+	needle := strings.Trim(string(encoded), `"`)
+	err = w.pollDatabase(ctx, time.Second, "to read its outbox", func(db *state.DB) (bool, error) {
+		return true, db.Raw.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE room_id=$1 AND instr(content, $2) > 0", roomID, needle).Scan(&n)
+	})
+	return n, err
+}
+
+// FindAudit reads Steward's decision log.
+func (w *World) FindAudit(ctx context.Context, f state.AuditFilter) (entries []*state.AuditEntry, err error) {
+	err = w.pollDatabase(ctx, time.Second, "to read its decision log", func(db *state.DB) (bool, error) {
+		entries, err = db.Audit.Find(ctx, f)
+		return true, err
+	})
+	return entries, err
+}
+
+// LatestApprovalID returns the ID of the newest approval request.
+func (w *World) LatestApprovalID(ctx context.Context) (approvalID string, err error) {
+	err = w.pollDatabase(ctx, time.Second, "to read its approvals", func(db *state.DB) (bool, error) {
+		return true, db.Raw.QueryRow(ctx, "SELECT id FROM approval ORDER BY created_at DESC LIMIT 1").Scan(&approvalID)
+	})
+	return approvalID, err
 }

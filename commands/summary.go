@@ -1,0 +1,153 @@
+package commands
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
+)
+
+// summaryMaxEntries bounds how much of the log one summary reads; a small group's week
+// is far below it.
+const summaryMaxEntries = 100_000
+
+// CommandSummary shows the summary the weekly report posts, for any span.
+var CommandSummary = &Command{
+	Name:    "summary",
+	Section: SectionDecisions,
+	Help:    "Sum up the decisions of the last days: who did what, what is still pending",
+	Args:    "[SPAN, default 7d]",
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		span := 7 * 24 * time.Hour
+		if len(ce.Args) > 0 {
+			var err error
+			if span, err = parseAge(ce.Args[0]); err != nil {
+				return err
+			}
+		}
+		msg, err := ce.proc.Summary(ctx, span)
+		if err != nil {
+			return err
+		}
+		return ce.Reply(ctx, msg)
+	},
+}
+
+// Summary sums up the decision log over the last span: what was run and by whom, what
+// was refused, how each approval request ended, what still waits, and whether the log
+// is intact.
+func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Message, error) {
+	now := p.now()
+	since := now.Add(-span)
+	entries, err := p.audit.Find(ctx, state.AuditFilter{Since: since, Limit: summaryMaxEntries})
+	if err != nil {
+		return nil, fmt.Errorf("read the decision log: %w", err)
+	}
+	requests, err := p.approvals.CreatedSince(ctx, since)
+	if err != nil {
+		return nil, fmt.Errorf("read approval requests: %w", err)
+	}
+	open, err := p.approvals.InState(ctx, state.ApprovalOpen)
+	if err != nil {
+		return nil, fmt.Errorf("read approval requests: %w", err)
+	}
+
+	ran := make(map[id.UserID]int)
+	refused := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Action, "command.") {
+			continue
+		}
+		switch e.Outcome {
+		case state.OutcomeOK:
+			ran[e.Actor]++
+		case state.OutcomeRefused, state.OutcomeStale, state.OutcomeRateLimited:
+			refused++
+		}
+	}
+
+	msg := new(render.Message).Bold(fmt.Sprintf("Decisions from %s to %s", clock(since, now), clock(now, now))).Line()
+	if len(ran) == 0 {
+		msg.Text("No commands were run.")
+	} else {
+		people := slices.SortedFunc(maps.Keys(ran), func(a, b id.UserID) int {
+			return cmp.Or(ran[b]-ran[a], strings.Compare(string(a), string(b)))
+		})
+		total := 0
+		parts := make([]string, 0, len(people))
+		for _, who := range people {
+			total += ran[who]
+			parts = append(parts, fmt.Sprintf("%s %d", who, ran[who]))
+		}
+		msg.Text(fmt.Sprintf("%d commands run: %s.", total, strings.Join(parts, ", ")))
+	}
+	if refused > 0 {
+		msg.Text(fmt.Sprintf(" %d refused (no permission, too late or too fast).", refused))
+	}
+
+	if len(requests) == 0 {
+		msg.Line().Text("No approval requests.")
+	} else {
+		msg.Heading(fmt.Sprintf("Approval requests (%d)", len(requests)))
+		items := make([]*render.Message, 0, len(requests))
+		for _, a := range requests {
+			votes, err := p.approvals.Votes(ctx, a.ID)
+			if err != nil {
+				return nil, err
+			}
+			item := new(render.Message).Bold(a.ID).Text(" ").Code(a.Body).Text(" — asked by " + a.Requester.String() + "; ")
+			switch a.State {
+			case state.ApprovalOpen:
+				item.Text("still waiting")
+			case state.ApprovalDenied:
+				item.Text("denied by " + a.DecidedBy.String())
+				if a.Reason != "" {
+					item.Text(": " + a.Reason)
+				}
+			case state.ApprovalCancelled:
+				item.Text("withdrawn")
+			case state.ApprovalExpired:
+				item.Text("expired unanswered")
+			default:
+				item.Text("approved by " + approverList(a, votes))
+				if a.State == state.ApprovalDone {
+					item.Text(", result: " + resultText(a))
+				}
+			}
+			items = append(items, item)
+		}
+		msg.List(items...)
+	}
+
+	if len(open) == 0 {
+		msg.Text("Nothing is waiting for approval.")
+	} else {
+		ids := make([]string, 0, len(open))
+		for _, a := range open {
+			ids = append(ids, a.ID)
+		}
+		msg.Text(fmt.Sprintf("Still waiting for approval: %s (see ", strings.Join(ids, ", "))).Code(p.settings.Prefix + "pending").Text(").")
+	}
+
+	checked, err := p.audit.Verify(ctx)
+	var chainErr *state.ChainError
+	switch {
+	case errors.As(err, &chainErr):
+		msg.Line().Bold(fmt.Sprintf("The decision log has been tampered with: entry %d %s.", chainErr.EntryID, chainErr.Reason))
+	case err != nil:
+		return nil, fmt.Errorf("verify the decision log: %w", err)
+	default:
+		msg.Line().Text(fmt.Sprintf("The decision log's %d entries are intact.", checked))
+	}
+	return msg, nil
+}
