@@ -377,7 +377,7 @@ func (p *Processor) execute(ctx context.Context, a *state.Approval) {
 		a.State, a.Outcome, a.Detail = state.ApprovalDone, outcome, detail
 		if _, err := p.audit.Append(ctx, &state.AuditEntry{
 			Actor: a.Requester, ActorDevice: a.RequesterDevice, RoomID: a.RoomID, EventID: a.EventID,
-			Action: "command." + a.Command, Arguments: a.Body, Outcome: outcome, Detail: joinDetail("approved in "+a.ID, detail),
+			Action: "command." + a.Command, Arguments: p.argumentsOf(a), Outcome: outcome, Detail: joinDetail("approved in "+a.ID, detail),
 			ParentID: a.AuditID,
 		}); err != nil {
 			return err
@@ -411,6 +411,12 @@ func (p *Processor) runApproved(ctx context.Context, a *state.Approval) (outcome
 		return state.OutcomeRefused, "requester is no longer an admin"
 	}
 	return p.run(ctx, ce)
+}
+
+// argumentsOf is a's command line without the command, as the decision log records
+// the arguments of any command.
+func (p *Processor) argumentsOf(a *state.Approval) string {
+	return strings.TrimSpace(strings.TrimPrefix(a.Body, p.settings.Prefix+a.Command))
 }
 
 func joinDetail(a, b string) string {
@@ -453,7 +459,7 @@ func (p *Processor) Resume(ctx context.Context) error {
 			a.State, a.Outcome, a.Detail = state.ApprovalDone, state.OutcomeInterrupted, detail
 			if _, err = p.audit.Append(ctx, &state.AuditEntry{
 				Actor: a.Requester, ActorDevice: a.RequesterDevice, RoomID: a.RoomID, EventID: a.EventID,
-				Action: "command." + a.Command, Arguments: a.Body, Outcome: state.OutcomeInterrupted,
+				Action: "command." + a.Command, Arguments: p.argumentsOf(a), Outcome: state.OutcomeInterrupted,
 				Detail: joinDetail("approved in "+a.ID, detail), ParentID: a.AuditID,
 			}); err != nil {
 				return err
