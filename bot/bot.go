@@ -166,7 +166,12 @@ func (b *Bot) Run(ctx context.Context) error {
 		defer close(senderStopped)
 		b.sendOutbox(workCtx)
 	}()
-	go b.checkDecisionLog(workCtx)
+	anchorStopped := make(chan struct{})
+	go func() {
+		defer close(anchorStopped)
+		b.checkDecisionLog(workCtx)
+		b.keepAnchored(workCtx)
+	}()
 	go b.expireApprovals(pollCtx)
 	go b.postWeeklySummaries(pollCtx)
 	inboxStopped := b.runInbox(pollCtx, workCtx)
@@ -184,6 +189,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.drainOutbox(workCtx, 5*time.Second)
 	stopWork()
 	<-senderStopped
+	<-anchorStopped
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/steward-bot/steward/state"
 )
 
 // TestDecisionLogTamperingIsCaught checks the real log with `steward audit verify`,
@@ -56,5 +58,51 @@ func TestDecisionLogTamperingIsCaught(t *testing.T) {
 	}
 	if out, code, _ = w.Steward.CLI(ctx, "audit", "verify"); code != 0 {
 		t.Errorf("the log did not verify again after undoing the edit: %s", out)
+	}
+}
+
+// TestDecisionLogTruncationIsCaught cuts the newest entries off the log with sqlite3.
+// The shortened log is still a valid chain, so `steward audit verify` cannot see it;
+// the head Steward anchored on the homeserver when it stopped shows it, once.
+func TestDecisionLogTruncationIsCaught(t *testing.T) {
+	ctx := t.Context()
+	const alarm = "The decision log has been cut short or replaced"
+	command(t, w.Alice, w.AdminRoom, "!ping")
+	if err := w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(w.Config.DataDir, "steward.db")
+	out, err := exec.CommandContext(ctx, "sqlite3", dbPath, "DELETE FROM audit WHERE id > (SELECT MAX(id) - 2 FROM audit)").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sqlite3: %v: %s", err, out)
+	}
+	if out, code, _ := w.Steward.CLI(ctx, "audit", "verify"); code != 0 {
+		t.Fatalf("the truncated log should still be a valid chain: %s", out)
+	}
+	before := w.Alice.CountBodies(w.AdminRoom, w.StewardID, alarm)
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Alice.WaitForCount(ctx, w.AdminRoom, w.StewardID, alarm, before+1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := w.FindAudit(ctx, state.AuditFilter{Action: "decision_log.truncated", Limit: 5})
+	if err != nil || len(entries) == 0 {
+		t.Errorf("the decision log does not record the truncation: %v", err)
+	}
+
+	// Once said, the current log is the new baseline: a restart is quiet.
+	if err = w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.WaitForLog(ctx, "Decision log matches its anchor", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	command(t, w.Alice, w.AdminRoom, "!ping") // an alarm would have been queued before this answer
+	if n := w.Alice.CountBodies(w.AdminRoom, w.StewardID, alarm); n != before+1 {
+		t.Errorf("the truncation alarm was raised %d times, want once", n-before)
 	}
 }

@@ -159,6 +159,27 @@ func (a *Audit) Each(ctx context.Context, fn func(*AuditEntry) error) error {
 	return rows.Err()
 }
 
+// Head returns the newest entry's ID and hash, or 0 and "" for an empty log.
+func (a *Audit) Head(ctx context.Context) (int64, string, error) {
+	var entryID int64
+	var hash string
+	err := a.db.QueryRow(ctx, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").Scan(&entryID, &hash)
+	if isNoRows(err) {
+		return 0, "", nil
+	}
+	return entryID, hash, err
+}
+
+// HashOf returns the hash of entry entryID, or "" when there is no such entry.
+func (a *Audit) HashOf(ctx context.Context, entryID int64) (string, error) {
+	var hash string
+	err := a.db.QueryRow(ctx, "SELECT hash FROM audit WHERE id=$1", entryID).Scan(&hash)
+	if isNoRows(err) {
+		return "", nil
+	}
+	return hash, err
+}
+
 // ForEvent returns the entries written about the Matrix event eventID, oldest first.
 func (a *Audit) ForEvent(ctx context.Context, eventID id.EventID) ([]*AuditEntry, error) {
 	rows, err := a.db.Query(ctx, "SELECT "+auditColumns+" FROM audit WHERE event_id=$1 ORDER BY id", eventID)

@@ -327,13 +327,26 @@ func (c *Client) React(ctx context.Context, roomID id.RoomID, eventID id.EventID
 	return resp.EventID, nil
 }
 
-// CountBodies counts the messages from sender in roomID whose body contains substr.
-func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) int {
-	n := 0
-	for _, evt := range c.Messages(roomID) {
-		if evt.Sender == sender && strings.Contains(evt.Content.AsMessage().Body, substr) {
-			n++
+// WaitForCount waits until at least n messages from sender in roomID contain substr.
+func (c *Client) WaitForCount(ctx context.Context, roomID id.RoomID, sender id.UserID, substr string, n int, limit time.Duration) error {
+	return c.WaitFor(ctx, limit, fmt.Sprintf("%d messages from %s saying %q", n, sender, substr), func() bool {
+		return c.countLocked(roomID, sender, substr) >= n
+	})
+}
+
+func (c *Client) countLocked(roomID id.RoomID, sender id.UserID, substr string) int {
+	count := 0
+	for _, evt := range c.messages {
+		if evt.RoomID == roomID && evt.Sender == sender && strings.Contains(evt.Content.AsMessage().Body, substr) {
+			count++
 		}
 	}
-	return n
+	return count
+}
+
+// CountBodies counts the messages from sender in roomID whose body contains substr.
+func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.countLocked(roomID, sender, substr)
 }

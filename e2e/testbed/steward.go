@@ -135,6 +135,12 @@ func (s *Steward) Start(ctx context.Context) error {
 	return s.waitForLog(ctx, offset, "First sync|Sync is back", 90*time.Second)
 }
 
+// WaitForLog waits until the log of the current run has a line containing one of the
+// |-separated needles.
+func (s *Steward) WaitForLog(ctx context.Context, needles string, limit time.Duration) error {
+	return s.waitForLog(ctx, s.startOffset, needles, limit)
+}
+
 // waitForLog waits until the log, from offset on, has a line containing one of the
 // |-separated needles.
 func (s *Steward) waitForLog(ctx context.Context, offset int64, needles string, limit time.Duration) error {

@@ -1,0 +1,109 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
+)
+
+// The hash chain shows an entry edited, removed or moved, but not entries cut off the
+// end: the shortened log is a valid chain. So Steward keeps the head of its log (the
+// newest entry's ID and hash) outside its database too, in its account data on the
+// homeserver, and at start checks that its database still holds that entry. Someone
+// who can change Steward's files but not its Matrix account cannot hide a truncation.
+
+// anchorType is the account data event that holds the decision log's head.
+const anchorType = "org.steward.decision_log.head"
+
+// anchorEvery is how often a changed head is written to the homeserver.
+const anchorEvery = time.Minute
+
+// logHead is the anchored head of the decision log.
+type logHead struct {
+	ID   int64  `json:"id"`
+	Hash string `json:"hash"`
+}
+
+// checkAnchor compares the head anchored on the homeserver with the database and
+// tells the admin room when the database no longer holds it: entries were cut off the
+// end, or the whole log was replaced. It then anchors the current head, so the alarm is
+// raised once.
+func (b *Bot) checkAnchor(ctx context.Context) (anchored logHead, err error) {
+	if err = b.client.GetAccountData(ctx, anchorType, &anchored); errors.Is(err, mautrix.MNotFound) {
+		return logHead{}, nil // a new Steward: nothing anchored yet
+	} else if err != nil {
+		return logHead{}, fmt.Errorf("read the anchored log head: %w", err)
+	}
+	hash, err := b.db.Audit.HashOf(ctx, anchored.ID)
+	if err != nil {
+		return anchored, err
+	}
+	if hash == anchored.Hash {
+		zerolog.Ctx(ctx).Info().Int64("anchored_id", anchored.ID).Msg("Decision log matches its anchor")
+		return anchored, nil
+	}
+	zerolog.Ctx(ctx).Error().Int64("anchored_id", anchored.ID).Str("anchored_hash", anchored.Hash).Bool("entry_exists", hash != "").
+		Msg("The decision log no longer holds the head Steward anchored on the homeserver")
+	what := "entries were removed from its end"
+	if hash != "" {
+		what = "it was replaced by another log"
+	}
+	msg := render.New("").Bold("The decision log has been cut short or replaced.").
+		Text(fmt.Sprintf(" When Steward last ran, its newest entry was #%d; the database no longer holds that entry as it was, so %s. ", anchored.ID, what)).
+		Text("If nobody restored an old backup or started Steward with a new database on purpose, someone with access to the server removed decisions from the record: check who.")
+	return anchored, b.db.DoTxn(ctx, func(ctx context.Context) error {
+		if _, err := b.db.Audit.Append(ctx, &state.AuditEntry{
+			Actor: b.client.UserID, Action: "decision_log.truncated", Outcome: state.OutcomeError,
+			Detail: fmt.Sprintf("anchored head #%d %s not found", anchored.ID, anchored.Hash),
+		}); err != nil {
+			return err
+		}
+		return b.Send(ctx, b.adminRoom, msg.Notice())
+	})
+}
+
+// anchorHead writes the log's head to the homeserver if it moved since last.
+func (b *Bot) anchorHead(ctx context.Context, last *logHead) error {
+	entryID, hash, err := b.db.Audit.Head(ctx)
+	if err != nil || entryID == 0 || (entryID == last.ID && hash == last.Hash) {
+		return err
+	}
+	head := logHead{ID: entryID, Hash: hash}
+	if err = b.client.SetAccountData(ctx, anchorType, &head); err != nil {
+		return fmt.Errorf("anchor the log head: %w", err)
+	}
+	*last = head
+	return nil
+}
+
+// keepAnchored checks the anchor, then keeps it up to date until ctx ends, and once
+// more at the end, so a clean stop leaves the exact head anchored.
+func (b *Bot) keepAnchored(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	last, err := b.checkAnchor(ctx)
+	if err != nil {
+		log.Err(err).Msg("Failed to check the decision log against its anchor")
+	}
+	for {
+		if err = b.anchorHead(ctx, &last); err != nil {
+			log.Err(err).Msg("Failed to anchor the decision log's head")
+		}
+		if !sleep(ctx, anchorEvery, nil) {
+			// Run stops ctx once the last commands have finished: anchor the final
+			// head, on a short context of its own.
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err = b.anchorHead(final, &last); err != nil {
+				log.Err(err).Msg("Failed to anchor the decision log's head")
+			}
+			return
+		}
+	}
+}
