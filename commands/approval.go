@@ -39,9 +39,11 @@ type ballot struct {
 	verified bool
 	roomID   id.RoomID
 	eventID  id.EventID
-	sentAt   time.Time
-	approve  bool
-	reason   string
+	// threadRoot is the thread of an answer by command, for the reply.
+	threadRoot id.EventID
+	sentAt     time.Time
+	approve    bool
+	reason     string
 	// byCommand is true for !approve, !deny and !cancel, which are always answered; a
 	// reaction is answered only when silence would mislead.
 	byCommand bool
@@ -60,7 +62,11 @@ func (p *Processor) requestApproval(ctx context.Context, ce *Event, policy Polic
 			if others == 0 {
 				msg.Text("no second admin exists: you are the only one in matrix.admins. Add another admin there, or set policy.allow_single_admin: true to let you confirm it yourself.")
 			} else {
-				msg.Text(fmt.Sprintf("only %d other admins are configured. Add admins to matrix.admins, or loosen policy.commands.%s.", others, ce.Command.Name))
+				configured := fmt.Sprintf("only %d other admins are configured", others)
+				if others == 1 {
+					configured = "only 1 other admin is configured"
+				}
+				msg.Text(configured + ". Add admins to matrix.admins, or loosen policy.commands." + ce.Command.Name + ".")
 			}
 			p.reply(ctx, ce, msg)
 			return state.OutcomeRefused, "not enough admins for policy " + policyText, nil
@@ -284,12 +290,15 @@ func (p *Processor) vote(ctx context.Context, approvalID string, b *ballot) (rep
 			}
 			return p.messenger.Edit(ctx, a.RoomID, a.RequestMsg, p.requestMessage(a, votes))
 		}
-		return p.settle(ctx, a, state.ApprovalApproved, state.Decision{By: b.voter, At: now}, "approval.approved", "approved by "+approverList(a, votes), func() {
+		err = p.settle(ctx, a, state.ApprovalApproved, state.Decision{By: b.voter, At: now}, "approval.approved", "approved by "+approverList(a, votes), func() {
 			approved = a
-			if b.byCommand {
-				reply = render.New("Approved " + a.ID + "; running ").Code(a.Body).Text(" now.")
-			}
 		})
+		if err != nil || approved == nil || !b.byCommand {
+			return err
+		}
+		// Queued now, with the decision, so the approver reads it before the
+		// command's own answer.
+		return p.messenger.Reply(ctx, b.roomID, b.eventID, b.threadRoot, render.New("Approved "+a.ID+"; running ").Code(a.Body).Text(" now."))
 	})
 	if err != nil {
 		log.Err(err).Str("approval_id", approvalID).Msg("Failed to record an answer to an approval request")
@@ -394,9 +403,11 @@ func (p *Processor) execute(ctx context.Context, a *state.Approval) {
 // same path as any command.
 func (p *Processor) runApproved(ctx context.Context, a *state.Approval) (outcome, detail string) {
 	cmd := p.registry.Lookup(a.Command)
-	parsed, _, parseErr := Parse(a.Body, p.settings.Prefix)
+	// The stored line is split without the prefix, which config may have changed since.
+	rawArgs := p.argumentsOf(a)
+	args, parseErr := SplitArgs(rawArgs)
 	ce := &Event{
-		Command: cmd, Args: parsed.Args, RawArgs: parsed.Rest, Sender: a.Requester, DeviceID: a.RequesterDevice,
+		Command: cmd, Args: args, RawArgs: rawArgs, Sender: a.Requester, DeviceID: a.RequesterDevice,
 		Verified: true, Encrypted: true, Role: p.RoleOf(ctx, a.Requester),
 		RoomID: a.RoomID, EventID: a.EventID, ThreadRoot: a.ThreadRoot, SentAt: a.CreatedAt, ReceivedAt: a.CreatedAt,
 		Approval: a, proc: p,
@@ -416,7 +427,8 @@ func (p *Processor) runApproved(ctx context.Context, a *state.Approval) (outcome
 // argumentsOf is a's command line without the command, as the decision log records
 // the arguments of any command.
 func (p *Processor) argumentsOf(a *state.Approval) string {
-	return strings.TrimSpace(strings.TrimPrefix(a.Body, p.settings.Prefix+a.Command))
+	_, rest, _ := strings.Cut(a.Body, " ")
+	return strings.TrimSpace(rest)
 }
 
 func joinDetail(a, b string) string {

@@ -66,7 +66,7 @@ func (ce *Event) answer(ctx context.Context, approve bool) error {
 	reason := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(ce.RawArgs), ce.Args[0]))
 	reply, _ := ce.proc.vote(ctx, approvalID, &ballot{
 		voter: ce.Sender, device: ce.DeviceID, verified: ce.Verified, roomID: ce.RoomID, eventID: ce.EventID,
-		sentAt: ce.SentAt, approve: approve, reason: reason, byCommand: true,
+		threadRoot: ce.ThreadRoot, sentAt: ce.SentAt, approve: approve, reason: reason, byCommand: true,
 	})
 	if reply == nil {
 		return nil
