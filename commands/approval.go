@@ -274,7 +274,7 @@ func (p *Processor) vote(ctx context.Context, approvalID string, b *ballot) (rep
 		}
 		now := p.now()
 		if !b.approve {
-			return p.settle(ctx, a, state.ApprovalDenied, state.Decision{By: b.voter, At: now, Reason: b.reason}, "approval.denied", b.reason, func() {
+			return p.settle(ctx, a, b, state.ApprovalDenied, state.Decision{By: b.voter, At: now, Reason: b.reason}, "approval.denied", b.reason, func() {
 				if b.byCommand {
 					reply = render.New("Denied " + a.ID + "; it will not run.")
 				}
@@ -290,7 +290,7 @@ func (p *Processor) vote(ctx context.Context, approvalID string, b *ballot) (rep
 			}
 			return p.messenger.Edit(ctx, a.RoomID, a.RequestMsg, p.requestMessage(a, votes))
 		}
-		err = p.settle(ctx, a, state.ApprovalApproved, state.Decision{By: b.voter, At: now}, "approval.approved", "approved by "+approverList(a, votes), func() {
+		err = p.settle(ctx, a, b, state.ApprovalApproved, state.Decision{By: b.voter, At: now}, "approval.approved", "approved by "+approverList(a, votes), func() {
 			approved = a
 		})
 		if err != nil || approved == nil || !b.byCommand {
@@ -311,17 +311,22 @@ func (p *Processor) vote(ctx context.Context, approvalID string, b *ballot) (rep
 }
 
 // settle moves a from open to the final (or approved) state to, writes the decision log
-// entry and edits the request message; won runs when this caller made the move.
-func (p *Processor) settle(ctx context.Context, a *state.Approval, to state.ApprovalState, d state.Decision, action, detail string, won func()) error {
+// entry and edits the request message; won runs when this caller made the move. b is
+// the answer that decided, if one did (not for an expiry).
+func (p *Processor) settle(ctx context.Context, a *state.Approval, b *ballot, to state.ApprovalState, d state.Decision, action, detail string, won func()) error {
 	ok, err := p.approvals.Move(ctx, a.ID, state.ApprovalOpen, to, d)
 	if err != nil || !ok {
 		return err
 	}
 	a.State, a.DecidedBy, a.DecidedAt, a.Reason = to, d.By, d.At, d.Reason
-	if _, err = p.audit.Append(ctx, &state.AuditEntry{
+	entry := &state.AuditEntry{
 		Actor: d.By, RoomID: a.RoomID, Action: action, Arguments: a.ID + " " + a.Body,
 		Outcome: state.OutcomeOK, Detail: detail, ParentID: a.AuditID,
-	}); err != nil {
+	}
+	if b != nil {
+		entry.ActorDevice, entry.EventID = b.device, b.eventID
+	}
+	if _, err = p.audit.Append(ctx, entry); err != nil {
 		return err
 	}
 	if err = p.editRequest(ctx, a); err != nil {
@@ -333,7 +338,7 @@ func (p *Processor) settle(ctx context.Context, a *state.Approval, to state.Appr
 
 // cancel withdraws a at its requester's wish.
 func (p *Processor) cancel(ctx context.Context, a *state.Approval, b *ballot, reply **render.Message) error {
-	return p.settle(ctx, a, state.ApprovalCancelled, state.Decision{By: b.voter, At: p.now(), Reason: b.reason}, "approval.cancelled", b.reason, func() {
+	return p.settle(ctx, a, b, state.ApprovalCancelled, state.Decision{By: b.voter, At: p.now(), Reason: b.reason}, "approval.cancelled", b.reason, func() {
 		if b.byCommand {
 			*reply = render.New("Cancelled " + a.ID + "; it will not run.")
 		}
@@ -342,7 +347,7 @@ func (p *Processor) cancel(ctx context.Context, a *state.Approval, b *ballot, re
 
 // expire closes a, whose time ran out, and tells the requester.
 func (p *Processor) expire(ctx context.Context, a *state.Approval) error {
-	return p.settle(ctx, a, state.ApprovalExpired, state.Decision{By: p.settings.BotUserID, At: a.ExpiresAt}, "approval.expired", "", func() {
+	return p.settle(ctx, a, nil, state.ApprovalExpired, state.Decision{By: p.settings.BotUserID, At: a.ExpiresAt}, "approval.expired", "", func() {
 		p.replyTo(ctx, a, render.New("").Pill(a.Requester).Text(": your request "+a.ID+" expired without enough approvals, so ").Code(a.Body).
 			Text(" did not run. Ask again if it is still needed."))
 	})
