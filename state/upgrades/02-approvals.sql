@@ -50,3 +50,6 @@ ALTER TABLE inbox ADD COLUMN relates_to TEXT NOT NULL DEFAULT '';
 -- relates_to_msg is an earlier outbox message this one reacts to or edits; its event ID
 -- is filled in when this one is sent, since it is not known when both are queued.
 ALTER TABLE outbox ADD COLUMN relates_to_msg INTEGER NOT NULL DEFAULT 0;
+
+-- A reaction names the event it answers; this finds the request message behind it.
+CREATE INDEX outbox_event_id_idx ON outbox (event_id);
