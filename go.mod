@@ -3,6 +3,7 @@ module github.com/steward-bot/steward
 go 1.26.0
 
 require (
+	github.com/dustin/go-humanize v1.0.1
 	github.com/rs/zerolog v1.35.1
 	github.com/shirou/gopsutil/v4 v4.26.10
 	go.mau.fi/util v0.9.10

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/host"
 	"github.com/shirou/gopsutil/v4/load"
@@ -34,9 +35,9 @@ var CommandStatus = &Command{
 			return fmt.Errorf("read memory: %w", err)
 		}
 		msg := render.New("").Bold(info.Hostname).Text(fmt.Sprintf(" — up %s, load %.2f %.2f %.2f", humanUptime(time.Duration(info.Uptime)*time.Second), avg.Load1, avg.Load5, avg.Load15)).Line().
-			Text(fmt.Sprintf("Memory: %s of %s used (%.0f%%)", humanBytes(vm.Used), humanBytes(vm.Total), vm.UsedPercent))
+			Text(fmt.Sprintf("Memory: %s of %s used (%.0f%%)", humanize.IBytes(vm.Used), humanize.IBytes(vm.Total), vm.UsedPercent))
 		if swap, err := mem.SwapMemoryWithContext(ctx); err == nil && swap.Total > 0 {
-			msg.Text(fmt.Sprintf(", swap %s of %s", humanBytes(swap.Used), humanBytes(swap.Total)))
+			msg.Text(fmt.Sprintf(", swap %s of %s", humanize.IBytes(swap.Used), humanize.IBytes(swap.Total)))
 		}
 		rows := make([][]string, 0, len(ce.proc.settings.Disks))
 		for _, path := range ce.proc.settings.Disks {
@@ -46,24 +47,11 @@ var CommandStatus = &Command{
 				continue
 			}
 			rows = append(rows, []string{path, fmt.Sprintf("%.0f%%", usage.UsedPercent),
-				humanBytes(usage.Free) + " free of " + humanBytes(usage.Total), fmt.Sprintf("%.0f%%", usage.InodesUsedPercent)})
+				humanize.IBytes(usage.Free) + " free of " + humanize.IBytes(usage.Total), fmt.Sprintf("%.0f%%", usage.InodesUsedPercent)})
 		}
 		msg.Line().Table([]string{"Disk", "Used", "Space", "Inodes used"}, rows)
 		return ce.Reply(ctx, msg)
 	},
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func humanUptime(d time.Duration) string {

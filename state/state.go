@@ -28,6 +28,7 @@ type DB struct {
 	Audit       *Audit
 	Undecrypted *Undecrypted
 	Approvals   *Approvals
+	Alerts      *Alerts
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -59,6 +60,7 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 
 		Undecrypted: &Undecrypted{db: db},
 		Approvals:   &Approvals{db: db},
+		Alerts:      &Alerts{db: db},
 	}, nil
 }
 

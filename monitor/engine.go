@@ -1,0 +1,336 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
+)
+
+// Store keeps the alerts (state.Alerts).
+type Store interface {
+	Insert(ctx context.Context, a *state.Alert) error
+	Update(ctx context.Context, a *state.Alert) error
+	Delete(ctx context.Context, alertID int64) error
+	Open(ctx context.Context, check string) ([]*state.Alert, error)
+	Get(ctx context.Context, alertID int64) (*state.Alert, error)
+	OnMessage(ctx context.Context, msgID int64) ([]*state.Alert, error)
+	ByMessageEvent(ctx context.Context, eventID id.EventID) ([]*state.Alert, error)
+	Unposted(ctx context.Context) ([]*state.Alert, error)
+}
+
+// Messenger queues messages through the bot's outbox; within a transaction of the
+// context, with the rest of it.
+type Messenger interface {
+	Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) (int64, error)
+	Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error
+	React(ctx context.Context, roomID id.RoomID, msgID int64, key string) error
+	// FollowUp replies to the earlier queued message msgID.
+	FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error
+}
+
+// Recorder writes the decision log (state.Audit).
+type Recorder interface {
+	Append(ctx context.Context, e *state.AuditEntry) (int64, error)
+}
+
+// ReactionAck is the reaction that takes an alert.
+const ReactionAck = "👀"
+
+// maxListed bounds the alerts one message lists, so a storm stays one readable message.
+const maxListed = 15
+
+// Settings are the parts of the configuration the engine needs.
+type Settings struct {
+	// AdminRoom is where alerts go.
+	AdminRoom id.RoomID
+	// Prefix is the command prefix, for the hints in messages.
+	Prefix string
+	// GroupWait is how long alerts that fire together are gathered into one message.
+	GroupWait time.Duration
+}
+
+// Engine turns observations into alerts and keeps them: it decides when a problem
+// fires (it lasted its "for" duration) and when it is resolved (its check no longer
+// reports it), writes each change to SQLite together with the message that shows it,
+// and gathers alerts that fire together into one message.
+type Engine struct {
+	settings Settings
+	store    Store
+	msgr     Messenger
+	audit    Recorder
+	txn      func(ctx context.Context, fn func(ctx context.Context) error) error
+	now      func() time.Time
+	// fired is signalled when an alert fires, for the loop that posts them.
+	fired chan struct{}
+}
+
+// NewEngine builds an engine. txn runs a function in one database transaction; now is
+// the clock.
+func NewEngine(settings Settings, store Store, msgr Messenger, audit Recorder,
+	txn func(ctx context.Context, fn func(ctx context.Context) error) error, now func() time.Time) *Engine {
+	return &Engine{settings: settings, store: store, msgr: msgr, audit: audit, txn: txn, now: now, fired: make(chan struct{}, 1)}
+}
+
+// checkFailedPrefix starts the fingerprint of the alert raised when a check itself
+// fails (the Docker Engine unreachable, a disk gone).
+const checkFailedPrefix = "check:"
+
+// Apply takes one round of a check: its observations, or the error that kept it from
+// observing. A problem it reports opens an alert (pending, then firing once it lasted
+// its "for" duration) or updates the open one; an open alert it no longer reports is
+// resolved. When the check failed, its open alerts stay as they are (nobody knows) and
+// the failure is an alert of its own.
+func (e *Engine) Apply(ctx context.Context, check string, observations []Observation, checkErr error) error {
+	now := e.now()
+	if checkErr != nil {
+		observations = []Observation{{
+			Fingerprint: checkFailedPrefix + check, Subject: check, Severity: state.SeverityWarning,
+			Summary: fmt.Sprintf("Steward can't run its %s check", check), Value: checkErr.Error(),
+		}}
+	}
+	fired := false
+	err := e.txn(ctx, func(ctx context.Context) error {
+		fired = false
+		open, err := e.store.Open(ctx, check)
+		if err != nil {
+			return err
+		}
+		byFingerprint := make(map[string]*state.Alert, len(open))
+		for _, a := range open {
+			byFingerprint[a.Fingerprint] = a
+		}
+		seen := make(map[string]bool, len(observations))
+		for _, o := range observations {
+			a := byFingerprint[o.Fingerprint]
+			var prev state.Severity
+			if a != nil {
+				prev = a.Severity
+			}
+			severity := o.Severity
+			if o.Level != nil {
+				severity = o.Level(prev)
+			}
+			if severity == state.SeverityOK || seen[o.Fingerprint] {
+				continue
+			}
+			seen[o.Fingerprint] = true
+			didFire, err := e.observe(ctx, check, a, &o, severity, now)
+			if err != nil {
+				return err
+			}
+			fired = fired || didFire
+		}
+		for _, a := range open {
+			if seen[a.Fingerprint] || (checkErr != nil && a.Fingerprint != checkFailedPrefix+check) {
+				continue
+			}
+			if err = e.resolve(ctx, a, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("apply %s check: %w", check, err)
+	}
+	if fired {
+		select {
+		case e.fired <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// observe records one reported problem and reports whether it began firing.
+func (e *Engine) observe(ctx context.Context, check string, a *state.Alert, o *Observation, severity state.Severity, now time.Time) (bool, error) {
+	if a == nil {
+		a = &state.Alert{
+			Fingerprint: o.Fingerprint, Check: check, Subject: o.Subject, Severity: severity, Worst: severity,
+			State: state.AlertPending, Summary: o.Summary, Value: o.Value, Hint: o.Hint, Public: o.Public,
+			Since: now, UpdatedAt: now,
+		}
+		if o.For > 0 {
+			return false, e.store.Insert(ctx, a)
+		}
+		a.State, a.FiredAt = state.AlertFiring, now
+		zerolog.Ctx(ctx).Info().Str("fingerprint", a.Fingerprint).Stringer("severity", severity).Msg("Alert firing")
+		return true, e.store.Insert(ctx, a)
+	}
+	changed := severity != a.Severity
+	a.Severity, a.Worst = severity, max(a.Worst, severity)
+	a.Summary, a.Value, a.Hint, a.Public, a.UpdatedAt = o.Summary, o.Value, o.Hint, o.Public, now
+	fired := false
+	if a.State == state.AlertPending && now.Sub(a.Since) >= o.For {
+		a.State, a.FiredAt, fired = state.AlertFiring, now, true
+		zerolog.Ctx(ctx).Info().Str("fingerprint", a.Fingerprint).Stringer("severity", severity).Msg("Alert firing")
+	}
+	if err := e.store.Update(ctx, a); err != nil {
+		return false, err
+	}
+	if changed && a.Message != 0 {
+		return fired, e.editMessage(ctx, a.Message)
+	}
+	return fired, nil
+}
+
+// resolve closes an open alert that its check no longer reports. One that never fired
+// is forgotten; one that was shown gets its message edited and a short follow-up, so
+// the room reads as a history.
+func (e *Engine) resolve(ctx context.Context, a *state.Alert, now time.Time) error {
+	if a.State == state.AlertPending {
+		return e.store.Delete(ctx, a.ID)
+	}
+	a.State, a.ResolvedAt, a.UpdatedAt = state.AlertResolved, now, now
+	if err := e.store.Update(ctx, a); err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Info().Str("fingerprint", a.Fingerprint).Msg("Alert resolved")
+	if a.Message == 0 {
+		return nil // resolved before it was posted: the digest still counts it
+	}
+	if err := e.editMessage(ctx, a.Message); err != nil {
+		return err
+	}
+	return e.msgr.FollowUp(ctx, e.settings.AdminRoom, a.Message, render.New("✅ Resolved: ").Text(a.Summary).
+		Text(fmt.Sprintf(" (#%d), after %s.", a.ID, humanDuration(now.Sub(a.FiredAt)))))
+}
+
+// editMessage rewrites the message msgID to show its alerts as they are now.
+func (e *Engine) editMessage(ctx context.Context, msgID int64) error {
+	alerts, err := e.store.OnMessage(ctx, msgID)
+	if err != nil || len(alerts) == 0 {
+		return err
+	}
+	return e.msgr.Edit(ctx, e.settings.AdminRoom, msgID, e.render(alerts))
+}
+
+// Fired is signalled when an alert starts firing.
+func (e *Engine) Fired() <-chan struct{} {
+	return e.fired
+}
+
+// Flush posts the firing alerts that wait for their message, all in one, once the
+// oldest of them has waited GroupWait: a storm of alerts becomes one message. It
+// returns how long to wait before the next flush is due (0 when nothing waits).
+func (e *Engine) Flush(ctx context.Context) (time.Duration, error) {
+	var wait time.Duration
+	err := e.txn(ctx, func(ctx context.Context) error {
+		wait = 0
+		unposted, err := e.store.Unposted(ctx)
+		if err != nil || len(unposted) == 0 {
+			return err
+		}
+		if due := unposted[0].FiredAt.Add(e.settings.GroupWait); e.now().Before(due) {
+			wait = due.Sub(e.now())
+			return nil
+		}
+		msgID, err := e.msgr.Post(ctx, e.settings.AdminRoom, "", "", e.render(unposted))
+		if err != nil {
+			return err
+		}
+		for _, a := range unposted {
+			a.Message = msgID
+			if err = e.store.Update(ctx, a); err != nil {
+				return err
+			}
+		}
+		return e.msgr.React(ctx, e.settings.AdminRoom, msgID, ReactionAck)
+	})
+	return wait, err
+}
+
+// Actor is who does something to an alert, for the message and the decision log.
+type Actor struct {
+	UserID   id.UserID
+	DeviceID id.DeviceID
+	RoomID   id.RoomID
+	EventID  id.EventID
+}
+
+// ErrNoSuchAlert is returned for an alert ID that names no open alert.
+var ErrNoSuchAlert = errors.New("no such open alert")
+
+// Ack records that by took the alerts alertIDs: the messages that show them say so,
+// and the decision log has it. It returns the alerts acknowledged now; alerts already
+// acknowledged keep their first taker.
+func (e *Engine) Ack(ctx context.Context, alertIDs []int64, by Actor) ([]*state.Alert, error) {
+	var acked []*state.Alert
+	err := e.txn(ctx, func(ctx context.Context) error {
+		acked = nil
+		alerts := make([]*state.Alert, 0, len(alertIDs))
+		for _, alertID := range alertIDs {
+			a, err := e.store.Get(ctx, alertID)
+			if err != nil {
+				return err
+			}
+			if a == nil || a.State != state.AlertFiring {
+				return fmt.Errorf("#%d: %w", alertID, ErrNoSuchAlert)
+			}
+			alerts = append(alerts, a)
+		}
+		return e.ack(ctx, alerts, by, &acked)
+	})
+	return acked, err
+}
+
+// AckMessage is Ack for every open alert shown in the message that became eventID (a
+// 👀 reaction to it). It returns nil when eventID shows no alert.
+func (e *Engine) AckMessage(ctx context.Context, eventID id.EventID, by Actor) ([]*state.Alert, bool, error) {
+	var acked []*state.Alert
+	found := false
+	err := e.txn(ctx, func(ctx context.Context) error {
+		acked = nil
+		alerts, err := e.store.ByMessageEvent(ctx, eventID)
+		if err != nil {
+			return err
+		}
+		found = len(alerts) > 0
+		var open []*state.Alert
+		for _, a := range alerts {
+			if a.State == state.AlertFiring {
+				open = append(open, a)
+			}
+		}
+		return e.ack(ctx, open, by, &acked)
+	})
+	return acked, found, err
+}
+
+func (e *Engine) ack(ctx context.Context, alerts []*state.Alert, by Actor, acked *[]*state.Alert) error {
+	now := e.now()
+	messages := make(map[int64]bool)
+	for _, a := range alerts {
+		if a.AckedBy != "" {
+			continue
+		}
+		a.AckedBy, a.AckedAt = by.UserID, now
+		if err := e.store.Update(ctx, a); err != nil {
+			return err
+		}
+		if _, err := e.audit.Append(ctx, &state.AuditEntry{
+			Actor: by.UserID, ActorDevice: by.DeviceID, RoomID: by.RoomID, EventID: by.EventID,
+			Action: "alert.ack", Arguments: "#" + strconv.FormatInt(a.ID, 10) + " " + a.Fingerprint, Outcome: state.OutcomeOK, Detail: a.Summary,
+		}); err != nil {
+			return err
+		}
+		if a.Message != 0 {
+			messages[a.Message] = true
+		}
+		*acked = append(*acked, a)
+	}
+	for msgID := range messages {
+		if err := e.editMessage(ctx, msgID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package monitor
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
+)
+
+// render builds the message that shows alerts: one alert in full, or several as a
+// list, each with its state (firing, taken by whom, resolved).
+func (e *Engine) render(alerts []*state.Alert) *render.Message {
+	if len(alerts) == 1 {
+		return e.renderOne(alerts[0])
+	}
+	open := 0
+	for _, a := range alerts {
+		if a.State != state.AlertResolved {
+			open++
+		}
+	}
+	msg := new(render.Message)
+	if open == 0 {
+		msg.Bold(fmt.Sprintf("✅ %d alerts, all resolved", len(alerts)))
+	} else {
+		msg.Bold(fmt.Sprintf("%s %d alerts fired together", Badge(worst(alerts)), len(alerts)))
+	}
+	items := make([]*render.Message, 0, min(len(alerts), maxListed))
+	for i, a := range alerts {
+		if i == maxListed {
+			break
+		}
+		item := new(render.Message).Text(Badge(a.Severity) + " ").Bold(fmt.Sprintf("#%d", a.ID)).Text(" " + a.Summary)
+		if a.Value != "" && a.State != state.AlertResolved {
+			item.Text(" — " + a.Value)
+		}
+		item.Text(". " + statusLine(a))
+		items = append(items, item)
+	}
+	msg.List(items...)
+	if len(alerts) > maxListed {
+		msg.Text(fmt.Sprintf("…and %d more; ", len(alerts)-maxListed)).Code(e.settings.Prefix + "alerts").Text(" lists them all.").Line()
+	}
+	if open > 0 {
+		msg.Text("React " + ReactionAck + " to take them all, or send ").Code(e.settings.Prefix + "ack ID").Text(" for one.")
+	}
+	return msg
+}
+
+func (e *Engine) renderOne(a *state.Alert) *render.Message {
+	msg := new(render.Message)
+	title := Badge(a.Severity) + " " + strings.ToUpper(a.Severity.String()[:1]) + a.Severity.String()[1:]
+	if a.State == state.AlertResolved {
+		title = "✅ Resolved"
+	}
+	msg.Bold(fmt.Sprintf("%s: %s (#%d)", title, a.Summary, a.ID)).Line()
+	if a.Value != "" && a.State != state.AlertResolved {
+		msg.Text("Now: " + a.Value + ".").Line()
+	}
+	if a.Hint != "" {
+		msg.Text("Hint: " + a.Hint).Line()
+	}
+	msg.Text(statusLine(a))
+	if a.State != state.AlertResolved && a.AckedBy == "" {
+		msg.Text(" React " + ReactionAck + " or send ").Code(fmt.Sprintf("%sack %d", e.settings.Prefix, a.ID)).Text(" to take it.")
+	}
+	return msg
+}
+
+// statusLine says since when, who took it, and when it ended.
+func statusLine(a *state.Alert) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Since %s.", clock(a.Since))
+	if a.AckedBy != "" {
+		fmt.Fprintf(&b, " %s %s is on it (since %s).", ReactionAck, a.AckedBy, clock(a.AckedAt))
+	}
+	if a.State == state.AlertResolved {
+		fmt.Fprintf(&b, " Resolved at %s, after %s.", clock(a.ResolvedAt), humanDuration(a.ResolvedAt.Sub(a.FiredAt)))
+	}
+	return b.String()
+}
+
+func worst(alerts []*state.Alert) state.Severity {
+	w := state.SeverityOK
+	for _, a := range alerts {
+		if a.State != state.AlertResolved {
+			w = max(w, a.Severity)
+		}
+	}
+	return w
+}
+
+// Badge is the mark of a severity in messages.
+func Badge(s state.Severity) string {
+	switch s {
+	case state.SeverityCritical:
+		return "🔴"
+	case state.SeverityWarning:
+		return "🟡"
+	default:
+		return "✅"
+	}
+}
+
+// clock formats t as the time of day in UTC, with the date when it is not today.
+func clock(t time.Time) string {
+	t = t.UTC()
+	if now := time.Now().UTC(); t.YearDay() == now.YearDay() && t.Year() == now.Year() {
+		return t.Format("15:04 UTC")
+	}
+	return t.Format("Mon 2 Jan 15:04 UTC")
+}
+
+// humanDuration says d the way a person would.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int(d.Seconds()))
+	case d < 2*time.Minute:
+		return "a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	}
+}

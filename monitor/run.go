@@ -1,0 +1,117 @@
+package monitor
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// minObserveTimeout is the least time a check's round may take, however short its
+// interval.
+const minObserveTimeout = 10 * time.Second
+
+// Run runs each check on its interval and posts what fires, until ctx ends. Alerts of
+// checks that are no longer configured are resolved first: nothing would ever resolve
+// them otherwise.
+func (e *Engine) Run(ctx context.Context, checks []Check) {
+	log := zerolog.Ctx(ctx).With().Str("component", "monitor").Logger()
+	ctx = log.WithContext(ctx)
+	names := make([]string, 0, len(checks))
+	for _, c := range checks {
+		names = append(names, c.Name())
+	}
+	if err := e.Retire(ctx, names); err != nil {
+		log.Err(err).Msg("Failed to resolve the alerts of checks no longer configured")
+	}
+	var wg sync.WaitGroup
+	for _, c := range checks {
+		wg.Go(func() { e.runCheck(ctx, c) })
+	}
+	e.flushLoop(ctx)
+	wg.Wait()
+}
+
+func (e *Engine) runCheck(ctx context.Context, c Check) {
+	log := zerolog.Ctx(ctx).With().Str("check", c.Name()).Logger()
+	for {
+		observeCtx, cancel := context.WithTimeout(ctx, max(c.Interval(), minObserveTimeout))
+		obs, err := c.Observe(observeCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			log.Warn().Err(err).Msg("Check failed")
+		}
+		if err = e.Apply(ctx, c.Name(), obs, err); err != nil {
+			log.Err(err).Msg("Failed to record check results")
+		}
+		if !sleep(ctx, c.Interval()) {
+			return
+		}
+	}
+}
+
+// flushLoop posts firing alerts once their group wait is over.
+func (e *Engine) flushLoop(ctx context.Context) {
+	for {
+		wait, err := e.Flush(ctx)
+		if err != nil && ctx.Err() == nil {
+			zerolog.Ctx(ctx).Err(err).Msg("Failed to post alerts")
+			wait = 5 * time.Second
+		}
+		var timer *time.Timer
+		var due <-chan time.Time
+		if wait > 0 {
+			timer = time.NewTimer(wait)
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-e.fired:
+		case <-due:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// Retire resolves the open alerts of checks not among active (a check removed from the
+// config, an HTTP check renamed).
+func (e *Engine) Retire(ctx context.Context, active []string) error {
+	now := e.now()
+	return e.txn(ctx, func(ctx context.Context) error {
+		open, err := e.store.Open(ctx, "")
+		if err != nil {
+			return err
+		}
+		for _, a := range open {
+			if slices.Contains(active, a.Check) {
+				continue
+			}
+			if err = e.resolve(ctx, a, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// sleep waits for d or the end of ctx, and reports whether ctx is still going.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
