@@ -22,6 +22,7 @@ import (
 	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
+	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -30,6 +31,10 @@ type Options struct {
 	// ResetCrossSigning allows replacing Steward's cross-signing identity when the
 	// recovery key is lost.
 	ResetCrossSigning bool
+	// ConfigPath is the config file, read again on a reload.
+	ConfigPath string
+	// ReloadSignals delivers the operator's requests to reload the config (SIGHUP).
+	ReloadSignals <-chan os.Signal
 }
 
 // Bot is one running Steward: a logged-in, encrypted Matrix client with its database.
@@ -41,6 +46,12 @@ type Bot struct {
 	client *mautrix.Client
 	crypto *cryptohelper.CryptoHelper
 	proc   *commands.Processor
+	alerts *monitor.Engine
+
+	// monitorCfg is the monitor section in force; a reload replaces it and signals
+	// reloaded.
+	monitorCfg atomic.Pointer[config.Monitor]
+	reloaded   chan struct{}
 
 	adminRoom id.RoomID
 	groupRoom id.RoomID
@@ -87,7 +98,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logg
 	if err != nil {
 		return nil, err
 	}
-	return &Bot{
+	b := &Bot{
 		cfg:           cfg,
 		opts:          opts,
 		log:           log,
@@ -97,8 +108,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logg
 		inboxWake:     make(chan struct{}, 1),
 		outboxWake:    make(chan struct{}, 1),
 		firstSync:     make(chan struct{}),
+		reloaded:      make(chan struct{}, 1),
 		startedAt:     time.Now(),
-	}, nil
+	}
+	b.monitorCfg.Store(&cfg.Monitor)
+	return b, nil
 }
 
 // Run logs in, sets up encryption and serves until ctx is cancelled. Commands that
@@ -116,6 +130,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.resolveRooms(ctx); err != nil {
 		return err
 	}
+	b.alerts = monitor.NewEngine(monitor.Settings{
+		AdminRoom: b.adminRoom, Prefix: b.cfg.Matrix.CommandPrefix, GroupWait: b.cfg.Monitor.GroupWait.D(),
+	}, b.db.Alerts, b, b.db.Audit, b.db.DoTxn, time.Now)
 	registry := commands.Builtin()
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err
@@ -138,6 +155,8 @@ func (b *Bot) Run(ctx context.Context) error {
 		Audit:     b.db.Audit,
 		Once:      b.db.KV,
 		Approvals: b.db.Approvals,
+		Alerts:    b.alerts,
+		Reloader:  b,
 		Txn:       b.db.DoTxn,
 		Limiter:   commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:       time.Now,
@@ -174,6 +193,12 @@ func (b *Bot) Run(ctx context.Context) error {
 	}()
 	go b.expireApprovals(pollCtx)
 	go b.postWeeklySummaries(pollCtx)
+	go b.reloadOnSignal(pollCtx)
+	monitorStopped := make(chan struct{})
+	go func() {
+		defer close(monitorStopped)
+		b.runMonitor(pollCtx)
+	}()
 	inboxStopped := b.runInbox(pollCtx, workCtx)
 	if err := b.retryUndecrypted(ctx); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to retry messages waiting for their keys")
@@ -185,6 +210,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	// the next start), and only then let the deferred closes run.
 	stopPolling()
 	<-inboxStopped
+	<-monitorStopped
 	b.waitForCommands(10 * time.Second)
 	b.drainOutbox(workCtx, 5*time.Second)
 	stopWork()

@@ -69,6 +69,15 @@ func (b *Bot) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *rend
 	return b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 }
 
+// FollowUp queues msg as a reply to the earlier queued message msgID: a resolved
+// alert's short note under the alert it ends.
+func (b *Bot) FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
+	content := msg.Notice()
+	content.Mentions = &event.Mentions{}
+	content.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{}} // filled in when sent
+	return b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
+}
+
 // Announce queues msg for roomID as an ordinary text message, which (unlike Steward's
 // notices) clients notify members about.
 func (b *Bot) Announce(ctx context.Context, roomID id.RoomID, msg *render.Message) error {
@@ -259,7 +268,11 @@ func (s *outboxSender) resolveRelation(ctx context.Context, msg *state.OutboxMes
 	if err = json.Unmarshal(content["m.relates_to"], &rel); err != nil || rel == nil {
 		return nil, fmt.Errorf("message %d has no m.relates_to to fill in", msg.ID)
 	}
-	rel["event_id"] = target.EventID
+	if reply, ok := rel["m.in_reply_to"].(map[string]any); ok {
+		reply["event_id"] = target.EventID // a reply
+	} else {
+		rel["event_id"] = target.EventID // a reaction or an edit
+	}
 	if content["m.relates_to"], err = json.Marshal(rel); err != nil {
 		return nil, err
 	}

@@ -142,14 +142,15 @@ func (b *Bot) record(ctx context.Context, evt *event.Event, entry *state.InboxEn
 	}
 }
 
-// reactionOf returns the inbox entry for evt when it may answer an approval request: an
-// ✅ or ❌ from someone else, in one of Steward's rooms, sent after Steward got there.
+// reactionOf returns the inbox entry for evt when it may answer an approval request or
+// take an alert: an ✅, ❌ or 👀 from someone else, in one of Steward's rooms, sent after
+// Steward got there.
 func (b *Bot) reactionOf(ctx context.Context, evt *event.Event) *state.InboxEntry {
 	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) {
 		return nil
 	}
 	rel := evt.Content.AsReaction().RelatesTo
-	if _, ok := commands.ReactionVote(rel.Key); !ok || rel.Type != event.RelAnnotation || rel.EventID == "" {
+	if !commands.WantsReaction(rel.Key) || rel.Type != event.RelAnnotation || rel.EventID == "" {
 		return nil
 	}
 	if isInitialSync(ctx) || b.joinedAfter(ctx, evt) {

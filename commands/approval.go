@@ -139,12 +139,22 @@ func adminsPhrase(n int) string {
 	return fmt.Sprintf("%d other admins", n)
 }
 
+// WantsReaction reports whether Steward acts on reactions with key: answers to
+// approval requests and acknowledgements of alerts. The bot records only those.
+func WantsReaction(key string) bool {
+	_, vote := ReactionVote(key)
+	return vote || isAckReaction(key)
+}
+
 // HandleReaction takes a reaction from the inbox: a ✅ or ❌ on an approval request
-// counts as that admin's answer. Reactions to anything else are ignored. It returns the
-// outcome for the inbox.
+// counts as that admin's answer, a 👀 on an alert takes it. Reactions to anything else
+// are ignored. It returns the outcome for the inbox.
 func (p *Processor) HandleReaction(ctx context.Context, in *Input, relatesTo id.EventID) string {
 	log := zerolog.Ctx(ctx).With().Stringer("event_id", in.EventID).Stringer("sender", in.Sender).Logger()
 	ctx = log.WithContext(ctx)
+	if isAckReaction(in.Body) {
+		return p.ackByReaction(ctx, in, relatesTo)
+	}
 	approve, ok := ReactionVote(in.Body)
 	if !ok {
 		return state.OutcomeIgnored

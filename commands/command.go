@@ -44,11 +44,12 @@ type Section string
 const (
 	SectionGeneral   Section = "General"
 	SectionHost      Section = "Host"
+	SectionAlerts    Section = "Alerts"
 	SectionGroup     Section = "Group"
 	SectionDecisions Section = "Decisions"
 )
 
-var sectionOrder = []Section{SectionGeneral, SectionHost, SectionGroup, SectionDecisions}
+var sectionOrder = []Section{SectionGeneral, SectionHost, SectionAlerts, SectionGroup, SectionDecisions}
 
 // Command declares one command: everything the dispatcher and help need to know.
 type Command struct {
@@ -115,7 +116,12 @@ func (ce *Event) Replyf(ctx context.Context, format string, args ...any) error {
 // UserError is an error whose text is meant for the person who sent the command. Other
 // errors are logged and answered with a generic message, so internal details never
 // reach the room.
-type UserError struct{ Msg string }
+type UserError struct {
+	Msg string
+	// Answered is set when the command has already told the sender; the error only
+	// records the outcome.
+	Answered bool
+}
 
 func (e UserError) Error() string { return e.Msg }
 

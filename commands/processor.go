@@ -93,6 +93,10 @@ type Deps struct {
 	Audit     Recorder
 	Once      OnceStore
 	Approvals ApprovalStore
+	// Alerts is the alert engine.
+	Alerts AlertDesk
+	// Reloader applies a changed config file.
+	Reloader Reloader
 	// Txn runs fn in one database transaction (state.DB.DoTxn).
 	Txn     func(ctx context.Context, fn func(ctx context.Context) error) error
 	Limiter *Limiter
@@ -110,6 +114,8 @@ type Processor struct {
 	audit     Recorder
 	once      OnceStore
 	approvals ApprovalStore
+	alerts    AlertDesk
+	reloader  Reloader
 	txn       func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter   *Limiter
 	now       func() time.Time
@@ -133,7 +139,7 @@ type Input struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	return &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 }
 
@@ -315,7 +321,9 @@ func (p *Processor) run(ctx context.Context, ce *Event) (outcome, detail string)
 		return state.OutcomeOK, ""
 	}
 	if userErr := (UserError{}); errors.As(err, &userErr) {
-		p.reply(ctx, ce, render.New(userErr.Msg))
+		if !userErr.Answered {
+			p.reply(ctx, ce, render.New(userErr.Msg))
+		}
 		return state.OutcomeBadInput, userErr.Msg
 	}
 	log.Err(err).Str("command", ce.Command.Name).Msg("Command failed")

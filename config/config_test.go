@@ -79,6 +79,18 @@ func after(extra string) []string {
 	return []string{"data_dir: /var/lib/steward\n", "data_dir: /var/lib/steward\n" + extra}
 }
 
+// diskEntry adds a monitor.disks list whose first entry is "/" followed by
+// extra, which starts on line 13.
+func diskEntry(extra string) []string {
+	return after("monitor:\n  disks:\n    - path: /\n" + extra)
+}
+
+// httpEntry adds a monitor.http check named web followed by extra, which
+// starts on line 14; more are edits applied after that.
+func httpEntry(extra string, more ...string) []string {
+	return append(after("monitor:\n  http:\n    - name: web\n      url: https://example.org/\n"+extra), more...)
+}
+
 // oneAdmin and threeAdmins replace base's two admins.
 var (
 	oneAdmin    = []string{"    - \"@bob:example.org\"\n", ""}
@@ -109,9 +121,37 @@ func TestLoadValid(t *testing.T) {
 			RequireVerifiedDevices:  ptr(false),
 			StaleAfter:              Duration(90 * time.Minute),
 		},
-		DataDir:   filepath.Join(dir, "data"),
-		Log:       Log{Level: "debug", Format: "console"},
-		Monitor:   Monitor{Disks: []Disk{{Path: "/"}, {Path: "/srv"}}},
+		DataDir: filepath.Join(dir, "data"),
+		Log:     Log{Level: "debug", Format: "console"},
+		Monitor: Monitor{
+			Disks: []Disk{
+				{Path: "/", Warning: 85, Critical: 95, InodesWarning: 85, InodesCritical: 95,
+					Forecast: Duration(72 * time.Hour), For: Duration(time.Minute)},
+				{Path: "/srv", Warning: 70, Critical: 80, InodesWarning: 60, InodesCritical: 75,
+					Forecast: 0, For: 0, Hint: "docker system prune"},
+			},
+			Interval:      Duration(15 * time.Second),
+			For:           Duration(time.Minute),
+			Hysteresis:    0,
+			GroupWait:     0,
+			EscalateAfter: Duration(time.Hour),
+			AnnounceAfter: Duration(5 * time.Minute),
+			CPU:           Threshold{Enabled: ptr(false), Warning: 80, Critical: 99.5, For: Duration(10 * time.Minute), Hint: "top -o %CPU"},
+			Memory: Threshold{Enabled: ptr(true), Warning: 85, Critical: 100, For: Duration(time.Minute),
+				Hint: "https://wiki.example.org/runbooks/memory"},
+			Swap: Threshold{Enabled: ptr(true), Warning: 50, Critical: 80, For: 0},
+			Load: Threshold{Enabled: ptr(true), Warning: 1.5, Critical: 3, For: Duration(time.Minute)},
+			HTTP: []HTTPCheck{
+				{Name: "website", URL: "https://example.org/health", Interval: Duration(time.Minute), Timeout: Duration(time.Minute),
+					Status: []int{200, 204}, LatencyWarning: Duration(500 * time.Millisecond),
+					CertWarning: Duration(720 * time.Hour), CertCritical: Duration(168 * time.Hour),
+					For: Duration(3 * time.Minute), Hint: "runs in the web container", Public: true},
+				{Name: "grafana_2", URL: "http://127.0.0.1:3000/api/health", Interval: Duration(30 * time.Second),
+					Timeout: Duration(10 * time.Second), LatencyWarning: Duration(2 * time.Second),
+					CertWarning: Duration(336 * time.Hour), CertCritical: Duration(72 * time.Hour), For: Duration(time.Minute)},
+			},
+			DailyDigest: &DailyDigest{Hour: 18, TimeZone: "America/New_York"},
+		},
 		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5},
 		Policy: Policy{
 			Commands:         map[string]string{"announce": "second_admin", "restart": "quorum:1"},
@@ -126,6 +166,11 @@ func TestLoadValid(t *testing.T) {
 		t.Fatalf("weekly_summary = %+v, want its Location loaded as Europe/Berlin", ws)
 	}
 	want.DecisionLog.WeeklySummary.Location = ws.Location
+	dd := cfg.Monitor.DailyDigest
+	if dd == nil || dd.Location == nil || dd.Location.String() != "America/New_York" {
+		t.Fatalf("daily_digest = %+v, want its Location loaded as America/New_York", dd)
+	}
+	want.Monitor.DailyDigest.Location = dd.Location
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -134,6 +179,10 @@ func TestLoadValid(t *testing.T) {
 	}
 	if cfg.Matrix.VerifiedDevicesRequired() {
 		t.Error("VerifiedDevicesRequired() = true, want false as configured")
+	}
+	if cfg.Monitor.CPU.On() || !cfg.Monitor.Swap.On() || !cfg.Monitor.Load.On() {
+		t.Errorf("On() of cpu, swap, load = %v, %v, %v; want false as configured, true as configured, true by default",
+			cfg.Monitor.CPU.On(), cfg.Monitor.Swap.On(), cfg.Monitor.Load.On())
 	}
 }
 
@@ -155,7 +204,21 @@ func TestLoadAppliesDefaults(t *testing.T) {
 		{"stale_after", m.StaleAfter.D(), 10 * time.Minute},
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "json"},
-		{"monitor.disks", cfg.Monitor.Disks, []Disk{{Path: "/"}}},
+		{"monitor.disks", cfg.Monitor.Disks, []Disk{{Path: "/", Warning: 85, Critical: 95, InodesWarning: 85, InodesCritical: 95,
+			Forecast: Duration(72 * time.Hour), For: Duration(2 * time.Minute)}}},
+		{"monitor.interval", cfg.Monitor.Interval.D(), 30 * time.Second},
+		{"monitor.for", cfg.Monitor.For.D(), 2 * time.Minute},
+		{"monitor.hysteresis", cfg.Monitor.Hysteresis, 3.0},
+		{"monitor.group_wait", cfg.Monitor.GroupWait.D(), 10 * time.Second},
+		{"monitor.escalate_after", cfg.Monitor.EscalateAfter.D(), 15 * time.Minute},
+		{"monitor.announce_after", cfg.Monitor.AnnounceAfter.D(), 10 * time.Minute},
+		{"monitor.cpu", cfg.Monitor.CPU, Threshold{Enabled: ptr(true), Warning: 90, Critical: 98, For: Duration(5 * time.Minute)}},
+		{"monitor.memory", cfg.Monitor.Memory, Threshold{Enabled: ptr(true), Warning: 90, Critical: 95, For: Duration(2 * time.Minute)}},
+		{"monitor.swap", cfg.Monitor.Swap, Threshold{Enabled: ptr(true), Warning: 50, Critical: 80, For: Duration(2 * time.Minute)}},
+		{"monitor.load", cfg.Monitor.Load, Threshold{Enabled: ptr(true), Warning: 2, Critical: 4, For: Duration(2 * time.Minute)}},
+		{"monitor.cpu.On()", cfg.Monitor.CPU.On(), true},
+		{"monitor.http", cfg.Monitor.HTTP, []HTTPCheck(nil)},
+		{"monitor.daily_digest (off)", cfg.Monitor.DailyDigest, (*DailyDigest)(nil)},
 		{"rate_limit.burst", cfg.RateLimit.Burst, 5},
 		{"rate_limit.per_minute", cfg.RateLimit.PerMinute, 20.0},
 		{"data_dir (absolute, kept)", cfg.DataDir, "/var/lib/steward"},
@@ -477,6 +540,186 @@ func TestParseProblems(t *testing.T) {
 			keys: []string{"decision_log.weekly_summary.timezone"}, lines: []int{13}, msg: `did you mean "time_zone"?`},
 		{name: "weekly summary location not a key", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    location: UTC\n"),
 			keys: []string{"decision_log.weekly_summary.location"}, lines: []int{13}, msg: "unknown key"},
+
+		// monitor: timing.
+		{name: "monitor timings at their bounds", edits: after("monitor:\n  interval: 1s\n  for: 0s\n  hysteresis: 20\n  group_wait: 5m\n  escalate_after: 24h\n  announce_after: 24h\n")},
+		{name: "monitor timings at their other bounds", edits: after("monitor:\n  hysteresis: 0\n  group_wait: 0s\n  escalate_after: 1m\n  announce_after: 0s\n")},
+		{name: "monitor interval too short", edits: after("monitor:\n  interval: 999ms\n"),
+			keys: []string{"monitor.interval"}, lines: []int{11}, msg: "must be at least 1s, got 999ms"},
+		{name: "monitor interval zero", edits: after("monitor:\n  interval: 0s\n"),
+			keys: []string{"monitor.interval"}, lines: []int{11}, msg: "at least 1s"},
+		{name: "monitor interval without unit", edits: after("monitor:\n  interval: 30\n"),
+			keys: []string{"monitor.interval"}, lines: []int{11}, msg: `not a duration: "30"`},
+		{name: "monitor for negative, reported once", edits: after("monitor:\n  for: -1m\n"),
+			keys: []string{"monitor.for"}, lines: []int{11}, msg: "must not be negative, got -1m0s"},
+		{name: "hysteresis above 20", edits: after("monitor:\n  hysteresis: 21\n"),
+			keys: []string{"monitor.hysteresis"}, lines: []int{11}, msg: "must be from 0 to 20 (percentage points), got 21"},
+		{name: "hysteresis negative", edits: after("monitor:\n  hysteresis: -0.5\n"),
+			keys: []string{"monitor.hysteresis"}, lines: []int{11}, msg: "got -0.5"},
+		{name: "hysteresis NaN", edits: after("monitor:\n  hysteresis: .nan\n"),
+			keys: []string{"monitor.hysteresis"}, lines: []int{11}, msg: "from 0 to 20"},
+		{name: "group_wait too long", edits: after("monitor:\n  group_wait: 5m1s\n"),
+			keys: []string{"monitor.group_wait"}, lines: []int{11}, msg: "must be between 0s and 5m, got 5m1s"},
+		{name: "group_wait negative", edits: after("monitor:\n  group_wait: -1s\n"),
+			keys: []string{"monitor.group_wait"}, lines: []int{11}, msg: "got -1s"},
+		{name: "escalate_after too short", edits: after("monitor:\n  escalate_after: 59s\n"),
+			keys: []string{"monitor.escalate_after"}, lines: []int{11}, msg: "must be between 1m and 24h, got 59s"},
+		{name: "escalate_after too long", edits: after("monitor:\n  escalate_after: 25h\n"),
+			keys: []string{"monitor.escalate_after"}, lines: []int{11}, msg: "got 25h0m0s"},
+		{name: "announce_after negative", edits: after("monitor:\n  announce_after: -10m\n"),
+			keys: []string{"monitor.announce_after"}, lines: []int{11}, msg: "must be between 0s and 24h, got -10m0s"},
+		{name: "announce_after too long", edits: after("monitor:\n  announce_after: 24h1s\n"),
+			keys: []string{"monitor.announce_after"}, lines: []int{11}, msg: "between 0s and 24h"},
+
+		// monitor: host thresholds.
+		{name: "thresholds at their bounds", edits: after("monitor:\n  memory: {warning: 99.9, critical: 100}\n  load: {warning: 150, critical: 300}\n")},
+		{name: "threshold off, for 0s", edits: after("monitor:\n  cpu:\n    enabled: false\n    for: 0s\n")},
+		{name: "cpu warning zero", edits: after("monitor:\n  cpu:\n    warning: 0\n"),
+			keys: []string{"monitor.cpu.warning"}, lines: []int{12}, msg: "must be a percentage above 0 and at most 100, got 0"},
+		{name: "memory critical above 100", edits: after("monitor:\n  memory:\n    critical: 100.5\n"),
+			keys: []string{"monitor.memory.critical"}, lines: []int{12}, msg: "at most 100, got 100.5"},
+		{name: "swap warning negative", edits: after("monitor:\n  swap:\n    warning: -5\n"),
+			keys: []string{"monitor.swap.warning"}, lines: []int{12}, msg: "got -5"},
+		{name: "cpu warning NaN", edits: after("monitor:\n  cpu:\n    warning: .nan\n"),
+			keys: []string{"monitor.cpu.warning"}, lines: []int{12}, msg: "a percentage"},
+		{name: "both levels out of range, no clash reported", edits: after("monitor:\n  cpu:\n    warning: 0\n    critical: 200\n"),
+			keys: []string{"monitor.cpu.warning", "monitor.cpu.critical"}, lines: []int{12, 13}, msg: "got 0"},
+		{name: "warning equal to critical", edits: after("monitor:\n  memory:\n    warning: 95\n    critical: 95\n"),
+			keys: []string{"monitor.memory.warning"}, lines: []int{12}, msg: "must be below monitor.memory.critical (95), got 95"},
+		{name: "warning above the default critical", edits: after("monitor:\n  memory:\n    warning: 96\n"),
+			keys: []string{"monitor.memory.warning"}, lines: []int{12}, msg: "must be below monitor.memory.critical (95, the default), got 96"},
+		{name: "critical below the default warning", edits: after("monitor:\n  swap:\n    critical: 40\n"),
+			keys: []string{"monitor.swap.critical"}, lines: []int{12}, msg: "must be above monitor.swap.warning (50, the default), got 40"},
+		{name: "bad critical hides the clash", edits: after("monitor:\n  memory:\n    warning: 99\n    critical: high\n"),
+			keys: []string{"monitor.memory.critical"}, lines: []int{13}, msg: `expected a number, got "high"`},
+		{name: "load warning zero", edits: after("monitor:\n  load:\n    warning: 0\n"),
+			keys: []string{"monitor.load.warning"}, lines: []int{12}, msg: "must be a number above 0 (the 5-minute load average per CPU core), got 0"},
+		{name: "load critical infinite", edits: after("monitor:\n  load:\n    critical: .inf\n"),
+			keys: []string{"monitor.load.critical"}, lines: []int{12}, msg: "got +Inf"},
+		{name: "load warning above the default critical", edits: after("monitor:\n  load:\n    warning: 5\n"),
+			keys: []string{"monitor.load.warning"}, lines: []int{12}, msg: "must be below monitor.load.critical (4, the default), got 5"},
+		{name: "threshold for negative", edits: after("monitor:\n  swap:\n    for: -1m\n"),
+			keys: []string{"monitor.swap.for"}, lines: []int{12}, msg: "must not be negative, got -1m0s"},
+		{name: "threshold enabled maybe", edits: after("monitor:\n  load:\n    enabled: maybe\n"),
+			keys: []string{"monitor.load.enabled"}, lines: []int{12}, msg: `expected true or false, got "maybe"`},
+		{name: "threshold misspelt key", edits: after("monitor:\n  cpu:\n    warnng: 80\n"),
+			keys: []string{"monitor.cpu.warnng"}, lines: []int{12}, msg: `did you mean "warning"?`},
+		{name: "threshold a number", edits: after("monitor:\n  cpu: 90\n"),
+			keys: []string{"monitor.cpu"}, lines: []int{11}, msg: `expected a mapping of settings, got "90"`},
+
+		// monitor.disks.
+		{name: "disk with every key", edits: diskEntry("      warning: 50\n      critical: 100\n      inodes_warning: 1\n      inodes_critical: 2\n      forecast: 0s\n      for: 0s\n      hint: du -sh /var/*\n")},
+		{name: "disk warning zero", edits: diskEntry("      warning: 0\n"),
+			keys: []string{"monitor.disks[0].warning"}, lines: []int{13}, msg: "must be a percentage above 0 and at most 100, got 0"},
+		{name: "disk critical above 100", edits: diskEntry("      critical: 101\n"),
+			keys: []string{"monitor.disks[0].critical"}, lines: []int{13}, msg: "got 101"},
+		{name: "disk warning above critical", edits: diskEntry("      warning: 95\n      critical: 90\n"),
+			keys: []string{"monitor.disks[0].warning"}, lines: []int{13}, msg: "must be below monitor.disks[0].critical (90), got 95"},
+		{name: "disk inodes_warning zero", edits: diskEntry("      inodes_warning: 0\n"),
+			keys: []string{"monitor.disks[0].inodes_warning"}, lines: []int{13}, msg: "a percentage above 0"},
+		{name: "disk inodes_critical below the default warning", edits: diskEntry("      inodes_critical: 80\n"),
+			keys: []string{"monitor.disks[0].inodes_critical"}, lines: []int{13},
+			msg: "must be above monitor.disks[0].inodes_warning (85, the default), got 80"},
+		{name: "disk forecast negative", edits: diskEntry("      forecast: -1h\n"),
+			keys: []string{"monitor.disks[0].forecast"}, lines: []int{13}, msg: "must not be negative (0 turns the forecast off), got -1h0m0s"},
+		{name: "disk for negative", edits: diskEntry("      for: -1s\n"),
+			keys: []string{"monitor.disks[0].for"}, lines: []int{13}, msg: "must not be negative, got -1s"},
+		{name: "disk listed twice", edits: diskEntry("    - path: /srv\n    - path: /srv/\n"),
+			keys: []string{"monitor.disks[2].path"}, lines: []int{14}, msg: "/srv/ is listed twice (also monitor.disks[1])"},
+		{name: "root listed twice", edits: diskEntry("    - path: /\n"),
+			keys: []string{"monitor.disks[1].path"}, lines: []int{13}, msg: "/ is listed twice (also monitor.disks[0])"},
+		{name: "second disk's level", edits: diskEntry("    - path: /srv\n      critical: 0\n"),
+			keys: []string{"monitor.disks[1].critical"}, lines: []int{14}, msg: "got 0"},
+
+		// monitor.http.
+		{name: "http check with the required keys", edits: httpEntry("")},
+		{name: "http check every 5s keeps a timeout below it", edits: httpEntry("      interval: 5s\n")},
+		{name: "http timeout equal to interval", edits: httpEntry("      interval: 10s\n      timeout: 10s\n")},
+		{name: "http check with every key", edits: httpEntry("      interval: 1m\n      timeout: 5s\n      status: [200, 301, 401]\n      latency_warning: 1s\n" +
+			"      cert_warning: 48h\n      cert_critical: 0s\n      for: 0s\n      hint: on the web host\n      public: true\n")},
+		{name: "http name missing", edits: after("monitor:\n  http:\n    - url: https://example.org/\n"),
+			keys: []string{"monitor.http[0].name"}, lines: []int{0}, msg: "required: a short name for the check, like website"},
+		{name: "http name empty", edits: httpEntry("", "name: web", `name: ""`),
+			keys: []string{"monitor.http[0].name"}, lines: []int{12}, msg: "required"},
+		{name: "http name upper-case", edits: httpEntry("", "name: web", "name: Web"),
+			keys: []string{"monitor.http[0].name"}, lines: []int{12}, msg: `not a check name: "Web"; use lower-case letters, digits, - and _`},
+		{name: "http name with a space", edits: httpEntry("", "name: web", "name: web site"),
+			keys: []string{"monitor.http[0].name"}, lines: []int{12}, msg: `not a check name: "web site"`},
+		{name: "http names unique", edits: httpEntry("    - name: web\n      url: https://example.com/\n"),
+			keys: []string{"monitor.http[1].name"}, lines: []int{14}, msg: "web is listed twice (also monitor.http[0]); alerts tell checks apart by name"},
+		{name: "http url missing", edits: after("monitor:\n  http:\n    - name: web\n"),
+			keys: []string{"monitor.http[0].url"}, lines: []int{0}, msg: "required: the address to check"},
+		{name: "http url ftp", edits: httpEntry("", "https://example.org/", "ftp://example.org/"),
+			keys: []string{"monitor.http[0].url"}, lines: []int{13}, msg: `not an http:// or https:// URL with a host: "ftp://example.org/"`},
+		{name: "http url without scheme", edits: httpEntry("", "https://example.org/", "example.org"),
+			keys: []string{"monitor.http[0].url"}, lines: []int{13}, msg: "not an http:// or https:// URL"},
+		{name: "http url without host", edits: httpEntry("", "https://example.org/", "https:///health"),
+			keys: []string{"monitor.http[0].url"}, lines: []int{13}, msg: "with a host"},
+		{name: "http url unparsable", edits: httpEntry("", "https://example.org/", `"http://exa mple.org/%zz"`),
+			keys: []string{"monitor.http[0].url"}, lines: []int{13}, msg: "not an http:// or https:// URL"},
+		{name: "http interval too short", edits: httpEntry("      interval: 500ms\n"),
+			keys: []string{"monitor.http[0].interval"}, lines: []int{14}, msg: "must be at least 1s, got 500ms"},
+		{name: "http timeout longer than interval", edits: httpEntry("      interval: 10s\n      timeout: 20s\n"),
+			keys: []string{"monitor.http[0].timeout"}, lines: []int{15},
+			msg: "must not be longer than monitor.http[0].interval (10s), so checks never overlap; got 20s"},
+		{name: "http timeout longer than the default interval", edits: httpEntry("      timeout: 31s\n"),
+			keys: []string{"monitor.http[0].timeout"}, lines: []int{14}, msg: "(30s, the default)"},
+		{name: "http timeout zero", edits: httpEntry("      timeout: 0s\n"),
+			keys: []string{"monitor.http[0].timeout"}, lines: []int{14}, msg: "must be longer than 0, got 0s"},
+		{name: "http status below 100", edits: httpEntry("      status: [200, 99]\n"),
+			keys: []string{"monitor.http[0].status[1]"}, lines: []int{14}, msg: "not an HTTP status code (100 to 599): 99"},
+		{name: "http status 600", edits: httpEntry("      status:\n        - 200\n        - 600\n"),
+			keys: []string{"monitor.http[0].status[1]"}, lines: []int{16}, msg: "(100 to 599): 600"},
+		{name: "http status empty", edits: httpEntry("      status: []\n"),
+			keys: []string{"monitor.http[0].status"}, lines: []int{14}, msg: "must list at least one status code; leave it out to accept any 2xx or 3xx"},
+		{name: "http status listed twice", edits: httpEntry("      status: [200, 204, 200]\n"),
+			keys: []string{"monitor.http[0].status[2]"}, lines: []int{14}, msg: "200 is listed twice (also monitor.http[0].status[0])"},
+		{name: "http status a word", edits: httpEntry("      status: [ok]\n"),
+			keys: []string{"monitor.http[0].status[0]"}, lines: []int{14}, msg: `expected a whole number, got "ok"`},
+		{name: "http status a number", edits: httpEntry("      status: 200\n"),
+			keys: []string{"monitor.http[0].status"}, lines: []int{14}, msg: "expected a list"},
+		{name: "http latency_warning zero", edits: httpEntry("      latency_warning: 0s\n"),
+			keys: []string{"monitor.http[0].latency_warning"}, lines: []int{14}, msg: "must be longer than 0, got 0s"},
+		{name: "http cert_warning equal to cert_critical", edits: httpEntry("      cert_warning: 72h\n"),
+			keys: []string{"monitor.http[0].cert_warning"}, lines: []int{14},
+			msg: "must be longer than monitor.http[0].cert_critical (72h0m0s, the default), got 72h0m0s"},
+		{name: "http cert_warning below cert_critical", edits: httpEntry("      cert_warning: 24h\n      cert_critical: 48h\n"),
+			keys: []string{"monitor.http[0].cert_warning"}, lines: []int{14}, msg: "(48h0m0s), got 24h0m0s"},
+		{name: "http cert_critical above the default warning", edits: httpEntry("      cert_critical: 400h\n"),
+			keys: []string{"monitor.http[0].cert_critical"}, lines: []int{14},
+			msg: "must be shorter than monitor.http[0].cert_warning (336h0m0s, the default), got 400h0m0s"},
+		{name: "http cert_critical negative", edits: httpEntry("      cert_critical: -1h\n"),
+			keys: []string{"monitor.http[0].cert_critical"}, lines: []int{14}, msg: "must not be negative, got -1h0m0s"},
+		{name: "http for negative", edits: httpEntry("      for: -30s\n"),
+			keys: []string{"monitor.http[0].for"}, lines: []int{14}, msg: "must not be negative, got -30s"},
+		{name: "http public maybe", edits: httpEntry("      public: maybe\n"),
+			keys: []string{"monitor.http[0].public"}, lines: []int{14}, msg: `expected true or false, got "maybe"`},
+		{name: "http misspelt key", edits: httpEntry("      timout: 5s\n"),
+			keys: []string{"monitor.http[0].timout"}, lines: []int{14}, msg: `did you mean "timeout"?`},
+		{name: "http a mapping", edits: after("monitor:\n  http:\n    name: web\n"),
+			keys: []string{"monitor.http"}, lines: []int{11}, msg: "expected a list"},
+		{name: "a bad check keeps the next one's index", edits: after("monitor:\n  http:\n    - web\n    - name: api\n      url: ftp://example.org/\n"),
+			keys: []string{"monitor.http[0]", "monitor.http[1].url"}, lines: []int{12, 14}, msg: `expected a mapping of settings, got "web"`},
+		{name: "a bad status keeps the next one's index", edits: httpEntry("      status: [200, ok, 99]\n"),
+			keys: []string{"monitor.http[0].status[1]", "monitor.http[0].status[2]"}, lines: []int{14, 14}, msg: `expected a whole number, got "ok"`},
+		{name: "second http check's problem", edits: httpEntry("    - name: api\n      url: https://example.org/api\n      latency_warning: -1s\n"),
+			keys: []string{"monitor.http[1].latency_warning"}, lines: []int{16}, msg: "must be longer than 0"},
+
+		// monitor.daily_digest.
+		{name: "daily digest empty", edits: after("monitor:\n  daily_digest: {}\n")},
+		{name: "daily digest null", edits: after("monitor:\n  daily_digest:\n")},
+		{name: "daily digest hour 24", edits: after("monitor:\n  daily_digest:\n    hour: 24\n"),
+			keys: []string{"monitor.daily_digest.hour"}, lines: []int{12}, msg: "must be from 0 to 23 (the hour of the day in time_zone), got 24"},
+		{name: "daily digest hour negative", edits: after("monitor:\n  daily_digest:\n    hour: -1\n"),
+			keys: []string{"monitor.daily_digest.hour"}, lines: []int{12}, msg: "got -1"},
+		{name: "daily digest bad time zone", edits: after("monitor:\n  daily_digest:\n    time_zone: Europe/Berln\n"),
+			keys: []string{"monitor.daily_digest.time_zone"}, lines: []int{12}, msg: `not a time zone: "Europe/Berln"; use a name like Europe/Berlin`},
+		{name: "daily digest time zone empty", edits: after("monitor:\n  daily_digest:\n    time_zone: ''\n"),
+			keys: []string{"monitor.daily_digest.time_zone"}, lines: []int{12}, msg: `must not be empty; leave it out to use "UTC"`},
+		{name: "daily digest has no day", edits: after("monitor:\n  daily_digest:\n    day: monday\n"),
+			keys: []string{"monitor.daily_digest.day"}, lines: []int{12}, msg: "unknown key; known keys here are hour, time_zone"},
+		{name: "daily digest on", edits: after("monitor:\n  daily_digest: on\n"),
+			keys: []string{"monitor.daily_digest"}, lines: []int{11}, msg: `expected a mapping of settings, got "on"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -692,6 +935,193 @@ func TestWeeklySummary(t *testing.T) {
 
 	if d := (&WeeklySummary{Day: "someday"}).Weekday(); d != -1 {
 		t.Errorf("Weekday() of an unknown day = %d, want -1", d)
+	}
+}
+
+// TestMonitorInheritsFor checks that checks without a for of their own
+// take monitor.for, except cpu, whose default stays 5m.
+func TestMonitorInheritsFor(t *testing.T) {
+	doc := base + `monitor:
+  for: 7m
+  disks:
+    - path: /
+    - path: /srv
+      for: 1m
+  memory:
+    for: 0s
+  http:
+    - name: web
+      url: https://example.org/
+`
+	cfg, err := Parse([]byte(doc), env(envPassword))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	m := cfg.Monitor
+	for _, c := range []struct {
+		name string
+		got  Duration
+		want time.Duration
+	}{
+		{"cpu (its own default)", m.CPU.For, 5 * time.Minute},
+		{"memory (set to 0s)", m.Memory.For, 0},
+		{"swap", m.Swap.For, 7 * time.Minute},
+		{"load", m.Load.For, 7 * time.Minute},
+		{"disks[0]", m.Disks[0].For, 7 * time.Minute},
+		{"disks[1] (set)", m.Disks[1].For, time.Minute},
+		{"http[0]", m.HTTP[0].For, 7 * time.Minute},
+	} {
+		if c.got.D() != c.want {
+			t.Errorf("%s.for = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestMonitorDisks checks that the disk defaults apply to each entry on its
+// own, so setting a level on one disk leaves the other at the defaults.
+func TestMonitorDisks(t *testing.T) {
+	doc := base + `monitor:
+  disks:
+    - path: /
+      critical: 90
+      forecast: 24h
+    - path: /var/lib/docker
+      warning: 60
+      inodes_critical: 99
+      forecast: 0s
+      hint: docker system prune
+`
+	cfg, err := Parse([]byte(doc), env(envPassword))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := []Disk{
+		{Path: "/", Warning: 85, Critical: 90, InodesWarning: 85, InodesCritical: 95,
+			Forecast: Duration(24 * time.Hour), For: Duration(2 * time.Minute)},
+		{Path: "/var/lib/docker", Warning: 60, Critical: 95, InodesWarning: 85, InodesCritical: 99,
+			Forecast: 0, For: Duration(2 * time.Minute), Hint: "docker system prune"},
+	}
+	if !reflect.DeepEqual(cfg.Monitor.Disks, want) {
+		t.Errorf("disks:\n got %+v\nwant %+v", cfg.Monitor.Disks, want)
+	}
+
+	cfg, err = Parse([]byte(base+"monitor:\n  disks: []\n"), env(envPassword))
+	if err != nil {
+		t.Fatalf("Parse with disks: []: %v", err)
+	}
+	if d := cfg.Monitor.Disks; d == nil || len(d) != 0 {
+		t.Errorf("disks: [] gives %#v, want an empty list (disk monitoring off)", d)
+	}
+}
+
+func TestHTTPCheck(t *testing.T) {
+	doc := base + `monitor:
+  for: 1m
+  http:
+    - name: web
+      url: https://example.org/
+    - name: api
+      url: http://127.0.0.1:8080/health
+      interval: 5s
+      status: [204, 401]
+      public: true
+`
+	cfg, err := Parse([]byte(doc), env(envPassword))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := []HTTPCheck{
+		{Name: "web", URL: "https://example.org/", Interval: Duration(30 * time.Second), Timeout: Duration(10 * time.Second),
+			LatencyWarning: Duration(2 * time.Second), CertWarning: Duration(14 * 24 * time.Hour), CertCritical: Duration(3 * 24 * time.Hour),
+			For: Duration(time.Minute)},
+		// The default timeout shrinks to a shorter interval.
+		{Name: "api", URL: "http://127.0.0.1:8080/health", Interval: Duration(5 * time.Second), Timeout: Duration(5 * time.Second),
+			Status: []int{204, 401}, LatencyWarning: Duration(2 * time.Second), CertWarning: Duration(14 * 24 * time.Hour),
+			CertCritical: Duration(3 * 24 * time.Hour), For: Duration(time.Minute), Public: true},
+	}
+	if !reflect.DeepEqual(cfg.Monitor.HTTP, want) {
+		t.Fatalf("http:\n got %+v\nwant %+v", cfg.Monitor.HTTP, want)
+	}
+
+	web, api := cfg.Monitor.HTTP[0], cfg.Monitor.HTTP[1]
+	for _, c := range []struct {
+		code         int
+		webOK, apiOK bool
+	}{
+		{100, false, false},
+		{199, false, false},
+		{200, true, false},
+		{204, true, true},
+		{301, true, false},
+		{399, true, false},
+		{400, false, false},
+		{401, false, true},
+		{404, false, false},
+		{500, false, false},
+		{503, false, false},
+	} {
+		if got := web.OK(c.code); got != c.webOK {
+			t.Errorf("default status: OK(%d) = %v, want %v", c.code, got, c.webOK)
+		}
+		if got := api.OK(c.code); got != c.apiOK {
+			t.Errorf("status [204, 401]: OK(%d) = %v, want %v", c.code, got, c.apiOK)
+		}
+	}
+}
+
+func TestDailyDigest(t *testing.T) {
+	cases := []struct {
+		name     string
+		digest   string // the daily_digest key
+		hour     int
+		location string
+	}{
+		{"empty means the defaults", "  daily_digest: {}\n", 9, "UTC"},
+		{"hour 0 is kept", "  daily_digest:\n    hour: 0\n", 0, "UTC"},
+		{"null hour is the default", "  daily_digest:\n    hour:\n    time_zone: Asia/Tokyo\n", 9, "Asia/Tokyo"},
+		{"every key", "  daily_digest:\n    hour: 23\n    time_zone: Europe/Berlin\n", 23, "Europe/Berlin"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(base+"monitor:\n"+c.digest), env(envPassword))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			dd := cfg.Monitor.DailyDigest
+			if dd == nil {
+				t.Fatal("DailyDigest is nil, want it set")
+			}
+			if dd.Hour != c.hour || dd.TimeZone != c.location || dd.Location == nil || dd.Location.String() != c.location {
+				t.Errorf("Hour, TimeZone, Location = %d, %q, %v; want %d, %q, %s", dd.Hour, dd.TimeZone, dd.Location, c.hour, c.location, c.location)
+			}
+		})
+	}
+
+	for _, off := range []string{"", "monitor:\n", "monitor: {}\n", "monitor:\n  daily_digest:\n", "monitor:\n  daily_digest: ~\n"} {
+		cfg, err := Parse([]byte(base+off), env(envPassword))
+		if err != nil {
+			t.Fatalf("Parse with %q: %v", off, err)
+		}
+		if dd := cfg.Monitor.DailyDigest; dd != nil {
+			t.Errorf("with %q: DailyDigest = %+v, want nil (off)", off, dd)
+		}
+	}
+}
+
+func TestThresholdOn(t *testing.T) {
+	cases := []struct {
+		name string
+		set  *bool
+		want bool
+	}{
+		{"unset means on", nil, true},
+		{"true", ptr(true), true},
+		{"false", ptr(false), false},
+	}
+	for _, c := range cases {
+		if got := (Threshold{Enabled: c.set}).On(); got != c.want {
+			t.Errorf("%s: On() = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 
@@ -987,7 +1417,7 @@ func leafKeys(t reflect.Type, prefix string) []string {
 	for name, f := range fieldsByName(t) {
 		key := joinKey(prefix, name)
 		ft := f.Type
-		if ft.Kind() == reflect.Slice {
+		for ft.Kind() == reflect.Slice || ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
 		if ft.Kind() == reflect.Struct {

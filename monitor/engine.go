@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -256,8 +255,10 @@ type Actor struct {
 	EventID  id.EventID
 }
 
-// ErrNoSuchAlert is returned for an alert ID that names no open alert.
-var ErrNoSuchAlert = errors.New("no such open alert")
+// NotOpenError is returned for an alert ID that names no firing alert.
+type NotOpenError struct{ ID int64 }
+
+func (e *NotOpenError) Error() string { return fmt.Sprintf("#%d is not an open alert", e.ID) }
 
 // Ack records that by took the alerts alertIDs: the messages that show them say so,
 // and the decision log has it. It returns the alerts acknowledged now; alerts already
@@ -273,13 +274,18 @@ func (e *Engine) Ack(ctx context.Context, alertIDs []int64, by Actor) ([]*state.
 				return err
 			}
 			if a == nil || a.State != state.AlertFiring {
-				return fmt.Errorf("#%d: %w", alertID, ErrNoSuchAlert)
+				return &NotOpenError{ID: alertID}
 			}
 			alerts = append(alerts, a)
 		}
 		return e.ack(ctx, alerts, by, &acked)
 	})
 	return acked, err
+}
+
+// OpenAlerts returns the pending and firing alerts, oldest first.
+func (e *Engine) OpenAlerts(ctx context.Context) ([]*state.Alert, error) {
+	return e.store.Open(ctx, "")
 }
 
 // AckMessage is Ack for every open alert shown in the message that became eventID (a

@@ -164,11 +164,16 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	opts.ConfigPath = *path
 	log := newLogger(cfg, stderr)
 	log.Info().Str("version", buildVersion()).Str("config", *path).Msg("Starting Steward")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	opts.ReloadSignals = hup
 	// Everything Steward writes (database, keys) is for its eyes only.
 	syscall.Umask(0o077)
 	b, err := bot.New(ctx, cfg, opts, log)

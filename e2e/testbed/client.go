@@ -344,9 +344,33 @@ func (c *Client) countLocked(roomID id.RoomID, sender id.UserID, substr string) 
 	return count
 }
 
-// CountBodies counts the messages from sender in roomID whose body contains substr.
+// CountBodies counts the messages from sender in roomID whose body contains substr;
+// edits of a message do not count as messages.
 func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.countLocked(roomID, sender, substr)
+	count := 0
+	for _, evt := range c.messages {
+		content := evt.Content.AsMessage()
+		if evt.RoomID == roomID && evt.Sender == sender && content.RelatesTo.GetReplaceID() == "" && strings.Contains(content.Body, substr) {
+			count++
+		}
+	}
+	return count
+}
+
+// WaitForMessage waits for the first message from sender in roomID whose body contains
+// substr, and returns it.
+func (c *Client) WaitForMessage(ctx context.Context, roomID id.RoomID, sender id.UserID, substr string, limit time.Duration) (*event.Event, error) {
+	var found *event.Event
+	err := c.WaitFor(ctx, limit, fmt.Sprintf("a message from %s saying %q", sender, substr), func() bool {
+		for _, evt := range c.messages {
+			if evt.RoomID == roomID && evt.Sender == sender && strings.Contains(evt.Content.AsMessage().Body, substr) {
+				found = evt
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
 }

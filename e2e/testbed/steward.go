@@ -55,7 +55,13 @@ type StewardConfig struct {
 	Extra []string
 	// TopLevel is appended at the top level verbatim, e.g. "rate_limit: {burst: 100}".
 	TopLevel []string
+	// Monitor is the monitor section's value, in YAML flow style.
+	Monitor string
 }
+
+// QuietMonitor watches nothing, so that the test machine's own state (a full disk, a
+// busy CPU) raises no alerts in tests about other things.
+const QuietMonitor = "{disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}}"
 
 // Write writes the config and the password file into dir and returns the config path.
 func (c StewardConfig) Write(dir string) (string, error) {
@@ -76,6 +82,9 @@ func (c StewardConfig) Write(dir string) (string, error) {
 	fmt.Fprintf(&b, "data_dir: %q\nlog:\n  level: debug\n  format: json\n", c.DataDir)
 	for _, line := range c.TopLevel {
 		b.WriteString(line + "\n")
+	}
+	if c.Monitor != "" {
+		b.WriteString("monitor: " + c.Monitor + "\n")
 	}
 	path := filepath.Join(dir, "steward.yaml")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)
@@ -174,6 +183,14 @@ func (s *Steward) waitForLog(ctx context.Context, offset int64, needles string, 
 // Stop sends SIGTERM and waits for a clean exit.
 func (s *Steward) Stop() error {
 	return s.signal(syscall.SIGTERM, 30*time.Second)
+}
+
+// Reload asks the running Steward to read its config again (SIGHUP).
+func (s *Steward) Reload() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return errors.New("steward is not running")
+	}
+	return s.cmd.Process.Signal(syscall.SIGHUP)
 }
 
 // Kill ends the process at once, as a crash or power cut would.

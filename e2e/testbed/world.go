@@ -86,6 +86,7 @@ func NewWorld(ctx context.Context, dir string, logf func(string, ...any)) (*Worl
 		// itself is covered by the unit tests.
 		// !announce needs a second admin here, as the approval tests want.
 		TopLevel: []string{"rate_limit: {burst: 1000, per_minute: 6000}", "policy: {commands: {announce: second_admin}}"},
+		Monitor:  QuietMonitor,
 	}
 	if err = w.StartSteward(ctx); err != nil {
 		return w, err

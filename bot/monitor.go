@@ -1,0 +1,71 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	"github.com/steward-bot/steward/config"
+	"github.com/steward-bot/steward/monitor"
+)
+
+// checksFrom builds the checks the monitor section asks for.
+func checksFrom(m config.Monitor) []monitor.Check {
+	margin := m.Hysteresis
+	level := func(t config.Threshold, loadLike bool) *monitor.Level {
+		if !t.On() {
+			return nil
+		}
+		l := &monitor.Level{Threshold: monitor.Threshold{Warning: t.Warning, Critical: t.Critical, Margin: margin}, For: t.For.D(), Hint: t.Hint}
+		if loadLike {
+			// Load is no percentage: the margin is that share of its threshold.
+			l.Margin = t.Warning * margin / 100
+		}
+		return l
+	}
+	checks := []monitor.Check{&monitor.HostCheck{
+		CPU: level(m.CPU, false), Memory: level(m.Memory, false), Swap: level(m.Swap, false), Load: level(m.Load, true),
+		Every: m.Interval.D(),
+	}}
+	if len(m.Disks) > 0 {
+		disks := make([]monitor.DiskSpec, 0, len(m.Disks))
+		for _, d := range m.Disks {
+			disks = append(disks, monitor.DiskSpec{
+				Path:     d.Path,
+				Space:    monitor.Level{Threshold: monitor.Threshold{Warning: d.Warning, Critical: d.Critical, Margin: margin}, For: d.For.D(), Hint: d.Hint},
+				Inodes:   monitor.Level{Threshold: monitor.Threshold{Warning: d.InodesWarning, Critical: d.InodesCritical, Margin: margin}, For: d.For.D(), Hint: d.Hint},
+				Forecast: d.Forecast.D(),
+			})
+		}
+		checks = append(checks, &monitor.DiskCheck{Disks: disks, Every: m.Interval.D(), Now: time.Now})
+	}
+	for _, h := range m.HTTP {
+		checks = append(checks, monitor.NewHTTPCheck(monitor.HTTPSpec{
+			Name: h.Name, URL: h.URL, Every: h.Interval.D(), Timeout: h.Timeout.D(), StatusOK: h.OK,
+			LatencyWarning: h.LatencyWarning.D(), CertWarning: h.CertWarning.D(), CertCritical: h.CertCritical.D(),
+			For: h.For.D(), Hint: h.Hint, Public: h.Public,
+		}))
+	}
+	return checks
+}
+
+// runMonitor runs the checks of the current config until ctx ends, starting them
+// again with the new config whenever it is reloaded.
+func (b *Bot) runMonitor(ctx context.Context) {
+	for {
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b.alerts.Run(runCtx, checksFrom(*b.monitorConfig()))
+		}()
+		select {
+		case <-ctx.Done():
+		case <-b.reloaded:
+		}
+		stop()
+		<-done
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}

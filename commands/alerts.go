@@ -1,0 +1,156 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/state"
+)
+
+// AlertDesk is what commands do with alerts (monitor.Engine).
+type AlertDesk interface {
+	Ack(ctx context.Context, alertIDs []int64, by monitor.Actor) ([]*state.Alert, error)
+	AckMessage(ctx context.Context, eventID id.EventID, by monitor.Actor) ([]*state.Alert, bool, error)
+	OpenAlerts(ctx context.Context) ([]*state.Alert, error)
+}
+
+// isAckReaction tells the reaction that takes an alert.
+func isAckReaction(key string) bool {
+	return strings.ReplaceAll(key, "\ufe0f", "") == monitor.ReactionAck
+}
+
+// CommandAck takes alerts: the alert message shows who is on it, and escalation stops.
+var CommandAck = &Command{
+	Name:    "ack",
+	Section: SectionAlerts,
+	Help:    "Take alerts: say you are on them",
+	Args:    "ID [ID...]",
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		if len(ce.Args) == 0 {
+			return Usagef("Which alert? Give its number, like %sack 12. %salerts lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+		}
+		ids := make([]int64, 0, len(ce.Args))
+		for _, arg := range ce.Args {
+			n, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
+			if err != nil || n < 1 {
+				return Usagef("%q is not an alert number. %salerts lists them.", arg, ce.proc.settings.Prefix)
+			}
+			ids = append(ids, n)
+		}
+		acked, err := ce.proc.alerts.Ack(ctx, ids, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
+		if notOpen := (*monitor.NotOpenError)(nil); errors.As(err, &notOpen) {
+			return Usagef("%s. %salerts lists the open ones.", notOpen, ce.proc.settings.Prefix)
+		} else if err != nil {
+			return err
+		}
+		if len(acked) == 0 {
+			return ce.Reply(ctx, render.New("Someone has already taken those."))
+		}
+		return ce.Reply(ctx, render.New("You're on "+alertNumbers(acked)+"."))
+	},
+}
+
+func alertNumbers(alerts []*state.Alert) string {
+	parts := make([]string, 0, len(alerts))
+	for _, a := range alerts {
+		parts = append(parts, fmt.Sprintf("#%d", a.ID))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// CommandAlerts lists what is wrong now.
+var CommandAlerts = &Command{
+	Name:    "alerts",
+	Section: SectionAlerts,
+	Help:    "List the alerts that are firing, and who took them",
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		open, err := ce.proc.alerts.OpenAlerts(ctx)
+		if err != nil {
+			return err
+		}
+		var rows [][]string
+		pending := 0
+		for _, a := range open {
+			if a.State != state.AlertFiring {
+				pending++
+				continue
+			}
+			taken := "nobody yet"
+			if a.AckedBy != "" {
+				taken = a.AckedBy.String()
+			}
+			rows = append(rows, []string{"#" + strconv.FormatInt(a.ID, 10), monitor.Badge(a.Severity) + " " + a.Severity.String(),
+				a.Summary, a.Since.UTC().Format("Jan 02 15:04"), taken})
+		}
+		var msg *render.Message
+		if len(rows) == 0 {
+			msg = render.New("Nothing is firing.")
+		} else {
+			msg = render.New(fmt.Sprintf("%d firing (times in UTC):", len(rows))).Line().
+				Table([]string{"#", "Severity", "What", "Since", "Taken by"}, rows)
+		}
+		if pending > 0 {
+			msg.Line().Text(fmt.Sprintf("%d more seen but not yet lasting long enough to alert.", pending))
+		}
+		return ce.Reply(ctx, msg)
+	},
+}
+
+// ackByReaction takes the alerts of the message a 👀 points at.
+func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.EventID) string {
+	if p.alerts == nil {
+		return state.OutcomeIgnored
+	}
+	by := monitor.Actor{UserID: in.Sender, DeviceID: in.DeviceID, RoomID: in.RoomID, EventID: in.EventID}
+	if p.RoleOf(ctx, in.Sender) != RoleAdmin {
+		// Not even looked up: only admins' reactions may touch alerts.
+		return state.OutcomeIgnored
+	}
+	acked, found, err := p.alerts.AckMessage(ctx, relatesTo, by)
+	switch {
+	case err != nil:
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to acknowledge alerts by reaction")
+		return state.OutcomeError
+	case !found:
+		return state.OutcomeIgnored
+	}
+	zerolog.Ctx(ctx).Info().Int("alerts", len(acked)).Msg("Alerts acknowledged by reaction")
+	return state.OutcomeOK
+}
+
+// Reloader reads the config file again (the bot).
+type Reloader interface {
+	// Reload returns what was applied, or why nothing was (with an error).
+	Reload(ctx context.Context) (*render.Message, error)
+}
+
+// CommandReload applies a changed config file without a restart, as SIGHUP does.
+var CommandReload = &Command{
+	Name:    "reload",
+	Section: SectionAlerts,
+	Help:    "Read the config file again and apply its monitor settings",
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		msg, err := ce.proc.reloader.Reload(ctx)
+		if msg == nil {
+			return err
+		}
+		if replyErr := ce.Reply(ctx, msg); replyErr != nil {
+			return replyErr
+		}
+		if err != nil {
+			return UserError{Msg: err.Error(), Answered: true}
+		}
+		return nil
+	},
+}
