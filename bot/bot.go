@@ -193,6 +193,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}()
 	go b.expireApprovals(pollCtx)
 	go b.postWeeklySummaries(pollCtx)
+	go b.postDailyDigests(pollCtx)
 	go b.reloadOnSignal(pollCtx)
 	monitorStopped := make(chan struct{})
 	go func() {

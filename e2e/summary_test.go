@@ -51,3 +51,34 @@ func TestWeeklySummary(t *testing.T) {
 		t.Errorf("the weekly summary was posted %d times, want once", n)
 	}
 }
+
+// The daily alert digest is posted at start for an hour that just passed, sums up the
+// alerts of the tests before it, and is not posted again after a restart.
+func TestDailyDigest(t *testing.T) {
+	ctx := t.Context()
+	slot := time.Now().UTC().Add(-30 * time.Minute)
+	withConfig(t, func(c *testbed.StewardConfig) {
+		c.Monitor = strings.TrimSuffix(testbed.QuietMonitor, "}") + fmt.Sprintf(", daily_digest: {hour: %d}}", slot.Hour())
+	})
+	if err := w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const title = "Alerts in the last 24 hours"
+	digest, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, title, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := digest.Content.AsMessage().Body; !strings.Contains(body, "Disk / is") || !strings.Contains(body, "resolved after") {
+		t.Errorf("the digest does not list the resolved disk alert of TestDiskAlertLifecycle:\n%s", body)
+	}
+	if err = w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	command(t, w.Alice, w.AdminRoom, "!ping")
+	if n := w.Alice.CountBodies(w.AdminRoom, w.StewardID, title); n != 1 {
+		t.Errorf("the digest was posted %d times, want once", n)
+	}
+}

@@ -23,6 +23,7 @@ type Store interface {
 	OnMessage(ctx context.Context, msgID int64) ([]*state.Alert, error)
 	ByMessageEvent(ctx context.Context, eventID id.EventID) ([]*state.Alert, error)
 	Unposted(ctx context.Context) ([]*state.Alert, error)
+	Since(ctx context.Context, t time.Time) ([]*state.Alert, error)
 }
 
 // Messenger queues messages through the bot's outbox; within a transaction of the

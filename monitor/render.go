@@ -122,6 +122,8 @@ func humanDuration(d time.Duration) string {
 		return "a minute"
 	case d < time.Hour:
 		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d < 48*time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
 	case d < 48*time.Hour:
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	default:
