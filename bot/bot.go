@@ -47,6 +47,7 @@ type Bot struct {
 	crypto *cryptohelper.CryptoHelper
 	proc   *commands.Processor
 	alerts *monitor.Engine
+	onCall *monitor.OnCall
 
 	// monitorCfg is the monitor section in force; a reload replaces it and signals
 	// reloaded.
@@ -130,8 +131,14 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.resolveRooms(ctx); err != nil {
 		return err
 	}
+	b.onCall = &monitor.OnCall{KV: b.db.KV, Rotation: monitor.Rotation{
+		Admins: b.cfg.OnCall.Rotation, Daily: b.cfg.OnCall.Daily(), Weekday: b.cfg.OnCall.Weekday(),
+		Hour: b.cfg.OnCall.Hour, Zone: b.cfg.OnCall.Location,
+	}}
 	b.alerts = monitor.NewEngine(monitor.Settings{
-		AdminRoom: b.adminRoom, Prefix: b.cfg.Matrix.CommandPrefix, GroupWait: b.cfg.Monitor.GroupWait.D(),
+		AdminRoom: b.adminRoom, GroupRoom: b.groupRoom, Prefix: b.cfg.Matrix.CommandPrefix,
+		GroupWait: b.cfg.Monitor.GroupWait.D(), AnnounceAfter: b.cfg.Monitor.AnnounceAfter.D(), EscalateAfter: b.cfg.Monitor.EscalateAfter.D(),
+		Admins: b.cfg.Matrix.Admins, OnDuty: b.onDuty,
 	}, b.db.Alerts, b, b.db.Audit, b.db.DoTxn, time.Now)
 	registry := commands.Builtin()
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
@@ -157,6 +164,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		Approvals: b.db.Approvals,
 		Alerts:    b.alerts,
 		Reloader:  b,
+		OnCall:    b.onCall,
 		Txn:       b.db.DoTxn,
 		Limiter:   commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:       time.Now,
@@ -194,6 +202,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	go b.expireApprovals(pollCtx)
 	go b.postWeeklySummaries(pollCtx)
 	go b.postDailyDigests(pollCtx)
+	go b.announceHandovers(pollCtx)
 	go b.reloadOnSignal(pollCtx)
 	monitorStopped := make(chan struct{})
 	go func() {

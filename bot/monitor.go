@@ -4,6 +4,11 @@ import (
 	"context"
 	"time"
 
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/monitor"
 )
@@ -68,4 +73,45 @@ func (b *Bot) runMonitor(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// onDuty is the admin called first when a critical alert is not taken.
+func (b *Bot) onDuty(ctx context.Context, t time.Time) (id.UserID, bool) {
+	if !b.onCall.HasRotation() {
+		return "", false
+	}
+	duty, err := b.onCall.At(ctx, t)
+	if err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to tell who is on duty; calling the rotation's admin")
+	}
+	return duty.Admin, true
+}
+
+// announceHandovers tells the admin room, at each handover, who is on duty now.
+func (b *Bot) announceHandovers(ctx context.Context) {
+	if !b.onCall.HasRotation() {
+		return
+	}
+	r := b.onCall.Rotation
+	period := 7 * 24 * time.Hour
+	if r.Daily {
+		period = 24 * time.Hour
+	}
+	b.runSchedule(ctx, schedule{
+		key:      "oncall_handover_slot",
+		lastSlot: r.Handover,
+		period:   period,
+		post: func(ctx context.Context) error {
+			now := time.Now()
+			duty, err := b.onCall.At(ctx, now)
+			if err != nil {
+				return err
+			}
+			msg := render.New("🔁 Handover: ").Pill(duty.Admin).Text(" is on duty until " + duty.Until.UTC().Format("Mon 2 Jan 15:04 UTC") + ". ").
+				Code(b.cfg.Matrix.CommandPrefix + "oncall take").Text(" takes over.")
+			content := msg.Notice()
+			content.Mentions = &event.Mentions{UserIDs: []id.UserID{duty.Admin}}
+			return b.Send(ctx, b.adminRoom, content)
+		},
+	})
 }

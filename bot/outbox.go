@@ -69,11 +69,11 @@ func (b *Bot) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *rend
 	return b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 }
 
-// FollowUp queues msg as a reply to the earlier queued message msgID: a resolved
-// alert's short note under the alert it ends.
-func (b *Bot) FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
+// FollowUp queues msg as a reply to the earlier queued message msgID (a resolved
+// alert's short note under the alert it ends), notifying mentions.
+func (b *Bot) FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message, mentions ...id.UserID) error {
 	content := msg.Notice()
-	content.Mentions = &event.Mentions{}
+	content.Mentions = &event.Mentions{UserIDs: mentions}
 	content.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{}} // filled in when sent
 	return b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 }

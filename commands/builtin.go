@@ -10,6 +10,7 @@ func Builtin() *Registry {
 		CommandStatus,
 		CommandAlerts,
 		CommandAck,
+		CommandOnCall,
 		CommandReload,
 		CommandLog,
 		CommandSummary,

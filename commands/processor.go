@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -97,6 +98,8 @@ type Deps struct {
 	Alerts AlertDesk
 	// Reloader applies a changed config file.
 	Reloader Reloader
+	// OnCall knows who is on duty.
+	OnCall *monitor.OnCall
 	// Txn runs fn in one database transaction (state.DB.DoTxn).
 	Txn     func(ctx context.Context, fn func(ctx context.Context) error) error
 	Limiter *Limiter
@@ -116,6 +119,7 @@ type Processor struct {
 	approvals ApprovalStore
 	alerts    AlertDesk
 	reloader  Reloader
+	onCall    *monitor.OnCall
 	txn       func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter   *Limiter
 	now       func() time.Time
@@ -139,7 +143,7 @@ type Input struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	return &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 }
 

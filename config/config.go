@@ -27,9 +27,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	// Embedded zone data, so decision_log.weekly_summary.time_zone and
-	// monitor.daily_digest.time_zone work on hosts (and minimal container
-	// images) without /usr/share/zoneinfo.
+	// Embedded zone data, so decision_log.weekly_summary.time_zone,
+	// monitor.daily_digest.time_zone and oncall.time_zone work on hosts (and
+	// minimal container images) without /usr/share/zoneinfo.
 	_ "time/tzdata"
 
 	"gopkg.in/yaml.v3"
@@ -92,6 +92,20 @@ const (
 	DefaultDigestZone     = "UTC"
 )
 
+// Defaults of the oncall section: duty passes on every Monday at 9 UTC.
+const (
+	DefaultHandover     = handoverWeekly
+	DefaultHandoverDay  = "monday"
+	DefaultHandoverHour = 9
+	DefaultHandoverZone = "UTC"
+)
+
+// The values of oncall.handover.
+const (
+	handoverDaily  = "daily"
+	handoverWeekly = "weekly"
+)
+
 // Bounds of the monitor section's durations and of monitor.hysteresis.
 const (
 	minCheckInterval = Duration(time.Second) // checking more often only costs
@@ -131,6 +145,7 @@ type Config struct {
 	DataDir     string      `yaml:"data_dir"`
 	Log         Log         `yaml:"log"`
 	Monitor     Monitor     `yaml:"monitor"`
+	OnCall      OnCall      `yaml:"oncall"`
 	RateLimit   RateLimit   `yaml:"rate_limit"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
@@ -322,6 +337,44 @@ type DailyDigest struct {
 	// Location is TimeZone loaded, filled in by Load and Parse.
 	Location *time.Location `yaml:"-"`
 }
+
+// OnCall is the rotation of admins on duty: the one who is called first when a
+// critical alert is not taken, so a problem at night wakes one person rather
+// than everyone. The section is optional; without a rotation nobody is on duty.
+type OnCall struct {
+	// Rotation lists admins, each also in Matrix.Admins, in the order they
+	// take turns. Empty (the default) means no rotation: escalation goes to
+	// all admins at once.
+	Rotation []id.UserID `yaml:"rotation"`
+	// Handover is how often duty passes to the next admin, daily or weekly;
+	// use Daily.
+	Handover string `yaml:"handover"`
+	// Day is the weekday of a weekly handover, monday to sunday (or mon to
+	// sun), in any case; use Weekday. It is refused with a daily handover,
+	// where it would mean nothing.
+	Day string `yaml:"day"`
+	// Hour is the hour of the handover, 0 to 23, in TimeZone.
+	Hour int `yaml:"hour"`
+	// TimeZone is an IANA zone name like Europe/Berlin, so the handover
+	// happens at the same local time across daylight saving changes.
+	TimeZone string `yaml:"time_zone"`
+	// Location is TimeZone loaded, filled in by Load and Parse even when
+	// the section is absent, so a loaded config never has it nil.
+	Location *time.Location `yaml:"-"`
+}
+
+// Weekday returns the weekday of a weekly handover: Day, or Monday when Day
+// is empty or not a day (Load and Parse accept only days it knows).
+func (o OnCall) Weekday() time.Weekday {
+	if d, ok := parseWeekday(o.Day); ok {
+		return d
+	}
+	return time.Monday
+}
+
+// Daily reports whether duty passes on every day. Any other Handover,
+// including an empty one in an OnCall built in code, is weekly.
+func (o OnCall) Daily() bool { return o.Handover == handoverDaily }
 
 // RateLimit caps how many commands one user may send, so a stuck client or a
 // loop of bots cannot keep the server busy restarting things.
@@ -976,6 +1029,12 @@ func (v *validator) applyDefaults(c *Config) {
 	setDefault(v, "log.level", &c.Log.Level, DefaultLogLevel)
 	setDefault(v, "log.format", &c.Log.Format, DefaultLogFormat)
 	v.monitorDefaults(&c.Monitor)
+	setDefault(v, "oncall.handover", &c.OnCall.Handover, DefaultHandover)
+	if !c.OnCall.Daily() {
+		setDefault(v, "oncall.day", &c.OnCall.Day, DefaultHandoverDay)
+	}
+	setDefault(v, "oncall.hour", &c.OnCall.Hour, DefaultHandoverHour)
+	setDefault(v, "oncall.time_zone", &c.OnCall.TimeZone, DefaultHandoverZone)
 	setDefault(v, "rate_limit.burst", &c.RateLimit.Burst, DefaultBurst)
 	setDefault(v, "rate_limit.per_minute", &c.RateLimit.PerMinute, DefaultPerMinute)
 	setDefault(v, "policy.approval_ttl", &c.Policy.ApprovalTTL, DefaultApprovalTTL)
@@ -1064,6 +1123,7 @@ func (v *validator) check(c *Config) {
 		v.invalid("log.format", fmt.Sprintf("must be json or console; got %q", c.Log.Format))
 	}
 	v.checkMonitor(&c.Monitor)
+	v.checkOnCall(c)
 	if c.RateLimit.Burst < 1 {
 		v.invalid("rate_limit.burst", fmt.Sprintf("must be at least 1, got %d", c.RateLimit.Burst))
 	}
@@ -1339,15 +1399,63 @@ func (v *validator) checkWeeklySummary(ws *WeeklySummary) {
 	const key = "decision_log.weekly_summary"
 	if ws.Day == "" {
 		v.invalid(key+".day", "required: the day to post the summary on, like monday (or mon)")
-	} else if _, ok := parseWeekday(ws.Day); !ok {
-		v.invalid(key+".day", fmt.Sprintf("not a day of the week: %q; use monday to sunday, or mon to sun", ws.Day))
+	} else {
+		v.checkWeekday(key+".day", ws.Day)
 	}
 	ws.Location = v.checkSchedule(key, ws.Hour, ws.TimeZone, DefaultSummaryZone)
 }
 
-// checkSchedule validates the hour and time_zone of a report posted at a
-// set time of day (the weekly summary, the daily digest) at key, and returns
-// the zone loaded, or nil if it is not valid. defZone is time_zone's default.
+// checkWeekday requires the day at key to be one parseWeekday knows.
+func (v *validator) checkWeekday(key, day string) {
+	if _, ok := parseWeekday(day); !ok {
+		v.invalid(key, fmt.Sprintf("not a day of the week: %q; use monday to sunday, or mon to sun", day))
+	}
+}
+
+// checkOnCall validates the oncall section against the admins configured
+// and loads its time zone into Location.
+func (v *validator) checkOnCall(c *Config) {
+	o := &c.OnCall
+	admins := c.Matrix.Admins
+	firstSeen := map[id.UserID]int{}
+	for i, u := range o.Rotation {
+		key := fmt.Sprintf("oncall.rotation[%d]", i)
+		if !validUserID(u) {
+			v.invalid(key, fmt.Sprintf("not a valid Matrix user ID (like @alice:example.org): %q", u))
+			continue
+		}
+		if j, dup := firstSeen[u]; dup {
+			v.invalid(key, fmt.Sprintf("%s is listed twice (also oncall.rotation[%d])", u, j))
+			continue
+		}
+		firstSeen[u] = i
+		// No admins is reported at matrix.admins; every entry would only
+		// repeat it.
+		if len(admins) > 0 && !slices.Contains(admins, u) {
+			v.invalid(key, fmt.Sprintf("%s is not in matrix.admins: only admins can be on duty", u))
+		}
+	}
+
+	if o.Handover != handoverDaily && o.Handover != handoverWeekly {
+		v.invalid("oncall.handover", fmt.Sprintf("must be daily or weekly; got %q", o.Handover))
+	}
+	switch {
+	case o.Daily():
+		if v.set["oncall.day"] {
+			v.invalid("oncall.day", "day only applies to a weekly handover; leave it out with handover: daily")
+		}
+	case o.Day == "":
+		v.invalid("oncall.day", "must not be empty; leave it out to use "+strconv.Quote(DefaultHandoverDay))
+	default:
+		v.checkWeekday("oncall.day", o.Day)
+	}
+	o.Location = v.checkSchedule("oncall", o.Hour, o.TimeZone, DefaultHandoverZone)
+}
+
+// checkSchedule validates the hour and time_zone of something done at a set
+// time of day (the weekly summary, the daily digest, the on-call handover)
+// at key, and returns the zone loaded, or nil if it is not valid. defZone is
+// time_zone's default.
 func (v *validator) checkSchedule(key string, hour int, zone, defZone string) *time.Location {
 	if hour < 0 || hour > 23 {
 		v.invalid(key+".hour", fmt.Sprintf("must be from 0 to 23 (the hour of the day in time_zone), got %d", hour))

@@ -152,6 +152,8 @@ func TestLoadValid(t *testing.T) {
 			},
 			DailyDigest: &DailyDigest{Hour: 18, TimeZone: "America/New_York"},
 		},
+		OnCall: OnCall{Rotation: []id.UserID{"@bob:example.org", "@alice:example.org"}, Handover: "weekly", Day: "SUN",
+			Hour: 20, TimeZone: "Asia/Tokyo"},
 		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5},
 		Policy: Policy{
 			Commands:         map[string]string{"announce": "second_admin", "restart": "quorum:1"},
@@ -171,6 +173,10 @@ func TestLoadValid(t *testing.T) {
 		t.Fatalf("daily_digest = %+v, want its Location loaded as America/New_York", dd)
 	}
 	want.Monitor.DailyDigest.Location = dd.Location
+	if loc := cfg.OnCall.Location; loc == nil || loc.String() != "Asia/Tokyo" {
+		t.Fatalf("oncall.Location = %v, want Asia/Tokyo loaded", loc)
+	}
+	want.OnCall.Location = cfg.OnCall.Location
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", *cfg, want)
 	}
@@ -219,6 +225,7 @@ func TestLoadAppliesDefaults(t *testing.T) {
 		{"monitor.cpu.On()", cfg.Monitor.CPU.On(), true},
 		{"monitor.http", cfg.Monitor.HTTP, []HTTPCheck(nil)},
 		{"monitor.daily_digest (off)", cfg.Monitor.DailyDigest, (*DailyDigest)(nil)},
+		{"oncall", cfg.OnCall, OnCall{Handover: "weekly", Day: "monday", Hour: 9, TimeZone: "UTC", Location: time.UTC}},
 		{"rate_limit.burst", cfg.RateLimit.Burst, 5},
 		{"rate_limit.per_minute", cfg.RateLimit.PerMinute, 20.0},
 		{"data_dir (absolute, kept)", cfg.DataDir, "/var/lib/steward"},
@@ -540,6 +547,68 @@ func TestParseProblems(t *testing.T) {
 			keys: []string{"decision_log.weekly_summary.timezone"}, lines: []int{13}, msg: `did you mean "time_zone"?`},
 		{name: "weekly summary location not a key", edits: after("decision_log:\n  weekly_summary:\n    day: monday\n    location: UTC\n"),
 			keys: []string{"decision_log.weekly_summary.location"}, lines: []int{13}, msg: "unknown key"},
+
+		// oncall.
+		{name: "oncall null", edits: after("oncall:\n")},
+		{name: "oncall empty", edits: after("oncall: {}\n")},
+		{name: "oncall rotation empty", edits: after("oncall:\n  rotation: []\n")},
+		{name: "oncall full", edits: after("oncall:\n  rotation:\n    - \"@bob:example.org\"\n    - \"@alice:example.org\"\n" +
+			"  handover: weekly\n  day: Sat\n  hour: 0\n  time_zone: Europe/Berlin\n")},
+		{name: "oncall daily", edits: after("oncall:\n  rotation: [\"@alice:example.org\"]\n  handover: daily\n  hour: 23\n")},
+		{name: "oncall daily, day null", edits: after("oncall:\n  handover: daily\n  day:\n")},
+		{name: "oncall rotation entry invalid", edits: after("oncall:\n  rotation:\n    - \"@alice:example.org\"\n    - bob\n"),
+			keys: []string{"oncall.rotation[1]"}, lines: []int{13}, msg: `not a valid Matrix user ID (like @alice:example.org): "bob"`},
+		{name: "oncall rotation entry not an admin", edits: after("oncall:\n  rotation:\n    - \"@alice:example.org\"\n    - \"@carol:example.org\"\n"),
+			keys: []string{"oncall.rotation[1]"}, lines: []int{13}, msg: "@carol:example.org is not in matrix.admins: only admins can be on duty"},
+		{name: "oncall rotation of the bot", edits: after("oncall:\n  rotation: [\"@steward:example.org\"]\n"),
+			keys: []string{"oncall.rotation[0]"}, lines: []int{11}, msg: "@steward:example.org is not in matrix.admins"},
+		{name: "oncall rotation of a former admin", edits: append(after("oncall:\n  rotation:\n    - \"@alice:example.org\"\n    - \"@bob:example.org\"\n"), oneAdmin...),
+			keys: []string{"oncall.rotation[1]"}, lines: []int{12}, msg: "@bob:example.org is not in matrix.admins"},
+		{name: "oncall rotation without admins, reported once",
+			edits: append(after("oncall:\n  rotation: [\"@alice:example.org\"]\n"), "  admins:\n    - \"@alice:example.org\"\n    - \"@bob:example.org\"\n", ""),
+			keys:  []string{"matrix.admins"}, lines: []int{0}, msg: "required"},
+		{name: "oncall rotation listed twice", edits: after("oncall:\n  rotation:\n    - \"@alice:example.org\"\n    - \"@bob:example.org\"\n    - \"@alice:example.org\"\n"),
+			keys: []string{"oncall.rotation[2]"}, lines: []int{14}, msg: "@alice:example.org is listed twice (also oncall.rotation[0])"},
+		{name: "oncall rotation a string", edits: after("oncall:\n  rotation: \"@alice:example.org\"\n"),
+			keys: []string{"oncall.rotation"}, lines: []int{11}, msg: "expected a list"},
+		{name: "oncall rotation entry a mapping", edits: after("oncall:\n  rotation:\n    - {user: \"@alice:example.org\"}\n"),
+			keys: []string{"oncall.rotation[0]"}, lines: []int{12}, msg: "expected a single value, got a mapping"},
+		{name: "oncall handover unknown", edits: after("oncall:\n  handover: monthly\n"),
+			keys: []string{"oncall.handover"}, lines: []int{11}, msg: `must be daily or weekly; got "monthly"`},
+		{name: "oncall handover upper-case", edits: after("oncall:\n  handover: Daily\n"),
+			keys: []string{"oncall.handover"}, lines: []int{11}, msg: `got "Daily"`},
+		{name: "oncall handover empty", edits: after("oncall:\n  handover: ''\n"),
+			keys: []string{"oncall.handover"}, lines: []int{11}, msg: `must be daily or weekly; got ""`},
+		{name: "oncall day with a daily handover", edits: after("oncall:\n  handover: daily\n  day: monday\n"),
+			keys: []string{"oncall.day"}, lines: []int{12}, msg: "day only applies to a weekly handover"},
+		{name: "oncall bad day with a daily handover, reported once", edits: after("oncall:\n  day: someday\n  handover: daily\n"),
+			keys: []string{"oncall.day"}, lines: []int{11}, msg: "day only applies to a weekly handover"},
+		{name: "oncall day unknown", edits: after("oncall:\n  day: mondays\n"),
+			keys: []string{"oncall.day"}, lines: []int{11}, msg: `not a day of the week: "mondays"; use monday to sunday, or mon to sun`},
+		{name: "oncall day unknown with an unknown handover", edits: after("oncall:\n  handover: fortnightly\n  day: 1\n"),
+			keys: []string{"oncall.handover", "oncall.day"}, lines: []int{11, 12}, msg: `got "fortnightly"`},
+		{name: "oncall day empty", edits: after("oncall:\n  day: ''\n"),
+			keys: []string{"oncall.day"}, lines: []int{11}, msg: `must not be empty; leave it out to use "monday"`},
+		{name: "oncall hour 24", edits: after("oncall:\n  hour: 24\n"),
+			keys: []string{"oncall.hour"}, lines: []int{11}, msg: "must be from 0 to 23 (the hour of the day in time_zone), got 24"},
+		{name: "oncall hour negative", edits: after("oncall:\n  handover: daily\n  hour: -1\n"),
+			keys: []string{"oncall.hour"}, lines: []int{12}, msg: "got -1"},
+		{name: "oncall hour 9am", edits: after("oncall:\n  hour: 9am\n"),
+			keys: []string{"oncall.hour"}, lines: []int{11}, msg: `expected a whole number, got "9am"`},
+		{name: "oncall bad time zone", edits: after("oncall:\n  time_zone: Europe/Berln\n"),
+			keys: []string{"oncall.time_zone"}, lines: []int{11}, msg: `not a time zone: "Europe/Berln"; use a name like Europe/Berlin`},
+		{name: "oncall time zone empty", edits: after("oncall:\n  time_zone: ''\n"),
+			keys: []string{"oncall.time_zone"}, lines: []int{11}, msg: `must not be empty; leave it out to use "UTC"`},
+		{name: "oncall every problem at once",
+			edits: after("oncall:\n  rotation: [\"@alice:example.org\", \"@dave:example.org\"]\n  handover: hourly\n  day: someday\n  hour: 25\n  time_zone: Nowhere\n"),
+			keys:  []string{"oncall.rotation[1]", "oncall.handover", "oncall.day", "oncall.hour", "oncall.time_zone"},
+			lines: []int{11, 12, 13, 14, 15}, msg: "@dave:example.org is not in matrix.admins"},
+		{name: "oncall a string", edits: after("oncall: \"@alice:example.org\"\n"),
+			keys: []string{"oncall"}, lines: []int{10}, msg: `expected a mapping of settings, got "@alice:example.org"`},
+		{name: "oncall misspelt key", edits: after("oncall:\n  timezone: UTC\n"),
+			keys: []string{"oncall.timezone"}, lines: []int{11}, msg: `did you mean "time_zone"?`},
+		{name: "oncall location not a key", edits: after("oncall:\n  location: UTC\n"),
+			keys: []string{"oncall.location"}, lines: []int{11}, msg: "unknown key"},
 
 		// monitor: timing.
 		{name: "monitor timings at their bounds", edits: after("monitor:\n  interval: 1s\n  for: 0s\n  hysteresis: 20\n  group_wait: 5m\n  escalate_after: 24h\n  announce_after: 24h\n")},
@@ -935,6 +1004,69 @@ func TestWeeklySummary(t *testing.T) {
 
 	if d := (&WeeklySummary{Day: "someday"}).Weekday(); d != -1 {
 		t.Errorf("Weekday() of an unknown day = %d, want -1", d)
+	}
+}
+
+// TestOnCall checks what callers read from the oncall section: the
+// rotation in its order, the handover's schedule, and a Location that is
+// never nil, even with the section absent.
+func TestOnCall(t *testing.T) {
+	cases := []struct {
+		name     string
+		oncall   string // the oncall section
+		rotation []id.UserID
+		daily    bool
+		day      time.Weekday
+		hour     int
+		location string
+	}{
+		{"absent", "", nil, false, time.Monday, 9, "UTC"},
+		{"null", "oncall:\n", nil, false, time.Monday, 9, "UTC"},
+		{"empty", "oncall: {}\n", nil, false, time.Monday, 9, "UTC"},
+		{"rotation only", "oncall:\n  rotation:\n    - \"@bob:example.org\"\n    - \"@alice:example.org\"\n",
+			[]id.UserID{"@bob:example.org", "@alice:example.org"}, false, time.Monday, 9, "UTC"},
+		{"weekly on a short day name", "oncall:\n  rotation: [\"@alice:example.org\"]\n  day: FRI\n  hour: 17\n",
+			[]id.UserID{"@alice:example.org"}, false, time.Friday, 17, "UTC"},
+		{"every key", "oncall:\n  rotation: [\"@alice:example.org\", \"@bob:example.org\"]\n  handover: weekly\n  day: sunday\n  hour: 0\n  time_zone: America/New_York\n",
+			[]id.UserID{"@alice:example.org", "@bob:example.org"}, false, time.Sunday, 0, "America/New_York"},
+		{"daily", "oncall:\n  rotation: [\"@bob:example.org\", \"@alice:example.org\"]\n  handover: daily\n  hour: 8\n  time_zone: Europe/Berlin\n",
+			[]id.UserID{"@bob:example.org", "@alice:example.org"}, true, time.Monday, 8, "Europe/Berlin"},
+		{"null hour is the default", "oncall:\n  handover: daily\n  hour:\n", nil, true, time.Monday, 9, "UTC"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(base+c.oncall), env(envPassword))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			o := cfg.OnCall
+			if !slices.Equal(o.Rotation, c.rotation) {
+				t.Errorf("Rotation = %q, want %q", o.Rotation, c.rotation)
+			}
+			if o.Daily() != c.daily || o.Weekday() != c.day || o.Hour != c.hour {
+				t.Errorf("Daily, Weekday, Hour = %v, %v, %d; want %v, %v, %d", o.Daily(), o.Weekday(), o.Hour, c.daily, c.day, c.hour)
+			}
+			if o.TimeZone != c.location || o.Location == nil || o.Location.String() != c.location {
+				t.Errorf("TimeZone, Location = %q, %v; want %s loaded", o.TimeZone, o.Location, c.location)
+			}
+		})
+	}
+
+	// An OnCall built in code, without the defaults, is a weekly handover
+	// on Monday.
+	for _, c := range []struct {
+		o     OnCall
+		daily bool
+		day   time.Weekday
+	}{
+		{OnCall{}, false, time.Monday},
+		{OnCall{Day: "someday"}, false, time.Monday},
+		{OnCall{Day: "wed"}, false, time.Wednesday},
+		{OnCall{Handover: "daily"}, true, time.Monday},
+	} {
+		if c.o.Daily() != c.daily || c.o.Weekday() != c.day {
+			t.Errorf("%+v: Daily, Weekday = %v, %v; want %v, %v", c.o, c.o.Daily(), c.o.Weekday(), c.daily, c.day)
+		}
 	}
 }
 

@@ -84,7 +84,8 @@ func TestDiskAlertLifecycle(t *testing.T) {
 }
 
 // An HTTP check against a local server: when it starts failing, a critical alert
-// fires; when it answers again, the alert is resolved.
+// fires and, the service being public, the members are told; when it answers again,
+// the alert is resolved and the members hear it is back.
 func TestHTTPAlert(t *testing.T) {
 	ctx := t.Context()
 	var failing atomic.Bool
@@ -97,7 +98,7 @@ func TestHTTPAlert(t *testing.T) {
 	}))
 	defer server.Close()
 	withConfig(t, func(c *testbed.StewardConfig) {
-		c.Monitor = fastMonitor(fmt.Sprintf("disks: [], http: [{name: wiki, url: %q, interval: 1s, timeout: 1s, hint: restart the wiki}]", server.URL))
+		c.Monitor = fastMonitor(fmt.Sprintf("disks: [], announce_after: 0s, http: [{name: wiki, url: %q, interval: 1s, timeout: 1s, public: true, hint: restart the wiki}]", server.URL))
 	})
 	if err := w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -111,8 +112,19 @@ func TestHTTPAlert(t *testing.T) {
 	if b := alert.Content.AsMessage().Body; !strings.Contains(b, "Hint: restart the wiki") {
 		t.Errorf("the alert does not carry its hint:\n%s", b)
 	}
+	// The wiki is for everyone: the members hear of it, in plain words.
+	notice, err := w.Carol.WaitForMessage(ctx, w.GroupRoom, w.StewardID, "wiki is not working properly", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := notice.Content.AsMessage().Body; strings.Contains(b, "500") || strings.Contains(b, "restart") {
+		t.Errorf("the members' notice has technical details or admin hints:\n%s", b)
+	}
 	failing.Store(false)
 	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "✅ Resolved: wiki answers 500", time.Minute); err != nil {
 		t.Fatal(err)
+	}
+	if err = w.Carol.WaitForBody(ctx, w.GroupRoom, w.StewardID, "wiki is working again", time.Minute); err != nil {
+		t.Error(err)
 	}
 }

@@ -32,8 +32,10 @@ type Messenger interface {
 	Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) (int64, error)
 	Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error
 	React(ctx context.Context, roomID id.RoomID, msgID int64, key string) error
-	// FollowUp replies to the earlier queued message msgID.
-	FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error
+	// FollowUp replies to the earlier queued message msgID, notifying mentions.
+	FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message, mentions ...id.UserID) error
+	// Announce posts to roomID as an ordinary message that notifies its members.
+	Announce(ctx context.Context, roomID id.RoomID, msg *render.Message) error
 }
 
 // Recorder writes the decision log (state.Audit).
@@ -55,6 +57,17 @@ type Settings struct {
 	Prefix string
 	// GroupWait is how long alerts that fire together are gathered into one message.
 	GroupWait time.Duration
+	// GroupRoom is where members are told about public problems.
+	GroupRoom id.RoomID
+	// AnnounceAfter is how long a public problem lasts before members are told.
+	AnnounceAfter time.Duration
+	// EscalateAfter is how long a critical alert may go untaken before the admin on
+	// duty is called (every admin after twice that); 0 never escalates.
+	EscalateAfter time.Duration
+	// Admins are called when nobody on duty took an alert.
+	Admins []id.UserID
+	// OnDuty returns the admin on duty at a time, and false when there is no rotation.
+	OnDuty func(ctx context.Context, t time.Time) (id.UserID, bool)
 }
 
 // Engine turns observations into alerts and keeps them: it decides when a problem
@@ -196,6 +209,11 @@ func (e *Engine) resolve(ctx context.Context, a *state.Alert, now time.Time) err
 	zerolog.Ctx(ctx).Info().Str("fingerprint", a.Fingerprint).Msg("Alert resolved")
 	if a.Message == 0 {
 		return nil // resolved before it was posted: the digest still counts it
+	}
+	if a.Announced && e.settings.GroupRoom != "" {
+		if err := e.msgr.Announce(ctx, e.settings.GroupRoom, render.New("✅ ").Bold(a.Subject).Text(" is working again.")); err != nil {
+			return err
+		}
 	}
 	if err := e.editMessage(ctx, a.Message); err != nil {
 		return err

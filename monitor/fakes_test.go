@@ -57,6 +57,7 @@ func (s *fakeStore) Update(_ context.Context, a *state.Alert) error {
 		if b.ID == a.ID {
 			b.Severity, b.Worst, b.State, b.Summary, b.Value, b.Hint, b.Public = a.Severity, a.Worst, a.State, a.Summary, a.Value, a.Hint, a.Public
 			b.FiredAt, b.ResolvedAt, b.UpdatedAt, b.AckedBy, b.AckedAt, b.Message = a.FiredAt, a.ResolvedAt, a.UpdatedAt, a.AckedBy, a.AckedAt, a.Message
+			b.Escalation, b.Announced = a.Escalation, a.Announced
 		}
 	}
 	return nil
@@ -125,6 +126,13 @@ func (s *fakeStore) Unposted(_ context.Context) ([]*state.Alert, error) {
 	}, func(a *state.Alert) time.Time { return a.FiredAt }), nil
 }
 
+func (s *fakeStore) Since(_ context.Context, t time.Time) ([]*state.Alert, error) {
+	from := func(at time.Time) bool { return !at.IsZero() && !at.Before(t) }
+	return s.list(func(a *state.Alert) bool {
+		return from(a.FiredAt) || from(a.ResolvedAt) || (a.State == state.AlertFiring && !a.FiredAt.IsZero())
+	}, func(a *state.Alert) time.Time { return a.FiredAt }), nil
+}
+
 // all returns every stored alert, resolved ones included.
 func (s *fakeStore) all() []*state.Alert {
 	return s.list(func(*state.Alert) bool { return true }, nil)
@@ -150,7 +158,13 @@ type sentMessage struct {
 }
 
 type relatedMessage struct {
-	To   int64
+	To       int64
+	Text     string
+	Mentions []id.UserID
+}
+
+type announcement struct {
+	Room id.RoomID
 	Text string
 }
 
@@ -167,6 +181,7 @@ type fakeMessenger struct {
 	edits     []relatedMessage
 	reactions []sentReaction
 	followUps []relatedMessage
+	announced []announcement
 	newID     func(ctx context.Context, msg *render.Message) (int64, error)
 }
 
@@ -216,13 +231,20 @@ func (m *fakeMessenger) React(_ context.Context, roomID id.RoomID, msgID int64, 
 	return nil
 }
 
-func (m *fakeMessenger) FollowUp(_ context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
+func (m *fakeMessenger) FollowUp(_ context.Context, roomID id.RoomID, msgID int64, msg *render.Message, mentions ...id.UserID) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if p := m.find(msgID); p == nil || p.Room != roomID {
 		return fmt.Errorf("follow-up to message %d in %s, which was never posted there", msgID, roomID)
 	}
-	m.followUps = append(m.followUps, relatedMessage{To: msgID, Text: msg.Plain()})
+	m.followUps = append(m.followUps, relatedMessage{To: msgID, Text: msg.Plain(), Mentions: mentions})
+	return nil
+}
+
+func (m *fakeMessenger) Announce(_ context.Context, roomID id.RoomID, msg *render.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.announced = append(m.announced, announcement{Room: roomID, Text: msg.Plain()})
 	return nil
 }
 
@@ -237,8 +259,8 @@ func (m *fakeMessenger) Posts() []sentMessage {
 	return out
 }
 
-// Post returns message msgID as it reads now, failing t when there is none.
-func (m *fakeMessenger) Post(t *testing.T, msgID int64) sentMessage {
+// Message returns message msgID as it reads now, failing t when there is none.
+func (m *fakeMessenger) Message(t *testing.T, msgID int64) sentMessage {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -253,6 +275,12 @@ func (m *fakeMessenger) Edits() []relatedMessage {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.edits)
+}
+
+func (m *fakeMessenger) Announcements() []announcement {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.announced)
 }
 
 func (m *fakeMessenger) Reactions() []sentReaction {

@@ -30,6 +30,13 @@ func (e *Engine) Run(ctx context.Context, checks []Check) {
 	for _, c := range checks {
 		wg.Go(func() { e.runCheck(ctx, c) })
 	}
+	wg.Go(func() {
+		for sleep(ctx, tickEvery) {
+			if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
+				log.Err(err).Msg("Failed to escalate or announce alerts")
+			}
+		}
+	})
 	e.flushLoop(ctx)
 	wg.Wait()
 }

@@ -66,6 +66,11 @@ type Alert struct {
 	// Message is the outbox ID of the message that shows the alert; 0 while it waits
 	// to be posted.
 	Message int64
+	// Escalation is how far it was escalated: 0 not yet, 1 the on-duty admin
+	// mentioned, 2 every admin mentioned.
+	Escalation int
+	// Announced is set once members were told in the group room.
+	Announced bool
 }
 
 // Alerts keeps alerts, so that a restart neither announces an old problem again nor
@@ -75,15 +80,16 @@ type Alerts struct {
 }
 
 const alertColumns = `id, fingerprint, check_name, subject, severity, worst, state, summary, value, hint, public,
-	since, fired_at, resolved_at, updated_at, acked_by, acked_at, message`
+	since, fired_at, resolved_at, updated_at, acked_by, acked_at, message, escalation, announced`
 
 // Insert stores a new occurrence and sets a.ID.
 func (al *Alerts) Insert(ctx context.Context, a *Alert) error {
 	err := al.db.QueryRow(ctx, `INSERT INTO alert (fingerprint, check_name, subject, severity, worst, state, summary, value, hint, public,
-			since, fired_at, resolved_at, updated_at, acked_by, acked_at, message)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
+			since, fired_at, resolved_at, updated_at, acked_by, acked_at, message, escalation, announced)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
 		a.Fingerprint, a.Check, a.Subject, a.Severity, a.Worst, a.State, a.Summary, a.Value, a.Hint, a.Public,
 		a.Since.UnixMilli(), ms(a.FiredAt), ms(a.ResolvedAt), a.UpdatedAt.UnixMilli(), a.AckedBy, ms(a.AckedAt), a.Message,
+		a.Escalation, a.Announced,
 	).Scan(&a.ID)
 	if err != nil {
 		return fmt.Errorf("store alert %s: %w", a.Fingerprint, err)
@@ -94,10 +100,10 @@ func (al *Alerts) Insert(ctx context.Context, a *Alert) error {
 // Update writes a's changeable fields back.
 func (al *Alerts) Update(ctx context.Context, a *Alert) error {
 	_, err := al.db.Exec(ctx, `UPDATE alert SET severity=$1, worst=$2, state=$3, summary=$4, value=$5, hint=$6, public=$7,
-			fired_at=$8, resolved_at=$9, updated_at=$10, acked_by=$11, acked_at=$12, message=$13
-		WHERE id=$14`,
+			fired_at=$8, resolved_at=$9, updated_at=$10, acked_by=$11, acked_at=$12, message=$13, escalation=$14, announced=$15
+		WHERE id=$16`,
 		a.Severity, a.Worst, a.State, a.Summary, a.Value, a.Hint, a.Public,
-		ms(a.FiredAt), ms(a.ResolvedAt), a.UpdatedAt.UnixMilli(), a.AckedBy, ms(a.AckedAt), a.Message, a.ID)
+		ms(a.FiredAt), ms(a.ResolvedAt), a.UpdatedAt.UnixMilli(), a.AckedBy, ms(a.AckedAt), a.Message, a.Escalation, a.Announced, a.ID)
 	if err != nil {
 		return fmt.Errorf("update alert %d: %w", a.ID, err)
 	}
@@ -162,7 +168,7 @@ func scanAlert(row dbutil.Scannable) (*Alert, error) {
 	var a Alert
 	var since, firedAt, resolvedAt, updatedAt, ackedAt int64
 	err := row.Scan(&a.ID, &a.Fingerprint, &a.Check, &a.Subject, &a.Severity, &a.Worst, &a.State, &a.Summary, &a.Value, &a.Hint, &a.Public,
-		&since, &firedAt, &resolvedAt, &updatedAt, &a.AckedBy, &ackedAt, &a.Message)
+		&since, &firedAt, &resolvedAt, &updatedAt, &a.AckedBy, &ackedAt, &a.Message, &a.Escalation, &a.Announced)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,12 @@ CREATE TABLE alert (
 	acked_at    BIGINT  NOT NULL DEFAULT 0,
 	-- message is the outbox ID of the admin room message that shows this alert (shared
 	-- by the alerts grouped into it); 0 while it waits to be posted.
-	message     INTEGER NOT NULL DEFAULT 0
+	message     INTEGER NOT NULL DEFAULT 0,
+	-- escalation is how far a critical alert nobody took has been escalated: 0 not
+	-- yet, 1 the on-duty admin mentioned, 2 every admin mentioned.
+	escalation  INTEGER NOT NULL DEFAULT 0,
+	-- announced is set once members were told in the group room (public alerts).
+	announced   BOOLEAN NOT NULL DEFAULT false
 );
 CREATE UNIQUE INDEX alert_open_idx ON alert (fingerprint) WHERE state <> 'resolved';
 CREATE INDEX alert_state_idx ON alert (state, check_name);

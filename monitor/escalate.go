@@ -1,0 +1,151 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
+)
+
+// Escalation levels of a critical alert nobody took.
+const (
+	escalatedOnDuty = 1
+	escalatedAll    = 2
+)
+
+// tickEvery is how often the engine looks for alerts to escalate or announce.
+const tickEvery = 15 * time.Second
+
+// Tick does what time alone makes due: it tells members about a public problem that
+// lasted AnnounceAfter, and calls people to a critical alert nobody took: the admin on
+// duty after EscalateAfter, every admin after twice that.
+func (e *Engine) Tick(ctx context.Context) error {
+	now := e.now()
+	return e.txn(ctx, func(ctx context.Context) error {
+		open, err := e.store.Open(ctx, "")
+		if err != nil {
+			return err
+		}
+		if err = e.announce(ctx, open, now); err != nil {
+			return err
+		}
+		return e.escalate(ctx, open, now)
+	})
+}
+
+// announce tells the group room, in one message, about the public problems that
+// lasted AnnounceAfter and were not announced yet.
+func (e *Engine) announce(ctx context.Context, open []*state.Alert, now time.Time) error {
+	if e.settings.GroupRoom == "" {
+		return nil
+	}
+	var due []*state.Alert
+	for _, a := range open {
+		if a.State == state.AlertFiring && a.Public && !a.Announced && now.Sub(a.FiredAt) >= e.settings.AnnounceAfter {
+			due = append(due, a)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	subjects := make([]string, 0, len(due))
+	for _, a := range due {
+		if !slices.Contains(subjects, a.Subject) {
+			subjects = append(subjects, a.Subject)
+		}
+		a.Announced = true
+		if err := e.store.Update(ctx, a); err != nil {
+			return err
+		}
+	}
+	verb := "are"
+	if len(subjects) == 1 {
+		verb = "is"
+	}
+	msg := render.New("⚠️ ").Bold(strings.Join(subjects, ", ")).
+		Text(fmt.Sprintf(" %s not working properly since %s. The admins know and are on it; I'll say here when it is back.", verb, clock(due[0].FiredAt)))
+	zerolog.Ctx(ctx).Info().Strs("subjects", subjects).Msg("Told members about a problem")
+	return e.msgr.Announce(ctx, e.settings.GroupRoom, msg)
+}
+
+// escalate mentions people on the messages of critical alerts nobody took.
+func (e *Engine) escalate(ctx context.Context, open []*state.Alert, now time.Time) error {
+	after := e.settings.EscalateAfter
+	if after <= 0 {
+		return nil
+	}
+	onDuty, hasRotation := id.UserID(""), false
+	if e.settings.OnDuty != nil {
+		onDuty, hasRotation = e.settings.OnDuty(ctx, now)
+	}
+	type call struct {
+		level  int
+		alerts []*state.Alert
+	}
+	calls := make(map[int64]*call) // by message
+	var order []int64
+	for _, a := range open {
+		if a.State != state.AlertFiring || a.Severity != state.SeverityCritical || a.AckedBy != "" || a.Message == 0 {
+			continue
+		}
+		level := 0
+		switch waited := now.Sub(a.FiredAt); {
+		case waited >= 2*after:
+			level = escalatedAll
+		case waited >= after:
+			level = escalatedOnDuty
+		}
+		if !hasRotation && level == escalatedOnDuty {
+			level = escalatedAll // nobody is on duty: everyone at once
+		}
+		if level <= a.Escalation {
+			continue
+		}
+		c := calls[a.Message]
+		if c == nil {
+			c = &call{}
+			calls[a.Message] = c
+			order = append(order, a.Message)
+		}
+		c.level = max(c.level, level)
+		c.alerts = append(c.alerts, a)
+	}
+	for _, msgID := range order {
+		c := calls[msgID]
+		people := e.settings.Admins
+		if c.level == escalatedOnDuty {
+			people = []id.UserID{onDuty}
+		}
+		msg := render.New("🔔 ")
+		for i, who := range people {
+			if i > 0 {
+				msg.Text(", ")
+			}
+			msg.Pill(who)
+		}
+		numbers := make([]string, 0, len(c.alerts))
+		for _, a := range c.alerts {
+			numbers = append(numbers, fmt.Sprintf("#%d", a.ID))
+			a.Escalation = c.level
+			if err := e.store.Update(ctx, a); err != nil {
+				return err
+			}
+		}
+		first := c.alerts[0]
+		msg.Text(fmt.Sprintf(": %s is critical and nobody has taken it for %s. React %s above or send ",
+			strings.Join(numbers, ", "), humanDuration(now.Sub(first.FiredAt)), ReactionAck)).
+			Code(fmt.Sprintf("%sack %d", e.settings.Prefix, first.ID)).Text(".")
+		zerolog.Ctx(ctx).Warn().Strs("alerts", numbers).Int("level", c.level).Msg("Escalating critical alerts nobody took")
+		if err := e.msgr.FollowUp(ctx, e.settings.AdminRoom, msgID, msg, people...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
