@@ -138,8 +138,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.alerts = monitor.NewEngine(monitor.Settings{
 		AdminRoom: b.adminRoom, GroupRoom: b.groupRoom, Prefix: b.cfg.Matrix.CommandPrefix,
 		GroupWait: b.cfg.Monitor.GroupWait.D(), AnnounceAfter: b.cfg.Monitor.AnnounceAfter.D(), EscalateAfter: b.cfg.Monitor.EscalateAfter.D(),
-		Admins: b.cfg.Matrix.Admins, OnDuty: b.onDuty,
-	}, b.db.Alerts, b, b.db.Audit, b.db.DoTxn, time.Now)
+		Admins: b.cfg.Matrix.Admins, OnDuty: b.onDuty, BotUserID: b.client.UserID,
+	}, b.db.Alerts, b.db.Silences, b, b.db.Audit, b.db.DoTxn, time.Now)
 	registry := commands.Builtin()
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err

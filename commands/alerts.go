@@ -20,6 +20,9 @@ type AlertDesk interface {
 	Ack(ctx context.Context, alertIDs []int64, by monitor.Actor) ([]*state.Alert, error)
 	AckMessage(ctx context.Context, eventID id.EventID, by monitor.Actor) ([]*state.Alert, bool, error)
 	OpenAlerts(ctx context.Context) ([]*state.Alert, error)
+	Silence(ctx context.Context, s *state.Silence, by monitor.Actor) ([]*state.Alert, error)
+	Unsilence(ctx context.Context, silenceID int64, by monitor.Actor) (*state.Silence, error)
+	RunningSilences(ctx context.Context) ([]*state.Silence, error)
 }
 
 // isAckReaction tells the reaction that takes an alert.
@@ -71,10 +74,14 @@ func alertNumbers(alerts []*state.Alert) string {
 var CommandAlerts = &Command{
 	Name:    "alerts",
 	Section: SectionAlerts,
-	Help:    "List the alerts that are firing, and who took them",
+	Help:    "List the alerts that are firing, who took them, and which are silenced",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
 		open, err := ce.proc.alerts.OpenAlerts(ctx)
+		if err != nil {
+			return err
+		}
+		silences, err := ce.proc.alerts.RunningSilences(ctx)
 		if err != nil {
 			return err
 		}
@@ -89,15 +96,21 @@ var CommandAlerts = &Command{
 			if a.AckedBy != "" {
 				taken = a.AckedBy.String()
 			}
+			for _, s := range silences {
+				if monitor.Matches(s.Matcher, a.Fingerprint) {
+					taken += fmt.Sprintf(" (🔕 silenced, #%d)", s.ID)
+					break
+				}
+			}
 			rows = append(rows, []string{"#" + strconv.FormatInt(a.ID, 10), monitor.Badge(a.Severity) + " " + a.Severity.String(),
-				a.Summary, a.Since.UTC().Format("Jan 02 15:04"), taken})
+				a.Summary, a.Fingerprint, a.Since.UTC().Format("Jan 02 15:04"), taken})
 		}
 		var msg *render.Message
 		if len(rows) == 0 {
 			msg = render.New("Nothing is firing.")
 		} else {
 			msg = render.New(fmt.Sprintf("%d firing (times in UTC):", len(rows))).Line().
-				Table([]string{"#", "Severity", "What", "Since", "Taken by"}, rows)
+				Table([]string{"#", "Severity", "What", "Fingerprint", "Since", "Taken by"}, rows)
 		}
 		if pending > 0 {
 			msg.Line().Text(fmt.Sprintf("%d more seen but not yet lasting long enough to alert.", pending))

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -55,6 +56,9 @@ type Settings struct {
 	AdminRoom id.RoomID
 	// Prefix is the command prefix, for the hints in messages.
 	Prefix string
+	// BotUserID is Steward's own account, the actor of what happens by itself (a
+	// silence running out).
+	BotUserID id.UserID
 	// GroupWait is how long alerts that fire together are gathered into one message.
 	GroupWait time.Duration
 	// GroupRoom is where members are told about public problems.
@@ -77,6 +81,7 @@ type Settings struct {
 type Engine struct {
 	settings Settings
 	store    Store
+	silences SilenceStore
 	msgr     Messenger
 	audit    Recorder
 	txn      func(ctx context.Context, fn func(ctx context.Context) error) error
@@ -87,9 +92,9 @@ type Engine struct {
 
 // NewEngine builds an engine. txn runs a function in one database transaction; now is
 // the clock.
-func NewEngine(settings Settings, store Store, msgr Messenger, audit Recorder,
+func NewEngine(settings Settings, store Store, silences SilenceStore, msgr Messenger, audit Recorder,
 	txn func(ctx context.Context, fn func(ctx context.Context) error) error, now func() time.Time) *Engine {
-	return &Engine{settings: settings, store: store, msgr: msgr, audit: audit, txn: txn, now: now, fired: make(chan struct{}, 1)}
+	return &Engine{settings: settings, store: store, silences: silences, msgr: msgr, audit: audit, txn: txn, now: now, fired: make(chan struct{}, 1)}
 }
 
 // checkFailedPrefix starts the fingerprint of the alert raised when a check itself
@@ -99,15 +104,16 @@ const checkFailedPrefix = "check:"
 // Apply takes one round of a check: its observations, or the error that kept it from
 // observing. A problem it reports opens an alert (pending, then firing once it lasted
 // its "for" duration) or updates the open one; an open alert it no longer reports is
-// resolved. When the check failed, its open alerts stay as they are (nobody knows) and
-// the failure is an alert of its own.
+// resolved. When the check failed, its open alerts it did not report stay as they are
+// (nobody knows), what it did report counts, and the failure is an alert of its own.
 func (e *Engine) Apply(ctx context.Context, check string, observations []Observation, checkErr error) error {
 	now := e.now()
 	if checkErr != nil {
-		observations = []Observation{{
+		// What it could read still counts; what it couldn't is its own alert.
+		observations = append(slices.Clone(observations), Observation{
 			Fingerprint: checkFailedPrefix + check, Subject: check, Severity: state.SeverityWarning,
 			Summary: fmt.Sprintf("Steward can't run its %s check", check), Value: checkErr.Error(),
-		}}
+		})
 	}
 	fired := false
 	err := e.txn(ctx, func(ctx context.Context) error {
@@ -228,7 +234,11 @@ func (e *Engine) editMessage(ctx context.Context, msgID int64) error {
 	if err != nil || len(alerts) == 0 {
 		return err
 	}
-	return e.msgr.Edit(ctx, e.settings.AdminRoom, msgID, e.render(alerts))
+	sil, err := e.silencer(ctx)
+	if err != nil {
+		return err
+	}
+	return e.msgr.Edit(ctx, e.settings.AdminRoom, msgID, e.render(alerts, sil))
 }
 
 // Fired is signalled when an alert starts firing.
@@ -243,15 +253,30 @@ func (e *Engine) Flush(ctx context.Context) (time.Duration, error) {
 	var wait time.Duration
 	err := e.txn(ctx, func(ctx context.Context) error {
 		wait = 0
-		unposted, err := e.store.Unposted(ctx)
-		if err != nil || len(unposted) == 0 {
+		waiting, err := e.store.Unposted(ctx)
+		if err != nil || len(waiting) == 0 {
 			return err
 		}
-		if due := unposted[0].FiredAt.Add(e.settings.GroupWait); e.now().Before(due) {
-			wait = due.Sub(e.now())
+		sil, err := e.silencer(ctx)
+		if err != nil {
+			return err
+		}
+		// Silenced alerts wait until their silence ends.
+		now := e.now()
+		var unposted []*state.Alert
+		for _, a := range waiting {
+			if sil.of(a, now) == nil {
+				unposted = append(unposted, a)
+			}
+		}
+		if len(unposted) == 0 {
 			return nil
 		}
-		msgID, err := e.msgr.Post(ctx, e.settings.AdminRoom, "", "", e.render(unposted))
+		if due := unposted[0].FiredAt.Add(e.settings.GroupWait); now.Before(due) {
+			wait = due.Sub(now)
+			return nil
+		}
+		msgID, err := e.msgr.Post(ctx, e.settings.AdminRoom, "", "", e.render(unposted, sil))
 		if err != nil {
 			return err
 		}
@@ -287,7 +312,7 @@ func (e *Engine) Ack(ctx context.Context, alertIDs []int64, by Actor) ([]*state.
 	err := e.txn(ctx, func(ctx context.Context) error {
 		acked = nil
 		alerts := make([]*state.Alert, 0, len(alertIDs))
-		for _, alertID := range alertIDs {
+		for _, alertID := range slices.Compact(slices.Sorted(slices.Values(alertIDs))) {
 			a, err := e.store.Get(ctx, alertID)
 			if err != nil {
 				return err

@@ -23,21 +23,42 @@ const (
 // tickEvery is how often the engine looks for alerts to escalate or announce.
 const tickEvery = 15 * time.Second
 
-// Tick does what time alone makes due: it tells members about a public problem that
-// lasted AnnounceAfter, and calls people to a critical alert nobody took: the admin on
-// duty after EscalateAfter, every admin after twice that.
+// Tick does what time alone makes due: it ends silences whose time ran out (warning a
+// few minutes before), tells members about a public problem that lasted
+// AnnounceAfter, and calls people to a critical alert nobody took: the admin on duty
+// after EscalateAfter, every admin after twice that.
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.now()
-	return e.txn(ctx, func(ctx context.Context) error {
-		open, err := e.store.Open(ctx, "")
+	ended := false
+	err := e.txn(ctx, func(ctx context.Context) error {
+		var err error
+		if ended, err = e.tickSilences(ctx, now); err != nil {
+			return err
+		}
+		all, err := e.store.Open(ctx, "")
 		if err != nil {
 			return err
+		}
+		sil, err := e.silencer(ctx)
+		if err != nil {
+			return err
+		}
+		// What a silence holds back is neither announced nor escalated.
+		var open []*state.Alert
+		for _, a := range all {
+			if sil.of(a, now) == nil {
+				open = append(open, a)
+			}
 		}
 		if err = e.announce(ctx, open, now); err != nil {
 			return err
 		}
 		return e.escalate(ctx, open, now)
 	})
+	if ended {
+		e.wakeFlush()
+	}
+	return err
 }
 
 // announce tells the group room, in one message, about the public problems that

@@ -350,7 +350,7 @@ func newHarness() *harness {
 
 // restart builds a new engine over the same store and room, as after a crash.
 func (h *harness) restart() *Engine {
-	h.eng = NewEngine(testSettings, h.store, h.msgr, h.audit, h.txn.do, time.Now)
+	h.eng = NewEngine(testSettings, h.store, nil, h.msgr, h.audit, h.txn.do, time.Now)
 	return h.eng
 }
 

@@ -71,8 +71,10 @@ func (h *usageHistory) fullIn(free float64) (time.Duration, bool) {
 // humanForecast says a span ahead the way a person would: "about 3 days".
 func humanForecast(d time.Duration) string {
 	switch {
+	case d < 2*time.Minute:
+		return "about a minute"
 	case d < time.Hour:
-		return fmt.Sprintf("about %d minutes", max(int(d.Minutes()), 1))
+		return fmt.Sprintf("about %d minutes", int(d.Minutes()))
 	case d < 48*time.Hour:
 		return fmt.Sprintf("about %d hours", int(d.Hours()+0.5))
 	default:

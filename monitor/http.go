@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -72,8 +73,8 @@ func (c *HTTPCheck) Observe(ctx context.Context) ([]Observation, error) {
 	resp, err := c.Client.Do(req)
 	latency := time.Since(start)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, ctx.Err() // shutting down: nothing was learnt
 		}
 		down.Summary = fmt.Sprintf("%s does not answer", s.Name)
 		down.Value = err.Error()

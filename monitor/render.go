@@ -11,9 +11,10 @@ import (
 
 // render builds the message that shows alerts: one alert in full, or several as a
 // list, each with its state (firing, taken by whom, resolved).
-func (e *Engine) render(alerts []*state.Alert) *render.Message {
+func (e *Engine) render(alerts []*state.Alert, sil silencer) *render.Message {
+	now := e.now()
 	if len(alerts) == 1 {
-		return e.renderOne(alerts[0])
+		return e.renderOne(alerts[0], sil.of(alerts[0], now))
 	}
 	open := 0
 	for _, a := range alerts {
@@ -36,7 +37,7 @@ func (e *Engine) render(alerts []*state.Alert) *render.Message {
 		if a.Value != "" && a.State != state.AlertResolved {
 			item.Text(" — " + a.Value)
 		}
-		item.Text(". " + statusLine(a))
+		item.Text(". " + statusLine(a, sil.of(a, now)))
 		items = append(items, item)
 	}
 	msg.List(items...)
@@ -49,7 +50,7 @@ func (e *Engine) render(alerts []*state.Alert) *render.Message {
 	return msg
 }
 
-func (e *Engine) renderOne(a *state.Alert) *render.Message {
+func (e *Engine) renderOne(a *state.Alert, silence *state.Silence) *render.Message {
 	msg := new(render.Message)
 	title := Badge(a.Severity) + " " + strings.ToUpper(a.Severity.String()[:1]) + a.Severity.String()[1:]
 	if a.State == state.AlertResolved {
@@ -62,17 +63,20 @@ func (e *Engine) renderOne(a *state.Alert) *render.Message {
 	if a.Hint != "" {
 		msg.Text("Hint: " + a.Hint).Line()
 	}
-	msg.Text(statusLine(a))
-	if a.State != state.AlertResolved && a.AckedBy == "" {
+	msg.Text(statusLine(a, silence))
+	if a.State != state.AlertResolved && a.AckedBy == "" && silence == nil {
 		msg.Text(" React " + ReactionAck + " or send ").Code(fmt.Sprintf("%sack %d", e.settings.Prefix, a.ID)).Text(" to take it.")
 	}
 	return msg
 }
 
 // statusLine says since when, who took it, and when it ended.
-func statusLine(a *state.Alert) string {
+func statusLine(a *state.Alert, silence *state.Silence) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Since %s.", clock(a.Since))
+	if silence != nil && a.State != state.AlertResolved {
+		fmt.Fprintf(&b, " 🔕 Silenced by %s until %s (silence #%d: %s).", silence.CreatedBy, clock(silence.EndsAt), silence.ID, silence.Reason)
+	}
 	if a.AckedBy != "" {
 		fmt.Fprintf(&b, " %s %s is on it (since %s).", ReactionAck, a.AckedBy, clock(a.AckedAt))
 	}

@@ -29,6 +29,7 @@ type DB struct {
 	Undecrypted *Undecrypted
 	Approvals   *Approvals
 	Alerts      *Alerts
+	Silences    *Silences
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -61,6 +62,7 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 		Undecrypted: &Undecrypted{db: db},
 		Approvals:   &Approvals{db: db},
 		Alerts:      &Alerts{db: db},
+		Silences:    &Silences{db: db},
 	}, nil
 }
 

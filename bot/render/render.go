@@ -68,8 +68,12 @@ func (m *Message) Heading(s string) *Message {
 	return m
 }
 
-// List appends a bulleted list; each item is built by its own Message.
+// List appends a bulleted list, starting on a line of its own; each item is built by
+// its own Message.
 func (m *Message) List(items ...*Message) *Message {
+	if plain := m.plain.String(); plain != "" && !strings.HasSuffix(plain, "\n") {
+		m.plain.WriteString("\n")
+	}
 	m.html.WriteString("<ul>")
 	for _, item := range items {
 		m.html.WriteString("<li>" + item.html.String() + "</li>")
