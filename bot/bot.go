@@ -22,6 +22,7 @@ import (
 	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
+	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/state"
 )
@@ -48,6 +49,8 @@ type Bot struct {
 	proc   *commands.Processor
 	alerts *monitor.Engine
 	onCall *monitor.OnCall
+	// docker is the Docker Engine's client; it connects when first used.
+	docker *dockerctl.Engine
 
 	// monitorCfg is the monitor section in force; a reload replaces it and signals
 	// reloaded.
@@ -95,13 +98,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logg
 	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("restrict data_dir: %w", err)
 	}
+	docker, err := dockerctl.Connect(cfg.Docker.Host)
+	if err != nil {
+		return nil, err
+	}
 	db, err := state.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), log)
 	if err != nil {
+		_ = docker.Close()
 		return nil, err
 	}
 	b := &Bot{
 		cfg:           cfg,
 		opts:          opts,
+		docker:        docker,
 		log:           log,
 		db:            db,
 		decryptWarned: make(map[id.UserID]time.Time),
@@ -122,6 +131,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	ctx = b.log.WithContext(ctx)
 	b.baseCtx = ctx
 	defer b.db.Close()
+	defer b.docker.Close()
 
 	if err := b.connect(ctx); err != nil {
 		return err

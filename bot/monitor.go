@@ -14,7 +14,7 @@ import (
 )
 
 // checksFrom builds the checks the monitor section asks for.
-func checksFrom(m config.Monitor) []monitor.Check {
+func (b *Bot) checksFrom(m config.Monitor) []monitor.Check {
 	margin := m.Hysteresis
 	level := func(t config.Threshold, loadLike bool) *monitor.Level {
 		if !t.On() {
@@ -43,6 +43,12 @@ func checksFrom(m config.Monitor) []monitor.Check {
 		}
 		checks = append(checks, &monitor.DiskCheck{Disks: disks, Every: m.Interval.D(), Now: time.Now})
 	}
+	if m.Containers.On() {
+		checks = append(checks, &monitor.ContainerCheck{
+			Engine: b.docker, KV: b.db.KV, Every: m.Interval.D(), RestartLoop: m.Containers.RestartLoop,
+			RestartWindow: m.Containers.RestartWindow.D(), For: m.Containers.For.D(), Hint: m.Containers.Hint, Now: time.Now,
+		})
+	}
 	for _, h := range m.HTTP {
 		checks = append(checks, monitor.NewHTTPCheck(monitor.HTTPSpec{
 			Name: h.Name, URL: h.URL, Every: h.Interval.D(), Timeout: h.Timeout.D(), StatusOK: h.OK,
@@ -61,7 +67,7 @@ func (b *Bot) runMonitor(ctx context.Context) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			b.alerts.Run(runCtx, checksFrom(*b.monitorConfig()))
+			b.alerts.Run(runCtx, b.checksFrom(*b.monitorConfig()))
 		}()
 		select {
 		case <-ctx.Done():

@@ -90,6 +90,10 @@ const (
 	DefaultCertCritical   = Duration(3 * 24 * time.Hour)
 	DefaultDigestHour     = 9
 	DefaultDigestZone     = "UTC"
+
+	DefaultRestartLoop   = 3
+	DefaultRestartWindow = Duration(10 * time.Minute)
+	DefaultContainersFor = Duration(0) // not monitor.for: a container that died is down now
 )
 
 // Defaults of the oncall section: duty passes on every Monday at 9 UTC.
@@ -114,6 +118,9 @@ const (
 	maxEscalateAfter = Duration(24 * time.Hour)
 	maxAnnounceAfter = Duration(24 * time.Hour)
 	maxHysteresis    = 20.0
+	minRestartLoop   = 2 // one restart is a container recovering, not a loop
+	minRestartWindow = Duration(time.Minute)
+	maxRestartWindow = Duration(24 * time.Hour)
 )
 
 // Bounds of policy.approval_ttl: long enough to reach a phone, short enough
@@ -146,6 +153,7 @@ type Config struct {
 	Log         Log         `yaml:"log"`
 	Monitor     Monitor     `yaml:"monitor"`
 	OnCall      OnCall      `yaml:"oncall"`
+	Docker      Docker      `yaml:"docker"`
 	RateLimit   RateLimit   `yaml:"rate_limit"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
@@ -224,9 +232,10 @@ type Monitor struct {
 	// before it mentions the on-duty admin; after twice this it mentions
 	// every admin.
 	EscalateAfter Duration `yaml:"escalate_after"`
-	// AnnounceAfter is how long a service members use (HTTPCheck.Public)
-	// may be down before the group room is told, so members learn that
-	// the admins know without hearing of every short blip.
+	// AnnounceAfter is how long a service members use (HTTPCheck.Public,
+	// or a container labelled steward.public=true) may be down before the
+	// group room is told, so members learn that the admins know without
+	// hearing of every short blip.
 	AnnounceAfter Duration `yaml:"announce_after"`
 	// CPU is the share of time all cores are busy, in percent.
 	CPU Threshold `yaml:"cpu"`
@@ -240,6 +249,9 @@ type Monitor struct {
 	Load Threshold `yaml:"load"`
 	// HTTP lists the web endpoints to watch; none by default.
 	HTTP []HTTPCheck `yaml:"http"`
+	// Containers watches the containers of the Docker Engine at
+	// Config.Docker.
+	Containers Containers `yaml:"containers"`
 	// DailyDigest, when set, posts a digest of the last 24 hours of alerts
 	// to the admin room. Nil (the key absent or null) means no digest.
 	DailyDigest *DailyDigest `yaml:"daily_digest"`
@@ -327,6 +339,39 @@ func (h HTTPCheck) OK(code int) bool {
 	return slices.Contains(h.Status, code)
 }
 
+// Containers watches the Docker Engine's containers: one that stopped or
+// exited unexpectedly (an exit code other than 0, or killed), is unhealthy,
+// keeps restarting or was killed for running out of memory alerts, and so
+// does the engine being unreachable. A container stopped on purpose (docker
+// stop) does not; one labelled steward.monitor=false is not watched at all,
+// and one labelled steward.public=true is announced to members like a
+// public HTTP check.
+type Containers struct {
+	// Enabled, when nil, means true; use On. Turn it off on hosts without
+	// Docker, where the unreachable engine would otherwise alert.
+	Enabled *bool `yaml:"enabled"`
+	// RestartLoop is how many restarts within RestartWindow make a
+	// restart loop; at least 2, since a single restart is the restart
+	// policy doing its job.
+	RestartLoop int `yaml:"restart_loop"`
+	// RestartWindow is the span RestartLoop restarts are counted over,
+	// from 1m to 24h.
+	RestartWindow Duration `yaml:"restart_window"`
+	// For is how long a container's problem must last before it alerts.
+	// Unlike other checks' it does not fall back to Monitor.For but
+	// defaults to 0s: a container that died is not a spike that passes by
+	// itself.
+	For Duration `yaml:"for"`
+	// Hint is shown in the alert: where the compose files live, or a
+	// runbook link.
+	Hint string `yaml:"hint"`
+}
+
+// On reports whether containers are watched. It is true unless enabled is
+// explicitly false, so a Containers built in code without the field still
+// alerts.
+func (c Containers) On() bool { return c.Enabled == nil || *c.Enabled }
+
 // DailyDigest says when the daily digest of alerts is posted.
 type DailyDigest struct {
 	// Hour is the hour of the day, 0 to 23, in TimeZone.
@@ -375,6 +420,16 @@ func (o OnCall) Weekday() time.Weekday {
 // Daily reports whether duty passes on every day. Any other Handover,
 // including an empty one in an OnCall built in code, is weekly.
 func (o OnCall) Daily() bool { return o.Handover == handoverDaily }
+
+// Docker is how Steward reaches the Docker Engine, whose containers it
+// watches and manages.
+type Docker struct {
+	// Host is the engine's address: unix:///path/to/socket,
+	// tcp://host:port or ssh://user@host. Empty (the default) means
+	// $DOCKER_HOST, else the local socket unix:///var/run/docker.sock, as
+	// for the docker command.
+	Host string `yaml:"host"`
+}
 
 // RateLimit caps how many commands one user may send, so a stuck client or a
 // loop of bots cannot keep the server busy restarting things.
@@ -1082,6 +1137,13 @@ func (v *validator) monitorDefaults(m *Monitor) {
 		setDefault(v, key+".cert_critical", &h.CertCritical, DefaultCertCritical)
 		setDefault(v, key+".for", &h.For, m.For)
 	}
+	if m.Containers.Enabled == nil {
+		yes := true
+		m.Containers.Enabled = &yes
+	}
+	setDefault(v, "monitor.containers.restart_loop", &m.Containers.RestartLoop, DefaultRestartLoop)
+	setDefault(v, "monitor.containers.restart_window", &m.Containers.RestartWindow, DefaultRestartWindow)
+	setDefault(v, "monitor.containers.for", &m.Containers.For, DefaultContainersFor)
 	if dd := m.DailyDigest; dd != nil {
 		setDefault(v, "monitor.daily_digest.hour", &dd.Hour, DefaultDigestHour)
 		setDefault(v, "monitor.daily_digest.time_zone", &dd.TimeZone, DefaultDigestZone)
@@ -1124,6 +1186,7 @@ func (v *validator) check(c *Config) {
 	}
 	v.checkMonitor(&c.Monitor)
 	v.checkOnCall(c)
+	v.checkDockerHost(c.Docker.Host)
 	if c.RateLimit.Burst < 1 {
 		v.invalid("rate_limit.burst", fmt.Sprintf("must be at least 1, got %d", c.RateLimit.Burst))
 	}
@@ -1193,6 +1256,8 @@ func (v *validator) checkMonitor(m *Monitor) {
 			firstName[h.Name] = i
 		}
 	}
+
+	v.checkContainers(m.Containers)
 
 	if dd := m.DailyDigest; dd != nil {
 		dd.Location = v.checkSchedule("monitor.daily_digest", dd.Hour, dd.TimeZone, DefaultDigestZone)
@@ -1324,6 +1389,78 @@ func (v *validator) checkHTTP(key string, h HTTPCheck) {
 		}
 	}
 	v.checkFor(key+".for", h.For)
+}
+
+// checkContainers validates monitor.containers.
+func (v *validator) checkContainers(c Containers) {
+	const key = "monitor.containers"
+	if c.RestartLoop < minRestartLoop {
+		v.invalid(key+".restart_loop", fmt.Sprintf("must be at least 2 (one restart is not a loop), got %d", c.RestartLoop))
+	}
+	if c.RestartWindow < minRestartWindow || c.RestartWindow > maxRestartWindow {
+		v.invalid(key+".restart_window", fmt.Sprintf("must be between 1m and 24h, got %s", c.RestartWindow))
+	}
+	v.checkFor(key+".for", c.For)
+}
+
+// dockerHostForms lists the addresses checkDockerHost accepts, for its
+// messages.
+const dockerHostForms = "unix:///path/to/docker.sock, tcp://host:port or ssh://user@host"
+
+// checkDockerHost requires docker.host, when set, to be an address the
+// Docker client can dial from Linux: it reads unix:// as a path, so
+// unix://var/run/docker.sock (two slashes) is a relative one. An address
+// holding a password is refused without repeating it.
+func (v *validator) checkDockerHost(host string) {
+	const key = "docker.host"
+	if host == "" {
+		if v.set[key] {
+			v.invalid(key, "must not be empty; leave it out to use $DOCKER_HOST, else unix:///var/run/docker.sock")
+		}
+		return
+	}
+	if hasPassword(host) {
+		v.invalid(key, "must not hold a password; ssh:// logs in with the ssh key of the user Steward runs as")
+		return
+	}
+	scheme, rest, ok := strings.Cut(host, "://")
+	switch scheme {
+	case "unix":
+		if !filepath.IsAbs(rest) {
+			v.invalid(key, fmt.Sprintf("unix:// needs an absolute path to the socket, like unix:///var/run/docker.sock "+
+				"(three slashes); got %q", host))
+		}
+	case "tcp":
+		u, err := url.Parse(host)
+		if err != nil || u.Hostname() == "" || u.Port() == "" {
+			v.invalid(key, fmt.Sprintf("tcp:// needs a host and port, like tcp://192.0.2.10:2376; got %q", host))
+		} else if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+			v.invalid(key, fmt.Sprintf("the port must be from 1 to 65535, got %s", u.Port()))
+		}
+	case "ssh":
+		if u, err := url.Parse(host); err != nil || u.Hostname() == "" {
+			v.invalid(key, fmt.Sprintf("ssh:// needs a host, like ssh://steward@docker.example.org; got %q", host))
+		}
+	case "npipe":
+		v.invalid(key, "npipe:// is how Docker is reached on Windows, and Steward runs on Linux; use "+dockerHostForms)
+	case "http", "https":
+		v.invalid(key, fmt.Sprintf("not a Docker Engine address: %q; the engine's API is reached at tcp://host:port, not %s://", host, scheme))
+	default:
+		if !ok && filepath.IsAbs(host) {
+			v.invalid(key, fmt.Sprintf("not a Docker Engine address: %q (did you mean %q?)", host, "unix://"+host))
+		} else {
+			v.invalid(key, fmt.Sprintf("not a Docker Engine address: %q; use %s", host, dockerHostForms))
+		}
+	}
+}
+
+// hasPassword reports whether addr holds a user:password@ part, also when
+// it is not a valid URL, so no message repeats it.
+func hasPassword(addr string) bool {
+	_, rest, _ := strings.Cut(addr, "://")
+	authority, _, _ := strings.Cut(rest, "/")
+	i := strings.LastIndex(authority, "@")
+	return i >= 0 && strings.Contains(authority[:i], ":")
 }
 
 // checkPolicy validates the policy section against the admins configured.

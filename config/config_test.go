@@ -150,10 +150,13 @@ func TestLoadValid(t *testing.T) {
 					Timeout: Duration(10 * time.Second), LatencyWarning: Duration(2 * time.Second),
 					CertWarning: Duration(336 * time.Hour), CertCritical: Duration(72 * time.Hour), For: Duration(time.Minute)},
 			},
+			Containers: Containers{Enabled: ptr(false), RestartLoop: 5, RestartWindow: Duration(time.Hour), For: Duration(30 * time.Second),
+				Hint: "cd /srv/compose && docker compose ps"},
 			DailyDigest: &DailyDigest{Hour: 18, TimeZone: "America/New_York"},
 		},
 		OnCall: OnCall{Rotation: []id.UserID{"@bob:example.org", "@alice:example.org"}, Handover: "weekly", Day: "SUN",
 			Hour: 20, TimeZone: "Asia/Tokyo"},
+		Docker:    Docker{Host: "ssh://steward@docker.example.org:2222"},
 		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5},
 		Policy: Policy{
 			Commands:         map[string]string{"announce": "second_admin", "restart": "quorum:1"},
@@ -190,6 +193,9 @@ func TestLoadValid(t *testing.T) {
 		t.Errorf("On() of cpu, swap, load = %v, %v, %v; want false as configured, true as configured, true by default",
 			cfg.Monitor.CPU.On(), cfg.Monitor.Swap.On(), cfg.Monitor.Load.On())
 	}
+	if cfg.Monitor.Containers.On() {
+		t.Error("containers On() = true, want false as configured")
+	}
 }
 
 func TestLoadAppliesDefaults(t *testing.T) {
@@ -224,8 +230,11 @@ func TestLoadAppliesDefaults(t *testing.T) {
 		{"monitor.load", cfg.Monitor.Load, Threshold{Enabled: ptr(true), Warning: 2, Critical: 4, For: Duration(2 * time.Minute)}},
 		{"monitor.cpu.On()", cfg.Monitor.CPU.On(), true},
 		{"monitor.http", cfg.Monitor.HTTP, []HTTPCheck(nil)},
+		{"monitor.containers", cfg.Monitor.Containers, Containers{Enabled: ptr(true), RestartLoop: 3, RestartWindow: Duration(10 * time.Minute)}},
+		{"monitor.containers.On()", cfg.Monitor.Containers.On(), true},
 		{"monitor.daily_digest (off)", cfg.Monitor.DailyDigest, (*DailyDigest)(nil)},
 		{"oncall", cfg.OnCall, OnCall{Handover: "weekly", Day: "monday", Hour: 9, TimeZone: "UTC", Location: time.UTC}},
+		{"docker.host ($DOCKER_HOST, else the local socket)", cfg.Docker.Host, ""},
 		{"rate_limit.burst", cfg.RateLimit.Burst, 5},
 		{"rate_limit.per_minute", cfg.RateLimit.PerMinute, 20.0},
 		{"data_dir (absolute, kept)", cfg.DataDir, "/var/lib/steward"},
@@ -774,6 +783,86 @@ func TestParseProblems(t *testing.T) {
 		{name: "second http check's problem", edits: httpEntry("    - name: api\n      url: https://example.org/api\n      latency_warning: -1s\n"),
 			keys: []string{"monitor.http[1].latency_warning"}, lines: []int{16}, msg: "must be longer than 0"},
 
+		// monitor.containers.
+		{name: "containers at their bounds", edits: after("monitor:\n  containers:\n    restart_loop: 2\n    restart_window: 1m\n    for: 0s\n")},
+		{name: "containers at their other bounds", edits: after("monitor:\n  containers:\n    restart_loop: 100\n    restart_window: 24h\n    for: 1h\n")},
+		{name: "containers off", edits: after("monitor:\n  containers:\n    enabled: false\n")},
+		{name: "containers null", edits: after("monitor:\n  containers:\n")},
+		{name: "containers restart_loop 1", edits: after("monitor:\n  containers:\n    restart_loop: 1\n"),
+			keys: []string{"monitor.containers.restart_loop"}, lines: []int{12}, msg: "must be at least 2 (one restart is not a loop), got 1"},
+		{name: "containers restart_loop zero", edits: after("monitor:\n  containers:\n    restart_loop: 0\n"),
+			keys: []string{"monitor.containers.restart_loop"}, lines: []int{12}, msg: "got 0"},
+		{name: "containers restart_loop a word", edits: after("monitor:\n  containers:\n    restart_loop: often\n"),
+			keys: []string{"monitor.containers.restart_loop"}, lines: []int{12}, msg: `expected a whole number, got "often"`},
+		{name: "containers restart_window too short", edits: after("monitor:\n  containers:\n    restart_window: 59s\n"),
+			keys: []string{"monitor.containers.restart_window"}, lines: []int{12}, msg: "must be between 1m and 24h, got 59s"},
+		{name: "containers restart_window zero", edits: after("monitor:\n  containers:\n    restart_window: 0s\n"),
+			keys: []string{"monitor.containers.restart_window"}, lines: []int{12}, msg: "got 0s"},
+		{name: "containers restart_window too long", edits: after("monitor:\n  containers:\n    restart_window: 24h1s\n"),
+			keys: []string{"monitor.containers.restart_window"}, lines: []int{12}, msg: "got 24h0m1s"},
+		{name: "containers restart_window without unit", edits: after("monitor:\n  containers:\n    restart_window: 10\n"),
+			keys: []string{"monitor.containers.restart_window"}, lines: []int{12}, msg: `not a duration: "10"`},
+		{name: "containers for negative", edits: after("monitor:\n  containers:\n    for: -1s\n"),
+			keys: []string{"monitor.containers.for"}, lines: []int{12}, msg: "must not be negative, got -1s"},
+		{name: "containers enabled maybe", edits: after("monitor:\n  containers:\n    enabled: maybe\n"),
+			keys: []string{"monitor.containers.enabled"}, lines: []int{12}, msg: `expected true or false, got "maybe"`},
+		{name: "containers misspelt key", edits: after("monitor:\n  containers:\n    restart_windw: 1h\n"),
+			keys: []string{"monitor.containers.restart_windw"}, lines: []int{12}, msg: `did you mean "restart_window"?`},
+		{name: "containers false", edits: after("monitor:\n  containers: false\n"),
+			keys: []string{"monitor.containers"}, lines: []int{11}, msg: `expected a mapping of settings, got "false"`},
+		{name: "containers every problem at once", edits: after("monitor:\n  containers:\n    restart_loop: 1\n    restart_window: 30s\n    for: -1m\n"),
+			keys:  []string{"monitor.containers.restart_loop", "monitor.containers.restart_window", "monitor.containers.for"},
+			lines: []int{12, 13, 14}, msg: "at least 2"},
+
+		// docker.
+		{name: "docker null", edits: after("docker:\n")},
+		{name: "docker empty", edits: after("docker: {}\n")},
+		{name: "docker host null", edits: after("docker:\n  host:\n")},
+		{name: "docker host the local socket", edits: after("docker:\n  host: unix:///var/run/docker.sock\n")},
+		{name: "docker host a rootless socket", edits: after("docker:\n  host: unix:///run/user/1000/docker.sock\n")},
+		{name: "docker host tcp", edits: after("docker:\n  host: tcp://192.0.2.10:2376\n")},
+		{name: "docker host tcp by name", edits: after("docker:\n  host: tcp://socket-proxy:2375\n")},
+		{name: "docker host tcp IPv6", edits: after("docker:\n  host: tcp://[2001:db8::1]:2376\n")},
+		{name: "docker host ssh", edits: after("docker:\n  host: ssh://steward@docker.example.org\n")},
+		{name: "docker host ssh with a port and no user", edits: after("docker:\n  host: ssh://docker.example.org:2222\n")},
+		{name: "docker host empty", edits: after("docker:\n  host: ''\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "must not be empty; leave it out to use $DOCKER_HOST, else unix:///var/run/docker.sock"},
+		{name: "docker host unix with two slashes", edits: after("docker:\n  host: unix://var/run/docker.sock\n"),
+			keys: []string{"docker.host"}, lines: []int{11},
+			msg: `unix:// needs an absolute path to the socket, like unix:///var/run/docker.sock (three slashes); got "unix://var/run/docker.sock"`},
+		{name: "docker host unix without a path", edits: after("docker:\n  host: unix://\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "unix:// needs an absolute path"},
+		{name: "docker host a bare path", edits: after("docker:\n  host: /var/run/docker.sock\n"),
+			keys: []string{"docker.host"}, lines: []int{11},
+			msg: `not a Docker Engine address: "/var/run/docker.sock" (did you mean "unix:///var/run/docker.sock"?)`},
+		{name: "docker host tcp without a port", edits: after("docker:\n  host: tcp://192.0.2.10\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: `tcp:// needs a host and port, like tcp://192.0.2.10:2376; got "tcp://192.0.2.10"`},
+		{name: "docker host tcp without a host", edits: after("docker:\n  host: tcp://:2375\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "tcp:// needs a host and port"},
+		{name: "docker host tcp port a word", edits: after("docker:\n  host: tcp://192.0.2.10:docker\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "tcp:// needs a host and port"},
+		{name: "docker host tcp port 0", edits: after("docker:\n  host: tcp://192.0.2.10:0\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "the port must be from 1 to 65535, got 0"},
+		{name: "docker host tcp port too high", edits: after("docker:\n  host: tcp://192.0.2.10:65536\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "got 65536"},
+		{name: "docker host ssh without a host", edits: after("docker:\n  host: ssh://steward@\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: `ssh:// needs a host, like ssh://steward@docker.example.org; got "ssh://steward@"`},
+		{name: "docker host ssh with a password", edits: after("docker:\n  host: ssh://steward:hunter2@docker.example.org\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "must not hold a password; ssh:// logs in with the ssh key of the user Steward runs as"},
+		{name: "docker host npipe", edits: after("docker:\n  host: npipe:////./pipe/docker_engine\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "npipe:// is how Docker is reached on Windows, and Steward runs on Linux; use unix://"},
+		{name: "docker host http", edits: after("docker:\n  host: http://192.0.2.10:2375\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: `the engine's API is reached at tcp://host:port, not http://`},
+		{name: "docker host without a scheme", edits: after("docker:\n  host: 192.0.2.10:2375\n"),
+			keys: []string{"docker.host"}, lines: []int{11},
+			msg: `not a Docker Engine address: "192.0.2.10:2375"; use unix:///path/to/docker.sock, tcp://host:port or ssh://user@host`},
+		{name: "docker host scheme upper-case", edits: after("docker:\n  host: UNIX:///var/run/docker.sock\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "not a Docker Engine address"},
+		{name: "docker a string", edits: after("docker: unix:///var/run/docker.sock\n"),
+			keys: []string{"docker"}, lines: []int{10}, msg: `expected a mapping of settings, got "unix:///var/run/docker.sock"`},
+		{name: "docker misspelt key", edits: after("docker:\n  hots: tcp://192.0.2.10:2376\n"),
+			keys: []string{"docker.hots"}, lines: []int{11}, msg: `did you mean "host"?`},
+
 		// monitor.daily_digest.
 		{name: "daily digest empty", edits: after("monitor:\n  daily_digest: {}\n")},
 		{name: "daily digest null", edits: after("monitor:\n  daily_digest:\n")},
@@ -1071,7 +1160,8 @@ func TestOnCall(t *testing.T) {
 }
 
 // TestMonitorInheritsFor checks that checks without a for of their own
-// take monitor.for, except cpu, whose default stays 5m.
+// take monitor.for, except cpu, whose default stays 5m, and containers,
+// whose default stays 0s.
 func TestMonitorInheritsFor(t *testing.T) {
 	doc := base + `monitor:
   for: 7m
@@ -1102,6 +1192,7 @@ func TestMonitorInheritsFor(t *testing.T) {
 		{"disks[0]", m.Disks[0].For, 7 * time.Minute},
 		{"disks[1] (set)", m.Disks[1].For, time.Minute},
 		{"http[0]", m.HTTP[0].For, 7 * time.Minute},
+		{"containers (its own default)", m.Containers.For, 0},
 	} {
 		if c.got.D() != c.want {
 			t.Errorf("%s.for = %v, want %v", c.name, c.got, c.want)
@@ -1253,6 +1344,25 @@ func TestThresholdOn(t *testing.T) {
 	for _, c := range cases {
 		if got := (Threshold{Enabled: c.set}).On(); got != c.want {
 			t.Errorf("%s: On() = %v, want %v", c.name, got, c.want)
+		}
+		if got := (Containers{Enabled: c.set}).On(); got != c.want {
+			t.Errorf("%s: Containers.On() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDockerHostPasswordNotRepeated keeps a password written into
+// docker.host out of the problems, which end up in logs.
+func TestDockerHostPasswordNotRepeated(t *testing.T) {
+	for _, host := range []string{"ssh://steward:hunter2@docker.example.org", "tcp://steward:hunter2@192.0.2.10:2376",
+		"ssh://steward:hunter2@", "ssh://steward:hunter2@exa mple.org/%zz"} {
+		_, err := Parse([]byte(base+"docker:\n  host: \""+host+"\"\n"), env(envPassword))
+		ps := problemsOf(t, err)
+		if len(ps) != 1 || ps[0].Key != "docker.host" || !strings.Contains(ps[0].Msg, "must not hold a password") {
+			t.Errorf("host %q: problems = %v, want one at docker.host about the password", host, ps)
+		}
+		if strings.Contains(ps.Error(), "hunter2") {
+			t.Errorf("host %q: problems repeat the password: %v", host, ps)
 		}
 	}
 }

@@ -9,13 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/steward-bot/steward/e2e/testbed"
 	"github.com/steward-bot/steward/state"
 )
 
 // fastMonitor is a monitor section that checks every second and alerts at once, with
-// host checks off, plus extra settings.
+// host and container checks off, plus extra settings.
 func fastMonitor(extra string) string {
+	if !strings.Contains(extra, "containers:") {
+		extra += ", containers: {enabled: false}"
+	}
 	return "{interval: 1s, for: 1s, group_wait: 1s, cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}, " + extra + "}"
 }
 
@@ -126,5 +131,46 @@ func TestHTTPAlert(t *testing.T) {
 	}
 	if err = w.Carol.WaitForBody(ctx, w.GroupRoom, w.StewardID, "wiki is working again", time.Minute); err != nil {
 		t.Error(err)
+	}
+}
+
+// A real container started for the test is killed: the alert fires (the engine's event
+// starts a round at once); started again, it resolves.
+func TestContainerAlert(t *testing.T) {
+	ctx := t.Context()
+	api, err := testbed.Docker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	name := fmt.Sprintf("steward-e2e-web-%d", time.Now().UnixNano())
+	containerID, err := testbed.RunContainer(ctx, api, name, nil, t.Cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withConfig(t, func(c *testbed.StewardConfig) {
+		// A long interval: only the engine's events can make the alert quick.
+		c.Monitor = "{interval: 1h, group_wait: 0s, disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}}"
+	})
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	command(t, w.Alice, w.AdminRoom, "!ping")
+
+	if _, err = api.ContainerKill(ctx, containerID, client.ContainerKillOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	alert, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "Critical: Container "+name+" is down", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := alert.Content.AsMessage().Body; !strings.Contains(b, "killed (exit code 137)") {
+		t.Errorf("the alert does not say the container was killed:\n%s", b)
+	}
+	if _, err = api.ContainerStart(ctx, containerID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "✅ Resolved: Container "+name+" is down", time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -431,3 +431,105 @@ func lines(text, prefix string) int {
 	}
 	return n
 }
+
+var (
+	_ SilenceStore = (*fakeSilences)(nil)
+	_ SilenceStore = (*state.Silences)(nil)
+)
+
+// fakeSilences keeps silences in memory the way state.Silences keeps them in SQLite:
+// it hands out copies, Running lists those not ended yet (even past their end, until
+// someone ends them) oldest first, and End succeeds once.
+type fakeSilences struct {
+	mu   sync.Mutex
+	list []*state.Silence
+}
+
+func (f *fakeSilences) Add(_ context.Context, s *state.Silence) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s.ID = int64(len(f.list) + 1)
+	c := *s
+	f.list = append(f.list, &c)
+	return nil
+}
+
+func (f *fakeSilences) End(_ context.Context, silenceID int64, t time.Time, by id.UserID) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.list {
+		if s.ID == silenceID && s.EndedAt.IsZero() {
+			s.EndedAt, s.EndedBy = t, by
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (f *fakeSilences) MarkWarned(_ context.Context, silenceID int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.list {
+		if s.ID == silenceID {
+			s.Warned = true
+		}
+	}
+	return nil
+}
+
+func (f *fakeSilences) Running(_ context.Context) ([]*state.Silence, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*state.Silence
+	for _, s := range f.list {
+		if s.EndedAt.IsZero() {
+			c := *s
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSilences) Get(_ context.Context, silenceID int64) (*state.Silence, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.list {
+		if s.ID == silenceID {
+			c := *s
+			return &c, nil
+		}
+	}
+	return nil, nil
+}
+
+// newHarnessWith is newHarness with settings of the test's own and a silence store.
+// wrap, when set, stands between the engine and h.msgr (to see more of what is sent).
+func newHarnessWith(settings Settings, wrap func(*fakeMessenger) Messenger) (*harness, *fakeSilences) {
+	h := &harness{store: &fakeStore{}, msgr: &fakeMessenger{}, audit: &fakeRecorder{}, txn: &serialTxn{}}
+	silences := &fakeSilences{}
+	var msgr Messenger = h.msgr
+	if wrap != nil {
+		msgr = wrap(h.msgr)
+	}
+	h.eng = NewEngine(settings, h.store, silences, msgr, h.audit, h.txn.do, time.Now)
+	return h, silences
+}
+
+// tick runs the engine's periodic work once.
+func (h *harness) tick(t *testing.T) {
+	t.Helper()
+	if err := h.eng.Tick(t.Context()); err != nil {
+		t.Fatalf("Tick: %v", err)
+	}
+}
+
+// runFor lets d pass the way Run does: a Tick every tickEvery, each followed by a
+// flush of what is due.
+func (h *harness) runFor(t *testing.T, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		time.Sleep(min(tickEvery, time.Until(end)))
+		h.tick(t)
+		h.flush(t)
+	}
+}

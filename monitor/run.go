@@ -41,8 +41,27 @@ func (e *Engine) Run(ctx context.Context, checks []Check) {
 	wg.Wait()
 }
 
+// Watcher is a check that also learns of changes as they happen (the Docker Engine's
+// events): Watch runs beside the rounds and calls wake to start one at once.
+type Watcher interface {
+	Watch(ctx context.Context, wake func())
+}
+
 func (e *Engine) runCheck(ctx context.Context, c Check) {
 	log := zerolog.Ctx(ctx).With().Str("check", c.Name()).Logger()
+	woken := make(chan struct{}, 1)
+	if w, ok := c.(Watcher); ok {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() {
+			w.Watch(ctx, func() {
+				select {
+				case woken <- struct{}{}:
+				default:
+				}
+			})
+		})
+	}
 	for {
 		observeCtx, cancel := context.WithTimeout(ctx, max(c.Interval(), minObserveTimeout))
 		obs, err := c.Observe(observeCtx)
@@ -56,7 +75,14 @@ func (e *Engine) runCheck(ctx context.Context, c Check) {
 		if err = e.Apply(ctx, c.Name(), obs, err); err != nil {
 			log.Err(err).Msg("Failed to record check results")
 		}
-		if !sleep(ctx, c.Interval()) {
+		t := time.NewTimer(c.Interval())
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-woken:
+		}
+		t.Stop()
+		if ctx.Err() != nil {
 			return
 		}
 	}

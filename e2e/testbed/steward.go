@@ -61,7 +61,7 @@ type StewardConfig struct {
 
 // QuietMonitor watches nothing, so that the test machine's own state (a full disk, a
 // busy CPU) raises no alerts in tests about other things.
-const QuietMonitor = "{disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}}"
+const QuietMonitor = "{disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}, containers: {enabled: false}}"
 
 // Write writes the config and the password file into dir and returns the config path.
 func (c StewardConfig) Write(dir string) (string, error) {

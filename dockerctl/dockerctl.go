@@ -1,0 +1,146 @@
+// Package dockerctl is Steward's only door to the Docker Engine: a small adapter over
+// the Engine API (github.com/moby/moby/client) that says what Steward needs to know
+// about containers in its own terms. The rest of Steward talks to the interfaces it
+// declares over this, never to the API.
+package dockerctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
+)
+
+// Container is a container as Steward sees it.
+type Container struct {
+	ID    string
+	Name  string
+	Image string
+	// State is created, running, paused, restarting, removing, exited or dead.
+	State string
+	// Health is "" (no health check), starting, healthy or unhealthy.
+	Health string
+	// HealthLog is the output of the latest health check, when there is one.
+	HealthLog     string
+	ExitCode      int
+	OOMKilled     bool
+	RestartCount  int
+	RestartPolicy string
+	Labels        map[string]string
+	StartedAt     time.Time
+	FinishedAt    time.Time
+}
+
+// Event is something that happened to a container: start, die, stop, kill, oom,
+// health_status, destroy...
+type Event struct {
+	ContainerID string
+	Name        string
+	// Action is the event's action, with any detail after ": " dropped
+	// ("health_status: unhealthy" is health_status).
+	Action string
+	Time   time.Time
+}
+
+// Engine is a connection to one Docker Engine.
+type Engine struct {
+	api *client.Client
+}
+
+// Connect prepares a client for the engine at host: "" means $DOCKER_HOST, else the
+// local socket. The API version is negotiated with the engine on first use, so older
+// engines (API 1.40 and up) work.
+func Connect(host string) (*Engine, error) {
+	opts := []client.Opt{client.FromEnv}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	api, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client for %q: %w", host, err)
+	}
+	return &Engine{api: api}, nil
+}
+
+// Close releases the client's connections.
+func (e *Engine) Close() error {
+	return e.api.Close()
+}
+
+// Containers lists every container, running or not, with its state inspected.
+func (e *Engine) Containers(ctx context.Context) ([]Container, error) {
+	list, err := e.api.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]Container, 0, len(list.Items))
+	for _, summary := range list.Items {
+		res, err := e.api.ContainerInspect(ctx, summary.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			if cerrdefs.IsNotFound(err) {
+				continue // removed meanwhile
+			}
+			return nil, fmt.Errorf("inspect container %s: %w", summary.ID, err)
+		}
+		info := res.Container
+		c := Container{
+			ID: info.ID, Name: strings.TrimPrefix(info.Name, "/"), RestartCount: info.RestartCount,
+		}
+		if info.Config != nil {
+			c.Image, c.Labels = info.Config.Image, info.Config.Labels
+		}
+		if info.HostConfig != nil {
+			c.RestartPolicy = string(info.HostConfig.RestartPolicy.Name)
+		}
+		if st := info.State; st != nil {
+			c.State, c.ExitCode, c.OOMKilled = string(st.Status), st.ExitCode, st.OOMKilled
+			c.StartedAt, c.FinishedAt = parseTime(st.StartedAt), parseTime(st.FinishedAt)
+			if st.Health != nil {
+				c.Health = string(st.Health.Status)
+				if n := len(st.Health.Log); n > 0 && st.Health.Log[n-1] != nil {
+					c.HealthLog = strings.TrimSpace(st.Health.Log[n-1].Output)
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Events calls fn for each container event until ctx ends or the stream breaks, and
+// returns why it stopped.
+func (e *Engine) Events(ctx context.Context, fn func(Event)) error {
+	stream := e.api.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).Add("type", string(events.ContainerEventType))})
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-stream.Err:
+			if errors.Is(err, io.EOF) {
+				return errors.New("the engine closed the event stream")
+			}
+			return fmt.Errorf("container events: %w", err)
+		case msg := <-stream.Messages:
+			action, _, _ := strings.Cut(string(msg.Action), ":")
+			fn(Event{
+				ContainerID: msg.Actor.ID, Name: msg.Actor.Attributes["name"], Action: strings.TrimSpace(action),
+				Time: time.Unix(0, msg.TimeNano),
+			})
+		}
+	}
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() < 2000 {
+		return time.Time{} // "0001-01-01T00:00:00Z" for never
+	}
+	return t
+}
+
