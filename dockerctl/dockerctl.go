@@ -143,4 +143,3 @@ func parseTime(s string) time.Time {
 	}
 	return t
 }
-

@@ -213,13 +213,13 @@ func (e *Engine) resolve(ctx context.Context, a *state.Alert, now time.Time) err
 		return err
 	}
 	zerolog.Ctx(ctx).Info().Str("fingerprint", a.Fingerprint).Msg("Alert resolved")
-	if a.Message == 0 {
-		return nil // resolved before it was posted: the digest still counts it
-	}
 	if a.Announced && e.settings.GroupRoom != "" {
 		if err := e.msgr.Announce(ctx, e.settings.GroupRoom, render.New("✅ ").Bold(a.Subject).Text(" is working again.")); err != nil {
 			return err
 		}
+	}
+	if a.Message == 0 {
+		return nil // resolved before it was posted: the digest still counts it
 	}
 	if err := e.editMessage(ctx, a.Message); err != nil {
 		return err
