@@ -5,7 +5,7 @@ TAGS    := goolm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test unit e2e demo fuzz bench bench-idle vet clean
+.PHONY: build test unit e2e demo fuzz bench bench-idle bench-monitor vet clean
 
 build: bin/steward
 
@@ -36,13 +36,20 @@ demo:
 fuzz:
 	$(GO) test -tags $(TAGS) -run XXX -fuzz FuzzParse -fuzztime 60s ./commands/
 
-# bench measures the encrypted !ping round trip against a plain message round trip.
+# bench measures the encrypted !ping round trip against a plain message round trip,
+# and the time from a container dying to its alert being readable.
 bench:
-	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench . -benchtime 200x ./e2e/
+	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench RoundTrip -benchtime 200x ./e2e/
+	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench ContainerDeathToAlert -benchtime 20x ./e2e/
 
 # bench-idle measures an idle Steward's memory and CPU over BENCH_IDLE (default 5m).
 bench-idle:
 	$(GO) run -tags $(TAGS) ./bench/idle
+
+# bench-monitor measures Steward's memory and CPU while it watches 50 containers and 10
+# HTTP endpoints at 30 s intervals, over BENCH_DURATION (default 5m).
+bench-monitor:
+	$(GO) run -tags $(TAGS) ./bench/monitor
 
 clean:
 	rm -rf bin

@@ -5,6 +5,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/steward-bot/steward/e2e/testbed"
 )
 
 // BenchmarkRoundTrip measures, over the local homeserver and in the same run, how long
@@ -58,4 +62,51 @@ func reportPercentiles(b *testing.B, samples []time.Duration) {
 	b.ReportMetric(at(0.50), "p50-ms")
 	b.ReportMetric(at(0.95), "p95-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkContainerDeathToAlert measures how long after a container dies its
+// encrypted alert is readable in the admin room, with the default check interval
+// (30 s: the engine's event is what starts the check) and no group wait. Each round
+// kills the container, waits for the alert, starts it again and waits for the
+// resolution. Run with -benchtime 20x.
+func BenchmarkContainerDeathToAlert(b *testing.B) {
+	ctx := b.Context()
+	api, err := testbed.Docker(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer api.Close()
+	name := fmt.Sprintf("steward-bench-%d", time.Now().UnixNano())
+	containerID, err := testbed.RunContainer(ctx, api, name, nil, b.Cleanup)
+	if err != nil {
+		b.Fatal(err)
+	}
+	withConfig(b, func(c *testbed.StewardConfig) {
+		c.Monitor = "{group_wait: 0s, disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}}"
+	})
+	if err = w.Steward.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	command(b, w.Alice, w.AdminRoom, "!ping")
+	fired, resolved := "Critical: Container "+name+" is down", "✅ Resolved: Container "+name+" is down"
+	samples := make([]time.Duration, 0, b.N)
+	rounds := 0
+	for b.Loop() {
+		rounds++
+		start := time.Now()
+		if _, err = api.ContainerKill(ctx, containerID, client.ContainerKillOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if err = w.Alice.WaitForCount(ctx, w.AdminRoom, w.StewardID, fired, rounds, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(start))
+		if _, err = api.ContainerStart(ctx, containerID, client.ContainerStartOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if err = w.Alice.WaitForCount(ctx, w.AdminRoom, w.StewardID, resolved, rounds, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPercentiles(b, samples)
 }

@@ -55,7 +55,7 @@ func command(t testing.TB, c *testbed.Client, room id.RoomID, text string) *even
 
 // withConfig stops Steward and rewrites its config with change applied, leaving it to
 // the test to start it again; when the test ends, Steward runs with the original config.
-func withConfig(t *testing.T, change func(*testbed.StewardConfig)) {
+func withConfig(t testing.TB, change func(*testbed.StewardConfig)) {
 	t.Helper()
 	if err := w.Steward.Stop(); err != nil {
 		t.Fatal(err)

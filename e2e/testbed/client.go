@@ -334,21 +334,9 @@ func (c *Client) WaitForCount(ctx context.Context, roomID id.RoomID, sender id.U
 	})
 }
 
-func (c *Client) countLocked(roomID id.RoomID, sender id.UserID, substr string) int {
-	count := 0
-	for _, evt := range c.messages {
-		if evt.RoomID == roomID && evt.Sender == sender && strings.Contains(evt.Content.AsMessage().Body, substr) {
-			count++
-		}
-	}
-	return count
-}
-
-// CountBodies counts the messages from sender in roomID whose body contains substr;
+// countLocked counts the messages from sender in roomID whose body contains substr;
 // edits of a message do not count as messages.
-func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *Client) countLocked(roomID id.RoomID, sender id.UserID, substr string) int {
 	count := 0
 	for _, evt := range c.messages {
 		content := evt.Content.AsMessage()
@@ -357,6 +345,14 @@ func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) 
 		}
 	}
 	return count
+}
+
+// CountBodies counts the messages from sender in roomID whose body contains substr;
+// edits do not count.
+func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.countLocked(roomID, sender, substr)
 }
 
 // WaitForMessage waits for the first message from sender in roomID whose body contains
