@@ -14,6 +14,7 @@ import (
 
 	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -50,6 +51,8 @@ type fakeMessenger struct {
 	edits     int
 	// announced holds what went to a room as an announcement.
 	announced []sentReply
+	// followUps holds the replies to posted messages (an alert's resolution or call).
+	followUps []sentReply
 }
 
 var _ commands.Messenger = (*fakeMessenger)(nil)
@@ -363,4 +366,16 @@ func onlyReply(t *testing.T, replies []sentReply) sentReply {
 		t.Fatalf("got %d replies, want 1: %+v", len(replies), replies)
 	}
 	return replies[0]
+}
+
+var _ monitor.Messenger = (*fakeMessenger)(nil)
+
+func (f *fakeMessenger) FollowUp(_ context.Context, roomID id.RoomID, msgID int64, msg *render.Message, _ ...id.UserID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if msgID < 1 || int(msgID) > len(f.posts) {
+		return fmt.Errorf("follow-up to unknown message %d", msgID)
+	}
+	f.followUps = append(f.followUps, sentReply{Room: roomID, Plain: msg.Plain(), HTML: msg.HTML()})
+	return nil
 }

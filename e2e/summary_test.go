@@ -60,10 +60,12 @@ func TestDailyDigest(t *testing.T) {
 	withConfig(t, func(c *testbed.StewardConfig) {
 		c.Monitor = fastMonitor("disks: [{path: /, warning: 1, critical: 100, forecast: 0s}]")
 	})
+	const alert = "Warning: Disk / is"
+	before := w.Alice.CountBodies(w.AdminRoom, w.StewardID, alert)
 	if err := w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "Warning: Disk / is", time.Minute); err != nil {
+	if err := w.Alice.WaitForCount(ctx, w.AdminRoom, w.StewardID, alert, before+1, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Steward.Stop(); err != nil {

@@ -160,9 +160,14 @@ func (e *Engine) escalate(ctx context.Context, open []*state.Alert, now time.Tim
 			}
 		}
 		first := c.alerts[0]
-		msg.Text(fmt.Sprintf(": %s is critical and nobody has taken it for %s. React %s above or send ",
-			strings.Join(numbers, ", "), humanDuration(now.Sub(first.FiredAt)), ReactionAck)).
-			Code(fmt.Sprintf("%sack %d", e.settings.Prefix, first.ID)).Text(".")
+		what, it, ack := numbers[0]+" is", "it", fmt.Sprintf("%sack %d", e.settings.Prefix, first.ID)
+		if len(numbers) > 1 {
+			what, it = strings.Join(numbers, ", ")+" are", "them"
+			ack = e.settings.Prefix + "ack " + strings.ReplaceAll(strings.Join(numbers, " "), "#", "")
+		}
+		msg.Text(fmt.Sprintf(": %s critical and nobody has taken %s for %s. React %s above or send ",
+			what, it, humanDuration(now.Sub(first.FiredAt)), ReactionAck)).
+			Code(ack).Text(".")
 		zerolog.Ctx(ctx).Warn().Strs("alerts", numbers).Int("level", c.level).Msg("Escalating critical alerts nobody took")
 		if err := e.msgr.FollowUp(ctx, e.settings.AdminRoom, msgID, msg, people...); err != nil {
 			return err

@@ -99,7 +99,7 @@ func wantCall(t *testing.T, f relatedMessage, html string, who ...id.UserID) {
 			t.Errorf("follow-up names %s, who is not called:\n%s", w, f.Text)
 		}
 	}
-	for _, want := range []string{"🔔 ", "critical and nobody has taken it", "React 👀 above or send `!ack "} {
+	for _, want := range []string{"🔔 ", "critical and nobody has taken ", "React 👀 above or send `!ack "} {
 		if !strings.Contains(f.Text, want) {
 			t.Errorf("follow-up lacks %q:\n%s", want, f.Text)
 		}
@@ -277,9 +277,9 @@ func TestAlertsSharingAMessageShareTheirCall(t *testing.T) {
 }
 
 // The call for several alerts on one message suggests a command to take them. Whoever
-// does what it says has taken them all, so nobody else is called later: today it says
-// "!ack 1", which takes #1 alone, and ten minutes later every admin is called about
-// #2 and #3 although the admin on duty did what they were asked.
+// does what it says has taken them all, so nobody else is called later. (It used to say
+// "!ack 1", which takes #1 alone: ten minutes later every admin was called about #2
+// although the admin on duty had done what they were asked.)
 func TestCommandSuggestedByACallTakesEveryAlertItNames(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, _, _ := newEscalationHarness(escalationSettings())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,8 +142,17 @@ func (e *Engine) endSilence(ctx context.Context, s *state.Silence, by Actor, how
 		return err
 	}
 	if s.Maintenance && e.settings.GroupRoom != "" {
-		if err = e.msgr.Announce(ctx, e.settings.GroupRoom, render.New("✅ Maintenance is over.")); err != nil {
+		running, err := e.silences.Running(ctx)
+		if err != nil {
 			return err
+		}
+		extended := slices.ContainsFunc(running, func(other *state.Silence) bool {
+			return other.ID != s.ID && other.Maintenance && now.Before(other.EndsAt)
+		})
+		if !extended { // another window carries the maintenance on
+			if err = e.msgr.Announce(ctx, e.settings.GroupRoom, render.New("✅ Maintenance is over.")); err != nil {
+				return err
+			}
 		}
 	}
 	if by.UserID == "" {
@@ -201,8 +211,12 @@ func (e *Engine) tickSilences(ctx context.Context, now time.Time) (ended bool, e
 				return false, err
 			}
 			zerolog.Ctx(ctx).Info().Int64("silence_id", s.ID).Msg("Silence about to end")
-			if err = e.say(ctx, render.New(fmt.Sprintf("🔕 Silence #%d on ", s.ID)).Code(s.Matcher).
-				Text(fmt.Sprintf(" (%s) ends at %s, in %s. Silence again to extend it.", s.Reason, clock(s.EndsAt), humanDuration(s.EndsAt.Sub(now))))); err != nil {
+			kind, again := "Silence", "Silence again to extend it."
+			if s.Maintenance {
+				kind, again = "Maintenance window", "Start another maintenance window to extend it."
+			}
+			if err = e.say(ctx, render.New(fmt.Sprintf("🔕 %s #%d on ", kind, s.ID)).Code(s.Matcher).
+				Text(fmt.Sprintf(" (%s) ends at %s, in %s. %s", s.Reason, clock(s.EndsAt), humanDuration(s.EndsAt.Sub(now)), again))); err != nil {
 				return false, err
 			}
 		}
