@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moby/moby/client"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/e2e/testbed"
@@ -86,6 +87,9 @@ func run(ctx context.Context, out io.Writer) error {
 	if err = demoLine(ctx, w, say, bob, adminRoom, "admin room", "!log 6"); err != nil {
 		return err
 	}
+	if err = demoAlert(ctx, w, say); err != nil {
+		return err
+	}
 
 	if os.Getenv("DEMO_ONCE") != "" {
 		say("DEMO_ONCE is set: stopping.")
@@ -122,5 +126,72 @@ func demoLine(ctx context.Context, w *testbed.World, say func(string, ...any), w
 		lock = "NOT ENCRYPTED"
 	}
 	say("[%s] %s (%s):\n%s\n", where, w.StewardID, lock, indent(reply.Content.AsMessage().Body))
+	return nil
+}
+
+// demoAlert shows an alert's life: Steward watches the containers, a container dies,
+// the alert comes, Bob takes it with 👀, the container comes back, the alert resolves.
+func demoAlert(ctx context.Context, w *testbed.World, say func(string, ...any)) error {
+	api, err := testbed.Docker(ctx)
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	name := "demo-wiki"
+	var cleanups []func()
+	defer func() {
+		for _, f := range cleanups {
+			f()
+		}
+	}()
+	_, _ = api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true}) // left over by an interrupted demo
+	containerID, err := testbed.RunContainer(ctx, api, name, map[string]string{"steward.public": "true"}, func(f func()) { cleanups = append(cleanups, f) })
+	if err != nil {
+		return err
+	}
+	if err = w.Steward.Stop(); err != nil {
+		return err
+	}
+	w.Config.Monitor = "{group_wait: 2s, announce_after: 0s, disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}, containers: {hint: \"docker logs demo-wiki; docker start demo-wiki\"}}"
+	if err = w.StartSteward(ctx); err != nil {
+		return err
+	}
+	say("Steward now watches the containers; the container %s (labelled steward.public=true) is running.", name)
+	if _, err = api.ContainerKill(ctx, containerID, client.ContainerKillOptions{}); err != nil {
+		return err
+	}
+	say("$ docker kill %s\n", name)
+	alert, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "Container "+name+" is down", time.Minute)
+	if err != nil {
+		return err
+	}
+	say("[admin room] %s:\n%s\n", w.StewardID, indent(alert.Content.AsMessage().Body))
+	if _, err = w.Bob.React(ctx, w.AdminRoom, alert.ID, "👀"); err != nil {
+		return err
+	}
+	say("[admin room] %s reacts 👀", w.Bob.UserID)
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "is on it", time.Minute); err != nil {
+		return err
+	}
+	say("[admin room] the alert now says: 👀 %s is on it\n", w.Bob.UserID)
+	notice, err := w.Carol.WaitForMessage(ctx, w.GroupRoom, w.StewardID, name+" is not working properly", time.Minute)
+	if err != nil {
+		return err
+	}
+	say("[group room] %s, as carol sees it:\n%s\n", w.StewardID, indent(notice.Content.AsMessage().Body))
+	if _, err = api.ContainerStart(ctx, containerID, client.ContainerStartOptions{}); err != nil {
+		return err
+	}
+	say("$ docker start %s\n", name)
+	resolved, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "✅ Resolved: Container "+name, time.Minute)
+	if err != nil {
+		return err
+	}
+	say("[admin room] %s:\n%s\n", w.StewardID, indent(resolved.Content.AsMessage().Body))
+	back, err := w.Carol.WaitForMessage(ctx, w.GroupRoom, w.StewardID, name+" is working again", time.Minute)
+	if err != nil {
+		return err
+	}
+	say("[group room] %s:\n%s\n", w.StewardID, indent(back.Content.AsMessage().Body))
 	return nil
 }

@@ -356,12 +356,13 @@ func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) 
 }
 
 // WaitForMessage waits for the first message from sender in roomID whose body contains
-// substr, and returns it.
+// substr, and returns it. Edits of earlier messages are not messages of their own.
 func (c *Client) WaitForMessage(ctx context.Context, roomID id.RoomID, sender id.UserID, substr string, limit time.Duration) (*event.Event, error) {
 	var found *event.Event
 	err := c.WaitFor(ctx, limit, fmt.Sprintf("a message from %s saying %q", sender, substr), func() bool {
 		for _, evt := range c.messages {
-			if evt.RoomID == roomID && evt.Sender == sender && strings.Contains(evt.Content.AsMessage().Body, substr) {
+			content := evt.Content.AsMessage()
+			if evt.RoomID == roomID && evt.Sender == sender && content.RelatesTo.GetReplaceID() == "" && strings.Contains(content.Body, substr) {
 				found = evt
 				return true
 			}
