@@ -145,11 +145,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		Admins: b.cfg.OnCall.Rotation, Daily: b.cfg.OnCall.Daily(), Weekday: b.cfg.OnCall.Weekday(),
 		Hour: b.cfg.OnCall.Hour, Zone: b.cfg.OnCall.Location,
 	}}
-	b.alerts = monitor.NewEngine(monitor.Settings{
-		AdminRoom: b.adminRoom, GroupRoom: b.groupRoom, Prefix: b.cfg.Matrix.CommandPrefix,
-		GroupWait: b.cfg.Monitor.GroupWait.D(), AnnounceAfter: b.cfg.Monitor.AnnounceAfter.D(), EscalateAfter: b.cfg.Monitor.EscalateAfter.D(),
-		Admins: b.cfg.Matrix.Admins, OnDuty: b.onDuty, BotUserID: b.client.UserID,
-	}, b.db.Alerts, b.db.Silences, b, b.db.Audit, b.db.DoTxn, time.Now)
+	b.alerts = monitor.NewEngine(b.engineSettings(b.monitorConfig()), b.db.Alerts, b.db.Silences, b, b.db.Audit, b.db.DoTxn, time.Now)
 	registry := commands.Builtin()
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err

@@ -13,6 +13,15 @@ import (
 	"github.com/steward-bot/steward/monitor"
 )
 
+// engineSettings is what the alert engine needs from the config.
+func (b *Bot) engineSettings(m *config.Monitor) monitor.Settings {
+	return monitor.Settings{
+		AdminRoom: b.adminRoom, GroupRoom: b.groupRoom, Prefix: b.cfg.Matrix.CommandPrefix,
+		GroupWait: m.GroupWait.D(), AnnounceAfter: m.AnnounceAfter.D(), EscalateAfter: m.EscalateAfter.D(),
+		Admins: b.cfg.Matrix.Admins, OnDuty: b.onDuty, BotUserID: b.client.UserID,
+	}
+}
+
 // checksFrom builds the checks the monitor section asks for.
 func (b *Bot) checksFrom(m config.Monitor) []monitor.Check {
 	margin := m.Hysteresis
@@ -65,9 +74,11 @@ func (b *Bot) runMonitor(ctx context.Context) {
 	for {
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
+		m := b.monitorConfig()
+		b.alerts.Reconfigure(b.engineSettings(m))
 		go func() {
 			defer close(done)
-			b.alerts.Run(runCtx, b.checksFrom(*b.monitorConfig()))
+			b.alerts.Run(runCtx, b.checksFrom(*m))
 		}()
 		select {
 		case <-ctx.Done():

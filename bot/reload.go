@@ -1,9 +1,10 @@
 package bot
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"reflect"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -50,20 +51,24 @@ func (b *Bot) Reload(ctx context.Context) (*render.Message, error) {
 	default:
 	}
 	msg := render.New("Reloaded the config.")
-	if reflect.DeepEqual(old, &cfg.Monitor) {
+	if sameSettings(old, &cfg.Monitor) {
 		msg.Text(" The monitor settings are unchanged.")
 	} else {
 		msg.Text(" The monitor settings are applied: the checks restart with them.")
 	}
 	var later []string
+	if !sameSettings(old.DailyDigest, cfg.Monitor.DailyDigest) {
+		later = append(later, "monitor.daily_digest")
+	}
 	for _, section := range []struct {
 		name     string
 		old, new any
 	}{
 		{"matrix", b.cfg.Matrix, cfg.Matrix}, {"data_dir", b.cfg.DataDir, cfg.DataDir}, {"log", b.cfg.Log, cfg.Log},
 		{"rate_limit", b.cfg.RateLimit, cfg.RateLimit}, {"policy", b.cfg.Policy, cfg.Policy}, {"decision_log", b.cfg.DecisionLog, cfg.DecisionLog},
+		{"oncall", b.cfg.OnCall, cfg.OnCall}, {"docker", b.cfg.Docker, cfg.Docker},
 	} {
-		if !reflect.DeepEqual(section.old, section.new) {
+		if !sameSettings(section.old, section.new) {
 			later = append(later, section.name)
 		}
 	}
@@ -71,6 +76,15 @@ func (b *Bot) Reload(ctx context.Context) (*render.Message, error) {
 		msg.Text(" Changes to " + strings.Join(later, ", ") + " take effect when Steward restarts.")
 	}
 	return msg, nil
+}
+
+// sameSettings compares two parts of a config by their values, as JSON: pointers by
+// what they point to, and a loaded time zone (a new *time.Location on every load, with
+// nothing exported) by the name written next to it.
+func sameSettings(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // reloadRefused is a reload refused for a bad config: the running config stays.

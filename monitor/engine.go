@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -79,13 +80,14 @@ type Settings struct {
 // reports it), writes each change to SQLite together with the message that shows it,
 // and gathers alerts that fire together into one message.
 type Engine struct {
-	settings Settings
-	store    Store
-	silences SilenceStore
-	msgr     Messenger
-	audit    Recorder
-	txn      func(ctx context.Context, fn func(ctx context.Context) error) error
-	now      func() time.Time
+	settingsMu sync.RWMutex
+	settings   Settings
+	store      Store
+	silences   SilenceStore
+	msgr       Messenger
+	audit      Recorder
+	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
+	now        func() time.Time
 	// fired is signalled when an alert fires, for the loop that posts them.
 	fired chan struct{}
 }
@@ -95,6 +97,20 @@ type Engine struct {
 func NewEngine(settings Settings, store Store, silences SilenceStore, msgr Messenger, audit Recorder,
 	txn func(ctx context.Context, fn func(ctx context.Context) error) error, now func() time.Time) *Engine {
 	return &Engine{settings: settings, store: store, silences: silences, msgr: msgr, audit: audit, txn: txn, now: now, fired: make(chan struct{}, 1)}
+}
+
+// conf returns the settings in force.
+func (e *Engine) conf() Settings {
+	e.settingsMu.RLock()
+	defer e.settingsMu.RUnlock()
+	return e.settings
+}
+
+// Reconfigure replaces the settings, for a reloaded config; what runs next uses them.
+func (e *Engine) Reconfigure(settings Settings) {
+	e.settingsMu.Lock()
+	e.settings = settings
+	e.settingsMu.Unlock()
 }
 
 // checkFailedPrefix starts the fingerprint of the alert raised when a check itself
@@ -213,8 +229,8 @@ func (e *Engine) resolve(ctx context.Context, a *state.Alert, now time.Time) err
 		return err
 	}
 	zerolog.Ctx(ctx).Info().Str("fingerprint", a.Fingerprint).Msg("Alert resolved")
-	if a.Announced && e.settings.GroupRoom != "" {
-		if err := e.msgr.Announce(ctx, e.settings.GroupRoom, render.New("✅ ").Bold(a.Subject).Text(" is working again.")); err != nil {
+	if a.Announced && e.conf().GroupRoom != "" {
+		if err := e.msgr.Announce(ctx, e.conf().GroupRoom, render.New("✅ ").Bold(a.Subject).Text(" is working again.")); err != nil {
 			return err
 		}
 	}
@@ -224,7 +240,7 @@ func (e *Engine) resolve(ctx context.Context, a *state.Alert, now time.Time) err
 	if err := e.editMessage(ctx, a.Message); err != nil {
 		return err
 	}
-	return e.msgr.FollowUp(ctx, e.settings.AdminRoom, a.Message, render.New("✅ Resolved: ").Text(a.Summary).
+	return e.msgr.FollowUp(ctx, e.conf().AdminRoom, a.Message, render.New("✅ Resolved: ").Text(a.Summary).
 		Text(fmt.Sprintf(" (#%d), after %s.", a.ID, humanDuration(now.Sub(a.FiredAt)))))
 }
 
@@ -238,7 +254,7 @@ func (e *Engine) editMessage(ctx context.Context, msgID int64) error {
 	if err != nil {
 		return err
 	}
-	return e.msgr.Edit(ctx, e.settings.AdminRoom, msgID, e.render(alerts, sil))
+	return e.msgr.Edit(ctx, e.conf().AdminRoom, msgID, e.render(alerts, sil))
 }
 
 // Fired is signalled when an alert starts firing.
@@ -272,11 +288,11 @@ func (e *Engine) Flush(ctx context.Context) (time.Duration, error) {
 		if len(unposted) == 0 {
 			return nil
 		}
-		if due := unposted[0].FiredAt.Add(e.settings.GroupWait); now.Before(due) {
+		if due := unposted[0].FiredAt.Add(e.conf().GroupWait); now.Before(due) {
 			wait = due.Sub(now)
 			return nil
 		}
-		msgID, err := e.msgr.Post(ctx, e.settings.AdminRoom, "", "", e.render(unposted, sil))
+		msgID, err := e.msgr.Post(ctx, e.conf().AdminRoom, "", "", e.render(unposted, sil))
 		if err != nil {
 			return err
 		}
@@ -286,7 +302,7 @@ func (e *Engine) Flush(ctx context.Context) (time.Duration, error) {
 				return err
 			}
 		}
-		return e.msgr.React(ctx, e.settings.AdminRoom, msgID, ReactionAck)
+		return e.msgr.React(ctx, e.conf().AdminRoom, msgID, ReactionAck)
 	})
 	return wait, err
 }

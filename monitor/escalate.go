@@ -64,12 +64,12 @@ func (e *Engine) Tick(ctx context.Context) error {
 // announce tells the group room, in one message, about the public problems that
 // lasted AnnounceAfter and were not announced yet.
 func (e *Engine) announce(ctx context.Context, open []*state.Alert, now time.Time) error {
-	if e.settings.GroupRoom == "" {
+	if e.conf().GroupRoom == "" {
 		return nil
 	}
 	var due []*state.Alert
 	for _, a := range open {
-		if a.State == state.AlertFiring && a.Public && !a.Announced && now.Sub(a.FiredAt) >= e.settings.AnnounceAfter {
+		if a.State == state.AlertFiring && a.Public && !a.Announced && now.Sub(a.FiredAt) >= e.conf().AnnounceAfter {
 			due = append(due, a)
 		}
 	}
@@ -93,18 +93,18 @@ func (e *Engine) announce(ctx context.Context, open []*state.Alert, now time.Tim
 	msg := render.New("⚠️ ").Bold(strings.Join(subjects, ", ")).
 		Text(fmt.Sprintf(" %s not working properly since %s. The admins know and are on it; I'll say here when it is back.", verb, clock(due[0].FiredAt)))
 	zerolog.Ctx(ctx).Info().Strs("subjects", subjects).Msg("Told members about a problem")
-	return e.msgr.Announce(ctx, e.settings.GroupRoom, msg)
+	return e.msgr.Announce(ctx, e.conf().GroupRoom, msg)
 }
 
 // escalate mentions people on the messages of critical alerts nobody took.
 func (e *Engine) escalate(ctx context.Context, open []*state.Alert, now time.Time) error {
-	after := e.settings.EscalateAfter
+	after := e.conf().EscalateAfter
 	if after <= 0 {
 		return nil
 	}
 	onDuty, hasRotation := id.UserID(""), false
-	if e.settings.OnDuty != nil {
-		onDuty, hasRotation = e.settings.OnDuty(ctx, now)
+	if e.conf().OnDuty != nil {
+		onDuty, hasRotation = e.conf().OnDuty(ctx, now)
 	}
 	type call struct {
 		level  int
@@ -140,7 +140,7 @@ func (e *Engine) escalate(ctx context.Context, open []*state.Alert, now time.Tim
 	}
 	for _, msgID := range order {
 		c := calls[msgID]
-		people := e.settings.Admins
+		people := e.conf().Admins
 		if c.level == escalatedOnDuty {
 			people = []id.UserID{onDuty}
 		}
@@ -160,16 +160,16 @@ func (e *Engine) escalate(ctx context.Context, open []*state.Alert, now time.Tim
 			}
 		}
 		first := c.alerts[0]
-		what, it, ack := numbers[0]+" is", "it", fmt.Sprintf("%sack %d", e.settings.Prefix, first.ID)
+		what, it, ack := numbers[0]+" is", "it", fmt.Sprintf("%sack %d", e.conf().Prefix, first.ID)
 		if len(numbers) > 1 {
 			what, it = strings.Join(numbers, ", ")+" are", "them"
-			ack = e.settings.Prefix + "ack " + strings.ReplaceAll(strings.Join(numbers, " "), "#", "")
+			ack = e.conf().Prefix + "ack " + strings.ReplaceAll(strings.Join(numbers, " "), "#", "")
 		}
 		msg.Text(fmt.Sprintf(": %s critical and nobody has taken %s for %s. React %s above or send ",
 			what, it, humanDuration(now.Sub(first.FiredAt)), ReactionAck)).
 			Code(ack).Text(".")
 		zerolog.Ctx(ctx).Warn().Strs("alerts", numbers).Int("level", c.level).Msg("Escalating critical alerts nobody took")
-		if err := e.msgr.FollowUp(ctx, e.settings.AdminRoom, msgID, msg, people...); err != nil {
+		if err := e.msgr.FollowUp(ctx, e.conf().AdminRoom, msgID, msg, people...); err != nil {
 			return err
 		}
 	}

@@ -42,10 +42,10 @@ func (e *Engine) render(alerts []*state.Alert, sil silencer) *render.Message {
 	}
 	msg.List(items...)
 	if len(alerts) > maxListed {
-		msg.Text(fmt.Sprintf("…and %d more; ", len(alerts)-maxListed)).Code(e.settings.Prefix + "alerts").Text(" lists them all.").Line()
+		msg.Text(fmt.Sprintf("…and %d more; ", len(alerts)-maxListed)).Code(e.conf().Prefix + "alerts").Text(" lists them all.").Line()
 	}
 	if open > 0 {
-		msg.Text("React " + ReactionAck + " to take them all, or send ").Code(e.settings.Prefix + "ack ID").Text(" for one.")
+		msg.Text("React " + ReactionAck + " to take them all, or send ").Code(e.conf().Prefix + "ack ID").Text(" for one.")
 	}
 	return msg
 }
@@ -65,7 +65,7 @@ func (e *Engine) renderOne(a *state.Alert, silence *state.Silence) *render.Messa
 	}
 	msg.Text(statusLine(a, silence))
 	if a.State != state.AlertResolved && a.AckedBy == "" && silence == nil {
-		msg.Text(" React " + ReactionAck + " or send ").Code(fmt.Sprintf("%sack %d", e.settings.Prefix, a.ID)).Text(" to take it.")
+		msg.Text(" React " + ReactionAck + " or send ").Code(fmt.Sprintf("%sack %d", e.conf().Prefix, a.ID)).Text(" to take it.")
 	}
 	return msg
 }

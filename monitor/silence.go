@@ -81,8 +81,8 @@ func (e *Engine) Silence(ctx context.Context, s *state.Silence, by Actor) ([]*st
 		}); err != nil {
 			return err
 		}
-		if s.Maintenance && e.settings.GroupRoom != "" {
-			if err := e.msgr.Announce(ctx, e.settings.GroupRoom, render.New("🛠️ ").Bold("Maintenance until "+clock(s.EndsAt)+": ").
+		if s.Maintenance && e.conf().GroupRoom != "" {
+			if err := e.msgr.Announce(ctx, e.conf().GroupRoom, render.New("🛠️ ").Bold("Maintenance until "+clock(s.EndsAt)+": ").
 				Text(s.Reason+". Some services may be unavailable meanwhile; I'll say here when it is over.")); err != nil {
 				return err
 			}
@@ -133,7 +133,7 @@ func (e *Engine) endSilence(ctx context.Context, s *state.Silence, by Actor, how
 	}
 	actor := by.UserID
 	if actor == "" {
-		actor = e.settings.BotUserID
+		actor = e.conf().BotUserID
 	}
 	if _, err = e.audit.Append(ctx, &state.AuditEntry{
 		Actor: actor, ActorDevice: by.DeviceID, RoomID: by.RoomID, EventID: by.EventID, Action: action,
@@ -141,7 +141,7 @@ func (e *Engine) endSilence(ctx context.Context, s *state.Silence, by Actor, how
 	}); err != nil {
 		return err
 	}
-	if s.Maintenance && e.settings.GroupRoom != "" {
+	if s.Maintenance && e.conf().GroupRoom != "" {
 		running, err := e.silences.Running(ctx)
 		if err != nil {
 			return err
@@ -150,7 +150,7 @@ func (e *Engine) endSilence(ctx context.Context, s *state.Silence, by Actor, how
 			return other.ID != s.ID && other.Maintenance && now.Before(other.EndsAt)
 		})
 		if !extended { // another window carries the maintenance on
-			if err = e.msgr.Announce(ctx, e.settings.GroupRoom, render.New("✅ Maintenance is over.")); err != nil {
+			if err = e.msgr.Announce(ctx, e.conf().GroupRoom, render.New("✅ Maintenance is over.")); err != nil {
 				return err
 			}
 		}
@@ -226,7 +226,7 @@ func (e *Engine) tickSilences(ctx context.Context, now time.Time) (ended bool, e
 
 // say posts a notice to the admin room.
 func (e *Engine) say(ctx context.Context, msg *render.Message) error {
-	_, err := e.msgr.Post(ctx, e.settings.AdminRoom, "", "", msg)
+	_, err := e.msgr.Post(ctx, e.conf().AdminRoom, "", "", msg)
 	return err
 }
 
