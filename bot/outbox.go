@@ -50,7 +50,7 @@ func (b *Bot) Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id
 	content := replyContent(msg, replyTo, threadRoot)
 	msgID, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, replyTo)
 	if err == nil {
-		wake(b.outboxWake)
+		state.AfterCommit(ctx, func() { wake(b.outboxWake) })
 	}
 	return msgID, err
 }
@@ -91,7 +91,7 @@ func (b *Bot) queueRelated(ctx context.Context, roomID id.RoomID, evtType event.
 	if _, err := b.db.Outbox.AddRelated(ctx, roomID, evtType, content, msgID); err != nil {
 		return err
 	}
-	wake(b.outboxWake)
+	state.AfterCommit(ctx, func() { wake(b.outboxWake) })
 	return nil
 }
 
@@ -105,7 +105,7 @@ func (b *Bot) queue(ctx context.Context, roomID id.RoomID, content *event.Messag
 	if _, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, replyTo); err != nil {
 		return err
 	}
-	wake(b.outboxWake)
+	state.AfterCommit(ctx, func() { wake(b.outboxWake) })
 	return nil
 }
 

@@ -72,7 +72,32 @@ func (db *DB) Close() error {
 }
 
 // DoTxn runs fn in one transaction: the query types called with fn's context write
-// together or not at all.
+// together or not at all. Called within a transaction, fn joins it.
 func (db *DB) DoTxn(ctx context.Context, fn func(ctx context.Context) error) error {
-	return db.db.DoTxn(ctx, nil, fn)
+	if _, inTxn := ctx.Value(commitHooksKey{}).(*commitHooks); inTxn {
+		return db.db.DoTxn(ctx, nil, fn)
+	}
+	hooks := &commitHooks{}
+	if err := db.db.DoTxn(context.WithValue(ctx, commitHooksKey{}, hooks), nil, fn); err != nil {
+		return err
+	}
+	for _, hook := range hooks.fns {
+		hook()
+	}
+	return nil
+}
+
+type commitHooksKey struct{}
+
+type commitHooks struct{ fns []func() }
+
+// AfterCommit runs fn once the transaction of ctx (begun by DB.DoTxn) has committed,
+// or at once when ctx has none; it is dropped if the transaction fails. A worker woken
+// before the commit would look for the new row too early and miss it.
+func AfterCommit(ctx context.Context, fn func()) {
+	if hooks, ok := ctx.Value(commitHooksKey{}).(*commitHooks); ok {
+		hooks.fns = append(hooks.fns, fn)
+		return
+	}
+	fn()
 }

@@ -1,11 +1,13 @@
 package state_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -575,5 +577,40 @@ func TestUndecryptedKeepsEventsAcrossRestarts(t *testing.T) {
 	check(t, db.Undecrypted.Expire(ctx, time.Now().Add(time.Hour)))
 	if n := len(must(db.Undecrypted.All(ctx))(t)); n != 0 {
 		t.Errorf("%d events left after expiry, want 0", n)
+	}
+}
+
+// A worker told about a new row must be told after the row is committed, not before
+// (it would look too early and miss it), and not at all when the transaction fails.
+func TestAfterCommit(t *testing.T) {
+	ctx := t.Context()
+	db := openAt(t, filepath.Join(t.TempDir(), "steward.db"))
+	var order []string
+	err := db.DoTxn(ctx, func(ctx context.Context) error {
+		state.AfterCommit(ctx, func() { order = append(order, "hook") })
+		err := db.DoTxn(ctx, func(ctx context.Context) error { // joins the outer one
+			state.AfterCommit(ctx, func() { order = append(order, "inner hook") })
+			return nil
+		})
+		order = append(order, "body")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ", "); got != "body, hook, inner hook" {
+		t.Errorf("order = %s, want the hooks after the transaction's body, once it committed", got)
+	}
+	order = nil
+	_ = db.DoTxn(ctx, func(ctx context.Context) error {
+		state.AfterCommit(ctx, func() { order = append(order, "hook") })
+		return errors.New("rolled back")
+	})
+	if len(order) != 0 {
+		t.Errorf("a hook ran for a transaction that failed: %v", order)
+	}
+	state.AfterCommit(ctx, func() { order = append(order, "now") })
+	if len(order) != 1 {
+		t.Error("outside a transaction, the hook did not run at once")
 	}
 }
