@@ -42,14 +42,15 @@ type Section string
 
 // The sections of help, in the order help lists them.
 const (
-	SectionGeneral   Section = "General"
-	SectionHost      Section = "Host"
-	SectionAlerts    Section = "Alerts"
-	SectionGroup     Section = "Group"
-	SectionDecisions Section = "Decisions"
+	SectionGeneral    Section = "General"
+	SectionHost       Section = "Host"
+	SectionAlerts     Section = "Alerts"
+	SectionContainers Section = "Containers"
+	SectionGroup      Section = "Group"
+	SectionDecisions  Section = "Decisions"
 )
 
-var sectionOrder = []Section{SectionGeneral, SectionHost, SectionAlerts, SectionGroup, SectionDecisions}
+var sectionOrder = []Section{SectionGeneral, SectionHost, SectionAlerts, SectionContainers, SectionGroup, SectionDecisions}
 
 // Command declares one command: everything the dispatcher and help need to know.
 type Command struct {

@@ -100,6 +100,8 @@ type Deps struct {
 	Reloader Reloader
 	// OnCall knows who is on duty.
 	OnCall *monitor.OnCall
+	// Containers is the Docker Engine.
+	Containers ContainerDesk
 	// Txn runs fn in one database transaction (state.DB.DoTxn).
 	Txn     func(ctx context.Context, fn func(ctx context.Context) error) error
 	Limiter *Limiter
@@ -110,19 +112,20 @@ type Deps struct {
 // Processor dispatches commands: it parses, checks, records and runs them, and runs
 // the ones that need approval once the admins agree.
 type Processor struct {
-	settings  Settings
-	registry  *Registry
-	messenger Messenger
-	rooms     Rooms
-	audit     Recorder
-	once      OnceStore
-	approvals ApprovalStore
-	alerts    AlertDesk
-	reloader  Reloader
-	onCall    *monitor.OnCall
-	txn       func(ctx context.Context, fn func(ctx context.Context) error) error
-	limiter   *Limiter
-	now       func() time.Time
+	settings   Settings
+	registry   *Registry
+	messenger  Messenger
+	rooms      Rooms
+	audit      Recorder
+	once       OnceStore
+	approvals  ApprovalStore
+	alerts     AlertDesk
+	reloader   Reloader
+	onCall     *monitor.OnCall
+	containers ContainerDesk
+	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
+	limiter    *Limiter
+	now        func() time.Time
 }
 
 // Input is a command message as the bot received it.
@@ -143,7 +146,7 @@ type Input struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	return &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 }
 

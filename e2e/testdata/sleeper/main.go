@@ -1,9 +1,11 @@
-// Command sleeper is the process of Steward's test containers: it waits until it is
-// told to stop, and stops cleanly (exit code 0) on SIGTERM, as a well-behaved service
-// does. It is built static, so the image needs nothing else.
+// Command sleeper is the process of Steward's test containers: it says it started
+// (with a line holding a secret, as careless services do), waits until it is told to
+// stop, and stops cleanly (exit code 0) on SIGTERM, as a well-behaved service does. It
+// is built static, so the image needs nothing else.
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,5 +14,8 @@ import (
 func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	fmt.Println("connecting to postgres://app:hunter2@db:5432/app")
+	fmt.Fprintln(os.Stderr, "ready")
 	<-stop
+	fmt.Println("stopping")
 }
