@@ -429,7 +429,14 @@ type Docker struct {
 	// $DOCKER_HOST, else the local socket unix:///var/run/docker.sock, as
 	// for the docker command.
 	Host string `yaml:"host"`
+	// UpdateCheck is how often Steward asks the registries whether the images the
+	// containers run have newer versions under their tags, and tells the admin room
+	// about each new one once. 0 turns the check off (!updates still works).
+	UpdateCheck Duration `yaml:"update_check"`
 }
+
+// DefaultUpdateCheck is how often images are checked for updates.
+const DefaultUpdateCheck = Duration(24 * time.Hour)
 
 // RateLimit caps how many commands one user may send, so a stuck client or a
 // loop of bots cannot keep the server busy restarting things.
@@ -1091,6 +1098,7 @@ func (v *validator) applyDefaults(c *Config) {
 	setDefault(v, "oncall.hour", &c.OnCall.Hour, DefaultHandoverHour)
 	setDefault(v, "oncall.time_zone", &c.OnCall.TimeZone, DefaultHandoverZone)
 	setDefault(v, "rate_limit.burst", &c.RateLimit.Burst, DefaultBurst)
+	setDefault(v, "docker.update_check", &c.Docker.UpdateCheck, DefaultUpdateCheck)
 	setDefault(v, "rate_limit.per_minute", &c.RateLimit.PerMinute, DefaultPerMinute)
 	setDefault(v, "policy.approval_ttl", &c.Policy.ApprovalTTL, DefaultApprovalTTL)
 	if ws := c.DecisionLog.WeeklySummary; ws != nil {
@@ -1187,6 +1195,9 @@ func (v *validator) check(c *Config) {
 	v.checkMonitor(&c.Monitor)
 	v.checkOnCall(c)
 	v.checkDockerHost(c.Docker.Host)
+	if uc := c.Docker.UpdateCheck.D(); uc < 0 || (uc > 0 && uc < time.Minute) {
+		v.invalid("docker.update_check", fmt.Sprintf("must be 0s (off) or at least 1m, got %s", c.Docker.UpdateCheck))
+	}
 	if c.RateLimit.Burst < 1 {
 		v.invalid("rate_limit.burst", fmt.Sprintf("must be at least 1, got %d", c.RateLimit.Burst))
 	}
