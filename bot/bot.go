@@ -210,6 +210,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	go b.postWeeklySummaries(pollCtx)
 	go b.postDailyDigests(pollCtx)
 	go b.announceHandovers(pollCtx)
+	go b.checkUpdates(pollCtx)
 	go b.reloadOnSignal(pollCtx)
 	monitorStopped := make(chan struct{})
 	go func() {

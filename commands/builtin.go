@@ -17,6 +17,7 @@ func Builtin() *Registry {
 		CommandMaintenance,
 		CommandContainers,
 		CommandLogs,
+		CommandUpdates,
 		CommandRestart,
 		CommandStop,
 		CommandStart,

@@ -20,6 +20,7 @@ type ContainerDesk interface {
 	Start(ctx context.Context, containerID string) error
 	Stop(ctx context.Context, containerID string) error
 	Restart(ctx context.Context, containerID string) error
+	CheckUpdates(ctx context.Context, containers []dockerctl.Container) []dockerctl.Update
 }
 
 // Limits of !logs: lines by default and at most, and characters at most, so the
@@ -203,3 +204,50 @@ var (
 	CommandStart = containerAction("start", "Start a stopped container", "starts", "Started", false,
 		func(d ContainerDesk) func(context.Context, string) error { return d.Start })
 )
+
+// CommandUpdates tells, for each container, whether its image has a newer version
+// under the same tag, without pulling anything.
+var CommandUpdates = &Command{
+	Name:    "updates",
+	Section: SectionContainers,
+	Help:    "Check which containers' images have newer versions in their registries",
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		list, err := ce.proc.containers.Containers(ctx)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return ce.Reply(ctx, render.New("There are no containers."))
+		}
+		slices.SortFunc(list, func(a, b dockerctl.Container) int { return strings.Compare(a.Name, b.Name) })
+		updates := ce.proc.containers.CheckUpdates(ctx, list)
+		rows := make([][]string, 0, len(updates))
+		available := 0
+		for _, u := range updates {
+			status := string(u.State)
+			switch u.State {
+			case dockerctl.UpdateAvailable:
+				available++
+				status += ": " + ShortDigest(u.Running) + " → " + ShortDigest(u.Latest)
+			case dockerctl.UpdateUnknown, dockerctl.UpdateNotChecked:
+				status += " (" + shorten(u.Reason, 60) + ")"
+			}
+			rows = append(rows, []string{u.Container, shorten(u.Image, 40), status})
+		}
+		summary := "All checked images are up to date."
+		if available > 0 {
+			summary = fmt.Sprintf("%d container(s) can be updated:", available)
+		}
+		return ce.Reply(ctx, render.New(summary).Line().Table([]string{"Container", "Image", "Status"}, rows))
+	},
+}
+
+// ShortDigest shortens "sha256:4f2a…" to its first 12 hex digits, as docker does.
+func ShortDigest(digest string) string {
+	_, hex, _ := strings.Cut(digest, ":")
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	return hex
+}

@@ -19,9 +19,12 @@ import (
 
 // Container is a container as Steward sees it.
 type Container struct {
-	ID    string
-	Name  string
-	Image string
+	ID   string
+	Name string
+	// Image is the reference the container was created from ("nginx:1.27");
+	// ImageID the image it runs ("sha256:...").
+	Image   string
+	ImageID string
 	// State is created, running, paused, restarting, removing, exited or dead.
 	State string
 	// Health is "" (no health check), starting, healthy or unhealthy.
@@ -90,7 +93,7 @@ func (e *Engine) Containers(ctx context.Context) ([]Container, error) {
 		}
 		info := res.Container
 		c := Container{
-			ID: info.ID, Name: strings.TrimPrefix(info.Name, "/"), RestartCount: info.RestartCount,
+			ID: info.ID, Name: strings.TrimPrefix(info.Name, "/"), ImageID: info.Image, RestartCount: info.RestartCount,
 		}
 		if info.Config != nil {
 			c.Image, c.Labels = info.Config.Image, info.Config.Labels

@@ -4,12 +4,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -39,6 +42,8 @@ func Docker(ctx context.Context) (*client.Client, error) {
 	return api, nil
 }
 
+var sleeperBinary []byte
+
 // importTestImage builds the sleeper and imports it as a one-file image.
 func importTestImage(ctx context.Context, api *client.Client) error {
 	dir, err := os.MkdirTemp("", "steward-sleeper-")
@@ -53,37 +58,129 @@ func importTestImage(ctx context.Context, api *client.Client) error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build the test container's binary: %v: %s", err, out)
 	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
+	if sleeperBinary, err = os.ReadFile(bin); err != nil {
 		return err
 	}
+	return ImportImage(ctx, api, TestImage, "")
+}
+
+// ImportImage imports the sleeper as ref; version, when set, is written to /version
+// in the image, so each version is an image of its own (another digest).
+func ImportImage(ctx context.Context, api *client.Client, ref, version string) error {
 	var rootfs bytes.Buffer
 	tw := tar.NewWriter(&rootfs)
-	if err = tw.WriteHeader(&tar.Header{Name: "sleeper", Mode: 0o755, Size: int64(len(data))}); err != nil {
+	type file struct {
+		name string
+		mode int64
+		data []byte
+	}
+	files := []file{{"sleeper", 0o755, sleeperBinary}}
+	if version != "" {
+		files = append(files, file{"version", 0o644, []byte(version + "\n")})
+	}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
 		return err
 	}
-	if _, err = tw.Write(data); err != nil {
-		return err
-	}
-	if err = tw.Close(); err != nil {
-		return err
-	}
-	res, err := api.ImageImport(ctx, client.ImageImportSource{Source: &rootfs, SourceName: "-"}, TestImage,
+	res, err := api.ImageImport(ctx, client.ImageImportSource{Source: &rootfs, SourceName: "-"}, ref,
 		client.ImageImportOptions{Changes: []string{`CMD ["/sleeper"]`}})
 	if err != nil {
-		return fmt.Errorf("import the test image: %w", err)
+		return fmt.Errorf("import image %s: %w", ref, err)
 	}
 	defer res.Close()
 	_, err = io.Copy(io.Discard, res)
 	return err
 }
 
+// PushImage pushes ref to its registry (a local one, without credentials).
+func PushImage(ctx context.Context, api *client.Client, ref string) error {
+	res, err := api.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: base64.URLEncoding.EncodeToString([]byte("{}"))})
+	if err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
+	}
+	defer res.Close()
+	out, err := io.ReadAll(res)
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(out, []byte(`"error"`)) {
+		return fmt.Errorf("push %s: %s", ref, out)
+	}
+	return nil
+}
+
+// Registry is a local image registry (Debian's docker-registry) on loopback.
+type Registry struct {
+	// Host is "127.0.0.1:port", the start of the references of its images.
+	Host string
+	cmd  *exec.Cmd
+}
+
+// StartRegistry runs a registry storing its images under dir. The Docker Engine
+// trusts plain-HTTP registries on 127.0.0.0/8, so nothing needs configuring.
+func StartRegistry(ctx context.Context, dir string) (*Registry, error) {
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		return nil, errors.New("docker-registry is not installed (apt-get install docker-registry; .ci/run does)")
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	host := fmt.Sprintf("127.0.0.1:%d", port)
+	config := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n",
+		filepath.Join(dir, "storage"), host)
+	if err = os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	configPath := filepath.Join(dir, "config.yml")
+	if err = os.WriteFile(configPath, []byte(config), 0o644); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", configPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err = cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
+	r := &Registry{Host: host, cmd: cmd}
+	if err = waitHTTP(ctx, "http://"+host+"/v2/", 30*time.Second, exited); err != nil {
+		r.Stop()
+		return nil, fmt.Errorf("registry did not start: %w (see %s)", err, logFile.Name())
+	}
+	return r, nil
+}
+
+// Stop ends the registry.
+func (r *Registry) Stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+	}
+}
+
 // RunContainer creates and starts a test container named name with labels, and
 // removes it when the test is over (through cleanup).
 func RunContainer(ctx context.Context, api *client.Client, name string, labels map[string]string, cleanup func(func())) (string, error) {
+	return RunContainerFrom(ctx, api, TestImage, name, labels, cleanup)
+}
+
+// RunContainerFrom is RunContainer with the image ref.
+func RunContainerFrom(ctx context.Context, api *client.Client, ref, name string, labels map[string]string, cleanup func(func())) (string, error) {
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:   name,
-		Config: &container.Config{Image: TestImage, Labels: labels},
+		Config: &container.Config{Image: ref, Labels: labels},
 	})
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)

@@ -1,0 +1,89 @@
+package bot
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/dockerctl"
+)
+
+// updateCheckKey remembers when the images were last checked (Unix ms), so a restart
+// neither checks at once every time nor skips a check.
+const updateCheckKey = "update_check_at"
+
+// updateSeenPrefix remembers, per image reference, the newest digest the admin room
+// was told about, so each new version is told once.
+const updateSeenPrefix = "update_seen:"
+
+// checkUpdates asks the registries for newer images every docker.update_check, and
+// tells the admin room about the new ones.
+func (b *Bot) checkUpdates(ctx context.Context) {
+	every := b.cfg.Docker.UpdateCheck.D()
+	if every <= 0 {
+		return
+	}
+	log := zerolog.Ctx(ctx).With().Str("component", "update_check").Logger()
+	for {
+		raw, err := b.db.KV.Get(ctx, updateCheckKey)
+		if err != nil {
+			log.Err(err).Msg("Failed to read when images were last checked")
+		}
+		last, _ := strconv.ParseInt(raw, 10, 64)
+		if wait := time.Until(time.UnixMilli(last).Add(every)); wait > 0 {
+			if !sleep(ctx, min(wait, time.Hour), nil) {
+				return
+			}
+			continue
+		}
+		if err = b.reportUpdates(ctx); err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("Failed to check images for updates")
+		}
+		if err = b.db.KV.Set(ctx, updateCheckKey, strconv.FormatInt(time.Now().UnixMilli(), 10)); err != nil {
+			log.Err(err).Msg("Failed to record the update check")
+		}
+	}
+}
+
+// reportUpdates checks every container's image once and tells the admin room about
+// digests it has not told before.
+func (b *Bot) reportUpdates(ctx context.Context) error {
+	containers, err := b.docker.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	updates := b.docker.CheckUpdates(ctx, containers)
+	return b.db.DoTxn(ctx, func(ctx context.Context) error {
+		var items []*render.Message
+		told := make(map[string]bool)
+		for _, u := range updates {
+			if u.State != dockerctl.UpdateAvailable {
+				continue
+			}
+			seen, err := b.db.KV.Get(ctx, updateSeenPrefix+u.Image)
+			if err != nil {
+				return err
+			}
+			if seen == u.Latest && !told[u.Image] {
+				continue
+			}
+			told[u.Image] = true
+			if err = b.db.KV.Set(ctx, updateSeenPrefix+u.Image, u.Latest); err != nil {
+				return err
+			}
+			items = append(items, render.New("").Code(u.Container).Text(" runs ").Code(u.Image).
+				Text(" ("+commands.ShortDigest(u.Running)+"); the registry now has "+commands.ShortDigest(u.Latest)+"."))
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		zerolog.Ctx(ctx).Info().Int("containers", len(items)).Msg("Newer images found")
+		msg := render.New("🆕 Newer images are available under the same tags:").List(items...).
+			Text("Send ").Code(b.cfg.Matrix.CommandPrefix + "updates").Text(" for the full list.")
+		return b.Send(ctx, b.adminRoom, msg.Notice())
+	})
+}

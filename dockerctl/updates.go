@@ -1,0 +1,106 @@
+package dockerctl
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/moby/moby/client"
+)
+
+// LabelUpdate says how a container takes updates: manual (the default), notify (told
+// about, never updated by Steward) or never (not even checked).
+const LabelUpdate = "steward.update"
+
+// UpdateState is what a check found out about a container's image.
+type UpdateState string
+
+// The update states.
+const (
+	UpToDate        UpdateState = "up to date"
+	UpdateAvailable UpdateState = "update available"
+	// UpdateUnknown: the image came from no registry (built or imported here), or
+	// the registry could not be asked; Reason says which.
+	UpdateUnknown UpdateState = "unknown"
+	// UpdateNotChecked: the container is labelled steward.update=never.
+	UpdateNotChecked UpdateState = "not checked"
+)
+
+// Update is whether a container's image has a newer version under its tag.
+type Update struct {
+	Container string
+	// Image is the reference the container was created from: "nginx:1.27".
+	Image string
+	// Running is the digest of the image the container runs; Latest the digest the
+	// tag points to in the registry now.
+	Running, Latest string
+	State           UpdateState
+	Reason          string
+}
+
+// CheckUpdates asks the registry, for each container, which digest its image's tag
+// points to now, and compares it with the image the container runs. Nothing is
+// pulled. Containers that share an image ask the registry once.
+func (e *Engine) CheckUpdates(ctx context.Context, containers []Container) []Update {
+	latest := make(map[string]string)
+	failed := make(map[string]error)
+	updates := make([]Update, 0, len(containers))
+	for _, c := range containers {
+		u := Update{Container: c.Name, Image: c.Image}
+		if strings.EqualFold(c.Labels[LabelUpdate], "never") {
+			u.State, u.Reason = UpdateNotChecked, "labelled "+LabelUpdate+"=never"
+			updates = append(updates, u)
+			continue
+		}
+		running, err := e.runningDigests(ctx, c.ImageID)
+		if err != nil {
+			u.State, u.Reason = UpdateUnknown, err.Error()
+			updates = append(updates, u)
+			continue
+		}
+		if len(running) == 0 {
+			u.State, u.Reason = UpdateUnknown, "the image was built or imported here, not pulled from a registry"
+			updates = append(updates, u)
+			continue
+		}
+		if _, asked := latest[c.Image]; !asked && failed[c.Image] == nil {
+			res, err := e.api.DistributionInspect(ctx, c.Image, client.DistributionInspectOptions{})
+			if err != nil {
+				failed[c.Image] = err
+			} else {
+				latest[c.Image] = string(res.Descriptor.Digest)
+			}
+		}
+		if err := failed[c.Image]; err != nil {
+			u.State, u.Reason = UpdateUnknown, "couldn't ask the registry: "+err.Error()
+			updates = append(updates, u)
+			continue
+		}
+		u.Latest, u.Running = latest[c.Image], running[0]
+		u.State = UpdateAvailable
+		for _, d := range running {
+			if d == u.Latest {
+				u.Running, u.State = d, UpToDate
+				break
+			}
+		}
+		updates = append(updates, u)
+	}
+	return updates
+}
+
+// runningDigests returns the registry digests of an image ("sha256:..."), from its
+// RepoDigests; none for an image that was never pulled or pushed.
+func (e *Engine) runningDigests(ctx context.Context, imageID string) ([]string, error) {
+	res, err := e.api.ImageInspect(ctx, imageID)
+	if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", imageID, err)
+	}
+	var digests []string
+	for _, rd := range res.RepoDigests {
+		if _, digest, ok := strings.Cut(rd, "@"); ok {
+			digests = append(digests, digest)
+		}
+	}
+	return digests, nil
+}
