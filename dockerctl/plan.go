@@ -1,0 +1,128 @@
+package dockerctl
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+)
+
+// Plan is how to create a container again from another image with the configuration
+// it was given: its name, environment, mounts, ports, labels (compose's included),
+// restart policy, health check, resources, and networks with their aliases.
+type Plan struct {
+	Name       string
+	Config     *container.Config
+	HostConfig *container.HostConfig
+	// Networks are the networks the container is on, with its settings on each.
+	Networks map[string]*network.EndpointSettings
+}
+
+// PlanRecreate plans old again from the image ref. What the container's inspection
+// shows mixes what its owner set with what its old image supplied (the image's Env,
+// Cmd, labels...): the image's share is left out, so the new image's own defaults
+// apply, as they would to a container created afresh with the same command line.
+// oldImage is the config of the image old runs (nil when it is gone: everything is
+// then kept).
+func PlanRecreate(old container.InspectResponse, oldImage *v1.DockerOCIImageConfig, ref string) Plan {
+	cfg := container.Config{}
+	if old.Config != nil {
+		cfg = *old.Config
+	}
+	cfg.Image = ref
+	if len(old.ID) >= 12 && cfg.Hostname == old.ID[:12] {
+		cfg.Hostname = "" // Docker's default, the container's short ID: the new one gets its own
+	}
+	if img := oldImage; img != nil {
+		cfg.Env = slices.DeleteFunc(slices.Clone(cfg.Env), func(kv string) bool { return slices.Contains(img.Env, kv) })
+		if slices.Equal(cfg.Cmd, img.Cmd) {
+			cfg.Cmd = nil
+		}
+		if slices.Equal(cfg.Entrypoint, img.Entrypoint) {
+			cfg.Entrypoint = nil
+		}
+		if slices.Equal(cfg.Shell, img.Shell) {
+			cfg.Shell = nil
+		}
+		cfg.WorkingDir = unlessEqual(cfg.WorkingDir, img.WorkingDir)
+		cfg.User = unlessEqual(cfg.User, img.User)
+		cfg.StopSignal = unlessEqual(cfg.StopSignal, img.StopSignal)
+		if cfg.Healthcheck != nil && img.Healthcheck != nil && reflect.DeepEqual(*cfg.Healthcheck, *img.Healthcheck) {
+			cfg.Healthcheck = nil
+		}
+		cfg.Labels = withoutEntries(cfg.Labels, img.Labels)
+		cfg.Volumes = withoutKeys(cfg.Volumes, img.Volumes)
+		if len(cfg.ExposedPorts) > 0 {
+			ports := make(network.PortSet, len(cfg.ExposedPorts))
+			for p := range cfg.ExposedPorts {
+				if _, fromImage := img.ExposedPorts[p.String()]; !fromImage {
+					ports[p] = struct{}{}
+				}
+			}
+			cfg.ExposedPorts = ports
+		}
+	}
+	plan := Plan{Name: strings.TrimPrefix(old.Name, "/"), Config: &cfg, HostConfig: old.HostConfig}
+	if old.NetworkSettings == nil {
+		return plan
+	}
+	mode := ""
+	if old.HostConfig != nil {
+		mode = string(old.HostConfig.NetworkMode)
+	}
+	if mode == "host" || mode == "none" || strings.HasPrefix(mode, "container:") {
+		return plan // the network comes with the mode, not with endpoints
+	}
+	plan.Networks = make(map[string]*network.EndpointSettings, len(old.NetworkSettings.Networks))
+	for name, ep := range old.NetworkSettings.Networks {
+		if ep == nil {
+			continue
+		}
+		plan.Networks[name] = &network.EndpointSettings{
+			IPAMConfig: ep.IPAMConfig,
+			Links:      ep.Links,
+			// Docker adds the container's short ID as an alias by itself; the
+			// old container's would point nowhere.
+			Aliases:    slices.DeleteFunc(slices.Clone(ep.Aliases), func(a string) bool { return len(old.ID) >= 12 && a == old.ID[:12] }),
+			DriverOpts: ep.DriverOpts,
+		}
+	}
+	return plan
+}
+
+func unlessEqual(value, imageValue string) string {
+	if value == imageValue {
+		return ""
+	}
+	return value
+}
+
+// withoutEntries drops from m the entries image has with the same value.
+func withoutEntries(m, image map[string]string) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	out := maps.Clone(m)
+	for k, v := range image {
+		if out[k] == v {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// withoutKeys drops from m the keys image has.
+func withoutKeys[V any](m, image map[string]V) map[string]V {
+	if len(m) == 0 {
+		return m
+	}
+	out := maps.Clone(m)
+	for k := range image {
+		delete(out, k)
+	}
+	return out
+}
