@@ -51,6 +51,8 @@ type Bot struct {
 	onCall *monitor.OnCall
 	// docker is the Docker Engine's client; it connects when first used.
 	docker *dockerctl.Engine
+	// updater replaces containers with newer images, journaling each step.
+	updater *dockerctl.Updater
 
 	// monitorCfg is the monitor section in force; a reload replaces it and signals
 	// reloaded.
@@ -146,6 +148,10 @@ func (b *Bot) Run(ctx context.Context) error {
 		Hour: b.cfg.OnCall.Hour, Zone: b.cfg.OnCall.Location,
 	}}
 	b.alerts = monitor.NewEngine(b.engineSettings(b.monitorConfig()), b.db.Alerts, b.db.Silences, b, b.db.Audit, b.db.DoTxn, time.Now)
+	b.updater = &dockerctl.Updater{
+		Runtime: b.docker, Journal: b.db.UpdateJobs, Settle: b.cfg.Docker.Settle.D(), Now: time.Now, Poll: 500 * time.Millisecond,
+		Hook: func(step string) { crashPoint("update-" + step) },
+	}
 	registry := commands.Builtin()
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err
@@ -172,6 +178,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		Reloader:   b,
 		OnCall:     b.onCall,
 		Containers: b.docker,
+		Updater:    b.updater,
 		Txn:        b.db.DoTxn,
 		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:        time.Now,
@@ -191,6 +198,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.reportInterrupted(workCtx); err != nil {
 		return err
 	}
+	b.recoverUpdates(workCtx)
 	if err := b.proc.Resume(workCtx); err != nil {
 		return fmt.Errorf("resume approvals: %w", err)
 	}

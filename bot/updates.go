@@ -10,6 +10,7 @@ import (
 	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/dockerctl"
+	"github.com/steward-bot/steward/state"
 )
 
 // updateCheckKey remembers when the images were last checked (Unix ms), so a restart
@@ -86,4 +87,38 @@ func (b *Bot) reportUpdates(ctx context.Context) error {
 			Text("Send ").Code(b.cfg.Matrix.CommandPrefix + "updates").Text(" for the full list.")
 		return b.Send(ctx, b.adminRoom, msg.Notice())
 	})
+}
+
+// recoverUpdates puts right the container updates a stop cut short, before anything
+// else runs, and tells the admin room what it did.
+func (b *Bot) recoverUpdates(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	jobs, err := b.updater.Recover(ctx)
+	if err != nil {
+		log.Err(err).Msg("Failed to recover interrupted container updates")
+	}
+	for _, job := range jobs {
+		log.Warn().Str("container", job.Container).Str("step", job.Step).Str("outcome", job.Outcome).Msg("Recovered an interrupted container update")
+		msg := render.New("Steward stopped while it was updating ").Code(job.Container).Text(" (at step " + job.Step + "). ")
+		switch job.Outcome {
+		case dockerctl.OutcomeDone:
+			msg.Text("The new container had already proved healthy, so I finished the update.")
+		case dockerctl.OutcomeRolledBack:
+			msg.Text("I put the previous container back as it was; it runs again. Send the update again when ready.")
+		default:
+			msg.Text("I could not put things right: " + job.Detail + ". Please check it by hand (" + b.cfg.Matrix.CommandPrefix + "containers).")
+		}
+		err := b.db.DoTxn(ctx, func(ctx context.Context) error {
+			if _, err := b.db.Audit.Append(ctx, &state.AuditEntry{
+				Actor: b.client.UserID, Action: "update.recovered", Arguments: job.Container + " " + job.Image,
+				Outcome: job.Outcome, Detail: job.Detail,
+			}); err != nil {
+				return err
+			}
+			return b.Send(ctx, b.adminRoom, msg.Notice())
+		})
+		if err != nil {
+			log.Err(err).Msg("Failed to report a recovered update")
+		}
+	}
 }

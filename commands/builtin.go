@@ -18,6 +18,7 @@ func Builtin() *Registry {
 		CommandContainers,
 		CommandLogs,
 		CommandUpdates,
+		CommandUpdate,
 		CommandRestart,
 		CommandStop,
 		CommandStart,

@@ -126,6 +126,16 @@ type UserError struct {
 
 func (e UserError) Error() string { return e.Msg }
 
+// Recorded is returned by a command that has answered already and wants its outcome
+// and detail written to the decision log as they are (an update rolled back, with the
+// digests and its duration).
+type Recorded struct {
+	Outcome string
+	Detail  string
+}
+
+func (r Recorded) Error() string { return r.Outcome + ": " + r.Detail }
+
 // Usagef returns a UserError.
 func Usagef(format string, args ...any) error {
 	return UserError{Msg: fmt.Sprintf(format, args...)}

@@ -102,6 +102,8 @@ type Deps struct {
 	OnCall *monitor.OnCall
 	// Containers is the Docker Engine.
 	Containers ContainerDesk
+	// Updater replaces containers with their images' newer versions.
+	Updater Updater
 	// Txn runs fn in one database transaction (state.DB.DoTxn).
 	Txn     func(ctx context.Context, fn func(ctx context.Context) error) error
 	Limiter *Limiter
@@ -123,6 +125,7 @@ type Processor struct {
 	reloader   Reloader
 	onCall     *monitor.OnCall
 	containers ContainerDesk
+	updater    Updater
 	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter    *Limiter
 	now        func() time.Time
@@ -146,7 +149,7 @@ type Input struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	return &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 }
 
@@ -326,6 +329,9 @@ func (p *Processor) run(ctx context.Context, ce *Event) (outcome, detail string)
 	}()
 	if err == nil {
 		return state.OutcomeOK, ""
+	}
+	if rec := (Recorded{}); errors.As(err, &rec) {
+		return rec.Outcome, rec.Detail
 	}
 	if userErr := (UserError{}); errors.As(err, &userErr) {
 		if !userErr.Answered {

@@ -433,10 +433,17 @@ type Docker struct {
 	// containers run have newer versions under their tags, and tells the admin room
 	// about each new one once. 0 turns the check off (!updates still works).
 	UpdateCheck Duration `yaml:"update_check"`
+	// Settle is how long a container updated by !update, when its image has no
+	// health check, must run without stopping or restarting to count as healthy;
+	// otherwise the update is rolled back.
+	Settle Duration `yaml:"settle"`
 }
 
 // DefaultUpdateCheck is how often images are checked for updates.
 const DefaultUpdateCheck = Duration(24 * time.Hour)
+
+// DefaultSettle is how long an updated container without a health check must run.
+const DefaultSettle = Duration(10 * time.Second)
 
 // RateLimit caps how many commands one user may send, so a stuck client or a
 // loop of bots cannot keep the server busy restarting things.
@@ -1099,6 +1106,7 @@ func (v *validator) applyDefaults(c *Config) {
 	setDefault(v, "oncall.time_zone", &c.OnCall.TimeZone, DefaultHandoverZone)
 	setDefault(v, "rate_limit.burst", &c.RateLimit.Burst, DefaultBurst)
 	setDefault(v, "docker.update_check", &c.Docker.UpdateCheck, DefaultUpdateCheck)
+	setDefault(v, "docker.settle", &c.Docker.Settle, DefaultSettle)
 	setDefault(v, "rate_limit.per_minute", &c.RateLimit.PerMinute, DefaultPerMinute)
 	setDefault(v, "policy.approval_ttl", &c.Policy.ApprovalTTL, DefaultApprovalTTL)
 	if ws := c.DecisionLog.WeeklySummary; ws != nil {
@@ -1197,6 +1205,9 @@ func (v *validator) check(c *Config) {
 	v.checkDockerHost(c.Docker.Host)
 	if uc := c.Docker.UpdateCheck.D(); uc < 0 || (uc > 0 && uc < time.Minute) {
 		v.invalid("docker.update_check", fmt.Sprintf("must be 0s (off) or at least 1m, got %s", c.Docker.UpdateCheck))
+	}
+	if st := c.Docker.Settle.D(); st < time.Second || st > 10*time.Minute {
+		v.invalid("docker.settle", fmt.Sprintf("must be between 1s and 10m, got %s", c.Docker.Settle))
 	}
 	if c.RateLimit.Burst < 1 {
 		v.invalid("rate_limit.burst", fmt.Sprintf("must be at least 1, got %d", c.RateLimit.Burst))

@@ -30,6 +30,7 @@ type DB struct {
 	Approvals   *Approvals
 	Alerts      *Alerts
 	Silences    *Silences
+	UpdateJobs  *UpdateJobs
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -63,6 +64,7 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 		Approvals:   &Approvals{db: db},
 		Alerts:      &Alerts{db: db},
 		Silences:    &Silences{db: db},
+		UpdateJobs:  &UpdateJobs{db: db},
 	}, nil
 }
 

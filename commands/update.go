@@ -1,0 +1,120 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/dockerctl"
+	"github.com/steward-bot/steward/state"
+)
+
+// Updater replaces a container by one from its image's newer version (dockerctl.Updater).
+type Updater interface {
+	Update(ctx context.Context, name string, progress dockerctl.Progress) (*dockerctl.Result, error)
+}
+
+// stepText says what an update step does, for the progress message.
+var stepText = map[string]string{
+	dockerctl.StepPull:    "pulling the new image",
+	dockerctl.StepRename:  "setting the old container aside",
+	dockerctl.StepStop:    "stopping the old container",
+	dockerctl.StepCreate:  "creating the new container with the same configuration",
+	dockerctl.StepStart:   "starting the new container",
+	dockerctl.StepCheck:   "waiting until it runs healthily",
+	dockerctl.StepCleanup: "removing the old container",
+}
+
+// CommandUpdate updates a container to its image's newer version, after approval:
+// pull, recreate with the same configuration, check it is healthy, and roll back by
+// itself when it is not. Progress is shown by editing one message.
+var CommandUpdate = &Command{
+	Name:        "update",
+	Section:     SectionContainers,
+	Help:        "Update a container to the newer image under its tag; rolled back by itself if the new one is not healthy",
+	Args:        "CONTAINER",
+	Role:        RoleAdmin,
+	Destructive: true,
+	Describe: func(ctx context.Context, ce *Event) (string, error) {
+		c, u, err := ce.proc.updatable(ctx, ce)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("updates %s: pulls %s (%s → %s), recreates the container with the same configuration, waits until it runs healthily, and rolls back to the current one by itself if it does not",
+			c.Name, u.Image, ShortDigest(u.Running), ShortDigest(u.Latest)), nil
+	},
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		c, _, err := p.updatable(ctx, ce)
+		if err != nil {
+			return err
+		}
+		progressMsg := func(text string) *render.Message {
+			return render.New("Updating ").Code(c.Name).Text(": " + text + "…")
+		}
+		msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, progressMsg("starting"))
+		if err != nil {
+			return err
+		}
+		edit := func(msg *render.Message) {
+			if err := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
+				zerolog.Ctx(ctx).Err(err).Msg("Failed to queue update progress")
+			}
+		}
+		res, err := p.updater.Update(ctx, c.Name, func(step string) { edit(progressMsg(stepText[step])) })
+		if res == nil {
+			edit(render.New("Couldn't update ").Code(c.Name).Text("; the details are in Steward's log. Nothing was changed."))
+			return err
+		}
+		job := res.Job
+		took := res.Duration.Round(100 * time.Millisecond)
+		detail := fmt.Sprintf("%s %s → %s in %s", job.Image, ShortDigest(job.OldDigest), ShortDigest(job.NewDigest), took)
+		switch job.Outcome {
+		case dockerctl.OutcomeDone:
+			edit(render.New("✅ Updated ").Code(c.Name).Text(fmt.Sprintf(" to %s (%s → %s) in %s; it runs healthily.", job.Image, ShortDigest(job.OldDigest), ShortDigest(job.NewDigest), took)))
+			return Recorded{Outcome: state.OutcomeOK, Detail: detail}
+		case dockerctl.OutcomeUpToDate:
+			edit(render.New("").Code(c.Name).Text(" already runs the newest " + job.Image + "; nothing to do."))
+			return Recorded{Outcome: state.OutcomeOK, Detail: "already up to date"}
+		case dockerctl.OutcomeRolledBack:
+			msg := render.New("↩️ Rolled back ").Code(c.Name).Text(": " + job.Detail + ". The previous container runs again, unchanged.")
+			if res.Logs != "" {
+				msg.Line().Text("The new container's last lines (secrets masked):").CodeBlock(maskSecrets(res.Logs))
+			}
+			edit(msg)
+			return Recorded{Outcome: "rolled_back", Detail: detail + "; " + job.Detail}
+		default:
+			edit(render.New("❌ The update of ").Code(c.Name).Text(" failed: " + job.Detail + ". Check the container with ").Code(p.settings.Prefix + "containers").Text("."))
+			return Recorded{Outcome: state.OutcomeError, Detail: detail + "; " + job.Detail}
+		}
+	},
+}
+
+// updatable finds the container ce names and checks that it has an update to apply.
+func (p *Processor) updatable(ctx context.Context, ce *Event) (dockerctl.Container, dockerctl.Update, error) {
+	arg, err := oneContainerArg(ce)
+	if err != nil {
+		return dockerctl.Container{}, dockerctl.Update{}, err
+	}
+	c, err := p.findContainer(ctx, arg)
+	if err != nil {
+		return c, dockerctl.Update{}, err
+	}
+	switch label := strings.ToLower(c.Labels[dockerctl.LabelUpdate]); label {
+	case "never", "notify":
+		return c, dockerctl.Update{}, Usagef("%s is labelled %s=%s: Steward does not update it.", c.Name, dockerctl.LabelUpdate, label)
+	}
+	u := p.containers.CheckUpdates(ctx, []dockerctl.Container{c})[0]
+	switch u.State {
+	case dockerctl.UpToDate:
+		return c, u, Usagef("%s already runs the newest %s (%s).", c.Name, u.Image, ShortDigest(u.Running))
+	case dockerctl.UpdateAvailable:
+		return c, u, nil
+	default:
+		return c, u, Usagef("I can't update %s: %s.", c.Name, u.Reason)
+	}
+}

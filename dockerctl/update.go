@@ -1,0 +1,331 @@
+package dockerctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/container"
+	"github.com/rs/zerolog"
+
+	"github.com/steward-bot/steward/state"
+)
+
+var _ Runtime = (*Engine)(nil)
+
+// Runtime is the part of the engine an update uses (Engine).
+type Runtime interface {
+	InspectContainer(ctx context.Context, nameOrID string) (container.InspectResponse, bool, error)
+	ImageConfig(ctx context.Context, imageID string) (*v1.DockerOCIImageConfig, []string, error)
+	Pull(ctx context.Context, ref string) (imageID string, err error)
+	Rename(ctx context.Context, containerID, newName string) error
+	Stop(ctx context.Context, containerID string) error
+	Start(ctx context.Context, containerID string) error
+	Create(ctx context.Context, plan Plan) (string, error)
+	Remove(ctx context.Context, containerID string) error
+	Logs(ctx context.Context, containerID string, lines int) (string, error)
+}
+
+// Journal keeps the update journal (state.UpdateJobs).
+type Journal interface {
+	Insert(ctx context.Context, j *state.UpdateJob) error
+	Save(ctx context.Context, j *state.UpdateJob) error
+	Unfinished(ctx context.Context) ([]*state.UpdateJob, error)
+}
+
+// The steps of an update, in order; each is journaled before it is taken.
+const (
+	StepPull    = "pull"
+	StepRename  = "rename"
+	StepStop    = "stop"
+	StepCreate  = "create"
+	StepStart   = "start"
+	StepCheck   = "check"
+	StepCleanup = "cleanup"
+)
+
+// The outcomes of an update.
+const (
+	OutcomeDone       = "done"
+	OutcomeUpToDate   = "up_to_date"
+	OutcomeRolledBack = "rolled_back"
+	OutcomeFailed     = "failed"
+)
+
+// backupSuffix names the old container while the new one is tried.
+const backupSuffix = "-steward-previous"
+
+// healthTimeout is how long a new container with a health check has to become
+// healthy.
+const healthTimeout = 2 * time.Minute
+
+// Updater replaces containers with their image's newer version: pull, recreate with
+// the same configuration, check it runs healthily, and roll back by itself if not.
+// Every step is journaled first, so Recover can put things right after a stop.
+type Updater struct {
+	Runtime Runtime
+	Journal Journal
+	// Settle is how long a new container without a health check must run without
+	// restarting to count as healthy.
+	Settle time.Duration
+	Now    func() time.Time
+	// Poll is how often the new container's state is read while it settles.
+	Poll time.Duration
+	// Hook, when set, is called after each step is journaled (crash tests use it).
+	Hook func(step string)
+}
+
+// Result is what an update came to.
+type Result struct {
+	Job *state.UpdateJob
+	// Logs are the new container's last lines, when it was rolled back.
+	Logs     string
+	Duration time.Duration
+}
+
+// Progress is told each step as it begins.
+type Progress func(step string)
+
+// Update replaces the container name by a new one from its image's current version.
+// When anything fails after the old container was touched, the old one is put back as
+// it was, and the result says so.
+func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*Result, error) {
+	old, found, err := u.Runtime.InspectContainer(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !found || old.Config == nil || old.State == nil {
+		return nil, fmt.Errorf("no container %q", name)
+	}
+	imageCfg, oldDigests, err := u.Runtime.ImageConfig(ctx, old.Image)
+	if err != nil {
+		return nil, err
+	}
+	now := u.Now()
+	job := &state.UpdateJob{
+		Container: strings.TrimPrefix(old.Name, "/"), OldID: old.ID, Image: old.Config.Image, OldImage: old.Image,
+		OldDigest: first(oldDigests), WasRunning: old.State.Running, BackupName: strings.TrimPrefix(old.Name, "/") + backupSuffix,
+		Step: StepPull, StartedAt: now, UpdatedAt: now,
+	}
+	if err = u.Journal.Insert(ctx, job); err != nil {
+		return nil, err
+	}
+	res := &Result{Job: job}
+	defer func() { res.Duration = u.Now().Sub(job.StartedAt) }()
+	u.hook(StepPull)
+	progress(StepPull)
+	if job.NewImage, err = u.Runtime.Pull(ctx, job.Image); err != nil {
+		return res, u.finish(ctx, job, OutcomeFailed, "pull: "+err.Error())
+	}
+	if _, newDigests, err := u.Runtime.ImageConfig(ctx, job.NewImage); err == nil {
+		job.NewDigest = first(newDigests)
+	}
+	if job.NewImage == job.OldImage {
+		return res, u.finish(ctx, job, OutcomeUpToDate, "")
+	}
+	plan := PlanRecreate(old, imageCfg, job.Image)
+
+	if err = u.step(ctx, job, StepRename, progress); err != nil {
+		return res, err
+	}
+	if err = u.Runtime.Rename(ctx, job.OldID, job.BackupName); err != nil {
+		return res, u.rollback(ctx, job, res, "rename the old container: "+err.Error())
+	}
+	if job.WasRunning {
+		if err = u.step(ctx, job, StepStop, progress); err != nil {
+			return res, err
+		}
+		if err = u.Runtime.Stop(ctx, job.OldID); err != nil {
+			return res, u.rollback(ctx, job, res, "stop the old container: "+err.Error())
+		}
+	}
+	if err = u.step(ctx, job, StepCreate, progress); err != nil {
+		return res, err
+	}
+	newID, err := u.Runtime.Create(ctx, plan)
+	if err != nil {
+		return res, u.rollback(ctx, job, res, "create the new container: "+err.Error())
+	}
+	job.NewID = newID
+	if err = u.step(ctx, job, StepStart, progress); err != nil {
+		return res, err
+	}
+	if err = u.Runtime.Start(ctx, newID); err != nil {
+		return res, u.rollback(ctx, job, res, "start the new container: "+err.Error())
+	}
+	if err = u.step(ctx, job, StepCheck, progress); err != nil {
+		return res, err
+	}
+	if err = u.waitHealthy(ctx, newID, plan.Config.Healthcheck != nil || (imageHasHealthcheck(ctx, u.Runtime, job.NewImage))); err != nil {
+		return res, u.rollback(ctx, job, res, err.Error())
+	}
+	if err = u.step(ctx, job, StepCleanup, progress); err != nil {
+		return res, err
+	}
+	if err = u.Runtime.Remove(ctx, job.OldID); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("container", job.BackupName).Msg("Failed to remove the previous container after an update")
+	}
+	return res, u.finish(ctx, job, OutcomeDone, "")
+}
+
+func imageHasHealthcheck(ctx context.Context, rt Runtime, imageID string) bool {
+	cfg, _, err := rt.ImageConfig(ctx, imageID)
+	return err == nil && cfg != nil && cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0 && cfg.Healthcheck.Test[0] != "NONE"
+}
+
+// waitHealthy waits until the new container is healthy (with a health check) or has
+// run Settle without restarting (without one).
+func (u *Updater) waitHealthy(ctx context.Context, containerID string, hasHealthcheck bool) error {
+	limit := u.Settle
+	if hasHealthcheck {
+		limit = healthTimeout
+	}
+	deadline := u.Now().Add(limit)
+	restarts := -1
+	for {
+		c, found, err := u.Runtime.InspectContainer(ctx, containerID)
+		if err != nil {
+			return err
+		}
+		if !found || c.State == nil {
+			return errors.New("the new container disappeared")
+		}
+		st := c.State
+		if !st.Running || st.Restarting {
+			return fmt.Errorf("the new container stopped (exit code %d)", st.ExitCode)
+		}
+		if restarts >= 0 && c.RestartCount > restarts {
+			return errors.New("the new container restarted")
+		}
+		restarts = c.RestartCount
+		if hasHealthcheck && st.Health != nil {
+			switch st.Health.Status {
+			case container.Healthy:
+				return nil
+			case container.Unhealthy:
+				return errors.New("the new container is unhealthy")
+			}
+		}
+		if !u.Now().Before(deadline) {
+			if hasHealthcheck {
+				return fmt.Errorf("the new container was not healthy within %s", limit)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(u.Poll):
+		}
+	}
+}
+
+func (u *Updater) step(ctx context.Context, job *state.UpdateJob, step string, progress Progress) error {
+	job.Step, job.UpdatedAt = step, u.Now()
+	if err := u.Journal.Save(ctx, job); err != nil {
+		return err
+	}
+	u.hook(step)
+	progress(step)
+	return nil
+}
+
+func (u *Updater) hook(step string) {
+	if u.Hook != nil {
+		u.Hook(step)
+	}
+}
+
+func (u *Updater) finish(ctx context.Context, job *state.UpdateJob, outcome, detail string) error {
+	job.Outcome, job.Detail, job.UpdatedAt = outcome, detail, u.Now()
+	return u.Journal.Save(ctx, job)
+}
+
+// rollback puts the old container back as it was and records why.
+func (u *Updater) rollback(ctx context.Context, job *state.UpdateJob, res *Result, why string) error {
+	if job.NewID != "" {
+		if logs, err := u.Runtime.Logs(ctx, job.NewID, 20); err == nil {
+			res.Logs = logs
+		}
+	}
+	if err := u.restore(ctx, job); err != nil {
+		_ = u.finish(ctx, job, OutcomeFailed, why+"; the rollback failed too: "+err.Error())
+		return fmt.Errorf("roll back %s: %w", job.Container, err)
+	}
+	return u.finish(ctx, job, OutcomeRolledBack, why)
+}
+
+// restore makes the engine hold the old container under its name, running if it was,
+// whatever step the update reached: it looks at what is there rather than trusting
+// the journal's step, which is written before the step is taken.
+func (u *Updater) restore(ctx context.Context, job *state.UpdateJob) error {
+	current, found, err := u.Runtime.InspectContainer(ctx, job.Container)
+	if err != nil {
+		return err
+	}
+	if found && current.ID != job.OldID {
+		if err = u.Runtime.Remove(ctx, current.ID); err != nil {
+			return fmt.Errorf("remove the new container: %w", err)
+		}
+	}
+	old, found, err := u.Runtime.InspectContainer(ctx, job.OldID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return errors.New("the previous container is gone")
+	}
+	if strings.TrimPrefix(old.Name, "/") != job.Container {
+		if err = u.Runtime.Rename(ctx, job.OldID, job.Container); err != nil {
+			return fmt.Errorf("rename the previous container back: %w", err)
+		}
+	}
+	if job.WasRunning && (old.State == nil || !old.State.Running) {
+		if err = u.Runtime.Start(ctx, job.OldID); err != nil {
+			return fmt.Errorf("start the previous container: %w", err)
+		}
+	}
+	return nil
+}
+
+// Recover finishes the updates a stop cut short, so no container is left renamed,
+// stopped or missing: one whose new container was already found healthy is completed
+// (the old one removed); any other is rolled back to the old container. It returns
+// what it did.
+func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
+	jobs, err := u.Journal.Unfinished(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, job := range jobs {
+		if job.Step == StepCleanup {
+			if _, found, err := u.Runtime.InspectContainer(ctx, job.OldID); err == nil && found {
+				if err = u.Runtime.Remove(ctx, job.OldID); err != nil {
+					return jobs, err
+				}
+			}
+			if err = u.finish(ctx, job, OutcomeDone, "completed after Steward restarted"); err != nil {
+				return jobs, err
+			}
+			continue
+		}
+		if err = u.restore(ctx, job); err != nil {
+			_ = u.finish(ctx, job, OutcomeFailed, "Steward stopped during the update, and restoring the previous container failed: "+err.Error())
+			continue
+		}
+		if err = u.finish(ctx, job, OutcomeRolledBack, "Steward stopped during the update ("+job.Step+"); the previous container was restored"); err != nil {
+			return jobs, err
+		}
+	}
+	return jobs, nil
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
