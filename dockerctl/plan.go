@@ -1,6 +1,8 @@
 package dockerctl
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -29,9 +31,10 @@ type Plan struct {
 // oldImage is the config of the image old runs (nil when it is gone: everything is
 // then kept).
 func PlanRecreate(old container.InspectResponse, oldImage *v1.DockerOCIImageConfig, ref string) Plan {
+	// Copies all the way down: the plan is changed, the inspection it came from not.
 	cfg := container.Config{}
 	if old.Config != nil {
-		cfg = *old.Config
+		cfg = *deepCopy(old.Config)
 	}
 	cfg.Image = ref
 	if len(old.ID) >= 12 && cfg.Hostname == old.ID[:12] {
@@ -51,8 +54,23 @@ func PlanRecreate(old container.InspectResponse, oldImage *v1.DockerOCIImageConf
 		cfg.WorkingDir = unlessEqual(cfg.WorkingDir, img.WorkingDir)
 		cfg.User = unlessEqual(cfg.User, img.User)
 		cfg.StopSignal = unlessEqual(cfg.StopSignal, img.StopSignal)
-		if cfg.Healthcheck != nil && img.Healthcheck != nil && reflect.DeepEqual(*cfg.Healthcheck, *img.Healthcheck) {
-			cfg.Healthcheck = nil
+		if cfg.Healthcheck != nil && img.Healthcheck != nil {
+			// Docker merges a container's health check into its image's field by
+			// field (zero means "the image's"): keep only what the owner changed.
+			hc, ih := *cfg.Healthcheck, img.Healthcheck
+			if slices.Equal(hc.Test, ih.Test) {
+				hc.Test = nil
+			}
+			hc.Interval = unlessEqual(hc.Interval, ih.Interval)
+			hc.Timeout = unlessEqual(hc.Timeout, ih.Timeout)
+			hc.StartPeriod = unlessEqual(hc.StartPeriod, ih.StartPeriod)
+			hc.StartInterval = unlessEqual(hc.StartInterval, ih.StartInterval)
+			hc.Retries = unlessEqual(hc.Retries, ih.Retries)
+			if reflect.ValueOf(hc).IsZero() {
+				cfg.Healthcheck = nil
+			} else {
+				cfg.Healthcheck = &hc
+			}
 		}
 		cfg.Labels = withoutEntries(cfg.Labels, img.Labels)
 		cfg.Volumes = withoutKeys(cfg.Volumes, img.Volumes)
@@ -66,13 +84,18 @@ func PlanRecreate(old container.InspectResponse, oldImage *v1.DockerOCIImageConf
 			cfg.ExposedPorts = ports
 		}
 	}
-	plan := Plan{Name: strings.TrimPrefix(old.Name, "/"), Config: &cfg, HostConfig: old.HostConfig}
+	plan := Plan{Name: strings.TrimPrefix(old.Name, "/"), Config: &cfg, HostConfig: deepCopy(old.HostConfig)}
 	if old.NetworkSettings == nil {
 		return plan
 	}
 	mode := ""
 	if old.HostConfig != nil {
 		mode = string(old.HostConfig.NetworkMode)
+	}
+	if strings.HasPrefix(mode, "container:") {
+		// The hostname shown is the joined container's, and Docker refuses one
+		// given with this mode.
+		cfg.Hostname, cfg.Domainname = "", ""
 	}
 	if mode == "host" || mode == "none" || strings.HasPrefix(mode, "container:") {
 		return plan // the network comes with the mode, not with endpoints
@@ -82,21 +105,42 @@ func PlanRecreate(old container.InspectResponse, oldImage *v1.DockerOCIImageConf
 		if ep == nil {
 			continue
 		}
+		ep = deepCopy(ep)
 		plan.Networks[name] = &network.EndpointSettings{
 			IPAMConfig: ep.IPAMConfig,
 			Links:      ep.Links,
 			// Docker adds the container's short ID as an alias by itself; the
 			// old container's would point nowhere.
-			Aliases:    slices.DeleteFunc(slices.Clone(ep.Aliases), func(a string) bool { return len(old.ID) >= 12 && a == old.ID[:12] }),
+			Aliases:    slices.DeleteFunc(ep.Aliases, func(a string) bool { return len(old.ID) >= 12 && a == old.ID[:12] }),
 			DriverOpts: ep.DriverOpts,
+			GwPriority: ep.GwPriority,
 		}
 	}
 	return plan
 }
 
-func unlessEqual(value, imageValue string) string {
+// deepCopy copies v through JSON, which the Engine API types are made for; nil stays
+// nil.
+func deepCopy[T any](v *T) *T {
+	if v == nil {
+		return nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("copy %T: %v", v, err)) // the API's own types always encode
+	}
+	out := new(T)
+	if err = json.Unmarshal(data, out); err != nil {
+		panic(fmt.Sprintf("copy %T: %v", v, err))
+	}
+	return out
+}
+
+// unlessEqual is value, or its zero value when it is the image's.
+func unlessEqual[T comparable](value, imageValue T) T {
+	var zero T
 	if value == imageValue {
-		return ""
+		return zero
 	}
 	return value
 }
