@@ -10,12 +10,14 @@ import (
 
 	"github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 )
 
 // Plan is how to create a container again from another image with the configuration
-// it was given: its name, environment, mounts, ports, labels (compose's included),
-// restart policy, health check, resources, and networks with their aliases.
+// it was given: its name, environment, mounts (anonymous volumes included, so their
+// data stays), ports, labels (compose's included), restart policy, health check,
+// resources, and networks with their aliases.
 type Plan struct {
 	Name       string
 	Config     *container.Config
@@ -85,6 +87,7 @@ func PlanRecreate(old container.InspectResponse, oldImage *v1.DockerOCIImageConf
 		}
 	}
 	plan := Plan{Name: strings.TrimPrefix(old.Name, "/"), Config: &cfg, HostConfig: deepCopy(old.HostConfig)}
+	plan.HostConfig = keepVolumes(plan.HostConfig, old.Mounts)
 	if old.NetworkSettings == nil {
 		return plan
 	}
@@ -117,6 +120,33 @@ func PlanRecreate(old container.InspectResponse, oldImage *v1.DockerOCIImageConf
 		}
 	}
 	return plan
+}
+
+// keepVolumes mounts again the volumes the old container had that its host config
+// does not name: the anonymous volumes Docker made for its image's VOLUME lines (and
+// named ones given that way). The new container would otherwise get new, empty ones,
+// and the data in them would be left behind, as docker compose avoids too.
+func keepVolumes(hc *container.HostConfig, mounts []container.MountPoint) *container.HostConfig {
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	covered := make(map[string]bool)
+	for _, bind := range hc.Binds {
+		if parts := strings.Split(bind, ":"); len(parts) >= 2 {
+			covered[parts[1]] = true
+		}
+	}
+	for _, m := range hc.Mounts {
+		covered[m.Target] = true
+	}
+	for _, m := range mounts {
+		if m.Type != mount.TypeVolume || m.Name == "" || covered[m.Destination] {
+			continue
+		}
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Name, Target: m.Destination, ReadOnly: !m.RW})
+		covered[m.Destination] = true
+	}
+	return hc
 }
 
 // deepCopy copies v through JSON, which the Engine API types are made for; nil stays

@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 )
 
@@ -586,5 +588,30 @@ func TestPlanRecreateSharesNothingWithOld(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The anonymous volume Docker made for the image's VOLUME line holds the container's
+// data: the new container mounts the same volume, not a new empty one. Volumes and
+// binds the owner named are already in the host config and are not mounted twice.
+func TestPlanRecreateKeepsAnonymousVolumes(t *testing.T) {
+	old := container.InspectResponse{
+		ID:         strings.Repeat("ab", 32),
+		Name:       "/wiki",
+		Config:     &container.Config{Image: "wiki:1", Volumes: map[string]struct{}{"/var/lib/wiki": {}}},
+		HostConfig: &container.HostConfig{Binds: []string{"/srv/wiki/config:/etc/wiki:ro", "wiki-uploads:/uploads"}},
+		Mounts: []container.MountPoint{
+			{Type: mount.TypeBind, Source: "/srv/wiki/config", Destination: "/etc/wiki"},
+			{Type: mount.TypeVolume, Name: "wiki-uploads", Destination: "/uploads", RW: true},
+			{Type: mount.TypeVolume, Name: "3f1c9e0d7a", Destination: "/var/lib/wiki", RW: true},
+		},
+	}
+	plan := PlanRecreate(old, &v1.DockerOCIImageConfig{}, "wiki:2")
+	want := []mount.Mount{{Type: mount.TypeVolume, Source: "3f1c9e0d7a", Target: "/var/lib/wiki"}}
+	if !reflect.DeepEqual(plan.HostConfig.Mounts, want) {
+		t.Errorf("mounts = %+v, want %+v", plan.HostConfig.Mounts, want)
+	}
+	if len(old.HostConfig.Mounts) != 0 {
+		t.Error("planning changed the old container's host config")
 	}
 }
