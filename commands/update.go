@@ -29,17 +29,30 @@ var stepText = map[string]string{
 	dockerctl.StepCleanup: "removing the old container",
 }
 
-// CommandUpdate updates a container to its image's newer version, after approval:
-// pull, recreate with the same configuration, check it is healthy, and roll back by
-// itself when it is not. Progress is shown by editing one message.
+// CommandUpdate updates a container (or every container with an update) to its
+// image's newer version, after approval: pull, recreate with the same configuration,
+// check it is healthy, and roll back by itself when it is not. Progress is shown by
+// editing one message per container.
 var CommandUpdate = &Command{
 	Name:        "update",
 	Section:     SectionContainers,
-	Help:        "Update a container to the newer image under its tag; rolled back by itself if the new one is not healthy",
-	Args:        "CONTAINER",
+	Help:        "Update a container (or all) to the newer image under its tag; rolled back by itself if the new one is not healthy",
+	Args:        "CONTAINER|all",
 	Role:        RoleAdmin,
 	Destructive: true,
 	Describe: func(ctx context.Context, ce *Event) (string, error) {
+		if len(ce.Args) == 1 && strings.EqualFold(ce.Args[0], "all") {
+			updates, err := ce.proc.allUpdatable(ctx)
+			if err != nil {
+				return "", err
+			}
+			parts := make([]string, 0, len(updates))
+			for _, u := range updates {
+				parts = append(parts, fmt.Sprintf("%s (%s: %s → %s)", u.Container, u.Image, ShortDigest(u.Running), ShortDigest(u.Latest)))
+			}
+			return fmt.Sprintf("updates %d containers one after another: %s; each is recreated with the same configuration, checked, and rolled back by itself if it does not run healthily",
+				len(updates), strings.Join(parts, ", ")), nil
+		}
 		c, u, err := ce.proc.updatable(ctx, ce)
 		if err != nil {
 			return "", err
@@ -49,49 +62,102 @@ var CommandUpdate = &Command{
 	},
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
+		if len(ce.Args) == 1 && strings.EqualFold(ce.Args[0], "all") {
+			updates, err := p.allUpdatable(ctx)
+			if err != nil {
+				return err
+			}
+			outcome := state.OutcomeOK
+			var details []string
+			for _, u := range updates {
+				rec, err := p.updateOne(ctx, ce, u.Container)
+				if err != nil {
+					return err
+				}
+				details = append(details, u.Container+": "+rec.Detail)
+				if rec.Outcome != state.OutcomeOK && outcome != state.OutcomeError {
+					outcome = rec.Outcome
+				}
+			}
+			return Recorded{Outcome: outcome, Detail: strings.Join(details, "; ")}
+		}
 		c, _, err := p.updatable(ctx, ce)
 		if err != nil {
 			return err
 		}
-		progressMsg := func(text string) *render.Message {
-			return render.New("Updating ").Code(c.Name).Text(": " + text + "…")
-		}
-		msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, progressMsg("starting"))
+		rec, err := p.updateOne(ctx, ce, c.Name)
 		if err != nil {
 			return err
 		}
-		edit := func(msg *render.Message) {
-			if err := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
-				zerolog.Ctx(ctx).Err(err).Msg("Failed to queue update progress")
-			}
-		}
-		res, err := p.updater.Update(ctx, c.Name, func(step string) { edit(progressMsg(stepText[step])) })
-		if res == nil {
-			edit(render.New("Couldn't update ").Code(c.Name).Text("; the details are in Steward's log. Nothing was changed."))
-			return err
-		}
-		job := res.Job
-		took := res.Duration.Round(100 * time.Millisecond)
-		detail := fmt.Sprintf("%s %s → %s in %s", job.Image, ShortDigest(job.OldDigest), ShortDigest(job.NewDigest), took)
-		switch job.Outcome {
-		case dockerctl.OutcomeDone:
-			edit(render.New("✅ Updated ").Code(c.Name).Text(fmt.Sprintf(" to %s (%s → %s) in %s; it runs healthily.", job.Image, ShortDigest(job.OldDigest), ShortDigest(job.NewDigest), took)))
-			return Recorded{Outcome: state.OutcomeOK, Detail: detail}
-		case dockerctl.OutcomeUpToDate:
-			edit(render.New("").Code(c.Name).Text(" already runs the newest " + job.Image + "; nothing to do."))
-			return Recorded{Outcome: state.OutcomeOK, Detail: "already up to date"}
-		case dockerctl.OutcomeRolledBack:
-			msg := render.New("↩️ Rolled back ").Code(c.Name).Text(": " + job.Detail + ". The previous container runs again, unchanged.")
-			if res.Logs != "" {
-				msg.Line().Text("The new container's last lines (secrets masked):").CodeBlock(maskSecrets(res.Logs))
-			}
-			edit(msg)
-			return Recorded{Outcome: "rolled_back", Detail: detail + "; " + job.Detail}
-		default:
-			edit(render.New("❌ The update of ").Code(c.Name).Text(" failed: " + job.Detail + ". Check the container with ").Code(p.settings.Prefix + "containers").Text("."))
-			return Recorded{Outcome: state.OutcomeError, Detail: detail + "; " + job.Detail}
-		}
+		return rec
 	},
+}
+
+// updateOne runs the update of one container, showing its progress by editing one
+// message, and returns what to record.
+func (p *Processor) updateOne(ctx context.Context, ce *Event, name string) (Recorded, error) {
+	progressMsg := func(text string) *render.Message {
+		return render.New("Updating ").Code(name).Text(": " + text + "…")
+	}
+	msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, progressMsg("starting"))
+	if err != nil {
+		return Recorded{}, err
+	}
+	edit := func(msg *render.Message) {
+		if err := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
+			zerolog.Ctx(ctx).Err(err).Msg("Failed to queue update progress")
+		}
+	}
+	res, err := p.updater.Update(ctx, name, func(step string) { edit(progressMsg(stepText[step])) })
+	if res == nil {
+		edit(render.New("Couldn't update ").Code(name).Text("; the details are in Steward's log. Nothing was changed."))
+		return Recorded{}, err
+	}
+	job := res.Job
+	took := res.Duration.Round(100 * time.Millisecond)
+	detail := fmt.Sprintf("%s %s → %s in %s", job.Image, ShortDigest(job.OldDigest), ShortDigest(job.NewDigest), took)
+	switch job.Outcome {
+	case dockerctl.OutcomeDone:
+		edit(render.New("✅ Updated ").Code(name).Text(fmt.Sprintf(" to %s (%s → %s) in %s; it runs healthily.", job.Image, ShortDigest(job.OldDigest), ShortDigest(job.NewDigest), took)))
+		return Recorded{Outcome: state.OutcomeOK, Detail: detail}, nil
+	case dockerctl.OutcomeUpToDate:
+		edit(render.New("").Code(name).Text(" already runs the newest " + job.Image + "; nothing to do."))
+		return Recorded{Outcome: state.OutcomeOK, Detail: "already up to date"}, nil
+	case dockerctl.OutcomeRolledBack:
+		msg := render.New("↩️ Rolled back ").Code(name).Text(": " + job.Detail + ". The previous container runs again, unchanged.")
+		if res.Logs != "" {
+			msg.Line().Text("The new container's last lines (secrets masked):").CodeBlock(maskSecrets(res.Logs))
+		}
+		edit(msg)
+		return Recorded{Outcome: "rolled_back", Detail: detail + "; " + job.Detail}, nil
+	default:
+		edit(render.New("❌ The update of ").Code(name).Text(" failed: " + job.Detail + ". Check the container with ").Code(p.settings.Prefix + "containers").Text("."))
+		return Recorded{Outcome: state.OutcomeError, Detail: detail + "; " + job.Detail}, nil
+	}
+}
+
+// allUpdatable lists the running containers with an update Steward may apply.
+func (p *Processor) allUpdatable(ctx context.Context) ([]dockerctl.Update, error) {
+	list, err := p.containers.Containers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var candidates []dockerctl.Container
+	for _, c := range list {
+		if label := strings.ToLower(c.Labels[dockerctl.LabelUpdate]); label != "never" && label != "notify" && c.State == "running" {
+			candidates = append(candidates, c)
+		}
+	}
+	var updates []dockerctl.Update
+	for _, u := range p.containers.CheckUpdates(ctx, candidates) {
+		if u.State == dockerctl.UpdateAvailable {
+			updates = append(updates, u)
+		}
+	}
+	if len(updates) == 0 {
+		return nil, Usagef("No running container has an update Steward may apply. %supdates shows why for each.", p.settings.Prefix)
+	}
+	return updates, nil
 }
 
 // updatable finds the container ce names and checks that it has an update to apply.
@@ -107,6 +173,10 @@ func (p *Processor) updatable(ctx context.Context, ce *Event) (dockerctl.Contain
 	switch label := strings.ToLower(c.Labels[dockerctl.LabelUpdate]); label {
 	case "never", "notify":
 		return c, dockerctl.Update{}, Usagef("%s is labelled %s=%s: Steward does not update it.", c.Name, dockerctl.LabelUpdate, label)
+	}
+	if c.State != "running" {
+		// A new version can only be checked by running it.
+		return c, dockerctl.Update{}, Usagef("%s is %s, not running: start it first, so the new version can be checked when it replaces it.", c.Name, c.State)
 	}
 	u := p.containers.CheckUpdates(ctx, []dockerctl.Container{c})[0]
 	switch u.State {
