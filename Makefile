@@ -37,10 +37,12 @@ fuzz:
 	$(GO) test -tags $(TAGS) -run XXX -fuzz FuzzParse -fuzztime 60s ./commands/
 
 # bench measures the encrypted !ping round trip against a plain message round trip,
-# and the time from a container dying to its alert being readable.
+# the time from a container dying to its alert being readable, and a container's
+# downtime during !update next to the same change by hand.
 bench:
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench RoundTrip -benchtime 200x ./e2e/
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench ContainerDeathToAlert -benchtime 20x ./e2e/
+	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench UpdateDowntime -benchtime 5x ./e2e/
 
 # bench-idle measures an idle Steward's memory and CPU over BENCH_IDLE (default 5m).
 bench-idle:

@@ -159,7 +159,7 @@ func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*
 	if err = u.step(ctx, job, StepCheck, progress); err != nil {
 		return res, err
 	}
-	if err = u.waitHealthy(ctx, newID, plan.Config.Healthcheck != nil || (imageHasHealthcheck(ctx, u.Runtime, job.NewImage))); err != nil {
+	if err = u.waitHealthy(ctx, newID, hasHealthcheck(ctx, u.Runtime, plan.Config.Healthcheck, job.NewImage)); err != nil {
 		return res, u.rollback(ctx, job, res, err.Error())
 	}
 	if err = u.step(ctx, job, StepCleanup, progress); err != nil {
@@ -171,9 +171,19 @@ func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*
 	return res, u.finish(ctx, job, OutcomeDone, "")
 }
 
-func imageHasHealthcheck(ctx context.Context, rt Runtime, imageID string) bool {
-	cfg, _, err := rt.ImageConfig(ctx, imageID)
-	return err == nil && cfg != nil && cfg.Healthcheck != nil && len(cfg.Healthcheck.Test) > 0 && cfg.Healthcheck.Test[0] != "NONE"
+// hasHealthcheck tells whether the new container has a health check in effect: its
+// own test if it sets one, else its image's; none, or "NONE" (disabled), means no.
+func hasHealthcheck(ctx context.Context, rt Runtime, own *container.HealthConfig, imageID string) bool {
+	test := []string(nil)
+	if own != nil {
+		test = own.Test
+	}
+	if len(test) == 0 {
+		if cfg, _, err := rt.ImageConfig(ctx, imageID); err == nil && cfg != nil && cfg.Healthcheck != nil {
+			test = cfg.Healthcheck.Test
+		}
+	}
+	return len(test) > 0 && test[0] != "NONE"
 }
 
 // waitHealthy waits until the new container is healthy (with a health check) or has
@@ -184,7 +194,7 @@ func (u *Updater) waitHealthy(ctx context.Context, containerID string, hasHealth
 		limit = healthTimeout
 	}
 	deadline := u.Now().Add(limit)
-	restarts := -1
+	restarts := 0 // it is new: any restart is one too many
 	for {
 		c, found, err := u.Runtime.InspectContainer(ctx, containerID)
 		if err != nil {
@@ -197,10 +207,9 @@ func (u *Updater) waitHealthy(ctx context.Context, containerID string, hasHealth
 		if !st.Running || st.Restarting {
 			return fmt.Errorf("the new container stopped (exit code %d)", st.ExitCode)
 		}
-		if restarts >= 0 && c.RestartCount > restarts {
+		if c.RestartCount > restarts {
 			return errors.New("the new container restarted")
 		}
-		restarts = c.RestartCount
 		if hasHealthcheck && st.Health != nil {
 			switch st.Health.Status {
 			case container.Healthy:
@@ -226,7 +235,12 @@ func (u *Updater) waitHealthy(ctx context.Context, containerID string, hasHealth
 func (u *Updater) step(ctx context.Context, job *state.UpdateJob, step string, progress Progress) error {
 	job.Step, job.UpdatedAt = step, u.Now()
 	if err := u.Journal.Save(ctx, job); err != nil {
-		return err
+		if step == StepRename {
+			return err // nothing was touched yet
+		}
+		// The journal can't follow: stop here and put the old container back now
+		// rather than leave the service down until the next start.
+		return errors.Join(err, u.restore(ctx, job))
 	}
 	u.hook(step)
 	progress(step)
@@ -262,6 +276,15 @@ func (u *Updater) rollback(ctx context.Context, job *state.UpdateJob, res *Resul
 // whatever step the update reached: it looks at what is there rather than trusting
 // the journal's step, which is written before the step is taken.
 func (u *Updater) restore(ctx context.Context, job *state.UpdateJob) error {
+	// The old container first: if it is gone, the new one is all there is, and it
+	// stays.
+	old, found, err := u.Runtime.InspectContainer(ctx, job.OldID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return errors.New("the previous container is gone")
+	}
 	current, found, err := u.Runtime.InspectContainer(ctx, job.Container)
 	if err != nil {
 		return err
@@ -270,13 +293,6 @@ func (u *Updater) restore(ctx context.Context, job *state.UpdateJob) error {
 		if err = u.Runtime.Remove(ctx, current.ID); err != nil {
 			return fmt.Errorf("remove the new container: %w", err)
 		}
-	}
-	old, found, err := u.Runtime.InspectContainer(ctx, job.OldID)
-	if err != nil {
-		return err
-	}
-	if !found {
-		return errors.New("the previous container is gone")
 	}
 	if strings.TrimPrefix(old.Name, "/") != job.Container {
 		if err = u.Runtime.Rename(ctx, job.OldID, job.Container); err != nil {

@@ -1,11 +1,20 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/steward-bot/steward/e2e/testbed"
@@ -109,4 +118,149 @@ func BenchmarkContainerDeathToAlert(b *testing.B) {
 		}
 	}
 	reportPercentiles(b, samples)
+}
+
+// BenchmarkUpdateDowntime measures how long a container's service is unreachable
+// during !update (from the last answer of the old version to the first answer of the
+// new one), next to the same change made by hand with docker stop and docker run
+// (create and start), in the same run. The service answers HTTP on a published
+// loopback port and is polled every 5 ms. Run with -benchtime 5x.
+func BenchmarkUpdateDowntime(b *testing.B) {
+	ctx := b.Context()
+	api, err := testbed.Docker(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer api.Close()
+	registry, err := testbed.StartRegistry(ctx, filepath.Join(w.Dir, "registry-bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer registry.Stop()
+	ref := registry.Host + "/steward-test/bench:stable"
+	version := 0
+	push := func() string {
+		version++
+		if err := testbed.ImportImage(ctx, api, ref, fmt.Sprintf("%d.0", version)); err != nil {
+			b.Fatal(err)
+		}
+		if err := testbed.PushImage(ctx, api, ref); err != nil {
+			b.Fatal(err)
+		}
+		return fmt.Sprintf("version %d.0", version)
+	}
+	port, err := testbed.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := fmt.Sprintf("steward-bench-web-%d", time.Now().UnixNano())
+	hostConfig := &container.HostConfig{PortBindings: network.PortMap{
+		network.MustParsePort("8080/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(port)}},
+	}}
+	run := func() {
+		created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
+			Name: name, Config: &container.Config{Image: ref, ExposedPorts: network.PortSet{network.MustParsePort("8080/tcp"): {}}}, HostConfig: hostConfig,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err = api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() { _, _ = api.ContainerRemove(context.WithoutCancel(ctx), name, client.ContainerRemoveOptions{Force: true}) })
+	current := push()
+	run()
+	withConfig(b, func(c *testbed.StewardConfig) {
+		for i, line := range c.TopLevel {
+			if strings.HasPrefix(line, "docker:") {
+				c.TopLevel[i] = "docker: {update_check: 0s, settle: 1s}"
+			}
+		}
+	})
+	if err = w.Steward.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	waitFor := func(answer string) {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if got, ok := get(url); ok && got == answer {
+				return
+			}
+		}
+		b.Fatalf("the service never answered %q", answer)
+	}
+	waitFor(current)
+
+	var byUpdate, byHand []time.Duration
+	for b.Loop() {
+		// !update, approved by a second admin.
+		next := push()
+		done := measureDowntime(url, current, next)
+		request := command(b, w.Alice, w.AdminRoom, "!update "+name)
+		m := requestIDPattern.FindStringSubmatch(request.Content.AsMessage().Body)
+		if m == nil {
+			b.Fatalf("!update did not ask for approval: %s", request.Content.AsMessage().Body)
+		}
+		command(b, w.Bob, w.AdminRoom, "!approve "+m[1])
+		byUpdate = append(byUpdate, <-done)
+		current = next
+		if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "✅ Updated `"+name+"` to "+ref, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+
+		// The same change by hand: docker stop, docker rm, docker run.
+		next = push()
+		done = measureDowntime(url, current, next)
+		if _, err = api.ContainerStop(ctx, name, client.ContainerStopOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err = api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		run()
+		byHand = append(byHand, <-done)
+		current = next
+	}
+	report := func(prefix string, samples []time.Duration) {
+		slices.Sort(samples)
+		b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, prefix+"-p50-ms")
+		b.ReportMetric(float64(samples[len(samples)-1].Microseconds())/1000, prefix+"-max-ms")
+	}
+	report("update", byUpdate)
+	report("by-hand", byHand)
+	b.ReportMetric(0, "ns/op")
+}
+
+// measureDowntime polls url from now on and sends, once the answer changes from old to
+// new, the time between the last old answer and the first new one.
+func measureDowntime(url, old, next string) <-chan time.Duration {
+	done := make(chan time.Duration, 1)
+	go func() {
+		lastOld := time.Now()
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			got, ok := get(url)
+			switch {
+			case ok && got == old:
+				lastOld = time.Now()
+			case ok && got == next:
+				done <- time.Since(lastOld)
+				return
+			}
+		}
+		done <- -1
+	}()
+	return done
+}
+
+var benchHTTP = &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+
+func get(url string) (string, bool) {
+	resp, err := benchHTTP.Get(url)
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err == nil && resp.StatusCode == http.StatusOK
 }
