@@ -168,7 +168,9 @@ func BenchmarkUpdateDowntime(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Cleanup(func() { _, _ = api.ContainerRemove(context.WithoutCancel(ctx), name, client.ContainerRemoveOptions{Force: true}) })
+	b.Cleanup(func() {
+		_, _ = api.ContainerRemove(context.WithoutCancel(ctx), name, client.ContainerRemoveOptions{Force: true})
+	})
 	current := push()
 	run()
 	withConfig(b, func(c *testbed.StewardConfig) {
