@@ -22,8 +22,8 @@ type Updater interface {
 var stepText = map[string]string{
 	dockerctl.StepPull:    "pulling the new image",
 	dockerctl.StepRename:  "setting the old container aside",
-	dockerctl.StepStop:    "stopping the old container",
 	dockerctl.StepCreate:  "creating the new container with the same configuration",
+	dockerctl.StepStop:    "stopping the old container",
 	dockerctl.StepStart:   "starting the new container",
 	dockerctl.StepCheck:   "waiting until it runs healthily",
 	dockerctl.StepCleanup: "removing the old container",

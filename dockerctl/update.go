@@ -40,8 +40,8 @@ type Journal interface {
 const (
 	StepPull    = "pull"
 	StepRename  = "rename"
-	StepStop    = "stop"
 	StepCreate  = "create"
+	StepStop    = "stop"
 	StepStart   = "start"
 	StepCheck   = "check"
 	StepCleanup = "cleanup"
@@ -134,14 +134,8 @@ func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*
 	if err = u.Runtime.Rename(ctx, job.OldID, job.BackupName); err != nil {
 		return res, u.rollback(ctx, job, res, "rename the old container: "+err.Error())
 	}
-	if job.WasRunning {
-		if err = u.step(ctx, job, StepStop, progress); err != nil {
-			return res, err
-		}
-		if err = u.Runtime.Stop(ctx, job.OldID); err != nil {
-			return res, u.rollback(ctx, job, res, "stop the old container: "+err.Error())
-		}
-	}
+	// The new container is created while the old one still serves (under its
+	// set-aside name): the service is down only from the stop to the start.
 	if err = u.step(ctx, job, StepCreate, progress); err != nil {
 		return res, err
 	}
@@ -150,6 +144,14 @@ func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*
 		return res, u.rollback(ctx, job, res, "create the new container: "+err.Error())
 	}
 	job.NewID = newID
+	if job.WasRunning {
+		if err = u.step(ctx, job, StepStop, progress); err != nil {
+			return res, err
+		}
+		if err = u.Runtime.Stop(ctx, job.OldID); err != nil {
+			return res, u.rollback(ctx, job, res, "stop the old container: "+err.Error())
+		}
+	}
 	if err = u.step(ctx, job, StepStart, progress); err != nil {
 		return res, err
 	}

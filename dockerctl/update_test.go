@@ -28,7 +28,7 @@ const (
 )
 
 // allSteps are the steps of an update of a running container, in order.
-var allSteps = []string{StepPull, StepRename, StepStop, StepCreate, StepStart, StepCheck, StepCleanup}
+var allSteps = []string{StepPull, StepRename, StepCreate, StepStop, StepStart, StepCheck, StepCleanup}
 
 var errBoom = errors.New("Error response from daemon: boom")
 
@@ -158,7 +158,7 @@ func TestUpdate(t *testing.T) {
 		{
 			// compose's healthcheck: disable: true. Docker then runs no check and
 			// shows no health status, so there is nothing to wait for.
-			name: "BUG: a health check the container disables (NONE) is not waited for",
+			name: "a health check the container disables (NONE) is not waited for",
 			setup: func(e *fakeEngine) {
 				e.images[webOldImage].Config.Healthcheck = healthcheck()
 				e.images[webNewImage].Config.Healthcheck = healthcheck()
@@ -215,7 +215,7 @@ func TestUpdate(t *testing.T) {
 						t.Errorf("the new container checked with the journal at step %q, want check", c.Step)
 					}
 				}
-				wantMethods := []string{"Pull", "Rename", "Stop", "Create", "Start", "Remove"}
+				wantMethods := []string{"Pull", "Rename", "Create", "Stop", "Start", "Remove"}
 				if tc.stopped {
 					wantMethods = slices.DeleteFunc(wantMethods, func(m string) bool { return m == "Stop" })
 				}
@@ -364,7 +364,7 @@ func TestUpdateRollsBack(t *testing.T) {
 		},
 		{
 			// RestartCount is 1 at the first look; a new container starts at 0.
-			name: "BUG: the new container restarted before it was first looked at",
+			name: "the new container restarted before it was first looked at",
 			setup: func(e *fakeEngine) {
 				e.images[webNewImage].Behave = behaviour{Restarts: []time.Duration{0}, Logs: logs}
 			},
@@ -479,7 +479,7 @@ func TestUpdateJournalFailureLeavesWebRunning(t *testing.T) {
 	for _, step := range []string{StepRename, StepStop, StepCreate, StepCheck} {
 		name := "a journal write fails at " + step
 		if step != StepRename {
-			name = "BUG: " + name
+			name = "" + name
 		}
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -605,7 +605,7 @@ func TestRecoverOldContainerGone(t *testing.T) {
 		// removing it would leave the service with no container at all.
 		left []string
 	}{
-		{name: "BUG: the new container runs and is kept", before: StepCheck, left: []string{"web"}},
+		{name: "the new container runs and is kept", before: StepCheck, left: []string{"web"}},
 		{name: "no new container yet", after: "Rename"},
 	}
 	for _, tc := range cases {
