@@ -477,11 +477,7 @@ func TestUpdateRollbackFails(t *testing.T) {
 // left as they were mid-way (web missing, or the old one renamed and stopped).
 func TestUpdateJournalFailureLeavesWebRunning(t *testing.T) {
 	for _, step := range []string{StepRename, StepStop, StepCreate, StepCheck} {
-		name := "a journal write fails at " + step
-		if step != StepRename {
-			name = "" + name
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run("a journal write fails at "+step, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e, j := shop(true)
 				j.failSave = map[string]error{step: errors.New("disk I/O error")}
