@@ -65,6 +65,19 @@ func (p *Processor) findContainer(ctx context.Context, arg string) (dockerctl.Co
 	}
 }
 
+// sortedContainers lists the engine's containers by name; none is a plain answer.
+func (p *Processor) sortedContainers(ctx context.Context) ([]dockerctl.Container, error) {
+	list, err := p.containers.Containers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, Usagef("There are no containers.")
+	}
+	slices.SortFunc(list, func(a, b dockerctl.Container) int { return strings.Compare(a.Name, b.Name) })
+	return list, nil
+}
+
 func oneContainerArg(ce *Event) (string, error) {
 	if len(ce.Args) != 1 {
 		return "", Usagef("Usage: %s%s CONTAINER. %scontainers lists them.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
@@ -79,14 +92,10 @@ var CommandContainers = &Command{
 	Help:    "List the containers: image, state, health, uptime and restarts",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
-		list, err := ce.proc.containers.Containers(ctx)
+		list, err := ce.proc.sortedContainers(ctx)
 		if err != nil {
 			return err
 		}
-		if len(list) == 0 {
-			return ce.Reply(ctx, render.New("There are no containers."))
-		}
-		slices.SortFunc(list, func(a, b dockerctl.Container) int { return strings.Compare(a.Name, b.Name) })
 		now := ce.proc.now()
 		rows := make([][]string, 0, len(list))
 		for _, c := range list {
@@ -213,14 +222,10 @@ var CommandUpdates = &Command{
 	Help:    "Check which containers' images have newer versions in their registries",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
-		list, err := ce.proc.containers.Containers(ctx)
+		list, err := ce.proc.sortedContainers(ctx)
 		if err != nil {
 			return err
 		}
-		if len(list) == 0 {
-			return ce.Reply(ctx, render.New("There are no containers."))
-		}
-		slices.SortFunc(list, func(a, b dockerctl.Container) int { return strings.Compare(a.Name, b.Name) })
 		updates := ce.proc.containers.CheckUpdates(ctx, list)
 		rows := make([][]string, 0, len(updates))
 		available := 0
