@@ -67,6 +67,10 @@ func importTestImage(ctx context.Context, api *client.Client) error {
 // ImportImage imports the sleeper as ref; version, when set, is written to /version
 // in the image, so each version is an image of its own (another digest).
 func ImportImage(ctx context.Context, api *client.Client, ref, version string) error {
+	return importImage(ctx, api, ref, version, `CMD ["/sleeper"]`)
+}
+
+func importImage(ctx context.Context, api *client.Client, ref, version string, changes ...string) error {
 	var rootfs bytes.Buffer
 	tw := tar.NewWriter(&rootfs)
 	type file struct {
@@ -90,7 +94,7 @@ func ImportImage(ctx context.Context, api *client.Client, ref, version string) e
 		return err
 	}
 	res, err := api.ImageImport(ctx, client.ImageImportSource{Source: &rootfs, SourceName: "-"}, ref,
-		client.ImageImportOptions{Changes: []string{`CMD ["/sleeper"]`}})
+		client.ImageImportOptions{Changes: changes})
 	if err != nil {
 		return fmt.Errorf("import image %s: %w", ref, err)
 	}
@@ -114,6 +118,24 @@ func PushImage(ctx context.Context, api *client.Client, ref string) error {
 		return fmt.Errorf("push %s: %s", ref, out)
 	}
 	return nil
+}
+
+// WriteFile puts a file into a running container (as docker cp does), for tests that
+// change what a container's health check sees.
+func WriteFile(ctx context.Context, api *client.Client, containerID, name, content string) error {
+	var archive bytes.Buffer
+	tw := tar.NewWriter(&archive)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content))}); err != nil {
+		return err
+	}
+	if _, err := tw.Write([]byte(content)); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	_, err := api.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: "/", Content: &archive})
+	return err
 }
 
 // Registry is a local image registry (Debian's docker-registry) on loopback.
