@@ -59,7 +59,7 @@ const (
 const backupSuffix = "-steward-previous"
 
 // healthTimeout is how long a new container with a health check has to become
-// healthy.
+// healthy, beyond its start period.
 const healthTimeout = 2 * time.Minute
 
 // Updater replaces containers with their image's newer version: pull, recreate with
@@ -161,7 +161,7 @@ func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*
 	if err = u.step(ctx, job, StepCheck, progress); err != nil {
 		return res, err
 	}
-	if err = u.waitHealthy(ctx, newID, hasHealthcheck(ctx, u.Runtime, plan.Config.Healthcheck, job.NewImage)); err != nil {
+	if err = u.waitHealthy(ctx, newID, effectiveHealthcheck(ctx, u.Runtime, plan.Config.Healthcheck, job.NewImage)); err != nil {
 		return res, u.rollback(ctx, job, res, err.Error())
 	}
 	if err = u.step(ctx, job, StepCleanup, progress); err != nil {
@@ -173,27 +173,37 @@ func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*
 	return res, u.finish(ctx, job, OutcomeDone, "")
 }
 
-// hasHealthcheck tells whether the new container has a health check in effect: its
-// own test if it sets one, else its image's; none, or "NONE" (disabled), means no.
-func hasHealthcheck(ctx context.Context, rt Runtime, own *container.HealthConfig, imageID string) bool {
-	test := []string(nil)
+// effectiveHealthcheck returns the health check the new container runs: its own where
+// it sets one (Docker fills what it leaves unset from the image), else its image's;
+// nil when there is none or it is disabled ("NONE").
+func effectiveHealthcheck(ctx context.Context, rt Runtime, own *container.HealthConfig, imageID string) *container.HealthConfig {
+	var hc container.HealthConfig
 	if own != nil {
-		test = own.Test
+		hc = *own
 	}
-	if len(test) == 0 {
-		if cfg, _, err := rt.ImageConfig(ctx, imageID); err == nil && cfg != nil && cfg.Healthcheck != nil {
-			test = cfg.Healthcheck.Test
+	if cfg, _, err := rt.ImageConfig(ctx, imageID); err == nil && cfg != nil && cfg.Healthcheck != nil {
+		img := cfg.Healthcheck
+		if len(hc.Test) == 0 {
+			hc.Test = img.Test
+		}
+		if hc.StartPeriod == 0 {
+			hc.StartPeriod = img.StartPeriod
 		}
 	}
-	return len(test) > 0 && test[0] != "NONE"
+	if len(hc.Test) == 0 || hc.Test[0] == "NONE" {
+		return nil
+	}
+	return &hc
 }
 
 // waitHealthy waits until the new container is healthy (with a health check) or has
 // run Settle without restarting (without one).
-func (u *Updater) waitHealthy(ctx context.Context, containerID string, hasHealthcheck bool) error {
+func (u *Updater) waitHealthy(ctx context.Context, containerID string, check *container.HealthConfig) error {
+	hasHealthcheck := check != nil
 	limit := u.Settle
 	if hasHealthcheck {
-		limit = healthTimeout
+		// A start period is time the image asks for before its check counts.
+		limit = healthTimeout + check.StartPeriod
 	}
 	deadline := u.Now().Add(limit)
 	restarts := 0 // it is new: any restart is one too many

@@ -149,6 +149,17 @@ func TestUpdate(t *testing.T) {
 			},
 		},
 		{
+			// A slow starter: its image asks for 3 minutes before its check counts,
+			// and it is healthy after 4, beyond the usual 2-minute wait.
+			name: "an image's start period adds to the wait",
+			setup: func(e *fakeEngine) {
+				hc := healthcheck()
+				hc.StartPeriod = 3 * time.Minute
+				e.images[webNewImage].Config.Healthcheck = hc
+				e.images[webNewImage].Behave = behaviour{Health: container.Healthy, HealthAfter: 4 * time.Minute}
+			},
+		},
+		{
 			name: "the container's own health check passes",
 			setup: func(e *fakeEngine) {
 				e.containers[webOldID].Config.Healthcheck = healthcheck()
