@@ -21,6 +21,7 @@ type ContainerDesk interface {
 	Stop(ctx context.Context, containerID string) error
 	Restart(ctx context.Context, containerID string) error
 	CheckUpdates(ctx context.Context, containers []dockerctl.Container) []dockerctl.Update
+	KnownUpdate(ctx context.Context, c dockerctl.Container) (available, known bool)
 }
 
 // Limits of !logs: lines by default and at most, and characters at most, so the
@@ -89,7 +90,7 @@ func oneContainerArg(ce *Event) (string, error) {
 var CommandContainers = &Command{
 	Name:    "containers",
 	Section: SectionContainers,
-	Help:    "List the containers: image, state, health, uptime and restarts",
+	Help:    "List the containers: image, state, health, uptime, restarts and known updates",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
 		list, err := ce.proc.sortedContainers(ctx)
@@ -109,10 +110,17 @@ var CommandContainers = &Command{
 			case !c.FinishedAt.IsZero():
 				up = fmt.Sprintf("exited %d, %s ago", c.ExitCode, roundDuration(now.Sub(c.FinishedAt)))
 			}
-			rows = append(rows, []string{c.Name, shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount)})
+			update := "?"
+			if available, known := ce.proc.containers.KnownUpdate(ctx, c); known && available {
+				update = "available"
+			} else if known {
+				update = "–"
+			}
+			rows = append(rows, []string{c.Name, shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount), update})
 		}
-		return ce.Reply(ctx, render.New(fmt.Sprintf("%d containers:", len(list))).Line().
-			Table([]string{"Name", "Image", "State", "Health", "Since", "Restarts"}, rows))
+		return ce.Reply(ctx, render.New(fmt.Sprintf("%d containers (update: from the last check; ? = not checked since Steward started, see ", len(list))).
+			Code(ce.proc.settings.Prefix+"updates").Text("):").Line().
+			Table([]string{"Name", "Image", "State", "Health", "Since", "Restarts", "Update"}, rows))
 	},
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -54,6 +55,12 @@ type Event struct {
 // Engine is a connection to one Docker Engine.
 type Engine struct {
 	api *client.Client
+
+	// latest remembers, by image reference, the digest its tag pointed to at the
+	// last update check, so listings can tell of updates without asking the
+	// registries again.
+	latestMu sync.Mutex
+	latest   map[string]string
 }
 
 // Connect prepares a client for the engine at host: "" means $DOCKER_HOST, else the

@@ -3,6 +3,7 @@ package dockerctl
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/client"
@@ -69,6 +70,7 @@ func (e *Engine) CheckUpdates(ctx context.Context, containers []Container) []Upd
 				failed[c.Image] = err
 			} else {
 				latest[c.Image] = string(res.Descriptor.Digest)
+				e.remember(c.Image, latest[c.Image])
 			}
 		}
 		if err := failed[c.Image]; err != nil {
@@ -103,4 +105,30 @@ func (e *Engine) runningDigests(ctx context.Context, imageID string) ([]string, 
 		}
 	}
 	return digests, nil
+}
+
+func (e *Engine) remember(image, digest string) {
+	e.latestMu.Lock()
+	defer e.latestMu.Unlock()
+	if e.latest == nil {
+		e.latest = make(map[string]string)
+	}
+	e.latest[image] = digest
+}
+
+// KnownUpdate tells, from the last update check alone (no registry is asked), whether
+// c's image has a newer version: known is false when its image was not checked since
+// Steward started.
+func (e *Engine) KnownUpdate(ctx context.Context, c Container) (available, known bool) {
+	e.latestMu.Lock()
+	latest, ok := e.latest[c.Image]
+	e.latestMu.Unlock()
+	if !ok {
+		return false, false
+	}
+	running, err := e.runningDigests(ctx, c.ImageID)
+	if err != nil || len(running) == 0 {
+		return false, false
+	}
+	return !slices.Contains(running, latest), true
 }

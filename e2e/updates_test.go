@@ -61,6 +61,13 @@ func TestUpdatesNoticeANewDigest(t *testing.T) {
 	if got := row(); !strings.Contains(got, "update available") {
 		t.Errorf("after a new push, !updates says: %s", got)
 	}
+	// !containers knows it from that check.
+	listed := command(t, w.Alice, w.AdminRoom, "!containers").Content.AsMessage().Body
+	for line := range strings.SplitSeq(listed, "\n") {
+		if strings.Contains(line, name) && !strings.HasSuffix(strings.TrimSpace(line), "available") {
+			t.Errorf("!containers does not show the known update: %s", line)
+		}
+	}
 
 	// The scheduled check, run at start, tells the room once.
 	withConfig(t, func(c *testbed.StewardConfig) {
