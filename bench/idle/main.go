@@ -23,23 +23,14 @@ func main() {
 }
 
 func run() error {
-	duration := 5 * time.Minute
-	if v := os.Getenv("BENCH_IDLE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("BENCH_IDLE: %w", err)
-		}
-		duration = d
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	dir, err := os.MkdirTemp("", "steward-bench-idle-")
+	duration, err := testbed.BenchSpan("BENCH_IDLE", 5*time.Minute)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	w, err := testbed.NewWorld(ctx, dir, func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) })
-	defer w.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	w, closeWorld, err := testbed.BenchWorld(ctx, "idle", func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) })
+	defer closeWorld()
 	if err != nil {
 		return err
 	}

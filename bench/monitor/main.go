@@ -31,24 +31,15 @@ func main() {
 }
 
 func run() error {
-	duration := 5 * time.Minute
-	if v := os.Getenv("BENCH_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("BENCH_DURATION: %w", err)
-		}
-		duration = d
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	dir, err := os.MkdirTemp("", "steward-bench-monitor-")
+	duration, err := testbed.BenchSpan("BENCH_DURATION", 5*time.Minute)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
-	w, err := testbed.NewWorld(ctx, dir, logf)
-	defer w.Close()
+	w, closeWorld, err := testbed.BenchWorld(ctx, "monitor", logf)
+	defer closeWorld()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -82,4 +83,28 @@ func (u Usage) String() string {
 	return fmt.Sprintf("over %s (%d samples): resident memory min %.1f MiB, max %.1f MiB, last %.1f MiB; CPU %.2f s user+system, %.3f%% of one core",
 		u.Span.Round(time.Second), u.Samples, float64(u.RSSMin)/1024, float64(u.RSSMax)/1024, float64(u.RSSEnd)/1024,
 		u.CPU.Seconds(), 100*u.CPU.Seconds()/u.Span.Seconds())
+}
+
+// BenchSpan reads a measurement span from the environment variable name, or def.
+func BenchSpan(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return d, nil
+}
+
+// BenchWorld builds a test bed in a new temporary directory for a benchmark command;
+// close stops it and removes the directory (call it even after an error).
+func BenchWorld(ctx context.Context, name string, logf func(string, ...any)) (w *World, close func(), err error) {
+	dir, err := os.MkdirTemp("", "steward-bench-"+name+"-")
+	if err != nil {
+		return nil, func() {}, err
+	}
+	w, err = NewWorld(ctx, dir, logf)
+	return w, func() { w.Close(); os.RemoveAll(dir) }, err
 }
