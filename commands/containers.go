@@ -11,6 +11,7 @@ import (
 
 	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/dockerctl"
+	"github.com/steward-bot/steward/redact"
 )
 
 // ContainerDesk is what commands do with the Docker Engine (dockerctl.Engine).
@@ -155,7 +156,7 @@ var CommandLogs = &Command{
 		if text == "" {
 			return ce.Reply(ctx, render.New("").Code(c.Name).Text(" has written nothing to its log."))
 		}
-		text = maskSecrets(text)
+		text = redact.Secrets(text)
 		cut := false
 		for len(text) > logsMaxChars {
 			_, text, _ = strings.Cut(text, "\n")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/dockerctl"
+	"github.com/steward-bot/steward/redact"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -126,7 +127,7 @@ func (p *Processor) updateOne(ctx context.Context, ce *Event, name string) (Reco
 	case dockerctl.OutcomeRolledBack:
 		msg := render.New("↩️ Rolled back ").Code(name).Text(": " + job.Detail + ". The previous container runs again, unchanged.")
 		if res.Logs != "" {
-			msg.Line().Text("The new container's last lines (secrets masked):").CodeBlock(maskSecrets(res.Logs))
+			msg.Line().Text("The new container's last lines (secrets masked):").CodeBlock(redact.Secrets(res.Logs))
 		}
 		edit(msg)
 		return Recorded{Outcome: "rolled_back", Detail: detail + "; " + job.Detail}, nil

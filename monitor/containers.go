@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/dockerctl"
+	"github.com/steward-bot/steward/redact"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -150,7 +151,7 @@ func (c *ContainerCheck) Observe(ctx context.Context) ([]Observation, error) {
 		if ct.State == "running" && ct.Health == "unhealthy" {
 			o := base
 			o.Fingerprint, o.Summary = fingerprint+"unhealthy", fmt.Sprintf("Container %s is unhealthy", ct.Name)
-			o.Value = "health check says: " + shortText(ct.HealthLog, 200)
+			o.Value = "health check says: " + shortText(redact.Secrets(ct.HealthLog), 200)
 			obs = append(obs, o)
 		}
 		if n := c.recentRestarts(ct, now); n >= c.RestartLoop {

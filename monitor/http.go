@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/steward-bot/steward/redact"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -66,7 +68,7 @@ func (c *HTTPCheck) Observe(ctx context.Context) ([]Observation, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("build request for %s: %w", s.URL, err)
+		return nil, fmt.Errorf("build request for %s: %w", displayURL(s.URL), err)
 	}
 	req.Header.Set("User-Agent", "Steward health check")
 	start := time.Now()
@@ -77,14 +79,19 @@ func (c *HTTPCheck) Observe(ctx context.Context) ([]Observation, error) {
 			return nil, ctx.Err() // shutting down: nothing was learnt
 		}
 		down.Summary = fmt.Sprintf("%s does not answer", s.Name)
-		down.Value = err.Error()
+		// The transport's own words, without the URL (which may hold a token).
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		down.Value = redact.Secrets(err.Error())
 		return []Observation{down}, nil
 	}
 	resp.Body.Close()
 	var obs []Observation
 	if !s.StatusOK(resp.StatusCode) {
 		down.Summary = fmt.Sprintf("%s answers %s", s.Name, resp.Status)
-		down.Value = fmt.Sprintf("GET %s: %s after %s", s.URL, resp.Status, latency.Round(time.Millisecond))
+		down.Value = fmt.Sprintf("GET %s: %s after %s", displayURL(s.URL), resp.Status, latency.Round(time.Millisecond))
 		obs = append(obs, down)
 	} else if s.LatencyWarning > 0 && latency > s.LatencyWarning {
 		obs = append(obs, Observation{
@@ -104,6 +111,20 @@ func (c *HTTPCheck) Observe(ctx context.Context) ([]Observation, error) {
 		}
 	}
 	return obs, nil
+}
+
+// displayURL is an endpoint's address as alerts show it: without a password or the
+// query string, either of which may hold a secret.
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
 }
 
 func certSeverity(left time.Duration, s HTTPSpec) state.Severity {

@@ -181,3 +181,26 @@ func TestHTTPCheckServerThatHangsThroughTheRoundIsDown(t *testing.T) {
 		t.Errorf("observations = %+v, want web does not answer", obs)
 	}
 }
+
+// An endpoint's password or query token never reaches the alert.
+func TestHTTPCheckKeepsSecretsOutOfAlerts(t *testing.T) {
+	server := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		http.Error(rw, "down", http.StatusServiceUnavailable)
+	}))
+	defer server.Close()
+	secretURL := strings.Replace(server.URL, "http://", "http://admin:hunter2@", 1) + "/health?token=s3cr3t"
+	check := NewHTTPCheck(HTTPSpec{Name: "status", URL: secretURL, Every: time.Second, Timeout: time.Second,
+		StatusOK: func(code int) bool { return code < 400 }})
+	obs, err := check.Observe(t.Context())
+	if err != nil || len(obs) != 1 {
+		t.Fatalf("Observe = %+v, %v", obs, err)
+	}
+	if strings.Contains(obs[0].Value, "hunter2") || strings.Contains(obs[0].Value, "s3cr3t") || !strings.Contains(obs[0].Value, "/health") {
+		t.Errorf("the alert value shows a secret or no endpoint: %s", obs[0].Value)
+	}
+	server.Close()
+	obs, _ = check.Observe(t.Context())
+	if len(obs) != 1 || strings.Contains(obs[0].Value, "hunter2") || strings.Contains(obs[0].Value, "s3cr3t") {
+		t.Errorf("the alert for a refused connection shows a secret: %+v", obs)
+	}
+}

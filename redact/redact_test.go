@@ -1,11 +1,11 @@
-package commands
+package redact
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestMaskSecrets(t *testing.T) {
+func TestSecrets(t *testing.T) {
 	tests := []struct {
 		in, want string
 	}{
@@ -23,14 +23,19 @@ func TestMaskSecrets(t *testing.T) {
 		{"AWS key AKIAABCDEFGHIJKLMNOP used", "AWS key ••• used"},
 		{"login with syt_c3Rld2FyZA_abcdefghij_123 done", "login with ••• done"},
 		{"nothing to hide here: 42 requests in 3s", "nothing to hide here: 42 requests in 3s"},
+		{"redis://:s3cretPass@redis:6379/0", "redis://:•••@redis:6379/0"},
+		{"postgres://app:pa/ss@db/app", "postgres://app:•••@db/app"},
+		{"postgres://app:p@ss-w0rd@db/app", "postgres://app:•••@db/app"},
+		{"pass=hunter2 ok", "pass=••• ok"},
+		{"run --password hunter2 now", "run --password ••• now"},
 		{"the passage of time", "the passage of time"},
 	}
 	for _, tt := range tests {
-		if got := maskSecrets(tt.in); got != tt.want {
-			t.Errorf("maskSecrets(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+		if got := Secrets(tt.in); got != tt.want {
+			t.Errorf("Secrets(%q)\n got %q\nwant %q", tt.in, got, tt.want)
 		}
-		if strings.Contains(tt.in, "hunter2") && strings.Contains(maskSecrets(tt.in), "hunter2") {
-			t.Errorf("the password is still in %q", maskSecrets(tt.in))
+		if strings.Contains(tt.in, "hunter2") && strings.Contains(Secrets(tt.in), "hunter2") {
+			t.Errorf("the password is still in %q", Secrets(tt.in))
 		}
 	}
 }
