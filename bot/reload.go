@@ -45,15 +45,17 @@ func (b *Bot) Reload(ctx context.Context) (*render.Message, error) {
 		return msg.List(items...), reloadRefused{err}
 	}
 	old := b.monitorConfig()
-	b.monitorCfg.Store(&cfg.Monitor)
-	select {
-	case b.reloaded <- struct{}{}:
-	default:
-	}
 	msg := render.New("Reloaded the config.")
 	if sameSettings(old, &cfg.Monitor) {
+		// The checks keep running, with what they learnt (restart counts, the
+		// disks' fill history).
 		msg.Text(" The monitor settings are unchanged.")
 	} else {
+		b.monitorCfg.Store(&cfg.Monitor)
+		select {
+		case b.reloaded <- struct{}{}:
+		default:
+		}
 		msg.Text(" The monitor settings are applied: the checks restart with them.")
 	}
 	var later []string

@@ -29,18 +29,23 @@ func (b *Bot) checkUpdates(ctx context.Context) {
 		return
 	}
 	log := zerolog.Ctx(ctx).With().Str("component", "update_check").Logger()
+	var lastTry int64
 	for {
 		raw, err := b.db.KV.Get(ctx, updateCheckKey)
 		if err != nil {
 			log.Err(err).Msg("Failed to read when images were last checked")
 		}
 		last, _ := strconv.ParseInt(raw, 10, 64)
+		// A check that could not be recorded still counts, so a database that
+		// refuses writes does not make Steward ask the registries nonstop.
+		last = max(last, lastTry)
 		if wait := time.Until(time.UnixMilli(last).Add(every)); wait > 0 {
 			if !sleep(ctx, min(wait, time.Hour), nil) {
 				return
 			}
 			continue
 		}
+		lastTry = time.Now().UnixMilli()
 		if err = b.reportUpdates(ctx); err != nil && ctx.Err() == nil {
 			log.Warn().Err(err).Msg("Failed to check images for updates")
 		}
@@ -90,14 +95,45 @@ func (b *Bot) reportUpdates(ctx context.Context) error {
 }
 
 // recoverUpdates puts right the container updates a stop cut short, before anything
-// else runs, and tells the admin room what it did.
+// else runs, and tells the admin room what it did. After a reboot the Docker Engine
+// may come up after Steward: it is given about a minute, then tried again in the
+// background every minute until the interrupted updates are settled.
 func (b *Bot) recoverUpdates(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
-	jobs, err := b.updater.Recover(ctx)
-	if err != nil {
-		log.Err(err).Msg("Failed to recover interrupted container updates")
+	wait := 2 * time.Second
+	for attempt := 0; ; attempt++ {
+		jobs, err := b.updater.Recover(ctx)
+		b.reportRecovered(ctx, jobs)
+		if err == nil {
+			return
+		}
+		log.Warn().Err(err).Msg("Can't settle interrupted container updates yet")
+		if attempt == 5 {
+			go func() {
+				for sleep(ctx, time.Minute, nil) {
+					jobs, err := b.updater.Recover(ctx)
+					b.reportRecovered(ctx, jobs)
+					if err == nil {
+						return
+					}
+				}
+			}()
+			return
+		}
+		if !sleep(ctx, wait, nil) {
+			return
+		}
+		wait *= 2
 	}
+}
+
+// reportRecovered tells the admin room about the interrupted updates Recover settled.
+func (b *Bot) reportRecovered(ctx context.Context, jobs []*state.UpdateJob) {
+	log := zerolog.Ctx(ctx)
 	for _, job := range jobs {
+		if job.Outcome == "" {
+			continue // not settled yet
+		}
 		log.Warn().Str("container", job.Container).Str("step", job.Step).Str("outcome", job.Outcome).Msg("Recovered an interrupted container update")
 		msg := render.New("Steward stopped while it was updating ").Code(job.Container).Text(" (at step " + job.Step + "). ")
 		switch job.Outcome {

@@ -159,8 +159,15 @@ var CommandLogs = &Command{
 		text = redact.Secrets(text)
 		cut := false
 		for len(text) > logsMaxChars {
-			_, text, _ = strings.Cut(text, "\n")
 			cut = true
+			if _, rest, found := strings.Cut(text, "\n"); found {
+				text = rest
+				continue
+			}
+			// One line longer than a message: keep its end, cut at a character.
+			runes := []rune(text)
+			text = "…" + string(runes[len(runes)-logsMaxChars/4:])
+			break
 		}
 		msg := render.New(fmt.Sprintf("Last %d lines of ", strings.Count(text, "\n")+1)).Code(c.Name).Text(" (what looks like secrets is masked):")
 		if cut {

@@ -109,7 +109,11 @@ func (p *Processor) updateOne(ctx context.Context, ce *Event, name string) (Reco
 			zerolog.Ctx(ctx).Err(err).Msg("Failed to queue update progress")
 		}
 	}
+	// The name is exact here: it came from the engine's own list.
 	res, err := p.updater.Update(ctx, name, func(step string) { edit(progressMsg(stepText[step])) })
+	if err != nil {
+		zerolog.Ctx(ctx).Err(err).Str("container", name).Msg("Container update hit an error")
+	}
 	if res == nil {
 		edit(render.New("Couldn't update ").Code(name).Text("; the details are in Steward's log. Nothing was changed."))
 		return Recorded{}, err

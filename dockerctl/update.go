@@ -55,6 +55,10 @@ const (
 	OutcomeFailed     = "failed"
 )
 
+// errPreviousGone: the old container no longer exists, so there is nothing to go back
+// to; the container under the name, if any, stays.
+var errPreviousGone = errors.New("the previous container is gone")
+
 // backupSuffix names the old container while the new one is tried.
 const backupSuffix = "-steward-previous"
 
@@ -144,6 +148,10 @@ func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*
 		return res, u.rollback(ctx, job, res, "create the new container: "+err.Error())
 	}
 	job.NewID = newID
+	job.UpdatedAt = u.Now()
+	if err = u.Journal.Save(ctx, job); err != nil {
+		return res, u.failStep(ctx, job, err)
+	}
 	if job.WasRunning {
 		if err = u.step(ctx, job, StepStop, progress); err != nil {
 			return res, err
@@ -248,15 +256,27 @@ func (u *Updater) step(ctx context.Context, job *state.UpdateJob, step string, p
 	job.Step, job.UpdatedAt = step, u.Now()
 	if err := u.Journal.Save(ctx, job); err != nil {
 		if step == StepRename {
+			job.Outcome, job.Detail = OutcomeFailed, "the journal could not be written: "+err.Error()
 			return err // nothing was touched yet
 		}
-		// The journal can't follow: stop here and put the old container back now
-		// rather than leave the service down until the next start.
-		return errors.Join(err, u.restore(ctx, job))
+		return u.failStep(ctx, job, err)
 	}
 	u.hook(step)
 	progress(step)
 	return nil
+}
+
+// failStep handles a journal that can't be written mid-way: stop here and put the old
+// container back now rather than leave the service down until the next start. The
+// outcome is recorded if the journal takes it after all.
+func (u *Updater) failStep(ctx context.Context, job *state.UpdateJob, journalErr error) error {
+	restoreErr := u.restore(ctx, job)
+	job.Outcome, job.Detail = OutcomeRolledBack, "the journal could not be written ("+journalErr.Error()+"); the previous container was put back"
+	if restoreErr != nil {
+		job.Outcome, job.Detail = OutcomeFailed, "the journal could not be written ("+journalErr.Error()+"), and restoring the previous container failed: "+restoreErr.Error()
+	}
+	_ = u.Journal.Save(ctx, job)
+	return errors.Join(journalErr, restoreErr)
 }
 
 func (u *Updater) hook(step string) {
@@ -295,13 +315,17 @@ func (u *Updater) restore(ctx context.Context, job *state.UpdateJob) error {
 		return err
 	}
 	if !found {
-		return errors.New("the previous container is gone")
+		return errPreviousGone
 	}
+	// The engine finds a container by ID prefix when no name matches, so the name
+	// must match exactly: only the container created under it by this update is
+	// removed, never another one whose ID happens to start with the name.
 	current, found, err := u.Runtime.InspectContainer(ctx, job.Container)
 	if err != nil {
 		return err
 	}
-	if found && current.ID != job.OldID {
+	if found && current.ID != job.OldID && strings.TrimPrefix(current.Name, "/") == job.Container &&
+		(job.NewID == "" || current.ID == job.NewID) {
 		if err = u.Runtime.Remove(ctx, current.ID); err != nil {
 			return fmt.Errorf("remove the new container: %w", err)
 		}
@@ -322,7 +346,8 @@ func (u *Updater) restore(ctx context.Context, job *state.UpdateJob) error {
 // Recover finishes the updates a stop cut short, so no container is left renamed,
 // stopped or missing: one whose new container was already found healthy is completed
 // (the old one removed); any other is rolled back to the old container. It returns
-// what it did.
+// the jobs it looked at. An error (the engine not reachable yet, after a reboot) leaves
+// the unfinished jobs as they are, for another try.
 func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
 	jobs, err := u.Journal.Unfinished(ctx)
 	if err != nil {
@@ -330,7 +355,11 @@ func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
 	}
 	for _, job := range jobs {
 		if job.Step == StepCleanup {
-			if _, found, err := u.Runtime.InspectContainer(ctx, job.OldID); err == nil && found {
+			_, found, err := u.Runtime.InspectContainer(ctx, job.OldID)
+			if err != nil {
+				return jobs, err // the engine is not reachable yet: try again later
+			}
+			if found {
 				if err = u.Runtime.Remove(ctx, job.OldID); err != nil {
 					return jobs, err
 				}
@@ -341,6 +370,9 @@ func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
 			continue
 		}
 		if err = u.restore(ctx, job); err != nil {
+			if !errors.Is(err, errPreviousGone) {
+				return jobs, err // the engine is not reachable yet: try again later
+			}
 			_ = u.finish(ctx, job, OutcomeFailed, "Steward stopped during the update, and restoring the previous container failed: "+err.Error())
 			continue
 		}

@@ -29,6 +29,10 @@ const (
 	LabelPublic = "steward.public"
 )
 
+// dieSettle is how long after a container's death its check runs, so the stop event
+// that follows a docker stop's die event is seen first.
+const dieSettle = 500 * time.Millisecond
+
 // stoppedKeyPrefix marks, in the KV table, a container stopped on purpose (docker
 // stop), so its exit is no alert, even after Steward restarts.
 const stoppedKeyPrefix = "container_stopped:"
@@ -74,7 +78,12 @@ func (c *ContainerCheck) Watch(ctx context.Context, wake func()) {
 	for {
 		err := c.Engine.Events(ctx, func(ev dockerctl.Event) {
 			backoff = time.Second
-			if c.note(ctx, ev) {
+			switch {
+			case ev.Action == "die":
+				// The engine reports the death before the stop that caused it: look
+				// a moment later, once a docker stop has been noted.
+				time.AfterFunc(dieSettle, wake)
+			case c.note(ctx, ev):
 				wake()
 			}
 		})
@@ -94,7 +103,7 @@ func (c *ContainerCheck) note(ctx context.Context, ev dockerctl.Event) bool {
 	switch ev.Action {
 	case "stop":
 		c.setStopped(ctx, ev.ContainerID, true)
-	case "start":
+	case "start", "destroy":
 		c.setStopped(ctx, ev.ContainerID, false)
 	case "oom":
 		c.mu.Lock()
@@ -103,7 +112,7 @@ func (c *ContainerCheck) note(ctx context.Context, ev dockerctl.Event) bool {
 		}
 		c.ooms[ev.ContainerID] = c.Now()
 		c.mu.Unlock()
-	case "die", "health_status", "destroy", "restart":
+	case "health_status", "restart":
 	default:
 		return false
 	}
@@ -189,7 +198,12 @@ func (c *ContainerCheck) down(ctx context.Context, ct dockerctl.Container, o Obs
 		return o, false // it finished cleanly
 	}
 	if stopped, err := c.KV.Get(ctx, stoppedKeyPrefix+ct.ID); err == nil && stopped != "" {
-		return o, false // docker stop: someone meant it
+		// docker stop: someone meant it, unless the container was started again
+		// since (an event Steward missed while it was down).
+		at, err := time.Parse(time.RFC3339, stopped)
+		if err != nil || !ct.StartedAt.After(at) {
+			return o, false
+		}
 	}
 	o.Summary = fmt.Sprintf("Container %s is down", ct.Name)
 	switch {
