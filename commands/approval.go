@@ -89,7 +89,7 @@ func (p *Processor) requestApproval(ctx context.Context, ce *Event, policy Polic
 	}
 	now := p.now()
 	a := &state.Approval{
-		Command: ce.Command.Name, Body: strings.TrimSpace(name + " " + ce.RawArgs), Effect: effect,
+		Command: ce.Command.Name, Body: strings.TrimSpace(name + " " + ce.RawArgs), Effect: effect, Pin: ce.Pin,
 		Requester: ce.Sender, RequesterDevice: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID, ThreadRoot: ce.ThreadRoot,
 		Policy: policyText, Needed: needed, SelfCounts: selfCounts, CreatedAt: now, ExpiresAt: now.Add(p.settings.ApprovalTTL),
 	}
@@ -425,7 +425,7 @@ func (p *Processor) runApproved(ctx context.Context, a *state.Approval) (outcome
 		Command: cmd, Args: args, RawArgs: rawArgs, Sender: a.Requester, DeviceID: a.RequesterDevice,
 		Verified: true, Encrypted: true, Role: p.RoleOf(ctx, a.Requester),
 		RoomID: a.RoomID, EventID: a.EventID, ThreadRoot: a.ThreadRoot, SentAt: a.CreatedAt, ReceivedAt: a.CreatedAt,
-		Approval: a, proc: p,
+		Approval: a, Pin: a.Pin, proc: p,
 	}
 	switch {
 	case cmd == nil:

@@ -100,6 +100,10 @@ type Event struct {
 	ReceivedAt time.Time
 	// Approval is the request under which the command runs, when it needed one.
 	Approval *state.Approval
+	// Pin is set by Describe to what the request shows that may change while it
+	// waits (an image digest); it is stored with the request, and the approved
+	// command finds it here again, to run against exactly that or refuse.
+	Pin string
 
 	proc *Processor
 }

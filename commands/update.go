@@ -16,7 +16,7 @@ import (
 
 // Updater replaces a container by one from its image's newer version (dockerctl.Updater).
 type Updater interface {
-	Update(ctx context.Context, name string, progress dockerctl.Progress) (*dockerctl.Result, error)
+	Update(ctx context.Context, name, expect string, progress dockerctl.Progress) (*dockerctl.Result, error)
 }
 
 // stepText says what an update step does, for the progress message.
@@ -48,9 +48,13 @@ var CommandUpdate = &Command{
 				return "", err
 			}
 			parts := make([]string, 0, len(updates))
+			pins := make([]string, 0, len(updates))
 			for _, u := range updates {
 				parts = append(parts, fmt.Sprintf("%s (%s: %s → %s)", u.Container, u.Image, ShortDigest(u.Running), ShortDigest(u.Latest)))
+				pins = append(pins, u.Container+" "+u.Latest)
 			}
+			// These containers, to these versions, and nothing else.
+			ce.Pin = strings.Join(pins, "\n")
 			return fmt.Sprintf("updates %d containers one after another: %s; each is recreated with the same configuration, checked, and rolled back by itself if it does not run healthily",
 				len(updates), strings.Join(parts, ", ")), nil
 		}
@@ -58,24 +62,37 @@ var CommandUpdate = &Command{
 		if err != nil {
 			return "", err
 		}
+		ce.Pin = c.ID + " " + u.Latest
 		return fmt.Sprintf("updates %s: pulls %s (%s → %s), recreates the container with the same configuration, waits until it runs healthily, and rolls back to the current one by itself if it does not",
 			c.Name, u.Image, ShortDigest(u.Running), ShortDigest(u.Latest)), nil
 	},
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) == 1 && strings.EqualFold(ce.Args[0], "all") {
-			updates, err := p.allUpdatable(ctx)
-			if err != nil {
-				return err
+			// What was approved: these containers to these versions.
+			var targets [][2]string
+			for line := range strings.SplitSeq(ce.Pin, "\n") {
+				if name, digest, ok := strings.Cut(line, " "); ok {
+					targets = append(targets, [2]string{name, digest})
+				}
 			}
-			outcome := state.OutcomeOK
-			var details []string
-			for _, u := range updates {
-				rec, err := p.updateOne(ctx, ce, u.Container)
+			if ce.Pin == "" {
+				updates, err := p.allUpdatable(ctx)
 				if err != nil {
 					return err
 				}
-				details = append(details, u.Container+": "+rec.Detail)
+				for _, u := range updates {
+					targets = append(targets, [2]string{u.Container, ""})
+				}
+			}
+			outcome := state.OutcomeOK
+			var details []string
+			for _, target := range targets {
+				rec, err := p.updateOne(ctx, ce, target[0], target[1])
+				if err != nil {
+					return err
+				}
+				details = append(details, target[0]+": "+rec.Detail)
 				if rec.Outcome != state.OutcomeOK && outcome != state.OutcomeError {
 					outcome = rec.Outcome
 				}
@@ -86,7 +103,11 @@ var CommandUpdate = &Command{
 		if err != nil {
 			return err
 		}
-		rec, err := p.updateOne(ctx, ce, c.Name)
+		approvedID, expect, _ := strings.Cut(ce.Pin, " ")
+		if ce.Pin != "" && approvedID != c.ID {
+			return Usagef("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Name)
+		}
+		rec, err := p.updateOne(ctx, ce, c.Name, expect)
 		if err != nil {
 			return err
 		}
@@ -96,7 +117,7 @@ var CommandUpdate = &Command{
 
 // updateOne runs the update of one container, showing its progress by editing one
 // message, and returns what to record.
-func (p *Processor) updateOne(ctx context.Context, ce *Event, name string) (Recorded, error) {
+func (p *Processor) updateOne(ctx context.Context, ce *Event, name, expect string) (Recorded, error) {
 	progressMsg := func(text string) *render.Message {
 		return render.New("Updating ").Code(name).Text(": " + text + "…")
 	}
@@ -110,7 +131,7 @@ func (p *Processor) updateOne(ctx context.Context, ce *Event, name string) (Reco
 		}
 	}
 	// The name is exact here: it came from the engine's own list.
-	res, err := p.updater.Update(ctx, name, func(step string) { edit(progressMsg(stepText[step])) })
+	res, err := p.updater.Update(ctx, name, expect, func(step string) { edit(progressMsg(stepText[step])) })
 	if err != nil {
 		zerolog.Ctx(ctx).Err(err).Str("container", name).Msg("Container update hit an error")
 	}

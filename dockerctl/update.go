@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,7 +97,11 @@ type Progress func(step string)
 // Update replaces the container name by a new one from its image's current version.
 // When anything fails after the old container was touched, the old one is put back as
 // it was, and the result says so.
-func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*Result, error) {
+//
+// expect, when set, is the digest that was approved: if the tag points elsewhere by
+// the time it is pulled, nothing is changed and the update fails, so what runs is
+// what the admins saw.
+func (u *Updater) Update(ctx context.Context, name, expect string, progress Progress) (*Result, error) {
 	old, found, err := u.Runtime.InspectContainer(ctx, name)
 	if err != nil {
 		return nil, err
@@ -124,8 +129,14 @@ func (u *Updater) Update(ctx context.Context, name string, progress Progress) (*
 	if job.NewImage, err = u.Runtime.Pull(ctx, job.Image); err != nil {
 		return res, u.finish(ctx, job, OutcomeFailed, "pull: "+err.Error())
 	}
-	if _, newDigests, err := u.Runtime.ImageConfig(ctx, job.NewImage); err == nil {
+	var newDigests []string
+	if _, newDigests, err = u.Runtime.ImageConfig(ctx, job.NewImage); err == nil {
 		job.NewDigest = first(newDigests)
+	}
+	if expect != "" && slices.Contains(newDigests, expect) {
+		job.NewDigest = expect
+	} else if expect != "" {
+		return res, u.finish(ctx, job, OutcomeFailed, fmt.Sprintf("the tag now points to %s, not to the approved %s; nothing was changed, ask again to update to it", short(job.NewDigest), short(expect)))
 	}
 	if job.NewImage == job.OldImage {
 		return res, u.finish(ctx, job, OutcomeUpToDate, "")
@@ -381,6 +392,15 @@ func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
 		}
 	}
 	return jobs, nil
+}
+
+// short is a digest's first 12 hex digits, as docker shows them.
+func short(digest string) string {
+	_, hex, _ := strings.Cut(digest, ":")
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	return hex
 }
 
 func first(s []string) string {

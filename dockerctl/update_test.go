@@ -194,7 +194,7 @@ func TestUpdate(t *testing.T) {
 					tc.setup(e)
 				}
 				var steps []string
-				res, err := updater(e, j).Update(t.Context(), "web", func(step string) { steps = append(steps, step) })
+				res, err := updater(e, j).Update(t.Context(), "web", "", func(step string) { steps = append(steps, step) })
 				if err != nil {
 					t.Fatalf("Update: %v", err)
 				}
@@ -299,7 +299,7 @@ func TestUpdateChangesNothing(t *testing.T) {
 				e, j := shop(true)
 				tc.setup(e)
 				var steps []string
-				res, err := updater(e, j).Update(t.Context(), "web", func(step string) { steps = append(steps, step) })
+				res, err := updater(e, j).Update(t.Context(), "web", "", func(step string) { steps = append(steps, step) })
 				if err != nil {
 					t.Fatalf("Update: %v", err)
 				}
@@ -403,7 +403,7 @@ func TestUpdateRollsBack(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e, j := shop(true)
 				tc.setup(e)
-				res, err := updater(e, j).Update(t.Context(), "web", func(string) {})
+				res, err := updater(e, j).Update(t.Context(), "web", "", func(string) {})
 				if err != nil {
 					t.Fatalf("Update: %v", err)
 				}
@@ -438,7 +438,7 @@ func TestUpdateRollsBackStoppedContainer(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e, j := shop(false)
 				tc.setup(e)
-				res, err := updater(e, j).Update(t.Context(), "web", func(string) {})
+				res, err := updater(e, j).Update(t.Context(), "web", "", func(string) {})
 				if err != nil {
 					t.Fatalf("Update: %v", err)
 				}
@@ -468,7 +468,7 @@ func TestUpdateRollbackFails(t *testing.T) {
 				e, j := shop(true)
 				exitsAtOnce(e)
 				e.fail = tc.fail
-				res, err := updater(e, j).Update(t.Context(), "web", func(string) {})
+				res, err := updater(e, j).Update(t.Context(), "web", "", func(string) {})
 				if err == nil || !strings.Contains(err.Error(), "roll back web") || !strings.Contains(err.Error(), tc.error) {
 					t.Errorf("error %v, want it to say rolling back web failed to %s", err, tc.error)
 				}
@@ -492,7 +492,7 @@ func TestUpdateJournalFailureLeavesWebRunning(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e, j := shop(true)
 				j.failSave = map[string]error{step: errors.New("disk I/O error")}
-				if _, err := updater(e, j).Update(t.Context(), "web", func(string) {}); err == nil {
+				if _, err := updater(e, j).Update(t.Context(), "web", "", func(string) {}); err == nil {
 					t.Error("Update succeeded with a journal that cannot be written")
 				}
 				if got := e.names(); !slices.Equal(got, []string{"web"}) {
@@ -525,7 +525,7 @@ func interrupt(t *testing.T, u *Updater) {
 			}
 		}
 	}()
-	res, err := u.Update(t.Context(), "web", func(string) {})
+	res, err := u.Update(t.Context(), "web", "", func(string) {})
 	t.Fatalf("the update ran to its end: %v (%v)", res.Job.Outcome, err)
 }
 
@@ -646,4 +646,29 @@ func TestRecoverOldContainerGone(t *testing.T) {
 			})
 		})
 	}
+}
+
+// An approved update deploys the approved version or nothing: if the tag moved on
+// while the request waited, the engine is left as it was.
+func TestUpdatePinnedDigest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, j := shop(true)
+		res, err := updater(e, j).Update(t.Context(), "web", "sha256:"+strings.Repeat("0", 64), func(string) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Job.Outcome != OutcomeFailed || !strings.Contains(res.Job.Detail, "not to the approved") {
+			t.Errorf("outcome %s (%s), want failed because the tag moved", res.Job.Outcome, res.Job.Detail)
+		}
+		if c, found, _ := e.InspectContainer(t.Context(), "web"); !found || c.ID != webOldID || !c.State.Running {
+			t.Error("the old container was touched")
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		e, j := shop(true)
+		res, err := updater(e, j).Update(t.Context(), "web", webNewDigest, func(string) {})
+		if err != nil || res.Job.Outcome != OutcomeDone {
+			t.Errorf("the approved digest was not deployed: %v, %+v", err, res.Job)
+		}
+	})
 }

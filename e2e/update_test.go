@@ -137,6 +137,23 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("after the rollback %s runs image %s (running %v), want %s running", name, info.Image, info.State.Running, v2)
 	}
 
+	// A version pushed while the request waits is not what was approved: nothing
+	// changes.
+	push("4.0")
+	pending := command(t, w.Alice, w.AdminRoom, "!update "+name)
+	pm := requestIDPattern.FindStringSubmatch(pending.Content.AsMessage().Body)
+	if pm == nil {
+		t.Fatalf("!update did not ask for approval: %s", pending.Content.AsMessage().Body)
+	}
+	push("4.1")
+	command(t, w.Bob, w.AdminRoom, "!approve "+pm[1])
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "not to the approved", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if info = running(); info.Image != v2 || !info.State.Running {
+		t.Errorf("an update to an unapproved version changed %s: it runs %s, want %s", name, info.Image, v2)
+	}
+
 	// Steward killed half-way: the previous container comes back at the next start.
 	push("3.0")
 	if err = w.Steward.Stop(); err != nil {

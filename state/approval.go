@@ -34,7 +34,9 @@ type Approval struct {
 	// Body is the command line as it was sent.
 	Body string
 	// Effect says, for people, what running it will do.
-	Effect          string
+	Effect string
+	// Pin is what the command must still find when it runs (see Event.Pin).
+	Pin             string
 	Requester       id.UserID
 	RequesterDevice id.DeviceID
 	RoomID          id.RoomID
@@ -76,7 +78,7 @@ type Approvals struct {
 	db *dbutil.Database
 }
 
-const approvalColumns = `id, command, body, effect, requester, requester_device, room_id, event_id, thread_root,
+const approvalColumns = `id, command, body, effect, pin, requester, requester_device, room_id, event_id, thread_root,
 	policy, needed, self_counts, request_msg, audit_id, created_at, expires_at, state, decided_by, decided_at,
 	reason, outcome, detail`
 
@@ -93,9 +95,9 @@ func (ap *Approvals) Create(ctx context.Context, a *Approval) error {
 	for range 20 {
 		a.ID = random.StringCharset(4, approvalIDAlphabet)
 		res, err := ap.db.Exec(ctx, `INSERT INTO approval (`+approvalColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, '', 0, '', '', '')
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, '', 0, '', '', '')
 			ON CONFLICT (id) DO NOTHING`,
-			a.ID, a.Command, a.Body, a.Effect, a.Requester, a.RequesterDevice, a.RoomID, a.EventID, a.ThreadRoot,
+			a.ID, a.Command, a.Body, a.Effect, a.Pin, a.Requester, a.RequesterDevice, a.RoomID, a.EventID, a.ThreadRoot,
 			a.Policy, a.Needed, a.SelfCounts, a.RequestMsg, a.AuditID, a.CreatedAt.UnixMilli(), a.ExpiresAt.UnixMilli(), a.State)
 		if err != nil {
 			return fmt.Errorf("store approval request: %w", err)
@@ -232,7 +234,7 @@ func (ap *Approvals) Votes(ctx context.Context, approvalID string) ([]*Vote, err
 func scanApproval(row dbutil.Scannable) (*Approval, error) {
 	var a Approval
 	var createdAt, expiresAt, decidedAt int64
-	err := row.Scan(&a.ID, &a.Command, &a.Body, &a.Effect, &a.Requester, &a.RequesterDevice, &a.RoomID, &a.EventID, &a.ThreadRoot,
+	err := row.Scan(&a.ID, &a.Command, &a.Body, &a.Effect, &a.Pin, &a.Requester, &a.RequesterDevice, &a.RoomID, &a.EventID, &a.ThreadRoot,
 		&a.Policy, &a.Needed, &a.SelfCounts, &a.RequestMsg, &a.AuditID, &createdAt, &expiresAt, &a.State, &a.DecidedBy, &decidedAt,
 		&a.Reason, &a.Outcome, &a.Detail)
 	if err != nil {
