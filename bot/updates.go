@@ -8,7 +8,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/bot/render"
-	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/state"
 )
@@ -82,7 +81,7 @@ func (b *Bot) reportUpdates(ctx context.Context) error {
 				return err
 			}
 			items = append(items, render.New("").Code(u.Container).Text(" runs ").Code(u.Image).
-				Text(" ("+commands.ShortDigest(u.Running)+"); the registry now has "+commands.ShortDigest(u.Latest)+"."))
+				Text(" ("+dockerctl.ShortDigest(u.Running)+"); the registry now has "+dockerctl.ShortDigest(u.Latest)+"."))
 		}
 		if len(items) == 0 {
 			return nil

@@ -250,7 +250,7 @@ var CommandUpdates = &Command{
 			switch u.State {
 			case dockerctl.UpdateAvailable:
 				available++
-				status += ": " + ShortDigest(u.Running) + " → " + ShortDigest(u.Latest)
+				status += ": " + dockerctl.ShortDigest(u.Running) + " → " + dockerctl.ShortDigest(u.Latest)
 			case dockerctl.UpdateUnknown, dockerctl.UpdateNotChecked:
 				status += " (" + shorten(u.Reason, 60) + ")"
 			}
@@ -262,13 +262,4 @@ var CommandUpdates = &Command{
 		}
 		return ce.Reply(ctx, render.New(summary).Line().Table([]string{"Container", "Image", "Status"}, rows))
 	},
-}
-
-// ShortDigest shortens "sha256:4f2a…" to its first 12 hex digits, as docker does.
-func ShortDigest(digest string) string {
-	_, hex, _ := strings.Cut(digest, ":")
-	if len(hex) > 12 {
-		hex = hex[:12]
-	}
-	return hex
 }

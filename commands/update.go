@@ -50,7 +50,7 @@ var CommandUpdate = &Command{
 			parts := make([]string, 0, len(updates))
 			pins := make([]string, 0, len(updates))
 			for _, u := range updates {
-				parts = append(parts, fmt.Sprintf("%s (%s: %s → %s)", u.Container, u.Image, ShortDigest(u.Running), ShortDigest(u.Latest)))
+				parts = append(parts, fmt.Sprintf("%s (%s: %s → %s)", u.Container, u.Image, dockerctl.ShortDigest(u.Running), dockerctl.ShortDigest(u.Latest)))
 				pins = append(pins, u.Container+" "+u.Latest)
 			}
 			// These containers, to these versions, and nothing else.
@@ -64,7 +64,7 @@ var CommandUpdate = &Command{
 		}
 		ce.Pin = c.ID + " " + u.Latest
 		return fmt.Sprintf("updates %s: pulls %s (%s → %s), recreates the container with the same configuration, waits until it runs healthily, and rolls back to the current one by itself if it does not",
-			c.Name, u.Image, ShortDigest(u.Running), ShortDigest(u.Latest)), nil
+			c.Name, u.Image, dockerctl.ShortDigest(u.Running), dockerctl.ShortDigest(u.Latest)), nil
 	},
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
@@ -141,10 +141,10 @@ func (p *Processor) updateOne(ctx context.Context, ce *Event, name, expect strin
 	}
 	job := res.Job
 	took := res.Duration.Round(100 * time.Millisecond)
-	detail := fmt.Sprintf("%s %s → %s in %s", job.Image, ShortDigest(job.OldDigest), ShortDigest(job.NewDigest), took)
+	detail := fmt.Sprintf("%s %s → %s in %s", job.Image, dockerctl.ShortDigest(job.OldDigest), dockerctl.ShortDigest(job.NewDigest), took)
 	switch job.Outcome {
 	case dockerctl.OutcomeDone:
-		edit(render.New("✅ Updated ").Code(name).Text(fmt.Sprintf(" to %s (%s → %s) in %s; it runs healthily.", job.Image, ShortDigest(job.OldDigest), ShortDigest(job.NewDigest), took)))
+		edit(render.New("✅ Updated ").Code(name).Text(fmt.Sprintf(" to %s (%s → %s) in %s; it runs healthily.", job.Image, dockerctl.ShortDigest(job.OldDigest), dockerctl.ShortDigest(job.NewDigest), took)))
 		return Recorded{Outcome: state.OutcomeOK, Detail: detail}, nil
 	case dockerctl.OutcomeUpToDate:
 		edit(render.New("").Code(name).Text(" already runs the newest " + job.Image + "; nothing to do."))
@@ -207,7 +207,7 @@ func (p *Processor) updatable(ctx context.Context, ce *Event) (dockerctl.Contain
 	u := p.containers.CheckUpdates(ctx, []dockerctl.Container{c})[0]
 	switch u.State {
 	case dockerctl.UpToDate:
-		return c, u, Usagef("%s already runs the newest %s (%s).", c.Name, u.Image, ShortDigest(u.Running))
+		return c, u, Usagef("%s already runs the newest %s (%s).", c.Name, u.Image, dockerctl.ShortDigest(u.Running))
 	case dockerctl.UpdateAvailable:
 		return c, u, nil
 	default:

@@ -136,7 +136,7 @@ func (u *Updater) Update(ctx context.Context, name, expect string, progress Prog
 	if expect != "" && slices.Contains(newDigests, expect) {
 		job.NewDigest = expect
 	} else if expect != "" {
-		return res, u.finish(ctx, job, OutcomeFailed, fmt.Sprintf("the tag now points to %s, not to the approved %s; nothing was changed, ask again to update to it", short(job.NewDigest), short(expect)))
+		return res, u.finish(ctx, job, OutcomeFailed, fmt.Sprintf("the tag now points to %s, not to the approved %s; nothing was changed, ask again to update to it", ShortDigest(job.NewDigest), ShortDigest(expect)))
 	}
 	if job.NewImage == job.OldImage {
 		return res, u.finish(ctx, job, OutcomeUpToDate, "")
@@ -394,8 +394,8 @@ func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
 	return jobs, nil
 }
 
-// short is a digest's first 12 hex digits, as docker shows them.
-func short(digest string) string {
+// ShortDigest shortens "sha256:4f2a…" to its first 12 hex digits, as docker shows it.
+func ShortDigest(digest string) string {
 	_, hex, _ := strings.Cut(digest, ":")
 	if len(hex) > 12 {
 		hex = hex[:12]
