@@ -162,7 +162,7 @@ var CommandReload = &Command{
 			return replyErr
 		}
 		if err != nil {
-			return UserError{Msg: err.Error(), Answered: true}
+			return Recorded{Outcome: state.OutcomeBadInput, Detail: err.Error()}
 		}
 		return nil
 	},

@@ -121,12 +121,7 @@ func (ce *Event) Replyf(ctx context.Context, format string, args ...any) error {
 // UserError is an error whose text is meant for the person who sent the command. Other
 // errors are logged and answered with a generic message, so internal details never
 // reach the room.
-type UserError struct {
-	Msg string
-	// Answered is set when the command has already told the sender; the error only
-	// records the outcome.
-	Answered bool
-}
+type UserError struct{ Msg string }
 
 func (e UserError) Error() string { return e.Msg }
 

@@ -334,9 +334,7 @@ func (p *Processor) run(ctx context.Context, ce *Event) (outcome, detail string)
 		return rec.Outcome, rec.Detail
 	}
 	if userErr := (UserError{}); errors.As(err, &userErr) {
-		if !userErr.Answered {
-			p.reply(ctx, ce, render.New(userErr.Msg))
-		}
+		p.reply(ctx, ce, render.New(userErr.Msg))
 		return state.OutcomeBadInput, userErr.Msg
 	}
 	log.Err(err).Str("command", ce.Command.Name).Msg("Command failed")
