@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,21 +131,13 @@ func BenchmarkUpdateDowntime(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer api.Close()
-	registry, err := testbed.StartRegistry(ctx, filepath.Join(w.Dir, "registry-bench"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer registry.Stop()
-	ref := registry.Host + "/steward-test/bench:stable"
+	repo := newImageRepo(b, api, "bench:stable")
+	ref := repo.Ref
 	version := 0
+	// push makes the next version the image and returns what it answers.
 	push := func() string {
 		version++
-		if err := testbed.ImportImage(ctx, api, ref, fmt.Sprintf("%d.0", version)); err != nil {
-			b.Fatal(err)
-		}
-		if err := testbed.PushImage(ctx, api, ref); err != nil {
-			b.Fatal(err)
-		}
+		repo.push(fmt.Sprintf("%d.0", version))
 		return fmt.Sprintf("version %d.0", version)
 	}
 	port, err := testbed.FreePort()

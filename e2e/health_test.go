@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,26 +23,8 @@ func TestHealthCheckedContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Close()
-	registry, err := testbed.StartRegistry(ctx, filepath.Join(w.Dir, "registry-health"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer registry.Stop()
-	ref := registry.Host + "/steward-test/checked:stable"
-	push := func(version string) string {
-		t.Helper()
-		if err := testbed.ImportImage(ctx, api, ref, version); err != nil {
-			t.Fatal(err)
-		}
-		if err := testbed.PushImage(ctx, api, ref); err != nil {
-			t.Fatal(err)
-		}
-		img, err := api.ImageInspect(ctx, ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return img.ID
-	}
+	repo := newImageRepo(t, api, "checked:stable")
+	ref, push := repo.Ref, repo.push
 	push("1.0")
 	name := fmt.Sprintf("steward-e2e-checked-%d", time.Now().UnixNano())
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{

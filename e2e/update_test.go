@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,26 +24,8 @@ func TestUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Close()
-	registry, err := testbed.StartRegistry(ctx, filepath.Join(w.Dir, "registry-update"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer registry.Stop()
-	ref := registry.Host + "/steward-test/web:stable"
-	push := func(version string) string {
-		t.Helper()
-		if err := testbed.ImportImage(ctx, api, ref, version); err != nil {
-			t.Fatal(err)
-		}
-		if err := testbed.PushImage(ctx, api, ref); err != nil {
-			t.Fatal(err)
-		}
-		img, err := api.ImageInspect(ctx, ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return img.ID
-	}
+	repo := newImageRepo(t, api, "web:stable")
+	ref, push := repo.Ref, repo.push
 	v1 := push("1.0")
 	name := fmt.Sprintf("steward-e2e-web-%d", time.Now().UnixNano())
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{

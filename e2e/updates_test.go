@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,18 +19,9 @@ func TestUpdatesNoticeANewDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Close()
-	registry, err := testbed.StartRegistry(ctx, filepath.Join(w.Dir, "registry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer registry.Stop()
-	ref := registry.Host + "/steward-test/app:1"
-	if err = testbed.ImportImage(ctx, api, ref, "1.0"); err != nil {
-		t.Fatal(err)
-	}
-	if err = testbed.PushImage(ctx, api, ref); err != nil {
-		t.Fatal(err)
-	}
+	repo := newImageRepo(t, api, "app:1")
+	ref := repo.Ref
+	repo.push("1.0")
 	name := fmt.Sprintf("steward-e2e-updated-%d", time.Now().UnixNano())
 	if _, err = testbed.RunContainerFrom(ctx, api, ref, name, nil, t.Cleanup); err != nil {
 		t.Fatal(err)
@@ -52,12 +42,7 @@ func TestUpdatesNoticeANewDigest(t *testing.T) {
 	}
 
 	// A new version under the same tag.
-	if err = testbed.ImportImage(ctx, api, ref, "1.1"); err != nil {
-		t.Fatal(err)
-	}
-	if err = testbed.PushImage(ctx, api, ref); err != nil {
-		t.Fatal(err)
-	}
+	repo.push("1.1")
 	if got := row(); !strings.Contains(got, "update available") {
 		t.Errorf("after a new push, !updates says: %s", got)
 	}
