@@ -565,12 +565,12 @@ func (p *Processor) requestMessage(a *state.Approval, votes []*state.Vote) *rend
 		}
 	}
 	msg.Bold(title + ": " + a.ID).Line()
-	msg.Pill(a.Requester).Text(" asked to run ").Code(a.Body).Text(" at " + clock(a.CreatedAt, a.CreatedAt) + ".")
+	msg.Pill(a.Requester).Text(" asked to run ").Code(a.Body).Text(" at " + render.Clock(a.CreatedAt, a.CreatedAt) + ".")
 	if a.Effect != "" {
 		msg.Line().Text("What it does: " + a.Effect)
 	}
 	approvers := approverList(a, votes)
-	at := clock(a.DecidedAt, a.CreatedAt)
+	at := render.Clock(a.DecidedAt, a.CreatedAt)
 	msg.Line()
 	switch a.State {
 	case state.ApprovalOpen:
@@ -587,7 +587,7 @@ func (p *Processor) requestMessage(a *state.Approval, votes []*state.Vote) *rend
 			}
 			msg.Text(".")
 		}
-		msg.Text(" Expires at " + clock(a.ExpiresAt, a.CreatedAt) + ".").Line()
+		msg.Text(" Expires at " + render.Clock(a.ExpiresAt, a.CreatedAt) + ".").Line()
 		prefix := p.settings.Prefix
 		msg.Text("React " + ReactionApprove + " to approve or " + ReactionDeny + " to deny, or send ").
 			Code(prefix + "approve " + a.ID).Text(" or ").Code(prefix + "deny " + a.ID + " REASON").
@@ -605,7 +605,7 @@ func (p *Processor) requestMessage(a *state.Approval, votes []*state.Vote) *rend
 	case state.ApprovalCancelled:
 		msg.Text("Withdrawn by " + a.DecidedBy.String() + " at " + at + ". It will not run.")
 	case state.ApprovalExpired:
-		msg.Text(fmt.Sprintf("Expired at %s with %d of %d approvals. It will not run.", clock(a.ExpiresAt, a.CreatedAt), countApprovals(a, votes), a.Needed))
+		msg.Text(fmt.Sprintf("Expired at %s with %d of %d approvals. It will not run.", render.Clock(a.ExpiresAt, a.CreatedAt), countApprovals(a, votes), a.Needed))
 	}
 	return msg
 }
@@ -622,14 +622,4 @@ func resultText(a *state.Approval) string {
 	default:
 		return "not run (" + a.Outcome + ")"
 	}
-}
-
-// clock formats t for people: the time of day in UTC, with the date when it is not the
-// day of ref.
-func clock(t, ref time.Time) string {
-	t, ref = t.UTC(), ref.UTC()
-	if t.YearDay() == ref.YearDay() && t.Year() == ref.Year() {
-		return t.Format("15:04 UTC")
-	}
-	return t.Format("Mon 2 Jan 15:04 UTC")
 }

@@ -27,7 +27,7 @@ var CommandOnCall = &Command{
 			if err != nil {
 				return err
 			}
-			msg := render.New("On duty: ").Pill(duty.Admin).Text(" until " + clock(duty.Until, now) + ".")
+			msg := render.New("On duty: ").Pill(duty.Admin).Text(" until " + render.Clock(duty.Until, now) + ".")
 			if duty.TookOver {
 				msg.Text(" (Took over from ").Pill(duty.Scheduled).Text(".)")
 			}
@@ -47,14 +47,14 @@ var CommandOnCall = &Command{
 				return err
 			}
 			if before.Admin == ce.Sender {
-				return ce.Reply(ctx, render.New("You are already on duty, until "+clock(before.Until, now)+"."))
+				return ce.Reply(ctx, render.New("You are already on duty, until "+render.Clock(before.Until, now)+"."))
 			}
 			duty, err := oc.Take(ctx, ce.Sender, now)
 			if err != nil {
 				return err
 			}
 			return ce.Reply(ctx, render.New("🔁 ").Pill(ce.Sender).Text(" took over on-call duty from ").Pill(before.Admin).
-				Text(" until the handover at "+clock(duty.Until, now)+"."))
+				Text(" until the handover at "+render.Clock(duty.Until, now)+"."))
 		default:
 			return Usagef("Usage: %soncall, or %soncall take to take over duty.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
 		}

@@ -117,9 +117,9 @@ func (p *Processor) silence(ctx context.Context, ce *Event, matcher string, span
 	}
 	var msg *render.Message
 	if maintenance {
-		msg = render.New(fmt.Sprintf("🛠️ Maintenance #%d until %s: alerts are held back and the group room is told.", s.ID, clock(s.EndsAt, now)))
+		msg = render.New(fmt.Sprintf("🛠️ Maintenance #%d until %s: alerts are held back and the group room is told.", s.ID, render.Clock(s.EndsAt, now)))
 	} else {
-		msg = render.New(fmt.Sprintf("🔕 Silence #%d: alerts matching ", s.ID)).Code(matcher).Text(" are held back until " + clock(s.EndsAt, now) + ".")
+		msg = render.New(fmt.Sprintf("🔕 Silence #%d: alerts matching ", s.ID)).Code(matcher).Text(" are held back until " + render.Clock(s.EndsAt, now) + ".")
 	}
 	if len(matched) > 0 {
 		msg.Text(fmt.Sprintf(" It covers %d open alert(s) now.", len(matched)))

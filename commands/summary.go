@@ -76,7 +76,7 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 		}
 	}
 
-	msg := new(render.Message).Bold(fmt.Sprintf("Decisions from %s to %s", clock(since, now), clock(now, now))).Line()
+	msg := new(render.Message).Bold(fmt.Sprintf("Decisions from %s to %s", render.Clock(since, now), render.Clock(now, now))).Line()
 	if len(ran) == 0 {
 		msg.Text("No commands were run.")
 	} else {

@@ -108,14 +108,8 @@ func Badge(s state.Severity) string {
 	}
 }
 
-// clock formats t as the time of day in UTC, with the date when it is not today.
-func clock(t time.Time) string {
-	t = t.UTC()
-	if now := time.Now().UTC(); t.YearDay() == now.YearDay() && t.Year() == now.Year() {
-		return t.Format("15:04 UTC")
-	}
-	return t.Format("Mon 2 Jan 15:04 UTC")
-}
+// clock formats t as render.Clock does, against the present.
+func clock(t time.Time) string { return render.Clock(t, time.Now()) }
 
 // humanDuration says d the way a person would.
 func humanDuration(d time.Duration) string {

@@ -7,6 +7,7 @@ package render
 import (
 	"html"
 	"strings"
+	"time"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -145,4 +146,14 @@ func (m *Message) Notice() *event.MessageEventContent {
 		Format:        event.FormatHTML,
 		FormattedBody: m.HTML(),
 	}
+}
+
+// Clock says when t is for people: the time of day in UTC, with the date when it is
+// not the day of ref (usually now).
+func Clock(t, ref time.Time) string {
+	t, ref = t.UTC(), ref.UTC()
+	if t.YearDay() == ref.YearDay() && t.Year() == ref.Year() {
+		return t.Format("15:04 UTC")
+	}
+	return t.Format("Mon 2 Jan 15:04 UTC")
 }
