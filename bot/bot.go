@@ -79,6 +79,9 @@ type Bot struct {
 	// baseCtx is Run's context, for mautrix callbacks that are not given one (the
 	// decryption error callback).
 	baseCtx context.Context
+	// workCtx is the context commands run on: it outlives Run's by the few seconds a
+	// shutdown gives them to finish.
+	workCtx context.Context
 
 	inboxWake  chan struct{}
 	outboxWake chan struct{}
@@ -179,6 +182,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		OnCall:     b.onCall,
 		Containers: b.docker,
 		Updater:    b.updater,
+		Background: b.background,
 		Txn:        b.db.DoTxn,
 		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:        time.Now,
@@ -195,6 +199,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	// their outcome instead of being cut off half-way.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	b.workCtx = workCtx
 	if err := b.reportInterrupted(workCtx); err != nil {
 		return err
 	}
@@ -246,6 +251,16 @@ func (b *Bot) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// background runs a long command (an approved update) apart from the room's queue;
+// a shutdown waits for it as for any running command.
+func (b *Bot) background(fn func(ctx context.Context)) {
+	b.running.Add(1)
+	go func() {
+		defer b.running.Done()
+		fn(b.workCtx)
+	}()
 }
 
 // waitForCommands waits up to limit for running commands.

@@ -315,7 +315,7 @@ func (p *Processor) vote(ctx context.Context, approvalID string, b *ballot) (rep
 		return render.New("Something went wrong while recording your answer to " + approvalID + "; the details are in Steward's log. Try again."), state.OutcomeError
 	}
 	if approved != nil {
-		p.execute(ctx, approved)
+		p.launch(ctx, approved)
 	}
 	return reply, outcome
 }
@@ -373,6 +373,16 @@ func (p *Processor) editRequest(ctx context.Context, a *state.Approval) error {
 		return err
 	}
 	return p.messenger.Edit(ctx, a.RoomID, a.RequestMsg, p.requestMessage(a, votes))
+}
+
+// launch runs an approved request: in the room's queue for a quick command, in the
+// background for a Long one.
+func (p *Processor) launch(ctx context.Context, a *state.Approval) {
+	if cmd := p.registry.Lookup(a.Command); cmd != nil && cmd.Long && p.background != nil {
+		p.background(func(ctx context.Context) { p.execute(ctx, a) })
+		return
+	}
+	p.execute(ctx, a)
 }
 
 // execute runs an approved request, exactly once: the move from approved to executing
@@ -505,7 +515,7 @@ func (p *Processor) Resume(ctx context.Context) error {
 		return err
 	}
 	for _, a := range approved {
-		p.execute(ctx, a)
+		p.launch(ctx, a)
 	}
 	return p.ExpireDue(ctx)
 }

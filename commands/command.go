@@ -74,6 +74,10 @@ type Command struct {
 	// FreeText commands take the rest of the line as typed (ce.RawArgs), so quotes and
 	// apostrophes in it are not argument syntax.
 	FreeText bool
+	// Long commands, once approved, run in the background (Deps.Background): the
+	// room's other commands, an !ack or a 👀 on an alert, do not wait behind them.
+	// They answer by editing messages of their own as they go.
+	Long bool
 	// Describe, for a command that may need approval, checks the arguments and says in
 	// a sentence what running it will do; the approval request shows it. A UserError
 	// refuses the command before anyone is asked. Without Describe the request shows

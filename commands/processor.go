@@ -104,6 +104,9 @@ type Deps struct {
 	Containers ContainerDesk
 	// Updater replaces containers with their images' newer versions.
 	Updater Updater
+	// Background runs fn apart from the command queues, with a context of its own
+	// that outlives the command, for Long commands. Nil runs them in the queue.
+	Background func(fn func(ctx context.Context))
 	// Txn runs fn in one database transaction (state.DB.DoTxn).
 	Txn     func(ctx context.Context, fn func(ctx context.Context) error) error
 	Limiter *Limiter
@@ -126,6 +129,7 @@ type Processor struct {
 	onCall     *monitor.OnCall
 	containers ContainerDesk
 	updater    Updater
+	background func(fn func(ctx context.Context))
 	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter    *Limiter
 	now        func() time.Time
@@ -149,7 +153,7 @@ type Input struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	return &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 }
 

@@ -41,6 +41,7 @@ var CommandUpdate = &Command{
 	Args:        "CONTAINER|all",
 	Role:        RoleAdmin,
 	Destructive: true,
+	Long:        true,
 	Describe: func(ctx context.Context, ce *Event) (string, error) {
 		if len(ce.Args) == 1 && strings.EqualFold(ce.Args[0], "all") {
 			updates, err := ce.proc.allUpdatable(ctx)

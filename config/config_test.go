@@ -870,8 +870,8 @@ func TestParseProblems(t *testing.T) {
 			keys: []string{"docker.host"}, lines: []int{11}, msg: "not a Docker Engine address"},
 		{name: "docker a string", edits: after("docker: unix:///var/run/docker.sock\n"),
 			keys: []string{"docker"}, lines: []int{10}, msg: `expected a mapping of settings, got "unix:///var/run/docker.sock"`},
-		{name: "docker misspelt key", edits: after("docker:\n  hots: tcp://192.0.2.10:2376\n"),
-			keys: []string{"docker.hots"}, lines: []int{11}, msg: `did you mean "host"?`},
+		{name: "docker misspelt key", edits: after("docker:\n  hst: tcp://192.0.2.10:2376\n"),
+			keys: []string{"docker.hst"}, lines: []int{11}, msg: `did you mean "host"?`},
 
 		// monitor.daily_digest.
 		{name: "daily digest empty", edits: after("monitor:\n  daily_digest: {}\n")},
@@ -888,6 +888,29 @@ func TestParseProblems(t *testing.T) {
 			keys: []string{"monitor.daily_digest.day"}, lines: []int{12}, msg: "unknown key; known keys here are hour, time_zone"},
 		{name: "daily digest on", edits: after("monitor:\n  daily_digest: on\n"),
 			keys: []string{"monitor.daily_digest"}, lines: []int{11}, msg: `expected a mapping of settings, got "on"`},
+		// docker: several engines.
+		{name: "docker hosts", edits: after("docker:\n  hosts:\n    web:\n      address: unix:///var/run/docker.sock\n    db:\n      address: ssh://steward@db.example.org\n      only_label: steward.group=friends\n")},
+		{name: "docker hosts beside host", edits: after("docker:\n  host: unix:///var/run/docker.sock\n  hosts:\n    web:\n      address: unix:///var/run/docker.sock\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "can't be set with docker.hosts"},
+		{name: "docker hosts empty", edits: after("docker:\n  hosts: {}\n"),
+			keys: []string{"docker.hosts"}, lines: []int{11}, msg: "must name at least one engine"},
+		{name: "docker host name with a slash", edits: after("docker:\n  hosts:\n    web/1:\n      address: unix:///run/docker.sock\n"),
+			keys: []string{"docker.hosts.web/1"}, lines: []int{12}, msg: "a host name is lower-case letters"},
+		{name: "docker host without an address", edits: after("docker:\n  hosts:\n    web:\n      only_label: a\n"),
+			keys: []string{"docker.hosts.web"}, lines: []int{12}, msg: "needs an address"},
+		{name: "docker host address checked", edits: after("docker:\n  hosts:\n    web:\n      address: /run/docker.sock\n"),
+			keys: []string{"docker.hosts.web.address"}, lines: []int{13}, msg: "did you mean"},
+		{name: "docker tls on a socket", edits: after("docker:\n  tls:\n    ca: /etc/hostname\n    cert: /etc/hostname\n    key: /etc/hostname\n"),
+			keys: []string{"docker.tls"}, lines: []int{11}, msg: "is for a tcp:// engine only"},
+		{name: "docker tls over tcp", edits: after("docker:\n  host: tcp://192.0.2.1:2376\n  tls:\n    ca: /etc/hostname\n    cert: /etc/hostname\n    key: /etc/hostname\n")},
+		{name: "docker tls without a key", edits: after("docker:\n  host: tcp://192.0.2.1:2376\n  tls:\n    ca: /etc/hostname\n    cert: /etc/hostname\n"),
+			keys: []string{"docker.tls.key"}, msg: "all three of ca, cert and key are needed"},
+		{name: "docker tls file missing", edits: after("docker:\n  host: tcp://192.0.2.1:2376\n  tls:\n    ca: /nonexistent/ca.pem\n    cert: /etc/hostname\n    key: /etc/hostname\n"),
+			keys: []string{"docker.tls.ca"}, lines: []int{13}, msg: "can't read it: open /nonexistent/ca.pem: no such file or directory"},
+		{name: "docker ssh options over tcp", edits: after("docker:\n  host: tcp://192.0.2.1:2376\n  ssh:\n    known_hosts: /etc/hostname\n"),
+			keys: []string{"docker.ssh"}, lines: []int{12}, msg: "is for an ssh:// engine only"},
+		{name: "docker only_label bad", edits: after("docker:\n  only_label: '=x'\n"),
+			keys: []string{"docker.only_label"}, lines: []int{11}, msg: "must be a label, KEY or KEY=VALUE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1655,6 +1678,18 @@ func TestExampleConfig(t *testing.T) {
 	used := map[string]bool{}
 	for k := range w.set {
 		used[index.ReplaceAllString(k, "")] = true
+	}
+	// Keys that can't be set beside the ones the example sets (docker.hosts
+	// replaces docker.host; TLS and ssh files are for other kinds of
+	// address) are shown in comments.
+	commented := []string{"docker.hosts", "docker.only_label", "docker.tls.ca", "docker.tls.cert", "docker.tls.key",
+		"docker.ssh.identity", "docker.ssh.known_hosts"}
+	for _, key := range commented {
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if used[key] || !regexp.MustCompile(`(?m)^\s*#\s+`+leaf+`:`).Match(data) {
+			t.Errorf("%s should show key %s in a comment", path, key)
+		}
+		used[key] = true
 	}
 	for _, key := range leafKeys(reflect.TypeFor[Config](), "") {
 		if !used[key] {
