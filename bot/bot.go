@@ -49,10 +49,11 @@ type Bot struct {
 	proc   *commands.Processor
 	alerts *monitor.Engine
 	onCall *monitor.OnCall
-	// docker is the Docker Engine's client; it connects when first used.
-	docker *dockerctl.Engine
-	// updater replaces containers with newer images, journaling each step.
-	updater *dockerctl.Updater
+	// docker is the Docker Engines' clients; each connects when first used.
+	docker *dockerctl.Fleet
+	// updaters replace containers with newer images, journaling each step; one
+	// per engine, by host name.
+	updaters dockerctl.Updaters
 
 	// monitorCfg is the monitor section in force; a reload replaces it and signals
 	// reloaded.
@@ -103,7 +104,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logg
 	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("restrict data_dir: %w", err)
 	}
-	docker, err := dockerctl.Connect(cfg.Docker.Host)
+	docker, err := dockerctl.ConnectFleet(endpoints(cfg.Docker))
 	if err != nil {
 		return nil, err
 	}
@@ -151,9 +152,12 @@ func (b *Bot) Run(ctx context.Context) error {
 		Hour: b.cfg.OnCall.Hour, Zone: b.cfg.OnCall.Location,
 	}}
 	b.alerts = monitor.NewEngine(b.engineSettings(b.monitorConfig()), b.db.Alerts, b.db.Silences, b, b.db.Audit, b.db.DoTxn, time.Now)
-	b.updater = &dockerctl.Updater{
-		Runtime: b.docker, Journal: b.db.UpdateJobs, Settle: b.cfg.Docker.Settle.D(), Now: time.Now, Poll: 500 * time.Millisecond,
-		Hook: func(step string) { crashPoint("update-" + step) },
+	b.updaters = make(dockerctl.Updaters)
+	for _, engine := range b.docker.Engines() {
+		b.updaters[engine.Name()] = &dockerctl.Updater{
+			Host: engine.Name(), Runtime: engine, Journal: b.db.UpdateJobs, Settle: b.cfg.Docker.Settle.D(), Now: time.Now, Poll: 500 * time.Millisecond,
+			Hook: func(step string) { crashPoint("update-" + step) },
+		}
 	}
 	registry := commands.Builtin()
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
@@ -181,7 +185,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		Reloader:   b,
 		OnCall:     b.onCall,
 		Containers: b.docker,
-		Updater:    b.updater,
+		Updater:    b.updaters,
 		Background: b.background,
 		Txn:        b.db.DoTxn,
 		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
@@ -311,6 +315,19 @@ func (b *Bot) resolveRoom(ctx context.Context, room string) (id.RoomID, error) {
 		roomID = resp.RoomID
 	}
 	return roomID, b.db.KV.Set(ctx, roomIDKey(room), roomID.String())
+}
+
+// endpoints lists the Docker Engines of the config.
+func endpoints(d config.Docker) []dockerctl.Endpoint {
+	engines := d.Engines()
+	eps := make([]dockerctl.Endpoint, len(engines))
+	for i, e := range engines {
+		eps[i] = dockerctl.Endpoint{
+			Name: e.Name, Address: e.Address, TLSCA: e.TLS.CA, TLSCert: e.TLS.Cert, TLSKey: e.TLS.Key,
+			SSHIdentity: e.SSH.Identity, SSHKnownHosts: e.SSH.KnownHosts, OnlyLabel: e.OnlyLabel,
+		}
+	}
+	return eps
 }
 
 func diskPaths(cfg *config.Config) []string {

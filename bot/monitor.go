@@ -53,10 +53,12 @@ func (b *Bot) checksFrom(m config.Monitor) []monitor.Check {
 		checks = append(checks, &monitor.DiskCheck{Disks: disks, Every: m.Interval.D(), Now: time.Now})
 	}
 	if m.Containers.On() {
-		checks = append(checks, &monitor.ContainerCheck{
-			Engine: b.docker, KV: b.db.KV, Every: m.Interval.D(), RestartLoop: m.Containers.RestartLoop,
-			RestartWindow: m.Containers.RestartWindow.D(), For: m.Containers.For.D(), Hint: m.Containers.Hint, Now: time.Now,
-		})
+		for _, engine := range b.docker.Engines() {
+			checks = append(checks, &monitor.ContainerCheck{
+				Host: engine.Name(), Engine: engine, KV: b.db.KV, Every: m.Interval.D(), RestartLoop: m.Containers.RestartLoop,
+				RestartWindow: m.Containers.RestartWindow.D(), For: m.Containers.For.D(), Hint: m.Containers.Hint, Now: time.Now,
+			})
+		}
 	}
 	for _, h := range m.HTTP {
 		checks = append(checks, monitor.NewHTTPCheck(monitor.HTTPSpec{

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -58,7 +59,10 @@ func (b *Bot) checkUpdates(ctx context.Context) {
 // digests it has not told before.
 func (b *Bot) reportUpdates(ctx context.Context) error {
 	containers, err := b.docker.Containers(ctx)
-	if err != nil {
+	if unreachable := (*dockerctl.UnreachableError)(nil); errors.As(err, &unreachable) {
+		// The hosts that answered are checked; the others alert through the monitor.
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("Checking images for updates without some hosts")
+	} else if err != nil {
 		return err
 	}
 	updates := b.docker.CheckUpdates(ctx, containers)
@@ -80,7 +84,7 @@ func (b *Bot) reportUpdates(ctx context.Context) error {
 			if err = b.db.KV.Set(ctx, updateSeenPrefix+u.Image, u.Latest); err != nil {
 				return err
 			}
-			items = append(items, render.New("").Code(u.Container).Text(" runs ").Code(u.Image).
+			items = append(items, render.New("").Code(u.Ref()).Text(" runs ").Code(u.Image).
 				Text(" ("+dockerctl.ShortDigest(u.Running)+"); the registry now has "+dockerctl.ShortDigest(u.Latest)+"."))
 		}
 		if len(items) == 0 {
@@ -101,7 +105,7 @@ func (b *Bot) recoverUpdates(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
 	wait := 2 * time.Second
 	for attempt := 0; ; attempt++ {
-		jobs, err := b.updater.Recover(ctx)
+		jobs, err := b.updaters.Recover(ctx)
 		b.reportRecovered(ctx, jobs)
 		if err == nil {
 			return
@@ -110,7 +114,7 @@ func (b *Bot) recoverUpdates(ctx context.Context) {
 		if attempt == 5 {
 			go func() {
 				for sleep(ctx, time.Minute, nil) {
-					jobs, err := b.updater.Recover(ctx)
+					jobs, err := b.updaters.Recover(ctx)
 					b.reportRecovered(ctx, jobs)
 					if err == nil {
 						return
@@ -134,7 +138,7 @@ func (b *Bot) reportRecovered(ctx context.Context, jobs []*state.UpdateJob) {
 			continue // not settled yet
 		}
 		log.Warn().Str("container", job.Container).Str("step", job.Step).Str("outcome", job.Outcome).Msg("Recovered an interrupted container update")
-		msg := render.New("Steward stopped while it was updating ").Code(job.Container).Text(" (at step " + job.Step + "). ")
+		msg := render.New("Steward stopped while it was updating ").Code(dockerctl.JoinRef(job.Host, job.Container)).Text(" (at step " + job.Step + "). ")
 		switch job.Outcome {
 		case dockerctl.OutcomeDone:
 			msg.Text("The new container had already proved healthy, so I finished the update.")
@@ -145,7 +149,7 @@ func (b *Bot) reportRecovered(ctx context.Context, jobs []*state.UpdateJob) {
 		}
 		err := b.db.DoTxn(ctx, func(ctx context.Context) error {
 			if _, err := b.db.Audit.Append(ctx, &state.AuditEntry{
-				Actor: b.client.UserID, Action: "update.recovered", Arguments: job.Container + " " + job.Image,
+				Actor: b.client.UserID, Action: "update.recovered", Arguments: dockerctl.JoinRef(job.Host, job.Container) + " " + job.Image,
 				Outcome: job.Outcome, Detail: job.Detail,
 			}); err != nil {
 				return err

@@ -1,7 +1,9 @@
 package commands
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -14,13 +16,17 @@ import (
 	"github.com/steward-bot/steward/redact"
 )
 
-// ContainerDesk is what commands do with the Docker Engine (dockerctl.Engine).
+// ContainerDesk is what commands do with the Docker Engines (dockerctl.Fleet).
 type ContainerDesk interface {
+	// Hosts names the engines, in order: one empty name when there is one.
+	Hosts() []string
+	// Containers lists every engine's containers; with a *dockerctl.UnreachableError
+	// when some engines can't be asked.
 	Containers(ctx context.Context) ([]dockerctl.Container, error)
-	Logs(ctx context.Context, containerID string, lines int) (string, error)
-	Start(ctx context.Context, containerID string) error
-	Stop(ctx context.Context, containerID string) error
-	Restart(ctx context.Context, containerID string) error
+	Logs(ctx context.Context, c dockerctl.Container, lines int) (string, error)
+	Start(ctx context.Context, c dockerctl.Container) error
+	Stop(ctx context.Context, c dockerctl.Container) error
+	Restart(ctx context.Context, c dockerctl.Container) error
 	CheckUpdates(ctx context.Context, containers []dockerctl.Container) []dockerctl.Update
 	KnownUpdate(ctx context.Context, c dockerctl.Container) (available, known bool)
 }
@@ -36,53 +42,128 @@ const (
 // containerName is what Docker accepts as a container name (or an ID).
 var containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
-// findContainer resolves what was typed to one of the engine's containers: its exact
-// name, or the start of its ID (at least 6 characters, and only one container's).
-// Nothing typed in chat reaches the engine unchecked.
+// hostName is what a host's name may be (config.dockerHostName).
+var hostName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,31}$`)
+
+// findContainer resolves what was typed to one of the engines' containers:
+// [HOST/]NAME, where NAME is the exact name or the start of the ID (at least 6
+// characters, and only one container's). Without HOST/, the name must be on one
+// host only. Nothing typed in chat reaches an engine unchecked.
 func (p *Processor) findContainer(ctx context.Context, arg string) (dockerctl.Container, error) {
 	prefix := p.settings.Prefix
-	if !containerName.MatchString(arg) {
+	host, name := dockerctl.SplitRef(arg)
+	if strings.Contains(arg, "/") {
+		if !slices.Contains(p.containers.Hosts(), host) || host == "" {
+			return dockerctl.Container{}, p.unknownHost(host)
+		}
+	}
+	if !containerName.MatchString(name) {
 		return dockerctl.Container{}, Usagef("%q is not a container name. %scontainers lists them.", arg, prefix)
 	}
-	list, err := p.containers.Containers(ctx)
+	list, unreachable, err := p.listContainers(ctx, host)
 	if err != nil {
 		return dockerctl.Container{}, err
 	}
-	var byID []dockerctl.Container
+	var byName, byID []dockerctl.Container
 	for _, c := range list {
-		if c.Name == arg {
-			return c, nil
+		if c.Name == name {
+			byName = append(byName, c)
 		}
-		if len(arg) >= 6 && strings.HasPrefix(c.ID, strings.ToLower(arg)) {
+		if len(name) >= 6 && strings.HasPrefix(c.ID, strings.ToLower(name)) {
 			byID = append(byID, c)
 		}
 	}
-	switch len(byID) {
+	if len(byName) == 0 {
+		byName = byID
+	}
+	switch len(byName) {
 	case 1:
-		return byID[0], nil
+		return byName[0], nil
 	case 0:
+		if len(unreachable) > 0 {
+			return dockerctl.Container{}, Usagef("There is no container %q on the hosts I can reach; I can't reach %s right now.", arg, strings.Join(unreachable, ", "))
+		}
 		return dockerctl.Container{}, Usagef("There is no container %q. %scontainers lists them.", arg, prefix)
+	}
+	if byName[0].Name == name && byName[1].Name == name {
+		refs := make([]string, len(byName))
+		for i, c := range byName {
+			refs[i] = c.Ref()
+		}
+		return dockerctl.Container{}, Usagef("%s runs on more than one host: say which, as %s.", name, strings.Join(refs, " or "))
+	}
+	return dockerctl.Container{}, Usagef("%q is the start of %d containers' IDs; give its name.", arg, len(byName))
+}
+
+// unknownHost refuses a host that is not configured.
+func (p *Processor) unknownHost(host string) error {
+	hosts := p.containers.Hosts()
+	if len(hosts) == 1 && hosts[0] == "" {
+		return Usagef("Steward manages one Docker host, so containers are named without a host: %q is not needed.", host+"/")
+	}
+	return Usagef("There is no Docker host %q; the hosts are %s.", host, strings.Join(hosts, ", "))
+}
+
+// listContainers lists the containers of every host, or of host alone when set;
+// unreachable names the hosts that could not be asked. An unreachable engine is a
+// plain answer when nothing is left to work with: host's own, or every one.
+func (p *Processor) listContainers(ctx context.Context, host string) (list []dockerctl.Container, unreachable []string, err error) {
+	all, err := p.containers.Containers(ctx)
+	var down *dockerctl.UnreachableError
+	if errors.As(err, &down) {
+		if _, hostDown := down.Hosts[host]; hostDown || len(down.Hosts) == len(p.containers.Hosts()) {
+			return nil, nil, Usagef("I can't reach the Docker Engine of %s right now; the details are in Steward's log.", cmp.Or(host, strings.Join(down.Names(), ", ")))
+		}
+		unreachable = down.Names()
+	} else if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range all {
+		if host == "" || c.Host == host {
+			list = append(list, c)
+		}
+	}
+	return list, unreachable, nil
+}
+
+// sortedContainers is listContainers by host and name; none is a plain answer.
+func (p *Processor) sortedContainers(ctx context.Context, host string) ([]dockerctl.Container, []string, error) {
+	list, unreachable, err := p.listContainers(ctx, host)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(list) == 0 && len(unreachable) == 0 {
+		return nil, nil, Usagef("There are no containers.")
+	}
+	slices.SortFunc(list, func(a, b dockerctl.Container) int { return strings.Compare(a.Ref(), b.Ref()) })
+	return list, unreachable, nil
+}
+
+// hostArg reads the optional HOST argument of a listing.
+func (p *Processor) hostArg(ce *Event) (string, error) {
+	switch len(ce.Args) {
+	case 0:
+		return "", nil
+	case 1:
+		if !hostName.MatchString(ce.Args[0]) || !slices.Contains(p.containers.Hosts(), ce.Args[0]) {
+			return "", p.unknownHost(ce.Args[0])
+		}
+		return ce.Args[0], nil
 	default:
-		return dockerctl.Container{}, Usagef("%q is the start of %d containers' IDs; give its name.", arg, len(byID))
+		return "", Usagef("Usage: %s%s [HOST]", p.settings.Prefix, ce.Command.Name)
 	}
 }
 
-// sortedContainers lists the engine's containers by name; none is a plain answer.
-func (p *Processor) sortedContainers(ctx context.Context) ([]dockerctl.Container, error) {
-	list, err := p.containers.Containers(ctx)
-	if err != nil {
-		return nil, err
+// unreachableNote says which hosts a listing leaves out.
+func unreachableNote(msg *render.Message, hosts []string) {
+	if len(hosts) > 0 {
+		msg.Line().Text("⚠️ I can't reach the Docker Engine of " + strings.Join(hosts, ", ") + " right now, so its containers are missing here.")
 	}
-	if len(list) == 0 {
-		return nil, Usagef("There are no containers.")
-	}
-	slices.SortFunc(list, func(a, b dockerctl.Container) int { return strings.Compare(a.Name, b.Name) })
-	return list, nil
 }
 
 func oneContainerArg(ce *Event) (string, error) {
 	if len(ce.Args) != 1 {
-		return "", Usagef("Usage: %s%s CONTAINER. %scontainers lists them.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
+		return "", Usagef("Usage: %s%s [HOST/]CONTAINER. %scontainers lists them.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
 	}
 	return ce.Args[0], nil
 }
@@ -91,10 +172,15 @@ func oneContainerArg(ce *Event) (string, error) {
 var CommandContainers = &Command{
 	Name:    "containers",
 	Section: SectionContainers,
-	Help:    "List the containers: image, state, health, uptime, restarts and known updates",
+	Help:    "List the containers (of one host): image, state, health, uptime, restarts and known updates",
+	Args:    "[HOST]",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
-		list, err := ce.proc.sortedContainers(ctx)
+		host, err := ce.proc.hostArg(ce)
+		if err != nil {
+			return err
+		}
+		list, unreachable, err := ce.proc.sortedContainers(ctx, host)
 		if err != nil {
 			return err
 		}
@@ -117,11 +203,13 @@ var CommandContainers = &Command{
 			} else if known {
 				update = "–"
 			}
-			rows = append(rows, []string{c.Name, shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount), update})
+			rows = append(rows, []string{c.Ref(), shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount), update})
 		}
-		return ce.Reply(ctx, render.New(fmt.Sprintf("%d containers (update: from the last check; ? = not checked since Steward started, see ", len(list))).
+		msg := render.New(fmt.Sprintf("%d containers (update: from the last check; ? = not checked since Steward started, see ", len(list))).
 			Code(ce.proc.settings.Prefix+"updates").Text("):").Line().
-			Table([]string{"Name", "Image", "State", "Health", "Since", "Restarts", "Update"}, rows))
+			Table([]string{"Name", "Image", "State", "Health", "Since", "Restarts", "Update"}, rows)
+		unreachableNote(msg, unreachable)
+		return ce.Reply(ctx, msg)
 	},
 }
 
@@ -130,12 +218,12 @@ var CommandLogs = &Command{
 	Name:    "logs",
 	Section: SectionContainers,
 	Help:    "Show a container's last log lines (secrets masked)",
-	Args:    fmt.Sprintf("CONTAINER [N, default %d, at most %d]", logsDefault, logsMax),
+	Args:    fmt.Sprintf("[HOST/]CONTAINER [N, default %d, at most %d]", logsDefault, logsMax),
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) == 0 || len(ce.Args) > 2 {
-			return Usagef("Usage: %slogs CONTAINER [N]", p.settings.Prefix)
+			return Usagef("Usage: %slogs [HOST/]CONTAINER [N]", p.settings.Prefix)
 		}
 		lines := logsDefault
 		if len(ce.Args) == 2 {
@@ -149,12 +237,12 @@ var CommandLogs = &Command{
 		if err != nil {
 			return err
 		}
-		text, err := p.containers.Logs(ctx, c.ID, lines)
+		text, err := p.containers.Logs(ctx, c, lines)
 		if err != nil {
 			return err
 		}
 		if text == "" {
-			return ce.Reply(ctx, render.New("").Code(c.Name).Text(" has written nothing to its log."))
+			return ce.Reply(ctx, render.New("").Code(c.Ref()).Text(" has written nothing to its log."))
 		}
 		text = redact.Secrets(text)
 		cut := false
@@ -169,7 +257,7 @@ var CommandLogs = &Command{
 			text = "…" + string(runes[len(runes)-logsMaxChars/4:])
 			break
 		}
-		msg := render.New(fmt.Sprintf("Last %d lines of ", strings.Count(text, "\n")+1)).Code(c.Name).Text(" (what looks like secrets is masked):")
+		msg := render.New(fmt.Sprintf("Last %d lines of ", strings.Count(text, "\n")+1)).Code(c.Ref()).Text(" (what looks like secrets is masked):")
 		if cut {
 			msg.Text(" (cut to fit one message)")
 		}
@@ -179,12 +267,12 @@ var CommandLogs = &Command{
 
 // containerAction declares !start, !stop and !restart: they change what people use, so
 // they go through approval (second_admin by default).
-func containerAction(name, help, verb, done string, wantRunning bool, do func(ContainerDesk) func(context.Context, string) error) *Command {
+func containerAction(name, help, verb, done string, wantRunning bool, do func(ContainerDesk) func(context.Context, dockerctl.Container) error) *Command {
 	return &Command{
 		Name:        name,
 		Section:     SectionContainers,
 		Help:        help,
-		Args:        "CONTAINER",
+		Args:        "[HOST/]CONTAINER",
 		Role:        RoleAdmin,
 		Destructive: true,
 		Describe: func(ctx context.Context, ce *Event) (string, error) {
@@ -197,9 +285,9 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 				return "", err
 			}
 			if running := c.State == "running"; running != wantRunning {
-				return "", Usagef("%s is %s; there is nothing to %s.", c.Name, c.State, name)
+				return "", Usagef("%s is %s; there is nothing to %s.", c.Ref(), c.State, name)
 			}
-			return fmt.Sprintf("%s the container %s (image %s, %s)", verb, c.Name, c.Image, c.State), nil
+			return fmt.Sprintf("%s the container %s (image %s, %s)", verb, c.Ref(), c.Image, c.State), nil
 		},
 		Func: func(ctx context.Context, ce *Event) error {
 			arg, err := oneContainerArg(ce)
@@ -212,10 +300,10 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 				return err
 			}
 			started := ce.proc.now()
-			if err = do(ce.proc.containers)(ctx, c.ID); err != nil {
+			if err = do(ce.proc.containers)(ctx, c); err != nil {
 				return err
 			}
-			return ce.Reply(ctx, render.New(done+" ").Code(c.Name).Text(fmt.Sprintf(" in %s.", ce.proc.now().Sub(started).Round(100*time.Millisecond))))
+			return ce.Reply(ctx, render.New(done+" ").Code(c.Ref()).Text(fmt.Sprintf(" in %s.", ce.proc.now().Sub(started).Round(100*time.Millisecond))))
 		},
 	}
 }
@@ -223,11 +311,11 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 // The container actions.
 var (
 	CommandRestart = containerAction("restart", "Restart a container", "restarts", "Restarted", true,
-		func(d ContainerDesk) func(context.Context, string) error { return d.Restart })
+		func(d ContainerDesk) func(context.Context, dockerctl.Container) error { return d.Restart })
 	CommandStop = containerAction("stop", "Stop a container (it will not alert as down)", "stops", "Stopped", true,
-		func(d ContainerDesk) func(context.Context, string) error { return d.Stop })
+		func(d ContainerDesk) func(context.Context, dockerctl.Container) error { return d.Stop })
 	CommandStart = containerAction("start", "Start a stopped container", "starts", "Started", false,
-		func(d ContainerDesk) func(context.Context, string) error { return d.Start })
+		func(d ContainerDesk) func(context.Context, dockerctl.Container) error { return d.Start })
 )
 
 // CommandUpdates tells, for each container, whether its image has a newer version
@@ -235,10 +323,15 @@ var (
 var CommandUpdates = &Command{
 	Name:    "updates",
 	Section: SectionContainers,
-	Help:    "Check which containers' images have newer versions in their registries",
+	Help:    "Check which containers' images (on one host) have newer versions in their registries",
+	Args:    "[HOST]",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
-		list, err := ce.proc.sortedContainers(ctx)
+		host, err := ce.proc.hostArg(ce)
+		if err != nil {
+			return err
+		}
+		list, unreachable, err := ce.proc.sortedContainers(ctx, host)
 		if err != nil {
 			return err
 		}
@@ -254,12 +347,14 @@ var CommandUpdates = &Command{
 			case dockerctl.UpdateUnknown, dockerctl.UpdateNotChecked:
 				status += " (" + shorten(u.Reason, 60) + ")"
 			}
-			rows = append(rows, []string{u.Container, shorten(u.Image, 40), status})
+			rows = append(rows, []string{u.Ref(), shorten(u.Image, 40), status})
 		}
 		summary := "All checked images are up to date."
 		if available > 0 {
 			summary = fmt.Sprintf("%d container(s) can be updated:", available)
 		}
-		return ce.Reply(ctx, render.New(summary).Line().Table([]string{"Container", "Image", "Status"}, rows))
+		msg := render.New(summary).Line().Table([]string{"Container", "Image", "Status"}, rows)
+		unreachableNote(msg, unreachable)
+		return ce.Reply(ctx, msg)
 	},
 }

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,13 +15,15 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-// Updater replaces a container by one from its image's newer version (dockerctl.Updater).
+// Updater replaces a container by one from its image's newer version
+// (dockerctl.Updaters, one per host).
 type Updater interface {
-	Update(ctx context.Context, name, expect string, progress dockerctl.Progress) (*dockerctl.Result, error)
+	Update(ctx context.Context, host, name, expect string, progress dockerctl.Progress) (*dockerctl.Result, error)
 }
 
 // stepText says what an update step does, for the progress message.
 var stepText = map[string]string{
+	dockerctl.StepWait:    "waiting for another update on this host to finish",
 	dockerctl.StepPull:    "pulling the new image",
 	dockerctl.StepRename:  "setting the old container aside",
 	dockerctl.StepCreate:  "creating the new container with the same configuration",
@@ -37,22 +40,25 @@ var stepText = map[string]string{
 var CommandUpdate = &Command{
 	Name:        "update",
 	Section:     SectionContainers,
-	Help:        "Update a container (or all) to the newer image under its tag; rolled back by itself if the new one is not healthy",
-	Args:        "CONTAINER|all",
+	Help:        "Update a container (or all, or all of a host) to the newer image under its tag; rolled back by itself if the new one is not healthy",
+	Args:        "[HOST/]CONTAINER|all|HOST/all",
 	Role:        RoleAdmin,
 	Destructive: true,
 	Long:        true,
 	Describe: func(ctx context.Context, ce *Event) (string, error) {
-		if len(ce.Args) == 1 && strings.EqualFold(ce.Args[0], "all") {
-			updates, err := ce.proc.allUpdatable(ctx)
+		if host, all, err := ce.proc.allArg(ce); all || err != nil {
+			if err != nil {
+				return "", err
+			}
+			updates, err := ce.proc.allUpdatable(ctx, host)
 			if err != nil {
 				return "", err
 			}
 			parts := make([]string, 0, len(updates))
 			pins := make([]string, 0, len(updates))
 			for _, u := range updates {
-				parts = append(parts, fmt.Sprintf("%s (%s: %s → %s)", u.Container, u.Image, dockerctl.ShortDigest(u.Running), dockerctl.ShortDigest(u.Latest)))
-				pins = append(pins, u.Container+" "+u.Latest)
+				parts = append(parts, fmt.Sprintf("%s (%s: %s → %s)", u.Ref(), u.Image, dockerctl.ShortDigest(u.Running), dockerctl.ShortDigest(u.Latest)))
+				pins = append(pins, u.Ref()+" "+u.Latest)
 			}
 			// These containers, to these versions, and nothing else.
 			ce.Pin = strings.Join(pins, "\n")
@@ -65,25 +71,28 @@ var CommandUpdate = &Command{
 		}
 		ce.Pin = c.ID + " " + u.Latest
 		return fmt.Sprintf("updates %s: pulls %s (%s → %s), recreates the container with the same configuration, waits until it runs healthily, and rolls back to the current one by itself if it does not",
-			c.Name, u.Image, dockerctl.ShortDigest(u.Running), dockerctl.ShortDigest(u.Latest)), nil
+			c.Ref(), u.Image, dockerctl.ShortDigest(u.Running), dockerctl.ShortDigest(u.Latest)), nil
 	},
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
-		if len(ce.Args) == 1 && strings.EqualFold(ce.Args[0], "all") {
+		if host, all, err := p.allArg(ce); all || err != nil {
+			if err != nil {
+				return err
+			}
 			// What was approved: these containers to these versions.
 			var targets [][2]string
 			for line := range strings.SplitSeq(ce.Pin, "\n") {
-				if name, digest, ok := strings.Cut(line, " "); ok {
-					targets = append(targets, [2]string{name, digest})
+				if ref, digest, ok := strings.Cut(line, " "); ok {
+					targets = append(targets, [2]string{ref, digest})
 				}
 			}
 			if ce.Pin == "" {
-				updates, err := p.allUpdatable(ctx)
+				updates, err := p.allUpdatable(ctx, host)
 				if err != nil {
 					return err
 				}
 				for _, u := range updates {
-					targets = append(targets, [2]string{u.Container, ""})
+					targets = append(targets, [2]string{u.Ref(), ""})
 				}
 			}
 			outcome := state.OutcomeOK
@@ -106,9 +115,9 @@ var CommandUpdate = &Command{
 		}
 		approvedID, expect, _ := strings.Cut(ce.Pin, " ")
 		if ce.Pin != "" && approvedID != c.ID {
-			return Usagef("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Name)
+			return Usagef("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Ref())
 		}
-		rec, err := p.updateOne(ctx, ce, c.Name, expect)
+		rec, err := p.updateOne(ctx, ce, c.Ref(), expect)
 		if err != nil {
 			return err
 		}
@@ -116,11 +125,12 @@ var CommandUpdate = &Command{
 	},
 }
 
-// updateOne runs the update of one container, showing its progress by editing one
-// message, and returns what to record.
-func (p *Processor) updateOne(ctx context.Context, ce *Event, name, expect string) (Recorded, error) {
+// updateOne runs the update of one container (HOST/NAME, or NAME), showing its
+// progress by editing one message, and returns what to record.
+func (p *Processor) updateOne(ctx context.Context, ce *Event, ref, expect string) (Recorded, error) {
+	host, name := dockerctl.SplitRef(ref)
 	progressMsg := func(text string) *render.Message {
-		return render.New("Updating ").Code(name).Text(": " + text + "…")
+		return render.New("Updating ").Code(ref).Text(": " + text + "…")
 	}
 	msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, progressMsg("starting"))
 	if err != nil {
@@ -132,12 +142,12 @@ func (p *Processor) updateOne(ctx context.Context, ce *Event, name, expect strin
 		}
 	}
 	// The name is exact here: it came from the engine's own list.
-	res, err := p.updater.Update(ctx, name, expect, func(step string) { edit(progressMsg(stepText[step])) })
+	res, err := p.updater.Update(ctx, host, name, expect, func(step string) { edit(progressMsg(stepText[step])) })
 	if err != nil {
-		zerolog.Ctx(ctx).Err(err).Str("container", name).Msg("Container update hit an error")
+		zerolog.Ctx(ctx).Err(err).Str("container", ref).Msg("Container update hit an error")
 	}
 	if res == nil {
-		edit(render.New("Couldn't update ").Code(name).Text("; the details are in Steward's log. Nothing was changed."))
+		edit(render.New("Couldn't update ").Code(ref).Text("; the details are in Steward's log. Nothing was changed."))
 		return Recorded{}, err
 	}
 	job := res.Job
@@ -145,29 +155,50 @@ func (p *Processor) updateOne(ctx context.Context, ce *Event, name, expect strin
 	detail := fmt.Sprintf("%s %s → %s in %s", job.Image, dockerctl.ShortDigest(job.OldDigest), dockerctl.ShortDigest(job.NewDigest), took)
 	switch job.Outcome {
 	case dockerctl.OutcomeDone:
-		edit(render.New("✅ Updated ").Code(name).Text(fmt.Sprintf(" to %s (%s → %s) in %s; it runs healthily.", job.Image, dockerctl.ShortDigest(job.OldDigest), dockerctl.ShortDigest(job.NewDigest), took)))
+		edit(render.New("✅ Updated ").Code(ref).Text(fmt.Sprintf(" to %s (%s → %s) in %s; it runs healthily.", job.Image, dockerctl.ShortDigest(job.OldDigest), dockerctl.ShortDigest(job.NewDigest), took)))
 		return Recorded{Outcome: state.OutcomeOK, Detail: detail}, nil
 	case dockerctl.OutcomeUpToDate:
-		edit(render.New("").Code(name).Text(" already runs the newest " + job.Image + "; nothing to do."))
+		edit(render.New("").Code(ref).Text(" already runs the newest " + job.Image + "; nothing to do."))
 		return Recorded{Outcome: state.OutcomeOK, Detail: "already up to date"}, nil
 	case dockerctl.OutcomeRolledBack:
-		msg := render.New("↩️ Rolled back ").Code(name).Text(": " + job.Detail + ". The previous container runs again, unchanged.")
+		msg := render.New("↩️ Rolled back ").Code(ref).Text(": " + job.Detail + ". The previous container runs again, unchanged.")
 		if res.Logs != "" {
 			msg.Line().Text("The new container's last lines (secrets masked):").CodeBlock(redact.Secrets(res.Logs))
 		}
 		edit(msg)
 		return Recorded{Outcome: "rolled_back", Detail: detail + "; " + job.Detail}, nil
 	default:
-		edit(render.New("❌ The update of ").Code(name).Text(" failed: " + job.Detail + ". Check the container with ").Code(p.settings.Prefix + "containers").Text("."))
+		edit(render.New("❌ The update of ").Code(ref).Text(" failed: " + job.Detail + ". Check the container with ").Code(p.settings.Prefix + "containers").Text("."))
 		return Recorded{Outcome: state.OutcomeError, Detail: detail + "; " + job.Detail}, nil
 	}
 }
 
-// allUpdatable lists the running containers with an update Steward may apply.
-func (p *Processor) allUpdatable(ctx context.Context) ([]dockerctl.Update, error) {
-	list, err := p.containers.Containers(ctx)
+// allArg reads "all" or "HOST/all": all is false for anything else.
+func (p *Processor) allArg(ce *Event) (host string, all bool, err error) {
+	if len(ce.Args) != 1 {
+		return "", false, nil
+	}
+	host, what := dockerctl.SplitRef(ce.Args[0])
+	if !strings.EqualFold(what, "all") {
+		return "", false, nil
+	}
+	if strings.Contains(ce.Args[0], "/") && (host == "" || !slices.Contains(p.containers.Hosts(), host)) {
+		return "", true, p.unknownHost(host)
+	}
+	return host, true, nil
+}
+
+// allUpdatable lists the running containers (of host, when set) with an update
+// Steward may apply.
+func (p *Processor) allUpdatable(ctx context.Context, host string) ([]dockerctl.Update, error) {
+	list, unreachable, err := p.listContainers(ctx, host)
 	if err != nil {
 		return nil, err
+	}
+	if len(unreachable) > 0 {
+		// An update of "all" must not quietly leave a host out.
+		return nil, Usagef("I can't reach the Docker Engine of %s right now, so I can't tell what all would update there. Update host by host (%supdate HOST/all), or try again later.",
+			strings.Join(unreachable, ", "), p.settings.Prefix)
 	}
 	var candidates []dockerctl.Container
 	for _, c := range list {
@@ -199,19 +230,19 @@ func (p *Processor) updatable(ctx context.Context, ce *Event) (dockerctl.Contain
 	}
 	switch label := strings.ToLower(c.Labels[dockerctl.LabelUpdate]); label {
 	case "never", "notify":
-		return c, dockerctl.Update{}, Usagef("%s is labelled %s=%s: Steward does not update it.", c.Name, dockerctl.LabelUpdate, label)
+		return c, dockerctl.Update{}, Usagef("%s is labelled %s=%s: Steward does not update it.", c.Ref(), dockerctl.LabelUpdate, label)
 	}
 	if c.State != "running" {
 		// A new version can only be checked by running it.
-		return c, dockerctl.Update{}, Usagef("%s is %s, not running: start it first, so the new version can be checked when it replaces it.", c.Name, c.State)
+		return c, dockerctl.Update{}, Usagef("%s is %s, not running: start it first, so the new version can be checked when it replaces it.", c.Ref(), c.State)
 	}
 	u := p.containers.CheckUpdates(ctx, []dockerctl.Container{c})[0]
 	switch u.State {
 	case dockerctl.UpToDate:
-		return c, u, Usagef("%s already runs the newest %s (%s).", c.Name, u.Image, dockerctl.ShortDigest(u.Running))
+		return c, u, Usagef("%s already runs the newest %s (%s).", c.Ref(), u.Image, dockerctl.ShortDigest(u.Running))
 	case dockerctl.UpdateAvailable:
 		return c, u, nil
 	default:
-		return c, u, Usagef("I can't update %s: %s.", c.Name, u.Reason)
+		return c, u, Usagef("I can't update %s: %s.", c.Ref(), u.Reason)
 	}
 }

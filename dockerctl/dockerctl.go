@@ -14,12 +14,16 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/cli/cli/connhelper"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 )
 
 // Container is a container as Steward sees it.
 type Container struct {
+	// Host is the name of the engine it runs on; empty when Steward manages one
+	// engine.
+	Host string
 	ID   string
 	Name string
 	// Image is the reference the container was created from ("nginx:1.27");
@@ -41,6 +45,26 @@ type Container struct {
 	FinishedAt    time.Time
 }
 
+// Ref is how commands and alerts name the container: HOST/NAME, or NAME alone when
+// Steward manages one engine.
+func (c Container) Ref() string { return JoinRef(c.Host, c.Name) }
+
+// JoinRef names a container on a host: HOST/NAME, or NAME when host is empty.
+func JoinRef(host, name string) string {
+	if host == "" {
+		return name
+	}
+	return host + "/" + name
+}
+
+// SplitRef splits HOST/NAME; host is empty for a bare NAME.
+func SplitRef(ref string) (host, name string) {
+	if h, n, ok := strings.Cut(ref, "/"); ok {
+		return h, n
+	}
+	return "", ref
+}
+
 // Event is something that happened to a container: start, die, stop, kill, oom,
 // health_status, destroy...
 type Event struct {
@@ -55,6 +79,10 @@ type Event struct {
 // Engine is a connection to one Docker Engine.
 type Engine struct {
 	api *client.Client
+	// name is the host's name, empty when Steward manages one engine.
+	name string
+	// label, when set, is the only containers Steward sees: "key" or "key=value".
+	label string
 
 	// latest remembers, by image reference, the digest its tag pointed to at the
 	// last update check, so listings can tell of updates without asking the
@@ -63,19 +91,66 @@ type Engine struct {
 	latest   map[string]string
 }
 
-// Connect prepares a client for the engine at host: "" means $DOCKER_HOST, else the
-// local socket. The API version is negotiated with the engine on first use, so older
-// engines (API 1.40 and up) work.
-func Connect(host string) (*Engine, error) {
+// Endpoint is where an engine is reached, and what Steward sees of it.
+type Endpoint struct {
+	// Name is the host's name in commands; empty when there is one engine.
+	Name string
+	// Address is unix:///path, tcp://host:port or ssh://user@host; empty means
+	// $DOCKER_HOST, else the local socket.
+	Address string
+	// TLSCA, TLSCert and TLSKey are the files of a TLS connection (tcp://).
+	TLSCA, TLSCert, TLSKey string
+	// SSHIdentity and SSHKnownHosts are files for ssh (ssh://); with a
+	// known_hosts file, an unknown host key is refused.
+	SSHIdentity, SSHKnownHosts string
+	// OnlyLabel limits Steward to the containers with this label.
+	OnlyLabel string
+}
+
+// Connect prepares a client for the engine at ep. The API version is negotiated
+// with the engine on first use, so older engines (API 1.40 and up) work. An ssh://
+// engine is reached by running ssh, which runs "docker system dial-stdio" there, as
+// the docker command does.
+func Connect(ep Endpoint) (*Engine, error) {
 	opts := []client.Opt{client.FromEnv}
-	if host != "" {
-		opts = append(opts, client.WithHost(host))
+	if ep.Address != "" {
+		opts = append(opts, client.WithHost(ep.Address))
+	}
+	if ep.TLSCA != "" || ep.TLSCert != "" || ep.TLSKey != "" {
+		opts = append(opts, client.WithTLSClientConfig(ep.TLSCA, ep.TLSCert, ep.TLSKey))
+	}
+	if strings.HasPrefix(ep.Address, "ssh://") {
+		// BatchMode: a daemon has nobody to type a password or accept a key.
+		flags := []string{"-o", "BatchMode=yes"}
+		if ep.SSHIdentity != "" {
+			flags = append(flags, "-i", ep.SSHIdentity, "-o", "IdentitiesOnly=yes")
+		}
+		if ep.SSHKnownHosts != "" {
+			flags = append(flags, "-o", "UserKnownHostsFile="+ep.SSHKnownHosts, "-o", "StrictHostKeyChecking=yes")
+		}
+		helper, err := connhelper.GetConnectionHelperWithSSHOpts(ep.Address, flags)
+		if err != nil {
+			return nil, fmt.Errorf("docker over ssh to %s: %w", ep.Address, err)
+		}
+		opts = append(opts, client.WithHost(helper.Host), client.WithDialContext(helper.Dialer))
 	}
 	api, err := client.New(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("docker client for %q: %w", host, err)
+		return nil, fmt.Errorf("docker client for %q: %w", ep.Address, err)
 	}
-	return &Engine{api: api}, nil
+	return &Engine{api: api, name: ep.Name, label: ep.OnlyLabel}, nil
+}
+
+// Name is the engine's host name, empty when Steward manages one engine.
+func (e *Engine) Name() string { return e.name }
+
+// filters narrows a listing or event stream to the containers Steward sees.
+func (e *Engine) filters() client.Filters {
+	f := make(client.Filters)
+	if e.label != "" {
+		f.Add("label", e.label)
+	}
+	return f
 }
 
 // Close releases the client's connections.
@@ -85,7 +160,7 @@ func (e *Engine) Close() error {
 
 // Containers lists every container, running or not, with its state inspected.
 func (e *Engine) Containers(ctx context.Context) ([]Container, error) {
-	list, err := e.api.ContainerList(ctx, client.ContainerListOptions{All: true})
+	list, err := e.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: e.filters()})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
@@ -100,7 +175,7 @@ func (e *Engine) Containers(ctx context.Context) ([]Container, error) {
 		}
 		info := res.Container
 		c := Container{
-			ID: info.ID, Name: strings.TrimPrefix(info.Name, "/"), ImageID: info.Image, RestartCount: info.RestartCount,
+			Host: e.name, ID: info.ID, Name: strings.TrimPrefix(info.Name, "/"), ImageID: info.Image, RestartCount: info.RestartCount,
 		}
 		if info.Config != nil {
 			c.Image, c.Labels = info.Config.Image, info.Config.Labels
@@ -126,7 +201,7 @@ func (e *Engine) Containers(ctx context.Context) ([]Container, error) {
 // Events calls fn for each container event until ctx ends or the stream breaks, and
 // returns why it stopped.
 func (e *Engine) Events(ctx context.Context, fn func(Event)) error {
-	stream := e.api.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).Add("type", string(events.ContainerEventType))})
+	stream := e.api.Events(ctx, client.EventsListOptions{Filters: e.filters().Add("type", string(events.ContainerEventType))})
 	for {
 		select {
 		case <-ctx.Done():

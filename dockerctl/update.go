@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/docker-image-spec/specs-go/v1"
@@ -39,6 +41,9 @@ type Journal interface {
 
 // The steps of an update, in order; each is journaled before it is taken.
 const (
+	// StepWait is not journaled: the update waits for another on the same engine,
+	// and has touched nothing yet.
+	StepWait    = "wait"
 	StepPull    = "pull"
 	StepRename  = "rename"
 	StepCreate  = "create"
@@ -71,6 +76,8 @@ const healthTimeout = 2 * time.Minute
 // the same configuration, check it runs healthily, and roll back by itself if not.
 // Every step is journaled first, so Recover can put things right after a stop.
 type Updater struct {
+	// Host is the engine's host name (Engine.Name), journaled with each update.
+	Host    string
 	Runtime Runtime
 	Journal Journal
 	// Settle is how long a new container without a health check must run without
@@ -81,6 +88,10 @@ type Updater struct {
 	Poll time.Duration
 	// Hook, when set, is called after each step is journaled (crash tests use it).
 	Hook func(step string)
+
+	// busy lets one update (or recovery) at a time touch the engine's containers:
+	// two at once could set aside or restore the same container.
+	busy sync.Mutex
 }
 
 // Result is what an update came to.
@@ -102,6 +113,11 @@ type Progress func(step string)
 // the time it is pulled, nothing is changed and the update fails, so what runs is
 // what the admins saw.
 func (u *Updater) Update(ctx context.Context, name, expect string, progress Progress) (*Result, error) {
+	if !u.busy.TryLock() {
+		progress(StepWait)
+		u.busy.Lock()
+	}
+	defer u.busy.Unlock()
 	old, found, err := u.Runtime.InspectContainer(ctx, name)
 	if err != nil {
 		return nil, err
@@ -115,7 +131,7 @@ func (u *Updater) Update(ctx context.Context, name, expect string, progress Prog
 	}
 	now := u.Now()
 	job := &state.UpdateJob{
-		Container: strings.TrimPrefix(old.Name, "/"), OldID: old.ID, Image: old.Config.Image, OldImage: old.Image,
+		Host: u.Host, Container: strings.TrimPrefix(old.Name, "/"), OldID: old.ID, Image: old.Config.Image, OldImage: old.Image,
 		OldDigest: first(oldDigests), WasRunning: old.State.Running, BackupName: strings.TrimPrefix(old.Name, "/") + backupSuffix,
 		Step: StepPull, StartedAt: now, UpdatedAt: now,
 	}
@@ -360,9 +376,17 @@ func (u *Updater) restore(ctx context.Context, job *state.UpdateJob) error {
 // the jobs it looked at. An error (the engine not reachable yet, after a reboot) leaves
 // the unfinished jobs as they are, for another try.
 func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
-	jobs, err := u.Journal.Unfinished(ctx)
+	u.busy.Lock()
+	defer u.busy.Unlock()
+	all, err := u.Journal.Unfinished(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var jobs []*state.UpdateJob
+	for _, job := range all {
+		if job.Host == u.Host {
+			jobs = append(jobs, job)
+		}
 	}
 	for _, job := range jobs {
 		if job.Step == StepCleanup {
@@ -392,6 +416,34 @@ func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
 		}
 	}
 	return jobs, nil
+}
+
+// Updaters are the updaters of a fleet's engines, by host name.
+type Updaters map[string]*Updater
+
+// Update updates the container name on host (Updater.Update).
+func (us Updaters) Update(ctx context.Context, host, name, expect string, progress Progress) (*Result, error) {
+	u, ok := us[host]
+	if !ok {
+		return nil, fmt.Errorf("no Docker host %q", host)
+	}
+	return u.Update(ctx, name, expect, progress)
+}
+
+// Recover runs every engine's Recover and returns the jobs they looked at. A host
+// that can't be reached yet does not keep the others from being put right; its error
+// is returned, for another try.
+func (us Updaters) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
+	var all []*state.UpdateJob
+	var errs []error
+	for _, host := range slices.Sorted(maps.Keys(us)) {
+		jobs, err := us[host].Recover(ctx)
+		all = append(all, jobs...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host %q: %w", host, err))
+		}
+	}
+	return all, errors.Join(errs...)
 }
 
 // ShortDigest shortens "sha256:4f2a…" to its first 12 hex digits, as docker shows it.

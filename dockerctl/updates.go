@@ -29,6 +29,8 @@ const (
 
 // Update is whether a container's image has a newer version under its tag.
 type Update struct {
+	// Host is the container's engine, empty when Steward manages one.
+	Host      string
 	Container string
 	// Image is the reference the container was created from: "nginx:1.27".
 	Image string
@@ -39,6 +41,9 @@ type Update struct {
 	Reason          string
 }
 
+// Ref names the container as Container.Ref does.
+func (u Update) Ref() string { return JoinRef(u.Host, u.Container) }
+
 // CheckUpdates asks the registry, for each container, which digest its image's tag
 // points to now, and compares it with the image the container runs. Nothing is
 // pulled. Containers that share an image ask the registry once.
@@ -47,7 +52,7 @@ func (e *Engine) CheckUpdates(ctx context.Context, containers []Container) []Upd
 	failed := make(map[string]error)
 	updates := make([]Update, 0, len(containers))
 	for _, c := range containers {
-		u := Update{Container: c.Name, Image: c.Image}
+		u := Update{Host: e.name, Container: c.Name, Image: c.Image}
 		if strings.EqualFold(c.Labels[LabelUpdate], "never") {
 			u.State, u.Reason = UpdateNotChecked, "labelled "+LabelUpdate+"=never"
 			updates = append(updates, u)

@@ -42,6 +42,9 @@ const stoppedKeyPrefix = "container_stopped:"
 // round and listens to the engine's events, so a container dying starts a round at
 // once.
 type ContainerCheck struct {
+	// Host is the engine's host name, empty when Steward manages one engine; alerts
+	// name containers as HOST/NAME when it is set.
+	Host   string
 	Engine ContainerEngine
 	// KV remembers containers stopped on purpose.
 	KV            KV
@@ -65,7 +68,12 @@ type restartReading struct {
 }
 
 // Name implements Check.
-func (c *ContainerCheck) Name() string { return "containers" }
+func (c *ContainerCheck) Name() string {
+	if c.Host == "" {
+		return "containers"
+	}
+	return "containers:" + c.Host
+}
 
 // Interval implements Check.
 func (c *ContainerCheck) Interval() time.Duration { return c.Every }
@@ -133,6 +141,9 @@ func (c *ContainerCheck) setStopped(ctx context.Context, containerID string, sto
 func (c *ContainerCheck) Observe(ctx context.Context) ([]Observation, error) {
 	containers, err := c.Engine.Containers(ctx)
 	if err != nil {
+		if c.Host != "" {
+			return nil, fmt.Errorf("can't reach the Docker Engine of %s: %w", c.Host, err)
+		}
 		return nil, fmt.Errorf("can't reach the Docker Engine: %w", err)
 	}
 	now := c.Now()
@@ -148,31 +159,32 @@ func (c *ContainerCheck) Observe(ctx context.Context) ([]Observation, error) {
 		if strings.EqualFold(ct.Labels[LabelMonitor], "false") {
 			continue
 		}
+		ref := ct.Ref()
 		base := Observation{
-			Subject: ct.Name, Severity: state.SeverityCritical, Hint: c.Hint, For: c.For,
+			Subject: ref, Severity: state.SeverityCritical, Hint: c.Hint, For: c.For,
 			Public: strings.EqualFold(ct.Labels[LabelPublic], "true"),
 		}
-		fingerprint := "container:" + ct.Name + ":"
+		fingerprint := "container:" + ref + ":"
 		if o, ok := c.down(ctx, ct, base); ok {
 			o.Fingerprint = fingerprint + "down"
 			obs = append(obs, o)
 		}
 		if ct.State == "running" && ct.Health == "unhealthy" {
 			o := base
-			o.Fingerprint, o.Summary = fingerprint+"unhealthy", fmt.Sprintf("Container %s is unhealthy", ct.Name)
+			o.Fingerprint, o.Summary = fingerprint+"unhealthy", fmt.Sprintf("Container %s is unhealthy", ref)
 			o.Value = "health check says: " + shortText(redact.Secrets(ct.HealthLog), 200)
 			obs = append(obs, o)
 		}
 		if n := c.recentRestarts(ct, now); n >= c.RestartLoop {
 			o := base
-			o.Fingerprint, o.Summary = fingerprint+"restarting", fmt.Sprintf("Container %s keeps restarting", ct.Name)
+			o.Fingerprint, o.Summary = fingerprint+"restarting", fmt.Sprintf("Container %s keeps restarting", ref)
 			o.Value = fmt.Sprintf("%d restarts in the last %s", n, humanDuration(c.RestartWindow))
 			obs = append(obs, o)
 		}
 		if at, ok := c.ooms[ct.ID]; ok && now.Sub(at) < c.RestartWindow {
 			o := base
 			o.Fingerprint, o.Severity = fingerprint+"oom", state.SeverityWarning
-			o.Summary = fmt.Sprintf("Container %s ran out of memory", ct.Name)
+			o.Summary = fmt.Sprintf("Container %s ran out of memory", ref)
 			o.Value = "the kernel killed a process in it at " + clock(at)
 			obs = append(obs, o)
 		}
@@ -205,7 +217,7 @@ func (c *ContainerCheck) down(ctx context.Context, ct dockerctl.Container, o Obs
 			return o, false
 		}
 	}
-	o.Summary = fmt.Sprintf("Container %s is down", ct.Name)
+	o.Summary = fmt.Sprintf("Container %s is down", ct.Ref())
 	switch {
 	case ct.OOMKilled:
 		o.Value = "killed for lack of memory"

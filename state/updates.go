@@ -10,7 +10,9 @@ import (
 
 // UpdateJob is the journal of one container update.
 type UpdateJob struct {
-	ID        int64
+	ID int64
+	// Host is the container's engine; empty when Steward manages one.
+	Host      string
 	Container string
 	OldID     string
 	Image     string
@@ -37,16 +39,16 @@ type UpdateJobs struct {
 	db *dbutil.Database
 }
 
-const updateJobColumns = `id, container, old_id, image, old_image, new_image, old_digest, new_digest, was_running,
+const updateJobColumns = `id, host, container, old_id, image, old_image, new_image, old_digest, new_digest, was_running,
 	backup_name, new_id, step, outcome, detail, started_at, updated_at`
 
 // Insert starts the journal of j and sets j.ID.
 func (u *UpdateJobs) Insert(ctx context.Context, j *UpdateJob) error {
 	err := u.db.QueryRow(ctx, `INSERT INTO update_job (container, old_id, image, old_image, new_image, old_digest, new_digest,
-			was_running, backup_name, new_id, step, outcome, detail, started_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+			was_running, backup_name, new_id, step, outcome, detail, started_at, updated_at, host)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
 		j.Container, j.OldID, j.Image, j.OldImage, j.NewImage, j.OldDigest, j.NewDigest, j.WasRunning, j.BackupName, j.NewID,
-		j.Step, j.Outcome, j.Detail, j.StartedAt.UnixMilli(), j.UpdatedAt.UnixMilli()).Scan(&j.ID)
+		j.Step, j.Outcome, j.Detail, j.StartedAt.UnixMilli(), j.UpdatedAt.UnixMilli(), j.Host).Scan(&j.ID)
 	if err != nil {
 		return fmt.Errorf("journal update of %s: %w", j.Container, err)
 	}
@@ -70,7 +72,7 @@ func (u *UpdateJobs) Unfinished(ctx context.Context) ([]*UpdateJob, error) {
 	return dbutil.NewRowIterWithError(rows, func(row dbutil.Scannable) (*UpdateJob, error) {
 		var j UpdateJob
 		var startedAt, updatedAt int64
-		err := row.Scan(&j.ID, &j.Container, &j.OldID, &j.Image, &j.OldImage, &j.NewImage, &j.OldDigest, &j.NewDigest, &j.WasRunning,
+		err := row.Scan(&j.ID, &j.Host, &j.Container, &j.OldID, &j.Image, &j.OldImage, &j.NewImage, &j.OldDigest, &j.NewDigest, &j.WasRunning,
 			&j.BackupName, &j.NewID, &j.Step, &j.Outcome, &j.Detail, &startedAt, &updatedAt)
 		j.StartedAt, j.UpdatedAt = time.UnixMilli(startedAt), time.UnixMilli(updatedAt)
 		return &j, err

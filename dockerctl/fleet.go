@@ -1,0 +1,191 @@
+package dockerctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Fleet is the engines Steward manages: one, unnamed, or several by host name. It
+// answers for all of them at once, and sends what concerns one container to the
+// engine it runs on.
+type Fleet struct {
+	engines []*Engine // in name order
+}
+
+// ConnectFleet prepares clients for the engines at endpoints.
+func ConnectFleet(endpoints []Endpoint) (*Fleet, error) {
+	f := &Fleet{}
+	for _, ep := range endpoints {
+		e, err := Connect(ep)
+		if err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+		f.engines = append(f.engines, e)
+	}
+	slices.SortFunc(f.engines, func(a, b *Engine) int { return strings.Compare(a.name, b.name) })
+	return f, nil
+}
+
+// NewFleet makes a fleet of engines already connected.
+func NewFleet(engines ...*Engine) *Fleet {
+	f := &Fleet{engines: slices.Clone(engines)}
+	slices.SortFunc(f.engines, func(a, b *Engine) int { return strings.Compare(a.name, b.name) })
+	return f
+}
+
+// Close releases every engine's connections.
+func (f *Fleet) Close() error {
+	var errs []error
+	for _, e := range f.engines {
+		errs = append(errs, e.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Engines lists the engines in name order.
+func (f *Fleet) Engines() []*Engine { return f.engines }
+
+// Hosts lists the engines' host names in order; one empty name when Steward manages
+// one engine.
+func (f *Fleet) Hosts() []string {
+	names := make([]string, len(f.engines))
+	for i, e := range f.engines {
+		names[i] = e.name
+	}
+	return names
+}
+
+// Engine returns the engine of host.
+func (f *Fleet) Engine(host string) (*Engine, error) {
+	for _, e := range f.engines {
+		if e.name == host {
+			return e, nil
+		}
+	}
+	return nil, fmt.Errorf("no Docker host %q", host)
+}
+
+// UnreachableError lists the hosts whose engines could not be asked; what the
+// others answered is still returned beside it.
+type UnreachableError struct {
+	// Hosts maps each host's name to what went wrong.
+	Hosts map[string]error
+}
+
+func (e *UnreachableError) Error() string {
+	parts := make([]string, 0, len(e.Hosts))
+	for _, h := range slices.Sorted(maps.Keys(e.Hosts)) {
+		parts = append(parts, fmt.Sprintf("%s: %v", h, e.Hosts[h]))
+	}
+	return "can't reach the Docker Engine of " + strings.Join(parts, "; ")
+}
+
+// Unwrap lets errors.Is and errors.As look at each host's error.
+func (e *UnreachableError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Hosts))
+	for _, err := range e.Hosts {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// Names lists the unreachable hosts in order.
+func (e *UnreachableError) Names() []string { return slices.Sorted(maps.Keys(e.Hosts)) }
+
+// Containers lists the containers of every engine, each with its host. When some
+// engines can't be reached, the others' containers come with an *UnreachableError.
+func (f *Fleet) Containers(ctx context.Context) ([]Container, error) {
+	var all []Container
+	var unreachable map[string]error
+	for _, e := range f.engines {
+		list, err := e.Containers(ctx)
+		if err != nil {
+			if len(f.engines) == 1 {
+				return nil, err
+			}
+			if unreachable == nil {
+				unreachable = make(map[string]error)
+			}
+			unreachable[e.name] = err
+			continue
+		}
+		all = append(all, list...)
+	}
+	if unreachable != nil {
+		return all, &UnreachableError{Hosts: unreachable}
+	}
+	return all, nil
+}
+
+// Logs returns the last lines of c's output.
+func (f *Fleet) Logs(ctx context.Context, c Container, lines int) (string, error) {
+	e, err := f.Engine(c.Host)
+	if err != nil {
+		return "", err
+	}
+	return e.Logs(ctx, c.ID, lines)
+}
+
+// Start starts c.
+func (f *Fleet) Start(ctx context.Context, c Container) error {
+	return f.on(c, func(e *Engine) error { return e.Start(ctx, c.ID) })
+}
+
+// Stop stops c.
+func (f *Fleet) Stop(ctx context.Context, c Container) error {
+	return f.on(c, func(e *Engine) error { return e.Stop(ctx, c.ID) })
+}
+
+// Restart restarts c.
+func (f *Fleet) Restart(ctx context.Context, c Container) error {
+	return f.on(c, func(e *Engine) error { return e.Restart(ctx, c.ID) })
+}
+
+func (f *Fleet) on(c Container, do func(*Engine) error) error {
+	e, err := f.Engine(c.Host)
+	if err != nil {
+		return err
+	}
+	return do(e)
+}
+
+// CheckUpdates is Engine.CheckUpdates over the containers' own engines, in the
+// order of containers.
+func (f *Fleet) CheckUpdates(ctx context.Context, containers []Container) []Update {
+	byHost := make(map[string][]int)
+	for i, c := range containers {
+		byHost[c.Host] = append(byHost[c.Host], i)
+	}
+	updates := make([]Update, len(containers))
+	for host, idx := range byHost {
+		e, err := f.Engine(host)
+		subset := make([]Container, len(idx))
+		for j, i := range idx {
+			subset[j] = containers[i]
+		}
+		if err != nil {
+			for j, i := range idx {
+				updates[i] = Update{Host: host, Container: subset[j].Name, Image: subset[j].Image, State: UpdateUnknown, Reason: err.Error()}
+			}
+			continue
+		}
+		for j, u := range e.CheckUpdates(ctx, subset) {
+			updates[idx[j]] = u
+		}
+	}
+	return updates
+}
+
+// KnownUpdate is Engine.KnownUpdate on c's engine.
+func (f *Fleet) KnownUpdate(ctx context.Context, c Container) (available, known bool) {
+	e, err := f.Engine(c.Host)
+	if err != nil {
+		return false, false
+	}
+	return e.KnownUpdate(ctx, c)
+}
