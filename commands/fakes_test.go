@@ -241,6 +241,11 @@ type harness struct {
 	once     *fakeOnce
 	proc     *commands.Processor
 	events   int
+	// containers, updater and background are the Docker side, for the container
+	// commands; nil when a test has none.
+	containers commands.ContainerDesk
+	updater    commands.Updater
+	background func(fn func(ctx context.Context))
 }
 
 // newHarness builds a processor for reg; tweak may change the settings, rooms, limiter
@@ -292,6 +297,7 @@ func (h *harness) restart() {
 	h.proc = commands.NewProcessor(h.settings, h.registry, commands.Deps{
 		Messenger: h.replier, Rooms: h.rooms, Audit: h.audit, Once: h.once,
 		Approvals: h.db.Approvals, Txn: h.db.DoTxn, Limiter: h.limiter, Now: h.clock.Now,
+		Containers: h.containers, Updater: h.updater, Background: h.background,
 	})
 }
 

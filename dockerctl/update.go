@@ -90,9 +90,31 @@ type Updater struct {
 	Hook func(step string)
 
 	// busy lets one update (or recovery) at a time touch the engine's containers:
-	// two at once could set aside or restore the same container.
-	busy sync.Mutex
+	// two at once could set aside or restore the same container. It holds a token
+	// while one runs.
+	busyOnce sync.Once
+	busy     chan struct{}
 }
+
+// claim waits until no other update or recovery runs on the engine, telling
+// progress when it has to wait; release ends the claim.
+func (u *Updater) claim(ctx context.Context, progress Progress) error {
+	u.busyOnce.Do(func() { u.busy = make(chan struct{}, 1) })
+	select {
+	case u.busy <- struct{}{}:
+		return nil
+	default:
+	}
+	progress(StepWait)
+	select {
+	case u.busy <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (u *Updater) release() { <-u.busy }
 
 // Result is what an update came to.
 type Result struct {
@@ -113,11 +135,10 @@ type Progress func(step string)
 // the time it is pulled, nothing is changed and the update fails, so what runs is
 // what the admins saw.
 func (u *Updater) Update(ctx context.Context, name, expect string, progress Progress) (*Result, error) {
-	if !u.busy.TryLock() {
-		progress(StepWait)
-		u.busy.Lock()
+	if err := u.claim(ctx, progress); err != nil {
+		return nil, err
 	}
-	defer u.busy.Unlock()
+	defer u.release()
 	old, found, err := u.Runtime.InspectContainer(ctx, name)
 	if err != nil {
 		return nil, err
@@ -376,8 +397,10 @@ func (u *Updater) restore(ctx context.Context, job *state.UpdateJob) error {
 // the jobs it looked at. An error (the engine not reachable yet, after a reboot) leaves
 // the unfinished jobs as they are, for another try.
 func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
-	u.busy.Lock()
-	defer u.busy.Unlock()
+	if err := u.claim(ctx, func(string) {}); err != nil {
+		return nil, err
+	}
+	defer u.release()
 	all, err := u.Journal.Unfinished(ctx)
 	if err != nil {
 		return nil, err

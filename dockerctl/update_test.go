@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -670,5 +671,80 @@ func TestUpdatePinnedDigest(t *testing.T) {
 		if err != nil || res.Job.Outcome != OutcomeDone {
 			t.Errorf("the approved digest was not deployed: %v, %+v", err, res.Job)
 		}
+	})
+}
+
+// TestRecoverPerHost checks that with several engines each job is put right on its
+// own host: an update cut short on host a is rolled back there, and host b's engine
+// is not touched.
+func TestRecoverPerHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		engineA, j := shop(true)
+		engineB := newFakeEngine(j)
+		ua := updater(engineA, j)
+		ua.Host = "a"
+		engineA.crashAfter = "Rename"
+		interrupt(t, ua)
+		if job, _ := j.latest(); job.Host != "a" {
+			t.Fatalf("journaled host %q, want a", job.Host)
+		}
+
+		ub := updater(engineB, j)
+		ub.Host = "b"
+		if jobs, err := ub.Recover(t.Context()); err != nil || len(jobs) > 0 {
+			t.Fatalf("host b recovered %s (%v), want nothing: the job is host a's", describe(jobs), err)
+		}
+		ua = updater(engineA, j)
+		ua.Host = "a"
+		jobs, err := Updaters{"a": ua, "b": ub}.Recover(t.Context())
+		if err != nil || len(jobs) != 1 || jobs[0].Outcome != OutcomeRolledBack {
+			t.Fatalf("Updaters.Recover did %s (%v), want host a's job rolled back", describe(jobs), err)
+		}
+		wantOldBack(t, engineA, true)
+		if engineB.callCount() != 0 {
+			t.Errorf("host b's engine was called: %v", engineB.calls)
+		}
+	})
+}
+
+// TestUpdatesOnOneEngineWait checks that a second update on the same engine waits
+// for the first, saying so, instead of working on the containers beside it.
+func TestUpdatesOnOneEngineWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, j := shop(true)
+		u := updater(e, j)
+		first := make(chan struct{})
+		go func() {
+			defer close(first)
+			if _, err := u.Update(t.Context(), "web", "", func(string) {}); err != nil {
+				t.Errorf("first update: %v", err)
+			}
+		}()
+		synctest.Wait() // the first update settles for 10 s of fake time
+		if step := j.latestStep(); step != StepCheck {
+			t.Fatalf("first update at %q, want %q", step, StepCheck)
+		}
+		var mu sync.Mutex
+		var steps []string
+		second := make(chan struct{})
+		go func() {
+			defer close(second)
+			res, err := u.Update(t.Context(), "web", "", func(step string) {
+				mu.Lock()
+				defer mu.Unlock()
+				steps = append(steps, step)
+			})
+			if err != nil || res.Job.Outcome != OutcomeUpToDate {
+				t.Errorf("second update: %v, %v; want up to date after the first", res, err)
+			}
+		}()
+		synctest.Wait()
+		mu.Lock()
+		if !slices.Equal(steps, []string{StepWait}) {
+			t.Errorf("while the first update runs, the second told %q, want only %q", steps, StepWait)
+		}
+		mu.Unlock()
+		<-first
+		<-second
 	})
 }
