@@ -71,7 +71,9 @@ func (f *fakeDesk) CheckUpdates(_ context.Context, cs []dockerctl.Container) []d
 	return out
 }
 
-func (f *fakeDesk) KnownUpdate(context.Context, dockerctl.Container) (bool, bool) { return false, false }
+func (f *fakeDesk) KnownUpdate(context.Context, dockerctl.Container) (bool, bool) {
+	return false, false
+}
 
 // blockingUpdater updates containers once release is closed, recording what it was
 // asked.
