@@ -52,13 +52,12 @@ var hostName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,31}$`)
 func (p *Processor) findContainer(ctx context.Context, arg string) (dockerctl.Container, error) {
 	prefix := p.settings.Prefix
 	host, name := dockerctl.SplitRef(arg)
-	if strings.Contains(arg, "/") {
-		if !slices.Contains(p.containers.Hosts(), host) || host == "" {
-			return dockerctl.Container{}, p.unknownHost(host)
-		}
-	}
-	if !containerName.MatchString(name) {
+	hasHost := strings.Contains(arg, "/")
+	if !containerName.MatchString(name) || (hasHost && !hostName.MatchString(host)) {
 		return dockerctl.Container{}, Usagef("%q is not a container name. %scontainers lists them.", arg, prefix)
+	}
+	if hasHost && !slices.Contains(p.containers.Hosts(), host) {
+		return dockerctl.Container{}, p.unknownHost(host)
 	}
 	list, unreachable, err := p.listContainers(ctx, host)
 	if err != nil {

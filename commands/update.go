@@ -182,7 +182,7 @@ func (p *Processor) allArg(ce *Event) (host string, all bool, err error) {
 	if !strings.EqualFold(what, "all") {
 		return "", false, nil
 	}
-	if strings.Contains(ce.Args[0], "/") && (host == "" || !slices.Contains(p.containers.Hosts(), host)) {
+	if strings.Contains(ce.Args[0], "/") && (!hostName.MatchString(host) || !slices.Contains(p.containers.Hosts(), host)) {
 		return "", true, p.unknownHost(host)
 	}
 	return host, true, nil
