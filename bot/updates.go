@@ -58,7 +58,7 @@ func (b *Bot) checkUpdates(ctx context.Context) {
 // reportUpdates checks every container's image once and tells the admin room about
 // digests it has not told before.
 func (b *Bot) reportUpdates(ctx context.Context) error {
-	containers, err := b.docker.Containers(ctx)
+	containers, err := b.docker.Containers(ctx, "")
 	if unreachable := (*dockerctl.UnreachableError)(nil); errors.As(err, &unreachable) {
 		// The hosts that answered are checked; the others alert through the monitor.
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("Checking images for updates without some hosts")

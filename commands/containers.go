@@ -20,9 +20,9 @@ import (
 type ContainerDesk interface {
 	// Hosts names the engines, in order: one empty name when there is one.
 	Hosts() []string
-	// Containers lists every engine's containers; with a *dockerctl.UnreachableError
-	// when some engines can't be asked.
-	Containers(ctx context.Context) ([]dockerctl.Container, error)
+	// Containers lists host's containers, or every engine's when host is empty;
+	// with a *dockerctl.UnreachableError when some engines can't be asked.
+	Containers(ctx context.Context, host string) ([]dockerctl.Container, error)
 	Logs(ctx context.Context, c dockerctl.Container, lines int) (string, error)
 	Start(ctx context.Context, c dockerctl.Container) error
 	Stop(ctx context.Context, c dockerctl.Container) error
@@ -77,6 +77,10 @@ func (p *Processor) findContainer(ctx context.Context, arg string) (dockerctl.Co
 	}
 	switch len(byName) {
 	case 1:
+		if len(unreachable) > 0 {
+			// The same name may run on a host that did not answer.
+			return dockerctl.Container{}, Usagef("I can't reach %s right now, so %q may also be there: say which, as %s.", strings.Join(unreachable, ", "), arg, byName[0].Ref())
+		}
 		return byName[0], nil
 	case 0:
 		if len(unreachable) > 0 {
@@ -107,22 +111,15 @@ func (p *Processor) unknownHost(host string) error {
 // unreachable names the hosts that could not be asked. An unreachable engine is a
 // plain answer when nothing is left to work with: host's own, or every one.
 func (p *Processor) listContainers(ctx context.Context, host string) (list []dockerctl.Container, unreachable []string, err error) {
-	all, err := p.containers.Containers(ctx)
+	list, err = p.containers.Containers(ctx, host)
 	var down *dockerctl.UnreachableError
 	if errors.As(err, &down) {
-		if _, hostDown := down.Hosts[host]; hostDown || len(down.Hosts) == len(p.containers.Hosts()) {
+		if host != "" || len(down.Hosts) == len(p.containers.Hosts()) {
 			return nil, nil, Usagef("I can't reach the Docker Engine of %s right now; the details are in Steward's log.", cmp.Or(host, strings.Join(down.Names(), ", ")))
 		}
-		unreachable = down.Names()
-	} else if err != nil {
-		return nil, nil, err
+		return list, down.Names(), nil
 	}
-	for _, c := range all {
-		if host == "" || c.Host == host {
-			list = append(list, c)
-		}
-	}
-	return list, unreachable, nil
+	return list, nil, err
 }
 
 // sortedContainers is listContainers by host and name; none is a plain answer.
@@ -144,7 +141,10 @@ func (p *Processor) hostArg(ce *Event) (string, error) {
 	case 0:
 		return "", nil
 	case 1:
-		if !hostName.MatchString(ce.Args[0]) || !slices.Contains(p.containers.Hosts(), ce.Args[0]) {
+		if hosts := p.containers.Hosts(); len(hosts) == 1 && hosts[0] == "" {
+			return "", Usagef("Steward manages one Docker host: %s%s takes no host.", p.settings.Prefix, ce.Command.Name)
+		}
+		if !slices.Contains(p.containers.Hosts(), ce.Args[0]) {
 			return "", p.unknownHost(ce.Args[0])
 		}
 		return ce.Args[0], nil
@@ -171,7 +171,7 @@ func oneContainerArg(ce *Event) (string, error) {
 var CommandContainers = &Command{
 	Name:    "containers",
 	Section: SectionContainers,
-	Help:    "List the containers (of one host): image, state, health, uptime, restarts and known updates",
+	Help:    "List the containers (all, or one host's): image, state, health, uptime, restarts and known updates",
 	Args:    "[HOST]",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
@@ -286,6 +286,11 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 			if running := c.State == "running"; running != wantRunning {
 				return "", Usagef("%s is %s; there is nothing to %s.", c.Ref(), c.State, name)
 			}
+			if err = ce.proc.notUpdating(c); err != nil {
+				return "", err
+			}
+			// This container, and no other that takes its name meanwhile.
+			ce.Pin = c.ID
 			return fmt.Sprintf("%s the container %s (image %s, %s)", verb, c.Ref(), c.Image, c.State), nil
 		},
 		Func: func(ctx context.Context, ce *Event) error {
@@ -298,6 +303,12 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 			if err != nil {
 				return err
 			}
+			if ce.Pin != "" && c.ID != ce.Pin {
+				return Usagef("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Ref())
+			}
+			if err = ce.proc.notUpdating(c); err != nil {
+				return err
+			}
 			started := ce.proc.now()
 			if err = do(ce.proc.containers)(ctx, c); err != nil {
 				return err
@@ -305,6 +316,15 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 			return ce.Reply(ctx, render.New(done+" ").Code(c.Ref()).Text(fmt.Sprintf(" in %s.", ce.proc.now().Sub(started).Round(100*time.Millisecond))))
 		},
 	}
+}
+
+// notUpdating refuses to touch a container while it is being updated: the update
+// would take a restart or stop for its new version failing, and undo it.
+func (p *Processor) notUpdating(c dockerctl.Container) error {
+	if p.updater != nil && p.updater.Updating(c.Host, c.Name) {
+		return Usagef("%s is being updated right now; try again when the update is done.", c.Ref())
+	}
+	return nil
 }
 
 // The container actions.
@@ -322,7 +342,7 @@ var (
 var CommandUpdates = &Command{
 	Name:    "updates",
 	Section: SectionContainers,
-	Help:    "Check which containers' images (on one host) have newer versions in their registries",
+	Help:    "Check which containers' images (all, or one host's) have newer versions in their registries",
 	Args:    "[HOST]",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {

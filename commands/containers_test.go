@@ -25,18 +25,22 @@ type fakeDesk struct {
 	// that is missing is up to date.
 	updates map[string]string
 
-	mu   sync.Mutex
-	logs []string // the refs whose logs were read
+	mu        sync.Mutex
+	logs      []string // the refs whose logs were read
+	restarted []string // the IDs of the containers restarted
 }
 
 var _ commands.ContainerDesk = (*fakeDesk)(nil)
 
 func (f *fakeDesk) Hosts() []string { return f.hosts }
 
-func (f *fakeDesk) Containers(context.Context) ([]dockerctl.Container, error) {
+func (f *fakeDesk) Containers(_ context.Context, host string) ([]dockerctl.Container, error) {
 	var list []dockerctl.Container
 	unreachable := make(map[string]error)
 	for _, c := range f.containers {
+		if host != "" && c.Host != host {
+			continue
+		}
 		if f.down[c.Host] {
 			unreachable[c.Host] = errors.New("connection refused")
 			continue
@@ -58,7 +62,12 @@ func (f *fakeDesk) Logs(_ context.Context, c dockerctl.Container, _ int) (string
 
 func (f *fakeDesk) Start(context.Context, dockerctl.Container) error   { return nil }
 func (f *fakeDesk) Stop(context.Context, dockerctl.Container) error    { return nil }
-func (f *fakeDesk) Restart(context.Context, dockerctl.Container) error { return nil }
+func (f *fakeDesk) Restart(_ context.Context, c dockerctl.Container) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restarted = append(f.restarted, c.ID)
+	return nil
+}
 
 func (f *fakeDesk) CheckUpdates(_ context.Context, cs []dockerctl.Container) []dockerctl.Update {
 	out := make([]dockerctl.Update, len(cs))
@@ -95,6 +104,19 @@ func (u *blockingUpdater) Update(ctx context.Context, host, name, expect string,
 	<-u.release
 	job := &state.UpdateJob{Host: host, Container: name, Image: "app:1", OldDigest: "sha256:old", NewDigest: expect, Outcome: dockerctl.OutcomeDone}
 	return &dockerctl.Result{Job: job, Duration: time.Second}, nil
+}
+
+// Updating implements commands.Updater: the containers under way are those whose
+// update started and was not released.
+func (u *blockingUpdater) Updating(host, name string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	select {
+	case <-u.release:
+		return false
+	default:
+		return slices.ContainsFunc(u.calls, func(call string) bool { return strings.HasPrefix(call, dockerctl.JoinRef(host, name)+" ") })
+	}
 }
 
 // twoHosts is a fleet of hosts a and b: web runs on both, db on b only.
@@ -174,7 +196,7 @@ func TestContainersOnSeveralHosts(t *testing.T) {
 		outcome string
 	}{
 		{"!logs a/web", "log line of a/web", state.OutcomeOK},
-		{"!logs web", "log line of a/web", state.OutcomeOK},
+		{"!logs web", `I can't reach b right now, so "web" may also be there: say which, as a/web.`, state.OutcomeBadInput},
 		{"!logs b/web", "I can't reach the Docker Engine of b right now", state.OutcomeBadInput},
 		{"!logs db", `There is no container "db" on the hosts I can reach; I can't reach b right now.`, state.OutcomeBadInput},
 		{"!containers b", "I can't reach the Docker Engine of b right now", state.OutcomeBadInput},
@@ -187,6 +209,12 @@ func TestContainersOnSeveralHosts(t *testing.T) {
 		}
 		if entry.Outcome != c.outcome {
 			t.Errorf("b down, %s: outcome %q, want %q", c.body, entry.Outcome, c.outcome)
+		}
+	}
+	for _, body := range []string{"!containers a", "!updates a"} {
+		replies, _ = h.send(admin, adminRoom, body)
+		if list := onlyReply(t, replies).Plain; !strings.Contains(list, "a/web") || strings.Contains(list, "reach") {
+			t.Errorf("%s with only b down should list a's containers and nothing of b:\n%s", body, list)
 		}
 	}
 	replies, _ = h.send(admin, adminRoom, "!containers")
@@ -208,6 +236,10 @@ func TestOneHostNeedsNoHostNames(t *testing.T) {
 	replies, _ := h.send(admin, adminRoom, "!logs web")
 	if r := onlyReply(t, replies).Plain; !strings.Contains(r, "log line of web") {
 		t.Errorf("!logs web: %q", r)
+	}
+	replies, _ = h.send(admin, adminRoom, "!containers web")
+	if r := onlyReply(t, replies).Plain; !strings.Contains(r, "Steward manages one Docker host: !containers takes no host.") {
+		t.Errorf("!containers web: %q", r)
 	}
 	replies, _ = h.send(admin, adminRoom, "!logs main/web")
 	if r := onlyReply(t, replies).Plain; !strings.Contains(r, `Steward manages one Docker host, so containers are named without a host: "main/" is not needed.`) {
@@ -291,5 +323,37 @@ func TestApprovedUpdateRunsInBackground(t *testing.T) {
 	results := findAudit(auditSince(h, 0), "command.update")
 	if last := results[len(results)-1]; last.Outcome != state.OutcomeOK || !strings.Contains(last.Detail, "approved in "+a.ID) {
 		t.Errorf("decision log result: %+v", last)
+	}
+}
+
+// TestApprovedRestartActsOnTheApprovedContainer checks that an approved !restart
+// restarts the container the request showed, and nothing that took its name while
+// the request waited; and that a container being updated is left alone.
+func TestApprovedRestartActsOnTheApprovedContainer(t *testing.T) {
+	const carol id.UserID = "@carol:example.org"
+	desk := twoHosts()
+	upd := &blockingUpdater{started: make(chan string, 1), release: make(chan struct{})}
+	h := newHarness(t, containerRegistry(), withDesk(desk), withAdmins(admin, carol), func(h *harness) { h.updater = upd })
+
+	a := ask(t, h, admin, "!restart b/db")
+	desk.containers[2].ID = "dddd5555dddd" // db removed and created anew meanwhile
+	_, replies := answer(h, carol, "!approve "+a.ID)
+	wantRepliesAnyOrder(t, replies, "Approved "+a.ID, "b/db is another container than the one the request was about")
+	if len(desk.restarted) > 0 {
+		t.Errorf("restarted %v, want nothing: the approved container is gone", desk.restarted)
+	}
+
+	a = ask(t, h, admin, "!restart b/db")
+	_, replies = answer(h, carol, "!approve "+a.ID)
+	wantRepliesAnyOrder(t, replies, "Approved "+a.ID, "Restarted `b/db`")
+	if !slices.Equal(desk.restarted, []string{"dddd5555dddd"}) {
+		t.Errorf("restarted %v, want the approved dddd5555dddd", desk.restarted)
+	}
+
+	// While a/web is being updated, it can't be restarted.
+	upd.calls = append(upd.calls, "a/web sha256:new")
+	replies, entry := h.send(admin, adminRoom, "!restart a/web")
+	if r := onlyReply(t, replies).Plain; !strings.Contains(r, "a/web is being updated right now") || entry.Outcome != state.OutcomeBadInput {
+		t.Errorf("!restart during an update: %q (%s)", r, entry.Outcome)
 	}
 }

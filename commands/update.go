@@ -19,6 +19,8 @@ import (
 // (dockerctl.Updaters, one per host).
 type Updater interface {
 	Update(ctx context.Context, host, name, expect string, progress dockerctl.Progress) (*dockerctl.Result, error)
+	// Updating reports whether the container name on host is being updated now.
+	Updating(host, name string) bool
 }
 
 // stepText says what an update step does, for the progress message.
@@ -100,7 +102,10 @@ var CommandUpdate = &Command{
 			for _, target := range targets {
 				rec, err := p.updateOne(ctx, ce, target[0], target[1])
 				if err != nil {
-					return err
+					// One that could not even start (its host down) does not
+					// keep the others from being updated.
+					zerolog.Ctx(ctx).Err(err).Str("container", target[0]).Msg("Couldn't update a container of !update all")
+					rec = Recorded{Outcome: state.OutcomeError, Detail: "not updated: " + err.Error()}
 				}
 				details = append(details, target[0]+": "+rec.Detail)
 				if rec.Outcome != state.OutcomeOK && outcome != state.OutcomeError {

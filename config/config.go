@@ -1515,8 +1515,19 @@ func (v *validator) checkDocker(d *Docker) {
 			v.invalid(k, "can't be set with docker.hosts; set it for each host under docker.hosts.NAME")
 		}
 	}
+	byAddress := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(d.Hosts)) {
 		key := "docker.hosts." + name
+		// One engine under two names is two views of it, which must not overlap:
+		// two updates of one container at once would trip over each other.
+		if h := d.Hosts[name]; h.Address != "" {
+			if other, dup := byAddress[h.Address]; dup {
+				if o := d.Hosts[other]; h.OnlyLabel == "" || o.OnlyLabel == "" || h.OnlyLabel == o.OnlyLabel {
+					v.invalid(key+".address", fmt.Sprintf("is docker.hosts.%s's engine too; two hosts on one engine need different only_label values, so no container is in both", other))
+				}
+			}
+			byAddress[h.Address] = name
+		}
 		if !dockerHostName.MatchString(name) {
 			v.invalid(key, "a host name is lower-case letters, digits, '.', '_' and '-', at most 32, starting with a letter or digit")
 		}
@@ -1610,6 +1621,8 @@ func (v *validator) checkDockerHost(key, host string) {
 	case "ssh":
 		if u, err := url.Parse(host); err != nil || u.Hostname() == "" {
 			v.invalid(key, fmt.Sprintf("ssh:// needs a host, like ssh://steward@docker.example.org; got %q", host))
+		} else if u.RawQuery != "" || u.Fragment != "" {
+			v.invalid(key, fmt.Sprintf("ssh:// takes no ?query or #fragment; got %q", host))
 		}
 	case "npipe":
 		v.invalid(key, "npipe:// is how Docker is reached on Windows, and Steward runs on Linux; use "+dockerHostForms)

@@ -909,6 +909,11 @@ func TestParseProblems(t *testing.T) {
 			keys: []string{"docker.tls.ca"}, lines: []int{13}, msg: "can't read it: open /nonexistent/ca.pem: no such file or directory"},
 		{name: "docker ssh options over tcp", edits: after("docker:\n  host: tcp://192.0.2.1:2376\n  ssh:\n    known_hosts: /etc/hostname\n"),
 			keys: []string{"docker.ssh"}, lines: []int{12}, msg: "is for an ssh:// engine only"},
+		{name: "docker two hosts on one engine, labels apart", edits: after("docker:\n  hosts:\n    a: {address: unix:///run/docker.sock, only_label: g=a}\n    b: {address: unix:///run/docker.sock, only_label: g=b}\n")},
+		{name: "docker two hosts on one engine, overlapping", edits: after("docker:\n  hosts:\n    a: {address: unix:///run/docker.sock, only_label: g=a}\n    b: {address: unix:///run/docker.sock}\n"),
+			keys: []string{"docker.hosts.b.address"}, msg: "is docker.hosts.a's engine too"},
+		{name: "docker ssh with a query", edits: after("docker:\n  host: ssh://steward@db.example.org?x=1\n"),
+			keys: []string{"docker.host"}, lines: []int{11}, msg: "ssh:// takes no ?query"},
 		{name: "docker only_label bad", edits: after("docker:\n  only_label: '=x'\n"),
 			keys: []string{"docker.only_label"}, lines: []int{11}, msg: "must be a label, KEY or KEY=VALUE"},
 	}

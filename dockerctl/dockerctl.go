@@ -112,16 +112,22 @@ type Endpoint struct {
 // engine is reached by running ssh, which runs "docker system dial-stdio" there, as
 // the docker command does.
 func Connect(ep Endpoint) (*Engine, error) {
-	opts := []client.Opt{client.FromEnv}
-	if ep.Address != "" {
+	var opts []client.Opt
+	if ep.Address == "" {
+		// $DOCKER_HOST and its TLS settings are for the one engine without an
+		// address; a configured engine takes only what its config says.
+		opts = append(opts, client.FromEnv)
+	} else {
 		opts = append(opts, client.WithHost(ep.Address))
 	}
 	if ep.TLSCA != "" || ep.TLSCert != "" || ep.TLSKey != "" {
 		opts = append(opts, client.WithTLSClientConfig(ep.TLSCA, ep.TLSCert, ep.TLSKey))
 	}
 	if strings.HasPrefix(ep.Address, "ssh://") {
-		// BatchMode: a daemon has nobody to type a password or accept a key.
-		flags := []string{"-o", "BatchMode=yes"}
+		// BatchMode: a daemon has nobody to type a password or accept a key. A
+		// machine that is down or half-gone is given up on within seconds, not
+		// left to hang a command or an update.
+		flags := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3"}
 		if ep.SSHIdentity != "" {
 			flags = append(flags, "-i", ep.SSHIdentity, "-o", "IdentitiesOnly=yes")
 		}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Fleet is the engines Steward manages: one, unnamed, or several by host name. It
@@ -97,38 +98,50 @@ func (e *UnreachableError) Unwrap() []error {
 // Names lists the unreachable hosts in order.
 func (e *UnreachableError) Names() []string { return slices.Sorted(maps.Keys(e.Hosts)) }
 
-// Containers lists the containers of every engine, each with its host. When some
+// Containers lists the containers of host's engine, or of every engine when host is
+// empty, each with its host. The engines are asked at once, so one that is slow to
+// answer (a machine down behind ssh) costs its own timeout, not the sum. When some
 // engines can't be reached, the others' containers come with an *UnreachableError.
-func (f *Fleet) Containers(ctx context.Context) ([]Container, error) {
-	var all []Container
-	var unreachable map[string]error
-	for _, e := range f.engines {
-		list, err := e.Containers(ctx)
+func (f *Fleet) Containers(ctx context.Context, host string) ([]Container, error) {
+	engines := f.engines
+	if host != "" {
+		e, err := f.Engine(host)
 		if err != nil {
-			if len(f.engines) == 1 {
-				return nil, err
-			}
-			if unreachable == nil {
-				unreachable = make(map[string]error)
-			}
-			unreachable[e.name] = err
-			continue
+			return nil, err
 		}
-		all = append(all, list...)
+		engines = []*Engine{e}
 	}
-	if unreachable != nil {
+	lists := make([][]Container, len(engines))
+	errs := make([]error, len(engines))
+	var wg sync.WaitGroup
+	for i, e := range engines {
+		wg.Go(func() { lists[i], errs[i] = e.Containers(ctx) })
+	}
+	wg.Wait()
+	if len(engines) == 1 && len(f.engines) == 1 {
+		return lists[0], errs[0]
+	}
+	var all []Container
+	unreachable := make(map[string]error)
+	for i, e := range engines {
+		if errs[i] != nil {
+			unreachable[e.name] = errs[i]
+		}
+		all = append(all, lists[i]...)
+	}
+	if len(unreachable) > 0 {
 		return all, &UnreachableError{Hosts: unreachable}
 	}
 	return all, nil
 }
 
 // Logs returns the last lines of c's output.
-func (f *Fleet) Logs(ctx context.Context, c Container, lines int) (string, error) {
-	e, err := f.Engine(c.Host)
-	if err != nil {
-		return "", err
-	}
-	return e.Logs(ctx, c.ID, lines)
+func (f *Fleet) Logs(ctx context.Context, c Container, lines int) (logs string, err error) {
+	err = f.on(c, func(e *Engine) error {
+		logs, err = e.Logs(ctx, c.ID, lines)
+		return err
+	})
+	return logs, err
 }
 
 // Start starts c.

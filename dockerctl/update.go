@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/docker-image-spec/specs-go/v1"
@@ -94,6 +95,15 @@ type Updater struct {
 	// while one runs.
 	busyOnce sync.Once
 	busy     chan struct{}
+	// updating is the name of the container being updated, "" when none is.
+	updating atomic.Pointer[string]
+}
+
+// Updating reports whether the container name is being updated right now: a restart
+// or stop of it meanwhile would be taken for the new version failing.
+func (u *Updater) Updating(name string) bool {
+	current := u.updating.Load()
+	return current != nil && (*current == name || *current+backupSuffix == name)
 }
 
 // claim waits until no other update or recovery runs on the engine, telling
@@ -139,6 +149,8 @@ func (u *Updater) Update(ctx context.Context, name, expect string, progress Prog
 		return nil, err
 	}
 	defer u.release()
+	u.updating.Store(&name)
+	defer u.updating.Store(nil)
 	old, found, err := u.Runtime.InspectContainer(ctx, name)
 	if err != nil {
 		return nil, err
@@ -318,6 +330,8 @@ func (u *Updater) step(ctx context.Context, job *state.UpdateJob, step string, p
 // container back now rather than leave the service down until the next start. The
 // outcome is recorded if the journal takes it after all.
 func (u *Updater) failStep(ctx context.Context, job *state.UpdateJob, journalErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
 	restoreErr := u.restore(ctx, job)
 	job.Outcome, job.Detail = OutcomeRolledBack, "the journal could not be written ("+journalErr.Error()+"); the previous container was put back"
 	if restoreErr != nil {
@@ -338,8 +352,14 @@ func (u *Updater) finish(ctx context.Context, job *state.UpdateJob, outcome, det
 	return u.Journal.Save(ctx, job)
 }
 
-// rollback puts the old container back as it was and records why.
+// undoTimeout bounds a rollback that runs on after its update's context ended.
+const undoTimeout = 2 * time.Minute
+
+// rollback puts the old container back as it was and records why. It runs to its
+// end even when ctx ended (a shutdown), so the service is not left set aside.
 func (u *Updater) rollback(ctx context.Context, job *state.UpdateJob, res *Result, why string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
 	if job.NewID != "" {
 		if logs, err := u.Runtime.Logs(ctx, job.NewID, 20); err == nil {
 			res.Logs = logs
@@ -444,6 +464,12 @@ func (u *Updater) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
 // Updaters are the updaters of a fleet's engines, by host name.
 type Updaters map[string]*Updater
 
+// Updating reports whether the container name on host is being updated right now.
+func (us Updaters) Updating(host, name string) bool {
+	u, ok := us[host]
+	return ok && u.Updating(name)
+}
+
 // Update updates the container name on host (Updater.Update).
 func (us Updaters) Update(ctx context.Context, host, name, expect string, progress Progress) (*Result, error) {
 	u, ok := us[host]
@@ -459,12 +485,39 @@ func (us Updaters) Update(ctx context.Context, host, name, expect string, progre
 func (us Updaters) Recover(ctx context.Context) ([]*state.UpdateJob, error) {
 	var all []*state.UpdateJob
 	var errs []error
+	var journal Journal
 	for _, host := range slices.Sorted(maps.Keys(us)) {
 		jobs, err := us[host].Recover(ctx)
 		all = append(all, jobs...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("host %q: %w", host, err))
 		}
+		journal = us[host].Journal
+	}
+	if journal == nil {
+		return all, errors.Join(errs...)
+	}
+	// An update cut short on a host that is no longer configured (docker.host
+	// replaced by docker.hosts, a host renamed) can't be put right from here: it is
+	// closed as failed, so the admins hear of it and look.
+	unfinished, err := journal.Unfinished(ctx)
+	if err != nil {
+		return all, errors.Join(append(errs, err)...)
+	}
+	for _, job := range unfinished {
+		if _, ok := us[job.Host]; ok {
+			continue
+		}
+		where := fmt.Sprintf("host %q", job.Host)
+		if job.Host == "" {
+			where = "the Docker host of docker.host"
+		}
+		job.Outcome, job.Detail, job.UpdatedAt = OutcomeFailed, fmt.Sprintf("it ran on %s, which is no longer configured; the previous container may still be set aside as %s", where, job.BackupName), time.Now()
+		if err = journal.Save(ctx, job); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all = append(all, job)
 	}
 	return all, errors.Join(errs...)
 }

@@ -748,3 +748,26 @@ func TestUpdatesOnOneEngineWait(t *testing.T) {
 		<-second
 	})
 }
+
+// TestRecoverOnAHostNoLongerConfigured checks that an update cut short on a host that
+// is not configured any more is closed as failed, saying where the previous
+// container may be, instead of waiting unfinished forever.
+func TestRecoverOnAHostNoLongerConfigured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, j := shop(true)
+		u := updater(e, j) // host "": docker.host, before docker.hosts replaced it
+		e.crashAfter = "Rename"
+		interrupt(t, u)
+
+		other := updater(newFakeEngine(j), j)
+		other.Host = "a"
+		jobs, err := Updaters{"a": other}.Recover(t.Context())
+		if err != nil || len(jobs) != 1 || jobs[0].Outcome != OutcomeFailed {
+			t.Fatalf("Recover did %s (%v), want the orphaned job failed", describe(jobs), err)
+		}
+		if !strings.Contains(jobs[0].Detail, "no longer configured") || !strings.Contains(jobs[0].Detail, webBackup) {
+			t.Errorf("detail %q does not say the host is gone and where the old container is", jobs[0].Detail)
+		}
+		wantFinished(t, j, OutcomeFailed)
+	})
+}

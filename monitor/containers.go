@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -141,10 +142,13 @@ func (c *ContainerCheck) setStopped(ctx context.Context, containerID string, sto
 func (c *ContainerCheck) Observe(ctx context.Context) ([]Observation, error) {
 	containers, err := c.Engine.Containers(ctx)
 	if err != nil {
+		// The alert says it plainly; the engine's own words (for ssh, its whole
+		// command line) go to the log only.
+		zerolog.Ctx(ctx).Warn().Err(err).Str("host", c.Host).Msg("Can't reach the Docker Engine")
 		if c.Host != "" {
-			return nil, fmt.Errorf("can't reach the Docker Engine of %s: %w", c.Host, err)
+			return nil, fmt.Errorf("can't reach the Docker Engine of %s; the details are in Steward's log", c.Host)
 		}
-		return nil, fmt.Errorf("can't reach the Docker Engine: %w", err)
+		return nil, errors.New("can't reach the Docker Engine; the details are in Steward's log")
 	}
 	now := c.Now()
 	c.mu.Lock()
