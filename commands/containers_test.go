@@ -60,8 +60,8 @@ func (f *fakeDesk) Logs(_ context.Context, c dockerctl.Container, _ int) (string
 	return "log line of " + c.Ref(), nil
 }
 
-func (f *fakeDesk) Start(context.Context, dockerctl.Container) error   { return nil }
-func (f *fakeDesk) Stop(context.Context, dockerctl.Container) error    { return nil }
+func (f *fakeDesk) Start(context.Context, dockerctl.Container) error { return nil }
+func (f *fakeDesk) Stop(context.Context, dockerctl.Container) error  { return nil }
 func (f *fakeDesk) Restart(_ context.Context, c dockerctl.Container) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
