@@ -155,6 +155,7 @@ type Config struct {
 	Monitor     Monitor     `yaml:"monitor"`
 	OnCall      OnCall      `yaml:"oncall"`
 	Docker      Docker      `yaml:"docker"`
+	Backups     Backups     `yaml:"backups"`
 	RateLimit   RateLimit   `yaml:"rate_limit"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
@@ -1173,6 +1174,7 @@ func (v *validator) applyDefaults(c *Config) {
 	setDefault(v, "docker.settle", &c.Docker.Settle, DefaultSettle)
 	setDefault(v, "rate_limit.per_minute", &c.RateLimit.PerMinute, DefaultPerMinute)
 	setDefault(v, "policy.approval_ttl", &c.Policy.ApprovalTTL, DefaultApprovalTTL)
+	v.backupDefaults(&c.Backups)
 	if ws := c.DecisionLog.WeeklySummary; ws != nil {
 		setDefault(v, "decision_log.weekly_summary.hour", &ws.Hour, DefaultSummaryHour)
 		setDefault(v, "decision_log.weekly_summary.time_zone", &ws.TimeZone, DefaultSummaryZone)
@@ -1267,6 +1269,7 @@ func (v *validator) check(c *Config) {
 	v.checkMonitor(&c.Monitor)
 	v.checkOnCall(c)
 	v.checkDocker(&c.Docker)
+	v.checkBackups(c)
 	if uc := c.Docker.UpdateCheck.D(); uc < 0 || (uc > 0 && uc < time.Minute) {
 		v.invalid("docker.update_check", fmt.Sprintf("must be 0s (off) or at least 1m, got %s", c.Docker.UpdateCheck))
 	}

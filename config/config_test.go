@@ -157,6 +157,7 @@ func TestLoadValid(t *testing.T) {
 		OnCall: OnCall{Rotation: []id.UserID{"@bob:example.org", "@alice:example.org"}, Handover: "weekly", Day: "SUN",
 			Hour: 20, TimeZone: "Asia/Tokyo"},
 		Docker:    Docker{Host: "ssh://steward@docker.example.org:2222", UpdateCheck: Duration(12 * time.Hour), Settle: Duration(30 * time.Second)},
+		Backups:   Backups{StagingDir: filepath.Join(dir, "data", DefaultStagingDir), Interval: DefaultBackupInterval},
 		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5},
 		Policy: Policy{
 			Commands:         map[string]string{"announce": "second_admin", "restart": "quorum:1"},
@@ -914,6 +915,33 @@ func TestParseProblems(t *testing.T) {
 			keys: []string{"docker.hosts.b.address"}, msg: "is docker.hosts.a's engine too"},
 		{name: "docker ssh with a query", edits: after("docker:\n  host: ssh://steward@db.example.org?x=1\n"),
 			keys: []string{"docker.host"}, lines: []int{11}, msg: "ssh:// takes no ?query"},
+		// backups.
+		{name: "backups one set", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n")},
+		{name: "backups off-site pair", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      offsite_copy: far\n    - name: far\n      repository: sftp:u@h:/r\n      password_file: /etc/hostname\n      offsite: true\n")},
+		{name: "backups off-site copy not marked", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      offsite_copy: far\n    - name: far\n      repository: sftp:u@h:/r\n      password_file: /etc/hostname\n"),
+			keys: []string{"backups.sets[0].offsite_copy"}, msg: `set "far" is not marked offsite: true`},
+		{name: "backups off-site copy unknown", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      offsite_copy: nowhere\n"),
+			keys: []string{"backups.sets[0].offsite_copy"}, msg: `there is no set "nowhere"`},
+		{name: "backups set without repository", edits: after("backups:\n  sets:\n    - name: cloud\n      password_file: /etc/hostname\n"),
+			keys: []string{"backups.sets[0].repository"}, msg: "required: the restic repository"},
+		{name: "backups set name bad", edits: after("backups:\n  sets:\n    - name: Cloud Files\n      repository: /r\n      password_file: /etc/hostname\n"),
+			keys: []string{"backups.sets[0].name"}, msg: `not a set name: "Cloud Files"`},
+		{name: "backups set names twice", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n    - name: cloud\n      repository: /r2\n      password_file: /etc/hostname\n"),
+			keys: []string{"backups.sets[1].name"}, msg: `"cloud" is also the name of backups.sets[0]`},
+		{name: "backups password file missing", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /r\n      password_file: /nonexistent/pw\n"),
+			keys: []string{"backups.sets[0].password_file"}, msg: "can't read it"},
+		{name: "backups restore target root", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      restore_targets: [/]\n"),
+			keys: []string{"backups.sets[0].restore_targets[0]"}, msg: "must not be /"},
+		{name: "backups path not clean", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /r\n      password_file: /etc/hostname\n      paths: [/srv/../etc]\n"),
+			keys: []string{"backups.sets[0].paths[0]", "backups.sets[0].restore_targets[0]"}, msg: "must be an absolute, clean path"},
+		{name: "backups run through a shell", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      run: [backup.sh]\n"),
+			keys: []string{"backups.sets[0].run"}, msg: "the program must be an absolute path"},
+		{name: "backups read_data bad", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      check: {read_data: half}\n"),
+			keys: []string{"backups.sets[0].check.read_data"}, msg: `got "half"`},
+		{name: "backups drill files zero", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      drill: {files: 0}\n"),
+			keys: []string{"backups.sets[0].drill.files"}, msg: "must be from 1 to 1000, got 0"},
+		{name: "backups remote repo with password", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: 'rest:https://u:secret@h/r'\n      password_file: /etc/hostname\n"),
+			keys: []string{"backups.sets[0].repository"}, msg: "must not hold a password"},
 		{name: "docker only_label bad", edits: after("docker:\n  only_label: '=x'\n"),
 			keys: []string{"docker.only_label"}, lines: []int{11}, msg: "must be a label, KEY or KEY=VALUE"},
 	}
@@ -1689,9 +1717,14 @@ func TestExampleConfig(t *testing.T) {
 	// address) are shown in comments.
 	commented := []string{"docker.hosts", "docker.only_label", "docker.tls.ca", "docker.tls.cert", "docker.tls.key",
 		"docker.ssh.identity", "docker.ssh.known_hosts"}
+	for _, key := range leafKeys(reflect.TypeFor[Config](), "") {
+		if strings.HasPrefix(key, "backups.") {
+			commented = append(commented, key)
+		}
+	}
 	for _, key := range commented {
 		leaf := key[strings.LastIndex(key, ".")+1:]
-		if used[key] || !regexp.MustCompile(`(?m)^\s*#\s+`+leaf+`:`).Match(data) {
+		if used[key] || !regexp.MustCompile(`(?m)^\s*#\s+(- )?`+leaf+`:`).Match(data) {
 			t.Errorf("%s should show key %s in a comment", path, key)
 		}
 		used[key] = true

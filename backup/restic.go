@@ -1,0 +1,289 @@
+// Package backup keeps watch over the group's backups: it reads restic repositories
+// (snapshots, integrity, restore drills) and restores from them when the admins ask.
+// The tool itself sits behind the Tool interface, so another backup program can be
+// added later.
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Repo is a repository and what of it counts for a set.
+type Repo struct {
+	// Location is the restic repository (a path or a URL).
+	Location string
+	// PasswordFile holds its password.
+	PasswordFile string
+	// Host and Paths, when set, narrow the snapshots to those of that host and
+	// those paths.
+	Host  string
+	Paths []string
+}
+
+// Snapshot is one snapshot of a repository.
+type Snapshot struct {
+	ID      string // full ID
+	ShortID string
+	Time    time.Time
+	Host    string
+	Paths   []string
+	Tags    []string
+}
+
+// Node is a file or directory in a snapshot.
+type Node struct {
+	// Path is where it is in the snapshot's tree ("/srv/cloud/config.php").
+	Path  string
+	Type  string // file, dir, symlink, dev, fifo, socket
+	Size  int64
+	Mode  os.FileMode
+	MTime time.Time
+}
+
+// Stats are the size of what a snapshot restores.
+type Stats struct {
+	Bytes int64
+	Files int64
+}
+
+// Tool is the backup program Steward reads and restores with (restic).
+type Tool interface {
+	// Snapshots lists the snapshots of repo, newest first; at most n when n > 0.
+	Snapshots(ctx context.Context, repo Repo, n int) ([]Snapshot, error)
+	// Check verifies the repository's structure and reads back readData of its
+	// data ("0", "5%", "all"); the error carries the tool's own words.
+	Check(ctx context.Context, repo Repo, readData string) error
+	// List lists what lies under path in the snapshot (all of it for "/"),
+	// recursively when recursive is set.
+	List(ctx context.Context, repo Repo, snapshotID, path string, recursive bool) ([]Node, error)
+	// Restore writes the snapshot's files under include (paths in its tree) into
+	// target, each at target + its path.
+	Restore(ctx context.Context, repo Repo, snapshotID string, include []string, target string) error
+	// Stats measures what the snapshot would restore.
+	Stats(ctx context.Context, repo Repo, snapshotID string) (Stats, error)
+}
+
+// Restic runs Debian's restic. Steward only reads repositories (--no-lock: it needs
+// no write access for that), except when it restores, which writes to the target
+// only.
+type Restic struct {
+	// Binary is the restic program; "restic" from $PATH when empty.
+	Binary string
+	// CacheDir keeps restic's cache of repository metadata, so reads stay cheap.
+	CacheDir string
+}
+
+var _ Tool = (*Restic)(nil)
+
+// ToolError is a failure restic reported, with its message.
+type ToolError struct {
+	Op      string
+	Message string
+}
+
+func (e *ToolError) Error() string { return "restic " + e.Op + ": " + e.Message }
+
+// run runs restic with args against repo and returns its standard output.
+func (r *Restic) run(ctx context.Context, repo Repo, op string, args ...string) ([]byte, error) {
+	bin := r.Binary
+	if bin == "" {
+		bin = "restic"
+	}
+	full := []string{op, "--no-lock", "--quiet"}
+	if r.CacheDir != "" {
+		full = append(full, "--cache-dir", r.CacheDir)
+	} else {
+		full = append(full, "--no-cache")
+	}
+	cmd := exec.CommandContext(ctx, bin, append(full, args...)...)
+	// The repository and its password file come through the environment, never the
+	// command line, so they don't show in the process list.
+	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+repo.Location, "RESTIC_PASSWORD_FILE="+repo.PasswordFile,
+		"RESTIC_PASSWORD=", "RESTIC_PASSWORD_COMMAND=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &limitedWriter{w: &stderr, n: 8 << 10}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("restic %s: %w", op, ctx.Err())
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, &ToolError{Op: op, Message: lastLines(msg, 5)}
+	}
+	return stdout.Bytes(), nil
+}
+
+// filters are the --host and --path options that narrow snapshots to repo's set.
+func filters(repo Repo) []string {
+	var args []string
+	if repo.Host != "" {
+		args = append(args, "--host", repo.Host)
+	}
+	for _, p := range repo.Paths {
+		args = append(args, "--path", p)
+	}
+	return args
+}
+
+type resticSnapshot struct {
+	ID       string    `json:"id"`
+	ShortID  string    `json:"short_id"`
+	Time     time.Time `json:"time"`
+	Hostname string    `json:"hostname"`
+	Paths    []string  `json:"paths"`
+	Tags     []string  `json:"tags"`
+}
+
+// Snapshots implements Tool.
+func (r *Restic) Snapshots(ctx context.Context, repo Repo, n int) ([]Snapshot, error) {
+	args := append([]string{"--json"}, filters(repo)...)
+	out, err := r.run(ctx, repo, "snapshots", args...)
+	if err != nil {
+		return nil, err
+	}
+	var raw []resticSnapshot
+	if err = json.Unmarshal(out, &raw); err != nil {
+		return nil, fmt.Errorf("read restic snapshots: %w", err)
+	}
+	snaps := make([]Snapshot, 0, len(raw))
+	// restic lists oldest first.
+	for i := len(raw) - 1; i >= 0; i-- {
+		s := raw[i]
+		snaps = append(snaps, Snapshot{ID: s.ID, ShortID: s.ShortID, Time: s.Time, Host: s.Hostname, Paths: s.Paths, Tags: s.Tags})
+		if n > 0 && len(snaps) == n {
+			break
+		}
+	}
+	return snaps, nil
+}
+
+// Check implements Tool.
+func (r *Restic) Check(ctx context.Context, repo Repo, readData string) error {
+	var args []string
+	switch readData {
+	case "", "0":
+	case "all":
+		args = append(args, "--read-data")
+	default:
+		args = append(args, "--read-data-subset="+readData)
+	}
+	_, err := r.run(ctx, repo, "check", args...)
+	return err
+}
+
+type resticNode struct {
+	Path       string    `json:"path"`
+	Type       string    `json:"type"`
+	Size       int64     `json:"size"`
+	Mode       uint32    `json:"mode"`
+	MTime      time.Time `json:"mtime"`
+	StructType string    `json:"struct_type"`
+}
+
+// List implements Tool.
+func (r *Restic) List(ctx context.Context, repo Repo, snapshotID, path string, recursive bool) ([]Node, error) {
+	args := []string{"--json"}
+	if recursive {
+		args = append(args, "--recursive")
+	}
+	args = append(args, "--", snapshotID)
+	if path != "" && path != "/" {
+		args = append(args, path)
+	}
+	out, err := r.run(ctx, repo, "ls", args...)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []Node
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var n resticNode
+		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
+			return nil, fmt.Errorf("read restic ls: %w", err)
+		}
+		if n.StructType != "node" {
+			continue // the snapshot itself comes first
+		}
+		nodes = append(nodes, Node{Path: n.Path, Type: n.Type, Size: n.Size, Mode: os.FileMode(n.Mode), MTime: n.MTime})
+	}
+	return nodes, sc.Err()
+}
+
+// Restore implements Tool.
+func (r *Restic) Restore(ctx context.Context, repo Repo, snapshotID string, include []string, target string) error {
+	args := []string{"--target", target}
+	for _, p := range include {
+		args = append(args, "--include", p)
+	}
+	args = append(args, "--", snapshotID)
+	_, err := r.run(ctx, repo, "restore", args...)
+	return err
+}
+
+// Stats implements Tool.
+func (r *Restic) Stats(ctx context.Context, repo Repo, snapshotID string) (Stats, error) {
+	out, err := r.run(ctx, repo, "stats", "--json", "--mode", "restore-size", "--", snapshotID)
+	if err != nil {
+		return Stats{}, err
+	}
+	var raw struct {
+		TotalSize      int64 `json:"total_size"`
+		TotalFileCount int64 `json:"total_file_count"`
+	}
+	if err = json.Unmarshal(out, &raw); err != nil {
+		return Stats{}, fmt.Errorf("read restic stats: %w", err)
+	}
+	return Stats{Bytes: raw.TotalSize, Files: raw.TotalFileCount}, nil
+}
+
+// lastLines keeps the last n lines of s: restic ends with the message that matters.
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// limitedWriter keeps the first n bytes written to it and drops the rest, so a
+// chatty tool can't fill Steward's memory.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n <= 0 {
+		return len(p), nil
+	}
+	keep := p
+	if len(keep) > l.n {
+		keep = keep[:l.n]
+	}
+	l.n -= len(keep)
+	if _, err := l.w.Write(keep); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// IsToolError reports whether err is the tool's own failure (a damaged repository,
+// a wrong password), as opposed to Steward's.
+func IsToolError(err error) bool {
+	var te *ToolError
+	return errors.As(err, &te)
+}
