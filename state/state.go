@@ -31,6 +31,7 @@ type DB struct {
 	Alerts      *Alerts
 	Silences    *Silences
 	UpdateJobs  *UpdateJobs
+	BackupRuns  *BackupRuns
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -65,6 +66,7 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 		Alerts:      &Alerts{db: db},
 		Silences:    &Silences{db: db},
 		UpdateJobs:  &UpdateJobs{db: db},
+		BackupRuns:  &BackupRuns{db: db},
 	}, nil
 }
 

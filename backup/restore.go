@@ -1,0 +1,404 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/steward-bot/steward/state"
+)
+
+// PathError is a path from chat that Steward refuses; its text is for the person who
+// typed it.
+type PathError struct{ Msg string }
+
+func (e *PathError) Error() string { return e.Msg }
+
+func pathErrorf(format string, args ...any) error { return &PathError{Msg: fmt.Sprintf(format, args...)} }
+
+// CleanPath checks a path typed in chat: absolute, without "..", "." or doubled
+// slashes, and without control characters.
+func CleanPath(p string) (string, error) {
+	if p == "" || !strings.HasPrefix(p, "/") {
+		return "", pathErrorf("%q is not an absolute path; paths in snapshots start with /", p)
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return "", pathErrorf("the path holds a control character")
+		}
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return "", pathErrorf("%q climbs out with ..; give the path as it is in the snapshot", p)
+		}
+	}
+	if c := filepath.Clean(p); c != p {
+		return "", pathErrorf("%q is not a clean path; did you mean %q?", p, c)
+	}
+	return p, nil
+}
+
+// within reports whether p is root or lies under it.
+func within(p, root string) bool {
+	return p == root || root == "/" || strings.HasPrefix(p, root+"/")
+}
+
+// InTargets checks that an in-place restore of p writes only inside one of targets,
+// also once symlinks on the way are followed: a link in the live tree must not lead
+// the restore elsewhere. It returns the target p lies in.
+func InTargets(p string, targets []string) (string, error) {
+	for _, t := range targets {
+		if !within(p, t) {
+			continue
+		}
+		realTarget, err := filepath.EvalSymlinks(t)
+		if err != nil {
+			return "", pathErrorf("the restore target %s can't be resolved: %v", t, errors.Unwrap(err))
+		}
+		// The deepest part of p that exists, with its links followed, must still be
+		// inside the target.
+		existing := p
+		for !exists(existing) && existing != t {
+			existing = filepath.Dir(existing)
+		}
+		real, err := filepath.EvalSymlinks(existing)
+		if err != nil {
+			return "", pathErrorf("%s can't be resolved: %v", existing, errors.Unwrap(err))
+		}
+		if !within(real, realTarget) {
+			return "", pathErrorf("%s leads to %s through a symbolic link, outside the restore target %s", existing, real, t)
+		}
+		if existing == p && p != t {
+			// p itself may be a link: it is replaced, not followed.
+			if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+				return "", pathErrorf("%s is a symbolic link; restore the folder it is in instead", p)
+			}
+		}
+		return t, nil
+	}
+	return "", pathErrorf("%s is outside the paths this set may restore to (%s)", p, strings.Join(targets, ", "))
+}
+
+// snapshotID is what an admin may type for a snapshot: an ID or its start, or latest.
+var snapshotID = regexp.MustCompile(`^[0-9a-f]{6,64}$`)
+
+// FindSnapshot finds the snapshot of s an admin named: "latest" or "" for the newest,
+// else an ID or the start of one.
+func FindSnapshot(ctx context.Context, tool Tool, s *Set, id string) (Snapshot, error) {
+	if id != "" && id != "latest" && !snapshotID.MatchString(id) {
+		return Snapshot{}, pathErrorf("%q is not a snapshot ID; !snapshots %s lists them", id, s.Name)
+	}
+	snaps, err := tool.Snapshots(ctx, s.Repo, 0)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	if len(snaps) == 0 {
+		return Snapshot{}, pathErrorf("the repository of %s holds no snapshot of this set", s.Name)
+	}
+	if id == "" || id == "latest" {
+		return snaps[0], nil
+	}
+	var found []Snapshot
+	for _, sn := range snaps {
+		if strings.HasPrefix(sn.ID, id) {
+			found = append(found, sn)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return Snapshot{}, pathErrorf("%s has no snapshot %s; !snapshots %s lists them", s.Name, id, s.Name)
+	default:
+		return Snapshot{}, pathErrorf("%s is the start of %d snapshots' IDs; give more of it", id, len(found))
+	}
+}
+
+// Lookup returns what lies at path in the snapshot.
+func Lookup(ctx context.Context, tool Tool, s *Set, snap Snapshot, path string) (Node, error) {
+	nodes, err := tool.List(ctx, s.Repo, snap.ID, path, false)
+	if err != nil {
+		return Node{}, err
+	}
+	for _, n := range nodes {
+		if n.Path == path {
+			return n, nil
+		}
+	}
+	return Node{}, pathErrorf("snapshot %s of %s holds nothing at %s; !browse %s %s / shows what it holds", snap.ShortID, s.Name, path, s.Name, snap.ShortID)
+}
+
+// Restored is what a restore wrote.
+type Restored struct {
+	// Dir is where path was restored: a staging directory, or path itself.
+	Dir          string
+	Files        int
+	Bytes        int64
+	Snapshot     string
+	Duration     time.Duration
+	Aside        string // in place: where the replaced files are kept
+	RunID        int64
+	ReplacedNone bool // in place: nothing was at the path before
+}
+
+// Containers stops and starts the containers an in-place restore must not run beside.
+type Containers interface {
+	Stop(ctx context.Context, ref string) (wasRunning bool, err error)
+	Start(ctx context.Context, ref string) error
+}
+
+// Restorer restores from backup sets, and records each restore.
+type Restorer struct {
+	Tool       Tool
+	Runs       Runs
+	StagingDir string
+	Containers Containers
+	Now        func() time.Time
+}
+
+// restoreState is what an in-place restore records before each step, so a stop
+// half-way can be put right.
+type restoreState struct {
+	Path     string   `json:"path"`
+	InPlace  bool     `json:"in_place"`
+	Aside    string   `json:"aside,omitempty"`
+	Stopped  []string `json:"stopped,omitempty"`
+	Snapshot string   `json:"snapshot"`
+	Undoes   int64    `json:"undoes,omitempty"`
+}
+
+// The steps of an in-place restore, each recorded before it is taken.
+const (
+	stepStopContainers  = "stop_containers"
+	stepSetAside        = "set_aside"
+	stepRestore         = "restore"
+	stepStartContainers = "start_containers"
+)
+
+// ToStaging restores path from snap into a new directory under the staging
+// directory, and reports where and how much.
+func (r *Restorer) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string, actor string) (*Restored, error) {
+	started := r.Now()
+	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: stepRestore}
+	st := restoreState{Path: path, Snapshot: snap.ID}
+	run.State = mustJSON(st)
+	if err := r.Runs.Start(ctx, run); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(r.StagingDir, 0o700); err != nil {
+		return nil, r.fail(ctx, run, err)
+	}
+	dir := filepath.Join(r.StagingDir, fmt.Sprintf("%s-%s-%s", s.Name, snap.ShortID, started.UTC().Format("20060102-150405")))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, r.fail(ctx, run, err)
+	}
+	if err := r.Tool.Restore(ctx, s.Repo, snap.ID, []string{path}, dir); err != nil {
+		return nil, r.fail(ctx, run, err)
+	}
+	res := &Restored{Dir: filepath.Join(dir, filepath.FromSlash(path)), Snapshot: snap.ShortID, RunID: run.ID}
+	res.Files, res.Bytes = measure(res.Dir)
+	res.Duration = r.Now().Sub(started)
+	run.Detail = fmt.Sprintf("%s from snapshot %s to %s: %d files, %s, in %s", path, snap.ShortID, res.Dir, res.Files, humanBytes(res.Bytes), res.Duration.Round(100*time.Millisecond))
+	return res, r.finish(ctx, run, OutcomeOK)
+}
+
+// InPlace restores path from snap over the live path: it stops the set's containers,
+// sets the live files aside (kept, so the restore can be undone), restores, and
+// starts the containers again. Every step is recorded before it is taken. undoes,
+// when set, is the restore this one undoes (its files set aside are put back
+// instead of restored from the snapshot).
+func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun) (*Restored, error) {
+	if _, err := InTargets(path, s.RestoreTargets); err != nil {
+		return nil, err
+	}
+	started := r.Now()
+	st := restoreState{Path: path, InPlace: true, Snapshot: snap.ID}
+	var undoState restoreState
+	if undoes != nil {
+		if err := json.Unmarshal([]byte(undoes.State), &undoState); err != nil || undoState.Aside == "" {
+			return nil, pathErrorf("restore %d kept no files to put back", undoes.ID)
+		}
+		if !exists(undoState.Aside) {
+			return nil, pathErrorf("the files restore %d replaced are no longer at %s", undoes.ID, undoState.Aside)
+		}
+		st.Undoes, st.Path, path = undoes.ID, undoState.Path, undoState.Path
+	}
+	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: stepStopContainers, State: mustJSON(st)}
+	if err := r.Runs.Start(ctx, run); err != nil {
+		return nil, err
+	}
+	save := func(step string) error {
+		run.Step, run.State = step, mustJSON(st)
+		return r.Runs.Save(ctx, run)
+	}
+	for _, c := range s.Containers {
+		wasRunning, err := r.Containers.Stop(ctx, c)
+		if err != nil {
+			r.startAgain(ctx, st.Stopped)
+			return nil, r.fail(ctx, run, fmt.Errorf("stop container %s: %w", c, err))
+		}
+		if wasRunning {
+			st.Stopped = append(st.Stopped, c)
+			if err = save(stepStopContainers); err != nil {
+				r.startAgain(ctx, st.Stopped)
+				return nil, r.fail(ctx, run, err)
+			}
+		}
+	}
+	res := &Restored{Dir: path, Snapshot: snap.ShortID, RunID: run.ID}
+	if exists(path) {
+		st.Aside = filepath.Join(filepath.Dir(path), fmt.Sprintf(".steward-restore-%d-%s", run.ID, filepath.Base(path)))
+	} else {
+		res.ReplacedNone = true
+	}
+	if err := save(stepSetAside); err != nil {
+		r.startAgain(ctx, st.Stopped)
+		return nil, r.fail(ctx, run, err)
+	}
+	if st.Aside != "" {
+		if err := os.Rename(path, st.Aside); err != nil {
+			r.startAgain(ctx, st.Stopped)
+			return nil, r.fail(ctx, run, fmt.Errorf("set the live files aside: %w", err))
+		}
+	}
+	if err := save(stepRestore); err != nil {
+		return nil, r.fail(ctx, run, errors.Join(err, r.putBack(ctx, st)))
+	}
+	var err error
+	if undoes != nil {
+		err = os.Rename(undoState.Aside, path)
+	} else {
+		err = r.Tool.Restore(ctx, s.Repo, snap.ID, []string{path}, "/")
+	}
+	if err != nil {
+		return nil, r.fail(ctx, run, errors.Join(err, r.putBack(ctx, st)))
+	}
+	if err = save(stepStartContainers); err != nil {
+		return nil, r.fail(ctx, run, err)
+	}
+	r.startAgain(ctx, st.Stopped)
+	res.Aside = st.Aside
+	res.Files, res.Bytes = measure(path)
+	res.Duration = r.Now().Sub(started)
+	what := fmt.Sprintf("from snapshot %s", snap.ShortID)
+	if undoes != nil {
+		what = fmt.Sprintf("as it was before restore %d", undoes.ID)
+	}
+	run.Detail = fmt.Sprintf("%s restored in place %s: %d files, %s, in %s", path, what, res.Files, humanBytes(res.Bytes), res.Duration.Round(100*time.Millisecond))
+	if st.Aside != "" {
+		run.Detail += "; the files it replaced are kept at " + st.Aside
+	}
+	return res, r.finish(ctx, run, OutcomeOK)
+}
+
+// putBack undoes a restore that failed after the live files were set aside: what it
+// wrote goes, and the live files come back.
+func (r *Restorer) putBack(ctx context.Context, st restoreState) error {
+	defer r.startAgain(ctx, st.Stopped)
+	if st.Aside == "" || !exists(st.Aside) {
+		return nil
+	}
+	if err := os.RemoveAll(st.Path); err != nil {
+		return fmt.Errorf("remove the partial restore: %w", err)
+	}
+	if err := os.Rename(st.Aside, st.Path); err != nil {
+		return fmt.Errorf("put the live files back: %w", err)
+	}
+	return nil
+}
+
+// startAgain starts the containers the restore stopped; a failure is logged, and the
+// container monitor alerts about it.
+func (r *Restorer) startAgain(ctx context.Context, stopped []string) {
+	for _, c := range stopped {
+		if err := r.Containers.Start(ctx, c); err != nil {
+			logger(ctx, "").Err(err).Str("container", c).Msg("Failed to start a container again after a restore")
+		}
+	}
+}
+
+func (r *Restorer) fail(ctx context.Context, run *state.BackupRun, err error) error {
+	run.Detail = err.Error()
+	if saveErr := r.finish(ctx, run, OutcomeFailed); saveErr != nil {
+		return errors.Join(err, saveErr)
+	}
+	return err
+}
+
+func (r *Restorer) finish(ctx context.Context, run *state.BackupRun, outcome string) error {
+	run.Outcome, run.Finished = outcome, r.Now()
+	return r.Runs.Save(ctx, run)
+}
+
+// Recover puts right the in-place restores a stop cut short: the live files come
+// back if the restore had not finished writing, and the stopped containers start.
+// It returns what it found, with Detail saying what was and was not restored.
+func (r *Restorer) Recover(ctx context.Context, unfinished []*state.BackupRun) []*state.BackupRun {
+	var done []*state.BackupRun
+	for _, run := range unfinished {
+		if run.Kind != KindRestore {
+			run.Outcome, run.Finished, run.Detail = OutcomeInterrupted, r.Now(), "Steward stopped while it ran"
+			_ = r.Runs.Save(ctx, run)
+			continue
+		}
+		var st restoreState
+		_ = json.Unmarshal([]byte(run.State), &st)
+		switch {
+		case !st.InPlace:
+			run.Detail = fmt.Sprintf("Steward stopped while it restored %s to the staging directory; that copy may be incomplete (the live files were not touched)", st.Path)
+		case run.Step == stepStartContainers:
+			r.startAgain(ctx, st.Stopped)
+			run.Detail = fmt.Sprintf("%s was restored in place before Steward stopped; the containers were started again", st.Path)
+			if st.Aside != "" {
+				run.Detail += "; the files it replaced are kept at " + st.Aside
+			}
+		default:
+			if err := r.putBack(ctx, st); err != nil {
+				run.Detail = fmt.Sprintf("Steward stopped while it restored %s in place, and putting the live files back failed: %v; they are at %s", st.Path, err, st.Aside)
+			} else {
+				run.Detail = fmt.Sprintf("Steward stopped while it restored %s in place (at step %s); nothing was restored: the live files are back as they were", st.Path, run.Step)
+			}
+		}
+		run.Outcome, run.Finished = OutcomeInterrupted, r.Now()
+		if err := r.Runs.Save(ctx, run); err != nil {
+			logger(ctx, run.Set).Err(err).Msg("Failed to record an interrupted restore")
+		}
+		done = append(done, run)
+	}
+	return done
+}
+
+// measure counts the regular files under path and their bytes.
+func measure(path string) (files int, bytes int64) {
+	_ = filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			files++
+			bytes += info.Size()
+		}
+		return nil
+	})
+	return files, bytes
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// RestoreState reads the path, the files set aside and the restore it undid from a
+// restore run.
+func RestoreState(run *state.BackupRun) (path, aside string, inPlace bool) {
+	var st restoreState
+	_ = json.Unmarshal([]byte(run.State), &st)
+	return st.Path, st.Aside, st.InPlace
+}

@@ -1,0 +1,264 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/state"
+)
+
+// The kinds of backup run.
+const (
+	KindCheck   = "check"
+	KindDrill   = "drill"
+	KindBackup  = "backup"
+	KindRestore = "restore"
+)
+
+// The outcomes of a backup run.
+const (
+	OutcomeOK          = "ok"
+	OutcomeFailed      = "failed"
+	OutcomeInterrupted = "interrupted"
+)
+
+// Set is one backup set, as Steward watches it.
+type Set struct {
+	Name string
+	Repo Repo
+	// Every is how often a snapshot is expected; Grace how much later it may be.
+	Every, Grace time.Duration
+	// Offsite marks the set as an off-site copy; OffsiteCopy names the set that
+	// holds this one's.
+	Offsite     bool
+	OffsiteCopy string
+	// Run is the command that makes a backup now.
+	Run []string
+	// RestoreTargets are where an in-place restore may write.
+	RestoreTargets []string
+	// Containers are stopped during an in-place restore.
+	Containers []string
+	// CheckEvery and ReadData schedule restic check; DrillEvery and DrillFiles
+	// the restore drills. A zero interval is off.
+	CheckEvery time.Duration
+	ReadData   string
+	DrillEvery time.Duration
+	DrillFiles int
+}
+
+// Due is how late a snapshot may be before the set is stale.
+func (s *Set) Due() time.Duration { return s.Every + s.Grace }
+
+// Runs keeps the record of backup runs (state.BackupRuns).
+type Runs interface {
+	Start(ctx context.Context, run *state.BackupRun) error
+	Save(ctx context.Context, run *state.BackupRun) error
+	Latest(ctx context.Context, set, kind, outcome string) (*state.BackupRun, error)
+}
+
+// Check watches one set for the alert engine: its newest snapshot's age, the last
+// integrity check and drill, and its off-site copy.
+type Check struct {
+	Set *Set
+	// Copy is the set holding Set's off-site copy, when it has one.
+	Copy  *Set
+	Tool  Tool
+	Runs  Runs
+	Every time.Duration
+	Now   func() time.Time
+
+	mu   sync.Mutex
+	wake func()
+}
+
+var _ monitor.Check = (*Check)(nil)
+var _ monitor.Watcher = (*Check)(nil)
+
+// Name implements monitor.Check.
+func (c *Check) Name() string { return "backup:" + c.Set.Name }
+
+// Interval implements monitor.Check.
+func (c *Check) Interval() time.Duration { return c.Every }
+
+// Watch implements monitor.Watcher: Wake starts a round at once (after a check or
+// drill ended).
+func (c *Check) Watch(ctx context.Context, wake func()) {
+	c.mu.Lock()
+	c.wake = wake
+	c.mu.Unlock()
+	<-ctx.Done()
+}
+
+// Wake starts a round now, when the check is running.
+func (c *Check) Wake() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wake != nil {
+		c.wake()
+	}
+}
+
+// Observe implements monitor.Check.
+func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
+	s := c.Set
+	now := c.Now()
+	base := monitor.Observation{Subject: "backup " + s.Name, Severity: state.SeverityCritical}
+	fp := "backup:" + s.Name + ":"
+	var obs []monitor.Observation
+
+	newest, err := Newest(ctx, c.Tool, s.Repo)
+	if err != nil {
+		return nil, fmt.Errorf("can't read the snapshots of %s: %w", s.Name, err)
+	}
+	if o, stale := staleness(base, s, newest, now); stale {
+		o.Fingerprint = fp + "stale"
+		obs = append(obs, o)
+	}
+	for _, kind := range []string{KindCheck, KindDrill} {
+		last, err := c.Runs.Latest(ctx, s.Name, kind, "")
+		if err != nil {
+			return nil, err
+		}
+		if last == nil || last.Outcome != OutcomeFailed {
+			continue
+		}
+		o := base
+		o.Fingerprint = fp + kind
+		if kind == KindCheck {
+			o.Summary = fmt.Sprintf("Backup %s failed its integrity check", s.Name)
+			o.Hint = "restic check on the repository tells more; the data may be damaged"
+		} else {
+			o.Summary = fmt.Sprintf("Backup %s failed its restore drill", s.Name)
+			o.Hint = "the newest snapshot could not be restored as recorded"
+		}
+		o.Value = shorten(last.Detail, 300)
+		obs = append(obs, o)
+	}
+	if c.Copy != nil {
+		copyNewest, err := Newest(ctx, c.Tool, c.Copy.Repo)
+		o := base
+		o.Fingerprint, o.Severity = fp+"offsite", state.SeverityWarning
+		o.Summary = fmt.Sprintf("Backup %s has no fresh off-site copy", s.Name)
+		o.Hint = "its off-site copy is set " + c.Copy.Name
+		switch {
+		case err != nil:
+			o.Value = "can't read the snapshots of " + c.Copy.Name + ": " + shorten(err.Error(), 200)
+			obs = append(obs, o)
+		case !copyNewest.IsZero() && now.Sub(copyNewest) <= c.Copy.Due():
+		default:
+			o.Value = "newest off-site snapshot: " + ago(copyNewest, now)
+			obs = append(obs, o)
+		}
+	}
+	if s.Offsite {
+		if same, path := sameDisk(s); same {
+			o := base
+			o.Fingerprint, o.Severity = fp+"same_disk", state.SeverityWarning
+			o.Summary = fmt.Sprintf("Off-site backup %s is on the same disk as its data", s.Name)
+			o.Value = "the repository " + s.Repo.Location + " and " + path + " share a file system"
+			o.Hint = "an off-site copy must survive the loss of this disk: put it on another machine"
+			obs = append(obs, o)
+		}
+	}
+	return obs, nil
+}
+
+// staleness reports the set as stale when its newest snapshot is older than it may
+// be, or there is none.
+func staleness(o monitor.Observation, s *Set, newest time.Time, now time.Time) (monitor.Observation, bool) {
+	o.Hint = "check the backup job (its timer, its log) on the machine it runs on"
+	switch {
+	case newest.IsZero():
+		o.Summary = fmt.Sprintf("Backup %s has no snapshot", s.Name)
+		o.Value = "the repository holds no snapshot of this set"
+	case now.Sub(newest) > s.Due():
+		o.Summary = fmt.Sprintf("Backup %s is stale", s.Name)
+		o.Value = fmt.Sprintf("newest snapshot %s; one is expected every %s", ago(newest, now), humanDuration(s.Every))
+	default:
+		return o, false
+	}
+	return o, true
+}
+
+// Newest returns the time of repo's newest snapshot; zero when it has none.
+func Newest(ctx context.Context, tool Tool, repo Repo) (time.Time, error) {
+	snaps, err := tool.Snapshots(ctx, repo, 1)
+	if err != nil || len(snaps) == 0 {
+		return time.Time{}, err
+	}
+	return snaps[0].Time, nil
+}
+
+// sameDisk reports whether s's local repository shares a file system with one of the
+// paths it covers, and which.
+func sameDisk(s *Set) (bool, string) {
+	if !filepath.IsAbs(s.Repo.Location) {
+		return false, ""
+	}
+	repoDev, ok := device(s.Repo.Location)
+	if !ok {
+		return false, ""
+	}
+	for _, p := range s.Repo.Paths {
+		if dev, ok := device(p); ok && dev == repoDev {
+			return true, p
+		}
+	}
+	return false, ""
+}
+
+func device(path string) (uint64, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, false
+	}
+	return uint64(st.Dev), true
+}
+
+// ago says how long ago t was, the way a person would.
+func ago(t, now time.Time) string {
+	return humanDuration(now.Sub(t)) + " ago (" + t.UTC().Format("2006-01-02 15:04") + " UTC)"
+}
+
+// humanDuration renders d in its largest sensible unit.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%.1f hours", d.Hours())
+	default:
+		return fmt.Sprintf("%.1f days", d.Hours()/24)
+	}
+}
+
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// logger is the context's logger with the set named.
+func logger(ctx context.Context, set string) *zerolog.Logger {
+	l := zerolog.Ctx(ctx).With().Str("backup_set", set).Logger()
+	return &l
+}
+
+// exists reports whether path exists (without following a final symlink).
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
