@@ -26,7 +26,7 @@ type DrillResult struct {
 
 func (r DrillResult) String() string {
 	return fmt.Sprintf("%d files (%s) restored from snapshot %s with their recorded sizes; %d of them unchanged since and identical to the live files",
-		r.Files, humanBytes(r.Bytes), r.Snapshot, r.Compared)
+		r.Files, HumanBytes(r.Bytes), r.Snapshot, r.Compared)
 }
 
 // Drill restores a random sample of files from s's newest snapshot into a scratch
@@ -136,8 +136,8 @@ func fileHash(path string) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-// humanBytes renders n bytes in the largest sensible unit.
-func humanBytes(n int64) string {
+// HumanBytes renders n bytes in the largest sensible unit.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
@@ -191,7 +191,8 @@ func (sc *Scheduler) runIfDue(ctx context.Context, s *Set, kind string, every ti
 		log.Err(err).Str("kind", kind).Msg("Failed to read when the set was last looked at")
 		return
 	}
-	if last != nil && sc.Now().Sub(last.Started) < every {
+	// One cut short by a stop runs again now; a run under way is left to end.
+	if last != nil && last.Outcome != OutcomeInterrupted && sc.Now().Sub(last.Started) < every {
 		return
 	}
 	if _, err = sc.RunNow(ctx, s, kind); err != nil && ctx.Err() == nil {

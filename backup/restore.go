@@ -205,7 +205,7 @@ func (r *Restorer) ToStaging(ctx context.Context, s *Set, snap Snapshot, path st
 	res := &Restored{Dir: filepath.Join(dir, filepath.FromSlash(path)), Snapshot: snap.ShortID, RunID: run.ID}
 	res.Files, res.Bytes = measure(res.Dir)
 	res.Duration = r.Now().Sub(started)
-	run.Detail = fmt.Sprintf("%s from snapshot %s to %s: %d files, %s, in %s", path, snap.ShortID, res.Dir, res.Files, humanBytes(res.Bytes), res.Duration.Round(100*time.Millisecond))
+	run.Detail = fmt.Sprintf("%s from snapshot %s to %s: %d files, %s, in %s", path, snap.ShortID, res.Dir, res.Files, HumanBytes(res.Bytes), res.Duration.Round(100*time.Millisecond))
 	return res, r.finish(ctx, run, OutcomeOK)
 }
 
@@ -291,7 +291,7 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	if undoes != nil {
 		what = fmt.Sprintf("as it was before restore %d", undoes.ID)
 	}
-	run.Detail = fmt.Sprintf("%s restored in place %s: %d files, %s, in %s", path, what, res.Files, humanBytes(res.Bytes), res.Duration.Round(100*time.Millisecond))
+	run.Detail = fmt.Sprintf("%s restored in place %s: %d files, %s, in %s", path, what, res.Files, HumanBytes(res.Bytes), res.Duration.Round(100*time.Millisecond))
 	if st.Aside != "" {
 		run.Detail += "; the files it replaced are kept at " + st.Aside
 	}

@@ -54,6 +54,8 @@ type Bot struct {
 	// updaters replace containers with newer images, journaling each step; one
 	// per engine, by host name.
 	updaters dockerctl.Updaters
+	// backups watches and restores the backup sets.
+	backups *backups
 
 	// monitorCfg is the monitor section in force; a reload replaces it and signals
 	// reloaded.
@@ -159,6 +161,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			Hook: func(step string) { crashPoint("update-" + step) },
 		}
 	}
+	b.backups = b.newBackups()
 	registry := commands.Builtin()
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err
@@ -187,6 +190,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		Containers: b.docker,
 		Updater:    b.updaters,
 		Background: b.background,
+		Backups:    b.backups.desk,
 		Txn:        b.db.DoTxn,
 		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:        time.Now,
@@ -208,6 +212,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		return err
 	}
 	b.recoverUpdates(workCtx)
+	b.recoverBackupRuns(workCtx)
 	if err := b.proc.Resume(workCtx); err != nil {
 		return fmt.Errorf("resume approvals: %w", err)
 	}
@@ -228,6 +233,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	go b.postDailyDigests(pollCtx)
 	go b.announceHandovers(pollCtx)
 	go b.checkUpdates(pollCtx)
+	go b.backups.scheduler.Run(pollCtx)
 	go b.reloadOnSignal(pollCtx)
 	monitorStopped := make(chan struct{})
 	go func() {

@@ -60,6 +60,7 @@ func (b *Bot) checksFrom(m config.Monitor) []monitor.Check {
 			})
 		}
 	}
+	checks = append(checks, b.backups.newChecks()...)
 	for _, h := range m.HTTP {
 		checks = append(checks, monitor.NewHTTPCheck(monitor.HTTPSpec{
 			Name: h.Name, URL: h.URL, Every: h.Interval.D(), Timeout: h.Timeout.D(), StatusOK: h.OK,

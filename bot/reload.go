@@ -68,7 +68,7 @@ func (b *Bot) Reload(ctx context.Context) (*render.Message, error) {
 	}{
 		{"matrix", b.cfg.Matrix, cfg.Matrix}, {"data_dir", b.cfg.DataDir, cfg.DataDir}, {"log", b.cfg.Log, cfg.Log},
 		{"rate_limit", b.cfg.RateLimit, cfg.RateLimit}, {"policy", b.cfg.Policy, cfg.Policy}, {"decision_log", b.cfg.DecisionLog, cfg.DecisionLog},
-		{"oncall", b.cfg.OnCall, cfg.OnCall}, {"docker", b.cfg.Docker, cfg.Docker},
+		{"oncall", b.cfg.OnCall, cfg.OnCall}, {"docker", b.cfg.Docker, cfg.Docker}, {"backups", b.cfg.Backups, cfg.Backups},
 	} {
 		if !sameSettings(section.old, section.new) {
 			later = append(later, section.name)

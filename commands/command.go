@@ -46,11 +46,12 @@ const (
 	SectionHost       Section = "Host"
 	SectionAlerts     Section = "Alerts"
 	SectionContainers Section = "Containers"
+	SectionBackups    Section = "Backups"
 	SectionGroup      Section = "Group"
 	SectionDecisions  Section = "Decisions"
 )
 
-var sectionOrder = []Section{SectionGeneral, SectionHost, SectionAlerts, SectionContainers, SectionGroup, SectionDecisions}
+var sectionOrder = []Section{SectionGeneral, SectionHost, SectionAlerts, SectionContainers, SectionBackups, SectionGroup, SectionDecisions}
 
 // Command declares one command: everything the dispatcher and help need to know.
 type Command struct {
@@ -67,6 +68,10 @@ type Command struct {
 	// Destructive commands change something; they additionally need a verified device,
 	// and by default a second admin's approval.
 	Destructive bool
+	// SafeWith, on a destructive command, reports whether a run with these
+	// arguments changes nothing live (!restore to the staging directory): such a
+	// run needs neither approval nor a verified device.
+	SafeWith func(args []string) bool
 	// Policy is how much agreement the command needs before it runs; the zero value
 	// means none for read-only commands and second_admin for destructive ones. Config
 	// can make it stricter (Registry.Tighten).
@@ -110,6 +115,11 @@ type Event struct {
 	Pin string
 
 	proc *Processor
+}
+
+// changesThings reports whether this run of the command is destructive.
+func (ce *Event) changesThings() bool {
+	return ce.Command.Destructive && (ce.Command.SafeWith == nil || !ce.Command.SafeWith(ce.Args))
 }
 
 // Reply answers the command in its room, as a reply or in its thread.

@@ -104,6 +104,8 @@ type Deps struct {
 	Containers ContainerDesk
 	// Updater replaces containers with their images' newer versions.
 	Updater Updater
+	// Backups are the backup sets.
+	Backups BackupDesk
 	// Background runs fn apart from the command queues, with a context of its own
 	// that outlives the command, for Long commands. Nil runs them in the queue.
 	Background func(fn func(ctx context.Context))
@@ -130,6 +132,7 @@ type Processor struct {
 	containers ContainerDesk
 	updater    Updater
 	background func(fn func(ctx context.Context))
+	backups    BackupDesk
 	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter    *Limiter
 	now        func() time.Time
@@ -153,7 +156,7 @@ type Input struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	return &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, backups: deps.Backups, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 }
 
@@ -271,7 +274,7 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		p.reply(ctx, ce, refusal)
 		return state.OutcomeRefused, refusal.Plain(), nil
 	}
-	if policy := p.registry.PolicyOf(ce.Command); policy.Kind != PolicyNone {
+	if policy := p.registry.PolicyOf(ce.Command); policy.Kind != PolicyNone && (ce.changesThings() || !ce.Command.Destructive) {
 		return p.requestApproval(ctx, ce, policy)
 	}
 	outcome, detail = p.run(ctx, ce)
@@ -307,7 +310,7 @@ func (p *Processor) refusal(ctx context.Context, ce *Event) *render.Message {
 		return render.New("Only " + cmd.Role.String() + "s can use ").Code(p.settings.Prefix + cmd.Name).Text(".")
 	case cmd.Role == RoleAdmin && ce.RoomID != p.settings.AdminRoom:
 		return render.New("Use ").Code(p.settings.Prefix + cmd.Name).Text(" in the admin room: its answer is for the admins only.")
-	case cmd.Destructive && p.settings.RequireVerified && !ce.Verified:
+	case ce.changesThings() && p.settings.RequireVerified && !ce.Verified:
 		msg := render.New("").Code(p.settings.Prefix + cmd.Name).Text(" changes things, so it must come from a device you have verified. ")
 		if ce.Encrypted {
 			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not cross-signed: verify it from another of your sessions (or with your recovery key) and try again.")

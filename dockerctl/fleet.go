@@ -202,3 +202,41 @@ func (f *Fleet) KnownUpdate(ctx context.Context, c Container) (available, known 
 	}
 	return e.KnownUpdate(ctx, c)
 }
+
+// byRef finds the container named ref (HOST/NAME, or NAME with one engine) by its
+// exact name.
+func (f *Fleet) byRef(ctx context.Context, ref string) (*Engine, Container, error) {
+	host, name := SplitRef(ref)
+	e, err := f.Engine(host)
+	if err != nil {
+		return nil, Container{}, err
+	}
+	list, err := e.Containers(ctx)
+	if err != nil {
+		return nil, Container{}, err
+	}
+	for _, c := range list {
+		if c.Name == name {
+			return e, c, nil
+		}
+	}
+	return nil, Container{}, fmt.Errorf("no container %q", ref)
+}
+
+// StopByRef stops the container named ref, if it runs, and reports whether it did.
+func (f *Fleet) StopByRef(ctx context.Context, ref string) (wasRunning bool, err error) {
+	e, c, err := f.byRef(ctx, ref)
+	if err != nil || c.State != "running" {
+		return false, err
+	}
+	return true, e.Stop(ctx, c.ID)
+}
+
+// StartByRef starts the container named ref.
+func (f *Fleet) StartByRef(ctx context.Context, ref string) error {
+	e, c, err := f.byRef(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return e.Start(ctx, c.ID)
+}

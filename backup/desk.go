@@ -1,0 +1,262 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/steward-bot/steward/state"
+)
+
+// Desk is what the admins do with the backup sets: look at them, browse and restore
+// their snapshots, make a backup now.
+type Desk struct {
+	sets     []*Set
+	Tool     Tool
+	RunStore interface {
+		Runs
+		Get(ctx context.Context, id int64) (*state.BackupRun, error)
+	}
+	Restorer  *Restorer
+	Scheduler *Scheduler
+	Now       func() time.Time
+	// RunTimeout bounds a backup command started by !backup.
+	RunTimeout time.Duration
+
+	sizesMu sync.Mutex
+	sizes   map[string]Stats // by snapshot ID: a snapshot never changes
+}
+
+// NewDesk makes a desk over sets.
+func NewDesk(sets []*Set) *Desk { return &Desk{sets: sets, sizes: make(map[string]Stats)} }
+
+// Sets lists the sets in config order.
+func (d *Desk) Sets() []*Set { return d.sets }
+
+// Set returns the set named name.
+func (d *Desk) Set(name string) (*Set, bool) {
+	for _, s := range d.sets {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// Overview is a set at a glance, for !backups and the weekly summary.
+type Overview struct {
+	Set *Set
+	// Newest is the newest snapshot; nil when there is none or Err says why.
+	Newest *Snapshot
+	Size   Stats
+	Stale  bool
+	// LastCheck is the latest integrity check; LastDrill the latest successful
+	// drill; LastFailedDrill the latest drill, when it failed.
+	LastCheck, LastDrill, LastFailedDrill *state.BackupRun
+	// Offsite says how the set's off-site copy stands, in a few words.
+	Offsite string
+	Err     error
+}
+
+// Overview looks at every set. Sets are read one after another; a set whose
+// repository can't be read says so in its Err.
+func (d *Desk) Overview(ctx context.Context) []Overview {
+	now := d.Now()
+	out := make([]Overview, 0, len(d.sets))
+	for _, s := range d.sets {
+		o := Overview{Set: s}
+		snaps, err := d.Tool.Snapshots(ctx, s.Repo, 1)
+		switch {
+		case err != nil:
+			o.Err = err
+		case len(snaps) > 0:
+			o.Newest = &snaps[0]
+			o.Stale = now.Sub(snaps[0].Time) > s.Due()
+			o.Size, err = d.size(ctx, s, snaps[0].ID)
+			if err != nil {
+				o.Err = err
+			}
+		default:
+			o.Stale = true
+		}
+		o.LastCheck, _ = d.RunStore.Latest(ctx, s.Name, KindCheck, "")
+		o.LastDrill, _ = d.RunStore.Latest(ctx, s.Name, KindDrill, OutcomeOK)
+		if last, _ := d.RunStore.Latest(ctx, s.Name, KindDrill, ""); last != nil && last.Outcome == OutcomeFailed {
+			o.LastFailedDrill = last
+		}
+		o.Offsite = d.offsite(ctx, s, now)
+		out = append(out, o)
+	}
+	return out
+}
+
+// offsite says how s's off-site copy stands.
+func (d *Desk) offsite(ctx context.Context, s *Set, now time.Time) string {
+	switch {
+	case s.Offsite:
+		if same, _ := sameDisk(s); same {
+			return "is an off-site copy, but on the same disk as its data"
+		}
+		return "is an off-site copy"
+	case s.OffsiteCopy == "":
+		return "none"
+	}
+	c, ok := d.Set(s.OffsiteCopy)
+	if !ok {
+		return "none"
+	}
+	newest, err := Newest(ctx, d.Tool, c.Repo)
+	switch {
+	case err != nil:
+		return c.Name + ": can't be read"
+	case newest.IsZero():
+		return c.Name + ": no snapshot"
+	case now.Sub(newest) > c.Due():
+		return c.Name + ": stale, " + humanDuration(now.Sub(newest)) + " old"
+	default:
+		return c.Name + ": fresh, " + humanDuration(now.Sub(newest)) + " old"
+	}
+}
+
+// size measures a snapshot once; snapshots don't change.
+func (d *Desk) size(ctx context.Context, s *Set, snapshotID string) (Stats, error) {
+	d.sizesMu.Lock()
+	st, ok := d.sizes[snapshotID]
+	d.sizesMu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err := d.Tool.Stats(ctx, s.Repo, snapshotID)
+	if err != nil {
+		return Stats{}, err
+	}
+	d.sizesMu.Lock()
+	d.sizes[snapshotID] = st
+	d.sizesMu.Unlock()
+	return st, nil
+}
+
+// Snapshots lists s's newest n snapshots.
+func (d *Desk) Snapshots(ctx context.Context, s *Set, n int) ([]Snapshot, error) {
+	return d.Tool.Snapshots(ctx, s.Repo, n)
+}
+
+// Browse lists what lies directly under path in the snapshot an admin named.
+func (d *Desk) Browse(ctx context.Context, s *Set, id, path string) (Snapshot, []Node, error) {
+	snap, err := FindSnapshot(ctx, d.Tool, s, id)
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	if path, err = CleanPath(path); err != nil {
+		return snap, nil, err
+	}
+	nodes, err := d.Tool.List(ctx, s.Repo, snap.ID, path, false)
+	if err != nil {
+		return snap, nil, err
+	}
+	out := nodes[:0]
+	for _, n := range nodes {
+		if n.Path != path { // ls lists the path itself first
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		if _, err = Lookup(ctx, d.Tool, s, snap, path); err != nil {
+			return snap, nil, err
+		}
+	}
+	return snap, out, nil
+}
+
+// Find resolves what an admin asked to restore: the snapshot and the path in it.
+func (d *Desk) Find(ctx context.Context, s *Set, id, path string) (Snapshot, Node, error) {
+	path, err := CleanPath(path)
+	if err != nil {
+		return Snapshot{}, Node{}, err
+	}
+	snap, err := FindSnapshot(ctx, d.Tool, s, id)
+	if err != nil {
+		return Snapshot{}, Node{}, err
+	}
+	node, err := Lookup(ctx, d.Tool, s, snap, path)
+	return snap, node, err
+}
+
+// Run returns the backup run with id (a restore to undo).
+func (d *Desk) Run(ctx context.Context, id int64) (*state.BackupRun, error) {
+	return d.RunStore.Get(ctx, id)
+}
+
+// ToStaging restores path to the staging directory.
+func (d *Desk) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
+	return d.Restorer.ToStaging(ctx, s, snap, path, "")
+}
+
+// InPlace restores path over the live files (or undoes an in-place restore).
+func (d *Desk) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun) (*Restored, error) {
+	return d.Restorer.InPlace(ctx, s, snap, path, undoes)
+}
+
+// BackupResult is what !backup came to.
+type BackupResult struct {
+	Snapshot *Snapshot // the newest snapshot after the command, if it is new
+	Output   string    // the command's last lines
+	Duration time.Duration
+}
+
+// BackupNow runs s's backup command and looks for the snapshot it made. The command
+// runs without a shell, with Steward's environment.
+func (d *Desk) BackupNow(ctx context.Context, s *Set) (*BackupResult, error) {
+	if len(s.Run) == 0 {
+		return nil, pathErrorf("set %s has no backup command (backups.sets[].run)", s.Name)
+	}
+	started := d.Now()
+	run := &state.BackupRun{Set: s.Name, Kind: KindBackup, Started: started}
+	if err := d.RunStore.Start(ctx, run); err != nil {
+		return nil, err
+	}
+	before, _ := Newest(ctx, d.Tool, s.Repo)
+	timeout := d.RunTimeout
+	if timeout <= 0 {
+		timeout = 6 * time.Hour
+	}
+	cmdCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(cmdCtx, s.Run[0], s.Run[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &limitedWriter{w: &out, n: 64 << 10}, &limitedWriter{w: &out, n: 64 << 10}
+	cmd.WaitDelay = 10 * time.Second
+	runErr := cmd.Run()
+	res := &BackupResult{Output: lastLines(string(bytes.TrimSpace(out.Bytes())), 10), Duration: d.Now().Sub(started)}
+	snaps, err := d.Tool.Snapshots(ctx, s.Repo, 1)
+	if err == nil && len(snaps) > 0 && snaps[0].Time.After(before) {
+		res.Snapshot = &snaps[0]
+		run.Snapshot = snaps[0].ShortID
+	}
+	run.Outcome, run.Finished = OutcomeOK, d.Now()
+	switch {
+	case runErr != nil:
+		run.Outcome, run.Detail = OutcomeFailed, fmt.Sprintf("%s failed: %v", s.Run[0], runErr)
+	case res.Snapshot == nil:
+		run.Outcome, run.Detail = OutcomeFailed, s.Run[0]+" ended without error, but no new snapshot appeared"
+		if err != nil {
+			run.Detail += " (" + err.Error() + ")"
+		}
+	default:
+		run.Detail = fmt.Sprintf("snapshot %s in %s", res.Snapshot.ShortID, res.Duration.Round(time.Second))
+	}
+	if err = d.RunStore.Save(ctx, run); err != nil {
+		return res, err
+	}
+	if d.Scheduler != nil && d.Scheduler.Done != nil {
+		d.Scheduler.Done(s.Name) // the set may be fresh again
+	}
+	if run.Outcome != OutcomeOK {
+		return res, errors.New(run.Detail)
+	}
+	return res, nil
+}

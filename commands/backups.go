@@ -1,0 +1,446 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/steward-bot/steward/backup"
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/redact"
+	"github.com/steward-bot/steward/state"
+)
+
+// BackupDesk is what commands do with the backup sets (backup.Desk).
+type BackupDesk interface {
+	Sets() []*backup.Set
+	Set(name string) (*backup.Set, bool)
+	Overview(ctx context.Context) []backup.Overview
+	Snapshots(ctx context.Context, s *backup.Set, n int) ([]backup.Snapshot, error)
+	Browse(ctx context.Context, s *backup.Set, snapshot, path string) (backup.Snapshot, []backup.Node, error)
+	Find(ctx context.Context, s *backup.Set, snapshot, path string) (backup.Snapshot, backup.Node, error)
+	Run(ctx context.Context, id int64) (*state.BackupRun, error)
+	ToStaging(ctx context.Context, s *backup.Set, snap backup.Snapshot, path string) (*backup.Restored, error)
+	InPlace(ctx context.Context, s *backup.Set, snap backup.Snapshot, path string, undoes *state.BackupRun) (*backup.Restored, error)
+	BackupNow(ctx context.Context, s *backup.Set) (*backup.BackupResult, error)
+}
+
+// Limits of the backup listings, so an answer stays one readable message.
+const (
+	snapshotsDefault = 10
+	snapshotsMax     = 50
+	browseMax        = 100
+)
+
+// backupErr turns what the backup desk refused into a plain answer: a path or
+// snapshot it can't take, or the tool's own message about the repository.
+func backupErr(s *backup.Set, err error) error {
+	var pathErr *backup.PathError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pathErr):
+		return Usagef("%s", pathErr.Msg)
+	case backup.IsToolError(err):
+		return Usagef("restic couldn't read the repository of %s: %s", s.Name, shorten(err.Error(), 300))
+	default:
+		return err
+	}
+}
+
+// backupSet finds the set an admin named.
+func (p *Processor) backupSet(name string) (*backup.Set, error) {
+	if p.backups == nil || len(p.backups.Sets()) == 0 {
+		return nil, Usagef("No backup sets are configured (backups.sets in the config file).")
+	}
+	if s, ok := p.backups.Set(name); ok {
+		return s, nil
+	}
+	names := make([]string, 0, len(p.backups.Sets()))
+	for _, s := range p.backups.Sets() {
+		names = append(names, s.Name)
+	}
+	return nil, Usagef("There is no backup set %q; the sets are %s.", name, strings.Join(names, ", "))
+}
+
+// CommandBackups shows every backup set at a glance.
+var CommandBackups = &Command{
+	Name:    "backups",
+	Section: SectionBackups,
+	Help:    "Show the backup sets: newest snapshot, size, last check, last drill, off-site copy",
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		if p.backups == nil || len(p.backups.Sets()) == 0 {
+			return Usagef("No backup sets are configured (backups.sets in the config file).")
+		}
+		return ce.Reply(ctx, BackupsTable(p.backups.Overview(ctx), p.now()))
+	},
+}
+
+// BackupsTable renders the overview of the sets (for !backups and the weekly summary).
+func BackupsTable(overview []backup.Overview, now time.Time) *render.Message {
+	rows := make([][]string, 0, len(overview))
+	problems := 0
+	for _, o := range overview {
+		newest, size := "none", "–"
+		switch {
+		case o.Err != nil && o.Newest == nil:
+			newest = "can't read: " + shorten(o.Err.Error(), 60)
+		case o.Newest != nil:
+			newest = roundDuration(now.Sub(o.Newest.Time)) + " ago (" + o.Newest.ShortID + ")"
+			if o.Size.Files > 0 || o.Size.Bytes > 0 {
+				size = backup.HumanBytes(o.Size.Bytes)
+			}
+		}
+		if o.Stale {
+			newest = "⚠️ " + newest + ", expected every " + roundDuration(o.Set.Every)
+		}
+		check := "never"
+		if c := o.LastCheck; c != nil {
+			check = roundDuration(now.Sub(c.Started)) + " ago: " + map[string]string{backup.OutcomeOK: "ok", backup.OutcomeFailed: "⚠️ failed", "": "running"}[c.Outcome]
+		}
+		drill := "never"
+		if d := o.LastDrill; d != nil {
+			drill = roundDuration(now.Sub(d.Started)) + " ago"
+		}
+		if o.LastFailedDrill != nil {
+			drill = "⚠️ failed " + roundDuration(now.Sub(o.LastFailedDrill.Started)) + " ago; last good: " + drill
+		}
+		if o.Stale || o.Err != nil || strings.Contains(check, "failed") || o.LastFailedDrill != nil || strings.Contains(o.Offsite, "stale") || strings.Contains(o.Offsite, "same disk") {
+			problems++
+		}
+		rows = append(rows, []string{o.Set.Name, newest, size, check, drill, o.Offsite})
+	}
+	title := fmt.Sprintf("%d backup sets, all in order:", len(overview))
+	if problems > 0 {
+		title = fmt.Sprintf("%d backup sets, %d need a look:", len(overview), problems)
+	}
+	return render.New(title).Line().Table([]string{"Set", "Newest snapshot", "Size", "Last check", "Last good drill", "Off-site"}, rows)
+}
+
+// CommandSnapshots lists a set's newest snapshots.
+var CommandSnapshots = &Command{
+	Name:    "snapshots",
+	Section: SectionBackups,
+	Help:    "List a backup set's newest snapshots",
+	Args:    fmt.Sprintf("SET [N, default %d, at most %d]", snapshotsDefault, snapshotsMax),
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		if len(ce.Args) < 1 || len(ce.Args) > 2 {
+			return Usagef("Usage: %ssnapshots SET [N]", p.settings.Prefix)
+		}
+		s, err := p.backupSet(ce.Args[0])
+		if err != nil {
+			return err
+		}
+		n := snapshotsDefault
+		if len(ce.Args) == 2 {
+			if n, err = strconv.Atoi(ce.Args[1]); err != nil || n < 1 {
+				return Usagef("%q is not a number of snapshots.", ce.Args[1])
+			}
+			n = min(n, snapshotsMax)
+		}
+		snaps, err := p.backups.Snapshots(ctx, s, n)
+		if err != nil {
+			return backupErr(s, err)
+		}
+		if len(snaps) == 0 {
+			return ce.Reply(ctx, render.New("The repository of "+s.Name+" holds no snapshot of this set."))
+		}
+		now := p.now()
+		rows := make([][]string, 0, len(snaps))
+		for _, sn := range snaps {
+			rows = append(rows, []string{sn.ShortID, sn.Time.UTC().Format("2006-01-02 15:04"), roundDuration(now.Sub(sn.Time)) + " ago", sn.Host, strings.Join(sn.Paths, " ")})
+		}
+		return ce.Reply(ctx, render.New(fmt.Sprintf("The newest %d snapshots of %s (times in UTC):", len(snaps), s.Name)).Line().
+			Table([]string{"ID", "Taken", "Age", "Host", "Paths"}, rows))
+	},
+}
+
+// CommandBrowse lists what a snapshot holds under a path.
+var CommandBrowse = &Command{
+	Name:    "browse",
+	Section: SectionBackups,
+	Help:    "List what a snapshot holds in a folder",
+	Args:    "SET SNAPSHOT|latest PATH",
+	Role:    RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		if len(ce.Args) != 3 {
+			return Usagef("Usage: %sbrowse SET SNAPSHOT|latest PATH, like %sbrowse cloud latest /srv", p.settings.Prefix, p.settings.Prefix)
+		}
+		s, err := p.backupSet(ce.Args[0])
+		if err != nil {
+			return err
+		}
+		snap, nodes, err := p.backups.Browse(ctx, s, ce.Args[1], ce.Args[2])
+		if err != nil {
+			return backupErr(s, err)
+		}
+		if len(nodes) == 0 {
+			return ce.Reply(ctx, render.New("").Code(ce.Args[2]).Text(" in snapshot "+snap.ShortID+" of "+s.Name+" is a file, or an empty folder."))
+		}
+		rows := make([][]string, 0, min(len(nodes), browseMax))
+		for _, n := range nodes[:min(len(nodes), browseMax)] {
+			size := ""
+			if n.Type == "file" {
+				size = backup.HumanBytes(n.Size)
+			}
+			rows = append(rows, []string{n.Path, n.Type, size, n.MTime.UTC().Format("2006-01-02 15:04")})
+		}
+		msg := render.New(fmt.Sprintf("%s in snapshot %s of %s (%d entries", ce.Args[2], snap.ShortID, s.Name, len(nodes)))
+		if len(nodes) > browseMax {
+			msg.Text(fmt.Sprintf(", the first %d shown", browseMax))
+		}
+		return ce.Reply(ctx, msg.Text("):").Line().Table([]string{"Path", "Type", "Size", "Modified (UTC)"}, rows))
+	},
+}
+
+// restoreArgs is what !restore was asked: SET [SNAPSHOT] PATH [--in-place], or
+// --undo ID.
+type restoreArgs struct {
+	set, snapshot, path string
+	inPlace             bool
+	undo                int64
+}
+
+func parseRestore(args []string) (restoreArgs, bool) {
+	var r restoreArgs
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--in-place":
+			r.inPlace = true
+		case "--undo":
+			if i+1 >= len(args) {
+				return r, false
+			}
+			id, err := strconv.ParseInt(args[i+1], 10, 64)
+			if err != nil || id < 1 {
+				return r, false
+			}
+			r.undo, i = id, i+1
+		default:
+			rest = append(rest, args[i])
+		}
+	}
+	if r.undo != 0 {
+		return r, len(rest) == 0 && !r.inPlace
+	}
+	switch len(rest) {
+	case 2:
+		r.set, r.path = rest[0], rest[1]
+	case 3:
+		r.set, r.snapshot, r.path = rest[0], rest[1], rest[2]
+	default:
+		return r, false
+	}
+	return r, true
+}
+
+// restoreSafe: a restore to the staging directory touches nothing live.
+func restoreSafe(args []string) bool {
+	r, ok := parseRestore(args)
+	return ok && !r.inPlace && r.undo == 0
+}
+
+// CommandRestore restores from a backup set: to the staging directory by default;
+// over the live files with --in-place, after approval, keeping the files it replaces
+// so that --undo can put them back.
+var CommandRestore = &Command{
+	Name:        "restore",
+	Section:     SectionBackups,
+	Help:        "Restore a path from a snapshot to the staging folder; --in-place over the live files (approval needed, undone with --undo ID)",
+	Args:        "SET [SNAPSHOT] PATH [--in-place] | --undo ID",
+	Role:        RoleAdmin,
+	Destructive: true,
+	SafeWith:    restoreSafe,
+	Long:        true,
+	Describe: func(ctx context.Context, ce *Event) (string, error) {
+		t, err := ce.proc.restoreTarget(ctx, ce)
+		if err != nil {
+			return "", err
+		}
+		ce.Pin = t.snap.ID
+		if t.undoes != nil {
+			path, aside, _ := backup.RestoreState(t.undoes)
+			return fmt.Sprintf("undoes restore %d of %s: puts back the files it replaced (kept at %s) over %s%s", t.undoes.ID, t.set.Name, aside, path, t.containersNote()), nil
+		}
+		return fmt.Sprintf("restores %s from snapshot %s of %s (%s) over the live files; the files it replaces are kept so it can be undone%s",
+			t.path, t.snap.ShortID, t.set.Name, t.snap.Time.UTC().Format("2006-01-02 15:04 UTC"), t.containersNote()), nil
+	},
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		t, err := p.restoreTarget(ctx, ce)
+		if err != nil {
+			return err
+		}
+		if ce.Pin != "" && t.snap.ID != ce.Pin {
+			return Usagef("The snapshot is another one than the request was about; ask again.")
+		}
+		what := "Restoring " + t.path + " from " + t.set.Name + " " + t.snap.ShortID
+		if !t.inPlace {
+			what += " to the staging folder"
+		}
+		msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New(what+"…"))
+		if err != nil {
+			return err
+		}
+		var res *backup.Restored
+		if t.inPlace {
+			res, err = p.backups.InPlace(ctx, t.set, t.snap, t.path, t.undoes)
+		} else {
+			res, err = p.backups.ToStaging(ctx, t.set, t.snap, t.path)
+		}
+		if err != nil {
+			if plain := backupErr(t.set, err); plain != err {
+				err = plain
+			}
+			var userErr UserError
+			text := "the details are in Steward's log"
+			if errors.As(err, &userErr) {
+				text = userErr.Msg
+			}
+			msg := render.New("❌ The restore of ").Code(t.path).Text(" failed: " + text + ".")
+			if t.inPlace {
+				msg.Text(" The live files were put back as they were.")
+			}
+			if editErr := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
+				return editErr
+			}
+			return Recorded{Outcome: state.OutcomeError, Detail: err.Error()}
+		}
+		took := res.Duration.Round(100 * time.Millisecond)
+		msg := render.New(fmt.Sprintf("✅ Restored %d files (%s) of ", res.Files, backup.HumanBytes(res.Bytes))).Code(t.path).
+			Text(" from snapshot " + res.Snapshot + " of " + t.set.Name + " in " + took.String())
+		if t.inPlace {
+			msg.Text(", in place.")
+			if res.Aside != "" {
+				msg.Text(" The files it replaced are kept at ").Code(res.Aside).Text("; ").
+					Code(fmt.Sprintf("%srestore --undo %d", p.settings.Prefix, res.RunID)).Text(" puts them back.")
+			}
+		} else {
+			msg.Text(", to ").Code(res.Dir).Text(". The live files were not touched.")
+		}
+		if err = p.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
+			return err
+		}
+		return Recorded{Outcome: state.OutcomeOK, Detail: fmt.Sprintf("restore %d: %s from %s %s to %s, %d files, %s, in %s",
+			res.RunID, t.path, t.set.Name, res.Snapshot, res.Dir, res.Files, backup.HumanBytes(res.Bytes), took)}
+	},
+}
+
+// restoreTarget is a !restore resolved: which set, snapshot and path, and the restore
+// it undoes.
+type restoreTarget struct {
+	set     *backup.Set
+	snap    backup.Snapshot
+	path    string
+	inPlace bool
+	undoes  *state.BackupRun
+}
+
+func (t restoreTarget) containersNote() string {
+	if !t.inPlace || len(t.set.Containers) == 0 {
+		return ""
+	}
+	return "; the containers " + strings.Join(t.set.Containers, ", ") + " are stopped meanwhile and started after"
+}
+
+func (p *Processor) restoreTarget(ctx context.Context, ce *Event) (restoreTarget, error) {
+	r, ok := parseRestore(ce.Args)
+	if !ok {
+		return restoreTarget{}, Usagef("Usage: %srestore SET [SNAPSHOT] PATH [--in-place], or %srestore --undo ID. %ssnapshots SET lists the snapshots.",
+			p.settings.Prefix, p.settings.Prefix, p.settings.Prefix)
+	}
+	if p.backups == nil {
+		return restoreTarget{}, Usagef("No backup sets are configured (backups.sets in the config file).")
+	}
+	if r.undo != 0 {
+		run, err := p.backups.Run(ctx, r.undo)
+		if err != nil {
+			return restoreTarget{}, err
+		}
+		if run == nil || run.Kind != backup.KindRestore {
+			return restoreTarget{}, Usagef("There is no restore %d.", r.undo)
+		}
+		path, aside, inPlace := backup.RestoreState(run)
+		if !inPlace || run.Outcome != backup.OutcomeOK || aside == "" {
+			return restoreTarget{}, Usagef("Restore %d replaced no live files, so there is nothing to put back.", r.undo)
+		}
+		s, err := p.backupSet(run.Set)
+		if err != nil {
+			return restoreTarget{}, err
+		}
+		return restoreTarget{set: s, path: path, inPlace: true, undoes: run, snap: backup.Snapshot{ShortID: run.Snapshot}}, nil
+	}
+	s, err := p.backupSet(r.set)
+	if err != nil {
+		return restoreTarget{}, err
+	}
+	if r.inPlace {
+		if _, err = backup.CleanPath(r.path); err == nil {
+			_, err = backup.InTargets(r.path, s.RestoreTargets)
+		}
+		if err != nil {
+			return restoreTarget{}, backupErr(s, err)
+		}
+	}
+	snap, _, err := p.backups.Find(ctx, s, r.snapshot, r.path)
+	if err != nil {
+		return restoreTarget{}, backupErr(s, err)
+	}
+	return restoreTarget{set: s, snap: snap, path: r.path, inPlace: r.inPlace}, nil
+}
+
+// CommandBackup runs a set's configured backup command now.
+var CommandBackup = &Command{
+	Name:    "backup",
+	Section: SectionBackups,
+	Help:    "Run a backup set's backup command now, and report the snapshot it made",
+	Args:    "SET",
+	Role:    RoleAdmin,
+	Long:    true,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		if len(ce.Args) != 1 {
+			return Usagef("Usage: %sbackup SET", p.settings.Prefix)
+		}
+		s, err := p.backupSet(ce.Args[0])
+		if err != nil {
+			return err
+		}
+		if len(s.Run) == 0 {
+			return Usagef("Set %s has no backup command: add one as backups.sets[].run in the config file.", s.Name)
+		}
+		msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New("Running the backup of "+s.Name+"…"))
+		if err != nil {
+			return err
+		}
+		res, err := p.backups.BackupNow(ctx, s)
+		if res == nil {
+			_ = p.messenger.Edit(ctx, ce.RoomID, msgID, render.New("❌ Couldn't run the backup of "+s.Name+"; the details are in Steward's log."))
+			return Recorded{Outcome: state.OutcomeError, Detail: fmt.Sprint(err)}
+		}
+		if err != nil {
+			msg := render.New("❌ The backup of " + s.Name + " failed: " + err.Error() + ".")
+			if res.Output != "" {
+				msg.Line().Text("Its last lines (secrets masked):").CodeBlock(redact.Secrets(res.Output))
+			}
+			if editErr := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
+				return editErr
+			}
+			return Recorded{Outcome: state.OutcomeError, Detail: err.Error()}
+		}
+		took := res.Duration.Round(time.Second)
+		if err = p.messenger.Edit(ctx, ce.RoomID, msgID, render.New("✅ Backed up "+s.Name+": snapshot "+res.Snapshot.ShortID+" in "+took.String()+".")); err != nil {
+			return err
+		}
+		return Recorded{Outcome: state.OutcomeOK, Detail: "snapshot " + res.Snapshot.ShortID + " in " + took.String()}
+	},
+}
