@@ -318,7 +318,14 @@ var CommandRestore = &Command{
 		took := res.Duration.Round(100 * time.Millisecond)
 		msg := render.New(fmt.Sprintf("✅ Restored %d files (%s) of ", res.Files, backup.HumanBytes(res.Bytes))).Code(t.path).
 			Text(" from snapshot " + res.Snapshot + " of " + t.set.Name + " in " + took.String())
-		if t.inPlace {
+		if t.undoes != nil {
+			msg = render.New(fmt.Sprintf("↩️ Undid restore %d: the files it replaced are back at ", t.undoes.ID)).Code(t.path).
+				Text(fmt.Sprintf(" (%d files, %s).", res.Files, backup.HumanBytes(res.Bytes)))
+			if res.Aside != "" {
+				msg.Text(" What the restore had written is kept at ").Code(res.Aside).Text("; ").
+					Code(fmt.Sprintf("%srestore --undo %d", p.settings.Prefix, res.RunID)).Text(" puts it back.")
+			}
+		} else if t.inPlace {
 			msg.Text(", in place.")
 			if res.Aside != "" {
 				msg.Text(" The files it replaced are kept at ").Code(res.Aside).Text("; ").

@@ -277,8 +277,29 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 	if policy := p.registry.PolicyOf(ce.Command); policy.Kind != PolicyNone && (ce.changesThings() || !ce.Command.Destructive) {
 		return p.requestApproval(ctx, ce, policy)
 	}
+	if ce.Command.Long && p.background != nil {
+		// It answers as it goes; its result is a decision log entry of its own,
+		// linked to this one.
+		return state.OutcomeStarted, "runs in the background", func(ctx context.Context, entryID int64) error {
+			state.AfterCommit(ctx, func() { p.background(func(ctx context.Context) { p.runLong(ctx, ce, entryID) }) })
+			return nil
+		}
+	}
 	outcome, detail = p.run(ctx, ce)
 	return outcome, detail, nil
+}
+
+// runLong runs a Long command that needed no approval, in the background, and
+// records its result as an entry linked to the command's own.
+func (p *Processor) runLong(ctx context.Context, ce *Event, entryID int64) {
+	ctx = zerolog.Ctx(ctx).With().Stringer("event_id", ce.EventID).Str("command", ce.Command.Name).Logger().WithContext(ctx)
+	outcome, detail := p.run(ctx, ce)
+	if _, err := p.audit.Append(ctx, &state.AuditEntry{
+		Actor: ce.Sender, ActorDevice: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID,
+		Action: "command." + ce.Command.Name, Arguments: ce.RawArgs, Outcome: outcome, Detail: detail, ParentID: entryID,
+	}); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to record the result of a command run in the background")
+	}
 }
 
 // refuseUnencrypted decides about a message that arrived unencrypted. In an encrypted

@@ -44,6 +44,9 @@ const (
 	OutcomeBadInput    = "bad_input"
 	// OutcomeAwaitingApproval is a command that was not run but put to the admins.
 	OutcomeAwaitingApproval = "awaiting_approval"
+	// OutcomeStarted is a long command started in the background; its result is an
+	// entry of its own.
+	OutcomeStarted = "started"
 	// OutcomeIgnored is a reaction that answers nothing Steward asked.
 	OutcomeIgnored = "ignored"
 )
