@@ -21,7 +21,9 @@ type PathError struct{ Msg string }
 
 func (e *PathError) Error() string { return e.Msg }
 
-func pathErrorf(format string, args ...any) error { return &PathError{Msg: fmt.Sprintf(format, args...)} }
+func pathErrorf(format string, args ...any) error {
+	return &PathError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // CleanPath checks a path typed in chat: absolute, without "..", "." or doubled
 // slashes, and without control characters.
