@@ -17,9 +17,11 @@ import (
 //     it; a staging restore gives byte-identical files; paths out of bounds are
 //     refused; an approved in-place restore replaces a file, and --undo puts the
 //     replaced one back.
-//   - empty: no snapshot yet: it alerts, and !backup (its configured command) makes
-//     one, which resolves the alert.
+//   - stale: its newest snapshot is two days old: it alerts, and !backup (its
+//     configured command) makes a new one, which resolves the alert.
 //   - broken: its data packs damaged on disk: its check and its drill fail and alert.
+//   - far: home's off-site copy, with no snapshot yet and on the same disk as the
+//     data: both alert.
 func TestBackups(t *testing.T) {
 	ctx := t.Context()
 	root := filepath.Join(w.Dir, "backups-"+fmt.Sprint(time.Now().UnixNano()))
@@ -53,7 +55,14 @@ func TestBackups(t *testing.T) {
 	if err = home.Backup(ctx, data); err != nil {
 		t.Fatal(err)
 	}
-	empty, err := testbed.NewResticRepo(ctx, filepath.Join(root, "empty"))
+	stale, err := testbed.NewResticRepo(ctx, filepath.Join(root, "stale"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = stale.BackupAt(ctx, time.Now().Add(-48*time.Hour), data); err != nil {
+		t.Fatal(err)
+	}
+	far, err := testbed.NewResticRepo(ctx, filepath.Join(root, "far"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +88,13 @@ func TestBackups(t *testing.T) {
   staging_dir: %q
   interval: 1m
   sets:
-    - {name: home, repository: %q, password_file: %q, paths: [%q], every: 1h, check: {every: 1h, read_data: all}, drill: {every: 1h, files: 3}}
-    - {name: empty, repository: %q, password_file: %q, paths: [%q], every: 1h, run: %s, check: {every: 0s}, drill: {every: 0s}}
-    - {name: broken, repository: %q, password_file: %q, paths: [%q], every: 1h, check: {every: 1h, read_data: all}, drill: {every: 1h, files: 3}}`,
+    - {name: home, repository: %q, password_file: %q, paths: [%q], every: 1h, offsite_copy: far, check: {every: 1h, read_data: all}, drill: {every: 1h, files: 3}}
+    - {name: stale, repository: %q, password_file: %q, paths: [%q], every: 24h, run: %s, check: {every: 0s}, drill: {every: 0s}}
+    - {name: broken, repository: %q, password_file: %q, paths: [%q], every: 1h, check: {every: 1h, read_data: all}, drill: {every: 1h, files: 3}}
+    - {name: far, repository: %q, password_file: %q, paths: [%q], every: 1h, offsite: true, check: {every: 0s}, drill: {every: 0s}}`,
 			filepath.Join(root, "staging"), home.Path, home.PasswordFile, data,
-			empty.Path, empty.PasswordFile, data, runArgs(empty.BackupCommand(data)),
-			broken.Path, broken.PasswordFile, data))
+			stale.Path, stale.PasswordFile, data, runArgs(stale.BackupCommand(data)),
+			broken.Path, broken.PasswordFile, data, far.Path, far.PasswordFile, data))
 		c.Monitor = "{group_wait: 0s, disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}, containers: {enabled: false}}"
 	})
 	if err = w.Steward.Start(ctx); err != nil {
@@ -97,20 +107,23 @@ func TestBackups(t *testing.T) {
 		}
 	}
 
-	// What is wrong alerts: no snapshot, a damaged repository.
-	waitFor("Critical: Backup empty has no snapshot")
+	// What is wrong alerts: an old snapshot, a damaged repository, an off-site
+	// copy that is neither fresh nor off-site.
+	waitFor("Critical: Backup stale is stale")
 	waitFor("Backup broken failed its integrity check")
 	waitFor("Backup broken failed its restore drill")
+	waitFor("Backup home has no fresh off-site copy")
+	waitFor("Off-site backup far is on the same disk as its data")
 
-	// !backup makes the missing snapshot, and the alert resolves.
-	if reply := command(t, w.Alice, w.AdminRoom, "!backup empty").Content.AsMessage().Body; !strings.Contains(reply, "Running the backup of empty") {
-		t.Errorf("!backup empty: %s", reply)
+	// !backup makes a new snapshot, and the alert resolves.
+	if reply := command(t, w.Alice, w.AdminRoom, "!backup stale").Content.AsMessage().Body; !strings.Contains(reply, "Running the backup of stale") {
+		t.Errorf("!backup stale: %s", reply)
 	}
-	waitFor("✅ Backed up empty: snapshot")
-	waitFor("✅ Resolved: Backup empty has no snapshot")
+	waitFor("✅ Backed up stale: snapshot")
+	waitFor("✅ Resolved: Backup stale is stale")
 
 	overview := command(t, w.Alice, w.AdminRoom, "!backups").Content.AsMessage().Body
-	for _, want := range []string{"home", "empty", "broken", "⚠️ failed"} {
+	for _, want := range []string{"home", "stale", "broken", "⚠️ failed", "far: no snapshot", "is an off-site copy, but on the same disk"} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("!backups does not show %q:\n%s", want, overview)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 )
 
 // Restic is Debian's restic, which the backup tests run for real (.ci/run installs it).
@@ -34,6 +35,12 @@ func NewResticRepo(ctx context.Context, dir string) (*ResticRepo, error) {
 // Backup takes a snapshot of paths.
 func (r *ResticRepo) Backup(ctx context.Context, paths ...string) error {
 	return r.run(ctx, append([]string{"backup"}, paths...)...)
+}
+
+// BackupAt takes a snapshot of paths dated at (restic backup --time), as if it had
+// been taken then.
+func (r *ResticRepo) BackupAt(ctx context.Context, at time.Time, paths ...string) error {
+	return r.run(ctx, append([]string{"backup", "--time", at.Local().Format("2006-01-02 15:04:05")}, paths...)...)
 }
 
 // BackupCommand is the argv that takes a snapshot of paths, for backups.sets[].run.
