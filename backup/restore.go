@@ -77,12 +77,6 @@ func InTargets(p string, targets []string) (string, error) {
 		if !within(real, realTarget) {
 			return "", pathErrorf("%s leads to %s through a symbolic link, outside the restore target %s", existing, real, t)
 		}
-		if existing == p && p != t {
-			// p itself may be a link: it is replaced, not followed.
-			if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
-				return "", pathErrorf("%s is a symbolic link; restore the folder it is in instead", p)
-			}
-		}
 		return t, nil
 	}
 	return "", pathErrorf("%s is outside the paths this set may restore to (%s)", p, strings.Join(targets, ", "))

@@ -1,0 +1,376 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/steward-bot/steward/state"
+)
+
+// fakeTool is a repository held in memory: one snapshot whose files are given by
+// path. Restore writes them; failRestore makes it fail half-way.
+type fakeTool struct {
+	snaps       []Snapshot
+	files       map[string]string // path in the snapshot -> content
+	failRestore error
+	failCheck   error
+	// corrupt makes Restore write this file with other contents.
+	corrupt string
+}
+
+func (f *fakeTool) Snapshots(_ context.Context, _ Repo, n int) ([]Snapshot, error) {
+	if n > 0 && n < len(f.snaps) {
+		return f.snaps[:n], nil
+	}
+	return f.snaps, nil
+}
+
+func (f *fakeTool) Check(context.Context, Repo, string) error { return f.failCheck }
+
+func (f *fakeTool) List(_ context.Context, _ Repo, _ string, path string, recursive bool) ([]Node, error) {
+	var out []Node
+	for p, content := range f.files {
+		if path == "/" || p == path || strings.HasPrefix(p, path+"/") {
+			n := Node{Path: p, Type: "file", Size: int64(len(content))}
+			if st, err := os.Stat(p); err == nil {
+				n.MTime = st.ModTime() // as restic records it: the live file's, at backup time
+			}
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
+}
+
+func (f *fakeTool) Restore(_ context.Context, _ Repo, _ string, include []string, target string) error {
+	for p, content := range f.files {
+		if !slices.ContainsFunc(include, func(inc string) bool { return p == inc || strings.HasPrefix(p, inc+"/") }) {
+			continue
+		}
+		dst := filepath.Join(target, p)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if p == f.corrupt {
+			content = strings.ToUpper(content)
+		}
+		if err := os.WriteFile(dst, []byte(content), 0o644); err != nil {
+			return err
+		}
+		if f.failRestore != nil {
+			return f.failRestore // after writing one file: a partial restore
+		}
+	}
+	return nil
+}
+
+func (f *fakeTool) Stats(context.Context, Repo, string) (Stats, error) { return Stats{}, nil }
+
+// memRuns keeps backup runs in memory.
+type memRuns struct {
+	mu   sync.Mutex
+	runs []state.BackupRun
+}
+
+func (m *memRuns) Start(_ context.Context, r *state.BackupRun) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.ID = int64(len(m.runs) + 1)
+	m.runs = append(m.runs, *r)
+	return nil
+}
+
+func (m *memRuns) Save(_ context.Context, r *state.BackupRun) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs[r.ID-1] = *r
+	return nil
+}
+
+func (m *memRuns) Latest(_ context.Context, set, kind, outcome string) (*state.BackupRun, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.runs) - 1; i >= 0; i-- {
+		r := m.runs[i]
+		if r.Set == set && r.Kind == kind && (outcome == "" || r.Outcome == outcome) {
+			return &r, nil
+		}
+	}
+	return nil, nil
+}
+
+func (m *memRuns) unfinished() []*state.BackupRun {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*state.BackupRun
+	for _, r := range m.runs {
+		if r.Outcome == "" {
+			out = append(out, &r)
+		}
+	}
+	return out
+}
+
+type fakeContainers struct{ stopped, started []string }
+
+func (f *fakeContainers) Stop(_ context.Context, ref string) (bool, error) {
+	f.stopped = append(f.stopped, ref)
+	return true, nil
+}
+
+func (f *fakeContainers) Start(_ context.Context, ref string) error {
+	f.started = append(f.started, ref)
+	return nil
+}
+
+func TestCleanPath(t *testing.T) {
+	for p, want := range map[string]string{
+		"/srv/cloud":       "",
+		"/":                "",
+		"srv/cloud":        "is not an absolute path",
+		"":                 "is not an absolute path",
+		"/srv/../etc":      "climbs out with ..",
+		"/srv/cloud/":      `did you mean "/srv/cloud"?`,
+		"/srv//cloud":      `did you mean "/srv/cloud"?`,
+		"/srv/./cloud":     `did you mean "/srv/cloud"?`,
+		"/srv/cloud\n/etc": "control character",
+	} {
+		_, err := CleanPath(p)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("CleanPath(%q): %v", p, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("CleanPath(%q) = %v, want it to say %q", p, err, want)
+		}
+	}
+}
+
+// TestInTargets checks that an in-place restore stays inside its targets, also
+// through symbolic links in the live tree.
+func TestInTargets(t *testing.T) {
+	root := t.TempDir()
+	target := filepath.Join(root, "srv")
+	outside := filepath.Join(root, "etc")
+	for _, d := range []string{filepath.Join(target, "app"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(target, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(target, "app"), filepath.Join(target, "inside")); err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{target}
+	for p, want := range map[string]string{
+		target:                                  "",
+		filepath.Join(target, "app/config.php"): "",
+		filepath.Join(target, "new/dir/file"):   "",
+		filepath.Join(target, "inside/file"):    "",
+		filepath.Join(target, "escape/passwd"):  "through a symbolic link, outside the restore target",
+		filepath.Join(target, "escape"):         "through a symbolic link",
+		filepath.Join(target, "inside"):         "",
+		outside:                                 "is outside the paths this set may restore to",
+		target + "-other/file":                  "is outside the paths",
+		filepath.Join(root, "srv2"):             "is outside the paths",
+	} {
+		_, err := InTargets(p, targets)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("InTargets(%s): %v", p, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("InTargets(%s) = %v, want it to say %q", p, err, want)
+		}
+	}
+}
+
+// inPlaceWorld is a live folder with two files, a snapshot of it with other
+// contents, and a restorer over them.
+func inPlaceWorld(t *testing.T) (*Restorer, *fakeTool, *memRuns, *fakeContainers, *Set, string) {
+	t.Helper()
+	root := t.TempDir()
+	live := filepath.Join(root, "srv", "app")
+	if err := os.MkdirAll(live, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"a.txt": "live a", "b.txt": "live b"} {
+		if err := os.WriteFile(filepath.Join(live, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tool := &fakeTool{
+		snaps: []Snapshot{{ID: "abcdef0123456789", ShortID: "abcdef01", Time: time.Now().Add(-time.Hour)}},
+		files: map[string]string{live + "/a.txt": "saved a", live + "/b.txt": "saved b"},
+	}
+	runs := &memRuns{}
+	ctrs := &fakeContainers{}
+	set := &Set{Name: "app", RestoreTargets: []string{filepath.Join(root, "srv")}, Containers: []string{"web"}}
+	r := &Restorer{Tool: tool, Runs: runs, StagingDir: filepath.Join(root, "staging"), Containers: ctrs, Now: time.Now}
+	return r, tool, runs, ctrs, set, live
+}
+
+func readAll(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(b)
+	}
+	return out
+}
+
+func TestInPlaceRestoreAndUndo(t *testing.T) {
+	r, tool, runs, ctrs, set, live := inPlaceWorld(t)
+	ctx := t.Context()
+	res, err := r.InPlace(ctx, set, tool.snaps[0], live, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, live); got["a.txt"] != "saved a" || got["b.txt"] != "saved b" {
+		t.Errorf("after the restore: %v", got)
+	}
+	if got := readAll(t, res.Aside); got["a.txt"] != "live a" {
+		t.Errorf("the replaced files kept at %s: %v", res.Aside, got)
+	}
+	if !slices.Equal(ctrs.stopped, []string{"web"}) || !slices.Equal(ctrs.started, []string{"web"}) {
+		t.Errorf("containers stopped %v, started %v; want web stopped and started", ctrs.stopped, ctrs.started)
+	}
+	done := runs.runs[res.RunID-1]
+	if done.Outcome != OutcomeOK || !strings.Contains(done.Detail, res.Aside) {
+		t.Errorf("run recorded %+v", done)
+	}
+
+	undo, err := r.InPlace(ctx, set, Snapshot{ShortID: done.Snapshot}, live, &done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, live); got["a.txt"] != "live a" {
+		t.Errorf("after the undo: %v", got)
+	}
+	if got := readAll(t, undo.Aside); got["a.txt"] != "saved a" {
+		t.Errorf("what the undone restore wrote, kept at %s: %v", undo.Aside, got)
+	}
+	if _, err = r.InPlace(ctx, set, Snapshot{}, live, &done); err == nil || !strings.Contains(err.Error(), "no longer at") {
+		t.Errorf("undoing twice: %v", err)
+	}
+}
+
+func TestInPlaceRestoreFailurePutsBack(t *testing.T) {
+	r, tool, runs, ctrs, set, live := inPlaceWorld(t)
+	tool.failRestore = &ToolError{Op: "restore", Message: "ciphertext verification failed"}
+	_, err := r.InPlace(t.Context(), set, tool.snaps[0], live, nil)
+	if err == nil || !IsToolError(err) {
+		t.Fatalf("InPlace = %v, want the tool's error", err)
+	}
+	if got := readAll(t, live); got["a.txt"] != "live a" || got["b.txt"] != "live b" || len(got) != 2 {
+		t.Errorf("after a failed restore the live files are %v, want them back as they were", got)
+	}
+	if !slices.Equal(ctrs.started, []string{"web"}) {
+		t.Errorf("containers started again: %v", ctrs.started)
+	}
+	if last := runs.runs[len(runs.runs)-1]; last.Outcome != OutcomeFailed {
+		t.Errorf("run recorded %+v", last)
+	}
+}
+
+// TestRecoverInterruptedRestore checks what a restore cut short at each step leaves
+// after Recover: the live files as they were (or restored, when it had finished), and
+// the containers running.
+func TestRecoverInterruptedRestore(t *testing.T) {
+	for _, tc := range []struct {
+		step     string
+		restored bool
+	}{
+		{stepStopContainers, false}, {stepSetAside, false}, {stepRestore, false}, {stepStartContainers, true},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			r, tool, runs, ctrs, set, live := inPlaceWorld(t)
+			// Simulate the stop: run the restore with the step's effects taken by
+			// hand, recorded as Steward would have before it stopped.
+			st := restoreState{Path: live, InPlace: true, Snapshot: tool.snaps[0].ID, Stopped: []string{"web"}}
+			run := &state.BackupRun{Set: set.Name, Kind: KindRestore, Started: time.Now(), Step: tc.step}
+			if tc.step != stepStopContainers {
+				st.Aside = filepath.Join(filepath.Dir(live), ".steward-restore-1-app")
+				if err := os.Rename(live, st.Aside); err != nil {
+					t.Fatal(err)
+				}
+				if tc.step == stepRestore || tc.step == stepStartContainers {
+					if err := tool.Restore(t.Context(), Repo{}, "", []string{live}, "/"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			run.State = mustJSON(st)
+			if err := runs.Start(t.Context(), run); err != nil {
+				t.Fatal(err)
+			}
+			got := r.Recover(t.Context(), runs.unfinished())
+			if len(got) != 1 || got[0].Outcome != OutcomeInterrupted {
+				t.Fatalf("Recover = %+v", got)
+			}
+			want := "live a"
+			if tc.restored {
+				want = "saved a"
+			}
+			if files := readAll(t, live); files["a.txt"] != want {
+				t.Errorf("after Recover a.txt = %q, want %q (detail: %s)", files["a.txt"], want, got[0].Detail)
+			}
+			if !slices.Equal(ctrs.started, []string{"web"}) {
+				t.Errorf("containers started: %v", ctrs.started)
+			}
+			if len(runs.unfinished()) != 0 {
+				t.Error("the run is still unfinished after Recover")
+			}
+		})
+	}
+}
+
+func TestDrill(t *testing.T) {
+	root := t.TempDir()
+	live := filepath.Join(root, "data")
+	if err := os.MkdirAll(live, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		p := filepath.Join(live, name)
+		if err := os.WriteFile(p, []byte("content of "+name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files[p] = "content of " + name
+	}
+	tool := &fakeTool{snaps: []Snapshot{{ID: "ffff", ShortID: "ffff"}}, files: files}
+	set := &Set{Name: "data", DrillFiles: 10}
+	res, err := Drill(t.Context(), tool, set, filepath.Join(root, "scratch"))
+	if err != nil || res.Files != 4 {
+		t.Fatalf("Drill = %+v, %v; want 4 files restored", res, err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(root, "scratch")); len(left) != 0 {
+		t.Errorf("the drill left %d entries in its scratch folder", len(left))
+	}
+
+	tool.corrupt = filepath.Join(live, "b")
+	if _, err = Drill(t.Context(), tool, set, filepath.Join(root, "scratch")); err == nil {
+		t.Error("a drill passed with a file restored with other contents than recorded")
+	}
+	tool.corrupt, tool.failRestore = "", errors.New("ciphertext verification failed")
+	if _, err = Drill(t.Context(), tool, set, filepath.Join(root, "scratch")); err == nil || !strings.Contains(err.Error(), "ciphertext") {
+		t.Errorf("a drill on a damaged repository: %v", err)
+	}
+	tool.failRestore, tool.snaps = nil, nil
+	if _, err = Drill(t.Context(), tool, set, filepath.Join(root, "scratch")); err == nil || !strings.Contains(err.Error(), "no snapshot") {
+		t.Errorf("a drill without snapshots: %v", err)
+	}
+}
