@@ -374,3 +374,59 @@ func TestDrill(t *testing.T) {
 		t.Errorf("a drill without snapshots: %v", err)
 	}
 }
+
+// TestCheckObservations checks what a set's watch reports: stale or missing
+// snapshots, a failed check or drill, an off-site copy that is not fresh.
+func TestCheckObservations(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	fresh := &fakeTool{snaps: []Snapshot{{ID: "a1", ShortID: "a1", Time: now.Add(-2 * time.Hour)}}}
+	old := &fakeTool{snaps: []Snapshot{{ID: "b1", ShortID: "b1", Time: now.Add(-40 * time.Hour)}}}
+	none := &fakeTool{}
+	set := &Set{Name: "cloud", Every: 24 * time.Hour, Grace: 6 * time.Hour}
+	copySet := &Set{Name: "far", Every: 24 * time.Hour, Grace: 6 * time.Hour, Offsite: true}
+	observe := func(tool Tool, runs *memRuns, withCopy bool) []string {
+		t.Helper()
+		c := &Check{Set: set, Tool: tool, Runs: runs, Every: time.Minute, Now: func() time.Time { return now }}
+		if withCopy {
+			c.Copy = copySet
+		}
+		obs, err := c.Observe(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fps []string
+		for _, o := range obs {
+			fps = append(fps, o.Fingerprint)
+		}
+		return fps
+	}
+	if got := observe(fresh, &memRuns{}, false); len(got) != 0 {
+		t.Errorf("a fresh set reports %v", got)
+	}
+	if got := observe(old, &memRuns{}, false); !slices.Equal(got, []string{"backup:cloud:stale"}) {
+		t.Errorf("a 40-hour-old snapshot, expected daily with 6h grace: %v", got)
+	}
+	if got := observe(none, &memRuns{}, false); !slices.Equal(got, []string{"backup:cloud:stale"}) {
+		t.Errorf("no snapshot: %v", got)
+	}
+	runs := &memRuns{}
+	for _, r := range []state.BackupRun{
+		{Set: "cloud", Kind: KindCheck, Outcome: OutcomeFailed, Detail: "pack 1f2e: ciphertext verification failed"},
+		{Set: "cloud", Kind: KindDrill, Outcome: OutcomeFailed},
+		{Set: "cloud", Kind: KindDrill, Outcome: OutcomeOK}, // a later drill passed
+	} {
+		if err := runs.Start(t.Context(), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := observe(fresh, runs, false); !slices.Equal(got, []string{"backup:cloud:check"}) {
+		t.Errorf("a failed check, and a drill that failed before one passed: %v", got)
+	}
+	// The copy's repository is the same fake: fresh, then old.
+	if got := observe(fresh, &memRuns{}, true); len(got) != 0 {
+		t.Errorf("a fresh off-site copy reports %v", got)
+	}
+	if got := observe(old, &memRuns{}, true); !slices.Contains(got, "backup:cloud:offsite") {
+		t.Errorf("an old off-site copy is not reported: %v", got)
+	}
+}

@@ -77,12 +77,13 @@ var CommandBackups = &Command{
 		if p.backups == nil || len(p.backups.Sets()) == 0 {
 			return Usagef("No backup sets are configured (backups.sets in the config file).")
 		}
-		return ce.Reply(ctx, BackupsTable(p.backups.Overview(ctx), p.now()))
+		return ce.Reply(ctx, writeBackups(new(render.Message), p.backups.Overview(ctx), p.now()))
 	},
 }
 
-// BackupsTable renders the overview of the sets (for !backups and the weekly summary).
-func BackupsTable(overview []backup.Overview, now time.Time) *render.Message {
+// writeBackups renders the overview of the sets into msg (for !backups and the weekly
+// summary).
+func writeBackups(msg *render.Message, overview []backup.Overview, now time.Time) *render.Message {
 	rows := make([][]string, 0, len(overview))
 	problems := 0
 	for _, o := range overview {
@@ -119,7 +120,7 @@ func BackupsTable(overview []backup.Overview, now time.Time) *render.Message {
 	if problems > 0 {
 		title = fmt.Sprintf("%d backup sets, %d need a look:", len(overview), problems)
 	}
-	return render.New(title).Line().Table([]string{"Set", "Newest snapshot", "Size", "Last check", "Last good drill", "Off-site"}, rows)
+	return msg.Text(title).Line().Table([]string{"Set", "Newest snapshot", "Size", "Last check", "Last good drill", "Off-site"}, rows)
 }
 
 // CommandSnapshots lists a set's newest snapshots.

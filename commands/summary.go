@@ -149,5 +149,8 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 	default:
 		msg.Line().Text(fmt.Sprintf("The decision log's %d entries are intact.", checked))
 	}
+	if p.backups != nil && len(p.backups.Sets()) > 0 {
+		writeBackups(msg.Line().Text("Backups: "), p.backups.Overview(ctx), p.now())
+	}
 	return msg, nil
 }
