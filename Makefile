@@ -5,7 +5,7 @@ TAGS    := goolm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test unit e2e demo fuzz bench bench-idle bench-monitor vet clean
+.PHONY: build test unit e2e demo fuzz bench bench-idle bench-monitor bench-backups vet clean
 
 build: bin/steward
 
@@ -52,6 +52,11 @@ bench-idle:
 # HTTP endpoints at 30 s intervals, over BENCH_DURATION (default 5m).
 bench-monitor:
 	$(GO) run -tags $(TAGS) ./bench/monitor
+
+# bench-backups measures a restore drill on a restic repository of 10,000 files and the
+# !backups overview of 10 sets: times, Steward's heap and restic's memory.
+bench-backups:
+	$(GO) run -tags $(TAGS) ./bench/backups
 
 clean:
 	rm -rf bin

@@ -62,36 +62,51 @@ type Overview struct {
 	Err     error
 }
 
-// Overview looks at every set. Sets are read one after another; a set whose
-// repository can't be read says so in its Err.
+// overviewParallel is how many sets Overview reads at once: restic spends most of a
+// short run deriving the repository key, which is CPU work.
+const overviewParallel = 4
+
+// Overview looks at every set, a few at once; a set whose repository can't be read
+// says so in its Err.
 func (d *Desk) Overview(ctx context.Context) []Overview {
 	now := d.Now()
-	out := make([]Overview, 0, len(d.sets))
-	for _, s := range d.sets {
-		o := Overview{Set: s}
-		snaps, err := d.Tool.Snapshots(ctx, s.Repo, 1)
-		switch {
-		case err != nil:
-			o.Err = err
-		case len(snaps) > 0:
-			o.Newest = &snaps[0]
-			o.Stale = now.Sub(snaps[0].Time) > s.Due()
-			o.Size, err = d.size(ctx, s, snaps[0].ID)
-			if err != nil {
-				o.Err = err
-			}
-		default:
-			o.Stale = true
-		}
-		o.LastCheck, _ = d.RunStore.Latest(ctx, s.Name, KindCheck, "")
-		o.LastDrill, _ = d.RunStore.Latest(ctx, s.Name, KindDrill, OutcomeOK)
-		if last, _ := d.RunStore.Latest(ctx, s.Name, KindDrill, ""); last != nil && last.Outcome == OutcomeFailed {
-			o.LastFailedDrill = last
-		}
-		o.Offsite = d.offsite(ctx, s, now)
-		out = append(out, o)
+	out := make([]Overview, len(d.sets))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, overviewParallel)
+	for i, s := range d.sets {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			out[i] = d.overview(ctx, s, now)
+		})
 	}
+	wg.Wait()
 	return out
+}
+
+func (d *Desk) overview(ctx context.Context, s *Set, now time.Time) Overview {
+	o := Overview{Set: s}
+	snaps, err := d.Tool.Snapshots(ctx, s.Repo, 1)
+	switch {
+	case err != nil:
+		o.Err = err
+	case len(snaps) > 0:
+		o.Newest = &snaps[0]
+		o.Stale = now.Sub(snaps[0].Time) > s.Due()
+		o.Size, err = d.size(ctx, s, snaps[0].ID)
+		if err != nil {
+			o.Err = err
+		}
+	default:
+		o.Stale = true
+	}
+	o.LastCheck, _ = d.RunStore.Latest(ctx, s.Name, KindCheck, "")
+	o.LastDrill, _ = d.RunStore.Latest(ctx, s.Name, KindDrill, OutcomeOK)
+	if last, _ := d.RunStore.Latest(ctx, s.Name, KindDrill, ""); last != nil && last.Outcome == OutcomeFailed {
+		o.LastFailedDrill = last
+	}
+	o.Offsite = d.offsite(ctx, s, now)
+	return o
 }
 
 // offsite says how s's off-site copy stands.
