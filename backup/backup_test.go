@@ -141,6 +141,8 @@ func TestCleanPath(t *testing.T) {
 		"/srv//cloud":      `did you mean "/srv/cloud"?`,
 		"/srv/./cloud":     `did you mean "/srv/cloud"?`,
 		"/srv/cloud\n/etc": "control character",
+		"/srv/*":           "pattern character",
+		"/srv/a[1]":        "pattern character",
 	} {
 		_, err := CleanPath(p)
 		switch {

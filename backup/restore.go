@@ -36,6 +36,11 @@ func CleanPath(p string) (string, error) {
 			return "", pathErrorf("the path holds a control character")
 		}
 	}
+	// restic reads --include as a pattern: a * or [ would restore more than the
+	// path named, beside what was set aside.
+	if strings.ContainsAny(p, `*?[]\`) {
+		return "", pathErrorf("%q holds a pattern character (* ? [ ] \\); name one file or folder exactly", p)
+	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
 			return "", pathErrorf("%q climbs out with ..; give the path as it is in the snapshot", p)
