@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -88,6 +89,9 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	if err = demoAlert(ctx, w, say); err != nil {
+		return err
+	}
+	if err = demoBackups(ctx, w, dir, say); err != nil {
 		return err
 	}
 
@@ -193,5 +197,72 @@ func demoAlert(ctx context.Context, w *testbed.World, say func(string, ...any)) 
 		return err
 	}
 	say("[group room] %s:\n%s\n", w.StewardID, indent(back.Content.AsMessage().Body))
+	return nil
+}
+
+// demoBackups shows the watch over backups: a restic repository whose newest snapshot
+// is two days old alerts, !backup runs the configured backup and the alert resolves,
+// !backups shows the set, and a file is restored to the staging folder.
+func demoBackups(ctx context.Context, w *testbed.World, dir string, say func(string, ...any)) error {
+	data := filepath.Join(dir, "wiki-data")
+	if err := os.MkdirAll(filepath.Join(data, "pages"), 0o755); err != nil {
+		return err
+	}
+	for name, text := range map[string]string{"pages/home.md": "# Welcome to our wiki\n", "pages/rules.md": "Be kind.\n"} {
+		if err := os.WriteFile(filepath.Join(data, name), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	repo, err := testbed.NewResticRepo(ctx, filepath.Join(dir, "wiki-backup"))
+	if err != nil {
+		return err
+	}
+	if err = repo.BackupAt(ctx, time.Now().Add(-49*time.Hour), data); err != nil {
+		return err
+	}
+	run := repo.BackupCommand(data)
+	for i, a := range run {
+		run[i] = fmt.Sprintf("%q", a)
+	}
+	if err = w.Steward.Stop(); err != nil {
+		return err
+	}
+	w.Config.TopLevel = append(w.Config.TopLevel, fmt.Sprintf(`backups:
+  sets:
+    - {name: wiki, repository: %q, password_file: %q, paths: [%q], every: 24h, run: [%s], drill: {files: 2}}`,
+		repo.Path, repo.PasswordFile, data, strings.Join(run, ", ")))
+	if err = w.StartSteward(ctx); err != nil {
+		return err
+	}
+	say("Steward now watches a restic repository of the wiki's data, whose newest snapshot is two days old.")
+	alert, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "Backup wiki is stale", time.Minute)
+	if err != nil {
+		return err
+	}
+	say("[admin room] %s:\n%s\n", w.StewardID, indent(alert.Content.AsMessage().Body))
+	if err = demoLine(ctx, w, say, w.Bob, w.AdminRoom, "admin room", "!backup wiki"); err != nil {
+		return err
+	}
+	for _, text := range []string{"✅ Backed up wiki", "✅ Resolved: Backup wiki is stale"} {
+		if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, text, 2*time.Minute); err != nil {
+			return err
+		}
+		say("[admin room] %s: %s…\n", w.StewardID, text)
+	}
+	if err = demoLine(ctx, w, say, w.Alice, w.AdminRoom, "admin room", "!backups"); err != nil {
+		return err
+	}
+	if err = demoLine(ctx, w, say, w.Alice, w.AdminRoom, "admin room", "!restore wiki "+filepath.Join(data, "pages/rules.md")); err != nil {
+		return err
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "✅ Restored", time.Minute); err != nil {
+		return err
+	}
+	for _, evt := range w.Alice.Messages(w.AdminRoom) {
+		if body := evt.Content.AsMessage().Body; evt.Sender == w.StewardID && strings.Contains(body, "✅ Restored") {
+			say("[admin room] %s (the same message, edited):\n%s\n", w.StewardID, indent(strings.TrimPrefix(body, "* ")))
+			break
+		}
+	}
 	return nil
 }
