@@ -132,17 +132,16 @@ func (f *fakeContainers) Start(_ context.Context, ref string) error {
 
 func TestCleanPath(t *testing.T) {
 	for p, want := range map[string]string{
-		"/srv/cloud":       "",
-		"/":                "",
-		"srv/cloud":        "is not an absolute path",
-		"":                 "is not an absolute path",
-		"/srv/../etc":      "climbs out with ..",
-		"/srv/cloud/":      `did you mean "/srv/cloud"?`,
-		"/srv//cloud":      `did you mean "/srv/cloud"?`,
-		"/srv/./cloud":     `did you mean "/srv/cloud"?`,
-		"/srv/cloud\n/etc": "control character",
-		"/srv/*":           "pattern character",
-		"/srv/a[1]":        "pattern character",
+		"/srv/cloud":         "",
+		"/":                  "",
+		"srv/cloud":          "is not an absolute path",
+		"":                   "is not an absolute path",
+		"/srv/../etc":        "climbs out with ..",
+		"/srv/cloud/":        `did you mean "/srv/cloud"?`,
+		"/srv//cloud":        `did you mean "/srv/cloud"?`,
+		"/srv/./cloud":       `did you mean "/srv/cloud"?`,
+		"/srv/cloud\n/etc":   "control character",
+		"/srv/Photos [2019]": "",
 	} {
 		_, err := CleanPath(p)
 		switch {
@@ -292,24 +291,35 @@ func TestInPlaceRestoreFailurePutsBack(t *testing.T) {
 // the containers running.
 func TestRecoverInterruptedRestore(t *testing.T) {
 	for _, tc := range []struct {
-		step     string
-		restored bool
+		name, step string
+		// moved: the restored files were moved into place before the stop.
+		moved bool
 	}{
-		{stepStopContainers, false}, {stepSetAside, false}, {stepRestore, false}, {stepStartContainers, true},
+		{"containers stopped", stepStopContainers, false},
+		{"live files set aside", stepSetAside, false},
+		{"restic restoring into scratch", stepRestore, false},
+		{"restored files moved into place", stepRestore, true},
+		{"containers starting", stepStartContainers, true},
 	} {
-		t.Run(tc.step, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			r, tool, runs, ctrs, set, live := inPlaceWorld(t)
-			// Simulate the stop: run the restore with the step's effects taken by
-			// hand, recorded as Steward would have before it stopped.
-			st := restoreState{Path: live, InPlace: true, Snapshot: tool.snaps[0].ID, Stopped: []string{"web"}}
+			// Simulate the stop: the step's effects taken by hand, recorded as
+			// Steward would have before it stopped.
+			st := restoreState{Path: live, InPlace: true, Snapshot: tool.snaps[0].ID, Stopped: []string{"web"},
+				Scratch: filepath.Join(filepath.Dir(live), ".steward-restore-1-new")}
 			run := &state.BackupRun{Set: set.Name, Kind: KindRestore, Started: time.Now(), Step: tc.step}
 			if tc.step != stepStopContainers {
 				st.Aside = filepath.Join(filepath.Dir(live), ".steward-restore-1-app")
 				if err := os.Rename(live, st.Aside); err != nil {
 					t.Fatal(err)
 				}
-				if tc.step == stepRestore || tc.step == stepStartContainers {
-					if err := tool.Restore(t.Context(), Repo{}, "", []string{live}, "/"); err != nil {
+			}
+			if tc.step == stepRestore || tc.step == stepStartContainers {
+				if err := tool.Restore(t.Context(), Repo{}, "", []string{live}, st.Scratch); err != nil {
+					t.Fatal(err)
+				}
+				if tc.moved {
+					if err := os.Rename(filepath.Join(st.Scratch, live), live); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -319,15 +329,18 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := r.Recover(t.Context(), runs.unfinished())
-			if len(got) != 1 || got[0].Outcome != OutcomeInterrupted {
-				t.Fatalf("Recover = %+v", got)
+			wantOutcome, want := OutcomeInterrupted, "live a"
+			if tc.moved {
+				wantOutcome, want = OutcomeOK, "saved a"
 			}
-			want := "live a"
-			if tc.restored {
-				want = "saved a"
+			if len(got) != 1 || got[0].Outcome != wantOutcome {
+				t.Fatalf("Recover = %+v, want outcome %s", got, wantOutcome)
 			}
 			if files := readAll(t, live); files["a.txt"] != want {
 				t.Errorf("after Recover a.txt = %q, want %q (detail: %s)", files["a.txt"], want, got[0].Detail)
+			}
+			if exists(st.Scratch) {
+				t.Error("the scratch folder was left behind")
 			}
 			if !slices.Equal(ctrs.started, []string{"web"}) {
 				t.Errorf("containers started: %v", ctrs.started)

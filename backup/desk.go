@@ -208,7 +208,7 @@ func (d *Desk) Run(ctx context.Context, id int64) (*state.BackupRun, error) {
 
 // ToStaging restores path to the staging directory.
 func (d *Desk) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
-	return d.Restorer.ToStaging(ctx, s, snap, path, "")
+	return d.Restorer.ToStaging(ctx, s, snap, path)
 }
 
 // InPlace restores path over the live files (or undoes an in-place restore).

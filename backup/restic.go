@@ -227,11 +227,24 @@ func (r *Restic) List(ctx context.Context, repo Repo, snapshotID, path string, r
 func (r *Restic) Restore(ctx context.Context, repo Repo, snapshotID string, include []string, target string) error {
 	args := []string{"--target", target}
 	for _, p := range include {
-		args = append(args, "--include", p)
+		args = append(args, "--include", literalPattern(p))
 	}
 	args = append(args, "--", snapshotID)
 	_, err := r.run(ctx, repo, "restore", args...)
 	return err
+}
+
+// literalPattern escapes what restic's --include reads as a pattern (* ? [ \), so a
+// path like "/srv/Photos [2019]" restores that folder and nothing else.
+func literalPattern(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Stats implements Tool.

@@ -36,11 +36,6 @@ func CleanPath(p string) (string, error) {
 			return "", pathErrorf("the path holds a control character")
 		}
 	}
-	// restic reads --include as a pattern: a * or [ would restore more than the
-	// path named, beside what was set aside.
-	if strings.ContainsAny(p, `*?[]\`) {
-		return "", pathErrorf("%q holds a pattern character (* ? [ ] \\); name one file or folder exactly", p)
-	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
 			return "", pathErrorf("%q climbs out with ..; give the path as it is in the snapshot", p)
@@ -169,10 +164,16 @@ type Restorer struct {
 type restoreState struct {
 	Path     string   `json:"path"`
 	InPlace  bool     `json:"in_place"`
-	Aside    string   `json:"aside,omitempty"`
-	Stopped  []string `json:"stopped,omitempty"`
 	Snapshot string   `json:"snapshot"`
-	Undoes   int64    `json:"undoes,omitempty"`
+	Stopped  []string `json:"stopped,omitempty"`
+	// Aside is where the live files were set aside (empty: there were none).
+	Aside string `json:"aside,omitempty"`
+	// Scratch is the folder restic restores into, beside the path, before the
+	// restored files are moved into place.
+	Scratch string `json:"scratch,omitempty"`
+	// Undoes is the restore an undo reverses, and From the files it puts back.
+	Undoes int64  `json:"undoes,omitempty"`
+	From   string `json:"from,omitempty"`
 }
 
 // The steps of an in-place restore, each recorded before it is taken.
@@ -185,25 +186,27 @@ const (
 
 // ToStaging restores path from snap into a new directory under the staging
 // directory, and reports where and how much.
-func (r *Restorer) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string, actor string) (*Restored, error) {
+func (r *Restorer) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
 	started := r.Now()
 	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: stepRestore}
-	st := restoreState{Path: path, Snapshot: snap.ID}
-	run.State = mustJSON(st)
+	run.State = mustJSON(restoreState{Path: path, Snapshot: snap.ID})
 	if err := r.Runs.Start(ctx, run); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(r.StagingDir, 0o700); err != nil {
 		return nil, r.fail(ctx, run, err)
 	}
-	dir := filepath.Join(r.StagingDir, fmt.Sprintf("%s-%s-%s", s.Name, snap.ShortID, started.UTC().Format("20060102-150405")))
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	dir, err := os.MkdirTemp(r.StagingDir, fmt.Sprintf("%s-%s-%s-", s.Name, snap.ShortID, started.UTC().Format("20060102-150405")))
+	if err != nil {
 		return nil, r.fail(ctx, run, err)
 	}
 	if err := r.Tool.Restore(ctx, s.Repo, snap.ID, []string{path}, dir); err != nil {
 		return nil, r.fail(ctx, run, err)
 	}
 	res := &Restored{Dir: filepath.Join(dir, filepath.FromSlash(path)), Snapshot: snap.ShortID, RunID: run.ID}
+	if _, err := os.Lstat(res.Dir); err != nil {
+		return nil, r.fail(ctx, run, fmt.Errorf("restic restored nothing at %s", path))
+	}
 	res.Files, res.Bytes = measure(res.Dir)
 	res.Duration = r.Now().Sub(started)
 	run.Detail = fmt.Sprintf("%s from snapshot %s to %s: %d files, %s, in %s", path, snap.ShortID, res.Dir, res.Files, HumanBytes(res.Bytes), res.Duration.Round(100*time.Millisecond))
@@ -211,30 +214,34 @@ func (r *Restorer) ToStaging(ctx context.Context, s *Set, snap Snapshot, path st
 }
 
 // InPlace restores path from snap over the live path: it stops the set's containers,
-// sets the live files aside (kept, so the restore can be undone), restores, and
-// starts the containers again. Every step is recorded before it is taken. undoes,
-// when set, is the restore this one undoes (its files set aside are put back
-// instead of restored from the snapshot).
+// sets the live files aside (kept, so the restore can be undone), has restic restore
+// into a scratch folder beside the path (so nothing outside it is touched, not even
+// the folders above it), moves the restored files into place, and starts the
+// containers again. Every step is recorded before it is taken. undoes, when set, is
+// the restore this one undoes: the files it set aside are put back instead.
 func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun) (*Restored, error) {
-	if _, err := InTargets(path, s.RestoreTargets); err != nil {
-		return nil, err
-	}
-	started := r.Now()
 	st := restoreState{Path: path, InPlace: true, Snapshot: snap.ID}
-	var undoState restoreState
 	if undoes != nil {
+		var undoState restoreState
 		if err := json.Unmarshal([]byte(undoes.State), &undoState); err != nil || undoState.Aside == "" {
 			return nil, pathErrorf("restore %d kept no files to put back", undoes.ID)
 		}
 		if !exists(undoState.Aside) {
 			return nil, pathErrorf("the files restore %d replaced are no longer at %s", undoes.ID, undoState.Aside)
 		}
-		st.Undoes, st.Path, path = undoes.ID, undoState.Path, undoState.Path
+		st.Undoes, st.From, st.Path, path = undoes.ID, undoState.Aside, undoState.Path, undoState.Path
 	}
+	if _, err := InTargets(path, s.RestoreTargets); err != nil {
+		return nil, err
+	}
+	started := r.Now()
 	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: stepStopContainers, State: mustJSON(st)}
 	if err := r.Runs.Start(ctx, run); err != nil {
 		return nil, err
 	}
+	// What follows a change must be finished even when a shutdown ends ctx: the
+	// live files back, the containers running, the outcome recorded.
+	ctx = context.WithoutCancel(ctx)
 	save := func(step string) error {
 		run.Step, run.State = step, mustJSON(st)
 		return r.Runs.Save(ctx, run)
@@ -253,13 +260,26 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 			}
 		}
 	}
+	// The containers had the tree to themselves until they stopped: look again.
+	if _, err := InTargets(path, s.RestoreTargets); err != nil {
+		r.startAgain(ctx, st.Stopped)
+		return nil, r.fail(ctx, run, err)
+	}
 	res := &Restored{Dir: path, Snapshot: snap.ShortID, RunID: run.ID}
+	parent := filepath.Dir(path)
 	if exists(path) {
-		st.Aside = filepath.Join(filepath.Dir(path), fmt.Sprintf(".steward-restore-%d-%s", run.ID, filepath.Base(path)))
+		st.Aside = filepath.Join(parent, fmt.Sprintf(".steward-restore-%d-%s", run.ID, filepath.Base(path)))
 	} else {
 		res.ReplacedNone = true
 	}
+	if undoes == nil {
+		st.Scratch = filepath.Join(parent, fmt.Sprintf(".steward-restore-%d-new", run.ID))
+	}
 	if err := save(stepSetAside); err != nil {
+		r.startAgain(ctx, st.Stopped)
+		return nil, r.fail(ctx, run, err)
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
 		r.startAgain(ctx, st.Stopped)
 		return nil, r.fail(ctx, run, err)
 	}
@@ -272,17 +292,12 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	if err := save(stepRestore); err != nil {
 		return nil, r.fail(ctx, run, errors.Join(err, r.putBack(ctx, st)))
 	}
-	var err error
-	if undoes != nil {
-		err = os.Rename(undoState.Aside, path)
-	} else {
-		err = r.Tool.Restore(ctx, s.Repo, snap.ID, []string{path}, "/")
-	}
-	if err != nil {
+	if err := r.putInPlace(ctx, s, st); err != nil {
 		return nil, r.fail(ctx, run, errors.Join(err, r.putBack(ctx, st)))
 	}
-	if err = save(stepStartContainers); err != nil {
-		return nil, r.fail(ctx, run, err)
+	if err := save(stepStartContainers); err != nil {
+		l := logger(ctx, s.Name)
+		l.Err(err).Msg("Failed to record a restore's progress; going on")
 	}
 	r.startAgain(ctx, st.Stopped)
 	res.Aside = st.Aside
@@ -299,15 +314,37 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	return res, r.finish(ctx, run, OutcomeOK)
 }
 
-// putBack undoes a restore that failed after the live files were set aside: what it
-// wrote goes, and the live files come back.
+// putInPlace writes the restore's files at the path, which is free (its live files
+// were set aside): an undo moves back what was set aside; a restore has restic
+// restore into the scratch folder and moves the result into place.
+func (r *Restorer) putInPlace(ctx context.Context, s *Set, st restoreState) error {
+	if st.From != "" {
+		return os.Rename(st.From, st.Path)
+	}
+	defer os.RemoveAll(st.Scratch)
+	if err := os.Mkdir(st.Scratch, 0o700); err != nil {
+		return err
+	}
+	if err := r.Tool.Restore(ctx, s.Repo, st.Snapshot, []string{st.Path}, st.Scratch); err != nil {
+		return err
+	}
+	restored := filepath.Join(st.Scratch, filepath.FromSlash(st.Path))
+	if _, err := os.Lstat(restored); err != nil {
+		return fmt.Errorf("restic restored nothing at %s", st.Path)
+	}
+	return os.Rename(restored, st.Path)
+}
+
+// putBack undoes a restore that failed after the live files were set aside: they
+// come back, unless the path holds something (the restore's files, moved into place
+// just before a stop), which is then kept. It never deletes live files.
 func (r *Restorer) putBack(ctx context.Context, st restoreState) error {
 	defer r.startAgain(ctx, st.Stopped)
-	if st.Aside == "" || !exists(st.Aside) {
-		return nil
+	if st.Scratch != "" {
+		_ = os.RemoveAll(st.Scratch)
 	}
-	if err := os.RemoveAll(st.Path); err != nil {
-		return fmt.Errorf("remove the partial restore: %w", err)
+	if st.Aside == "" || !exists(st.Aside) || exists(st.Path) {
+		return nil
 	}
 	if err := os.Rename(st.Aside, st.Path); err != nil {
 		return fmt.Errorf("put the live files back: %w", err)
@@ -319,8 +356,9 @@ func (r *Restorer) putBack(ctx context.Context, st restoreState) error {
 // container monitor alerts about it.
 func (r *Restorer) startAgain(ctx context.Context, stopped []string) {
 	for _, c := range stopped {
-		if err := r.Containers.Start(ctx, c); err != nil {
-			logger(ctx, "").Err(err).Str("container", c).Msg("Failed to start a container again after a restore")
+		if err := r.Containers.Start(context.WithoutCancel(ctx), c); err != nil {
+			l := logger(ctx, "")
+			l.Err(err).Str("container", c).Msg("Failed to start a container again after a restore")
 		}
 	}
 }
@@ -335,28 +373,38 @@ func (r *Restorer) fail(ctx context.Context, run *state.BackupRun, err error) er
 
 func (r *Restorer) finish(ctx context.Context, run *state.BackupRun, outcome string) error {
 	run.Outcome, run.Finished = outcome, r.Now()
-	return r.Runs.Save(ctx, run)
+	return r.Runs.Save(context.WithoutCancel(ctx), run)
 }
 
-// Recover puts right the in-place restores a stop cut short: the live files come
-// back if the restore had not finished writing, and the stopped containers start.
-// It returns what it found, with Detail saying what was and was not restored.
+// Recover settles the runs a stop cut short. A check or drill is closed as
+// interrupted (it runs again). An in-place restore is put right: when its files had
+// been moved into place it is complete (and can be undone); otherwise the live files
+// come back. Either way its containers start again. It returns the restores, with
+// Detail saying what was and was not restored.
 func (r *Restorer) Recover(ctx context.Context, unfinished []*state.BackupRun) []*state.BackupRun {
 	var done []*state.BackupRun
 	for _, run := range unfinished {
+		run.Outcome, run.Finished = OutcomeInterrupted, r.Now()
 		if run.Kind != KindRestore {
-			run.Outcome, run.Finished, run.Detail = OutcomeInterrupted, r.Now(), "Steward stopped while it ran"
+			run.Detail = "Steward stopped while it ran"
 			_ = r.Runs.Save(ctx, run)
 			continue
 		}
 		var st restoreState
 		_ = json.Unmarshal([]byte(run.State), &st)
+		// At the restore step the path was free: something there now was moved into
+		// place by the restore itself.
+		moved := run.Step == stepStartContainers || (run.Step == stepRestore && exists(st.Path))
 		switch {
 		case !st.InPlace:
-			run.Detail = fmt.Sprintf("Steward stopped while it restored %s to the staging directory; that copy may be incomplete (the live files were not touched)", st.Path)
-		case run.Step == stepStartContainers:
+			run.Detail = fmt.Sprintf("Steward stopped while it restored %s to the staging folder; that copy may be incomplete (the live files were not touched)", st.Path)
+		case moved:
+			if st.Scratch != "" {
+				_ = os.RemoveAll(st.Scratch)
+			}
 			r.startAgain(ctx, st.Stopped)
-			run.Detail = fmt.Sprintf("%s was restored in place before Steward stopped; the containers were started again", st.Path)
+			run.Outcome = OutcomeOK // complete: it can be undone
+			run.Detail = fmt.Sprintf("%s had been restored in place when Steward stopped, so the restore is complete; its containers were started again", st.Path)
 			if st.Aside != "" {
 				run.Detail += "; the files it replaced are kept at " + st.Aside
 			}
@@ -364,12 +412,12 @@ func (r *Restorer) Recover(ctx context.Context, unfinished []*state.BackupRun) [
 			if err := r.putBack(ctx, st); err != nil {
 				run.Detail = fmt.Sprintf("Steward stopped while it restored %s in place, and putting the live files back failed: %v; they are at %s", st.Path, err, st.Aside)
 			} else {
-				run.Detail = fmt.Sprintf("Steward stopped while it restored %s in place (at step %s); nothing was restored: the live files are back as they were", st.Path, run.Step)
+				run.Detail = fmt.Sprintf("Steward stopped while it restored %s in place (at step %s); nothing was restored, and the live files are as they were", st.Path, run.Step)
 			}
 		}
-		run.Outcome, run.Finished = OutcomeInterrupted, r.Now()
 		if err := r.Runs.Save(ctx, run); err != nil {
-			logger(ctx, run.Set).Err(err).Msg("Failed to record an interrupted restore")
+			l := logger(ctx, run.Set)
+			l.Err(err).Msg("Failed to record an interrupted restore")
 		}
 		done = append(done, run)
 	}
