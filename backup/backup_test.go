@@ -106,6 +106,18 @@ func (m *memRuns) Latest(_ context.Context, set, kind, outcome string) (*state.B
 	return nil, nil
 }
 
+func (m *memRuns) LatestDone(_ context.Context, set, kind string) (*state.BackupRun, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.runs) - 1; i >= 0; i-- {
+		r := m.runs[i]
+		if r.Set == set && r.Kind == kind && (r.Outcome == OutcomeOK || r.Outcome == OutcomeFailed) {
+			return &r, nil
+		}
+	}
+	return nil, nil
+}
+
 func (m *memRuns) unfinished() []*state.BackupRun {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -242,6 +242,7 @@ func (d *Desk) BackupNow(ctx context.Context, s *Set) (*BackupResult, error) {
 	cmdCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(cmdCtx, s.Run[0], s.Run[1:]...)
+	cmd.Env = ChildEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &limitedWriter{w: &out, n: 64 << 10}, &limitedWriter{w: &out, n: 64 << 10}
 	cmd.WaitDelay = 10 * time.Second

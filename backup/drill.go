@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -160,6 +161,9 @@ type Scheduler struct {
 	Now         func() time.Time
 	// Done is told after each run, with the set it was about.
 	Done func(set string)
+	// Timeout bounds one check or drill (default 6h): a repository that hangs
+	// (a stalled sftp connection) fails it, and the others are not held up.
+	Timeout time.Duration
 }
 
 // Run checks every minute what is due, until ctx ends.
@@ -207,17 +211,23 @@ func (sc *Scheduler) RunNow(ctx context.Context, s *Set, kind string) (*state.Ba
 	if err := sc.Runs.Start(ctx, run); err != nil {
 		return nil, err
 	}
+	timeout := cmp.Or(sc.Timeout, 6*time.Hour)
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var err error
 	switch kind {
 	case KindCheck:
-		err = sc.Tool.Check(ctx, s.Repo, s.ReadData)
+		err = sc.Tool.Check(runCtx, s.Repo, s.ReadData)
 		run.Detail = "restic check, reading " + s.ReadData + " of the data: no errors"
 	case KindDrill:
 		var res DrillResult
-		res, err = Drill(ctx, sc.Tool, s, sc.ScratchRoot)
+		res, err = Drill(runCtx, sc.Tool, s, sc.ScratchRoot)
 		run.Snapshot, run.Detail = res.Snapshot, res.String()
 	}
 	run.Outcome, run.Finished = OutcomeOK, sc.Now()
+	if err != nil && ctx.Err() == nil && runCtx.Err() != nil {
+		err = fmt.Errorf("it did not finish within %s; the repository may be unreachable or hanging", humanDuration(timeout))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return run, ctx.Err() // stopping: left unfinished, run again next time

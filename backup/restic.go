@@ -108,7 +108,7 @@ func (r *Restic) run(ctx context.Context, repo Repo, op string, args ...string) 
 	cmd := exec.CommandContext(ctx, bin, append(full, args...)...)
 	// The repository and its password file come through the environment, never the
 	// command line, so they don't show in the process list.
-	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+repo.Location, "RESTIC_PASSWORD_FILE="+repo.PasswordFile,
+	cmd.Env = append(ChildEnv(), "RESTIC_REPOSITORY="+repo.Location, "RESTIC_PASSWORD_FILE="+repo.PasswordFile,
 		"RESTIC_PASSWORD=", "RESTIC_PASSWORD_COMMAND=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &limitedWriter{w: &stderr, n: 8 << 10}
@@ -124,6 +124,18 @@ func (r *Restic) run(ctx context.Context, repo Repo, op string, args ...string) 
 		return nil, &ToolError{Op: op, Message: lastLines(msg, 5)}
 	}
 	return stdout.Bytes(), nil
+}
+
+// ChildEnv is Steward's environment without its own secrets (the Matrix password),
+// for the programs it runs: restic, and the backup commands of !backup.
+func ChildEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "STEWARD_MATRIX_PASSWORD=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // filters are the --host and --path options that narrow snapshots to repo's set.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/steward-bot/steward/state"
@@ -157,6 +158,10 @@ type Restorer struct {
 	StagingDir string
 	Containers Containers
 	Now        func() time.Time
+
+	// inPlace lets one in-place restore (or undo) run at a time: two could stop
+	// and start the same containers, or set aside the same files.
+	inPlace sync.Mutex
 }
 
 // restoreState is what an in-place restore records before each step, so a stop
@@ -234,6 +239,8 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	if _, err := InTargets(path, s.RestoreTargets); err != nil {
 		return nil, err
 	}
+	r.inPlace.Lock()
+	defer r.inPlace.Unlock()
 	started := r.Now()
 	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: stepStopContainers, State: mustJSON(st)}
 	if err := r.Runs.Start(ctx, run); err != nil {

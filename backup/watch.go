@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/redact"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -41,6 +42,9 @@ type Set struct {
 	// holds this one's.
 	Offsite     bool
 	OffsiteCopy string
+	// DataPaths, for an off-site copy, are the live data it must not share a disk
+	// with: its own paths and those of the sets it is the copy of.
+	DataPaths []string
 	// Run is the command that makes a backup now.
 	Run []string
 	// RestoreTargets are where an in-place restore may write.
@@ -63,6 +67,7 @@ type Runs interface {
 	Start(ctx context.Context, run *state.BackupRun) error
 	Save(ctx context.Context, run *state.BackupRun) error
 	Latest(ctx context.Context, set, kind, outcome string) (*state.BackupRun, error)
+	LatestDone(ctx context.Context, set, kind string) (*state.BackupRun, error)
 }
 
 // Check watches one set for the alert engine: its newest snapshot's age, the last
@@ -117,14 +122,16 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 
 	newest, err := Newest(ctx, c.Tool, s.Repo)
 	if err != nil {
-		return nil, fmt.Errorf("can't read the snapshots of %s: %w", s.Name, err)
+		return nil, fmt.Errorf("can't read the snapshots of %s: %s", s.Name, redact.Secrets(err.Error()))
 	}
 	if o, stale := staleness(base, s, newest, now); stale {
 		o.Fingerprint = fp + "stale"
 		obs = append(obs, o)
 	}
 	for _, kind := range []string{KindCheck, KindDrill} {
-		last, err := c.Runs.Latest(ctx, s.Name, kind, "")
+		// A run under way keeps the last one's verdict, so the alert doesn't
+		// resolve and fire again around each run.
+		last, err := c.Runs.LatestDone(ctx, s.Name, kind)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +147,7 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 			o.Summary = fmt.Sprintf("Backup %s failed its restore drill", s.Name)
 			o.Hint = "the newest snapshot could not be restored as recorded"
 		}
-		o.Value = shorten(last.Detail, 300)
+		o.Value = shorten(redact.Secrets(last.Detail), 300)
 		obs = append(obs, o)
 	}
 	if c.Copy != nil {
@@ -151,7 +158,7 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 		o.Hint = "its off-site copy is set " + c.Copy.Name
 		switch {
 		case err != nil:
-			o.Value = "can't read the snapshots of " + c.Copy.Name + ": " + shorten(err.Error(), 200)
+			o.Value = "can't read the snapshots of " + c.Copy.Name + ": " + shorten(redact.Secrets(err.Error()), 200)
 			obs = append(obs, o)
 		case !copyNewest.IsZero() && now.Sub(copyNewest) <= c.Copy.Due():
 		default:
@@ -208,7 +215,7 @@ func sameDisk(s *Set) (bool, string) {
 	if !ok {
 		return false, ""
 	}
-	for _, p := range s.Repo.Paths {
+	for _, p := range s.DataPaths {
 		if dev, ok := device(p); ok && dev == repoDev {
 			return true, p
 		}

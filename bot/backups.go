@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -33,6 +34,17 @@ func (b *Bot) newBackups() *backups {
 	sets := make([]*backup.Set, 0, len(cfg.Sets))
 	for _, s := range cfg.Sets {
 		sets = append(sets, setFrom(s))
+	}
+	for _, s := range sets {
+		if !s.Offsite {
+			continue
+		}
+		s.DataPaths = slices.Clone(s.Repo.Paths)
+		for _, other := range sets {
+			if other.OffsiteCopy == s.Name {
+				s.DataPaths = append(s.DataPaths, other.Repo.Paths...)
+			}
+		}
 	}
 	tool := &backup.Restic{CacheDir: filepath.Join(b.cfg.DataDir, "restic-cache")}
 	bk := &backups{desk: backup.NewDesk(sets), every: cfg.Interval.D(), checks: make(map[string]*backup.Check)}

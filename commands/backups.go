@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/steward-bot/steward/backup"
 	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/redact"
@@ -30,9 +32,12 @@ type BackupDesk interface {
 
 // Limits of the backup listings, so an answer stays one readable message.
 const (
-	snapshotsDefault = 10
-	snapshotsMax     = 50
-	browseMax        = 100
+	// backupLookTimeout bounds what a command asks a repository while the room's
+	// other commands wait: a hanging repository must not hold them.
+	backupLookTimeout = 2 * time.Minute
+	snapshotsDefault  = 10
+	snapshotsMax      = 50
+	browseMax         = 100
 )
 
 // backupErr turns what the backup desk refused into a plain answer: a path or
@@ -45,7 +50,9 @@ func backupErr(s *backup.Set, err error) error {
 	case errors.As(err, &pathErr):
 		return Usagef("%s", pathErr.Msg)
 	case backup.IsToolError(err):
-		return Usagef("restic couldn't read the repository of %s: %s", s.Name, shorten(err.Error(), 300))
+		return Usagef("restic failed on the repository of %s: %s", s.Name, shorten(redact.Secrets(err.Error()), 300))
+	case errors.Is(err, context.DeadlineExceeded):
+		return Usagef("The repository of %s did not answer within %s; it may be unreachable.", s.Name, roundDuration(backupLookTimeout))
 	default:
 		return err
 	}
@@ -77,7 +84,9 @@ var CommandBackups = &Command{
 		if p.backups == nil || len(p.backups.Sets()) == 0 {
 			return Usagef("No backup sets are configured (backups.sets in the config file).")
 		}
-		return ce.Reply(ctx, writeBackups(new(render.Message), p.backups.Overview(ctx), p.now()))
+		lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
+		defer cancel()
+		return ce.Reply(ctx, writeBackups(new(render.Message), p.backups.Overview(lookCtx), p.now()))
 	},
 }
 
@@ -102,7 +111,7 @@ func writeBackups(msg *render.Message, overview []backup.Overview, now time.Time
 		}
 		check := "never"
 		if c := o.LastCheck; c != nil {
-			check = roundDuration(now.Sub(c.Started)) + " ago: " + map[string]string{backup.OutcomeOK: "ok", backup.OutcomeFailed: "⚠️ failed", "": "running"}[c.Outcome]
+			check = roundDuration(now.Sub(c.Started)) + " ago: " + map[string]string{backup.OutcomeOK: "ok", backup.OutcomeFailed: "⚠️ failed", backup.OutcomeInterrupted: "interrupted", "": "running"}[c.Outcome]
 		}
 		drill := "never"
 		if d := o.LastDrill; d != nil {
@@ -146,7 +155,9 @@ var CommandSnapshots = &Command{
 			}
 			n = min(n, snapshotsMax)
 		}
-		snaps, err := p.backups.Snapshots(ctx, s, n)
+		lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
+		defer cancel()
+		snaps, err := p.backups.Snapshots(lookCtx, s, n)
 		if err != nil {
 			return backupErr(s, err)
 		}
@@ -179,7 +190,9 @@ var CommandBrowse = &Command{
 		if err != nil {
 			return err
 		}
-		snap, nodes, err := p.backups.Browse(ctx, s, ce.Args[1], ce.Args[2])
+		lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
+		defer cancel()
+		snap, nodes, err := p.backups.Browse(lookCtx, s, ce.Args[1], ce.Args[2])
 		if err != nil {
 			return backupErr(s, err)
 		}
@@ -299,6 +312,7 @@ var CommandRestore = &Command{
 			res, err = p.backups.ToStaging(ctx, t.set, t.snap, t.path)
 		}
 		if err != nil {
+			zerolog.Ctx(ctx).Err(err).Str("backup_set", t.set.Name).Str("path", t.path).Msg("Restore failed")
 			if plain := backupErr(t.set, err); plain != err {
 				err = plain
 			}
@@ -308,8 +322,8 @@ var CommandRestore = &Command{
 				text = userErr.Msg
 			}
 			msg := render.New("❌ The restore of ").Code(t.path).Text(" failed: " + text + ".")
-			if t.inPlace {
-				msg.Text(" The live files were put back as they were.")
+			if t.inPlace && !strings.Contains(err.Error(), "put the live files back") {
+				msg.Text(" The live files are as they were.")
 			}
 			if editErr := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
 				return editErr
@@ -399,7 +413,9 @@ func (p *Processor) restoreTarget(ctx context.Context, ce *Event) (restoreTarget
 			return restoreTarget{}, backupErr(s, err)
 		}
 	}
-	snap, _, err := p.backups.Find(ctx, s, r.snapshot, r.path)
+	lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
+	defer cancel()
+	snap, _, err := p.backups.Find(lookCtx, s, r.snapshot, r.path)
 	if err != nil {
 		return restoreTarget{}, backupErr(s, err)
 	}

@@ -176,6 +176,8 @@ func (v *validator) checkBackupSet(key string, s *BackupSet) {
 	case s.Repository == "":
 		v.invalid(key+".repository", "required: the restic repository, a path like /srv/backups/cloud or a URL like sftp:user@host:/backups")
 	case IsLocalRepository(s.Repository):
+		// restic takes local:/path too; Steward keeps the plain path.
+		s.Repository = strings.TrimPrefix(s.Repository, "local:")
 		if s.Repository = v.resolve(s.Repository); !filepath.IsAbs(s.Repository) {
 			v.invalid(key+".repository", fmt.Sprintf("a local repository needs an absolute path, got %q", s.Repository))
 		}

@@ -83,6 +83,18 @@ func (b *BackupRuns) Latest(ctx context.Context, set, kind, outcome string) (*Ba
 	return r, err
 }
 
+// LatestDone returns the newest finished run of kind on set (ok or failed), nil
+// when there is none: a run under way, or one a stop cut short, says nothing yet.
+func (b *BackupRuns) LatestDone(ctx context.Context, set, kind string) (*BackupRun, error) {
+	row := b.db.QueryRow(ctx, "SELECT "+backupRunColumns+` FROM backup_run
+		WHERE set_name=$1 AND kind=$2 AND outcome IN ('ok', 'failed') ORDER BY id DESC LIMIT 1`, set, kind)
+	r, err := scanBackupRun(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}
+
 // Get returns the run with id, nil when there is none.
 func (b *BackupRuns) Get(ctx context.Context, id int64) (*BackupRun, error) {
 	r, err := scanBackupRun(b.db.QueryRow(ctx, "SELECT "+backupRunColumns+" FROM backup_run WHERE id=$1", id))

@@ -185,3 +185,6 @@ func (noRuns) Latest(context.Context, string, string, string) (*state.BackupRun,
 	return nil, nil
 }
 func (noRuns) Get(context.Context, int64) (*state.BackupRun, error) { return nil, nil }
+func (noRuns) LatestDone(context.Context, string, string) (*state.BackupRun, error) {
+	return nil, nil
+}
