@@ -158,6 +158,9 @@ type Restorer struct {
 	StagingDir string
 	Containers Containers
 	Now        func() time.Time
+	// Hook, when set, is called after each step of an in-place restore is recorded
+	// (crash tests use it).
+	Hook func(step string)
 
 	// inPlace lets one in-place restore (or undo) run at a time: two could stop
 	// and start the same containers, or set aside the same files.
@@ -251,7 +254,13 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	ctx = context.WithoutCancel(ctx)
 	save := func(step string) error {
 		run.Step, run.State = step, mustJSON(st)
-		return r.Runs.Save(ctx, run)
+		if err := r.Runs.Save(ctx, run); err != nil {
+			return err
+		}
+		if r.Hook != nil {
+			r.Hook(step)
+		}
+		return nil
 	}
 	for _, c := range s.Containers {
 		wasRunning, err := r.Containers.Stop(ctx, c)

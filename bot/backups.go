@@ -55,6 +55,7 @@ func (b *Bot) newBackups() *backups {
 	bk.desk.Restorer = &backup.Restorer{
 		Tool: tool, Runs: b.db.BackupRuns, StagingDir: cfg.StagingDir, Now: time.Now,
 		Containers: restoreContainers{b},
+		Hook:       func(step string) { crashPoint("restore-" + step) },
 	}
 	return bk
 }

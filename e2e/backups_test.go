@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/steward-bot/steward/e2e/testbed"
 )
 
@@ -76,6 +78,26 @@ func TestBackups(t *testing.T) {
 	if n, err := broken.DamagePacks(); err != nil || n == 0 {
 		t.Fatalf("damaged %d packs: %v", n, err)
 	}
+	api, err := testbed.Docker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	app := fmt.Sprintf("steward-e2e-app-%d", time.Now().UnixNano())
+	if _, err = testbed.RunContainer(ctx, api, app, nil, t.Cleanup); err != nil {
+		t.Fatal(err)
+	}
+	startedAt := func() string {
+		t.Helper()
+		info, err := api.ContainerInspect(ctx, app, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.Container.State.Running {
+			t.Errorf("%s is not running", app)
+		}
+		return info.Container.State.StartedAt
+	}
 	runArgs := func(argv []string) string {
 		quoted := make([]string, len(argv))
 		for i, a := range argv {
@@ -88,11 +110,11 @@ func TestBackups(t *testing.T) {
   staging_dir: %q
   interval: 1m
   sets:
-    - {name: home, repository: %q, password_file: %q, paths: [%q], every: 1h, offsite_copy: far, check: {every: 1h, read_data: all}, drill: {every: 1h, files: 3}}
+    - {name: home, repository: %q, password_file: %q, paths: [%q], every: 1h, offsite_copy: far, containers: [%s], check: {every: 1h, read_data: all}, drill: {every: 1h, files: 3}}
     - {name: stale, repository: %q, password_file: %q, paths: [%q], every: 24h, run: %s, check: {every: 0s}, drill: {every: 0s}}
     - {name: broken, repository: %q, password_file: %q, paths: [%q], every: 1h, check: {every: 1h, read_data: all}, drill: {every: 1h, files: 3}}
     - {name: far, repository: %q, password_file: %q, paths: [%q], every: 1h, offsite: true, check: {every: 0s}, drill: {every: 0s}}`,
-			filepath.Join(root, "staging"), home.Path, home.PasswordFile, data,
+			filepath.Join(root, "staging"), home.Path, home.PasswordFile, data, app,
 			stale.Path, stale.PasswordFile, data, runArgs(stale.BackupCommand(data)),
 			broken.Path, broken.PasswordFile, data, far.Path, far.PasswordFile, data))
 		c.Monitor = "{group_wait: 0s, disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}, containers: {enabled: false}}"
@@ -177,10 +199,17 @@ func TestBackups(t *testing.T) {
 	if m == nil {
 		t.Fatalf("an in-place restore did not ask for approval: %s", request)
 	}
+	if !strings.Contains(request, "the containers "+app+" are stopped meanwhile") {
+		t.Errorf("the request does not say the container is stopped meanwhile:\n%s", request)
+	}
+	before := startedAt()
 	command(t, w.Bob, w.AdminRoom, "!approve "+m[1])
 	waitFor("✅ Restored 1 files (")
 	if got, _ := os.ReadFile(notes); string(got) != files["notes.txt"] {
 		t.Errorf("after the in-place restore notes.txt = %q", got)
+	}
+	if after := startedAt(); after == before {
+		t.Errorf("%s was not stopped and started again around the restore", app)
 	}
 	var undoID string
 	for _, evt := range w.Alice.Messages(w.AdminRoom) {
@@ -201,6 +230,38 @@ func TestBackups(t *testing.T) {
 	if got, _ := os.ReadFile(notes); string(got) != "scribbled over by mistake\n" {
 		t.Errorf("after the undo notes.txt = %q, want the replaced version back", got)
 	}
+
+	// Steward killed half-way through an in-place restore, with the live file set
+	// aside: at the next start the file is back, and the admins are told.
+	if err = w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w.Steward.Env = []string{"STEWARD_CRASH_AT=restore-restore"}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	request = command(t, w.Alice, w.AdminRoom, "!restore home "+notes+" --in-place").Content.AsMessage().Body
+	if m = requestIDPattern.FindStringSubmatch(request); m == nil {
+		t.Fatalf("an in-place restore did not ask for approval: %s", request)
+	}
+	if _, err = w.Bob.Say(ctx, w.AdminRoom, "!approve "+m[1]); err != nil {
+		t.Fatal(err)
+	}
+	if !w.Steward.WaitExit(time.Minute) {
+		t.Fatal("Steward did not stop at the crash point")
+	}
+	w.Steward.Env = nil
+	if _, err = os.Stat(notes); err == nil {
+		t.Fatal("at the crash point notes.txt should be set aside")
+	}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("nothing was restored, and the live files are as they were")
+	if got, _ := os.ReadFile(notes); string(got) != "scribbled over by mistake\n" {
+		t.Errorf("after the interrupted restore notes.txt = %q, want it as it was", got)
+	}
+	startedAt() // running again
 }
 
 // lineWith returns the first line of s holding substr.
