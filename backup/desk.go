@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -131,9 +132,9 @@ func (d *Desk) offsite(ctx context.Context, s *Set, now time.Time) string {
 	case newest.IsZero():
 		return c.Name + ": no snapshot"
 	case now.Sub(newest) > c.Due():
-		return c.Name + ": stale, " + humanDuration(now.Sub(newest)) + " old"
+		return c.Name + ": stale, " + monitor.HumanDuration(now.Sub(newest)) + " old"
 	default:
-		return c.Name + ": fresh, " + humanDuration(now.Sub(newest)) + " old"
+		return c.Name + ": fresh, " + monitor.HumanDuration(now.Sub(newest)) + " old"
 	}
 }
 

@@ -189,7 +189,7 @@ func staleness(o monitor.Observation, s *Set, newest time.Time, now time.Time) (
 		o.Value = "the repository holds no snapshot of this set"
 	case now.Sub(newest) > s.Due():
 		o.Summary = fmt.Sprintf("Backup %s is stale", s.Name)
-		o.Value = fmt.Sprintf("newest snapshot %s; one is expected every %s", ago(newest, now), humanDuration(s.Every))
+		o.Value = fmt.Sprintf("newest snapshot %s; one is expected every %s", ago(newest, now), monitor.HumanDuration(s.Every))
 	default:
 		return o, false
 	}
@@ -233,21 +233,7 @@ func device(path string) (uint64, bool) {
 
 // ago says how long ago t was, the way a person would.
 func ago(t, now time.Time) string {
-	return humanDuration(now.Sub(t)) + " ago (" + t.UTC().Format("2006-01-02 15:04") + " UTC)"
-}
-
-// humanDuration renders d in its largest sensible unit.
-func humanDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String()
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%.1f hours", d.Hours())
-	default:
-		return fmt.Sprintf("%.1f days", d.Hours()/24)
-	}
+	return monitor.HumanDuration(now.Sub(t)) + " ago (" + t.UTC().Format("2006-01-02 15:04") + " UTC)"
 }
 
 func shorten(s string, n int) string {

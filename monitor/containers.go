@@ -182,7 +182,7 @@ func (c *ContainerCheck) Observe(ctx context.Context) ([]Observation, error) {
 		if n := c.recentRestarts(ct, now); n >= c.RestartLoop {
 			o := base
 			o.Fingerprint, o.Summary = fingerprint+"restarting", fmt.Sprintf("Container %s keeps restarting", ref)
-			o.Value = fmt.Sprintf("%d restarts in the last %s", n, humanDuration(c.RestartWindow))
+			o.Value = fmt.Sprintf("%d restarts in the last %s", n, HumanDuration(c.RestartWindow))
 			obs = append(obs, o)
 		}
 		if at, ok := c.ooms[ct.ID]; ok && now.Sub(at) < c.RestartWindow {

@@ -81,7 +81,7 @@ func statusLine(a *state.Alert, silence *state.Silence) string {
 		fmt.Fprintf(&b, " %s %s is on it (since %s).", ReactionAck, a.AckedBy, clock(a.AckedAt))
 	}
 	if a.State == state.AlertResolved {
-		fmt.Fprintf(&b, " Resolved at %s, after %s.", clock(a.ResolvedAt), humanDuration(a.ResolvedAt.Sub(a.FiredAt)))
+		fmt.Fprintf(&b, " Resolved at %s, after %s.", clock(a.ResolvedAt), HumanDuration(a.ResolvedAt.Sub(a.FiredAt)))
 	}
 	return b.String()
 }
@@ -111,8 +111,8 @@ func Badge(s state.Severity) string {
 // clock formats t as render.Clock does, against the present.
 func clock(t time.Time) string { return render.Clock(t, time.Now()) }
 
-// humanDuration says d the way a person would.
-func humanDuration(d time.Duration) string {
+// HumanDuration says d the way a person would, as alerts say it.
+func HumanDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return fmt.Sprintf("%d seconds", int(d.Seconds()))
