@@ -247,9 +247,13 @@ func readAll(t *testing.T, dir string) map[string]string {
 func TestInPlaceRestoreAndUndo(t *testing.T) {
 	r, tool, runs, ctrs, set, live := inPlaceWorld(t)
 	ctx := t.Context()
-	res, err := r.InPlace(ctx, set, tool.snaps[0], live, nil)
+	var steps []string
+	res, err := r.InPlace(ctx, set, tool.snaps[0], live, nil, func(step string) { steps = append(steps, step) })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := []string{StepStopContainers, StepSetAside, StepRestore, StepStartContainers}; !slices.Equal(steps, want) {
+		t.Errorf("progress told %v, want %v", steps, want)
 	}
 	if got := readAll(t, live); got["a.txt"] != "saved a" || got["b.txt"] != "saved b" {
 		t.Errorf("after the restore: %v", got)
@@ -265,7 +269,7 @@ func TestInPlaceRestoreAndUndo(t *testing.T) {
 		t.Errorf("run recorded %+v", done)
 	}
 
-	undo, err := r.InPlace(ctx, set, Snapshot{ShortID: done.Snapshot}, live, &done)
+	undo, err := r.InPlace(ctx, set, Snapshot{ShortID: done.Snapshot}, live, &done, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +279,7 @@ func TestInPlaceRestoreAndUndo(t *testing.T) {
 	if got := readAll(t, undo.Aside); got["a.txt"] != "saved a" {
 		t.Errorf("what the undone restore wrote, kept at %s: %v", undo.Aside, got)
 	}
-	if _, err = r.InPlace(ctx, set, Snapshot{}, live, &done); err == nil || !strings.Contains(err.Error(), "no longer at") {
+	if _, err = r.InPlace(ctx, set, Snapshot{}, live, &done, nil); err == nil || !strings.Contains(err.Error(), "no longer at") {
 		t.Errorf("undoing twice: %v", err)
 	}
 }
@@ -283,7 +287,7 @@ func TestInPlaceRestoreAndUndo(t *testing.T) {
 func TestInPlaceRestoreFailurePutsBack(t *testing.T) {
 	r, tool, runs, ctrs, set, live := inPlaceWorld(t)
 	tool.failRestore = &ToolError{Op: "restore", Message: "ciphertext verification failed"}
-	_, err := r.InPlace(t.Context(), set, tool.snaps[0], live, nil)
+	_, err := r.InPlace(t.Context(), set, tool.snaps[0], live, nil, nil)
 	if err == nil || !IsToolError(err) {
 		t.Fatalf("InPlace = %v, want the tool's error", err)
 	}
@@ -307,11 +311,11 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 		// moved: the restored files were moved into place before the stop.
 		moved bool
 	}{
-		{"containers stopped", stepStopContainers, false},
-		{"live files set aside", stepSetAside, false},
-		{"restic restoring into scratch", stepRestore, false},
-		{"restored files moved into place", stepRestore, true},
-		{"containers starting", stepStartContainers, true},
+		{"containers stopped", StepStopContainers, false},
+		{"live files set aside", StepSetAside, false},
+		{"restic restoring into scratch", StepRestore, false},
+		{"restored files moved into place", StepRestore, true},
+		{"containers starting", StepStartContainers, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, tool, runs, ctrs, set, live := inPlaceWorld(t)
@@ -320,13 +324,13 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 			st := restoreState{Path: live, InPlace: true, Snapshot: tool.snaps[0].ID, Stopped: []string{"web"},
 				Scratch: filepath.Join(filepath.Dir(live), ".steward-restore-1-new")}
 			run := &state.BackupRun{Set: set.Name, Kind: KindRestore, Started: time.Now(), Step: tc.step}
-			if tc.step != stepStopContainers {
+			if tc.step != StepStopContainers {
 				st.Aside = filepath.Join(filepath.Dir(live), ".steward-restore-1-app")
 				if err := os.Rename(live, st.Aside); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if tc.step == stepRestore || tc.step == stepStartContainers {
+			if tc.step == StepRestore || tc.step == StepStartContainers {
 				if err := tool.Restore(t.Context(), Repo{}, "", []string{live}, st.Scratch); err != nil {
 					t.Fatal(err)
 				}

@@ -213,8 +213,8 @@ func (d *Desk) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string
 }
 
 // InPlace restores path over the live files (or undoes an in-place restore).
-func (d *Desk) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun) (*Restored, error) {
-	return d.Restorer.InPlace(ctx, s, snap, path, undoes)
+func (d *Desk) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun, progress func(step string)) (*Restored, error) {
+	return d.Restorer.InPlace(ctx, s, snap, path, undoes, progress)
 }
 
 // BackupResult is what !backup came to.

@@ -184,19 +184,20 @@ type restoreState struct {
 	From   string `json:"from,omitempty"`
 }
 
-// The steps of an in-place restore, each recorded before it is taken.
+// The steps of an in-place restore, each recorded before it is taken and told to
+// its progress.
 const (
-	stepStopContainers  = "stop_containers"
-	stepSetAside        = "set_aside"
-	stepRestore         = "restore"
-	stepStartContainers = "start_containers"
+	StepStopContainers  = "stop_containers"
+	StepSetAside        = "set_aside"
+	StepRestore         = "restore"
+	StepStartContainers = "start_containers"
 )
 
 // ToStaging restores path from snap into a new directory under the staging
 // directory, and reports where and how much.
 func (r *Restorer) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
 	started := r.Now()
-	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: stepRestore}
+	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: StepRestore}
 	run.State = mustJSON(restoreState{Path: path, Snapshot: snap.ID})
 	if err := r.Runs.Start(ctx, run); err != nil {
 		return nil, err
@@ -227,7 +228,7 @@ func (r *Restorer) ToStaging(ctx context.Context, s *Set, snap Snapshot, path st
 // the folders above it), moves the restored files into place, and starts the
 // containers again. Every step is recorded before it is taken. undoes, when set, is
 // the restore this one undoes: the files it set aside are put back instead.
-func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun) (*Restored, error) {
+func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun, progress func(step string)) (*Restored, error) {
 	st := restoreState{Path: path, InPlace: true, Snapshot: snap.ID}
 	if undoes != nil {
 		var undoState restoreState
@@ -245,13 +246,20 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	r.inPlace.Lock()
 	defer r.inPlace.Unlock()
 	started := r.Now()
-	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: stepStopContainers, State: mustJSON(st)}
+	run := &state.BackupRun{Set: s.Name, Kind: KindRestore, Started: started, Snapshot: snap.ShortID, Step: StepStopContainers, State: mustJSON(st)}
 	if err := r.Runs.Start(ctx, run); err != nil {
 		return nil, err
 	}
 	// What follows a change must be finished even when a shutdown ends ctx: the
 	// live files back, the containers running, the outcome recorded.
 	ctx = context.WithoutCancel(ctx)
+	told := ""
+	tell := func(step string) {
+		if progress != nil && step != told {
+			told = step
+			progress(step)
+		}
+	}
 	save := func(step string) error {
 		run.Step, run.State = step, mustJSON(st)
 		if err := r.Runs.Save(ctx, run); err != nil {
@@ -260,7 +268,11 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 		if r.Hook != nil {
 			r.Hook(step)
 		}
+		tell(step)
 		return nil
+	}
+	if len(s.Containers) > 0 {
+		tell(StepStopContainers)
 	}
 	for _, c := range s.Containers {
 		wasRunning, err := r.Containers.Stop(ctx, c)
@@ -270,7 +282,7 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 		}
 		if wasRunning {
 			st.Stopped = append(st.Stopped, c)
-			if err = save(stepStopContainers); err != nil {
+			if err = save(StepStopContainers); err != nil {
 				r.startAgain(ctx, st.Stopped)
 				return nil, r.fail(ctx, run, err)
 			}
@@ -291,7 +303,7 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	if undoes == nil {
 		st.Scratch = filepath.Join(parent, fmt.Sprintf(".steward-restore-%d-new", run.ID))
 	}
-	if err := save(stepSetAside); err != nil {
+	if err := save(StepSetAside); err != nil {
 		r.startAgain(ctx, st.Stopped)
 		return nil, r.fail(ctx, run, err)
 	}
@@ -305,13 +317,13 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 			return nil, r.fail(ctx, run, fmt.Errorf("set the live files aside: %w", err))
 		}
 	}
-	if err := save(stepRestore); err != nil {
+	if err := save(StepRestore); err != nil {
 		return nil, r.fail(ctx, run, errors.Join(err, r.putBack(ctx, st)))
 	}
 	if err := r.putInPlace(ctx, s, st); err != nil {
 		return nil, r.fail(ctx, run, errors.Join(err, r.putBack(ctx, st)))
 	}
-	if err := save(stepStartContainers); err != nil {
+	if err := save(StepStartContainers); err != nil {
 		l := logger(ctx, s.Name)
 		l.Err(err).Msg("Failed to record a restore's progress; going on")
 	}
@@ -410,7 +422,7 @@ func (r *Restorer) Recover(ctx context.Context, unfinished []*state.BackupRun) [
 		_ = json.Unmarshal([]byte(run.State), &st)
 		// At the restore step the path was free: something there now was moved into
 		// place by the restore itself.
-		moved := run.Step == stepStartContainers || (run.Step == stepRestore && exists(st.Path))
+		moved := run.Step == StepStartContainers || (run.Step == StepRestore && exists(st.Path))
 		switch {
 		case !st.InPlace:
 			run.Detail = fmt.Sprintf("Steward stopped while it restored %s to the staging folder; that copy may be incomplete (the live files were not touched)", st.Path)

@@ -26,7 +26,7 @@ type BackupDesk interface {
 	Find(ctx context.Context, s *backup.Set, snapshot, path string) (backup.Snapshot, backup.Node, error)
 	Run(ctx context.Context, id int64) (*state.BackupRun, error)
 	ToStaging(ctx context.Context, s *backup.Set, snap backup.Snapshot, path string) (*backup.Restored, error)
-	InPlace(ctx context.Context, s *backup.Set, snap backup.Snapshot, path string, undoes *state.BackupRun) (*backup.Restored, error)
+	InPlace(ctx context.Context, s *backup.Set, snap backup.Snapshot, path string, undoes *state.BackupRun, progress func(step string)) (*backup.Restored, error)
 	BackupNow(ctx context.Context, s *backup.Set) (*backup.BackupResult, error)
 }
 
@@ -307,7 +307,11 @@ var CommandRestore = &Command{
 		}
 		var res *backup.Restored
 		if t.inPlace {
-			res, err = p.backups.InPlace(ctx, t.set, t.snap, t.path, t.undoes)
+			res, err = p.backups.InPlace(ctx, t.set, t.snap, t.path, t.undoes, func(step string) {
+				if err := p.messenger.Edit(ctx, ce.RoomID, msgID, render.New(what+": "+restoreStepText[step]+"…")); err != nil {
+					zerolog.Ctx(ctx).Err(err).Msg("Failed to queue restore progress")
+				}
+			})
 		} else {
 			res, err = p.backups.ToStaging(ctx, t.set, t.snap, t.path)
 		}
@@ -355,6 +359,14 @@ var CommandRestore = &Command{
 		return Recorded{Outcome: state.OutcomeOK, Detail: fmt.Sprintf("restore %d: %s from %s %s to %s, %d files, %s, in %s",
 			res.RunID, t.path, t.set.Name, res.Snapshot, res.Dir, res.Files, backup.HumanBytes(res.Bytes), took)}
 	},
+}
+
+// restoreStepText says what an in-place restore's step does, for its progress message.
+var restoreStepText = map[string]string{
+	backup.StepStopContainers:  "stopping the containers",
+	backup.StepSetAside:        "setting the live files aside",
+	backup.StepRestore:         "restoring",
+	backup.StepStartContainers: "starting the containers again",
 }
 
 // restoreTarget is a !restore resolved: which set, snapshot and path, and the restore
