@@ -216,11 +216,16 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 		return then(ctx, entryID)
 	})
 	if err != nil && then != nil {
-		// The approval request was not stored, so nothing waits for an answer: say so
-		// and record the failure instead.
-		log.Err(err).Msg("Failed to store approval request")
-		p.reply(ctx, ce, render.New("I couldn't store the approval request for ").Code(p.settings.Prefix+ce.Command.Name).Text(", so nothing will run. Try again in a moment."))
-		entry.ID, entry.Outcome, entry.Detail = 0, state.OutcomeError, "storing approval request: "+err.Error()
+		// The approval request (or the start of a long command) was not stored, so
+		// nothing waits for an answer and nothing runs: say so and record the
+		// failure instead.
+		what := "the approval request for "
+		if outcome == state.OutcomeStarted {
+			what = "the start of "
+		}
+		log.Err(err).Str("outcome", outcome).Msg("Failed to store a command's next step")
+		p.reply(ctx, ce, render.New("I couldn't store "+what).Code(p.settings.Prefix+ce.Command.Name).Text(", so nothing will run. Try again in a moment."))
+		entry.ID, entry.Outcome, entry.Detail = 0, state.OutcomeError, "storing "+what+ce.Command.Name+": "+err.Error()
 		outcome = entry.Outcome
 		_, err = p.audit.Append(ctx, entry)
 	}
