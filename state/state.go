@@ -32,6 +32,7 @@ type DB struct {
 	Silences    *Silences
 	UpdateJobs  *UpdateJobs
 	BackupRuns  *BackupRuns
+	Tickets     *Tickets
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -67,6 +68,7 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 		Silences:    &Silences{db: db},
 		UpdateJobs:  &UpdateJobs{db: db},
 		BackupRuns:  &BackupRuns{db: db},
+		Tickets:     &Tickets{db: db},
 	}, nil
 }
 
