@@ -131,6 +131,13 @@ func (m *Message) CodeBlock(s string) *Message {
 	return m
 }
 
+// Quote appends someone's words as a block quote, escaped like all text.
+func (m *Message) Quote(s string) *Message {
+	m.html.WriteString("<blockquote>" + strings.ReplaceAll(html.EscapeString(s), "\n", "<br>") + "</blockquote>")
+	m.plain.WriteString("> " + strings.ReplaceAll(s, "\n", "\n> ") + "\n")
+	return m
+}
+
 // HTML returns the HTML body.
 func (m *Message) HTML() string { return m.html.String() }
 
