@@ -56,6 +56,8 @@ type Bot struct {
 	updaters dockerctl.Updaters
 	// backups watches and restores the backup sets.
 	backups *backups
+	// tickets carries members' requests and reports to the admins and back.
+	tickets ticketDesk
 
 	// monitorCfg is the monitor section in force; a reload replaces it and signals
 	// reloaded.
@@ -162,6 +164,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		}
 	}
 	b.backups = b.newBackups()
+	b.tickets = b.newTickets()
 	registry := commands.Builtin()
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err
@@ -178,6 +181,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		ApprovalTTL:      b.cfg.Policy.ApprovalTTL.D(),
 		AllowSingleAdmin: b.cfg.Policy.AllowSingleAdmin,
 		Disks:            diskPaths(b.cfg),
+		TicketCategories: b.cfg.Tickets.Categories,
 	}, registry, commands.Deps{
 		Messenger:  b,
 		Rooms:      b,
@@ -191,6 +195,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		Updater:    b.updaters,
 		Background: b.background,
 		Backups:    b.backups.desk,
+		Tickets:    b.tickets,
 		Txn:        b.db.DoTxn,
 		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:        time.Now,
@@ -234,6 +239,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	go b.announceHandovers(pollCtx)
 	go b.checkUpdates(pollCtx)
 	go b.backups.scheduler.Run(pollCtx)
+	go b.remindTickets(pollCtx)
 	go b.reloadOnSignal(pollCtx)
 	monitorStopped := make(chan struct{})
 	go func() {

@@ -59,9 +59,12 @@ func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
 				go func() {
 					defer func() { b.running.Done(); finished <- entry.RoomID }()
 					var outcome string
-					if entry.Kind == state.InboxReaction {
+					switch entry.Kind {
+					case state.InboxReaction:
 						outcome = b.proc.HandleReaction(workCtx, in, entry.RelatesTo)
-					} else {
+					case state.InboxRelay:
+						outcome = b.relay(workCtx, entry)
+					default:
 						outcome = b.proc.Handle(workCtx, in)
 					}
 					crashPoint("command-answered")

@@ -268,10 +268,12 @@ func (s *outboxSender) resolveRelation(ctx context.Context, msg *state.OutboxMes
 	if err = json.Unmarshal(content["m.relates_to"], &rel); err != nil || rel == nil {
 		return nil, fmt.Errorf("message %d has no m.relates_to to fill in", msg.ID)
 	}
-	if reply, ok := rel["m.in_reply_to"].(map[string]any); ok {
-		reply["event_id"] = target.EventID // a reply
-	} else {
-		rel["event_id"] = target.EventID // a reaction or an edit
+	reply, isReply := rel["m.in_reply_to"].(map[string]any)
+	if isReply {
+		reply["event_id"] = target.EventID // a reply, or a thread's fallback
+	}
+	if !isReply || rel["rel_type"] == string(event.RelThread) {
+		rel["event_id"] = target.EventID // a reaction, an edit, or a thread's root
 	}
 	if content["m.relates_to"], err = json.Marshal(rel); err != nil {
 		return nil, err

@@ -49,6 +49,19 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 	entry := &state.AuditEntry{Actor: evt.Sender, RoomID: evt.RoomID, EventID: evt.ID, Action: "invite"}
 	isAdmin := slices.Contains(b.cfg.Matrix.Admins, evt.Sender)
 	switch {
+	case !b.isOurRoom(evt.RoomID) && b.isPrivateInvite(ctx, evt):
+		// A member starts a private chat with Steward: it becomes a ticket with their
+		// first message.
+		if err := b.join(ctx, evt.RoomID); err != nil {
+			log.Err(err).Msg("Failed to join a member's private chat")
+			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
+		} else {
+			log.Info().Msg("Joined a member's private chat")
+			entry.Outcome, entry.Detail = state.OutcomeOK, "a member's private chat"
+			if err = b.Send(ctx, evt.RoomID, render.New("Hello! Write what you need, or what you want to report, and the admins will answer here. Only they see it.").Notice()); err != nil {
+				log.Err(err).Msg("Failed to greet a member")
+			}
+		}
 	case isAdmin && b.isOurRoom(evt.RoomID):
 		if err := b.join(ctx, evt.RoomID); err != nil {
 			log.Err(err).Msg("Failed to join room")
@@ -163,8 +176,12 @@ func (b *Bot) reactionOf(ctx context.Context, evt *event.Event) *state.InboxEntr
 
 // commandOf returns the inbox entry for evt when it is a command to run: a text message
 // in one of Steward's rooms, from someone else, sent after Steward got there.
+//
+// Steward is only in its two rooms and in members' private chats (tickets), so a
+// message anywhere else is a ticket's; one that is not a command may be carried across
+// for a ticket (relayOf).
 func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry {
-	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) {
+	if evt.Sender == b.client.UserID {
 		return nil
 	}
 	content := evt.Content.AsMessage()
@@ -172,15 +189,18 @@ func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry
 		return nil
 	}
 	content.RemoveReplyFallback()
-	if !b.proc.IsCommand(content.Body) {
+	threadRoot := content.RelatesTo.GetThreadParent()
+	var entry *state.InboxEntry
+	if b.proc.IsCommand(content.Body) {
+		entry = inboxEntryOf(evt, content.Body)
+		entry.ThreadRoot = threadRoot
+	} else if entry = b.relayOf(evt, content.Body, threadRoot); entry == nil {
 		return nil
 	}
 	if isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
-		zerolog.Ctx(ctx).Debug().Stringer("event_id", evt.ID).Msg("Not replaying a command from before Steward was here")
+		zerolog.Ctx(ctx).Debug().Stringer("event_id", evt.ID).Msg("Not replaying a message from before Steward was here")
 		return nil
 	}
-	entry := inboxEntryOf(evt, content.Body)
-	entry.ThreadRoot = content.RelatesTo.GetThreadParent()
 	return entry
 }
 

@@ -85,6 +85,8 @@ type Settings struct {
 	AllowSingleAdmin bool
 	// Disks are the paths whose use !status shows.
 	Disks []string
+	// TicketCategories are the kinds of abuse !report can name.
+	TicketCategories []string
 }
 
 // Deps are what the Processor works with.
@@ -106,6 +108,8 @@ type Deps struct {
 	Updater Updater
 	// Backups are the backup sets.
 	Backups BackupDesk
+	// Tickets carries members' requests and reports to the admins and back.
+	Tickets TicketDesk
 	// Background runs fn apart from the command queues, with a context of its own
 	// that outlives the command, for Long commands. Nil runs them in the queue.
 	Background func(fn func(ctx context.Context))
@@ -133,6 +137,7 @@ type Processor struct {
 	updater    Updater
 	background func(fn func(ctx context.Context))
 	backups    BackupDesk
+	tickets    TicketDesk
 	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter    *Limiter
 	now        func() time.Time
@@ -156,7 +161,7 @@ type Input struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	return &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, backups: deps.Backups, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, backups: deps.Backups, tickets: deps.Tickets, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 }
 

@@ -156,6 +156,7 @@ type Config struct {
 	OnCall      OnCall      `yaml:"oncall"`
 	Docker      Docker      `yaml:"docker"`
 	Backups     Backups     `yaml:"backups"`
+	Tickets     Tickets     `yaml:"tickets"`
 	RateLimit   RateLimit   `yaml:"rate_limit"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
@@ -1175,6 +1176,7 @@ func (v *validator) applyDefaults(c *Config) {
 	setDefault(v, "rate_limit.per_minute", &c.RateLimit.PerMinute, DefaultPerMinute)
 	setDefault(v, "policy.approval_ttl", &c.Policy.ApprovalTTL, DefaultApprovalTTL)
 	v.backupDefaults(&c.Backups)
+	v.ticketDefaults(&c.Tickets)
 	if ws := c.DecisionLog.WeeklySummary; ws != nil {
 		setDefault(v, "decision_log.weekly_summary.hour", &ws.Hour, DefaultSummaryHour)
 		setDefault(v, "decision_log.weekly_summary.time_zone", &ws.TimeZone, DefaultSummaryZone)
@@ -1270,6 +1272,7 @@ func (v *validator) check(c *Config) {
 	v.checkOnCall(c)
 	v.checkDocker(&c.Docker)
 	v.checkBackups(c)
+	v.checkTickets(&c.Tickets)
 	if uc := c.Docker.UpdateCheck.D(); uc < 0 || (uc > 0 && uc < time.Minute) {
 		v.invalid("docker.update_check", fmt.Sprintf("must be 0s (off) or at least 1m, got %s", c.Docker.UpdateCheck))
 	}

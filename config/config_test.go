@@ -158,6 +158,8 @@ func TestLoadValid(t *testing.T) {
 			Hour: 20, TimeZone: "Asia/Tokyo"},
 		Docker:    Docker{Host: "ssh://steward@docker.example.org:2222", UpdateCheck: Duration(12 * time.Hour), Settle: Duration(30 * time.Second)},
 		Backups:   Backups{StagingDir: filepath.Join(dir, "data", DefaultStagingDir), Interval: DefaultBackupInterval},
+		Tickets: Tickets{AbuseDeadline: DefaultAbuseDeadline, RemindBefore: DefaultRemindBefore, MaxPerDay: DefaultMaxPerDay,
+			Retention: DefaultRetention, Categories: DefaultCategories},
 		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5},
 		Policy: Policy{
 			Commands:         map[string]string{"announce": "second_admin", "restart": "quorum:1"},
@@ -942,6 +944,16 @@ func TestParseProblems(t *testing.T) {
 			keys: []string{"backups.sets[0].drill.files"}, msg: "must be from 1 to 1000, got 0"},
 		{name: "backups remote repo with password", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: 'rest:https://u:secret@h/r'\n      password_file: /etc/hostname\n"),
 			keys: []string{"backups.sets[0].repository"}, msg: "must not hold a password"},
+		// tickets.
+		{name: "tickets set", edits: after("tickets:\n  abuse_deadline: 12h\n  remind_before: 1h\n  max_per_day: 3\n  retention: 30d\n  categories: [spam, scam]\n  sign_replies: true\n"),
+			keys: []string{"tickets.retention"}, msg: "not a duration"},
+		{name: "tickets good", edits: after("tickets:\n  abuse_deadline: 12h\n  remind_before: 1h\n  max_per_day: 3\n  retention: 720h\n  categories: [spam, scam]\n  sign_replies: true\n")},
+		{name: "tickets reminder after deadline", edits: after("tickets:\n  abuse_deadline: 1h\n  remind_before: 2h\n"),
+			keys: []string{"tickets.remind_before"}, lines: []int{12}, msg: "must be from 0s to less than tickets.abuse_deadline (1h0m0s), got 2h0m0s"},
+		{name: "tickets category twice", edits: after("tickets:\n  categories: [spam, spam]\n"),
+			keys: []string{"tickets.categories[1]"}, msg: `"spam" is listed twice`},
+		{name: "tickets category with spaces", edits: after("tickets:\n  categories: [hate speech]\n"),
+			keys: []string{"tickets.categories[0]"}, msg: "one lower-case word"},
 		{name: "docker only_label bad", edits: after("docker:\n  only_label: '=x'\n"),
 			keys: []string{"docker.only_label"}, lines: []int{11}, msg: "must be a label, KEY or KEY=VALUE"},
 	}

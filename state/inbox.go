@@ -28,6 +28,9 @@ const (
 	// InboxReaction is a reaction (its key in Body) to the event in RelatesTo: an
 	// answer to an approval request.
 	InboxReaction InboxKind = "reaction"
+	// InboxRelay is a message of a ticket to carry across: from a member in their
+	// private chat with Steward, or from an admin in a ticket's thread.
+	InboxRelay InboxKind = "relay"
 )
 
 // InboxEntry is a command message (or a reaction) as it arrived, with what is needed to

@@ -2,7 +2,9 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -134,6 +136,17 @@ func (o *Outbox) Get(ctx context.Context, msgID int64) (*OutboxMessage, error) {
 		return nil, err
 	}
 	return list[0], nil
+}
+
+// IDByEvent returns the outbox ID of the message sent as eventID, 0 when Steward sent
+// no such message.
+func (o *Outbox) IDByEvent(ctx context.Context, eventID id.EventID) (int64, error) {
+	var msgID int64
+	err := o.db.QueryRow(ctx, "SELECT id FROM outbox WHERE event_id=$1", eventID).Scan(&msgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return msgID, err
 }
 
 // Queued counts the messages still waiting.

@@ -72,9 +72,10 @@ type Desk struct {
 var ErrTooMany = errors.New("too many tickets today")
 
 // Open files a request or report from member with its first words: it opens a direct
-// chat with the member, tells them the ticket's ID there, and starts the ticket's
-// thread in the admin room. quoted, when set, is the reported message, for the admins.
-func (d *Desk) Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *Quoted) (*state.Ticket, error) {
+// chat with the member (or uses room, the chat the member started), tells them the
+// ticket's ID there, and starts the ticket's thread in the admin room. quoted, when
+// set, is the reported message, for the admins.
+func (d *Desk) Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *Quoted, room id.RoomID) (*state.Ticket, error) {
 	now := d.Now()
 	n, err := d.Store.OpenedSince(ctx, member, now.Add(-24*time.Hour))
 	if err != nil {
@@ -97,10 +98,11 @@ func (d *Desk) Open(ctx context.Context, member id.UserID, kind, category, text 
 	if err = d.Store.Create(ctx, t); err != nil {
 		return nil, err
 	}
-	room, err := d.Matrix.OpenDirect(ctx, member, "Steward: ticket "+t.ID)
-	if err != nil {
-		_, _ = d.Store.Close(ctx, t.ID, "", "the private chat could not be opened", d.Now())
-		return nil, fmt.Errorf("open a direct chat with %s: %w", member, err)
+	if room == "" {
+		if room, err = d.Matrix.OpenDirect(ctx, member, "Steward: ticket "+t.ID); err != nil {
+			_, _ = d.Store.Close(ctx, t.ID, "", "the private chat could not be opened", d.Now())
+			return nil, fmt.Errorf("open a direct chat with %s: %w", member, err)
+		}
 	}
 	err = d.Txn(ctx, func(ctx context.Context) error {
 		if _, err := d.Matrix.Post(ctx, room, 0, d.welcome(t)); err != nil {
@@ -210,20 +212,17 @@ func (d *Desk) Note(ctx context.Context, t *state.Ticket, admin id.UserID, event
 	return err
 }
 
-// Take makes admin the ticket's assignee, and says so in its thread.
+// Take makes admin the ticket's assignee.
 func (d *Desk) Take(ctx context.Context, t *state.Ticket, admin id.UserID) error {
-	return d.Txn(ctx, func(ctx context.Context) error {
-		ok, err := d.Store.Assign(ctx, t.ID, admin, d.Now())
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrClosed
-		}
-		t.Assignee = admin
-		_, err = d.Matrix.Post(ctx, d.Settings.AdminRoom, t.ThreadMsg, render.New("👀 ").Pill(admin).Text(" takes ticket "+t.ID+"."))
+	ok, err := d.Store.Assign(ctx, t.ID, admin, d.Now())
+	if err != nil {
 		return err
-	})
+	}
+	if !ok {
+		return ErrClosed
+	}
+	t.Assignee = admin
+	return nil
 }
 
 // Close closes the ticket with the admins' decision, and tells the member in plain
@@ -238,10 +237,7 @@ func (d *Desk) Close(ctx context.Context, t *state.Ticket, admin id.UserID, deci
 			return ErrClosed
 		}
 		t.State, t.Decision, t.ClosedBy = state.TicketClosed, decision, admin
-		if _, err = d.Matrix.Post(ctx, t.DMRoom, 0, render.New("Ticket ").Bold(t.ID).Text(" is closed. The admins' decision:").Line().Quote(decision)); err != nil {
-			return err
-		}
-		_, err = d.Matrix.Post(ctx, d.Settings.AdminRoom, t.ThreadMsg, render.New("✅ ").Pill(admin).Text(" closed ticket "+t.ID+": ").Text(decision))
+		_, err = d.Matrix.Post(ctx, t.DMRoom, 0, render.New("Ticket ").Bold(t.ID).Text(" is closed. The admins' decision:").Line().Quote(decision))
 		return err
 	})
 }

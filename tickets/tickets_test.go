@@ -109,7 +109,7 @@ func TestTicketLife(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	quoted := &tickets.Quoted{Sender: dave, Room: "!group:x", At: w.clock.Add(-time.Hour), Body: "you <script>'re nothing"}
-	tk, err := w.desk.Open(ctx, carol, state.TicketReport, "harassment", "dave keeps <b>insulting</b> me", "$open", quoted)
+	tk, err := w.desk.Open(ctx, carol, state.TicketReport, "harassment", "dave keeps <b>insulting</b> me", "$open", quoted, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,12 +193,12 @@ func TestTicketLimit(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	for i := range 3 {
-		if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", id.EventID(fmt.Sprintf("$%d", i)), nil); err != nil {
+		if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", id.EventID(fmt.Sprintf("$%d", i)), nil, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range 2 {
-		if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", id.EventID(fmt.Sprintf("$x%d", i)), nil); !errors.Is(err, tickets.ErrTooMany) {
+		if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", id.EventID(fmt.Sprintf("$x%d", i)), nil, ""); !errors.Is(err, tickets.ErrTooMany) {
 			t.Fatalf("ticket %d over the limit: %v", 4+i, err)
 		}
 	}
@@ -211,11 +211,11 @@ func TestTicketLimit(t *testing.T) {
 	if told != 1 {
 		t.Errorf("the admins were told %d times of the flood, want once", told)
 	}
-	if _, err := w.desk.Open(ctx, dave, state.TicketRequest, "", "help", "$dave", nil); err != nil {
+	if _, err := w.desk.Open(ctx, dave, state.TicketRequest, "", "help", "$dave", nil, ""); err != nil {
 		t.Errorf("another member is limited too: %v", err)
 	}
 	w.clock = w.clock.Add(25 * time.Hour)
-	if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", "$tomorrow", nil); err != nil {
+	if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", "$tomorrow", nil, ""); err != nil {
 		t.Errorf("the next day: %v", err)
 	}
 }
@@ -225,7 +225,7 @@ func TestTicketLimit(t *testing.T) {
 func TestTicketOpenFails(t *testing.T) {
 	w := newWorld(t)
 	w.mx.failOpen = errors.New("M_FORBIDDEN")
-	if _, err := w.desk.Open(t.Context(), carol, state.TicketRequest, "", "help", "$1", nil); err == nil {
+	if _, err := w.desk.Open(t.Context(), carol, state.TicketRequest, "", "help", "$1", nil, ""); err == nil {
 		t.Fatal("Open succeeded without a private chat")
 	}
 	if open, _ := w.db.Tickets.List(t.Context(), state.TicketFilter{State: state.TicketOpen}); len(open) != 0 {
@@ -238,11 +238,11 @@ func TestTicketOpenFails(t *testing.T) {
 func TestDeadlineReminders(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	report, err := w.desk.Open(ctx, carol, state.TicketReport, "spam", "spam in the group", "$r", nil)
+	report, err := w.desk.Open(ctx, carol, state.TicketReport, "spam", "spam in the group", "$r", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err = w.desk.Open(ctx, dave, state.TicketRequest, "", "lost my password", "$q", nil); err != nil {
+	if _, err = w.desk.Open(ctx, dave, state.TicketRequest, "", "lost my password", "$q", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	count := func(substr string) int {

@@ -225,6 +225,46 @@ func (c *Client) Say(ctx context.Context, roomID id.RoomID, text string) (id.Eve
 	return resp.EventID, nil
 }
 
+// SayInThread sends text as a message in the thread that starts at root.
+func (c *Client) SayInThread(ctx context.Context, roomID id.RoomID, root id.EventID, text string) (id.EventID, error) {
+	content := &event.MessageEventContent{MsgType: event.MsgText, Body: text}
+	content.RelatesTo = (&event.RelatesTo{}).SetThread(root, root)
+	resp, err := c.SendMessageEvent(ctx, roomID, event.EventMessage, content)
+	if err != nil {
+		return "", err
+	}
+	return resp.EventID, nil
+}
+
+// Invites returns the rooms this client is invited to now.
+func (c *Client) Invites() map[id.RoomID]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[id.RoomID]bool)
+	for r, members := range c.members {
+		if members[c.UserID] == event.MembershipInvite {
+			out[r] = true
+		}
+	}
+	return out
+}
+
+// WaitForInvite waits until someone invites this client to a room it was not
+// invited to before, and returns the room.
+func (c *Client) WaitForInvite(ctx context.Context, known map[id.RoomID]bool, limit time.Duration) (id.RoomID, error) {
+	var room id.RoomID
+	err := c.WaitFor(ctx, limit, "an invite", func() bool {
+		for r, members := range c.members {
+			if members[c.UserID] == event.MembershipInvite && !known[r] {
+				room = r
+				return true
+			}
+		}
+		return false
+	})
+	return room, err
+}
+
 // DeviceTrust returns how this client's encryption trusts userID's device deviceID,
 // fetching the keys fresh from the homeserver.
 func (c *Client) DeviceTrust(ctx context.Context, userID id.UserID, deviceID id.DeviceID) (id.TrustState, error) {

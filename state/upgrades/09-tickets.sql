@@ -38,3 +38,7 @@ CREATE TABLE ticket_message (
 	UNIQUE (event_id)
 );
 CREATE INDEX ticket_message_ticket_idx ON ticket_message (ticket_id, id);
+
+-- A message in a ticket's thread names the thread's root by event ID; this finds the
+-- outbox message (and so the ticket) it was.
+CREATE INDEX outbox_event_idx ON outbox (event_id) WHERE event_id <> '';

@@ -1,0 +1,196 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/state"
+	"github.com/steward-bot/steward/tickets"
+)
+
+// ticketDesk is the tickets desk as commands and the inbox use it, with the lookups
+// that need Steward's own records.
+type ticketDesk struct {
+	*tickets.Desk
+	db *state.DB
+}
+
+var _ commands.TicketDesk = ticketDesk{}
+
+// newTickets builds the tickets desk from the config.
+func (b *Bot) newTickets() ticketDesk {
+	cfg := b.cfg.Tickets
+	return ticketDesk{db: b.db, Desk: &tickets.Desk{
+		Settings: tickets.Settings{
+			AdminRoom: b.adminRoom, Admins: b.cfg.Matrix.Admins, Prefix: b.cfg.Matrix.CommandPrefix,
+			AbuseDeadline: cfg.AbuseDeadline.D(), RemindBefore: cfg.RemindBefore.D(), MaxPerDay: cfg.MaxPerDay,
+		},
+		Store: b.db.Tickets, Matrix: ticketMatrix{b}, Once: b.db.KV, Txn: b.db.DoTxn, Now: time.Now,
+	}}
+}
+
+// Get returns the ticket with id.
+func (t ticketDesk) Get(ctx context.Context, ticketID string) (*state.Ticket, error) {
+	return t.db.Tickets.Get(ctx, ticketID)
+}
+
+// List lists tickets.
+func (t ticketDesk) List(ctx context.Context, f state.TicketFilter) ([]*state.Ticket, error) {
+	return t.db.Tickets.List(ctx, f)
+}
+
+// InRoom returns the open ticket of a member's private chat.
+func (t ticketDesk) InRoom(ctx context.Context, room id.RoomID) (*state.Ticket, error) {
+	return t.db.Tickets.OpenInRoom(ctx, room)
+}
+
+// ByThread returns the ticket whose thread in the admin room starts at root.
+func (t ticketDesk) ByThread(ctx context.Context, root id.EventID) (*state.Ticket, error) {
+	if root == "" {
+		return nil, nil
+	}
+	msgID, err := t.db.Outbox.IDByEvent(ctx, root)
+	if err != nil || msgID == 0 {
+		return nil, err
+	}
+	return t.db.Tickets.ByThreadMsg(ctx, msgID)
+}
+
+// ticketMatrix opens members' private chats and queues tickets' messages.
+type ticketMatrix struct{ b *Bot }
+
+// OpenDirect creates an encrypted direct chat with member and invites them. Its
+// state is loaded at once, so what Steward sends there is encrypted for the member.
+func (m ticketMatrix) OpenDirect(ctx context.Context, member id.UserID, name string) (id.RoomID, error) {
+	b := m.b
+	resp, err := b.client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{member}, Name: name,
+		InitialState: []*event.Event{{
+			Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}},
+	})
+	if err != nil {
+		return "", err
+	}
+	if err = b.db.KV.Set(ctx, joinedAtKey(resp.RoomID), strconv.FormatInt(time.Now().UnixMilli(), 10)); err != nil {
+		return "", err
+	}
+	if _, err = b.client.State(ctx, resp.RoomID); err != nil {
+		return "", err
+	}
+	return resp.RoomID, nil
+}
+
+// Post queues msg for roomID, inside the thread that queued message threadMsg starts
+// when threadMsg > 0.
+func (m ticketMatrix) Post(ctx context.Context, roomID id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error) {
+	content := msg.Notice()
+	content.Mentions = &event.Mentions{UserIDs: mentions}
+	if threadMsg == 0 {
+		msgID, err := m.b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, "")
+		if err == nil {
+			state.AfterCommit(ctx, func() { wake(m.b.outboxWake) })
+		}
+		return msgID, err
+	}
+	// The thread's root is filled in when this is sent (resolveRelation).
+	content.RelatesTo = &event.RelatesTo{Type: event.RelThread, IsFallingBack: true, InReplyTo: &event.InReplyTo{}}
+	msgID, err := m.b.db.Outbox.AddRelated(ctx, roomID, event.EventMessage, content, threadMsg)
+	if err == nil {
+		state.AfterCommit(ctx, func() { wake(m.b.outboxWake) })
+	}
+	return msgID, err
+}
+
+// relayOf returns the inbox entry for a message to carry across for a ticket: any text
+// from someone in a private chat with Steward, or a message in a thread of the admin
+// room. Whether it belongs to a ticket is decided by the inbox worker, not in the sync
+// loop.
+func (b *Bot) relayOf(evt *event.Event, body string, threadRoot id.EventID) *state.InboxEntry {
+	private := !b.isOurRoom(evt.RoomID)
+	if !private && (evt.RoomID != b.adminRoom || threadRoot == "") {
+		return nil
+	}
+	entry := inboxEntryOf(evt, body)
+	entry.Kind, entry.ThreadRoot = state.InboxRelay, threadRoot
+	return entry
+}
+
+// relay carries a recorded message across for its ticket and returns the outcome for
+// the inbox.
+func (b *Bot) relay(ctx context.Context, entry *state.InboxEntry) string {
+	log := zerolog.Ctx(ctx).With().Stringer("room_id", entry.RoomID).Stringer("event_id", entry.EventID).Logger()
+	desk := b.tickets
+	if !entry.Encrypted {
+		return state.OutcomeRefused // ticket contents stay in encrypted rooms
+	}
+	var err error
+	switch {
+	case entry.RoomID == b.adminRoom:
+		var t *state.Ticket
+		if t, err = desk.ByThread(ctx, entry.ThreadRoot); err != nil || t == nil {
+			break // a thread that is not a ticket's
+		}
+		if b.proc.RoleOf(ctx, entry.Sender) != commands.RoleAdmin {
+			return state.OutcomeRefused
+		}
+		if err = desk.FromAdmin(ctx, t, entry.Sender, entry.EventID, entry.Body, b.cfg.Tickets.SignReplies); errors.Is(err, tickets.ErrClosed) {
+			err = b.Reply(ctx, entry.RoomID, entry.EventID, entry.ThreadRoot,
+				render.New("Ticket "+t.ID+" is closed, so this did not reach the member."))
+		}
+	default:
+		var t *state.Ticket
+		if t, err = desk.InRoom(ctx, entry.RoomID); err != nil {
+			break
+		}
+		switch {
+		case t != nil && t.Member == entry.Sender:
+			err = desk.FromMember(ctx, t, entry.EventID, entry.Body)
+		case t == nil && b.proc.RoleOf(ctx, entry.Sender) >= commands.RoleMember:
+			// A chat the member started, or one whose ticket was closed: a new ticket.
+			_, err = desk.Open(ctx, entry.Sender, state.TicketRequest, "", entry.Body, entry.EventID, nil, entry.RoomID)
+			if errors.Is(err, tickets.ErrTooMany) {
+				err = b.Reply(ctx, entry.RoomID, entry.EventID, "", render.New("You have opened many tickets today; the admins know. Please wait for their answers."))
+			}
+		default:
+			return state.OutcomeIgnored
+		}
+	}
+	if err != nil {
+		log.Err(err).Msg("Failed to carry a ticket message across")
+		return state.OutcomeError
+	}
+	return state.OutcomeOK
+}
+
+// isPrivateInvite reports whether evt invites Steward to a direct chat from a member
+// of the group: such a chat becomes a ticket.
+func (b *Bot) isPrivateInvite(ctx context.Context, evt *event.Event) bool {
+	return evt.Content.AsMember().IsDirect && b.proc.RoleOf(ctx, evt.Sender) >= commands.RoleMember
+}
+
+// remindTickets sends the reminders of abuse reports' deadlines, and removes the text
+// of tickets closed longer than tickets.retention, every 15 seconds (a query on an
+// index; reminders come at most that late).
+func (b *Bot) remindTickets(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	for sleep(ctx, 15*time.Second, nil) {
+		if err := b.tickets.Remind(ctx); err != nil && ctx.Err() == nil {
+			log.Err(err).Msg("Failed to remind of tickets' deadlines")
+		}
+		if n, err := b.db.Tickets.Scrub(ctx, time.Now().Add(-b.cfg.Tickets.Retention.D())); err != nil && ctx.Err() == nil {
+			log.Err(err).Msg("Failed to remove the text of old tickets")
+		} else if n > 0 {
+			log.Info().Int64("messages", n).Msg("Removed the text of closed tickets past their retention")
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/state"
+	"github.com/steward-bot/steward/tickets"
+)
+
+// TicketDesk is what commands do with tickets (the bot's tickets desk).
+type TicketDesk interface {
+	Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *tickets.Quoted, room id.RoomID) (*state.Ticket, error)
+	Get(ctx context.Context, ticketID string) (*state.Ticket, error)
+	List(ctx context.Context, f state.TicketFilter) ([]*state.Ticket, error)
+	InRoom(ctx context.Context, room id.RoomID) (*state.Ticket, error)
+	ByThread(ctx context.Context, root id.EventID) (*state.Ticket, error)
+	Take(ctx context.Context, t *state.Ticket, admin id.UserID) error
+	Close(ctx context.Context, t *state.Ticket, admin id.UserID, decision string) error
+	Note(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string) error
+}
+
+// ticketCommand declares !request and !report: a member asks the admins, from the
+// group room (the text is not repeated there) or a private chat with Steward.
+func ticketCommand(name, kind, help, args string) *Command {
+	return &Command{
+		Name: name, Section: SectionGroup, Help: help, Args: args, Role: RoleMember, FreeText: true,
+		Func: func(ctx context.Context, ce *Event) error {
+			p := ce.proc
+			if p.tickets == nil {
+				return Usagef("Tickets are not available.")
+			}
+			text := strings.TrimSpace(ce.RawArgs)
+			category := ""
+			if kind == state.TicketReport {
+				if first, rest, ok := strings.Cut(text, " "); ok && slices.Contains(p.settings.TicketCategories, strings.ToLower(first)) {
+					category, text = strings.ToLower(first), strings.TrimSpace(rest)
+				}
+			}
+			if text == "" {
+				return Usagef("Usage: %s%s %s", p.settings.Prefix, name, args)
+			}
+			// In the group room, a new private chat; in a private chat, that one.
+			room := id.RoomID("")
+			if ce.RoomID != p.settings.GroupRoom && ce.RoomID != p.settings.AdminRoom {
+				room = ce.RoomID
+			}
+			t, err := p.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, nil, room)
+			switch {
+			case errors.Is(err, tickets.ErrTooMany):
+				return Usagef("You have opened many tickets today; the admins know. Please wait for their answers.")
+			case err != nil:
+				return err
+			}
+			if room != "" {
+				return nil // the ticket's first message in this chat says it all
+			}
+			return ce.Reply(ctx, render.New("I've opened a private chat with you about this: ticket ").Bold(t.ID).Text(". The admins will answer there."))
+		},
+	}
+}
+
+// The members' commands.
+var (
+	CommandRequest = ticketCommand("request", state.TicketRequest, "Ask the admins for help, in a private chat", "TEXT")
+	CommandReport  = ticketCommand("report", state.TicketReport, "Report abuse to the admins, in a private chat", "[CATEGORY] TEXT")
+)
+
+// ticketArg finds the ticket an admin named by ID, or the ticket of the thread the
+// command was sent in.
+func (p *Processor) ticketArg(ctx context.Context, ce *Event, arg string) (*state.Ticket, error) {
+	if arg == "" {
+		t, err := p.tickets.ByThread(ctx, ce.ThreadRoot)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil {
+			return nil, Usagef("Send this in a ticket's thread, or name the ticket.")
+		}
+		return t, nil
+	}
+	t, err := p.tickets.Get(ctx, strings.ToUpper(arg))
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, Usagef("There is no ticket %q. %stickets lists them.", arg, p.settings.Prefix)
+	}
+	return t, nil
+}
+
+// CommandTickets lists tickets: all of them for the admins, their own for a member
+// (in their private chat only, so nobody else reads it over their shoulder).
+var CommandTickets = &Command{
+	Name:    "tickets",
+	Section: SectionGroup,
+	Help:    "List tickets: the admins see open, mine or all; a member sees their own",
+	Args:    "[open|mine|all]",
+	Role:    RoleMember,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		if p.tickets == nil {
+			return Usagef("Tickets are not available.")
+		}
+		f := state.TicketFilter{State: state.TicketOpen}
+		switch {
+		case ce.RoomID == p.settings.AdminRoom && ce.Role == RoleAdmin:
+			switch strings.Join(ce.Args, " ") {
+			case "", "open":
+			case "mine":
+				f.Assignee = ce.Sender
+			case "all":
+				f.State = ""
+			default:
+				return Usagef("Usage: %stickets [open|mine|all]", p.settings.Prefix)
+			}
+		case ce.RoomID == p.settings.GroupRoom || ce.RoomID == p.settings.AdminRoom:
+			return Usagef("Send %stickets in your private chat with me: your tickets are nobody else's business.", p.settings.Prefix)
+		default:
+			f.Member = ce.Sender
+		}
+		list, err := p.tickets.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return ce.Reply(ctx, render.New("No tickets."))
+		}
+		now := p.now()
+		rows := make([][]string, 0, len(list))
+		admin := f.Member == ""
+		for _, t := range list {
+			row := []string{t.ID, t.Kind, t.State, roundDuration(now.Sub(t.CreatedAt))}
+			if admin {
+				assignee := "–"
+				if t.Assignee != "" {
+					assignee = t.Assignee.String()
+				}
+				row = append(row, t.Member.String(), assignee)
+			}
+			rows = append(rows, row)
+		}
+		header := []string{"ID", "Kind", "State", "Age"}
+		if admin {
+			header = append(header, "Member", "Taken by")
+		}
+		return ce.Reply(ctx, render.New(fmt.Sprintf("%d tickets:", len(list))).Line().Table(header, rows))
+	},
+}
+
+// CommandTake assigns a ticket to the admin who takes it.
+var CommandTake = &Command{
+	Name: "take", Section: SectionGroup, Help: "Take a ticket: say you handle it", Args: "[ID]", Role: RoleAdmin,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		if len(ce.Args) > 1 {
+			return Usagef("Usage: %stake [ID]", p.settings.Prefix)
+		}
+		t, err := p.ticketArg(ctx, ce, strings.Join(ce.Args, ""))
+		if err != nil {
+			return err
+		}
+		if err = p.tickets.Take(ctx, t, ce.Sender); errors.Is(err, tickets.ErrClosed) {
+			return Usagef("Ticket %s is closed.", t.ID)
+		} else if err != nil {
+			return err
+		}
+		return ce.Reply(ctx, render.New("👀 ").Pill(ce.Sender).Text(" takes ticket "+t.ID+"."))
+	},
+}
+
+// CommandClose closes a ticket with the admins' decision; the member is told.
+var CommandClose = &Command{
+	Name: "close", Section: SectionGroup, Help: "Close a ticket with a decision; the member is told", Args: "ID DECISION...",
+	Role: RoleAdmin, FreeText: true,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		ticketID, decision, _ := strings.Cut(strings.TrimSpace(ce.RawArgs), " ")
+		decision = strings.TrimSpace(decision)
+		if ticketID == "" || decision == "" {
+			return Usagef("Usage: %sclose ID DECISION, like %sclose K7QM warned the sender", p.settings.Prefix, p.settings.Prefix)
+		}
+		t, err := p.ticketArg(ctx, ce, ticketID)
+		if err != nil {
+			return err
+		}
+		if err = p.tickets.Close(ctx, t, ce.Sender, decision); errors.Is(err, tickets.ErrClosed) {
+			return Usagef("Ticket %s is closed already.", t.ID)
+		} else if err != nil {
+			return err
+		}
+		return ce.Reply(ctx, render.New("✅ Closed ticket "+t.ID+"; ").Pill(t.Member).Text(" is told the decision."))
+	},
+}
+
+// CommandNote keeps a note on a ticket among the admins.
+var CommandNote = &Command{
+	Name: "note", Section: SectionGroup, Help: "In a ticket's thread: a note among admins, not sent to the member", Args: "TEXT",
+	Role: RoleAdmin, FreeText: true,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		text := strings.TrimSpace(ce.RawArgs)
+		if text == "" {
+			return Usagef("Usage: %snote TEXT, in a ticket's thread", p.settings.Prefix)
+		}
+		t, err := p.ticketArg(ctx, ce, "")
+		if err != nil {
+			return err
+		}
+		if err = p.tickets.Note(ctx, t, ce.Sender, ce.EventID, text); err != nil {
+			return err
+		}
+		return ce.Reply(ctx, render.New("Noted on ticket "+t.ID+" (the member does not see it)."))
+	},
+}

@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+
+	"github.com/steward-bot/steward/e2e/testbed"
+)
+
+// A member's report, with real clients: !report in the group room opens a private,
+// encrypted chat with the member and a thread in the admin room (the text is not
+// repeated in the group room); an admin's answer in the thread reaches the member, the
+// member's next words reach the thread; messages sent while Steward is stopped cross
+// after it starts again; the deadline's call comes; the decision reaches the member.
+func TestTickets(t *testing.T) {
+	ctx := t.Context()
+	withConfig(t, func(c *testbed.StewardConfig) {
+		c.TopLevel = append(c.TopLevel, "tickets: {abuse_deadline: 1m, remind_before: 0s}")
+	})
+	if err := w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	known := w.Carol.Invites()
+	secret := "dave posts <b>ads</b> for pills every hour"
+	reply := command(t, w.Carol, w.GroupRoom, "!report spam "+secret).Content.AsMessage().Body
+	m := strings.Fields(reply[strings.Index(reply, "ticket ")+len("ticket "):])
+	if !strings.Contains(reply, "I've opened a private chat with you") || len(m) == 0 {
+		t.Fatalf("!report was answered %q", reply)
+	}
+	ticketID := strings.Trim(m[0], ".*")
+	for _, evt := range w.Carol.Messages(w.GroupRoom) {
+		if evt.Sender == w.StewardID && strings.Contains(evt.Content.AsMessage().Body, "pills") {
+			t.Errorf("the report's text was repeated in the group room: %s", evt.Content.AsMessage().Body)
+		}
+	}
+
+	dm, err := w.Carol.WaitForInvite(ctx, known, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Carol.JoinRoomByID(ctx, dm); err != nil {
+		t.Fatal(err)
+	}
+	welcome, err := w.Carol.WaitForMessage(ctx, dm, w.StewardID, "This is ticket "+ticketID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !welcome.Mautrix.WasEncrypted {
+		t.Error("the private chat is not encrypted")
+	}
+
+	start, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "Abuse report "+ticketID+" (spam)", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := start.Content.AsMessage(); !strings.Contains(body.Body, secret) || strings.Contains(body.FormattedBody, "<b>ads") {
+		t.Errorf("the thread's start does not quote the report (escaped):\n%s\n%s", body.Body, body.FormattedBody)
+	}
+
+	// An answer in the thread reaches the member, as Steward's.
+	if _, err = w.Bob.SayInThread(ctx, w.AdminRoom, start.ID, "Thanks, we are looking at dave's messages."); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := w.Carol.WaitForMessage(ctx, dm, w.StewardID, "we are looking at dave's messages", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(answer.Content.AsMessage().Body, w.Bob.UserID.String()) {
+		t.Errorf("the answer names the admin: %s", answer.Content.AsMessage().Body)
+	}
+	// The member's next words reach the thread.
+	if _, err = w.Carol.Say(ctx, dm, "He also sent me a private message."); err != nil {
+		t.Fatal(err)
+	}
+	relayed, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "He also sent me a private message.", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if relayed.Content.AsMessage().RelatesTo.GetThreadParent() != start.ID {
+		t.Errorf("the member's message is not in the ticket's thread: %+v", relayed.Content.AsMessage().RelatesTo)
+	}
+	// Nobody else is in the private chat.
+	for _, evt := range w.Carol.Messages(dm) {
+		if evt.Sender != w.StewardID && evt.Sender != w.Carol.UserID {
+			t.Errorf("%s wrote in carol's private chat", evt.Sender)
+		}
+	}
+	if err = w.Mallory.WaitForMembership(ctx, dm, w.Mallory.UserID, event.MembershipInvite, time.Second); err == nil {
+		t.Error("a stranger was invited to carol's private chat")
+	}
+
+	// While Steward is stopped, both sides write; nothing is lost.
+	if err = w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Carol.Say(ctx, dm, "Written while you were away."); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Bob.SayInThread(ctx, w.AdminRoom, start.ID, "Answered while Steward was away."); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "Written while you were away.", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Carol.WaitForBody(ctx, dm, w.StewardID, "Answered while Steward was away.", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	// The deadline passes: every admin is called, once.
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "The deadline of abuse report "+ticketID+" has passed", 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	// The decision reaches the member; the ticket is closed once.
+	command(t, w.Bob, w.AdminRoom, "!take "+ticketID)
+	command(t, w.Bob, w.AdminRoom, "!close "+ticketID+" Dave was warned and his ads removed.")
+	if err = w.Carol.WaitForBody(ctx, dm, w.StewardID, "Dave was warned and his ads removed.", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if again := command(t, w.Alice, w.AdminRoom, "!close "+ticketID+" banned").Content.AsMessage().Body; !strings.Contains(again, "is closed already") {
+		t.Errorf("a second close was answered %q", again)
+	}
+	if mine := command(t, w.Carol, dm, "!tickets").Content.AsMessage().Body; !strings.Contains(mine, "No tickets") {
+		t.Errorf("carol's open tickets after the close: %s", mine)
+	}
+	if listed := command(t, w.Carol, w.GroupRoom, "!tickets").Content.AsMessage().Body; !strings.Contains(listed, "private chat") {
+		t.Errorf("!tickets in the group room: %s", listed)
+	}
+	if counted := w.Alice.CountBodies(w.AdminRoom, w.StewardID, "has passed"); counted != 1 {
+		t.Errorf("the deadline call came %d times, want once", counted)
+	}
+}
