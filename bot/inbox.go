@@ -70,6 +70,10 @@ func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
 					crashPoint("command-answered")
 					if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
 						log.Err(err).Msg("Failed to mark command done")
+					} else if entry.Kind == state.InboxRelay || b.proc.IsPrivate(entry.Body) {
+						if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {
+							log.Err(err).Msg("Failed to forget a ticket message's text")
+						}
 					}
 				}()
 			}

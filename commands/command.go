@@ -79,6 +79,9 @@ type Command struct {
 	// FreeText commands take the rest of the line as typed (ce.RawArgs), so quotes and
 	// apostrophes in it are not argument syntax.
 	FreeText bool
+	// Private commands carry words meant for the admins only (a member's report):
+	// the decision log records that they ran, not what they said.
+	Private bool
 	// Long commands, once approved, run in the background (Deps.Background): the
 	// room's other commands, an !ack or a 👀 on an alert, do not wait behind them.
 	// They answer by editing messages of their own as they go.

@@ -172,6 +172,16 @@ func (p *Processor) IsCommand(body string) bool {
 	return ok
 }
 
+// IsPrivate reports whether body runs a Private command, whose text is not kept.
+func (p *Processor) IsPrivate(body string) bool {
+	parsed, ok, _ := Parse(body, p.settings.Prefix)
+	if !ok {
+		return false
+	}
+	cmd := p.registry.Lookup(parsed.Name)
+	return cmd != nil && cmd.Private
+}
+
 // RoleOf returns the role of userID: admins by Matrix ID, members by membership of the
 // group room. Display names never count.
 func (p *Processor) RoleOf(ctx context.Context, userID id.UserID) Role {
@@ -212,6 +222,9 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	entry.Outcome, entry.Detail = outcome, detail
 	if ce.Command != nil {
 		entry.Action = "command." + ce.Command.Name
+		if ce.Command.Private {
+			entry.Arguments = "(private)"
+		}
 	}
 	err := p.txn(ctx, func(ctx context.Context) error {
 		entryID, err := p.audit.Append(ctx, entry)

@@ -30,7 +30,7 @@ type TicketDesk interface {
 // group room (the text is not repeated there) or a private chat with Steward.
 func ticketCommand(name, kind, help, args string) *Command {
 	return &Command{
-		Name: name, Section: SectionGroup, Help: help, Args: args, Role: RoleMember, FreeText: true,
+		Name: name, Section: SectionGroup, Help: help, Args: args, Role: RoleMember, FreeText: true, Private: true,
 		Func: func(ctx context.Context, ce *Event) error {
 			p := ce.proc
 			if p.tickets == nil {

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +136,18 @@ func TestTickets(t *testing.T) {
 	}
 	if counted := w.Alice.CountBodies(w.AdminRoom, w.StewardID, "has passed"); counted != 1 {
 		t.Errorf("the deadline call came %d times, want once", counted)
+	}
+
+	// The report's words stay with the ticket: not in the decision log, not in the
+	// inbox.
+	dbPath := filepath.Join(w.Config.DataDir, "steward.db")
+	for _, query := range []string{
+		"SELECT count(*) FROM audit WHERE arguments LIKE '%pills%' OR detail LIKE '%pills%'",
+		"SELECT count(*) FROM inbox WHERE body LIKE '%pills%' OR body LIKE '%private message%'",
+	} {
+		out, err := exec.CommandContext(ctx, "sqlite3", dbPath, query).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "0" {
+			t.Errorf("%s: %s (%v), want 0", query, out, err)
+		}
 	}
 }

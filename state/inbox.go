@@ -101,6 +101,13 @@ func (in *Inbox) Finish(ctx context.Context, eventID id.EventID, outcome string)
 	return err
 }
 
+// Forget removes the text of a handled entry: a ticket's message, whose text is kept
+// with the ticket (and removed after tickets.retention), not here too.
+func (in *Inbox) Forget(ctx context.Context, eventID id.EventID) error {
+	_, err := in.db.Exec(ctx, "UPDATE inbox SET body='' WHERE event_id=$1 AND state=$2", eventID, InboxDone)
+	return err
+}
+
 // InState lists the entries in state, oldest first.
 func (in *Inbox) InState(ctx context.Context, state InboxState) ([]*InboxEntry, error) {
 	rows, err := in.db.Query(ctx, "SELECT "+inboxColumns+" FROM inbox WHERE state=$1 ORDER BY sent_at, received_at", state)
