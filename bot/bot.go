@@ -196,6 +196,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		Background: b.background,
 		Backups:    b.backups.desk,
 		Tickets:    b.tickets,
+		Moderator:  b,
 		Txn:        b.db.DoTxn,
 		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:        time.Now,

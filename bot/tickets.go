@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -193,4 +194,38 @@ func (b *Bot) remindTickets(ctx context.Context) {
 			log.Info().Int64("messages", n).Msg("Removed the text of closed tickets past their retention")
 		}
 	}
+}
+
+var _ commands.Moderator = (*Bot)(nil)
+
+// CanModerate says why Steward can't kick or ban in the group room, reading its power
+// levels fresh from the homeserver; nil when it can.
+func (b *Bot) CanModerate(ctx context.Context, action string) error {
+	var pl event.PowerLevelsEventContent
+	if err := b.client.StateEvent(ctx, b.groupRoom, event.StatePowerLevels, "", &pl); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to read the group room's power levels")
+		return errors.New("I can't read the group room's power levels right now; try again in a moment")
+	}
+	need := pl.Ban()
+	if action == commands.ActionKick {
+		need = pl.Kick()
+	}
+	if have := pl.GetUserLevel(b.client.UserID); have < need {
+		return fmt.Errorf("I can't %s in the group room: that takes power level %d, and I have %d. A room admin can raise mine", action, need, have)
+	}
+	return nil
+}
+
+// Moderate kicks or bans user from the group room.
+func (b *Bot) Moderate(ctx context.Context, action string, user id.UserID, reason string) error {
+	var err error
+	if action == commands.ActionKick {
+		_, err = b.client.KickUser(ctx, b.groupRoom, &mautrix.ReqKickUser{UserID: user, Reason: reason})
+	} else {
+		_, err = b.client.BanUser(ctx, b.groupRoom, &mautrix.ReqBanUser{UserID: user, Reason: reason})
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", action, user, err)
+	}
+	return nil
 }

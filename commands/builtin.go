@@ -33,6 +33,8 @@ func Builtin() *Registry {
 		CommandTake,
 		CommandClose,
 		CommandNote,
+		CommandKick,
+		CommandBan,
 		CommandReload,
 		CommandLog,
 		CommandSummary,

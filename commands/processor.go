@@ -110,6 +110,8 @@ type Deps struct {
 	Backups BackupDesk
 	// Tickets carries members' requests and reports to the admins and back.
 	Tickets TicketDesk
+	// Moderator kicks and bans in the group room.
+	Moderator Moderator
 	// Background runs fn apart from the command queues, with a context of its own
 	// that outlives the command, for Long commands. Nil runs them in the queue.
 	Background func(fn func(ctx context.Context))
@@ -138,6 +140,7 @@ type Processor struct {
 	background func(fn func(ctx context.Context))
 	backups    BackupDesk
 	tickets    TicketDesk
+	moderator  Moderator
 	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter    *Limiter
 	now        func() time.Time
@@ -161,7 +164,7 @@ type Input struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	return &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, backups: deps.Backups, tickets: deps.Tickets, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, backups: deps.Backups, tickets: deps.Tickets, moderator: deps.Moderator, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 }
 

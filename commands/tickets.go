@@ -24,6 +24,7 @@ type TicketDesk interface {
 	Take(ctx context.Context, t *state.Ticket, admin id.UserID) error
 	Close(ctx context.Context, t *state.Ticket, admin id.UserID, decision string) error
 	Note(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string) error
+	Tell(ctx context.Context, t *state.Ticket, text string) error
 }
 
 // ticketCommand declares !request and !report: a member asks the admins, from the

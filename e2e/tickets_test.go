@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/e2e/testbed"
 )
@@ -119,6 +120,35 @@ func TestTickets(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An approved ban of the reported account, asked in the ticket's thread: done once,
+	// logged, and the member told. Steward needs the power to ban first.
+	if reply := sayInThread(t, w.Alice, start.ID, "!ban @mallory:localhost spamming"); !strings.Contains(reply, "I can't ban in the group room") {
+		t.Errorf("!ban without the power level was answered %q", reply)
+	}
+	var pl event.PowerLevelsEventContent
+	if err = w.Alice.StateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
+		t.Fatal(err)
+	}
+	pl.SetUserLevel(w.StewardID, 50)
+	if _, err = w.Alice.SendStateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
+		t.Fatal(err)
+	}
+	request := sayInThread(t, w.Alice, start.ID, "!ban @mallory:localhost spamming the group")
+	am := requestIDPattern.FindStringSubmatch(request)
+	if am == nil || !strings.Contains(request, "the member who opened ticket "+ticketID+" is told") {
+		t.Fatalf("!ban did not ask for approval as expected: %s", request)
+	}
+	command(t, w.Bob, w.AdminRoom, "!approve "+am[1])
+	if err = w.Carol.WaitForBody(ctx, dm, w.StewardID, "The admins banned the account you reported, @mallory:localhost", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Carol.WaitForMembership(ctx, w.GroupRoom, w.Mallory.UserID, event.MembershipBan, time.Minute); err != nil {
+		t.Error(err)
+	}
+	if again := command(t, w.Bob, w.AdminRoom, "!approve "+am[1]).Content.AsMessage().Body; strings.Contains(again, "Counted") {
+		t.Errorf("a second approval was counted: %s", again)
+	}
+
 	// The decision reaches the member; the ticket is closed once.
 	command(t, w.Bob, w.AdminRoom, "!take "+ticketID)
 	command(t, w.Bob, w.AdminRoom, "!close "+ticketID+" Dave was warned and his ads removed.")
@@ -150,4 +180,25 @@ func TestTickets(t *testing.T) {
 			t.Errorf("%s: %s (%v), want 0", query, out, err)
 		}
 	}
+	// The ban ran once, and the decision log says so, with the ticket.
+	out, err := exec.CommandContext(ctx, "sqlite3", dbPath,
+		"SELECT count(*) FROM audit WHERE action='command.ban' AND outcome='ok' AND detail LIKE '%ticket "+ticketID+"%'").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Errorf("logged bans: %s (%v), want 1", out, err)
+	}
+}
+
+// sayInThread sends text in the admin room's thread at root, as who, and returns
+// Steward's answer.
+func sayInThread(t *testing.T, who *testbed.Client, root id.EventID, text string) string {
+	t.Helper()
+	eventID, err := who.SayInThread(t.Context(), w.AdminRoom, root, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := who.WaitForReply(t.Context(), w.StewardID, w.AdminRoom, eventID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply.Content.AsMessage().Body
 }

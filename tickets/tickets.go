@@ -212,6 +212,12 @@ func (d *Desk) Note(ctx context.Context, t *state.Ticket, admin id.UserID, event
 	return err
 }
 
+// Tell tells the ticket's member, in plain words, what the admins did about it.
+func (d *Desk) Tell(ctx context.Context, t *state.Ticket, text string) error {
+	_, err := d.Matrix.Post(ctx, t.DMRoom, 0, render.New("About ticket ").Bold(t.ID).Text(": "+text))
+	return err
+}
+
 // Take makes admin the ticket's assignee.
 func (d *Desk) Take(ctx context.Context, t *state.Ticket, admin id.UserID) error {
 	ok, err := d.Store.Assign(ctx, t.ID, admin, d.Now())
