@@ -91,10 +91,14 @@ func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
 }
 
 func inputOf(e *state.InboxEntry) *commands.Input {
-	return &commands.Input{
+	in := &commands.Input{
 		Body: e.Body, Sender: e.Sender, DeviceID: e.DeviceID, Trust: e.Trust, Encrypted: e.Encrypted,
 		RoomID: e.RoomID, EventID: e.EventID, ThreadRoot: e.ThreadRoot, SentAt: e.SentAt, ReceivedAt: e.ReceivedAt,
 	}
+	if e.Kind == state.InboxCommand {
+		in.ReplyTo = e.RelatesTo
+	}
+	return in
 }
 
 // reportInterrupted settles the commands that were running when Steward stopped. They

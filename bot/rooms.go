@@ -193,7 +193,8 @@ func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry
 	var entry *state.InboxEntry
 	if b.proc.IsCommand(content.Body) {
 		entry = inboxEntryOf(evt, content.Body)
-		entry.ThreadRoot = threadRoot
+		// A command sent as a reply names that message (!report answering abuse).
+		entry.ThreadRoot, entry.RelatesTo = threadRoot, content.RelatesTo.GetNonFallbackReplyTo()
 	} else if entry = b.relayOf(evt, content.Body, threadRoot); entry == nil {
 		return nil
 	}

@@ -23,6 +23,7 @@ import (
 type ticketDesk struct {
 	*tickets.Desk
 	db *state.DB
+	b  *Bot
 }
 
 var _ commands.TicketDesk = ticketDesk{}
@@ -30,7 +31,7 @@ var _ commands.TicketDesk = ticketDesk{}
 // newTickets builds the tickets desk from the config.
 func (b *Bot) newTickets() ticketDesk {
 	cfg := b.cfg.Tickets
-	return ticketDesk{db: b.db, Desk: &tickets.Desk{
+	return ticketDesk{db: b.db, b: b, Desk: &tickets.Desk{
 		Settings: tickets.Settings{
 			AdminRoom: b.adminRoom, Admins: b.cfg.Matrix.Admins, Prefix: b.cfg.Matrix.CommandPrefix,
 			AbuseDeadline: cfg.AbuseDeadline.D(), RemindBefore: cfg.RemindBefore.D(), MaxPerDay: cfg.MaxPerDay,
@@ -64,6 +65,40 @@ func (t ticketDesk) ByThread(ctx context.Context, root id.EventID) (*state.Ticke
 		return nil, err
 	}
 	return t.db.Tickets.ByThreadMsg(ctx, msgID)
+}
+
+// Fetch fetches and decrypts a message of the group room that a report points at.
+// Only the group room's messages can be fetched: a report can't make Steward read
+// rooms it does not serve.
+func (t ticketDesk) Fetch(ctx context.Context, room id.RoomID, eventID id.EventID) (*tickets.Quoted, error) {
+	b := t.b
+	if room != b.groupRoom {
+		return nil, errors.New("not a message of the group room")
+	}
+	evt, err := b.client.GetEvent(ctx, room, eventID)
+	if err != nil {
+		return nil, err
+	}
+	if err = evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+		return nil, err
+	}
+	if evt.Type == event.EventEncrypted {
+		encrypted := evt
+		if evt, err = b.crypto.Decrypt(ctx, encrypted); err != nil {
+			// Its room key may still be on its way (a member who just joined): wait
+			// a little for it, as for a command.
+			content := encrypted.Content.AsEncrypted()
+			if !b.crypto.WaitForSession(ctx, room, content.SenderKey, content.SessionID, 10*time.Second) {
+				return nil, err
+			}
+			if evt, err = b.crypto.Decrypt(ctx, encrypted); err != nil {
+				return nil, err
+			}
+		}
+	}
+	content := evt.Content.AsMessage()
+	content.RemoveReplyFallback()
+	return &tickets.Quoted{Sender: evt.Sender, Room: room, EventID: evt.ID, At: time.UnixMilli(evt.Timestamp), Body: content.Body}, nil
 }
 
 // ticketMatrix opens members' private chats and queues tickets' messages.
@@ -207,8 +242,11 @@ func (b *Bot) CanModerate(ctx context.Context, action string) error {
 		return errors.New("I can't read the group room's power levels right now; try again in a moment")
 	}
 	need := pl.Ban()
-	if action == commands.ActionKick {
+	switch action {
+	case commands.ActionKick:
 		need = pl.Kick()
+	case commands.ActionRedact:
+		need = pl.Redact()
 	}
 	if have := pl.GetUserLevel(b.client.UserID); have < need {
 		return fmt.Errorf("I can't %s in the group room: that takes power level %d, and I have %d. A room admin can raise mine", action, need, have)
@@ -228,4 +266,22 @@ func (b *Bot) Moderate(ctx context.Context, action string, user id.UserID, reaso
 		return fmt.Errorf("%s %s: %w", action, user, err)
 	}
 	return nil
+}
+
+// Redact removes a message of the group room.
+func (b *Bot) Redact(ctx context.Context, eventID id.EventID, reason string) error {
+	if _, err := b.client.RedactEvent(ctx, b.groupRoom, eventID, mautrix.ReqRedact{Reason: reason}); err != nil {
+		return fmt.Errorf("redact %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// Warn sends user a warning from the admins in a new private chat.
+func (b *Bot) Warn(ctx context.Context, user id.UserID, text string) error {
+	room, err := ticketMatrix{b}.OpenDirect(ctx, user, "Steward: a message from the admins")
+	if err != nil {
+		return fmt.Errorf("open a private chat with %s: %w", user, err)
+	}
+	msg := render.New("").Bold("A warning from the admins of the group:").Line().Quote(text)
+	return b.Send(ctx, room, msg.Notice())
 }

@@ -35,6 +35,8 @@ func Builtin() *Registry {
 		CommandNote,
 		CommandKick,
 		CommandBan,
+		CommandRemove,
+		CommandWarn,
 		CommandReload,
 		CommandLog,
 		CommandSummary,

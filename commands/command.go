@@ -108,6 +108,8 @@ type Event struct {
 	RoomID     id.RoomID
 	EventID    id.EventID
 	ThreadRoot id.EventID
+	// ReplyTo is the message the command answers, when it was sent as a reply.
+	ReplyTo    id.EventID
 	SentAt     time.Time
 	ReceivedAt time.Time
 	// Approval is the request under which the command runs, when it needed one.

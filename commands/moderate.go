@@ -24,6 +24,137 @@ type Moderator interface {
 	// group room (its power level); nil when it can.
 	CanModerate(ctx context.Context, action string) error
 	Moderate(ctx context.Context, action string, user id.UserID, reason string) error
+	// Redact removes a message of the group room.
+	Redact(ctx context.Context, eventID id.EventID, reason string) error
+	// Warn sends user a warning from the admins, in a private chat.
+	Warn(ctx context.Context, user id.UserID, text string) error
+}
+
+// ActionRedact is removing a message: it needs the power to redact others' messages.
+const ActionRedact = "redact"
+
+// reportedTicket finds the abuse report of the thread ce was sent in, with the
+// message it points at.
+func (p *Processor) reportedTicket(ctx context.Context, ce *Event) (*state.Ticket, error) {
+	if p.tickets == nil || ce.ThreadRoot == "" {
+		return nil, Usagef("Send this in the thread of a report that points at a message.")
+	}
+	t, err := p.tickets.ByThread(ctx, ce.ThreadRoot)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil || t.TargetEvent == "" {
+		return nil, Usagef("This thread's ticket points at no message. A member points at one by sending %sreport as a reply to it, or with its link.", p.settings.Prefix)
+	}
+	return t, nil
+}
+
+// CommandRemove removes the message a report points at, after approval.
+var CommandRemove = &Command{
+	Name: "remove", Section: SectionGroup, Help: "In a report's thread: remove the reported message from the group room", Args: "[REASON]",
+	Role: RoleAdmin, Destructive: true, FreeText: true,
+	Describe: func(ctx context.Context, ce *Event) (string, error) {
+		t, err := ce.proc.reportedTicket(ctx, ce)
+		if err != nil {
+			return "", err
+		}
+		if err = ce.proc.moderator.CanModerate(ctx, ActionRedact); err != nil {
+			return "", Usagef("%s", err.Error())
+		}
+		ce.Pin = string(t.TargetEvent)
+		return fmt.Sprintf("removes the message of %s that ticket %s reports from the group room; the member who reported it is told", t.TargetUser, t.ID), nil
+	},
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		t, err := p.reportedTicket(ctx, ce)
+		if err != nil {
+			return err
+		}
+		if err = p.moderator.Redact(ctx, t.TargetEvent, strings.TrimSpace(ce.RawArgs)); err != nil {
+			return err
+		}
+		if err = p.tickets.Tell(ctx, t, "The admins removed the message you reported."); err != nil {
+			return err
+		}
+		if err = ce.Reply(ctx, render.New("Removed the reported message of ").Pill(t.TargetUser).Text(". The member who opened ticket "+t.ID+" is told.")); err != nil {
+			return err
+		}
+		return Recorded{Outcome: state.OutcomeOK, Detail: "removed " + string(t.TargetEvent) + " of " + t.TargetUser.String() + "; ticket " + t.ID}
+	},
+}
+
+// CommandWarn warns someone in a private chat, after approval; in a report's thread
+// the reported account is meant unless another is named.
+var CommandWarn = &Command{
+	Name: "warn", Section: SectionGroup, Help: "Warn someone in a private chat from the admins (in a report's thread: the reported account)", Args: "[@user:server] TEXT",
+	Role: RoleAdmin, Destructive: true, FreeText: true,
+	Describe: func(ctx context.Context, ce *Event) (string, error) {
+		user, text, t, err := ce.proc.warning(ctx, ce)
+		if err != nil {
+			return "", err
+		}
+		what := fmt.Sprintf("sends %s, in a private chat, the warning %s", user, quoteText(text))
+		if t != nil {
+			what += "; the member who opened ticket " + t.ID + " is told"
+		}
+		return what, nil
+	},
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		user, text, t, err := p.warning(ctx, ce)
+		if err != nil {
+			return err
+		}
+		if err = p.moderator.Warn(ctx, user, text); err != nil {
+			return err
+		}
+		detail := "warned " + user.String()
+		if t != nil {
+			if err = p.tickets.Tell(ctx, t, "The admins warned the account you reported."); err != nil {
+				return err
+			}
+			detail += "; ticket " + t.ID
+		}
+		if err = ce.Reply(ctx, render.New("Warned ").Pill(user).Text(".")); err != nil {
+			return err
+		}
+		return Recorded{Outcome: state.OutcomeOK, Detail: detail}
+	},
+}
+
+// warning reads !warn: whom (named, or the reported account of the thread's ticket)
+// and what.
+func (p *Processor) warning(ctx context.Context, ce *Event) (id.UserID, string, *state.Ticket, error) {
+	text := strings.TrimSpace(ce.RawArgs)
+	var user id.UserID
+	if first, rest, _ := strings.Cut(text, " "); strings.HasPrefix(first, "@") {
+		if _, _, err := id.UserID(first).Parse(); err != nil {
+			return "", "", nil, Usagef("%q is not a Matrix ID.", first)
+		}
+		user, text = id.UserID(first), strings.TrimSpace(rest)
+	}
+	var t *state.Ticket
+	if p.tickets != nil && ce.ThreadRoot != "" {
+		var err error
+		if t, err = p.tickets.ByThread(ctx, ce.ThreadRoot); err != nil {
+			return "", "", nil, err
+		}
+	}
+	if user == "" && t != nil {
+		user = t.TargetUser
+	}
+	switch {
+	case user == "":
+		return "", "", nil, Usagef("Usage: %swarn @user:server TEXT (in a report's thread, the reported account is meant when none is named).", p.settings.Prefix)
+	case text == "":
+		return "", "", nil, Usagef("Say what the warning is: %swarn [@user:server] TEXT", p.settings.Prefix)
+	case user == p.settings.BotUserID || slices.Contains(p.settings.Admins, user):
+		return "", "", nil, Usagef("%s is an admin (or me); admins are not warned by command.", user)
+	}
+	if p.moderator == nil {
+		return "", "", nil, Usagef("Moderation is not available.")
+	}
+	return user, text, t, nil
 }
 
 // moderation is a !kick or !ban resolved: whom, why, and the ticket it answers.

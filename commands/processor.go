@@ -156,6 +156,8 @@ type Input struct {
 	RoomID     id.RoomID
 	EventID    id.EventID
 	ThreadRoot id.EventID
+	// ReplyTo is the message the command answers, when it was sent as a reply.
+	ReplyTo    id.EventID
 	SentAt     time.Time
 	ReceivedAt time.Time
 }
@@ -218,7 +220,7 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	ce := &Event{
 		Args: parsed.Args, RawArgs: parsed.Rest, Sender: in.Sender, DeviceID: in.DeviceID,
 		Verified: in.Encrypted && in.Trust >= id.TrustStateCrossSignedTOFU, Encrypted: in.Encrypted,
-		RoomID: in.RoomID, EventID: in.EventID, ThreadRoot: in.ThreadRoot, SentAt: in.SentAt, ReceivedAt: in.ReceivedAt,
+		RoomID: in.RoomID, EventID: in.EventID, ThreadRoot: in.ThreadRoot, ReplyTo: in.ReplyTo, SentAt: in.SentAt, ReceivedAt: in.ReceivedAt,
 		proc: p,
 	}
 	outcome, detail, then := p.handle(ctx, ce, parsed.Name, parseErr)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/bot/render"
@@ -25,6 +28,37 @@ type TicketDesk interface {
 	Close(ctx context.Context, t *state.Ticket, admin id.UserID, decision string) error
 	Note(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string) error
 	Tell(ctx context.Context, t *state.Ticket, text string) error
+	// Fetch fetches a message of the group room that a report points at.
+	Fetch(ctx context.Context, room id.RoomID, eventID id.EventID) (*tickets.Quoted, error)
+}
+
+// matrixToEvent finds a link to a message (https://matrix.to/#/!room/$event).
+var matrixToEvent = regexp.MustCompile(`https://matrix\.to/#/((?:!|%21)[^/?\s]+)/((?:\$|%24)[^?\s]+)`)
+
+// reported finds the message a report points at: the one the command answers, or a
+// matrix.to link in its text; only the group room's messages count. nil when there is
+// none, or it can't be fetched (the report is filed anyway, with the text as given).
+func (p *Processor) reported(ctx context.Context, ce *Event, text string) *tickets.Quoted {
+	room, eventID := id.RoomID(""), id.EventID("")
+	if ce.ReplyTo != "" && ce.RoomID == p.settings.GroupRoom {
+		room, eventID = ce.RoomID, ce.ReplyTo
+	} else if m := matrixToEvent.FindStringSubmatch(text); m != nil {
+		r, err1 := url.PathUnescape(m[1])
+		e, err2 := url.PathUnescape(m[2])
+		if err1 != nil || err2 != nil {
+			return nil
+		}
+		room, eventID = id.RoomID(r), id.EventID(e)
+	}
+	if eventID == "" || room != p.settings.GroupRoom {
+		return nil
+	}
+	q, err := p.tickets.Fetch(ctx, room, eventID)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Stringer("reported_event", eventID).Msg("Couldn't fetch a reported message")
+		return nil
+	}
+	return q
 }
 
 // ticketCommand declares !request and !report: a member asks the admins, from the
@@ -52,7 +86,11 @@ func ticketCommand(name, kind, help, args string) *Command {
 			if ce.RoomID != p.settings.GroupRoom && ce.RoomID != p.settings.AdminRoom {
 				room = ce.RoomID
 			}
-			t, err := p.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, nil, room)
+			var quoted *tickets.Quoted
+			if kind == state.TicketReport {
+				quoted = p.reported(ctx, ce, text)
+			}
+			t, err := p.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, quoted, room)
 			switch {
 			case errors.Is(err, tickets.ErrTooMany):
 				return Usagef("You have opened many tickets today; the admins know. Please wait for their answers.")
@@ -70,7 +108,7 @@ func ticketCommand(name, kind, help, args string) *Command {
 // The members' commands.
 var (
 	CommandRequest = ticketCommand("request", state.TicketRequest, "Ask the admins for help, in a private chat", "TEXT")
-	CommandReport  = ticketCommand("report", state.TicketReport, "Report abuse to the admins, in a private chat", "[CATEGORY] TEXT")
+	CommandReport  = ticketCommand("report", state.TicketReport, "Report abuse to the admins, in a private chat (send it as a reply to the message, or paste its link)", "[CATEGORY] TEXT")
 )
 
 // ticketArg finds the ticket an admin named by ID, or the ticket of the thread the

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -26,9 +27,37 @@ func TestTickets(t *testing.T) {
 	if err := w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Mallory joins the group room and posts an ad; carol reports it by replying to it.
+	if _, err := w.Alice.InviteUser(ctx, w.GroupRoom, &mautrix.ReqInviteUser{UserID: w.Mallory.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Mallory.WaitForMembership(ctx, w.GroupRoom, w.Mallory.UserID, event.MembershipInvite, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Mallory.JoinRoomByID(ctx, w.GroupRoom); err != nil {
+		t.Fatal(err)
+	}
+	// Load the room's members before sending, so the message's key reaches them.
+	if _, err := w.Mallory.State(ctx, w.GroupRoom); err != nil {
+		t.Fatal(err)
+	}
+	ad, err := w.Mallory.Say(ctx, w.GroupRoom, "Cheap pills at pills.example, DM me!")
+	if err != nil {
+		t.Fatal(err)
+	}
 	known := w.Carol.Invites()
-	secret := "dave posts <b>ads</b> for pills every hour"
-	reply := command(t, w.Carol, w.GroupRoom, "!report spam "+secret).Content.AsMessage().Body
+	secret := "mallory posts <b>ads</b> for pills every hour"
+	content := &event.MessageEventContent{MsgType: event.MsgText, Body: "!report spam " + secret}
+	content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(ad)
+	sent, err := w.Carol.SendMessageEvent(ctx, w.GroupRoom, event.EventMessage, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyEvt, err := w.Carol.WaitForReply(ctx, w.StewardID, w.GroupRoom, sent.EventID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := replyEvt.Content.AsMessage().Body
 	m := strings.Fields(reply[strings.Index(reply, "ticket ")+len("ticket "):])
 	if !strings.Contains(reply, "I've opened a private chat with you") || len(m) == 0 {
 		t.Fatalf("!report was answered %q", reply)
@@ -61,6 +90,9 @@ func TestTickets(t *testing.T) {
 	}
 	if body := start.Content.AsMessage(); !strings.Contains(body.Body, secret) || strings.Contains(body.FormattedBody, "<b>ads") {
 		t.Errorf("the thread's start does not quote the report (escaped):\n%s\n%s", body.Body, body.FormattedBody)
+	}
+	if body := start.Content.AsMessage().Body; !strings.Contains(body, "The reported message, by "+w.Mallory.UserID.String()) || !strings.Contains(body, "Cheap pills at pills.example") {
+		t.Errorf("the thread's start does not quote the reported message:\n%s", body)
 	}
 
 	// An answer in the thread reaches the member, as Steward's.
@@ -133,6 +165,42 @@ func TestTickets(t *testing.T) {
 	if _, err = w.Alice.SendStateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
 		t.Fatal(err)
 	}
+	// The reported message is removed, after approval.
+	removal := sayInThread(t, w.Alice, start.ID, "!remove spam")
+	rm := requestIDPattern.FindStringSubmatch(removal)
+	if rm == nil {
+		t.Fatalf("!remove did not ask for approval: %s", removal)
+	}
+	command(t, w.Bob, w.AdminRoom, "!approve "+rm[1])
+	if err = w.Carol.WaitForBody(ctx, dm, w.StewardID, "The admins removed the message you reported.", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.Carol.GetEvent(ctx, w.GroupRoom, ad); err != nil || got.Unsigned.RedactedBecause == nil {
+		t.Errorf("the reported message was not redacted: %v, %+v", err, got)
+	}
+
+	// A warning to the reported account, after approval, in a private chat.
+	malloryInvites := w.Mallory.Invites()
+	warning := sayInThread(t, w.Alice, start.ID, "!warn No ads in the group, please.")
+	wm := requestIDPattern.FindStringSubmatch(warning)
+	if wm == nil || !strings.Contains(warning, "sends "+w.Mallory.UserID.String()) {
+		t.Fatalf("!warn did not ask for approval about mallory: %s", warning)
+	}
+	command(t, w.Bob, w.AdminRoom, "!approve "+wm[1])
+	warned, err := w.Mallory.WaitForInvite(ctx, malloryInvites, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Mallory.JoinRoomByID(ctx, warned); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Mallory.WaitForBody(ctx, warned, w.StewardID, "No ads in the group, please.", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Carol.WaitForBody(ctx, dm, w.StewardID, "The admins warned the account you reported.", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
 	request := sayInThread(t, w.Alice, start.ID, "!ban @mallory:localhost spamming the group")
 	am := requestIDPattern.FindStringSubmatch(request)
 	if am == nil || !strings.Contains(request, "the member who opened ticket "+ticketID+" is told") {

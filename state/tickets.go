@@ -46,7 +46,12 @@ type Ticket struct {
 	// Deadline is when an abuse report must be answered; zero for requests.
 	Deadline time.Time
 	// Reminded counts the reminders sent about the deadline.
-	Reminded  int
+	Reminded int
+	// TargetRoom, TargetEvent and TargetUser are the message a report points at,
+	// and who sent it.
+	TargetRoom  id.RoomID
+	TargetEvent id.EventID
+	TargetUser  id.UserID
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ClosedAt  time.Time
@@ -69,7 +74,7 @@ type Tickets struct {
 }
 
 const ticketColumns = `id, member, kind, category, state, dm_room, thread_msg, assignee, decision, closed_by,
-	deadline, reminded, created_at, updated_at, closed_at`
+	deadline, reminded, created_at, updated_at, closed_at, target_room, target_event, target_user`
 
 func millis(t time.Time) int64 {
 	if t.IsZero() {
@@ -89,7 +94,7 @@ func scanTicket(row dbutil.Scannable) (*Ticket, error) {
 	var t Ticket
 	var deadline, created, updated, closed int64
 	err := row.Scan(&t.ID, &t.Member, &t.Kind, &t.Category, &t.State, &t.DMRoom, &t.ThreadMsg, &t.Assignee, &t.Decision,
-		&t.ClosedBy, &deadline, &t.Reminded, &created, &updated, &closed)
+		&t.ClosedBy, &deadline, &t.Reminded, &created, &updated, &closed, &t.TargetRoom, &t.TargetEvent, &t.TargetUser)
 	t.Deadline, t.CreatedAt, t.UpdatedAt, t.ClosedAt = fromMillis(deadline), fromMillis(created), fromMillis(updated), fromMillis(closed)
 	return &t, err
 }
@@ -103,8 +108,9 @@ func (tk *Tickets) Create(ctx context.Context, t *Ticket) error {
 	for range 20 {
 		t.ID = random.StringCharset(4, approvalIDAlphabet)
 		res, err := tk.db.Exec(ctx, `INSERT INTO ticket (`+ticketColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, '', '', '', $8, 0, $9, $9, 0) ON CONFLICT (id) DO NOTHING`,
-			t.ID, t.Member, t.Kind, t.Category, t.State, t.DMRoom, t.ThreadMsg, millis(t.Deadline), millis(t.CreatedAt))
+			VALUES ($1, $2, $3, $4, $5, $6, $7, '', '', '', $8, 0, $9, $9, 0, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+			t.ID, t.Member, t.Kind, t.Category, t.State, t.DMRoom, t.ThreadMsg, millis(t.Deadline), millis(t.CreatedAt),
+			t.TargetRoom, t.TargetEvent, t.TargetUser)
 		if err != nil {
 			return fmt.Errorf("store ticket: %w", err)
 		}

@@ -92,6 +92,9 @@ func (d *Desk) Open(ctx context.Context, member id.UserID, kind, category, text 
 		return nil, ErrTooMany
 	}
 	t := &state.Ticket{Member: member, Kind: kind, Category: category, CreatedAt: now}
+	if quoted != nil {
+		t.TargetRoom, t.TargetEvent, t.TargetUser = quoted.Room, quoted.EventID, quoted.Sender
+	}
 	if kind == state.TicketReport && d.Settings.AbuseDeadline > 0 {
 		t.Deadline = now.Add(d.Settings.AbuseDeadline)
 	}
@@ -138,10 +141,11 @@ func (d *Desk) welcome(t *state.Ticket) *render.Message {
 
 // Quoted is a reported message, as Steward fetched it.
 type Quoted struct {
-	Sender id.UserID
-	Room   id.RoomID
-	At     time.Time
-	Body   string
+	Sender  id.UserID
+	Room    id.RoomID
+	EventID id.EventID
+	At      time.Time
+	Body    string
 }
 
 // threadStart is the admin-room message whose thread is the ticket's.

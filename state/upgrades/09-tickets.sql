@@ -17,6 +17,10 @@ CREATE TABLE ticket (
 	closed_by   TEXT    NOT NULL DEFAULT '',
 	deadline    BIGINT  NOT NULL DEFAULT 0,
 	reminded    INTEGER NOT NULL DEFAULT 0,
+	-- target_*: the message a report points at, and its sender.
+	target_room  TEXT   NOT NULL DEFAULT '',
+	target_event TEXT   NOT NULL DEFAULT '',
+	target_user  TEXT   NOT NULL DEFAULT '',
 	created_at  BIGINT  NOT NULL,
 	updated_at  BIGINT  NOT NULL,
 	closed_at   BIGINT  NOT NULL DEFAULT 0
