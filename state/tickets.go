@@ -52,9 +52,9 @@ type Ticket struct {
 	TargetRoom  id.RoomID
 	TargetEvent id.EventID
 	TargetUser  id.UserID
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	ClosedAt  time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ClosedAt    time.Time
 }
 
 // TicketMessage is one message of a ticket.
