@@ -219,6 +219,11 @@ func (b *Bot) isPrivateInvite(ctx context.Context, evt *event.Event) bool {
 // index; reminders come at most that late).
 func (b *Bot) remindTickets(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
+	if n, err := b.tickets.CloseOrphans(ctx); err != nil {
+		log.Err(err).Msg("Failed to close tickets a stop left unset")
+	} else if n > 0 {
+		log.Warn().Int("tickets", n).Msg("Closed tickets a stop left without their rooms")
+	}
 	for sleep(ctx, 15*time.Second, nil) {
 		if err := b.tickets.Remind(ctx); err != nil && ctx.Err() == nil {
 			log.Err(err).Msg("Failed to remind of tickets' deadlines")

@@ -270,3 +270,44 @@ func sayInThread(t *testing.T, who *testbed.Client, root id.EventID, text string
 	}
 	return reply.Content.AsMessage().Body
 }
+
+// A member starts a private chat with Steward: it joins, greets, and the member's
+// first message becomes a ticket in that chat, with its thread in the admin room.
+func TestTicketFromMembersChat(t *testing.T) {
+	ctx := t.Context()
+	resp, err := w.Carol.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{w.StewardID},
+		InitialState: []*event.Event{{
+			Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	if err = w.Carol.WaitForMembership(ctx, room, w.StewardID, event.MembershipJoin, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Carol.WaitForBody(ctx, room, w.StewardID, "Write what you need", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Carol.State(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Carol.Say(ctx, room, "I lost the password of my mail account."); err != nil {
+		t.Fatal(err)
+	}
+	welcome, err := w.Carol.WaitForMessage(ctx, room, w.StewardID, "This is ticket ", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := welcome.Content.AsMessage().Body
+	ticketID := strings.Fields(body[strings.Index(body, "This is ticket ")+len("This is ticket "):])[0]
+	ticketID = strings.Trim(ticketID, "*:")
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "Request "+ticketID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "I lost the password of my mail account.", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}

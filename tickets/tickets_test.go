@@ -284,3 +284,27 @@ func TestDeadlineReminders(t *testing.T) {
 		t.Errorf("the overdue call: %+v", last)
 	}
 }
+
+// TestCloseOrphans checks that a ticket a stop left without its rooms is closed at
+// start, and the others are left alone.
+func TestCloseOrphans(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	good, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", "$1", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := &state.Ticket{Member: dave, Kind: state.TicketRequest, CreatedAt: w.clock}
+	if err = w.db.Tickets.Create(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.desk.CloseOrphans(ctx); n != 1 || err != nil {
+		t.Fatalf("CloseOrphans = %d, %v; want 1", n, err)
+	}
+	if got, _ := w.db.Tickets.Get(ctx, orphan.ID); got.State != state.TicketClosed {
+		t.Errorf("the orphan is %s", got.State)
+	}
+	if got, _ := w.db.Tickets.Get(ctx, good.ID); got.State != state.TicketOpen {
+		t.Errorf("a set-up ticket was closed")
+	}
+}
