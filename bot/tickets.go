@@ -219,7 +219,7 @@ func (b *Bot) isPrivateInvite(ctx context.Context, evt *event.Event) bool {
 // index; reminders come at most that late).
 func (b *Bot) remindTickets(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
-	if n, err := b.tickets.CloseOrphans(ctx); err != nil {
+	if n, err := b.tickets.CloseOrphans(ctx, b.startedAt); err != nil {
 		log.Err(err).Msg("Failed to close tickets a stop left unset")
 	} else if n > 0 {
 		log.Warn().Int("tickets", n).Msg("Closed tickets a stop left without their rooms")

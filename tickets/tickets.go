@@ -255,14 +255,16 @@ func (d *Desk) Close(ctx context.Context, t *state.Ticket, admin id.UserID, deci
 // CloseOrphans closes the tickets a stop left without a private chat or thread (it
 // came between their record and their rooms): nobody could answer them. The command
 // that opened one is reported as interrupted, so its member knows to ask again.
-func (d *Desk) CloseOrphans(ctx context.Context) (int, error) {
+// Only tickets created before "before" (the start) count: one being opened now is
+// not an orphan.
+func (d *Desk) CloseOrphans(ctx context.Context, before time.Time) (int, error) {
 	open, err := d.Store.List(ctx, state.TicketFilter{State: state.TicketOpen})
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, t := range open {
-		if t.DMRoom != "" && t.ThreadMsg != 0 {
+		if (t.DMRoom != "" && t.ThreadMsg != 0) || !t.CreatedAt.Before(before) {
 			continue
 		}
 		if _, err = d.Store.Close(ctx, t.ID, "", "never set up: Steward stopped while opening it", d.Now()); err != nil {

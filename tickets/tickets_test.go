@@ -298,7 +298,11 @@ func TestCloseOrphans(t *testing.T) {
 	if err = w.db.Tickets.Create(ctx, orphan); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := w.desk.CloseOrphans(ctx); n != 1 || err != nil {
+	opening := &state.Ticket{Member: dave, Kind: state.TicketRequest, CreatedAt: w.clock.Add(time.Minute)}
+	if err = w.db.Tickets.Create(ctx, opening); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.desk.CloseOrphans(ctx, w.clock.Add(time.Second)); n != 1 || err != nil {
 		t.Fatalf("CloseOrphans = %d, %v; want 1", n, err)
 	}
 	if got, _ := w.db.Tickets.Get(ctx, orphan.ID); got.State != state.TicketClosed {
