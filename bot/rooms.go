@@ -55,6 +55,12 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 		if err := b.join(ctx, evt.RoomID); err != nil {
 			log.Err(err).Msg("Failed to join a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
+		} else if !b.isPrivate(ctx, evt.RoomID, evt.Sender) {
+			// Answers meant for the member must not reach anyone else.
+			entry.Outcome, entry.Detail = state.OutcomeRefused, "a direct chat with other people in it"
+			if _, err = b.client.LeaveRoom(ctx, evt.RoomID, &mautrix.ReqLeave{Reason: "Steward only takes private chats with one member."}); err != nil {
+				log.Err(err).Msg("Failed to leave a chat that is not private")
+			}
 		} else {
 			log.Info().Msg("Joined a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeOK, "a member's private chat"

@@ -67,6 +67,15 @@ func (t ticketDesk) ByThread(ctx context.Context, root id.EventID) (*state.Ticke
 	return t.db.Tickets.ByThreadMsg(ctx, msgID)
 }
 
+// Answer carries an admin's answer to the ticket's member (answerMember).
+func (t ticketDesk) Answer(ctx context.Context, tk *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
+	err := t.b.answerMember(ctx, tk, admin, eventID, text, signed)
+	if why := whyNotSent(tk, err); why != "" {
+		return commands.Usagef("%s", why)
+	}
+	return err
+}
+
 // Fetch fetches and decrypts a message of the group room that a report points at.
 // Only the group room's messages can be fetched: a report can't make Steward read
 // rooms it does not serve.
@@ -179,9 +188,9 @@ func (b *Bot) relay(ctx context.Context, entry *state.InboxEntry) string {
 		if b.proc.RoleOf(ctx, entry.Sender) != commands.RoleAdmin {
 			return state.OutcomeRefused
 		}
-		if err = desk.FromAdmin(ctx, t, entry.Sender, entry.EventID, entry.Body, b.cfg.Tickets.SignReplies); errors.Is(err, tickets.ErrClosed) {
-			err = b.Reply(ctx, entry.RoomID, entry.EventID, entry.ThreadRoot,
-				render.New("Ticket "+t.ID+" is closed, so this did not reach the member."))
+		err = b.answerMember(ctx, t, entry.Sender, entry.EventID, entry.Body, b.cfg.Tickets.SignReplies)
+		if why := whyNotSent(t, err); why != "" {
+			err = b.Reply(ctx, entry.RoomID, entry.EventID, entry.ThreadRoot, render.New(why))
 		}
 	default:
 		var t *state.Ticket
@@ -191,6 +200,9 @@ func (b *Bot) relay(ctx context.Context, entry *state.InboxEntry) string {
 		switch {
 		case t != nil && t.Member == entry.Sender:
 			err = desk.FromMember(ctx, t, entry.EventID, entry.Body)
+		case t == nil && b.proc.RoleOf(ctx, entry.Sender) >= commands.RoleMember && !b.isPrivate(ctx, entry.RoomID, entry.Sender):
+			err = b.Reply(ctx, entry.RoomID, entry.EventID, "", render.New("I only take requests in a private chat with one member. Start a direct chat with me, or send "+
+				b.cfg.Matrix.CommandPrefix+"request in the group room."))
 		case t == nil && b.proc.RoleOf(ctx, entry.Sender) >= commands.RoleMember:
 			// A chat the member started, or one whose ticket was closed: a new ticket.
 			_, err = desk.Open(ctx, entry.Sender, state.TicketRequest, "", entry.Body, entry.EventID, nil, entry.RoomID)
@@ -206,6 +218,45 @@ func (b *Bot) relay(ctx context.Context, entry *state.InboxEntry) string {
 		return state.OutcomeError
 	}
 	return state.OutcomeOK
+}
+
+// errNotPrivate is a ticket's chat that has other people in it now.
+var errNotPrivate = errors.New("the ticket's chat has other people in it")
+
+// answerMember carries an admin's answer to the ticket's member, if their chat is
+// still private and the ticket open.
+func (b *Bot) answerMember(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
+	if !b.isPrivate(ctx, t.DMRoom, t.Member) {
+		return errNotPrivate
+	}
+	return b.tickets.FromAdmin(ctx, t, admin, eventID, text, signed)
+}
+
+// whyNotSent says, for the admins, why an answer did not reach the member; "" when
+// err is no such reason.
+func whyNotSent(t *state.Ticket, err error) string {
+	switch {
+	case errors.Is(err, errNotPrivate):
+		return "Ticket " + t.ID + "'s chat has other people in it now, so this did not go there. Answer the member in a new private chat."
+	case errors.Is(err, tickets.ErrClosed):
+		return "Ticket " + t.ID + " is closed, so this did not reach the member."
+	}
+	return ""
+}
+
+// isPrivate reports whether room holds nobody but member and Steward (joined or
+// invited): answers meant for the member must not reach anyone else.
+func (b *Bot) isPrivate(ctx context.Context, room id.RoomID, member id.UserID) bool {
+	members, err := b.client.StateStore.GetRoomJoinedOrInvitedMembers(ctx, room)
+	if err != nil {
+		return false
+	}
+	for _, m := range members {
+		if m != member && m != b.client.UserID {
+			return false
+		}
+	}
+	return true
 }
 
 // isPrivateInvite reports whether evt invites Steward to a direct chat from a member

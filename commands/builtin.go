@@ -33,6 +33,7 @@ func Builtin() *Registry {
 		CommandTake,
 		CommandClose,
 		CommandNote,
+		CommandSign,
 		CommandKick,
 		CommandBan,
 		CommandRemove,

@@ -28,6 +28,8 @@ type TicketDesk interface {
 	Close(ctx context.Context, t *state.Ticket, admin id.UserID, decision string) error
 	Note(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string) error
 	Tell(ctx context.Context, t *state.Ticket, text string) error
+	// Answer carries an admin's answer to the ticket's member, signed or not.
+	Answer(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error
 	// Fetch fetches a message of the group room that a report points at.
 	Fetch(ctx context.Context, room id.RoomID, eventID id.EventID) (*tickets.Quoted, error)
 }
@@ -256,5 +258,27 @@ var CommandNote = &Command{
 			return err
 		}
 		return ce.Reply(ctx, render.New("Noted on ticket "+t.ID+" (the member does not see it)."))
+	},
+}
+
+// CommandSign answers a ticket's member with the admin's name, where the thread's
+// plain messages reach the member as Steward's.
+var CommandSign = &Command{
+	Name: "sign", Section: SectionGroup, Help: "In a ticket's thread: answer the member with your name on it", Args: "TEXT",
+	Role: RoleAdmin, FreeText: true,
+	Func: func(ctx context.Context, ce *Event) error {
+		p := ce.proc
+		text := strings.TrimSpace(ce.RawArgs)
+		if text == "" {
+			return Usagef("Usage: %ssign TEXT, in a ticket's thread", p.settings.Prefix)
+		}
+		t, err := p.ticketArg(ctx, ce, "")
+		if err != nil {
+			return err
+		}
+		if err = p.tickets.Answer(ctx, t, ce.Sender, ce.EventID, text, true); err != nil {
+			return err
+		}
+		return ce.Reply(ctx, render.New("Sent to the member of ticket "+t.ID+", signed."))
 	},
 }

@@ -106,6 +106,13 @@ func TestTickets(t *testing.T) {
 	if strings.Contains(answer.Content.AsMessage().Body, w.Bob.UserID.String()) {
 		t.Errorf("the answer names the admin: %s", answer.Content.AsMessage().Body)
 	}
+	// An admin may sign an answer.
+	if signed := sayInThread(t, w.Alice, start.ID, "!sign I'm Alice; I'll look at it tonight."); !strings.Contains(signed, "signed") {
+		t.Errorf("!sign was answered %q", signed)
+	}
+	if err = w.Carol.WaitForBody(ctx, dm, w.StewardID, w.Alice.UserID.String()+" (an admin)", time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	// The member's next words reach the thread.
 	if _, err = w.Carol.Say(ctx, dm, "He also sent me a private message."); err != nil {
 		t.Fatal(err)
