@@ -70,7 +70,7 @@ func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
 					crashPoint("command-answered")
 					if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
 						log.Err(err).Msg("Failed to mark command done")
-					} else if entry.Kind == state.InboxRelay || b.proc.IsPrivate(entry.Body) {
+					} else if entry.Kind == state.InboxRelay || b.proc.IsPrivate(entry.Body) || !b.isOurRoom(entry.RoomID) {
 						if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {
 							log.Err(err).Msg("Failed to forget a ticket message's text")
 						}
@@ -121,9 +121,10 @@ func (b *Bot) reportInterrupted(ctx context.Context) error {
 				// It ran to the end; only marking it done was cut off.
 				return b.db.Inbox.Finish(ctx, e.EventID, recorded[len(recorded)-1].Outcome)
 			}
-			if e.Kind == state.InboxReaction {
+			if e.Kind == state.InboxReaction || e.Kind == state.InboxRelay {
 				// An answer to a request is recorded in one transaction with all it
-				// decides, and nothing of it was: take it again.
+				// decides, and nothing of it was; a ticket's message is carried once
+				// per event whatever happens: take it again.
 				return b.db.Inbox.Requeue(ctx, e.EventID)
 			}
 			answered, err := b.db.Outbox.Answered(ctx, e.EventID)
@@ -136,13 +137,23 @@ func (b *Bot) reportInterrupted(ctx context.Context) error {
 					return err
 				}
 			}
+			args := e.Body
+			if b.proc.IsPrivate(e.Body) || !b.isOurRoom(e.RoomID) {
+				args = "(private)" // a member's words to the admins stay out of the log
+			}
 			if _, err = b.db.Audit.Append(ctx, &state.AuditEntry{
 				Actor: e.Sender, ActorDevice: e.DeviceID, RoomID: e.RoomID, EventID: e.EventID,
-				Action: "command", Arguments: e.Body, Outcome: state.OutcomeInterrupted,
+				Action: "command", Arguments: args, Outcome: state.OutcomeInterrupted,
 			}); err != nil {
 				return err
 			}
-			return b.db.Inbox.Finish(ctx, e.EventID, state.OutcomeInterrupted)
+			if err = b.db.Inbox.Finish(ctx, e.EventID, state.OutcomeInterrupted); err != nil {
+				return err
+			}
+			if args != e.Body {
+				return b.db.Inbox.Forget(ctx, e.EventID)
+			}
+			return nil
 		})
 		if err != nil {
 			return err

@@ -55,10 +55,12 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 		if err := b.join(ctx, evt.RoomID); err != nil {
 			log.Err(err).Msg("Failed to join a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
-		} else if !b.isPrivate(ctx, evt.RoomID, evt.Sender) {
-			// Answers meant for the member must not reach anyone else.
-			entry.Outcome, entry.Detail = state.OutcomeRefused, "a direct chat with other people in it"
-			if _, err = b.client.LeaveRoom(ctx, evt.RoomID, &mautrix.ReqLeave{Reason: "Steward only takes private chats with one member."}); err != nil {
+		} else if encrypted, _ := b.IsEncrypted(ctx, evt.RoomID); !encrypted || !b.isPrivate(ctx, evt.RoomID, evt.Sender) {
+			// Answers meant for the member must not reach anyone else, nor the
+			// server in clear text.
+			entry.Outcome, entry.Detail = state.OutcomeRefused, "a direct chat that is not encrypted, or has other people in it"
+			reason := "Steward only takes encrypted private chats with one member: turn on encryption when you start the chat."
+			if _, err = b.client.LeaveRoom(ctx, evt.RoomID, &mautrix.ReqLeave{Reason: reason}); err != nil {
 				log.Err(err).Msg("Failed to leave a chat that is not private")
 			}
 		} else {
@@ -197,7 +199,12 @@ func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry
 	content.RemoveReplyFallback()
 	threadRoot := content.RelatesTo.GetThreadParent()
 	var entry *state.InboxEntry
-	if b.proc.IsCommand(content.Body) {
+	isCommand := b.proc.IsCommand(content.Body)
+	if !b.isOurRoom(evt.RoomID) {
+		// In a member's private chat, "!!! he threatened me" is a message to carry.
+		isCommand = b.proc.IsKnownCommand(content.Body)
+	}
+	if isCommand {
 		entry = inboxEntryOf(evt, content.Body)
 		// A command sent as a reply names that message (!report answering abuse).
 		entry.ThreadRoot, entry.RelatesTo = threadRoot, content.RelatesTo.GetNonFallbackReplyTo()

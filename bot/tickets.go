@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,7 +37,7 @@ func (b *Bot) newTickets() ticketDesk {
 			AdminRoom: b.adminRoom, Admins: b.cfg.Matrix.Admins, Prefix: b.cfg.Matrix.CommandPrefix,
 			AbuseDeadline: cfg.AbuseDeadline.D(), RemindBefore: cfg.RemindBefore.D(), MaxPerDay: cfg.MaxPerDay,
 		},
-		Store: b.db.Tickets, Matrix: ticketMatrix{b}, Once: b.db.KV, Txn: b.db.DoTxn, Now: time.Now,
+		Store: b.db.Tickets, Matrix: ticketMatrix{b}, Once: b.db.KV, Txn: b.db.DoTxn, Now: time.Now, Private: b.isPrivate,
 	}}
 }
 
@@ -69,7 +70,7 @@ func (t ticketDesk) ByThread(ctx context.Context, root id.EventID) (*state.Ticke
 
 // Answer carries an admin's answer to the ticket's member (answerMember).
 func (t ticketDesk) Answer(ctx context.Context, tk *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
-	err := t.b.answerMember(ctx, tk, admin, eventID, text, signed)
+	err := t.FromAdmin(ctx, tk, admin, eventID, text, signed)
 	if why := whyNotSent(tk, err); why != "" {
 		return commands.Usagef("%s", why)
 	}
@@ -117,8 +118,13 @@ type ticketMatrix struct{ b *Bot }
 // state is loaded at once, so what Steward sends there is encrypted for the member.
 func (m ticketMatrix) OpenDirect(ctx context.Context, member id.UserID, name string) (id.RoomID, error) {
 	b := m.b
+	// Only Steward may invite: the chat must stay between the member and the admins.
+	onlySteward := 100
 	resp, err := b.client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{member}, Name: name,
+		Preset: "private_chat", IsDirect: true, Invite: []id.UserID{member}, Name: name,
+		PowerLevelOverride: &event.PowerLevelsEventContent{
+			Users: map[id.UserID]int{b.client.UserID: 100}, InvitePtr: &onlySteward,
+		},
 		InitialState: []*event.Event{{
 			Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
 		}},
@@ -188,7 +194,7 @@ func (b *Bot) relay(ctx context.Context, entry *state.InboxEntry) string {
 		if b.proc.RoleOf(ctx, entry.Sender) != commands.RoleAdmin {
 			return state.OutcomeRefused
 		}
-		err = b.answerMember(ctx, t, entry.Sender, entry.EventID, entry.Body, b.cfg.Tickets.SignReplies)
+		err = desk.FromAdmin(ctx, t, entry.Sender, entry.EventID, entry.Body, b.cfg.Tickets.SignReplies)
 		if why := whyNotSent(t, err); why != "" {
 			err = b.Reply(ctx, entry.RoomID, entry.EventID, entry.ThreadRoot, render.New(why))
 		}
@@ -220,23 +226,11 @@ func (b *Bot) relay(ctx context.Context, entry *state.InboxEntry) string {
 	return state.OutcomeOK
 }
 
-// errNotPrivate is a ticket's chat that has other people in it now.
-var errNotPrivate = errors.New("the ticket's chat has other people in it")
-
-// answerMember carries an admin's answer to the ticket's member, if their chat is
-// still private and the ticket open.
-func (b *Bot) answerMember(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
-	if !b.isPrivate(ctx, t.DMRoom, t.Member) {
-		return errNotPrivate
-	}
-	return b.tickets.FromAdmin(ctx, t, admin, eventID, text, signed)
-}
-
 // whyNotSent says, for the admins, why an answer did not reach the member; "" when
 // err is no such reason.
 func whyNotSent(t *state.Ticket, err error) string {
 	switch {
-	case errors.Is(err, errNotPrivate):
+	case errors.Is(err, tickets.ErrNotPrivate):
 		return "Ticket " + t.ID + "'s chat has other people in it now, so this did not go there. Answer the member in a new private chat."
 	case errors.Is(err, tickets.ErrClosed):
 		return "Ticket " + t.ID + " is closed, so this did not reach the member."
@@ -248,8 +242,8 @@ func whyNotSent(t *state.Ticket, err error) string {
 // invited): answers meant for the member must not reach anyone else.
 func (b *Bot) isPrivate(ctx context.Context, room id.RoomID, member id.UserID) bool {
 	members, err := b.client.StateStore.GetRoomJoinedOrInvitedMembers(ctx, room)
-	if err != nil {
-		return false
+	if err != nil || !slices.Contains(members, member) {
+		return false // the member left: nobody to tell
 	}
 	for _, m := range members {
 		if m != member && m != b.client.UserID {

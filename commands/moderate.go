@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/bot/render"
@@ -46,6 +47,9 @@ func (p *Processor) reportedTicket(ctx context.Context, ce *Event) (*state.Ticke
 	if t == nil || t.TargetEvent == "" {
 		return nil, Usagef("This thread's ticket points at no message. A member points at one by sending %sreport as a reply to it, or with its link.", p.settings.Prefix)
 	}
+	if t.TargetUser == p.settings.BotUserID || slices.Contains(p.settings.Admins, t.TargetUser) {
+		return nil, Usagef("The reported message is %s's, an admin's (or mine); admins' messages are not removed by command.", t.TargetUser)
+	}
 	return t, nil
 }
 
@@ -73,10 +77,8 @@ var CommandRemove = &Command{
 		if err = p.moderator.Redact(ctx, t.TargetEvent, strings.TrimSpace(ce.RawArgs)); err != nil {
 			return err
 		}
-		if err = p.tickets.Tell(ctx, t, "The admins removed the message you reported."); err != nil {
-			return err
-		}
-		if err = ce.Reply(ctx, render.New("Removed the reported message of ").Pill(t.TargetUser).Text(". The member who opened ticket "+t.ID+" is told.")); err != nil {
+		told := p.tellReporter(ctx, t, "The admins removed the message you reported.")
+		if err = ce.Reply(ctx, render.New("Removed the reported message of ").Pill(t.TargetUser).Text(". "+told)); err != nil {
 			return err
 		}
 		return Recorded{Outcome: state.OutcomeOK, Detail: "removed " + string(t.TargetEvent) + " of " + t.TargetUser.String() + "; ticket " + t.ID}
@@ -94,7 +96,7 @@ var CommandWarn = &Command{
 			return "", err
 		}
 		what := fmt.Sprintf("sends %s, in a private chat, the warning %s", user, quoteText(text))
-		if t != nil {
+		if t != nil && t.TargetUser == user {
 			what += "; the member who opened ticket " + t.ID + " is told"
 		}
 		return what, nil
@@ -109,13 +111,12 @@ var CommandWarn = &Command{
 			return err
 		}
 		detail := "warned " + user.String()
-		if t != nil {
-			if err = p.tickets.Tell(ctx, t, "The admins warned the account you reported."); err != nil {
-				return err
-			}
+		told := ""
+		if t != nil && t.TargetUser == user {
+			told = " " + p.tellReporter(ctx, t, "The admins warned the account you reported.")
 			detail += "; ticket " + t.ID
 		}
-		if err = ce.Reply(ctx, render.New("Warned ").Pill(user).Text(".")); err != nil {
+		if err = ce.Reply(ctx, render.New("Warned ").Pill(user).Text("."+told)); err != nil {
 			return err
 		}
 		return Recorded{Outcome: state.OutcomeOK, Detail: detail}
@@ -209,7 +210,7 @@ func moderateCommand(action, help, verb, done string) *Command {
 			if m.reason != "" {
 				what += ", giving the reason " + quoteText(m.reason)
 			}
-			if m.ticket != nil {
+			if m.ticket != nil && m.ticket.TargetUser == m.user {
 				what += "; the member who opened ticket " + m.ticket.ID + " is told"
 			}
 			return what, nil
@@ -225,11 +226,8 @@ func moderateCommand(action, help, verb, done string) *Command {
 			}
 			msg := render.New(done + " ").Pill(m.user).Text(" from the group room.")
 			detail := done + " " + m.user.String()
-			if m.ticket != nil {
-				if err = p.tickets.Tell(ctx, m.ticket, fmt.Sprintf("The admins %s the account you reported, %s, from the group room.", strings.ToLower(done), m.user)); err != nil {
-					return err
-				}
-				msg.Text(" The member who opened ticket " + m.ticket.ID + " is told.")
+			if m.ticket != nil && m.ticket.TargetUser == m.user {
+				msg.Text(" " + p.tellReporter(ctx, m.ticket, fmt.Sprintf("The admins %s the account you reported, %s, from the group room.", strings.ToLower(done), m.user)))
 				detail += "; ticket " + m.ticket.ID
 			}
 			if err = ce.Reply(ctx, msg); err != nil {
@@ -245,6 +243,16 @@ var (
 	CommandKick = moderateCommand(ActionKick, "Remove someone from the group room (they can come back if invited)", "removes", "Removed")
 	CommandBan  = moderateCommand(ActionBan, "Ban someone from the group room", "bans", "Banned")
 )
+
+// tellReporter tells a report's member what was done, and says for the admins
+// whether they were told: the action stands either way.
+func (p *Processor) tellReporter(ctx context.Context, t *state.Ticket, text string) string {
+	if err := p.tickets.Tell(ctx, t, text); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("ticket", t.ID).Msg("Couldn't tell the reporting member")
+		return "The member who opened ticket " + t.ID + " could not be told (their chat is not private any more)."
+	}
+	return "The member who opened ticket " + t.ID + " is told."
+}
 
 // quoteText puts text in quotes for a sentence.
 func quoteText(s string) string { return "“" + s + "”" }

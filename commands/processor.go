@@ -177,6 +177,13 @@ func (p *Processor) IsCommand(body string) bool {
 	return ok
 }
 
+// IsKnownCommand reports whether body runs one of Steward's commands (in a member's
+// private chat, anything else is carried to the admins as it is).
+func (p *Processor) IsKnownCommand(body string) bool {
+	parsed, ok, _ := Parse(body, p.settings.Prefix)
+	return ok && p.registry.Lookup(parsed.Name) != nil
+}
+
 // IsPrivate reports whether body runs a Private command, whose text is not kept.
 func (p *Processor) IsPrivate(body string) bool {
 	parsed, ok, _ := Parse(body, p.settings.Prefix)
@@ -217,6 +224,11 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 		Actor: in.Sender, ActorDevice: in.DeviceID, RoomID: in.RoomID, EventID: in.EventID,
 		Action: "command." + parsed.Name, Arguments: parsed.Rest,
 	}
+	// Decided before anything can refuse it: a member's words to the admins (a
+	// report, anything said in their private chat) never reach the log.
+	if p.IsPrivate(in.Body) || (in.RoomID != p.settings.AdminRoom && in.RoomID != p.settings.GroupRoom) {
+		entry.Arguments = "(private)"
+	}
 	ce := &Event{
 		Args: parsed.Args, RawArgs: parsed.Rest, Sender: in.Sender, DeviceID: in.DeviceID,
 		Verified: in.Encrypted && in.Trust >= id.TrustStateCrossSignedTOFU, Encrypted: in.Encrypted,
@@ -227,9 +239,6 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	entry.Outcome, entry.Detail = outcome, detail
 	if ce.Command != nil {
 		entry.Action = "command." + ce.Command.Name
-		if ce.Command.Private {
-			entry.Arguments = "(private)"
-		}
 	}
 	err := p.txn(ctx, func(ctx context.Context) error {
 		entryID, err := p.audit.Append(ctx, entry)

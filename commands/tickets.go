@@ -28,6 +28,7 @@ type TicketDesk interface {
 	Close(ctx context.Context, t *state.Ticket, admin id.UserID, decision string) error
 	Note(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string) error
 	Tell(ctx context.Context, t *state.Ticket, text string) error
+	FromMember(ctx context.Context, t *state.Ticket, eventID id.EventID, text string) error
 	// Answer carries an admin's answer to the ticket's member, signed or not.
 	Answer(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error
 	// Fetch fetches a message of the group room that a report points at.
@@ -83,10 +84,24 @@ func ticketCommand(name, kind, help, args string) *Command {
 			if text == "" {
 				return Usagef("Usage: %s%s %s", p.settings.Prefix, name, args)
 			}
-			// In the group room, a new private chat; in a private chat, that one.
+			// In the group room, a new private chat; in a private chat, that one
+			// (encrypted), where an open ticket takes it as one more message.
 			room := id.RoomID("")
 			if ce.RoomID != p.settings.GroupRoom && ce.RoomID != p.settings.AdminRoom {
+				if !ce.Encrypted {
+					return Usagef("This chat is not encrypted, so I take no tickets here. Send %s%s in the group room, and I'll open an encrypted chat with you.", p.settings.Prefix, name)
+				}
 				room = ce.RoomID
+				open, err := p.tickets.InRoom(ctx, room)
+				if err != nil {
+					return err
+				}
+				if open != nil && open.Member == ce.Sender {
+					if err = p.tickets.FromMember(ctx, open, ce.EventID, text); err != nil {
+						return err
+					}
+					return ce.Reply(ctx, render.New("Added to ticket ").Bold(open.ID).Text("."))
+				}
 			}
 			var quoted *tickets.Quoted
 			if kind == state.TicketReport {

@@ -246,10 +246,20 @@ func (tk *Tickets) OpenedSince(ctx context.Context, member id.UserID, t time.Tim
 }
 
 // Scrub removes the text of the messages of tickets closed before t, keeping the
-// tickets and their decisions; it returns how many messages lost their text.
+// tickets and their decisions; it returns how many messages lost their text. The
+// copies Steward sent (its outbox: the thread's messages, the member's chat) lose
+// their content too, once sent.
 func (tk *Tickets) Scrub(ctx context.Context, before time.Time) (int64, error) {
 	res, err := tk.db.Exec(ctx, `UPDATE ticket_message SET body='' WHERE body<>'' AND ticket_id IN
 		(SELECT id FROM ticket WHERE state='closed' AND closed_at<$1)`, before.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	_, err = tk.db.Exec(ctx, `UPDATE outbox SET content='{}' WHERE state='sent' AND content<>'{}' AND (
+			room_id IN (SELECT dm_room FROM ticket WHERE state='closed' AND closed_at<$1)
+			OR id IN (SELECT thread_msg FROM ticket WHERE state='closed' AND closed_at<$1)
+			OR relates_to_msg IN (SELECT thread_msg FROM ticket WHERE state='closed' AND closed_at<$1 AND thread_msg<>0))`,
+		before.UnixMilli())
 	if err != nil {
 		return 0, err
 	}

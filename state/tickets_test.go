@@ -2,9 +2,11 @@ package state_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/state"
@@ -91,6 +93,15 @@ func TestTickets(t *testing.T) {
 		t.Errorf("closed ticket: %+v", closed)
 	}
 
+	// What Steward sent in the member's chat is in its outbox.
+	sentID, err := db.Outbox.Add(ctx, "!dm-carol:x", event.EventMessage, map[string]string{"body": "we'll look at it"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = db.Outbox.MarkSent(ctx, sentID, "$sent"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Retention: the text goes, the decision stays.
 	if n, err := tk.Scrub(ctx, now.Add(90*time.Minute)); err != nil || n != 2 {
 		t.Fatalf("Scrub = %d, %v; want the 2 messages of the closed ticket", n, err)
@@ -101,5 +112,8 @@ func TestTickets(t *testing.T) {
 	}
 	if closed, _ = tk.Get(ctx, report.ID); closed.Decision != "warned the sender" {
 		t.Errorf("Scrub lost the decision: %+v", closed)
+	}
+	if sent, _ := db.Outbox.Get(ctx, sentID); sent == nil || strings.Contains(string(sent.Content), "look at it") {
+		t.Errorf("the outbox keeps what was sent to the member: %+v", sent)
 	}
 }

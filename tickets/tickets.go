@@ -58,6 +58,9 @@ type Desk struct {
 	Settings Settings
 	Store    Store
 	Matrix   Matrix
+	// Private reports whether the member's chat holds nobody else; nothing is sent
+	// to it otherwise. Nil means always.
+	Private func(ctx context.Context, room id.RoomID, member id.UserID) bool
 	// Once remembers what was said once (state.KV).
 	Once interface {
 		SetOnce(ctx context.Context, key, value string) (bool, error)
@@ -157,9 +160,9 @@ func (d *Desk) threadStart(t *state.Ticket, text string, quoted *Quoted) *render
 			title += " (" + t.Category + ")"
 		}
 	}
-	msg := render.New("").Bold(title).Text(" from ").Pill(t.Member).Text(":").Line().Quote(text)
+	msg := render.New("").Bold(title).Text(" from ").Pill(t.Member).Text(":").Line().Quote(clip(text))
 	if quoted != nil {
-		msg.Text("The reported message, by ").Pill(quoted.Sender).Text(" in " + quoted.Room.String() + " at " + quoted.At.UTC().Format("2006-01-02 15:04 UTC") + ":").Line().Quote(quoted.Body)
+		msg.Text("The reported message, by ").Pill(quoted.Sender).Text(" in the group room at " + quoted.At.UTC().Format("2006-01-02 15:04 UTC") + ":").Line().Quote(clip(quoted.Body))
 	}
 	if !t.Deadline.IsZero() {
 		msg.Text("Answer by " + render.Clock(t.Deadline, t.CreatedAt) + ". ")
@@ -182,7 +185,7 @@ func (d *Desk) FromMember(ctx context.Context, t *state.Ticket, eventID id.Event
 		if t.Assignee != "" {
 			mentions = append(mentions, t.Assignee)
 		}
-		_, err = d.Matrix.Post(ctx, d.Settings.AdminRoom, t.ThreadMsg, render.New("").Pill(t.Member).Text(":").Line().Quote(text), mentions...)
+		_, err = d.Matrix.Post(ctx, d.Settings.AdminRoom, t.ThreadMsg, render.New("").Pill(t.Member).Text(":").Line().Quote(clip(text)), mentions...)
 		return err
 	})
 }
@@ -198,13 +201,25 @@ func (d *Desk) FromAdmin(ctx context.Context, t *state.Ticket, admin id.UserID, 
 		if err != nil || !added {
 			return err
 		}
-		msg := render.New("").Bold("The admins:").Line().Quote(text)
+		msg := render.New("").Bold("The admins:").Line().Quote(clip(text))
 		if signed {
-			msg = render.New("").Pill(admin).Text(" (an admin):").Line().Quote(text)
+			msg = render.New("").Pill(admin).Text(" (an admin):").Line().Quote(clip(text))
 		}
-		_, err = d.Matrix.Post(ctx, t.DMRoom, 0, msg)
-		return err
+		return d.toMember(ctx, t, msg)
 	})
+}
+
+// ErrNotPrivate is a member's chat that someone else has joined: nothing more is sent
+// there.
+var ErrNotPrivate = errors.New("the member's chat has other people in it")
+
+// toMember queues msg for the ticket's member, if their chat is still private.
+func (d *Desk) toMember(ctx context.Context, t *state.Ticket, msg *render.Message) error {
+	if d.Private != nil && !d.Private(ctx, t.DMRoom, t.Member) {
+		return ErrNotPrivate
+	}
+	_, err := d.Matrix.Post(ctx, t.DMRoom, 0, msg)
+	return err
 }
 
 // ErrClosed is a ticket that is closed already.
@@ -218,8 +233,7 @@ func (d *Desk) Note(ctx context.Context, t *state.Ticket, admin id.UserID, event
 
 // Tell tells the ticket's member, in plain words, what the admins did about it.
 func (d *Desk) Tell(ctx context.Context, t *state.Ticket, text string) error {
-	_, err := d.Matrix.Post(ctx, t.DMRoom, 0, render.New("About ticket ").Bold(t.ID).Text(": "+text))
-	return err
+	return d.toMember(ctx, t, render.New("About ticket ").Bold(t.ID).Text(": "+text))
 }
 
 // Take makes admin the ticket's assignee.
@@ -247,9 +261,25 @@ func (d *Desk) Close(ctx context.Context, t *state.Ticket, admin id.UserID, deci
 			return ErrClosed
 		}
 		t.State, t.Decision, t.ClosedBy = state.TicketClosed, decision, admin
-		_, err = d.Matrix.Post(ctx, t.DMRoom, 0, render.New("Ticket ").Bold(t.ID).Text(" is closed. The admins' decision:").Line().Quote(decision))
+		err = d.toMember(ctx, t, render.New("Ticket ").Bold(t.ID).Text(" is closed. The admins' decision:").Line().Quote(decision).
+			Text("Anything you write here later opens a new ticket."))
+		if errors.Is(err, ErrNotPrivate) {
+			return nil // closed all the same; the decision stays with the admins
+		}
 		return err
 	})
+}
+
+// maxQuote bounds the text a relayed message carries, so the encrypted event stays
+// far below the homeserver's 64 KiB limit (the whole text stays with the ticket).
+const maxQuote = 8000
+
+// clip shortens text to maxQuote characters, saying so.
+func clip(text string) string {
+	if r := []rune(text); len(r) > maxQuote {
+		return string(r[:maxQuote]) + "… (cut; the whole text is kept with the ticket)"
+	}
+	return text
 }
 
 // CloseOrphans closes the tickets a stop left without a private chat or thread (it
