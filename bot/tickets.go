@@ -194,6 +194,11 @@ func (b *Bot) relay(ctx context.Context, entry *state.InboxEntry) string {
 		if b.proc.RoleOf(ctx, entry.Sender) != commands.RoleAdmin {
 			return state.OutcomeRefused
 		}
+		if b.cfg.Matrix.VerifiedDevicesRequired() && entry.Trust < id.TrustStateCrossSignedTOFU {
+			// What reaches a member in the admins' name comes from a verified device.
+			err = b.Reply(ctx, entry.RoomID, entry.EventID, entry.ThreadRoot, render.New("This did not reach the member: answers to tickets must come from a device you have verified."))
+			break
+		}
 		err = desk.FromAdmin(ctx, t, entry.Sender, entry.EventID, entry.Body, b.cfg.Tickets.SignReplies)
 		if why := whyNotSent(t, err); why != "" {
 			err = b.Reply(ctx, entry.RoomID, entry.EventID, entry.ThreadRoot, render.New(why))
