@@ -76,26 +76,12 @@ type Tickets struct {
 const ticketColumns = `id, member, kind, category, state, dm_room, thread_msg, assignee, decision, closed_by,
 	deadline, reminded, created_at, updated_at, closed_at, target_room, target_event, target_user`
 
-func millis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms)
-}
-
 func scanTicket(row dbutil.Scannable) (*Ticket, error) {
 	var t Ticket
 	var deadline, created, updated, closed int64
 	err := row.Scan(&t.ID, &t.Member, &t.Kind, &t.Category, &t.State, &t.DMRoom, &t.ThreadMsg, &t.Assignee, &t.Decision,
 		&t.ClosedBy, &deadline, &t.Reminded, &created, &updated, &closed, &t.TargetRoom, &t.TargetEvent, &t.TargetUser)
-	t.Deadline, t.CreatedAt, t.UpdatedAt, t.ClosedAt = fromMillis(deadline), fromMillis(created), fromMillis(updated), fromMillis(closed)
+	t.Deadline, t.CreatedAt, t.UpdatedAt, t.ClosedAt = fromMS(deadline), fromMS(created), fromMS(updated), fromMS(closed)
 	return &t, err
 }
 
@@ -109,7 +95,7 @@ func (tk *Tickets) Create(ctx context.Context, t *Ticket) error {
 		t.ID = random.StringCharset(4, approvalIDAlphabet)
 		res, err := tk.db.Exec(ctx, `INSERT INTO ticket (`+ticketColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, '', '', '', $8, 0, $9, $9, 0, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
-			t.ID, t.Member, t.Kind, t.Category, t.State, t.DMRoom, t.ThreadMsg, millis(t.Deadline), millis(t.CreatedAt),
+			t.ID, t.Member, t.Kind, t.Category, t.State, t.DMRoom, t.ThreadMsg, ms(t.Deadline), ms(t.CreatedAt),
 			t.TargetRoom, t.TargetEvent, t.TargetUser)
 		if err != nil {
 			return fmt.Errorf("store ticket: %w", err)
