@@ -255,17 +255,24 @@ var CommandClose = &Command{
 	},
 }
 
+// threadWords reads a command that takes TEXT in a ticket's thread: the ticket and
+// the text.
+func (p *Processor) threadWords(ctx context.Context, ce *Event) (*state.Ticket, string, error) {
+	text := strings.TrimSpace(ce.RawArgs)
+	if text == "" {
+		return nil, "", Usagef("Usage: %s%s TEXT, in a ticket's thread", p.settings.Prefix, ce.Command.Name)
+	}
+	t, err := p.ticketArg(ctx, ce, "")
+	return t, text, err
+}
+
 // CommandNote keeps a note on a ticket among the admins.
 var CommandNote = &Command{
 	Name: "note", Section: SectionGroup, Help: "In a ticket's thread: a note among admins, not sent to the member", Args: "TEXT",
 	Role: RoleAdmin, FreeText: true,
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
-		text := strings.TrimSpace(ce.RawArgs)
-		if text == "" {
-			return Usagef("Usage: %snote TEXT, in a ticket's thread", p.settings.Prefix)
-		}
-		t, err := p.ticketArg(ctx, ce, "")
+		t, text, err := p.threadWords(ctx, ce)
 		if err != nil {
 			return err
 		}
@@ -283,11 +290,7 @@ var CommandSign = &Command{
 	Role: RoleAdmin, FreeText: true,
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
-		text := strings.TrimSpace(ce.RawArgs)
-		if text == "" {
-			return Usagef("Usage: %ssign TEXT, in a ticket's thread", p.settings.Prefix)
-		}
-		t, err := p.ticketArg(ctx, ce, "")
+		t, text, err := p.threadWords(ctx, ce)
 		if err != nil {
 			return err
 		}
