@@ -240,13 +240,3 @@ func validReadData(s string) bool {
 	f, err := strconv.ParseFloat(pct, 64)
 	return err == nil && f >= 0.01 && f <= 100
 }
-
-// Set returns the backup set named name.
-func (b Backups) Set(name string) (BackupSet, bool) {
-	for _, s := range b.Sets {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return BackupSet{}, false
-}

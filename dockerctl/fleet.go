@@ -32,13 +32,6 @@ func ConnectFleet(endpoints []Endpoint) (*Fleet, error) {
 	return f, nil
 }
 
-// NewFleet makes a fleet of engines already connected.
-func NewFleet(engines ...*Engine) *Fleet {
-	f := &Fleet{engines: slices.Clone(engines)}
-	slices.SortFunc(f.engines, func(a, b *Engine) int { return strings.Compare(a.name, b.name) })
-	return f
-}
-
 // Close releases every engine's connections.
 func (f *Fleet) Close() error {
 	var errs []error

@@ -132,13 +132,6 @@ func (tk *Tickets) ByThreadMsg(ctx context.Context, msgID int64) (*Ticket, error
 	return tk.one(ctx, "thread_msg=$1", msgID)
 }
 
-// IsTicketRoom reports whether room is the direct chat of any ticket.
-func (tk *Tickets) IsTicketRoom(ctx context.Context, room id.RoomID) (bool, error) {
-	var n int
-	err := tk.db.QueryRow(ctx, "SELECT COUNT(*) FROM ticket WHERE dm_room=$1", room).Scan(&n)
-	return n > 0, err
-}
-
 // TicketFilter narrows List.
 type TicketFilter struct {
 	// State is open, closed, or empty for both.
