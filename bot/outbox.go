@@ -28,7 +28,8 @@ const outboxPoll = 2 * time.Second
 // Reply queues msg as a notice in roomID, as a reply to replyTo and inside the thread
 // threadRoot when there is one.
 func (b *Bot) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
-	return b.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
+	_, err := b.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
+	return err
 }
 
 func replyContent(msg *render.Message, replyTo, threadRoot id.EventID) *event.MessageEventContent {
@@ -47,18 +48,14 @@ func replyContent(msg *render.Message, replyTo, threadRoot id.EventID) *event.Me
 
 // Post is Reply that returns the message's outbox ID, for reactions and edits.
 func (b *Bot) Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) (int64, error) {
-	content := replyContent(msg, replyTo, threadRoot)
-	msgID, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, replyTo)
-	if err == nil {
-		state.AfterCommit(ctx, func() { wake(b.outboxWake) })
-	}
-	return msgID, err
+	return b.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
 }
 
 // React queues a reaction with key to the queued message msgID.
 func (b *Bot) React(ctx context.Context, roomID id.RoomID, msgID int64, key string) error {
 	content := &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, Key: key}}
-	return b.queueRelated(ctx, roomID, event.EventReaction, content, msgID)
+	_, err := b.queueRelated(ctx, roomID, event.EventReaction, content, msgID)
+	return err
 }
 
 // Edit queues a replacement of the queued message msgID's text by msg.
@@ -66,7 +63,8 @@ func (b *Bot) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *rend
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{}
 	content.SetEdit("") // the sender fills in the event ID once msgID is sent
-	return b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
+	_, err := b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
+	return err
 }
 
 // FollowUp queues msg as a reply to the earlier queued message msgID (a resolved
@@ -75,7 +73,8 @@ func (b *Bot) FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{UserIDs: mentions}
 	content.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{}} // filled in when sent
-	return b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
+	_, err := b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
+	return err
 }
 
 // Announce queues msg for roomID as an ordinary text message, which (unlike Steward's
@@ -87,26 +86,27 @@ func (b *Bot) Announce(ctx context.Context, roomID id.RoomID, msg *render.Messag
 	return b.Send(ctx, roomID, content)
 }
 
-func (b *Bot) queueRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, msgID int64) error {
-	if _, err := b.db.Outbox.AddRelated(ctx, roomID, evtType, content, msgID); err != nil {
-		return err
+func (b *Bot) queueRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, msgID int64) (int64, error) {
+	relatedID, err := b.db.Outbox.AddRelated(ctx, roomID, evtType, content, msgID)
+	if err == nil {
+		state.AfterCommit(ctx, func() { wake(b.outboxWake) })
 	}
-	state.AfterCommit(ctx, func() { wake(b.outboxWake) })
-	return nil
+	return relatedID, err
 }
 
 // Send queues content for roomID. It returns once the message is durably queued; the
 // outbox sender delivers it, in order, whenever the homeserver takes it.
 func (b *Bot) Send(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent) error {
-	return b.queue(ctx, roomID, content, "")
+	_, err := b.queue(ctx, roomID, content, "")
+	return err
 }
 
-func (b *Bot) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) error {
-	if _, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, replyTo); err != nil {
-		return err
+func (b *Bot) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) (int64, error) {
+	msgID, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, replyTo)
+	if err == nil {
+		state.AfterCommit(ctx, func() { wake(b.outboxWake) })
 	}
-	state.AfterCommit(ctx, func() { wake(b.outboxWake) })
-	return nil
+	return msgID, err
 }
 
 // sendOutbox delivers queued messages one at a time, oldest first. A message that fails

@@ -147,19 +147,11 @@ func (m ticketMatrix) Post(ctx context.Context, roomID id.RoomID, threadMsg int6
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{UserIDs: mentions}
 	if threadMsg == 0 {
-		msgID, err := m.b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, "")
-		if err == nil {
-			state.AfterCommit(ctx, func() { wake(m.b.outboxWake) })
-		}
-		return msgID, err
+		return m.b.queue(ctx, roomID, content, "")
 	}
 	// The thread's root is filled in when this is sent (resolveRelation).
 	content.RelatesTo = &event.RelatesTo{Type: event.RelThread, IsFallingBack: true, InReplyTo: &event.InReplyTo{}}
-	msgID, err := m.b.db.Outbox.AddRelated(ctx, roomID, event.EventMessage, content, threadMsg)
-	if err == nil {
-		state.AfterCommit(ctx, func() { wake(m.b.outboxWake) })
-	}
-	return msgID, err
+	return m.b.queueRelated(ctx, roomID, event.EventMessage, content, threadMsg)
 }
 
 // relayOf returns the inbox entry for a message to carry across for a ticket: any text
@@ -218,7 +210,7 @@ func (b *Bot) relay(ctx context.Context, entry *state.InboxEntry) string {
 			// A chat the member started, or one whose ticket was closed: a new ticket.
 			_, err = desk.Open(ctx, entry.Sender, state.TicketRequest, "", entry.Body, entry.EventID, nil, entry.RoomID)
 			if errors.Is(err, tickets.ErrTooMany) {
-				err = b.Reply(ctx, entry.RoomID, entry.EventID, "", render.New("You have opened many tickets today; the admins know. Please wait for their answers."))
+				err = b.Reply(ctx, entry.RoomID, entry.EventID, "", render.New(tickets.TooManyMessage))
 			}
 		default:
 			return state.OutcomeIgnored

@@ -110,7 +110,7 @@ func ticketCommand(name, kind, help, args string) *Command {
 			t, err := p.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, quoted, room)
 			switch {
 			case errors.Is(err, tickets.ErrTooMany):
-				return Usagef("You have opened many tickets today; the admins know. Please wait for their answers.")
+				return Usagef("%s", tickets.TooManyMessage)
 			case err != nil:
 				return err
 			}

@@ -74,6 +74,9 @@ type Desk struct {
 // ErrTooMany is a member who opened MaxPerDay tickets in the last day.
 var ErrTooMany = errors.New("too many tickets today")
 
+// TooManyMessage is what a member over the limit is told.
+const TooManyMessage = "You have opened many tickets today; the admins know. Please wait for their answers."
+
 // Open files a request or report from member with its first words: it opens a direct
 // chat with the member (or uses room, the chat the member started), tells them the
 // ticket's ID there, and starts the ticket's thread in the admin room. quoted, when
