@@ -70,7 +70,7 @@ func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
 					crashPoint("command-answered")
 					if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
 						log.Err(err).Msg("Failed to mark command done")
-					} else if entry.Kind == state.InboxRelay || b.proc.IsPrivate(entry.Body) || !b.isOurRoom(entry.RoomID) {
+					} else if entry.Kind == state.InboxRelay || b.proc.IsPrivate(entry.RoomID, entry.Body) {
 						if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {
 							log.Err(err).Msg("Failed to forget a ticket message's text")
 						}
@@ -138,7 +138,7 @@ func (b *Bot) reportInterrupted(ctx context.Context) error {
 				}
 			}
 			args := e.Body
-			if b.proc.IsPrivate(e.Body) || !b.isOurRoom(e.RoomID) {
+			if b.proc.IsPrivate(e.RoomID, e.Body) {
 				args = "(private)" // a member's words to the admins stay out of the log
 			}
 			if _, err = b.db.Audit.Append(ctx, &state.AuditEntry{

@@ -184,8 +184,13 @@ func (p *Processor) IsKnownCommand(body string) bool {
 	return ok && p.registry.Lookup(parsed.Name) != nil
 }
 
-// IsPrivate reports whether body runs a Private command, whose text is not kept.
-func (p *Processor) IsPrivate(body string) bool {
+// IsPrivate reports whether the words of a command sent in room must stay out of the
+// decision log and the inbox: a Private command (a member's report), or anything said
+// in a member's private chat with Steward.
+func (p *Processor) IsPrivate(room id.RoomID, body string) bool {
+	if room != p.settings.AdminRoom && room != p.settings.GroupRoom {
+		return true
+	}
 	parsed, ok, _ := Parse(body, p.settings.Prefix)
 	if !ok {
 		return false
@@ -226,7 +231,7 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	}
 	// Decided before anything can refuse it: a member's words to the admins (a
 	// report, anything said in their private chat) never reach the log.
-	if p.IsPrivate(in.Body) || (in.RoomID != p.settings.AdminRoom && in.RoomID != p.settings.GroupRoom) {
+	if p.IsPrivate(in.RoomID, in.Body) {
 		entry.Arguments = "(private)"
 	}
 	ce := &Event{
