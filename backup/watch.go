@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -147,7 +146,7 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 			o.Summary = fmt.Sprintf("Backup %s failed its restore drill", s.Name)
 			o.Hint = "the newest snapshot could not be restored as recorded"
 		}
-		o.Value = shorten(redact.Secrets(last.Detail), 300)
+		o.Value = monitor.ShortText(redact.Secrets(last.Detail), 300)
 		obs = append(obs, o)
 	}
 	if c.Copy != nil {
@@ -158,7 +157,7 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 		o.Hint = "its off-site copy is set " + c.Copy.Name
 		switch {
 		case err != nil:
-			o.Value = "can't read the snapshots of " + c.Copy.Name + ": " + shorten(redact.Secrets(err.Error()), 200)
+			o.Value = "can't read the snapshots of " + c.Copy.Name + ": " + monitor.ShortText(redact.Secrets(err.Error()), 200)
 			obs = append(obs, o)
 		case !copyNewest.IsZero() && now.Sub(copyNewest) <= c.Copy.Due():
 		default:
@@ -234,14 +233,6 @@ func device(path string) (uint64, bool) {
 // ago says how long ago t was, the way a person would.
 func ago(t, now time.Time) string {
 	return monitor.HumanDuration(now.Sub(t)) + " ago (" + t.UTC().Format("2006-01-02 15:04") + " UTC)"
-}
-
-func shorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 // logger is the context's logger with the set named.

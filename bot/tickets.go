@@ -256,9 +256,9 @@ func (b *Bot) isPrivateInvite(ctx context.Context, evt *event.Event) bool {
 	return evt.Content.AsMember().IsDirect && b.proc.RoleOf(ctx, evt.Sender) >= commands.RoleMember
 }
 
-// remindTickets sends the reminders of abuse reports' deadlines, and removes the text
-// of tickets closed longer than tickets.retention, every 15 seconds (a query on an
-// index; reminders come at most that late).
+// remindTickets sends the reminders of abuse reports' deadlines every 15 seconds (a
+// query on an index; reminders come at most that late), and removes the text of
+// tickets closed longer than tickets.retention every hour.
 func (b *Bot) remindTickets(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
 	if n, err := b.tickets.CloseOrphans(ctx, b.startedAt); err != nil {
@@ -266,10 +266,16 @@ func (b *Bot) remindTickets(ctx context.Context) {
 	} else if n > 0 {
 		log.Warn().Int("tickets", n).Msg("Closed tickets a stop left without their rooms")
 	}
+	var scrubbed time.Time
 	for sleep(ctx, 15*time.Second, nil) {
 		if err := b.tickets.Remind(ctx); err != nil && ctx.Err() == nil {
 			log.Err(err).Msg("Failed to remind of tickets' deadlines")
 		}
+		// Retention is counted in days: once an hour is plenty.
+		if time.Since(scrubbed) < time.Hour {
+			continue
+		}
+		scrubbed = time.Now()
 		if n, err := b.db.Tickets.Scrub(ctx, time.Now().Add(-b.cfg.Tickets.Retention.D())); err != nil && ctx.Err() == nil {
 			log.Err(err).Msg("Failed to remove the text of old tickets")
 		} else if n > 0 {

@@ -176,7 +176,7 @@ func (c *ContainerCheck) Observe(ctx context.Context) ([]Observation, error) {
 		if ct.State == "running" && ct.Health == "unhealthy" {
 			o := base
 			o.Fingerprint, o.Summary = fingerprint+"unhealthy", fmt.Sprintf("Container %s is unhealthy", ref)
-			o.Value = "health check says: " + shortText(redact.Secrets(ct.HealthLog), 200)
+			o.Value = "health check says: " + ShortText(redact.Secrets(ct.HealthLog), 200)
 			obs = append(obs, o)
 		}
 		if n := c.recentRestarts(ct, now); n >= c.RestartLoop {
@@ -251,7 +251,8 @@ func (c *ContainerCheck) recentRestarts(ct dockerctl.Container, now time.Time) i
 	return ct.RestartCount - readings[0].count
 }
 
-func shortText(s string, n int) string {
+// ShortText puts s on one line and cuts it to n characters, as alerts show text.
+func ShortText(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len([]rune(s)) <= n {
 		return s
