@@ -11,9 +11,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/backup"
-	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 

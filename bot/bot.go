@@ -19,11 +19,11 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 

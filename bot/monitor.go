@@ -8,9 +8,9 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/render"
 )
 
 // engineSettings is what the alert engine needs from the config.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/render"
 )
 
 // maxAnnouncement keeps announcements to what members will read.

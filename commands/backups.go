@@ -11,8 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/backup"
-	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/redact"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/redact"
+	"github.com/steward-bot/steward/render"
 )
 
 // ContainerDesk is what commands do with the Docker Engines (dockerctl.Fleet).

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/render"
 )
 
 // CommandHelp lists what the asker may run, generated from the declarations so that

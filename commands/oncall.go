@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/render"
 )
 
 // CommandOnCall says who is on duty, and lets an admin take over until the next

@@ -10,8 +10,8 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 

@@ -8,8 +8,8 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 	"github.com/steward-bot/steward/tickets"
 )

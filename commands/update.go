@@ -9,9 +9,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/steward-bot/steward/bot/render"
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/redact"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 

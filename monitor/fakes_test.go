@@ -14,7 +14,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 

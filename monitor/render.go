@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward-bot/steward/bot/render"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
