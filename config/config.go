@@ -33,7 +33,7 @@ import (
 	// minimal container images) without /usr/share/zoneinfo.
 	_ "time/tzdata"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -824,7 +824,7 @@ func readDocument(data []byte) (*yaml.Node, Problems) {
 	return root, nil
 }
 
-// syntaxProblem turns a yaml.v3 parse error ("yaml: line 3: did not find
+// syntaxProblem turns a yaml parse error ("yaml: line 3: did not find
 // expected key") into a Problem with the line split out.
 func syntaxProblem(err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -856,7 +856,7 @@ func (w *walker) typeProblem(key string, line int, msg string) {
 // walk checks node n against type t at dotted key; line is where the key is.
 // It reports false when n itself cannot be decoded into t (problems further
 // down are handled by the callers lower in the tree), so the caller can
-// replace n with null: yaml.v3 abandons the whole decode on some errors, and
+// replace n with null: the YAML decoder abandons the whole decode on some errors, and
 // one bad value must not empty the rest of the config.
 func (w *walker) walk(n *yaml.Node, t reflect.Type, key string, line int) bool {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -916,7 +916,7 @@ func nullNode(at *yaml.Node) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: at.Line, Column: at.Column}
 }
 
-// zeroNode stands in for a list item that was reported. yaml.v3 drops null
+// zeroNode stands in for a list item that was reported. the YAML decoder drops null
 // items from a list, which would move the items after it to indexes other
 // than the ones their problems are recorded under; the zero value of the
 // item's type keeps every item where the file has it.
@@ -1064,7 +1064,7 @@ func joinKey(parent, child string) string {
 }
 
 // fieldsByName maps the YAML names of a struct's exported fields to them,
-// following yaml.v3's rules: the tag name, else the lowercased field name.
+// following the YAML decoder's rules: the tag name, else the lowercased field name.
 func fieldsByName(t reflect.Type) map[string]reflect.StructField {
 	fields := map[string]reflect.StructField{}
 	for f := range t.Fields() {
