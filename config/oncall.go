@@ -1,0 +1,122 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// Defaults of the oncall section: duty passes on every Monday at 9 UTC.
+const (
+	DefaultHandover     = handoverWeekly
+	DefaultHandoverDay  = "monday"
+	DefaultHandoverHour = 9
+	DefaultHandoverZone = "UTC"
+)
+
+// The values of oncall.handover.
+const (
+	handoverDaily  = "daily"
+	handoverWeekly = "weekly"
+)
+
+// OnCall is the rotation of admins on duty: the one who is called first when a
+// critical alert is not taken, so a problem at night wakes one person rather
+// than everyone. The section is optional; without a rotation nobody is on duty.
+type OnCall struct {
+	// Rotation lists admins, each also in Matrix.Admins, in the order they
+	// take turns. Empty (the default) means no rotation: escalation goes to
+	// all admins at once.
+	Rotation []id.UserID `yaml:"rotation"`
+	// Handover is how often duty passes to the next admin, daily or weekly;
+	// use Daily.
+	Handover string `yaml:"handover"`
+	// Day is the weekday of a weekly handover, monday to sunday (or mon to
+	// sun), in any case; use Weekday. It is refused with a daily handover,
+	// where it would mean nothing.
+	Day string `yaml:"day"`
+	// Hour is the hour of the handover, 0 to 23, in TimeZone.
+	Hour int `yaml:"hour"`
+	// TimeZone is an IANA zone name like Europe/Berlin, so the handover
+	// happens at the same local time across daylight saving changes.
+	TimeZone string `yaml:"time_zone"`
+	// Location is TimeZone loaded, filled in by Load and Parse even when
+	// the section is absent, so a loaded config never has it nil.
+	Location *time.Location `yaml:"-"`
+}
+
+// Weekday returns the weekday of a weekly handover: Day, or Monday when Day
+// is empty or not a day (Load and Parse accept only days it knows).
+func (o OnCall) Weekday() time.Weekday {
+	if d, ok := parseWeekday(o.Day); ok {
+		return d
+	}
+	return time.Monday
+}
+
+// Daily reports whether duty passes on every day. Any other Handover,
+// including an empty one in an OnCall built in code, is weekly.
+func (o OnCall) Daily() bool { return o.Handover == handoverDaily }
+
+// checkOnCall validates the oncall section against the admins configured
+// and loads its time zone into Location.
+func (v *validator) checkOnCall(c *Config) {
+	o := &c.OnCall
+	admins := c.Matrix.Admins
+	firstSeen := map[id.UserID]int{}
+	for i, u := range o.Rotation {
+		key := fmt.Sprintf("oncall.rotation[%d]", i)
+		if !validUserID(u) {
+			v.invalid(key, fmt.Sprintf("not a valid Matrix user ID (like @alice:example.org): %q", u))
+			continue
+		}
+		if j, dup := firstSeen[u]; dup {
+			v.invalid(key, fmt.Sprintf("%s is listed twice (also oncall.rotation[%d])", u, j))
+			continue
+		}
+		firstSeen[u] = i
+		// No admins is reported at matrix.admins; every entry would only
+		// repeat it.
+		if len(admins) > 0 && !slices.Contains(admins, u) {
+			v.invalid(key, fmt.Sprintf("%s is not in matrix.admins: only admins can be on duty", u))
+		}
+	}
+
+	if o.Handover != handoverDaily && o.Handover != handoverWeekly {
+		v.invalid("oncall.handover", fmt.Sprintf("must be daily or weekly; got %q", o.Handover))
+	}
+	switch {
+	case o.Daily():
+		if v.set["oncall.day"] {
+			v.invalid("oncall.day", "day only applies to a weekly handover; leave it out with handover: daily")
+		}
+	case o.Day == "":
+		v.invalid("oncall.day", "must not be empty; leave it out to use "+strconv.Quote(DefaultHandoverDay))
+	default:
+		v.checkWeekday("oncall.day", o.Day)
+	}
+	o.Location = v.checkSchedule("oncall", o.Hour, o.TimeZone, DefaultHandoverZone)
+}
+
+// checkSchedule validates the hour and time_zone of something done at a set
+// time of day (the weekly summary, the daily digest, the on-call handover)
+// at key, and returns the zone loaded, or nil if it is not valid. defZone is
+// time_zone's default.
+func (v *validator) checkSchedule(key string, hour int, zone, defZone string) *time.Location {
+	if hour < 0 || hour > 23 {
+		v.invalid(key+".hour", fmt.Sprintf("must be from 0 to 23 (the hour of the day in time_zone), got %d", hour))
+	}
+	if zone == "" {
+		v.invalid(key+".time_zone", "must not be empty; leave it out to use "+strconv.Quote(defZone))
+		return nil
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		v.invalid(key+".time_zone", fmt.Sprintf("not a time zone: %q; use a name like Europe/Berlin, America/New_York or UTC", zone))
+		return nil
+	}
+	return loc
+}
