@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/redact"
 	"github.com/steward-bot/steward/render"
@@ -42,8 +43,8 @@ const (
 // containerName is what Docker accepts as a container name (or an ID).
 var containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
-// hostName is what a host's name may be (config.dockerHostName).
-var hostName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,31}$`)
+// hostName is what a host's name may be, as docker.hosts takes it.
+var hostName = config.HostName
 
 // findContainer resolves what was typed to one of the engines' containers:
 // [HOST/]NAME, where NAME is the exact name or the start of the ID (at least 6

@@ -10,6 +10,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -107,14 +108,9 @@ func parseLogArgs(args []string, now time.Time) (state.AuditFilter, error) {
 	return f, nil
 }
 
-// parseAge reads a span like 7d, 12h or 30m.
+// parseAge reads a span like 7d, 12h or 30m, in the grammar of the config file.
 func parseAge(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n > 0 {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+	if d, err := config.ParseDuration(s); err == nil && d > 0 {
 		return d, nil
 	}
 	return 0, Usagef("%q is not a span of time like 7d, 12h or 30m.", s)

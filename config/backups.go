@@ -227,7 +227,7 @@ func (v *validator) checkBackupSet(key string, s *BackupSet) {
 }
 
 // dockerRef is a container as config names it: [HOST/]NAME.
-var dockerRef = regexp.MustCompile(`^([a-z0-9][a-z0-9_.-]{0,31}/)?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+var dockerRef = regexp.MustCompile(`^(` + hostNamePattern + `/)?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
 func validReadData(s string) bool {
 	if s == "0" || s == "all" {

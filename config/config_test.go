@@ -918,6 +918,7 @@ func TestParseProblems(t *testing.T) {
 		{name: "docker ssh with a query", edits: after("docker:\n  host: ssh://steward@db.example.org?x=1\n"),
 			keys: []string{"docker.host"}, lines: []int{11}, msg: "ssh:// takes no ?query"},
 		// backups.
+		{name: "backups every 7d, a week in the grammar chat takes", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      every: 7d\n      check:\n        every: 2w\n")},
 		{name: "backups one set", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n")},
 		{name: "backups off-site pair", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      offsite_copy: far\n    - name: far\n      repository: sftp:u@h:/r\n      password_file: /etc/hostname\n      offsite: true\n")},
 		{name: "backups off-site copy not marked", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: /srv/backups/cloud\n      password_file: /etc/hostname\n      paths: [/srv/cloud]\n      offsite_copy: far\n    - name: far\n      repository: sftp:u@h:/r\n      password_file: /etc/hostname\n"),
@@ -945,7 +946,7 @@ func TestParseProblems(t *testing.T) {
 		{name: "backups remote repo with password", edits: after("backups:\n  sets:\n    - name: cloud\n      repository: 'rest:https://u:secret@h/r'\n      password_file: /etc/hostname\n"),
 			keys: []string{"backups.sets[0].repository"}, msg: "must not hold a password"},
 		// tickets.
-		{name: "tickets set", edits: after("tickets:\n  abuse_deadline: 12h\n  remind_before: 1h\n  max_per_day: 3\n  retention: 30d\n  categories: [spam, scam]\n  sign_replies: true\n"),
+		{name: "tickets set", edits: after("tickets:\n  abuse_deadline: 12h\n  remind_before: 1h\n  max_per_day: 3\n  retention: 30 days\n  categories: [spam, scam]\n  sign_replies: true\n"),
 			keys: []string{"tickets.retention"}, msg: "not a duration"},
 		{name: "tickets good", edits: after("tickets:\n  abuse_deadline: 12h\n  remind_before: 1h\n  max_per_day: 3\n  retention: 720h\n  categories: [spam, scam]\n  sign_replies: true\n")},
 		{name: "tickets reminder after deadline", edits: after("tickets:\n  abuse_deadline: 1h\n  remind_before: 2h\n"),
@@ -1642,6 +1643,8 @@ func TestDuration(t *testing.T) {
 		{doc: "d: 10m", want: 10 * time.Minute},
 		{doc: "d: 90s", want: 90 * time.Second},
 		{doc: "d: 1h30m", want: 90 * time.Minute},
+		{doc: "d: 7d", want: 7 * 24 * time.Hour},
+		{doc: "d: 2w", want: 14 * 24 * time.Hour},
 		{doc: "d: ten", err: `not a duration: "ten"`},
 		{doc: "d: 10", err: `not a duration: "10"`},
 		{doc: "d: [10m]", err: "expected a duration like 90s, 10m or 1h30m, got a list"},
@@ -1765,4 +1768,41 @@ func leafKeys(t reflect.Type, prefix string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// TestParseDuration is the grammar of spans in the config file and in chat
+// (!silence, !log --since, !summary).
+func TestParseDuration(t *testing.T) {
+	day := 24 * time.Hour
+	good := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"90s", 90 * time.Second},
+		{"1h30m", 90 * time.Minute},
+		{"0", 0},
+		{"-5m", -5 * time.Minute},
+		{"+2h", 2 * time.Hour},
+		{"7d", 7 * day},
+		{"2w", 14 * day},
+		{"1d12h", 36 * time.Hour},
+		{"12h1d", 36 * time.Hour},
+		{"1.5d", 36 * time.Hour},
+		{"1w2d3h", 9*day + 3*time.Hour},
+		{"-1d", -day},
+		{"500ms", 500 * time.Millisecond},
+	}
+	for _, c := range good {
+		if got, err := ParseDuration(c.in); err != nil || got != c.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, in := range []string{"", "10", "7", "d", "7x", "7 d", "7dd", "1.2.3d", "--1d", "1d-2h", "ten", "7days",
+		"99999999999999w", "106752d", ".d"} {
+		if got, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
+		} else if want := fmt.Sprintf("not a duration: %q", in); err.Error() != want {
+			t.Errorf("ParseDuration(%q) error = %q, want %q", in, err, want)
+		}
+	}
 }

@@ -104,9 +104,13 @@ const DefaultSettle = Duration(10 * time.Second)
 // messages.
 const dockerHostForms = "unix:///path/to/docker.sock, tcp://host:port or ssh://user@host"
 
-// dockerHostName is what a name in docker.hosts may be: it is typed in
-// commands before a slash, so it has none.
-var dockerHostName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,31}$`)
+// hostNamePattern is what a name in docker.hosts may be: it is typed in
+// commands before a slash (HOST/CONTAINER), so it has none.
+const hostNamePattern = `[a-z0-9][a-z0-9_.-]{0,31}`
+
+// HostName matches a name docker.hosts accepts, so chat commands that take
+// HOST/CONTAINER refuse the same names the config file does.
+var HostName = regexp.MustCompile(`^` + hostNamePattern + `$`)
 
 // dockerLabel is what docker.only_label may be: KEY or KEY=VALUE.
 var dockerLabel = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*(=\S*)?$`)
@@ -139,7 +143,7 @@ func (v *validator) checkDocker(d *Docker) {
 			}
 			byAddress[h.Address] = name
 		}
-		if !dockerHostName.MatchString(name) {
+		if !HostName.MatchString(name) {
 			v.invalid(key, "a host name is lower-case letters, digits, '.', '_' and '-', at most 32, starting with a letter or digit")
 		}
 		h := d.Hosts[name]

@@ -1,23 +1,27 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // Duration is a time.Duration written the way people write it ("90s", "10m",
-// "1h30m") instead of as a count of nanoseconds.
+// "1h30m", "7d") instead of as a count of nanoseconds.
 type Duration time.Duration
 
 // UnmarshalYAML implements yaml.Unmarshaler so durations are read with
-// time.ParseDuration; a bare number is refused because its unit is a guess.
+// ParseDuration, the grammar chat commands use too; a bare number is refused
+// because its unit is a guess.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("expected a duration like 90s, 10m or 1h30m, got %s", describe(n))
 	}
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("not a duration: %q", n.Value)
 	}
@@ -31,3 +35,59 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // String prints the duration as time.Duration does ("10m0s"), so logs and
 // printed configs show a readable value.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// longUnits are the units ParseDuration adds to Go's: spans of backups,
+// retention and silences are counted in days and weeks.
+var longUnits = map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
+
+// ParseDuration reads a span of time the way both the config file and chat
+// commands take it: Go's durations ("90s", "1h30m", "-5m", "0") plus the units
+// d (24 hours) and w (7 days), which may be mixed with the others ("1d12h",
+// "1.5d", "2w"). A number without a unit is refused, except 0.
+func ParseDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("not a duration: %q", s)
+	rest, sign := s, time.Duration(1)
+	if r, ok := strings.CutPrefix(rest, "-"); ok {
+		rest, sign = r, -1
+	} else {
+		rest = strings.TrimPrefix(rest, "+")
+	}
+	if !strings.ContainsAny(rest, "dw") {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, bad
+		}
+		return d, nil
+	}
+	var total time.Duration
+	for rest != "" {
+		// One component: a number and its unit.
+		i := strings.IndexFunc(rest, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') })
+		if i <= 0 {
+			return 0, bad
+		}
+		j := i + strings.IndexFunc(rest[i:], func(r rune) bool { return r >= '0' && r <= '9' || r == '.' })
+		if j < i {
+			j = len(rest)
+		}
+		num, unit := rest[:i], rest[i:j]
+		rest = rest[j:]
+		var d time.Duration
+		var err error
+		if long, ok := longUnits[unit[0]]; ok && len(unit) == 1 {
+			// Read as hours, then scaled, so fractions like 1.5d stay exact.
+			d, err = time.ParseDuration(num + "h")
+			if err == nil && d > math.MaxInt64/(long/time.Hour) {
+				err = errors.New("overflow")
+			}
+			d *= long / time.Hour
+		} else {
+			d, err = time.ParseDuration(num + unit)
+		}
+		if err != nil || total > math.MaxInt64-d {
+			return 0, bad
+		}
+		total += d
+	}
+	return sign * total, nil
+}
