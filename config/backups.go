@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Backups are the backup sets Steward keeps watch over: restic repositories whose
@@ -17,7 +16,7 @@ type Backups struct {
 	// Default: data_dir/restores.
 	StagingDir string `yaml:"staging_dir"`
 	// Interval is how often each set's newest snapshot is looked up.
-	Interval Duration `yaml:"interval"`
+	Interval Duration `yaml:"interval" default:"10m" min:"1m" note:"listing snapshots reads the repository"`
 	// Sets are the backup sets, by name.
 	Sets []BackupSet `yaml:"sets"`
 }
@@ -38,10 +37,10 @@ type BackupSet struct {
 	// they are where --in-place restores go (see RestoreTargets).
 	Paths []string `yaml:"paths"`
 	// Every is how often a snapshot is expected.
-	Every Duration `yaml:"every"`
+	Every Duration `yaml:"every" default:"24h" min:"1m"`
 	// Grace is how much later than Every the newest snapshot may be before it
 	// alerts. Default: a quarter of Every.
-	Grace Duration `yaml:"grace"`
+	Grace Duration `yaml:"grace" min:"0s"`
 	// Offsite marks this set as an off-site copy: it alerts when its repository
 	// is on the same disk as the data it covers.
 	Offsite bool `yaml:"offsite"`
@@ -66,32 +65,22 @@ type BackupSet struct {
 // BackupCheck schedules restic check on a set.
 type BackupCheck struct {
 	// Every is how often the repository is checked; 0s turns it off.
-	Every Duration `yaml:"every"`
+	Every Duration `yaml:"every" default:"7d" zero:"off" min:"1h"`
 	// ReadData is the share of the data read back and verified: "0" (the
 	// structure only), a percentage like "5%", or "all".
-	ReadData string `yaml:"read_data"`
+	ReadData string `yaml:"read_data" default:"5%"`
 }
 
 // BackupDrill schedules restore drills on a set.
 type BackupDrill struct {
 	// Every is how often a drill runs; 0s turns drills off.
-	Every Duration `yaml:"every"`
+	Every Duration `yaml:"every" default:"7d" zero:"off" min:"1h"`
 	// Files is how many files, picked at random, each drill restores.
-	Files int `yaml:"files"`
+	Files int `yaml:"files" default:"20" min:"1" max:"1000"`
 }
 
-// Defaults of the backups section.
-const (
-	DefaultBackupInterval = Duration(10 * time.Minute)
-	DefaultBackupEvery    = Duration(24 * time.Hour)
-	DefaultCheckEvery     = Duration(7 * 24 * time.Hour)
-	DefaultCheckReadData  = "5%"
-	DefaultDrillEvery     = Duration(7 * 24 * time.Hour)
-	DefaultDrillFiles     = 20
-	// DefaultStagingDir is the staging directory's name inside data_dir.
-	DefaultStagingDir = "restores"
-	maxDrillFiles     = 1000
-)
+// DefaultStagingDir is the staging directory's name inside data_dir.
+const DefaultStagingDir = "restores"
 
 // backupSetName is what a set's name may be: typed in commands.
 var backupSetName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
@@ -104,25 +93,8 @@ func IsLocalRepository(repo string) bool {
 	return !remoteRepo.MatchString(repo)
 }
 
-// backupDefaults fills in the backups section.
-func (v *validator) backupDefaults(b *Backups) {
-	setDefault(v, "backups.interval", &b.Interval, DefaultBackupInterval)
-	for i := range b.Sets {
-		s := &b.Sets[i]
-		key := fmt.Sprintf("backups.sets[%d]", i)
-		setDefault(v, key+".every", &s.Every, DefaultBackupEvery)
-		setDefault(v, key+".grace", &s.Grace, s.Every/4)
-		setDefault(v, key+".check.every", &s.Check.Every, DefaultCheckEvery)
-		setDefault(v, key+".check.read_data", &s.Check.ReadData, DefaultCheckReadData)
-		setDefault(v, key+".drill.every", &s.Drill.Every, DefaultDrillEvery)
-		setDefault(v, key+".drill.files", &s.Drill.Files, DefaultDrillFiles)
-		if s.RestoreTargets == nil {
-			s.RestoreTargets = slices.Clone(s.Paths)
-		}
-	}
-}
-
-// checkBackups validates the backups section and resolves its paths.
+// checkBackups validates the backups section beyond its declared bounds,
+// fills in the defaults that depend on other keys, and resolves its paths.
 func (v *validator) checkBackups(c *Config) {
 	b := &c.Backups
 	if b.StagingDir == "" {
@@ -134,13 +106,16 @@ func (v *validator) checkBackups(c *Config) {
 	} else {
 		b.StagingDir = v.resolve(b.StagingDir)
 	}
-	if b.Interval < Duration(time.Minute) {
-		v.invalid("backups.interval", fmt.Sprintf("must be at least 1m (listing snapshots reads the repository), got %s", b.Interval))
-	}
 	names := map[string]int{}
 	for i := range b.Sets {
 		key := fmt.Sprintf("backups.sets[%d]", i)
 		s := &b.Sets[i]
+		if !v.set[key+".grace"] && !v.bad[key+".grace"] {
+			s.Grace = s.Every / 4
+		}
+		if s.RestoreTargets == nil {
+			s.RestoreTargets = slices.Clone(s.Paths)
+		}
 		switch {
 		case s.Name == "":
 			v.invalid(key+".name", "required: a short name for the set, like cloud; commands and alerts use it")
@@ -184,7 +159,7 @@ func (v *validator) checkBackupSet(key string, s *BackupSet) {
 	case hasPassword(s.Repository):
 		v.invalid(key+".repository", "must not hold a password; restic reads credentials from its own environment variables")
 	}
-	v.checkReadable(key+".password_file", &s.PasswordFile, "the file holding the repository's password")
+	v.readable(key+".password_file", &s.PasswordFile, "the file holding the repository's password")
 	for i, p := range s.Paths {
 		if !filepath.IsAbs(p) || filepath.Clean(p) != p {
 			v.invalid(fmt.Sprintf("%s.paths[%d]", key, i), fmt.Sprintf("must be an absolute, clean path like /srv/cloud, got %q", p))
@@ -198,12 +173,6 @@ func (v *validator) checkBackupSet(key string, s *BackupSet) {
 			v.invalid(fmt.Sprintf("%s.restore_targets[%d]", key, i), "must not be /: name the folders a restore may write to")
 		}
 	}
-	if s.Every < Duration(time.Minute) {
-		v.invalid(key+".every", fmt.Sprintf("must be at least 1m, got %s", s.Every))
-	}
-	if s.Grace < 0 {
-		v.invalid(key+".grace", fmt.Sprintf("must not be negative, got %s", s.Grace))
-	}
 	if len(s.Run) > 0 && !filepath.IsAbs(s.Run[0]) {
 		v.invalid(key+".run", fmt.Sprintf("the program must be an absolute path (it runs without a shell), got %q", s.Run[0]))
 	}
@@ -212,17 +181,8 @@ func (v *validator) checkBackupSet(key string, s *BackupSet) {
 			v.invalid(fmt.Sprintf("%s.containers[%d]", key, i), fmt.Sprintf("not a container name ([HOST/]NAME): %q", c))
 		}
 	}
-	if s.Check.Every != 0 && s.Check.Every < Duration(time.Hour) {
-		v.invalid(key+".check.every", fmt.Sprintf("must be 0s (off) or at least 1h, got %s", s.Check.Every))
-	}
 	if !validReadData(s.Check.ReadData) {
 		v.invalid(key+".check.read_data", fmt.Sprintf(`must be "0", a percentage from 0.01%% to 100%% like "5%%", or "all"; got %q`, s.Check.ReadData))
-	}
-	if s.Drill.Every != 0 && s.Drill.Every < Duration(time.Hour) {
-		v.invalid(key+".drill.every", fmt.Sprintf("must be 0s (off) or at least 1h, got %s", s.Drill.Every))
-	}
-	if s.Drill.Files < 1 || s.Drill.Files > maxDrillFiles {
-		v.invalid(key+".drill.files", fmt.Sprintf("must be from 1 to %d, got %d", maxDrillFiles, s.Drill.Files))
 	}
 }
 

@@ -45,15 +45,17 @@ type Config struct {
 // Log chooses how verbose Steward's own log is and whether it is meant for
 // machines (json) or for a person at a terminal (console).
 type Log struct {
-	Level  string `yaml:"level"`
-	Format string `yaml:"format"`
+	// Level has no trace: at that level the database layer logs query
+	// arguments, which include the session's access token.
+	Level  string `yaml:"level" default:"info" oneof:"debug info warn error"`
+	Format string `yaml:"format" default:"json" oneof:"json console"`
 }
 
 // RateLimit caps how many commands one user may send, so a stuck client or a
 // loop of bots cannot keep the server busy restarting things.
 type RateLimit struct {
-	Burst     int     `yaml:"burst"`
-	PerMinute float64 `yaml:"per_minute"`
+	Burst     int     `yaml:"burst" default:"5" min:"1"`
+	PerMinute float64 `yaml:"per_minute" default:"20" above:"0"`
 }
 
 // Password returns the Matrix password read at load time, from PasswordEnv if

@@ -157,9 +157,9 @@ func TestLoadValid(t *testing.T) {
 		OnCall: OnCall{Rotation: []id.UserID{"@bob:example.org", "@alice:example.org"}, Handover: "weekly", Day: "SUN",
 			Hour: 20, TimeZone: "Asia/Tokyo"},
 		Docker:  Docker{Host: "ssh://steward@docker.example.org:2222", UpdateCheck: Duration(12 * time.Hour), Settle: Duration(30 * time.Second)},
-		Backups: Backups{StagingDir: filepath.Join(dir, "data", DefaultStagingDir), Interval: DefaultBackupInterval},
-		Tickets: Tickets{AbuseDeadline: DefaultAbuseDeadline, RemindBefore: DefaultRemindBefore, MaxPerDay: DefaultMaxPerDay,
-			Retention: DefaultRetention, Categories: DefaultCategories},
+		Backups: Backups{StagingDir: filepath.Join(dir, "data", DefaultStagingDir), Interval: Duration(10 * time.Minute)},
+		Tickets: Tickets{AbuseDeadline: Duration(24 * time.Hour), RemindBefore: Duration(2 * time.Hour), MaxPerDay: 5,
+			Retention: Duration(90 * 24 * time.Hour), Categories: []string{"spam", "harassment", "illegal", "other"}},
 		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5},
 		Policy: Policy{
 			Commands:         map[string]string{"announce": "second_admin", "restart": "quorum:1"},
@@ -183,6 +183,12 @@ func TestLoadValid(t *testing.T) {
 		t.Fatalf("oncall.Location = %v, want Asia/Tokyo loaded", loc)
 	}
 	want.OnCall.Location = cfg.OnCall.Location
+	for name, line := range map[string]int{"announce": 95, "restart": 96, "status": 0} {
+		if got := cfg.Policy.CommandLine(name); got != line {
+			t.Errorf("Policy.CommandLine(%q) = %d, want %d", name, got, line)
+		}
+	}
+	want.Policy.lines = cfg.Policy.lines
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", *cfg, want)
 	}

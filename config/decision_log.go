@@ -19,12 +19,12 @@ type WeeklySummary struct {
 	// Day is monday to sunday (or mon to sun), in any case; use Weekday.
 	Day string `yaml:"day"`
 	// Hour is the hour of the day, 0 to 23, in TimeZone.
-	Hour int `yaml:"hour"`
+	Hour int `yaml:"hour" default:"9" min:"0" max:"23" note:"the hour of the day in time_zone"`
 	// TimeZone is an IANA zone name like Europe/Berlin, so the summary
 	// arrives at the same local time across daylight saving changes.
-	TimeZone string `yaml:"time_zone"`
+	TimeZone string `yaml:"time_zone" default:"UTC" nonempty:"true"`
 	// Location is TimeZone loaded, filled in by Load and Parse.
-	Location *time.Location `yaml:"-"`
+	Location *time.Location `yaml:"-" zone:"time_zone"`
 }
 
 // Weekday returns Day as a time.Weekday. Load and Parse accept only days it
@@ -46,8 +46,7 @@ func parseWeekday(s string) (time.Weekday, bool) {
 	return -1, false
 }
 
-// checkWeeklySummary validates decision_log.weekly_summary and loads its time
-// zone into Location.
+// checkWeeklySummary validates the day of decision_log.weekly_summary.
 func (v *validator) checkWeeklySummary(ws *WeeklySummary) {
 	const key = "decision_log.weekly_summary"
 	if ws.Day == "" {
@@ -55,7 +54,6 @@ func (v *validator) checkWeeklySummary(ws *WeeklySummary) {
 	} else {
 		v.checkWeekday(key+".day", ws.Day)
 	}
-	ws.Location = v.checkSchedule(key, ws.Hour, ws.TimeZone, DefaultSummaryZone)
 }
 
 // checkWeekday requires the day at key to be one parseWeekday knows.

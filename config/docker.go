@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Docker is how Steward reaches the Docker Engines whose containers it watches
@@ -35,11 +33,11 @@ type Docker struct {
 	// UpdateCheck is how often Steward asks the registries whether the images the
 	// containers run have newer versions under their tags, and tells the admin room
 	// about each new one once. 0 turns the check off (!updates still works).
-	UpdateCheck Duration `yaml:"update_check"`
+	UpdateCheck Duration `yaml:"update_check" default:"24h" zero:"off" min:"1m"`
 	// Settle is how long a container updated by !update, when its image has no
 	// health check, must run without stopping or restarting to count as healthy;
 	// otherwise the update is rolled back.
-	Settle Duration `yaml:"settle"`
+	Settle Duration `yaml:"settle" default:"10s" min:"1s" max:"10m"`
 }
 
 // DockerHost is one of several engines (docker.hosts).
@@ -94,12 +92,6 @@ func (d Docker) Engines() []DockerEngine {
 	return engines
 }
 
-// DefaultUpdateCheck is how often images are checked for updates.
-const DefaultUpdateCheck = Duration(24 * time.Hour)
-
-// DefaultSettle is how long an updated container without a health check must run.
-const DefaultSettle = Duration(10 * time.Second)
-
 // dockerHostForms lists the addresses checkDockerHost accepts, for its
 // messages.
 const dockerHostForms = "unix:///path/to/docker.sock, tcp://host:port or ssh://user@host"
@@ -116,7 +108,7 @@ var HostName = regexp.MustCompile(`^` + hostNamePattern + `$`)
 var dockerLabel = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]*(=\S*)?$`)
 
 // checkDocker validates the engines of the docker section and resolves the
-// paths of their files.
+// paths of their files, which loadFiles opens after the checks.
 func (v *validator) checkDocker(d *Docker) {
 	if len(d.Hosts) == 0 {
 		if v.set["docker.hosts"] {
@@ -169,7 +161,7 @@ func (v *validator) checkDockerEngine(key, addrKey, addr string, tls *DockerTLS,
 			name string
 			path *string
 		}{{"ca", &tls.CA}, {"cert", &tls.Cert}, {"key", &tls.Key}} {
-			v.checkReadable(key+".tls."+f.name, f.path, "all three of ca, cert and key are needed for TLS")
+			v.readable(key+".tls."+f.name, f.path, "all three of ca, cert and key are needed for TLS")
 		}
 	}
 	if ssh.Identity != "" || ssh.KnownHosts != "" {
@@ -177,31 +169,15 @@ func (v *validator) checkDockerEngine(key, addrKey, addr string, tls *DockerTLS,
 			v.invalid(key+".ssh", "is for an ssh:// engine only")
 		}
 		if ssh.Identity != "" {
-			v.checkReadable(key+".ssh.identity", &ssh.Identity, "")
+			v.readable(key+".ssh.identity", &ssh.Identity, "")
 		}
 		if ssh.KnownHosts != "" {
-			v.checkReadable(key+".ssh.known_hosts", &ssh.KnownHosts, "")
+			v.readable(key+".ssh.known_hosts", &ssh.KnownHosts, "")
 		}
 	}
 	if label != "" && !dockerLabel.MatchString(label) {
 		v.invalid(key+".only_label", fmt.Sprintf("must be a label, KEY or KEY=VALUE, like com.docker.compose.project=cloud; got %q", label))
 	}
-}
-
-// checkReadable resolves the file *path names and checks Steward can read it;
-// empty, it is required, as missing says.
-func (v *validator) checkReadable(key string, path *string, missing string) {
-	if *path == "" {
-		v.invalid(key, "required: "+missing)
-		return
-	}
-	*path = v.resolve(*path)
-	f, err := os.Open(*path)
-	if err != nil {
-		v.invalid(key, "can't read it: "+err.Error())
-		return
-	}
-	_ = f.Close()
 }
 
 // checkDockerHost requires an engine's address, when set, to be an address the

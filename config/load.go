@@ -6,32 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
-	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
-)
-
-// Defaults applied to keys that are absent or null. A key that is present with
-// an explicitly empty or zero value is not defaulted but checked, so a typo
-// such as "burst: 0" is reported instead of silently replaced.
-const (
-	DefaultDeviceName    = "Steward"
-	DefaultCommandPrefix = "!"
-	DefaultStaleAfter    = Duration(10 * time.Minute)
-	DefaultLogLevel      = "info"
-	DefaultLogFormat     = "json"
-	DefaultDiskPath      = "/"
-	DefaultBurst         = 5
-	DefaultPerMinute     = 20.0
-	DefaultApprovalTTL   = Duration(30 * time.Minute)
-	DefaultSummaryHour   = 9
-	DefaultSummaryZone   = "UTC"
 )
 
 // Load reads the config file at path, fills in defaults, checks every value
@@ -83,9 +65,15 @@ func parse(data []byte, getenv func(string) string, baseDir string) (*Config, er
 		w.problems = append(w.problems, Problem{Msg: strings.TrimPrefix(err.Error(), "yaml: ")})
 	}
 
-	v := validator{walker: &w, getenv: getenv, baseDir: baseDir}
+	v := validator{walker: &w, getenv: getenv, baseDir: baseDir,
+		decl: map[string]*declared{}, reported: map[string]bool{}}
 	v.applyDefaults(&cfg)
 	v.check(&cfg)
+	v.checkBounds()
+	// Only what passed the checks is looked up on disk and in the zone
+	// database; its problems are listed with the others.
+	v.loadFiles(&cfg)
+	v.loadZones()
 
 	if len(w.problems) > 0 {
 		ps := w.problems
@@ -141,6 +129,12 @@ type validator struct {
 	*walker
 	getenv  func(string) string
 	baseDir string
+
+	decl      map[string]*declared // settings with declared bounds, by key
+	declOrder []string             // their keys in the order of Config
+	reported  map[string]bool      // keys with a problem
+	files     []fileCheck          // to open after the checks
+	zones     []zoneLoad           // to load after the checks
 }
 
 // invalid records a problem with key, unless the key or one of its parents
@@ -156,47 +150,11 @@ func (v *validator) invalid(key, msg string) {
 		}
 		k = k[:i]
 	}
+	v.reported[key] = true
 	v.problems = append(v.problems, Problem{Key: key, Line: v.lines[key], Msg: msg})
 }
 
-// applyDefaults fills in keys that are absent or null in the file.
-func (v *validator) applyDefaults(c *Config) {
-	setDefault(v, "matrix.device_name", &c.Matrix.DeviceName, DefaultDeviceName)
-	setDefault(v, "matrix.command_prefix", &c.Matrix.CommandPrefix, DefaultCommandPrefix)
-	setDefault(v, "matrix.stale_after", &c.Matrix.StaleAfter, DefaultStaleAfter)
-	if c.Matrix.RequireVerifiedDevices == nil {
-		yes := true
-		c.Matrix.RequireVerifiedDevices = &yes
-	}
-	setDefault(v, "log.level", &c.Log.Level, DefaultLogLevel)
-	setDefault(v, "log.format", &c.Log.Format, DefaultLogFormat)
-	v.monitorDefaults(&c.Monitor)
-	setDefault(v, "oncall.handover", &c.OnCall.Handover, DefaultHandover)
-	if !c.OnCall.Daily() {
-		setDefault(v, "oncall.day", &c.OnCall.Day, DefaultHandoverDay)
-	}
-	setDefault(v, "oncall.hour", &c.OnCall.Hour, DefaultHandoverHour)
-	setDefault(v, "oncall.time_zone", &c.OnCall.TimeZone, DefaultHandoverZone)
-	setDefault(v, "rate_limit.burst", &c.RateLimit.Burst, DefaultBurst)
-	setDefault(v, "docker.update_check", &c.Docker.UpdateCheck, DefaultUpdateCheck)
-	setDefault(v, "docker.settle", &c.Docker.Settle, DefaultSettle)
-	setDefault(v, "rate_limit.per_minute", &c.RateLimit.PerMinute, DefaultPerMinute)
-	setDefault(v, "policy.approval_ttl", &c.Policy.ApprovalTTL, DefaultApprovalTTL)
-	v.backupDefaults(&c.Backups)
-	v.ticketDefaults(&c.Tickets)
-	if ws := c.DecisionLog.WeeklySummary; ws != nil {
-		setDefault(v, "decision_log.weekly_summary.hour", &ws.Hour, DefaultSummaryHour)
-		setDefault(v, "decision_log.weekly_summary.time_zone", &ws.TimeZone, DefaultSummaryZone)
-	}
-}
-
-func setDefault[T any](v *validator, key string, field *T, def T) {
-	if !v.set[key] && !v.bad[key] {
-		*field = def
-	}
-}
-
-// check validates every value and reads the password.
+// check validates every value whose rule is more than its declared bounds.
 func (v *validator) check(c *Config) {
 	v.checkMatrix(c)
 	if c.DataDir == "" {
@@ -204,33 +162,78 @@ func (v *validator) check(c *Config) {
 	} else {
 		c.DataDir = v.resolve(c.DataDir)
 	}
-	// No trace: at that level the database layer logs query arguments, which include
-	// the session's access token.
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		v.invalid("log.level", fmt.Sprintf("must be one of debug, info, warn, error; got %q", c.Log.Level))
-	}
-	if c.Log.Format != "json" && c.Log.Format != "console" {
-		v.invalid("log.format", fmt.Sprintf("must be json or console; got %q", c.Log.Format))
-	}
 	v.checkMonitor(&c.Monitor)
 	v.checkOnCall(c)
 	v.checkDocker(&c.Docker)
 	v.checkBackups(c)
 	v.checkTickets(&c.Tickets)
-	if uc := c.Docker.UpdateCheck.D(); uc < 0 || (uc > 0 && uc < time.Minute) {
-		v.invalid("docker.update_check", fmt.Sprintf("must be 0s (off) or at least 1m, got %s", c.Docker.UpdateCheck))
-	}
-	if st := c.Docker.Settle.D(); st < time.Second || st > 10*time.Minute {
-		v.invalid("docker.settle", fmt.Sprintf("must be between 1s and 10m, got %s", c.Docker.Settle))
-	}
-	if c.RateLimit.Burst < 1 {
-		v.invalid("rate_limit.burst", fmt.Sprintf("must be at least 1, got %d", c.RateLimit.Burst))
-	}
-	if pm := c.RateLimit.PerMinute; math.IsNaN(pm) || math.IsInf(pm, 0) || pm <= 0 {
-		v.invalid("rate_limit.per_minute", fmt.Sprintf("must be a finite number above 0, got %v", pm))
-	}
 	v.checkPolicy(c)
 	if ws := c.DecisionLog.WeeklySummary; ws != nil {
 		v.checkWeeklySummary(ws)
 	}
+}
+
+// resolve makes a relative path relative to the config file's directory,
+// when loading from a file.
+func (v *validator) resolve(p string) string {
+	if v.baseDir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(v.baseDir, p)
+}
+
+// fileCheck is a file named in the config that Steward must be able to read.
+type fileCheck struct {
+	key, path string
+}
+
+// readable requires the file *path names, resolving it, and has loadFiles
+// check that Steward can read it; empty, it is required, as missing says.
+func (v *validator) readable(key string, path *string, missing string) {
+	if *path == "" {
+		v.invalid(key, "required: "+missing)
+		return
+	}
+	*path = v.resolve(*path)
+	v.files = append(v.files, fileCheck{key: key, path: *path})
+}
+
+// loadFiles opens the files the checks asked for and reads the password.
+func (v *validator) loadFiles(c *Config) {
+	for _, f := range v.files {
+		if v.reported[f.key] {
+			continue
+		}
+		file, err := os.Open(f.path)
+		if err != nil {
+			v.invalid(f.key, "can't read it: "+err.Error())
+			continue
+		}
+		_ = file.Close()
+	}
+	c.password = v.readPassword(&c.Matrix)
+}
+
+// readPassword returns the password from the environment or the password
+// file, which checkMatrix required unless the environment has it. Messages
+// name the file and the reason it could not be read, never its contents.
+func (v *validator) readPassword(m *Matrix) string {
+	if pw := v.getenv(PasswordEnv); pw != "" {
+		return pw
+	}
+	const key = "matrix.password_file"
+	if m.PasswordFile == "" || v.reported[key] {
+		return ""
+	}
+	data, err := os.ReadFile(m.PasswordFile)
+	if err != nil {
+		// *fs.PathError reads "open /path: permission denied": path and reason only.
+		v.invalid(key, "can't read the password file: "+err.Error())
+		return ""
+	}
+	pw := strings.TrimRightFunc(string(data), unicode.IsSpace)
+	if pw == "" {
+		v.invalid(key, fmt.Sprintf("the password file %s is empty", m.PasswordFile))
+	}
+	return pw
 }

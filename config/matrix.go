@@ -3,9 +3,6 @@ package config
 import (
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -25,7 +22,7 @@ type Matrix struct {
 	// PasswordFile holds the bot's password; not needed when PasswordEnv is set.
 	PasswordFile string `yaml:"password_file"`
 	// DeviceName is shown to people verifying the bot's device.
-	DeviceName string `yaml:"device_name"`
+	DeviceName string `yaml:"device_name" default:"Steward" nonempty:"true"`
 	// AdminRoom receives alerts and approval requests; only admins act there.
 	AdminRoom string `yaml:"admin_room"`
 	// GroupRoom is where the friends on the server talk to the bot.
@@ -33,16 +30,16 @@ type Matrix struct {
 	// Admins may run privileged commands and approve destructive ones.
 	Admins []id.UserID `yaml:"admins"`
 	// CommandPrefix starts every command, e.g. "!" in "!status".
-	CommandPrefix string `yaml:"command_prefix"`
+	CommandPrefix string `yaml:"command_prefix" default:"'!'" nonempty:"true"`
 	// ShareKeysWithUnverified lets unverified devices decrypt the bot's messages.
 	ShareKeysWithUnverified bool `yaml:"share_keys_with_unverified"`
 	// AllowUnencrypted lets the bot answer in rooms without encryption.
 	AllowUnencrypted bool `yaml:"allow_unencrypted"`
 	// RequireVerifiedDevices, when nil, means true; use VerifiedDevicesRequired.
-	RequireVerifiedDevices *bool `yaml:"require_verified_devices"`
+	RequireVerifiedDevices *bool `yaml:"require_verified_devices" default:"true"`
 	// StaleAfter is how old a command may be before the bot ignores it, so a
 	// backlog replayed after downtime does not restart things twice.
-	StaleAfter Duration `yaml:"stale_after"`
+	StaleAfter Duration `yaml:"stale_after" default:"10m" above:"0"`
 }
 
 // VerifiedDevicesRequired reports whether commands are accepted only from
@@ -52,7 +49,7 @@ func (m Matrix) VerifiedDevicesRequired() bool {
 	return m.RequireVerifiedDevices == nil || *m.RequireVerifiedDevices
 }
 
-// checkMatrix validates the matrix section and reads the password into c.
+// checkMatrix validates the matrix section.
 func (v *validator) checkMatrix(c *Config) {
 	m := &c.Matrix
 	if !v.set["matrix"] && !v.bad["matrix"] {
@@ -71,10 +68,6 @@ func (v *validator) checkMatrix(c *Config) {
 		v.invalid("matrix.user_id", "required: the bot's own Matrix user ID, like @steward:example.org")
 	} else if !validUserID(m.UserID) {
 		v.invalid("matrix.user_id", fmt.Sprintf("not a valid Matrix user ID (like @steward:example.org): %q", m.UserID))
-	}
-
-	if m.DeviceName == "" {
-		v.invalid("matrix.device_name", "must not be empty; leave it out to use "+strconv.Quote(DefaultDeviceName))
 	}
 
 	v.checkRoom("matrix.admin_room", m.AdminRoom)
@@ -105,22 +98,18 @@ func (v *validator) checkMatrix(c *Config) {
 	}
 
 	switch p := m.CommandPrefix; {
-	case p == "":
-		v.invalid("matrix.command_prefix", "must not be empty; leave it out to use "+strconv.Quote(DefaultCommandPrefix))
 	case strings.IndexFunc(p, unicode.IsSpace) >= 0:
 		v.invalid("matrix.command_prefix", fmt.Sprintf("must not contain spaces or other whitespace, got %q", p))
 	case utf8.RuneCountInString(p) > maxCommandPrefix:
 		v.invalid("matrix.command_prefix", fmt.Sprintf("must be at most %d characters, got %q", maxCommandPrefix, p))
 	}
 
-	if m.StaleAfter <= 0 {
-		v.invalid("matrix.stale_after", fmt.Sprintf("must be longer than 0, got %s", m.StaleAfter))
-	}
-
+	// The file itself is read by loadFiles, after the checks.
 	if m.PasswordFile != "" {
 		m.PasswordFile = v.resolve(m.PasswordFile)
+	} else if v.getenv(PasswordEnv) == "" {
+		v.invalid("matrix.password_file", "required unless "+PasswordEnv+" is set: a file holding the bot's Matrix password")
 	}
-	c.password = v.readPassword(m)
 }
 
 // validUserID accepts what Matrix servers accept: @localpart:server with a
@@ -154,38 +143,4 @@ func (v *validator) checkRoom(key, room string) {
 	if !ok {
 		v.invalid(key, fmt.Sprintf("not a room ID (!abc:example.org) or alias (#name:example.org): %q", room))
 	}
-}
-
-// resolve makes a relative path relative to the config file's directory,
-// when loading from a file.
-func (v *validator) resolve(p string) string {
-	if v.baseDir == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(v.baseDir, p)
-}
-
-// readPassword returns the password from the environment or the password
-// file, recording a problem if there is none. Messages name the file and the
-// reason it could not be read, never its contents.
-func (v *validator) readPassword(m *Matrix) string {
-	if pw := v.getenv(PasswordEnv); pw != "" {
-		return pw
-	}
-	const key = "matrix.password_file"
-	if m.PasswordFile == "" {
-		v.invalid(key, "required unless "+PasswordEnv+" is set: a file holding the bot's Matrix password")
-		return ""
-	}
-	data, err := os.ReadFile(m.PasswordFile)
-	if err != nil {
-		// *fs.PathError reads "open /path: permission denied": path and reason only.
-		v.invalid(key, "can't read the password file: "+err.Error())
-		return ""
-	}
-	pw := strings.TrimRightFunc(string(data), unicode.IsSpace)
-	if pw == "" {
-		v.invalid(key, fmt.Sprintf("the password file %s is empty", m.PasswordFile))
-	}
-	return pw
 }

@@ -10,98 +10,47 @@ import (
 	"time"
 )
 
-// Defaults of the monitor section. Levels are percentages, except load's,
-// which are the 5-minute load average per CPU core.
-const (
-	DefaultMonitorInterval = Duration(30 * time.Second)
-	DefaultAlertFor        = Duration(2 * time.Minute)
-	DefaultHysteresis      = 3.0
-	DefaultGroupWait       = Duration(10 * time.Second)
-	DefaultEscalateAfter   = Duration(15 * time.Minute)
-	DefaultAnnounceAfter   = Duration(10 * time.Minute)
-
-	DefaultCPUWarning     = 90.0
-	DefaultCPUCritical    = 98.0
-	DefaultCPUFor         = Duration(5 * time.Minute) // a busy CPU is normal for a while
-	DefaultMemoryWarning  = 90.0
-	DefaultMemoryCritical = 95.0
-	DefaultSwapWarning    = 50.0
-	DefaultSwapCritical   = 80.0
-	DefaultLoadWarning    = 2.0
-	DefaultLoadCritical   = 4.0
-
-	DefaultDiskWarning    = 85.0
-	DefaultDiskCritical   = 95.0
-	DefaultInodesWarning  = 85.0
-	DefaultInodesCritical = 95.0
-	DefaultDiskForecast   = Duration(72 * time.Hour)
-	DefaultHTTPInterval   = Duration(30 * time.Second)
-	DefaultHTTPTimeout    = Duration(10 * time.Second)
-	DefaultLatencyWarning = Duration(2 * time.Second)
-	DefaultCertWarning    = Duration(14 * 24 * time.Hour)
-	DefaultCertCritical   = Duration(3 * 24 * time.Hour)
-	DefaultDigestHour     = 9
-	DefaultDigestZone     = "UTC"
-
-	DefaultRestartLoop   = 3
-	DefaultRestartWindow = Duration(10 * time.Minute)
-	DefaultContainersFor = Duration(0) // not monitor.for: a container that died is down now
-)
-
-// Bounds of the monitor section's durations and of monitor.hysteresis.
-const (
-	minCheckInterval = Duration(time.Second) // checking more often only costs
-	maxGroupWait     = Duration(5 * time.Minute)
-	minEscalateAfter = Duration(time.Minute)
-	maxEscalateAfter = Duration(24 * time.Hour)
-	maxAnnounceAfter = Duration(24 * time.Hour)
-	maxHysteresis    = 20.0
-	minRestartLoop   = 2 // one restart is a container recovering, not a loop
-	minRestartWindow = Duration(time.Minute)
-	maxRestartWindow = Duration(24 * time.Hour)
-)
-
 // Monitor says what Steward watches on the host and beyond, when that is
 // worth an alert, and how alerts reach people. !status shows the same
 // values the alerts are about.
 type Monitor struct {
 	// Disks defaults to the root filesystem; an explicit empty list
 	// ("disks: []") turns disk monitoring off.
-	Disks []Disk `yaml:"disks"`
+	Disks []Disk `yaml:"disks" default:"[{path: /}]"`
 	// Interval is how often the host and disk checks run.
-	Interval Duration `yaml:"interval"`
+	Interval Duration `yaml:"interval" default:"30s" min:"1s"`
 	// For is how long a problem must last before it alerts, so a short
 	// spike (a backup, a build) does not wake anyone. Checks that have a
 	// For of their own fall back to this one.
-	For Duration `yaml:"for"`
+	For Duration `yaml:"for" default:"2m" min:"0s"`
 	// Hysteresis is how far, in percentage points, a value must fall back
 	// below a threshold before the alert clears, so a value hovering at
 	// the threshold does not alert and clear over and over. For load,
 	// which is not a percentage, it is the same share of the threshold
 	// (Hysteresis/100 of it).
-	Hysteresis float64 `yaml:"hysteresis"`
+	Hysteresis float64 `yaml:"hysteresis" default:"3" min:"0" max:"20" note:"percentage points"`
 	// GroupWait is how long Steward waits to gather alerts that fire
 	// together (a full disk slowing every service) into one message.
-	GroupWait Duration `yaml:"group_wait"`
+	GroupWait Duration `yaml:"group_wait" default:"10s" min:"0s" max:"5m"`
 	// EscalateAfter is how long a critical alert may go unacknowledged
 	// before it mentions the on-duty admin; after twice this it mentions
 	// every admin.
-	EscalateAfter Duration `yaml:"escalate_after"`
+	EscalateAfter Duration `yaml:"escalate_after" default:"15m" min:"1m" max:"24h"`
 	// AnnounceAfter is how long a service members use (HTTPCheck.Public,
 	// or a container labelled steward.public=true) may be down before the
 	// group room is told, so members learn that the admins know without
 	// hearing of every short blip.
-	AnnounceAfter Duration `yaml:"announce_after"`
+	AnnounceAfter Duration `yaml:"announce_after" default:"10m" min:"0s" max:"24h"`
 	// CPU is the share of time all cores are busy, in percent.
-	CPU Threshold `yaml:"cpu"`
+	CPU Threshold `yaml:"cpu" default:"{warning: 90, critical: 98, for: 5m}"`
 	// Memory is the share of memory in use, in percent.
-	Memory Threshold `yaml:"memory"`
+	Memory Threshold `yaml:"memory" default:"{warning: 90, critical: 95}"`
 	// Swap is the share of swap in use, in percent; hosts without swap
 	// skip it.
-	Swap Threshold `yaml:"swap"`
+	Swap Threshold `yaml:"swap" default:"{warning: 50, critical: 80}"`
 	// Load is the 5-minute load average per CPU core. It is not a
 	// percentage: any level above 0 is allowed.
-	Load Threshold `yaml:"load"`
+	Load Threshold `yaml:"load" default:"{warning: 2, critical: 4}"`
 	// HTTP lists the web endpoints to watch; none by default.
 	HTTP []HTTPCheck `yaml:"http"`
 	// Containers watches the containers of the Docker Engine at
@@ -117,13 +66,14 @@ type Monitor struct {
 // below Critical.
 type Threshold struct {
 	// Enabled, when nil, means true; use On.
-	Enabled *bool `yaml:"enabled"`
+	Enabled *bool `yaml:"enabled" default:"true"`
 	// Warning and Critical are the levels, in the unit of the check.
 	Warning  float64 `yaml:"warning"`
 	Critical float64 `yaml:"critical"`
 	// For is how long the value must stay at a level before it alerts;
-	// it defaults to Monitor.For (for CPU, to DefaultCPUFor).
-	For Duration `yaml:"for"`
+	// it defaults to Monitor.For (for CPU, to 5m: a busy CPU is normal for a
+	// while).
+	For Duration `yaml:"for" inherit:"monitor.for" min:"0s"`
 	// Hint is shown in the alert: what to look at first, or a runbook link.
 	Hint string `yaml:"hint"`
 }
@@ -137,16 +87,16 @@ func (t Threshold) On() bool { return t.Enabled == nil || *t.Enabled }
 // its space and inodes are worth an alert. Levels are percentages used.
 type Disk struct {
 	Path           string  `yaml:"path"`
-	Warning        float64 `yaml:"warning"`
-	Critical       float64 `yaml:"critical"`
-	InodesWarning  float64 `yaml:"inodes_warning"`
-	InodesCritical float64 `yaml:"inodes_critical"`
+	Warning        float64 `yaml:"warning" default:"85"`
+	Critical       float64 `yaml:"critical" default:"95"`
+	InodesWarning  float64 `yaml:"inodes_warning" default:"85"`
+	InodesCritical float64 `yaml:"inodes_critical" default:"95"`
 	// Forecast warns when, at the rate the disk has been filling, it will
 	// be full within this span, so there is time to act before the space
 	// levels are reached. 0 turns the forecast off.
-	Forecast Duration `yaml:"forecast"`
+	Forecast Duration `yaml:"forecast" default:"72h" min:"0s" note:"0 turns the forecast off"`
 	// For defaults to Monitor.For.
-	For Duration `yaml:"for"`
+	For Duration `yaml:"for" inherit:"monitor.for" min:"0s"`
 	// Hint is shown in the alert: what usually fills this disk, or a
 	// runbook link.
 	Hint string `yaml:"hint"`
@@ -162,22 +112,22 @@ type HTTPCheck struct {
 	// URL is the http:// or https:// address requested.
 	URL string `yaml:"url"`
 	// Interval is how often the URL is requested.
-	Interval Duration `yaml:"interval"`
+	Interval Duration `yaml:"interval" default:"30s" min:"1s"`
 	// Timeout is how long a request may take before it counts as down; at
 	// most Interval, so requests never pile up.
-	Timeout Duration `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout" default:"10s" above:"0"`
 	// Status lists the accepted status codes; nil means any 2xx or 3xx.
 	// Use OK.
 	Status []int `yaml:"status"`
 	// LatencyWarning warns when an answer takes longer than this.
-	LatencyWarning Duration `yaml:"latency_warning"`
+	LatencyWarning Duration `yaml:"latency_warning" default:"2s" above:"0"`
 	// CertWarning and CertCritical are how long before an https
 	// certificate expires the check warns and turns critical; CertWarning
 	// is the longer one.
-	CertWarning  Duration `yaml:"cert_warning"`
-	CertCritical Duration `yaml:"cert_critical"`
+	CertWarning  Duration `yaml:"cert_warning" default:"14d"`
+	CertCritical Duration `yaml:"cert_critical" default:"3d" min:"0s"`
 	// For defaults to Monitor.For.
-	For Duration `yaml:"for"`
+	For Duration `yaml:"for" inherit:"monitor.for" min:"0s"`
 	// Hint is shown in the alert: where the service runs, or a runbook link.
 	Hint string `yaml:"hint"`
 	// Public marks a service members use: when it is down longer than
@@ -204,19 +154,19 @@ func (h HTTPCheck) OK(code int) bool {
 type Containers struct {
 	// Enabled, when nil, means true; use On. Turn it off on hosts without
 	// Docker, where the unreachable engine would otherwise alert.
-	Enabled *bool `yaml:"enabled"`
+	Enabled *bool `yaml:"enabled" default:"true"`
 	// RestartLoop is how many restarts within RestartWindow make a
 	// restart loop; at least 2, since a single restart is the restart
 	// policy doing its job.
-	RestartLoop int `yaml:"restart_loop"`
+	RestartLoop int `yaml:"restart_loop" default:"3" min:"2" note:"one restart is not a loop"`
 	// RestartWindow is the span RestartLoop restarts are counted over,
 	// from 1m to 24h.
-	RestartWindow Duration `yaml:"restart_window"`
+	RestartWindow Duration `yaml:"restart_window" default:"10m" min:"1m" max:"24h"`
 	// For is how long a container's problem must last before it alerts.
 	// Unlike other checks' it does not fall back to Monitor.For but
 	// defaults to 0s: a container that died is not a spike that passes by
 	// itself.
-	For Duration `yaml:"for"`
+	For Duration `yaml:"for" default:"0s" min:"0s"`
 	// Hint is shown in the alert: where the compose files live, or a
 	// runbook link.
 	Hint string `yaml:"hint"`
@@ -230,96 +180,16 @@ func (c Containers) On() bool { return c.Enabled == nil || *c.Enabled }
 // DailyDigest says when the daily digest of alerts is posted.
 type DailyDigest struct {
 	// Hour is the hour of the day, 0 to 23, in TimeZone.
-	Hour int `yaml:"hour"`
+	Hour int `yaml:"hour" default:"9" min:"0" max:"23" note:"the hour of the day in time_zone"`
 	// TimeZone is an IANA zone name like Europe/Berlin, so the digest
 	// arrives at the same local time across daylight saving changes.
-	TimeZone string `yaml:"time_zone"`
+	TimeZone string `yaml:"time_zone" default:"UTC" nonempty:"true"`
 	// Location is TimeZone loaded, filled in by Load and Parse.
-	Location *time.Location `yaml:"-"`
+	Location *time.Location `yaml:"-" zone:"time_zone"`
 }
 
-// monitorDefaults fills in the monitor section. Checks inherit monitor.for,
-// so it is defaulted first.
-func (v *validator) monitorDefaults(m *Monitor) {
-	setDefault(v, "monitor.disks", &m.Disks, []Disk{{Path: DefaultDiskPath}})
-	setDefault(v, "monitor.interval", &m.Interval, DefaultMonitorInterval)
-	setDefault(v, "monitor.for", &m.For, DefaultAlertFor)
-	setDefault(v, "monitor.hysteresis", &m.Hysteresis, DefaultHysteresis)
-	setDefault(v, "monitor.group_wait", &m.GroupWait, DefaultGroupWait)
-	setDefault(v, "monitor.escalate_after", &m.EscalateAfter, DefaultEscalateAfter)
-	setDefault(v, "monitor.announce_after", &m.AnnounceAfter, DefaultAnnounceAfter)
-	v.thresholdDefaults("monitor.cpu", &m.CPU, DefaultCPUWarning, DefaultCPUCritical, DefaultCPUFor)
-	v.thresholdDefaults("monitor.memory", &m.Memory, DefaultMemoryWarning, DefaultMemoryCritical, m.For)
-	v.thresholdDefaults("monitor.swap", &m.Swap, DefaultSwapWarning, DefaultSwapCritical, m.For)
-	v.thresholdDefaults("monitor.load", &m.Load, DefaultLoadWarning, DefaultLoadCritical, m.For)
-	for i := range m.Disks {
-		d, key := &m.Disks[i], fmt.Sprintf("monitor.disks[%d]", i)
-		setDefault(v, key+".warning", &d.Warning, DefaultDiskWarning)
-		setDefault(v, key+".critical", &d.Critical, DefaultDiskCritical)
-		setDefault(v, key+".inodes_warning", &d.InodesWarning, DefaultInodesWarning)
-		setDefault(v, key+".inodes_critical", &d.InodesCritical, DefaultInodesCritical)
-		setDefault(v, key+".forecast", &d.Forecast, DefaultDiskForecast)
-		setDefault(v, key+".for", &d.For, m.For)
-	}
-	for i := range m.HTTP {
-		h, key := &m.HTTP[i], fmt.Sprintf("monitor.http[%d]", i)
-		setDefault(v, key+".interval", &h.Interval, DefaultHTTPInterval)
-		// A check written to run every 5s should not be refused for the
-		// default timeout being longer than that.
-		timeout := DefaultHTTPTimeout
-		if h.Interval >= minCheckInterval {
-			timeout = min(timeout, h.Interval)
-		}
-		setDefault(v, key+".timeout", &h.Timeout, timeout)
-		setDefault(v, key+".latency_warning", &h.LatencyWarning, DefaultLatencyWarning)
-		setDefault(v, key+".cert_warning", &h.CertWarning, DefaultCertWarning)
-		setDefault(v, key+".cert_critical", &h.CertCritical, DefaultCertCritical)
-		setDefault(v, key+".for", &h.For, m.For)
-	}
-	if m.Containers.Enabled == nil {
-		yes := true
-		m.Containers.Enabled = &yes
-	}
-	setDefault(v, "monitor.containers.restart_loop", &m.Containers.RestartLoop, DefaultRestartLoop)
-	setDefault(v, "monitor.containers.restart_window", &m.Containers.RestartWindow, DefaultRestartWindow)
-	setDefault(v, "monitor.containers.for", &m.Containers.For, DefaultContainersFor)
-	if dd := m.DailyDigest; dd != nil {
-		setDefault(v, "monitor.daily_digest.hour", &dd.Hour, DefaultDigestHour)
-		setDefault(v, "monitor.daily_digest.time_zone", &dd.TimeZone, DefaultDigestZone)
-	}
-}
-
-// thresholdDefaults fills in the threshold at key with the given levels and
-// For.
-func (v *validator) thresholdDefaults(key string, t *Threshold, warning, critical float64, forDef Duration) {
-	if t.Enabled == nil {
-		yes := true
-		t.Enabled = &yes
-	}
-	setDefault(v, key+".warning", &t.Warning, warning)
-	setDefault(v, key+".critical", &t.Critical, critical)
-	setDefault(v, key+".for", &t.For, forDef)
-}
-
-// checkMonitor validates the monitor section and loads the daily digest's
-// time zone into its Location.
+// checkMonitor validates the monitor section beyond its declared bounds.
 func (v *validator) checkMonitor(m *Monitor) {
-	if m.Interval < minCheckInterval {
-		v.invalid("monitor.interval", fmt.Sprintf("must be at least 1s, got %s", m.Interval))
-	}
-	v.checkFor("monitor.for", m.For)
-	if h := m.Hysteresis; math.IsNaN(h) || h < 0 || h > maxHysteresis {
-		v.invalid("monitor.hysteresis", fmt.Sprintf("must be from 0 to 20 (percentage points), got %v", h))
-	}
-	if m.GroupWait < 0 || m.GroupWait > maxGroupWait {
-		v.invalid("monitor.group_wait", fmt.Sprintf("must be between 0s and 5m, got %s", m.GroupWait))
-	}
-	if m.EscalateAfter < minEscalateAfter || m.EscalateAfter > maxEscalateAfter {
-		v.invalid("monitor.escalate_after", fmt.Sprintf("must be between 1m and 24h, got %s", m.EscalateAfter))
-	}
-	if m.AnnounceAfter < 0 || m.AnnounceAfter > maxAnnounceAfter {
-		v.invalid("monitor.announce_after", fmt.Sprintf("must be between 0s and 24h, got %s", m.AnnounceAfter))
-	}
 	v.checkThreshold("monitor.cpu", m.CPU, percentLevel)
 	v.checkThreshold("monitor.memory", m.Memory, percentLevel)
 	v.checkThreshold("monitor.swap", m.Swap, percentLevel)
@@ -342,15 +212,12 @@ func (v *validator) checkMonitor(m *Monitor) {
 		}
 		v.checkLevels(key+".warning", d.Warning, key+".critical", d.Critical, percentLevel)
 		v.checkLevels(key+".inodes_warning", d.InodesWarning, key+".inodes_critical", d.InodesCritical, percentLevel)
-		if d.Forecast < 0 {
-			v.invalid(key+".forecast", fmt.Sprintf("must not be negative (0 turns the forecast off), got %s", d.Forecast))
-		}
-		v.checkFor(key+".for", d.For)
 	}
 
 	firstName := map[string]int{}
-	for i, h := range m.HTTP {
+	for i := range m.HTTP {
 		key := fmt.Sprintf("monitor.http[%d]", i)
+		h := &m.HTTP[i]
 		v.checkHTTP(key, h)
 		if j, dup := firstName[h.Name]; dup && h.Name != "" {
 			v.invalid(key+".name", fmt.Sprintf("%s is listed twice (also monitor.http[%d]); alerts tell checks apart by name", h.Name, j))
@@ -358,42 +225,40 @@ func (v *validator) checkMonitor(m *Monitor) {
 			firstName[h.Name] = i
 		}
 	}
-
-	v.checkContainers(m.Containers)
-
-	if dd := m.DailyDigest; dd != nil {
-		dd.Location = v.checkSchedule("monitor.daily_digest", dd.Hour, dd.TimeZone, DefaultDigestZone)
-	}
 }
 
-// levelKind says which values the levels of a check accept.
-type levelKind int
+// levelKind says which values the levels of a check accept: above 0 and at
+// most max, said as unit (about).
+type levelKind struct {
+	max         float64
+	unit, about string
+}
 
-const (
-	percentLevel levelKind = iota // cpu, memory, swap and disks
-	loadLevel                     // load, per CPU core
+var (
+	percentLevel = levelKind{max: 100, unit: "a percentage"} // cpu, memory, swap and disks
+	loadLevel    = levelKind{max: math.Inf(1), unit: "a number", about: "the 5-minute load average per CPU core"}
 )
 
 // ok reports whether x is a level of kind k.
 func (k levelKind) ok(x float64) bool {
-	if k == loadLevel {
-		return x > 0 && !math.IsInf(x, 0)
-	}
-	return x > 0 && x <= 100
+	return x > 0 && x <= k.max && !math.IsInf(x, 0)
 }
 
 // want says what ok accepts, for messages.
 func (k levelKind) want() string {
-	if k == loadLevel {
-		return "a number above 0 (the 5-minute load average per CPU core)"
+	s := k.unit + " above 0"
+	if !math.IsInf(k.max, 0) {
+		s += fmt.Sprintf(" and at most %v", k.max)
 	}
-	return "a percentage above 0 and at most 100"
+	if k.about != "" {
+		s += " (" + k.about + ")"
+	}
+	return s
 }
 
-// checkThreshold validates one of the host checks at key.
+// checkThreshold validates the levels of one of the host checks at key.
 func (v *validator) checkThreshold(key string, t Threshold, kind levelKind) {
 	v.checkLevels(key+".warning", t.Warning, key+".critical", t.Critical, kind)
-	v.checkFor(key+".for", t.For)
 }
 
 // checkLevels requires both levels to be of kind and the warning level to be
@@ -427,17 +292,9 @@ func (v *validator) defaultNote(key string) string {
 	return ", the default"
 }
 
-// checkFor requires a check's for at key not to be negative. An inherited
-// value is monitor.for, reported there, so only one written here is checked.
-func (v *validator) checkFor(key string, d Duration) {
-	if v.set[key] && d < 0 {
-		v.invalid(key, fmt.Sprintf("must not be negative, got %s", d))
-	}
-}
-
 // checkHTTP validates one entry of monitor.http at key, apart from whether
-// its name is unique.
-func (v *validator) checkHTTP(key string, h HTTPCheck) {
+// its name is unique, and fits its default timeout within its interval.
+func (v *validator) checkHTTP(key string, h *HTTPCheck) {
 	invalid := func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') }
 	switch {
 	case h.Name == "":
@@ -450,14 +307,12 @@ func (v *validator) checkHTTP(key string, h HTTPCheck) {
 	} else if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.invalid(key+".url", fmt.Sprintf("not an http:// or https:// URL with a host: %q", h.URL))
 	}
-	intervalOK := h.Interval >= minCheckInterval
-	if !intervalOK {
-		v.invalid(key+".interval", fmt.Sprintf("must be at least 1s, got %s", h.Interval))
+	if !v.set[key+".timeout"] && v.inBounds(key+".interval") {
+		// A check written to run every 5s should not be refused for the
+		// default timeout being longer than that.
+		h.Timeout = min(h.Timeout, h.Interval)
 	}
-	switch {
-	case h.Timeout <= 0:
-		v.invalid(key+".timeout", fmt.Sprintf("must be longer than 0, got %s", h.Timeout))
-	case intervalOK && h.Timeout > h.Interval:
+	if v.inBounds(key+".timeout") && v.inBounds(key+".interval") && h.Timeout > h.Interval {
 		v.invalid(key+".timeout", fmt.Sprintf("must not be longer than %s.interval (%s%s), so checks never overlap; got %s",
 			key, h.Interval, v.defaultNote(key+".interval"), h.Timeout))
 	}
@@ -477,30 +332,12 @@ func (v *validator) checkHTTP(key string, h HTTPCheck) {
 		}
 		firstSeen[code] = i
 	}
-	if h.LatencyWarning <= 0 {
-		v.invalid(key+".latency_warning", fmt.Sprintf("must be longer than 0, got %s", h.LatencyWarning))
-	}
-	if h.CertCritical < 0 {
-		v.invalid(key+".cert_critical", fmt.Sprintf("must not be negative, got %s", h.CertCritical))
-	} else if h.CertWarning <= h.CertCritical && !v.bad[key+".cert_warning"] && !v.bad[key+".cert_critical"] {
-		wKey, cKey := key+".cert_warning", key+".cert_critical"
+	wKey, cKey := key+".cert_warning", key+".cert_critical"
+	if v.inBounds(wKey) && v.inBounds(cKey) && h.CertWarning <= h.CertCritical {
 		if v.set[wKey] {
 			v.invalid(wKey, fmt.Sprintf("must be longer than %s (%s%s), got %s", cKey, h.CertCritical, v.defaultNote(cKey), h.CertWarning))
 		} else {
 			v.invalid(cKey, fmt.Sprintf("must be shorter than %s (%s%s), got %s", wKey, h.CertWarning, v.defaultNote(wKey), h.CertCritical))
 		}
 	}
-	v.checkFor(key+".for", h.For)
-}
-
-// checkContainers validates monitor.containers.
-func (v *validator) checkContainers(c Containers) {
-	const key = "monitor.containers"
-	if c.RestartLoop < minRestartLoop {
-		v.invalid(key+".restart_loop", fmt.Sprintf("must be at least 2 (one restart is not a loop), got %d", c.RestartLoop))
-	}
-	if c.RestartWindow < minRestartWindow || c.RestartWindow > maxRestartWindow {
-		v.invalid(key+".restart_window", fmt.Sprintf("must be between 1m and 24h, got %s", c.RestartWindow))
-	}
-	v.checkFor(key+".for", c.For)
 }

@@ -3,18 +3,9 @@ package config
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"maunium.net/go/mautrix/id"
-)
-
-// Defaults of the oncall section: duty passes on every Monday at 9 UTC.
-const (
-	DefaultHandover     = handoverWeekly
-	DefaultHandoverDay  = "monday"
-	DefaultHandoverHour = 9
-	DefaultHandoverZone = "UTC"
 )
 
 // The values of oncall.handover.
@@ -33,19 +24,19 @@ type OnCall struct {
 	Rotation []id.UserID `yaml:"rotation"`
 	// Handover is how often duty passes to the next admin, daily or weekly;
 	// use Daily.
-	Handover string `yaml:"handover"`
+	Handover string `yaml:"handover" default:"weekly" oneof:"daily weekly"`
 	// Day is the weekday of a weekly handover, monday to sunday (or mon to
 	// sun), in any case; use Weekday. It is refused with a daily handover,
 	// where it would mean nothing.
-	Day string `yaml:"day"`
+	Day string `yaml:"day" default:"monday" nonempty:"true"`
 	// Hour is the hour of the handover, 0 to 23, in TimeZone.
-	Hour int `yaml:"hour"`
+	Hour int `yaml:"hour" default:"9" min:"0" max:"23" note:"the hour of the day in time_zone"`
 	// TimeZone is an IANA zone name like Europe/Berlin, so the handover
 	// happens at the same local time across daylight saving changes.
-	TimeZone string `yaml:"time_zone"`
+	TimeZone string `yaml:"time_zone" default:"UTC" nonempty:"true"`
 	// Location is TimeZone loaded, filled in by Load and Parse even when
 	// the section is absent, so a loaded config never has it nil.
-	Location *time.Location `yaml:"-"`
+	Location *time.Location `yaml:"-" zone:"time_zone"`
 }
 
 // Weekday returns the weekday of a weekly handover: Day, or Monday when Day
@@ -61,8 +52,7 @@ func (o OnCall) Weekday() time.Weekday {
 // including an empty one in an OnCall built in code, is weekly.
 func (o OnCall) Daily() bool { return o.Handover == handoverDaily }
 
-// checkOnCall validates the oncall section against the admins configured
-// and loads its time zone into Location.
+// checkOnCall validates the oncall section against the admins configured.
 func (v *validator) checkOnCall(c *Config) {
 	o := &c.OnCall
 	admins := c.Matrix.Admins
@@ -85,38 +75,12 @@ func (v *validator) checkOnCall(c *Config) {
 		}
 	}
 
-	if o.Handover != handoverDaily && o.Handover != handoverWeekly {
-		v.invalid("oncall.handover", fmt.Sprintf("must be daily or weekly; got %q", o.Handover))
-	}
 	switch {
+	case o.Daily() && v.set["oncall.day"]:
+		v.invalid("oncall.day", "day only applies to a weekly handover; leave it out with handover: daily")
 	case o.Daily():
-		if v.set["oncall.day"] {
-			v.invalid("oncall.day", "day only applies to a weekly handover; leave it out with handover: daily")
-		}
-	case o.Day == "":
-		v.invalid("oncall.day", "must not be empty; leave it out to use "+strconv.Quote(DefaultHandoverDay))
-	default:
+		o.Day = "" // the declared default is a weekly handover's
+	case o.Day != "":
 		v.checkWeekday("oncall.day", o.Day)
 	}
-	o.Location = v.checkSchedule("oncall", o.Hour, o.TimeZone, DefaultHandoverZone)
-}
-
-// checkSchedule validates the hour and time_zone of something done at a set
-// time of day (the weekly summary, the daily digest, the on-call handover)
-// at key, and returns the zone loaded, or nil if it is not valid. defZone is
-// time_zone's default.
-func (v *validator) checkSchedule(key string, hour int, zone, defZone string) *time.Location {
-	if hour < 0 || hour > 23 {
-		v.invalid(key+".hour", fmt.Sprintf("must be from 0 to 23 (the hour of the day in time_zone), got %d", hour))
-	}
-	if zone == "" {
-		v.invalid(key+".time_zone", "must not be empty; leave it out to use "+strconv.Quote(defZone))
-		return nil
-	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		v.invalid(key+".time_zone", fmt.Sprintf("not a time zone: %q; use a name like Europe/Berlin, America/New_York or UTC", zone))
-		return nil
-	}
-	return loc
 }

@@ -6,15 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
-)
-
-// Bounds of policy.approval_ttl: long enough to reach a phone, short enough
-// that a forgotten request cannot be approved by surprise weeks later.
-const (
-	minApprovalTTL = Duration(time.Minute)
-	maxApprovalTTL = Duration(168 * time.Hour)
 )
 
 // The kinds of approval policy ParsePolicy returns, from least to most strict.
@@ -37,13 +29,24 @@ type Policy struct {
 	// name (without the prefix): none, confirm, second_admin or quorum:N, as
 	// read by ParsePolicy.
 	Commands map[string]string `yaml:"commands"`
-	// ApprovalTTL is how long an approval request stays open.
-	ApprovalTTL Duration `yaml:"approval_ttl"`
+	// ApprovalTTL is how long an approval request stays open: long enough to
+	// reach a phone, short enough that a forgotten request cannot be
+	// approved by surprise weeks later.
+	ApprovalTTL Duration `yaml:"approval_ttl" default:"30m" min:"1m" max:"168h" note:"a week"`
 	// AllowSingleAdmin lets second_admin and quorum fall back to confirm when
 	// exactly one admin is configured, so a one-person team is not locked out
 	// of its own server.
 	AllowSingleAdmin bool `yaml:"allow_single_admin"`
+
+	// lines holds the line of each key of Commands in the file, so the
+	// commands package can point at the line of a command it does not know.
+	lines map[string]int
 }
+
+// CommandLine returns the 1-based line of policy.commands.NAME in the file
+// the policy was loaded from, or 0 when it is unknown (not in the file, or a
+// Policy built in code).
+func (p Policy) CommandLine(name string) int { return p.lines[name] }
 
 // ParsePolicy reads an approval policy as written in policy.commands: none,
 // confirm, second_admin or quorum:N with N from 1 to MaxQuorum. It returns
@@ -110,7 +113,8 @@ func formatPolicy(kind string, n int) string {
 	return kind
 }
 
-// checkPolicy validates the policy section against the admins configured.
+// checkPolicy validates the policy section against the admins configured,
+// and keeps the lines of its commands for CommandLine.
 func (v *validator) checkPolicy(c *Config) {
 	p := &c.Policy
 	// The requester never counts towards their own approval.
@@ -118,6 +122,12 @@ func (v *validator) checkPolicy(c *Config) {
 	fallback := others == 0 && p.AllowSingleAdmin
 	for _, name := range slices.Sorted(maps.Keys(p.Commands)) {
 		key := "policy.commands." + name
+		if line := v.lines[key]; line > 0 {
+			if p.lines == nil {
+				p.lines = map[string]int{}
+			}
+			p.lines[name] = line
+		}
 		v.checkCommandName(key, name, c.Matrix.CommandPrefix)
 
 		kind, n, err := ParsePolicy(p.Commands[name])
@@ -147,16 +157,13 @@ func (v *validator) checkPolicy(c *Config) {
 			v.invalid(key, msg)
 		}
 	}
-	if ttl := p.ApprovalTTL; ttl < minApprovalTTL || ttl > maxApprovalTTL {
-		v.invalid("policy.approval_ttl", fmt.Sprintf("must be between 1m and 168h (a week), got %s", ttl))
-	}
 }
 
 // checkCommandName requires a key of policy.commands to be a command name as
 // help lists it, without the prefix, since that is what the commands package
 // looks up. Whether such a command exists is for the commands package to say.
 func (v *validator) checkCommandName(key, name, prefix string) {
-	for _, p := range []string{prefix, DefaultCommandPrefix} {
+	for _, p := range []string{prefix, declaredDefault[Matrix]("command_prefix")} {
 		if rest, ok := strings.CutPrefix(name, p); ok && p != "" && rest != "" {
 			v.invalid(key, fmt.Sprintf("write the command name without %q: %s", p, strings.ToLower(rest)))
 			return

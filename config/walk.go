@@ -241,19 +241,26 @@ func joinKey(parent, child string) string {
 func fieldsByName(t reflect.Type) map[string]reflect.StructField {
 	fields := map[string]reflect.StructField{}
 	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
+		if name, ok := yamlName(f); ok {
+			fields[name] = f
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		switch name {
-		case "-":
-			continue
-		case "":
-			name = strings.ToLower(f.Name)
-		}
-		fields[name] = f
 	}
 	return fields
+}
+
+// yamlName is the key of a struct field in the file, if the file can set it.
+func yamlName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	switch name {
+	case "-":
+		return "", false
+	case "":
+		name = strings.ToLower(f.Name)
+	}
+	return name, true
 }
 
 // unknownKeyMsg explains an unknown key, suggesting the nearest known one so
