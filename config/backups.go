@@ -182,13 +182,18 @@ func (v *validator) checkBackupSet(key string, s *BackupSet) {
 		}
 	}
 	if !validReadData(s.Check.ReadData) {
-		v.invalid(key+".check.read_data", fmt.Sprintf(`must be "0", a percentage from 0.01%% to 100%% like "5%%", or "all"; got %q`, s.Check.ReadData))
+		v.invalid(key+".check.read_data", fmt.Sprintf(`must be "0", a percentage from %v%% to %v%% like %q, or "all"; got %q`,
+			minReadData, maxReadData, declaredDefault[BackupCheck]("read_data"), s.Check.ReadData))
 	}
 }
 
 // dockerRef is a container as config names it: [HOST/]NAME.
 var dockerRef = regexp.MustCompile(`^(` + hostNamePattern + `/)?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
+// The percentages of the data restic check --read-data-subset can read.
+const minReadData, maxReadData = 0.01, 100.0
+
+// validReadData reports whether s is a check.read_data value.
 func validReadData(s string) bool {
 	if s == "0" || s == "all" {
 		return true
@@ -198,5 +203,5 @@ func validReadData(s string) bool {
 		return false
 	}
 	f, err := strconv.ParseFloat(pct, 64)
-	return err == nil && f >= 0.01 && f <= 100
+	return err == nil && f >= minReadData && f <= maxReadData
 }

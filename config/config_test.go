@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -1809,6 +1810,138 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
 		} else if want := fmt.Sprintf("not a duration: %q", in); err.Error() != want {
 			t.Errorf("ParseDuration(%q) error = %q, want %q", in, err, want)
+		}
+	}
+}
+
+// TestDeclarations checks every default and bound declared in Config's tags:
+// each must decode into its field, name keys that exist, and sit where the
+// walker reads it (not inside a map, which it does not descend into).
+func TestDeclarations(t *testing.T) {
+	var check func(typ reflect.Type, key string, inMap bool)
+	check = func(typ reflect.Type, key string, inMap bool) {
+		for f := range typ.Fields() {
+			name, ok := yamlName(f)
+			if z, isZone := f.Tag.Lookup("zone"); isZone {
+				if zf, ok := fieldsByName(typ)[z]; !ok || zf.Type.Kind() != reflect.String || f.Type != reflect.TypeFor[*time.Location]() {
+					t.Errorf("%s: zone:%q must name a string key beside a *time.Location", key, z)
+				}
+			}
+			if !ok {
+				continue
+			}
+			child := joinKey(key, name)
+			ft := f.Type
+			for _, tag := range []string{"default", "inherit", "min", "max", "above", "zero", "note", "oneof", "nonempty"} {
+				if _, has := f.Tag.Lookup(tag); has && inMap {
+					t.Errorf("%s: %s tag inside a map is never applied", child, tag)
+				}
+			}
+			if def, has := f.Tag.Lookup("default"); has {
+				target := ft
+				if ft.Kind() == reflect.Struct {
+					target = reflect.TypeFor[map[string]yaml.Node]()
+				}
+				if err := yaml.Unmarshal([]byte(def), reflect.New(target).Interface()); err != nil {
+					t.Errorf("%s: default:%q does not decode: %v", child, def, err)
+				}
+				if ft.Kind() == reflect.Struct {
+					var m map[string]yaml.Node
+					_ = yaml.Unmarshal([]byte(def), &m)
+					for k, n := range m {
+						cf, ok := fieldsByName(ft)[k]
+						if !ok {
+							t.Errorf("%s: default names unknown key %s", child, k)
+						} else if err := n.Decode(reflect.New(cf.Type).Interface()); err != nil {
+							t.Errorf("%s: default of %s does not decode: %v", child, k, err)
+						}
+					}
+				}
+			}
+			if from, has := f.Tag.Lookup("inherit"); has {
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Errorf("%s: inherit:%q: %v", child, from, r)
+						}
+					}()
+					if got := lookup(reflect.New(reflect.TypeFor[Config]()).Elem(), from).Type(); got != ft {
+						t.Errorf("%s: inherit:%q is a %s, want %s", child, from, got, ft)
+					}
+				}()
+			}
+			for _, b := range []string{"min", "max", "above"} {
+				if text, has := f.Tag.Lookup(b); has {
+					if err := yaml.Unmarshal([]byte(text), reflect.New(ft).Interface()); err != nil || !(ft.Kind() >= reflect.Int && ft.Kind() <= reflect.Float64) {
+						t.Errorf("%s: %s:%q is not a number of the field's type %s (%v)", child, b, text, ft, err)
+					}
+				}
+			}
+			for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			switch {
+			case ft.Kind() == reflect.Struct:
+				check(ft, child, inMap)
+			case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
+				check(ft.Elem(), child+".NAME", true)
+			}
+		}
+	}
+	check(reflect.TypeFor[Config](), "", false)
+}
+
+// TestBoundMessages checks that the messages about declared bounds say what
+// the declaration says, for each form of bound.
+func TestBoundMessages(t *testing.T) {
+	type s struct {
+		Every    Duration `yaml:"every" min:"1m" max:"24h" note:"a day"`
+		Count    int      `yaml:"count" min:"2"`
+		NotNeg   Duration `yaml:"not_neg" min:"0s"`
+		Rate     float64  `yaml:"rate" above:"0"`
+		Span     Duration `yaml:"span" above:"0"`
+		Off      Duration `yaml:"off" zero:"off" min:"1h"`
+		Hour     int      `yaml:"hour" min:"0" max:"23"`
+		Format   string   `yaml:"format" oneof:"json console"`
+		Level    string   `yaml:"level" oneof:"debug info warn"`
+		Name     string   `yaml:"name" default:"'!'" nonempty:"true"`
+		Fraction float64  `yaml:"fraction" min:"0" max:"20"`
+	}
+	cases := []struct {
+		field string
+		value any
+		want  string // "" when in bounds
+	}{
+		{"Every", Duration(time.Minute), ""},
+		{"Every", Duration(24 * time.Hour), ""},
+		{"Every", Duration(59 * time.Second), "must be between 1m and 24h (a day), got 59s"},
+		{"Every", Duration(25 * time.Hour), "must be between 1m and 24h (a day), got 25h0m0s"},
+		{"Count", 2, ""},
+		{"Count", 1, "must be at least 2, got 1"},
+		{"NotNeg", Duration(0), ""},
+		{"NotNeg", Duration(-time.Second), "must not be negative, got -1s"},
+		{"Rate", 0.5, ""},
+		{"Rate", 0.0, "must be a finite number above 0, got 0"},
+		{"Rate", math.Inf(1), "must be a finite number above 0, got +Inf"},
+		{"Span", Duration(0), "must be longer than 0, got 0s"},
+		{"Off", Duration(0), ""},
+		{"Off", Duration(time.Hour), ""},
+		{"Off", Duration(time.Minute), "must be 0s (off) or at least 1h, got 1m0s"},
+		{"Hour", 24, "must be from 0 to 23, got 24"},
+		{"Format", "json", ""},
+		{"Format", "xml", `must be json or console; got "xml"`},
+		{"Level", "", `must be one of debug, info, warn; got ""`},
+		{"Name", "", `must not be empty; leave it out to use "!"`},
+		{"Fraction", math.NaN(), "must be from 0 to 20, got NaN"},
+	}
+	for _, c := range cases {
+		var x s
+		f, _ := reflect.TypeFor[s]().FieldByName(c.field)
+		fv := reflect.ValueOf(&x).Elem().FieldByName(c.field)
+		fv.Set(reflect.ValueOf(c.value).Convert(f.Type))
+		v := validator{walker: &walker{set: map[string]bool{c.field: true}}}
+		if got := v.outOfBounds(&declared{key: c.field, val: fv, tag: f.Tag}); got != c.want {
+			t.Errorf("%s = %v: %q, want %q", c.field, c.value, got, c.want)
 		}
 	}
 }

@@ -84,16 +84,14 @@ func (v *validator) declareStruct(s reflect.Value, key string, overrides map[str
 			continue
 		}
 		child := joinKey(key, name)
-		fv := s.FieldByIndex(f.Index)
-		def, hasDef := f.Tag.Lookup("default")
-		var defNode *yaml.Node
+		var def *yaml.Node
 		if n, ok := overrides[name]; ok {
-			defNode, hasDef = &n, true
-		} else if hasDef {
-			defNode = parseTag(child, "default", def)
+			def = &n
+		} else if text, ok := f.Tag.Lookup("default"); ok {
+			def = parseTag(child, "default", text)
 		}
 		absent := !v.set[child] && !v.bad[child]
-		v.declareField(fv, f, child, absent, defNode, inherits)
+		v.declareField(s.FieldByIndex(f.Index), f, child, absent, def, inherits)
 	}
 	for f := range s.Type().Fields() {
 		// Fields the file cannot set, like a Location loaded from a zone.

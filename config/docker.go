@@ -96,6 +96,9 @@ func (d Docker) Engines() []DockerEngine {
 // messages.
 const dockerHostForms = "unix:///path/to/docker.sock, tcp://host:port or ssh://user@host"
 
+// The ports a tcp:// engine may listen on.
+const minPort, maxPort = 1, 65535
+
 // hostNamePattern is what a name in docker.hosts may be: it is typed in
 // commands before a slash (HOST/CONTAINER), so it has none.
 const hostNamePattern = `[a-z0-9][a-z0-9_.-]{0,31}`
@@ -206,8 +209,8 @@ func (v *validator) checkDockerHost(key, host string) {
 		u, err := url.Parse(host)
 		if err != nil || u.Hostname() == "" || u.Port() == "" {
 			v.invalid(key, fmt.Sprintf("tcp:// needs a host and port, like tcp://192.0.2.10:2376; got %q", host))
-		} else if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
-			v.invalid(key, fmt.Sprintf("the port must be from 1 to 65535, got %s", u.Port()))
+		} else if p, err := strconv.Atoi(u.Port()); err != nil || p < minPort || p > maxPort {
+			v.invalid(key, fmt.Sprintf("the port must be from %d to %d, got %s", minPort, maxPort, u.Port()))
 		}
 	case "ssh":
 		if u, err := url.Parse(host); err != nil || u.Hostname() == "" {

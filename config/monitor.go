@@ -292,6 +292,9 @@ func (v *validator) defaultNote(key string) string {
 	return ", the default"
 }
 
+// The status codes HTTP defines.
+const minStatus, maxStatus = 100, 599
+
 // checkHTTP validates one entry of monitor.http at key, apart from whether
 // its name is unique, and fits its default timeout within its interval.
 func (v *validator) checkHTTP(key string, h *HTTPCheck) {
@@ -322,8 +325,8 @@ func (v *validator) checkHTTP(key string, h *HTTPCheck) {
 	firstSeen := map[int]int{}
 	for i, code := range h.Status {
 		ckey := fmt.Sprintf("%s.status[%d]", key, i)
-		if code < 100 || code > 599 {
-			v.invalid(ckey, fmt.Sprintf("not an HTTP status code (100 to 599): %d", code))
+		if code < minStatus || code > maxStatus {
+			v.invalid(ckey, fmt.Sprintf("not an HTTP status code (%d to %d): %d", minStatus, maxStatus, code))
 			continue
 		}
 		if j, dup := firstSeen[code]; dup {
