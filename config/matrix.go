@@ -80,22 +80,11 @@ func (v *validator) checkMatrix(c *Config) {
 	if len(m.Admins) == 0 {
 		v.invalid("matrix.admins", "required: a list of at least one Matrix user ID allowed to run admin commands")
 	}
-	firstSeen := map[id.UserID]int{}
-	for i, a := range m.Admins {
-		key := fmt.Sprintf("matrix.admins[%d]", i)
-		if !validUserID(a) {
-			v.invalid(key, fmt.Sprintf("not a valid Matrix user ID (like @alice:example.org): %q", a))
-			continue
-		}
-		if j, dup := firstSeen[a]; dup {
-			v.invalid(key, fmt.Sprintf("%s is listed twice (also matrix.admins[%d])", a, j))
-			continue
-		}
-		firstSeen[a] = i
+	v.checkUserIDs("matrix.admins", m.Admins, func(key string, a id.UserID) {
 		if a == m.UserID {
 			v.invalid(key, "is the bot's own user_id; the bot must not be able to approve its own actions")
 		}
-	}
+	})
 
 	switch p := m.CommandPrefix; {
 	case strings.IndexFunc(p, unicode.IsSpace) >= 0:
@@ -109,6 +98,25 @@ func (v *validator) checkMatrix(c *Config) {
 		m.PasswordFile = v.resolve(m.PasswordFile)
 	} else if v.getenv(PasswordEnv) == "" {
 		v.invalid("matrix.password_file", "required unless "+PasswordEnv+" is set: a file holding the bot's Matrix password")
+	}
+}
+
+// checkUserIDs requires every entry of the list at key to be a Matrix user ID
+// listed once, and hands each such entry to more with its key.
+func (v *validator) checkUserIDs(key string, users []id.UserID, more func(key string, u id.UserID)) {
+	firstSeen := map[id.UserID]int{}
+	for i, u := range users {
+		ukey := fmt.Sprintf("%s[%d]", key, i)
+		if !validUserID(u) {
+			v.invalid(ukey, fmt.Sprintf("not a valid Matrix user ID (like @alice:example.org): %q", u))
+			continue
+		}
+		if j, dup := firstSeen[u]; dup {
+			v.invalid(ukey, fmt.Sprintf("%s is listed twice (also %s[%d])", u, key, j))
+			continue
+		}
+		firstSeen[u] = i
+		more(ukey, u)
 	}
 }
 

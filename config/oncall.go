@@ -56,24 +56,13 @@ func (o OnCall) Daily() bool { return o.Handover == handoverDaily }
 func (v *validator) checkOnCall(c *Config) {
 	o := &c.OnCall
 	admins := c.Matrix.Admins
-	firstSeen := map[id.UserID]int{}
-	for i, u := range o.Rotation {
-		key := fmt.Sprintf("oncall.rotation[%d]", i)
-		if !validUserID(u) {
-			v.invalid(key, fmt.Sprintf("not a valid Matrix user ID (like @alice:example.org): %q", u))
-			continue
-		}
-		if j, dup := firstSeen[u]; dup {
-			v.invalid(key, fmt.Sprintf("%s is listed twice (also oncall.rotation[%d])", u, j))
-			continue
-		}
-		firstSeen[u] = i
+	v.checkUserIDs("oncall.rotation", o.Rotation, func(key string, u id.UserID) {
 		// No admins is reported at matrix.admins; every entry would only
 		// repeat it.
 		if len(admins) > 0 && !slices.Contains(admins, u) {
 			v.invalid(key, fmt.Sprintf("%s is not in matrix.admins: only admins can be on duty", u))
 		}
-	}
+	})
 
 	switch {
 	case o.Daily() && v.set["oncall.day"]:
