@@ -3,9 +3,12 @@
 // A bot that refuses to start is only useful if it says exactly why, so loading
 // reports every problem in the file at once, each with its dotted key and line,
 // instead of stopping at the first one. The file is first read as a YAML node
-// tree and walked alongside the Config type (by its yaml tags), which catches
-// unknown keys and wrongly typed values with their location; it is then decoded
-// normally, defaults are filled in, and the values are checked.
+// tree and walked alongside the Config type (by its yaml tags, walk.go), which
+// catches unknown keys and wrongly typed values with their location; it is then
+// decoded normally, the defaults declared next to each field are filled in and
+// its declared bounds checked (declare.go), the rules that relate one setting
+// to another are checked (one file per section), and only then are the files
+// it names opened and its time zones loaded (load.go).
 package config
 
 import (

@@ -219,68 +219,104 @@ func (v *validator) inBounds(key string) bool {
 
 // outOfBounds says how d breaks its declaration, or "" when it does not.
 func (v *validator) outOfBounds(d *declared) string {
-	if d.inherited {
+	switch {
+	case d.inherited:
+		return ""
+	case d.val.Kind() == reflect.String:
+		return v.stringProblem(d)
+	}
+	b := boundsOf(d)
+	if b.hold(d.val) {
 		return ""
 	}
-	tag, val := d.tag, d.val
-	if val.Kind() == reflect.String {
-		s := val.String()
-		if words, ok := tag.Lookup("oneof"); ok && !slices.Contains(strings.Fields(words), s) {
-			return fmt.Sprintf("must be %s; got %q", oneOf(strings.Fields(words)), s)
-		}
-		if tag.Get("nonempty") == "true" && s == "" && v.set[d.key] {
-			return "must not be empty; leave it out to use " + strconv.Quote(parseTag(d.key, "default", tag.Get("default")).Value)
-		}
-		return ""
-	}
+	return fmt.Sprintf("must %s, got %v", b.want(), d.val.Interface())
+}
 
-	x := number(val)
-	if tag.Get("zero") == "off" && x == 0 {
-		return ""
+// stringProblem checks a string against its oneof and nonempty tags.
+func (v *validator) stringProblem(d *declared) string {
+	s := d.val.String()
+	if words, ok := d.tag.Lookup("oneof"); ok && !slices.Contains(strings.Fields(words), s) {
+		return fmt.Sprintf("must be %s; got %q", oneOf(strings.Fields(words)), s)
 	}
-	bound := func(name string) (string, reflect.Value, bool) {
-		text, ok := tag.Lookup(name)
+	if d.tag.Get("nonempty") == "true" && s == "" && v.set[d.key] {
+		return "must not be empty; leave it out to use " + strconv.Quote(parseTag(d.key, "default", d.tag.Get("default")).Value)
+	}
+	return ""
+}
+
+// bounds are a number's declared bounds, each a value of its field's type
+// and the text it was written as, which the messages repeat.
+type bounds struct {
+	min, max, above             reflect.Value // invalid when not declared
+	minText, maxText, aboveText string
+	off                         bool // zero:"off"
+	note                        string
+	zero                        reflect.Value
+	duration                    bool
+}
+
+// boundsOf reads the bounds d declares.
+func boundsOf(d *declared) bounds {
+	read := func(name string) (reflect.Value, string) {
+		text, ok := d.tag.Lookup(name)
 		if !ok {
-			return "", reflect.Value{}, false
+			return reflect.Value{}, ""
 		}
-		b := reflect.New(val.Type())
+		b := reflect.New(d.val.Type())
 		if err := parseTag(d.key, name, text).Decode(b.Interface()); err != nil {
 			panic(fmt.Sprintf("config: %s tag of %s: %v", name, d.key, err))
 		}
-		return text, b.Elem(), true
+		return b.Elem(), text
 	}
-	minText, lo, hasMin := bound("min")
-	maxText, hi, hasMax := bound("max")
-	aboveText, above, hasAbove := bound("above")
-	isDuration := val.Type() == reflect.TypeFor[Duration]()
-	finite := !math.IsNaN(x) && !math.IsInf(x, 0)
-	if finite && (!hasMin || cmpNum(val, lo) >= 0) && (!hasMax || cmpNum(val, hi) <= 0) && (!hasAbove || cmpNum(val, above) > 0) {
-		return ""
-	}
+	var b bounds
+	b.min, b.minText = read("min")
+	b.max, b.maxText = read("max")
+	b.above, b.aboveText = read("above")
+	b.off = d.tag.Get("zero") == "off"
+	b.note = d.tag.Get("note")
+	b.zero = reflect.Zero(d.val.Type())
+	b.duration = d.val.Type() == reflect.TypeFor[Duration]()
+	return b
+}
 
-	var want string
-	switch {
-	case tag.Get("zero") == "off":
-		want = fmt.Sprintf("be %v (off) or at least %s", reflect.Zero(val.Type()).Interface(), minText)
-	case hasAbove && isDuration:
-		want = "be longer than " + aboveText
-	case hasAbove:
-		want = "be a finite number above " + aboveText
-	case hasMin && hasMax && isDuration:
-		want = fmt.Sprintf("be between %s and %s", minText, maxText)
+// hold reports whether x is within b: finite, and 0 when b allows it off.
+func (b bounds) hold(x reflect.Value) bool {
+	if f := number(x); math.IsNaN(f) || math.IsInf(f, 0) {
+		return false
+	}
+	if b.off && x.IsZero() {
+		return true
+	}
+	return (!b.min.IsValid() || cmpNum(x, b.min) >= 0) &&
+		(!b.max.IsValid() || cmpNum(x, b.max) <= 0) &&
+		(!b.above.IsValid() || cmpNum(x, b.above) > 0)
+}
+
+// want says what hold accepts, after "must".
+func (b bounds) want() string {
+	var s string
+	switch hasMin, hasMax := b.min.IsValid(), b.max.IsValid(); {
+	case b.off:
+		s = fmt.Sprintf("be %v (off) or at least %s", b.zero.Interface(), b.minText)
+	case b.above.IsValid() && b.duration:
+		s = "be longer than " + b.aboveText
+	case b.above.IsValid():
+		s = "be a finite number above " + b.aboveText
+	case hasMin && hasMax && b.duration:
+		s = fmt.Sprintf("be between %s and %s", b.minText, b.maxText)
 	case hasMin && hasMax:
-		want = fmt.Sprintf("be from %s to %s", minText, maxText)
-	case hasMin && lo.IsZero():
-		want = "not be negative"
+		s = fmt.Sprintf("be from %s to %s", b.minText, b.maxText)
+	case hasMin && b.min.IsZero():
+		s = "not be negative"
 	case hasMin:
-		want = "be at least " + minText
+		s = "be at least " + b.minText
 	case hasMax:
-		want = "be at most " + maxText
+		s = "be at most " + b.maxText
 	}
-	if note := tag.Get("note"); note != "" {
-		want += " (" + note + ")"
+	if b.note != "" {
+		s += " (" + b.note + ")"
 	}
-	return fmt.Sprintf("must %s, got %v", want, val.Interface())
+	return s
 }
 
 // cmpNum compares two numbers of one type, exactly for whole numbers and
