@@ -38,7 +38,7 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // longUnits are the units ParseDuration adds to Go's: spans of backups,
 // retention and silences are counted in days and weeks.
-var longUnits = map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
+var longUnits = map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour}
 
 // ParseDuration reads a span of time the way both the config file and chat
 // commands take it: Go's durations ("90s", "1h30m", "-5m", "0") plus the units
@@ -46,48 +46,53 @@ var longUnits = map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.H
 // "1.5d", "2w"). A number without a unit is refused, except 0.
 func ParseDuration(s string) (time.Duration, error) {
 	bad := fmt.Errorf("not a duration: %q", s)
-	rest, sign := s, time.Duration(1)
-	if r, ok := strings.CutPrefix(rest, "-"); ok {
-		rest, sign = r, -1
-	} else {
-		rest = strings.TrimPrefix(rest, "+")
-	}
-	if !strings.ContainsAny(rest, "dw") {
+	if !strings.ContainsAny(s, "dw") {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			return 0, bad
 		}
 		return d, nil
 	}
+	rest, sign := strings.TrimPrefix(s, "+"), time.Duration(1)
+	if r, ok := strings.CutPrefix(s, "-"); ok {
+		rest, sign = r, -1
+	}
 	var total time.Duration
 	for rest != "" {
-		// One component: a number and its unit.
-		i := strings.IndexFunc(rest, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') })
-		if i <= 0 {
-			return 0, bad
-		}
-		j := i + strings.IndexFunc(rest[i:], func(r rune) bool { return r >= '0' && r <= '9' || r == '.' })
-		if j < i {
-			j = len(rest)
-		}
-		num, unit := rest[:i], rest[i:j]
-		rest = rest[j:]
+		num, unit, after := nextComponent(rest)
+		rest = after
 		var d time.Duration
 		var err error
-		if long, ok := longUnits[unit[0]]; ok && len(unit) == 1 {
+		if long, ok := longUnits[unit]; ok {
 			// Read as hours, then scaled, so fractions like 1.5d stay exact.
 			d, err = time.ParseDuration(num + "h")
-			if err == nil && d > math.MaxInt64/(long/time.Hour) {
-				err = errors.New("overflow")
+			if d > math.MaxInt64/(long/time.Hour) {
+				err = errOverflow
 			}
 			d *= long / time.Hour
 		} else {
 			d, err = time.ParseDuration(num + unit)
 		}
-		if err != nil || total > math.MaxInt64-d {
+		if err != nil || num == "" || total > math.MaxInt64-d {
 			return 0, bad
 		}
 		total += d
 	}
 	return sign * total, nil
+}
+
+var errOverflow = errors.New("overflow")
+
+// nextComponent splits the number and unit ("1.5", "d") off the start of s.
+func nextComponent(s string) (num, unit, rest string) {
+	isNum := func(r rune) bool { return r >= '0' && r <= '9' || r == '.' }
+	i := strings.IndexFunc(s, func(r rune) bool { return !isNum(r) })
+	if i < 0 {
+		return s, "", ""
+	}
+	j := strings.IndexFunc(s[i:], isNum)
+	if j < 0 {
+		return s[:i], s[i:], ""
+	}
+	return s[:i], s[i : i+j], s[i+j:]
 }
