@@ -1945,3 +1945,53 @@ func TestBoundMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyCommandLine checks that each key of policy.commands keeps its
+// line, so the commands package can point at a command it does not know.
+func TestPolicyCommandLine(t *testing.T) {
+	doc := base + "policy:\n  commands:\n    restart: confirm\n    <<: {update: second_admin}\n    announce: quorum:1\n"
+	cfg, err := Parse([]byte(doc), env(envPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"restart": 12, "update": 13, "announce": 14, "status": 0} {
+		if got := cfg.Policy.CommandLine(name); got != want {
+			t.Errorf("CommandLine(%q) = %d, want %d", name, got, want)
+		}
+	}
+	if got := (Policy{Commands: map[string]string{"restart": "confirm"}}).CommandLine("restart"); got != 0 {
+		t.Errorf("CommandLine of a Policy built in code = %d, want 0", got)
+	}
+}
+
+// TestFilesAndZonesAfterChecks checks that the files and zones looked up
+// after the checks are reported with the others, in file order, with lines.
+func TestFilesAndZonesAfterChecks(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	doc := base + "oncall:\n  time_zone: Mars/Olympus\n  hour: 24\n" +
+		"docker:\n  host: tcp://192.0.2.1:2376\n  tls: {ca: " + missing + ", cert: " + missing + ", key: " + missing + "}\n" +
+		"rate_limit:\n  burst: 0\n"
+	_, err := Parse([]byte(doc), env(""))
+	ps := problemsOf(t, err)
+	want := []struct {
+		key  string
+		line int
+		msg  string
+	}{
+		{"oncall.time_zone", 11, `not a time zone: "Mars/Olympus"`},
+		{"oncall.hour", 12, "must be from 0 to 23"},
+		{"docker.tls.ca", 15, "can't read it"},
+		{"docker.tls.cert", 15, "can't read it"},
+		{"docker.tls.key", 15, "can't read it"},
+		{"rate_limit.burst", 17, "must be at least 1, got 0"},
+		{"matrix.password_file", 0, "required unless"},
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), ps)
+	}
+	for i, w := range want {
+		if ps[i].Key != w.key || ps[i].Line != w.line || !strings.Contains(ps[i].Msg, w.msg) {
+			t.Errorf("problem %d = %+v, want %s (line %d) containing %q", i, ps[i], w.key, w.line, w.msg)
+		}
+	}
+}
