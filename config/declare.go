@@ -64,9 +64,12 @@ type zoneLoad struct {
 // applyDefaults fills in the declared defaults of c and records its declared
 // settings for checkBounds and inBounds.
 func (v *validator) applyDefaults(c *Config) {
-	var inherits []inheritance
-	v.declareStruct(reflect.ValueOf(c).Elem(), "", nil, &inherits)
 	root := reflect.ValueOf(c).Elem()
+	var inherits []inheritance
+	v.declareStruct(root, "", nil, &inherits)
+	// Inherited defaults come last, so they copy a value already defaulted
+	// even when its key comes later in the file (monitor.disks before
+	// monitor.for).
 	for _, in := range inherits {
 		in.val.Set(lookup(root, in.from))
 		if d := v.decl[in.key]; d != nil {
