@@ -19,6 +19,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
@@ -49,6 +50,9 @@ type Bot struct {
 	proc   *commands.Processor
 	alerts *monitor.Engine
 	onCall *monitor.OnCall
+	// approvals is the approval stage the dispatcher hands requests to.
+	approvals *approval.Engine
+
 	// docker is the Docker Engines' clients; each connects when first used.
 	docker *dockerctl.Fleet
 	// updaters replace containers with newer images, journaling each step; one
@@ -169,6 +173,16 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err
 	}
+	b.approvals = approval.NewEngine(approval.Settings{
+		Prefix:           b.cfg.Matrix.CommandPrefix,
+		Admins:           b.cfg.Matrix.Admins,
+		BotUserID:        b.client.UserID,
+		TTL:              b.cfg.Policy.ApprovalTTL.D(),
+		AllowSingleAdmin: b.cfg.Policy.AllowSingleAdmin,
+	}, approval.Deps{
+		Store: b.db.Approvals, Log: b.db.Audit, Messenger: b, Once: b.db.KV,
+		Txn: b.db.DoTxn, Background: b.background, Now: time.Now,
+	})
 	b.proc = commands.NewProcessor(commands.Settings{
 		Prefix:           b.cfg.Matrix.CommandPrefix,
 		Admins:           b.cfg.Matrix.Admins,
@@ -178,8 +192,6 @@ func (b *Bot) Run(ctx context.Context) error {
 		StaleAfter:       b.cfg.Matrix.StaleAfter.D(),
 		RequireVerified:  b.cfg.Matrix.VerifiedDevicesRequired(),
 		AllowUnencrypted: b.cfg.Matrix.AllowUnencrypted,
-		ApprovalTTL:      b.cfg.Policy.ApprovalTTL.D(),
-		AllowSingleAdmin: b.cfg.Policy.AllowSingleAdmin,
 		Disks:            diskPaths(b.cfg),
 		TicketCategories: b.cfg.Tickets.Categories,
 	}, registry, commands.Deps{
@@ -187,7 +199,8 @@ func (b *Bot) Run(ctx context.Context) error {
 		Rooms:      b,
 		Audit:      b.db.Audit,
 		Once:       b.db.KV,
-		Approvals:  b.db.Approvals,
+		Approvals:  b.approvals,
+		Requests:   b.db.Approvals,
 		Alerts:     b.alerts,
 		Reloader:   b,
 		OnCall:     b.onCall,
@@ -219,7 +232,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	b.recoverUpdates(workCtx)
 	b.recoverBackupRuns(workCtx)
-	if err := b.proc.Resume(workCtx); err != nil {
+	if err := b.approvals.Resume(workCtx); err != nil {
 		return fmt.Errorf("resume approvals: %w", err)
 	}
 	pollCtx, stopPolling := context.WithCancel(ctx)
@@ -365,7 +378,7 @@ func (b *Bot) expireApprovals(ctx context.Context) {
 		if !sleep(ctx, wait, nil) {
 			return
 		}
-		if err := b.proc.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+		if err := b.approvals.ExpireDue(ctx); err != nil && ctx.Err() == nil {
 			log.Err(err).Msg("Failed to expire approval requests")
 		}
 	}

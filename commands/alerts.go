@@ -39,19 +39,19 @@ var CommandAck = &Command{
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
 		if len(ce.Args) == 0 {
-			return Usagef("Which alert? Give its number, like %sack 12. %salerts lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+			return UserErrorf("Which alert? Give its number, like %sack 12. %salerts lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
 		}
 		ids := make([]int64, 0, len(ce.Args))
 		for _, arg := range ce.Args {
 			n, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
 			if err != nil || n < 1 {
-				return Usagef("%q is not an alert number. %salerts lists them.", arg, ce.proc.settings.Prefix)
+				return UserErrorf("%q is not an alert number. %salerts lists them.", arg, ce.proc.settings.Prefix)
 			}
 			ids = append(ids, n)
 		}
 		acked, err := ce.proc.alerts.Ack(ctx, ids, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
 		if notOpen := (*monitor.NotOpenError)(nil); errors.As(err, &notOpen) {
-			return Usagef("%s. %salerts lists the open ones.", notOpen, ce.proc.settings.Prefix)
+			return UserErrorf("%s. %salerts lists the open ones.", notOpen, ce.proc.settings.Prefix)
 		} else if err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ var CommandReload = &Command{
 			return replyErr
 		}
 		if err != nil {
-			return Recorded{Outcome: state.OutcomeBadInput, Detail: err.Error()}
+			return AnsweredError{Outcome: state.OutcomeBadInput, Detail: err.Error()}
 		}
 		return nil
 	},

@@ -31,10 +31,9 @@ func newAlertDesk(t *testing.T, rotation monitor.Rotation) *alertDesk {
 		AdminRoom: adminRoom, GroupRoom: groupRoom, Prefix: h.settings.Prefix, BotUserID: h.settings.BotUserID,
 		Admins: h.settings.Admins,
 	}, h.db.Alerts, h.db.Silences, h.replier, h.db.Audit, h.db.DoTxn, h.clock.Now)
-	h.proc = commands.NewProcessor(h.settings, h.registry, commands.Deps{
-		Messenger: h.replier, Rooms: h.rooms, Audit: h.audit, Once: h.once, Approvals: h.db.Approvals,
-		Alerts: d.eng, OnCall: d.onCall, Txn: h.db.DoTxn, Limiter: h.limiter, Now: h.clock.Now,
-	})
+	deps := h.deps()
+	deps.Alerts, deps.OnCall = d.eng, d.onCall
+	h.proc = commands.NewProcessor(h.settings, h.registry, deps)
 	return d
 }
 

@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
@@ -26,13 +27,13 @@ const (
 // guarded is an admin command that changes something, under policy (the zero Policy
 // takes the default for destructive commands). runs counts its runs atomically, since
 // approvals may race.
-func guarded(name string, policy commands.Policy, runs *atomic.Int32) *commands.Command {
+func guarded(name string, policy approval.Policy, runs *atomic.Int32) *commands.Command {
 	return &commands.Command{
 		Name: name, Section: commands.SectionGeneral, Help: "Test command " + name, Args: "TARGET",
 		Role: commands.RoleAdmin, Destructive: true, Policy: policy,
 		Describe: func(_ context.Context, ce *commands.Event) (string, error) {
 			if len(ce.Args) == 0 {
-				return "", commands.Usagef("%s what?", name)
+				return "", commands.UserErrorf("%s what?", name)
 			}
 			return "erases " + ce.Args[0] + " for good", nil
 		},
@@ -46,7 +47,7 @@ func guarded(name string, policy commands.Policy, runs *atomic.Int32) *commands.
 // approvalRegistry has the approval commands, !announce, wipe (destructive, default
 // policy), purge (quorum:2) and note (not destructive, default policy).
 func approvalRegistry(runs *atomic.Int32) *commands.Registry {
-	note := guarded("note", commands.Policy{}, runs)
+	note := guarded("note", approval.Policy{}, runs)
 	note.Destructive = false
 	return commands.NewRegistry(
 		commands.CommandHelp,
@@ -55,8 +56,8 @@ func approvalRegistry(runs *atomic.Int32) *commands.Registry {
 		commands.CommandApprove,
 		commands.CommandDeny,
 		commands.CommandCancel,
-		guarded("wipe", commands.Policy{}, runs),
-		guarded("purge", commands.Policy{Kind: commands.PolicyQuorum, N: 2}, runs),
+		guarded("wipe", approval.Policy{}, runs),
+		guarded("purge", approval.Policy{Kind: approval.Quorum, N: 2}, runs),
 		note,
 	)
 }
@@ -244,46 +245,6 @@ func (f *fakeMessenger) announcements() []sentReply {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.announced)
-}
-
-func TestParsePolicy(t *testing.T) {
-	tests := []struct {
-		in         string
-		want       commands.Policy
-		approvals  int
-		selfCounts bool
-		err        string
-	}{
-		{in: "none", want: commands.Policy{Kind: commands.PolicyNone}},
-		{in: "confirm", want: commands.Policy{Kind: commands.PolicyConfirm}, approvals: 1, selfCounts: true},
-		{in: "second_admin", want: commands.Policy{Kind: commands.PolicySecondAdmin}, approvals: 1},
-		{in: "quorum:1", want: commands.Policy{Kind: commands.PolicyQuorum, N: 1}, approvals: 1},
-		{in: "quorum:3", want: commands.Policy{Kind: commands.PolicyQuorum, N: 3}, approvals: 3},
-		{in: "quorum:0", err: "out of range"},
-		{in: "quorum:21", err: "out of range"},
-		{in: "Second_Admin", err: `did you mean "second_admin"`},
-		{in: "always", err: "not a policy"},
-		{in: "", err: "no policy given"},
-	}
-	for _, tt := range tests {
-		got, err := commands.ParsePolicy(tt.in)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("ParsePolicy(%q) = %v, %v; want an error saying %q", tt.in, got, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("ParsePolicy(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
-			continue
-		}
-		if approvals, selfCounts := got.Needs(); approvals != tt.approvals || selfCounts != tt.selfCounts {
-			t.Errorf("%s needs %d approvals (requester counts: %v), want %d (%v)", tt.in, approvals, selfCounts, tt.approvals, tt.selfCounts)
-		}
-		if got.String() != tt.in {
-			t.Errorf("%q reads back as %q", tt.in, got.String())
-		}
-	}
 }
 
 func TestDeclaredPolicies(t *testing.T) {
@@ -854,12 +815,12 @@ func TestExpiry(t *testing.T) {
 		a := ask(t, h, admin, "!wipe disk1")
 
 		h.clock.Advance(29 * time.Minute)
-		noError(t, h.proc.ExpireDue(t.Context()))
+		noError(t, h.engine.ExpireDue(t.Context()))
 		wantState(t, h, a, state.ApprovalOpen)
 		wantReplies(t, h.replier.take())
 
 		h.clock.Advance(2 * time.Minute)
-		noError(t, h.proc.ExpireDue(t.Context()))
+		noError(t, h.engine.ExpireDue(t.Context()))
 		wantState(t, h, a, state.ApprovalExpired)
 		replies := h.replier.take()
 		wantReplies(t, replies, "@alice:example.org: your request "+a.ID+" expired without enough approvals, so `!wipe disk1` did not run. Ask again if it is still needed.")
@@ -868,7 +829,7 @@ func TestExpiry(t *testing.T) {
 		}
 		wantPost(t, h, a, "Expired: "+a.ID, "Expired at 12:30 UTC with 0 of 1 approvals. It will not run.")
 
-		noError(t, h.proc.ExpireDue(t.Context()))
+		noError(t, h.engine.ExpireDue(t.Context()))
 		wantReplies(t, h.replier.take())
 
 		_, replies = answer(h, carol, "!approve "+a.ID)
@@ -958,7 +919,7 @@ func TestApprovedRequestIsClaimedOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				if err := h.proc.Resume(ctx); err != nil {
+				if err := h.engine.Resume(ctx); err != nil {
 					t.Error(err)
 				}
 			}()
@@ -994,7 +955,7 @@ func TestResume(t *testing.T) {
 		}
 
 		h.restart()
-		noError(t, h.proc.Resume(ctx))
+		noError(t, h.engine.Resume(ctx))
 		if runs.Load() != 1 {
 			t.Fatalf("ran %d times after resuming, want once", runs.Load())
 		}
@@ -1003,7 +964,7 @@ func TestResume(t *testing.T) {
 		wantPost(t, h, a, "Done: "+a.ID, "Approved by @carol:example.org")
 
 		h.restart()
-		noError(t, h.proc.Resume(ctx))
+		noError(t, h.engine.Resume(ctx))
 		if runs.Load() != 1 {
 			t.Errorf("ran %d times after resuming twice, want once", runs.Load())
 		}
@@ -1023,7 +984,7 @@ func TestResume(t *testing.T) {
 		before := h.audit.count()
 
 		h.restart()
-		noError(t, h.proc.Resume(ctx))
+		noError(t, h.engine.Resume(ctx))
 		if runs.Load() != 0 {
 			t.Fatalf("a command interrupted by a stop ran again")
 		}
@@ -1037,7 +998,7 @@ func TestResume(t *testing.T) {
 		}
 
 		h.restart()
-		noError(t, h.proc.Resume(ctx))
+		noError(t, h.engine.Resume(ctx))
 		wantReplies(t, h.replier.take())
 		if runs.Load() != 0 {
 			t.Errorf("ran after the second resume")
@@ -1050,7 +1011,7 @@ func TestResume(t *testing.T) {
 		a := ask(t, h, admin, "!wipe disk1")
 		h.clock.Advance(time.Hour)
 		h.restart()
-		noError(t, h.proc.Resume(t.Context()))
+		noError(t, h.engine.Resume(t.Context()))
 		wantState(t, h, a, state.ApprovalExpired)
 		wantReplies(t, h.replier.take(), "expired without enough approvals")
 	})
@@ -1078,7 +1039,7 @@ func TestSingleAdmin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var runs atomic.Int32
-			h := newHarness(t, approvalRegistry(&runs), withAdmins(tt.admins...), func(h *harness) { h.settings.AllowSingleAdmin = tt.allowSingle })
+			h := newHarness(t, approvalRegistry(&runs), withAdmins(tt.admins...), func(h *harness) { h.allowSingleAdmin = tt.allowSingle })
 			if tt.refusal != "" {
 				replies, entry := h.send(admin, adminRoom, tt.body)
 				if got := onlyReply(t, replies); !strings.Contains(got.Plain, tt.refusal) {

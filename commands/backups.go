@@ -48,11 +48,11 @@ func backupErr(s *backup.Set, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &pathErr):
-		return Usagef("%s", pathErr.Msg)
+		return UserErrorf("%s", pathErr.Msg)
 	case backup.IsToolError(err):
-		return Usagef("restic failed on the repository of %s: %s", s.Name, shorten(redact.Secrets(err.Error()), 300))
+		return UserErrorf("restic failed on the repository of %s: %s", s.Name, shorten(redact.Secrets(err.Error()), 300))
 	case errors.Is(err, context.DeadlineExceeded):
-		return Usagef("The repository of %s did not answer within %s; it may be unreachable.", s.Name, roundDuration(backupLookTimeout))
+		return UserErrorf("The repository of %s did not answer within %s; it may be unreachable.", s.Name, roundDuration(backupLookTimeout))
 	default:
 		return err
 	}
@@ -61,7 +61,7 @@ func backupErr(s *backup.Set, err error) error {
 // backupSet finds the set an admin named.
 func (p *Processor) backupSet(name string) (*backup.Set, error) {
 	if p.backups == nil || len(p.backups.Sets()) == 0 {
-		return nil, Usagef("No backup sets are configured (backups.sets in the config file).")
+		return nil, UserErrorf("No backup sets are configured (backups.sets in the config file).")
 	}
 	if s, ok := p.backups.Set(name); ok {
 		return s, nil
@@ -70,7 +70,7 @@ func (p *Processor) backupSet(name string) (*backup.Set, error) {
 	for _, s := range p.backups.Sets() {
 		names = append(names, s.Name)
 	}
-	return nil, Usagef("There is no backup set %q; the sets are %s.", name, strings.Join(names, ", "))
+	return nil, UserErrorf("There is no backup set %q; the sets are %s.", name, strings.Join(names, ", "))
 }
 
 // CommandBackups shows every backup set at a glance.
@@ -82,7 +82,7 @@ var CommandBackups = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if p.backups == nil || len(p.backups.Sets()) == 0 {
-			return Usagef("No backup sets are configured (backups.sets in the config file).")
+			return UserErrorf("No backup sets are configured (backups.sets in the config file).")
 		}
 		lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
 		defer cancel()
@@ -142,7 +142,7 @@ var CommandSnapshots = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) < 1 || len(ce.Args) > 2 {
-			return Usagef("Usage: %ssnapshots SET [N]", p.settings.Prefix)
+			return UserErrorf("Usage: %ssnapshots SET [N]", p.settings.Prefix)
 		}
 		s, err := p.backupSet(ce.Args[0])
 		if err != nil {
@@ -151,7 +151,7 @@ var CommandSnapshots = &Command{
 		n := snapshotsDefault
 		if len(ce.Args) == 2 {
 			if n, err = strconv.Atoi(ce.Args[1]); err != nil || n < 1 {
-				return Usagef("%q is not a number of snapshots.", ce.Args[1])
+				return UserErrorf("%q is not a number of snapshots.", ce.Args[1])
 			}
 			n = min(n, snapshotsMax)
 		}
@@ -184,7 +184,7 @@ var CommandBrowse = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) != 3 {
-			return Usagef("Usage: %sbrowse SET SNAPSHOT|latest PATH, like %sbrowse cloud latest /srv", p.settings.Prefix, p.settings.Prefix)
+			return UserErrorf("Usage: %sbrowse SET SNAPSHOT|latest PATH, like %sbrowse cloud latest /srv", p.settings.Prefix, p.settings.Prefix)
 		}
 		s, err := p.backupSet(ce.Args[0])
 		if err != nil {
@@ -295,7 +295,7 @@ var CommandRestore = &Command{
 			return err
 		}
 		if ce.Pin != "" && t.snap.ID != ce.Pin {
-			return Usagef("The snapshot is another one than the request was about; ask again.")
+			return UserErrorf("The snapshot is another one than the request was about; ask again.")
 		}
 		what := "Restoring " + t.path + " from " + t.set.Name + " " + t.snap.ShortID
 		if !t.inPlace {
@@ -332,7 +332,7 @@ var CommandRestore = &Command{
 			if editErr := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
 				return editErr
 			}
-			return Recorded{Outcome: state.OutcomeError, Detail: err.Error()}
+			return AnsweredError{Outcome: state.OutcomeError, Detail: err.Error()}
 		}
 		took := res.Duration.Round(100 * time.Millisecond)
 		msg := render.New(fmt.Sprintf("✅ Restored %d files (%s) of ", res.Files, backup.HumanBytes(res.Bytes))).Code(t.path).
@@ -356,7 +356,7 @@ var CommandRestore = &Command{
 		if err = p.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
 			return err
 		}
-		return Recorded{Outcome: state.OutcomeOK, Detail: fmt.Sprintf("restore %d: %s from %s %s to %s, %d files, %s, in %s",
+		return AnsweredError{Outcome: state.OutcomeOK, Detail: fmt.Sprintf("restore %d: %s from %s %s to %s, %d files, %s, in %s",
 			res.RunID, t.path, t.set.Name, res.Snapshot, res.Dir, res.Files, backup.HumanBytes(res.Bytes), took)}
 	},
 }
@@ -389,11 +389,11 @@ func (t restoreTarget) containersNote() string {
 func (p *Processor) restoreTarget(ctx context.Context, ce *Event) (restoreTarget, error) {
 	r, ok := parseRestore(ce.Args)
 	if !ok {
-		return restoreTarget{}, Usagef("Usage: %srestore SET [SNAPSHOT] PATH [--in-place], or %srestore --undo ID. %ssnapshots SET lists the snapshots.",
+		return restoreTarget{}, UserErrorf("Usage: %srestore SET [SNAPSHOT] PATH [--in-place], or %srestore --undo ID. %ssnapshots SET lists the snapshots.",
 			p.settings.Prefix, p.settings.Prefix, p.settings.Prefix)
 	}
 	if p.backups == nil {
-		return restoreTarget{}, Usagef("No backup sets are configured (backups.sets in the config file).")
+		return restoreTarget{}, UserErrorf("No backup sets are configured (backups.sets in the config file).")
 	}
 	if r.undo != 0 {
 		run, err := p.backups.Run(ctx, r.undo)
@@ -401,11 +401,11 @@ func (p *Processor) restoreTarget(ctx context.Context, ce *Event) (restoreTarget
 			return restoreTarget{}, err
 		}
 		if run == nil || run.Kind != backup.KindRestore {
-			return restoreTarget{}, Usagef("There is no restore %d.", r.undo)
+			return restoreTarget{}, UserErrorf("There is no restore %d.", r.undo)
 		}
 		path, aside, inPlace := backup.RestoreState(run)
 		if !inPlace || run.Outcome != backup.OutcomeOK || aside == "" {
-			return restoreTarget{}, Usagef("Restore %d replaced no live files, so there is nothing to put back.", r.undo)
+			return restoreTarget{}, UserErrorf("Restore %d replaced no live files, so there is nothing to put back.", r.undo)
 		}
 		s, err := p.backupSet(run.Set)
 		if err != nil {
@@ -445,14 +445,14 @@ var CommandBackup = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) != 1 {
-			return Usagef("Usage: %sbackup SET", p.settings.Prefix)
+			return UserErrorf("Usage: %sbackup SET", p.settings.Prefix)
 		}
 		s, err := p.backupSet(ce.Args[0])
 		if err != nil {
 			return err
 		}
 		if len(s.Run) == 0 {
-			return Usagef("Set %s has no backup command: add one as backups.sets[].run in the config file.", s.Name)
+			return UserErrorf("Set %s has no backup command: add one as backups.sets[].run in the config file.", s.Name)
 		}
 		msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New("Running the backup of "+s.Name+"…"))
 		if err != nil {
@@ -461,7 +461,7 @@ var CommandBackup = &Command{
 		res, err := p.backups.BackupNow(ctx, s)
 		if res == nil {
 			_ = p.messenger.Edit(ctx, ce.RoomID, msgID, render.New("❌ Couldn't run the backup of "+s.Name+"; the details are in Steward's log."))
-			return Recorded{Outcome: state.OutcomeError, Detail: fmt.Sprint(err)}
+			return AnsweredError{Outcome: state.OutcomeError, Detail: fmt.Sprint(err)}
 		}
 		if err != nil {
 			msg := render.New("❌ The backup of " + s.Name + " failed: " + err.Error() + ".")
@@ -471,12 +471,12 @@ var CommandBackup = &Command{
 			if editErr := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
 				return editErr
 			}
-			return Recorded{Outcome: state.OutcomeError, Detail: err.Error()}
+			return AnsweredError{Outcome: state.OutcomeError, Detail: err.Error()}
 		}
 		took := res.Duration.Round(time.Second)
 		if err = p.messenger.Edit(ctx, ce.RoomID, msgID, render.New("✅ Backed up "+s.Name+": snapshot "+res.Snapshot.ShortID+" in "+took.String()+".")); err != nil {
 			return err
 		}
-		return Recorded{Outcome: state.OutcomeOK, Detail: "snapshot " + res.Snapshot.ShortID + " in " + took.String()}
+		return AnsweredError{Outcome: state.OutcomeOK, Detail: "snapshot " + res.Snapshot.ShortID + " in " + took.String()}
 	},
 }

@@ -54,7 +54,7 @@ func (p *Processor) findContainer(ctx context.Context, arg string) (dockerctl.Co
 	host, name := dockerctl.SplitRef(arg)
 	hasHost := strings.Contains(arg, "/")
 	if !containerName.MatchString(name) || (hasHost && !hostName.MatchString(host)) {
-		return dockerctl.Container{}, Usagef("%q is not a container name. %scontainers lists them.", arg, prefix)
+		return dockerctl.Container{}, UserErrorf("%q is not a container name. %scontainers lists them.", arg, prefix)
 	}
 	if hasHost && !slices.Contains(p.containers.Hosts(), host) {
 		return dockerctl.Container{}, p.unknownHost(host)
@@ -79,32 +79,32 @@ func (p *Processor) findContainer(ctx context.Context, arg string) (dockerctl.Co
 	case 1:
 		if len(unreachable) > 0 {
 			// The same name may run on a host that did not answer.
-			return dockerctl.Container{}, Usagef("I can't reach %s right now, so %q may also be there: say which, as %s.", strings.Join(unreachable, ", "), arg, byName[0].Ref())
+			return dockerctl.Container{}, UserErrorf("I can't reach %s right now, so %q may also be there: say which, as %s.", strings.Join(unreachable, ", "), arg, byName[0].Ref())
 		}
 		return byName[0], nil
 	case 0:
 		if len(unreachable) > 0 {
-			return dockerctl.Container{}, Usagef("There is no container %q on the hosts I can reach; I can't reach %s right now.", arg, strings.Join(unreachable, ", "))
+			return dockerctl.Container{}, UserErrorf("There is no container %q on the hosts I can reach; I can't reach %s right now.", arg, strings.Join(unreachable, ", "))
 		}
-		return dockerctl.Container{}, Usagef("There is no container %q. %scontainers lists them.", arg, prefix)
+		return dockerctl.Container{}, UserErrorf("There is no container %q. %scontainers lists them.", arg, prefix)
 	}
 	if byName[0].Name == name && byName[1].Name == name {
 		refs := make([]string, len(byName))
 		for i, c := range byName {
 			refs[i] = c.Ref()
 		}
-		return dockerctl.Container{}, Usagef("%s runs on more than one host: say which, as %s.", name, strings.Join(refs, " or "))
+		return dockerctl.Container{}, UserErrorf("%s runs on more than one host: say which, as %s.", name, strings.Join(refs, " or "))
 	}
-	return dockerctl.Container{}, Usagef("%q is the start of %d containers' IDs; give its name.", arg, len(byName))
+	return dockerctl.Container{}, UserErrorf("%q is the start of %d containers' IDs; give its name.", arg, len(byName))
 }
 
 // unknownHost refuses a host that is not configured.
 func (p *Processor) unknownHost(host string) error {
 	hosts := p.containers.Hosts()
 	if len(hosts) == 1 && hosts[0] == "" {
-		return Usagef("Steward manages one Docker host, so containers are named without a host: %q is not needed.", host+"/")
+		return UserErrorf("Steward manages one Docker host, so containers are named without a host: %q is not needed.", host+"/")
 	}
-	return Usagef("There is no Docker host %q; the hosts are %s.", host, strings.Join(hosts, ", "))
+	return UserErrorf("There is no Docker host %q; the hosts are %s.", host, strings.Join(hosts, ", "))
 }
 
 // listContainers lists the containers of every host, or of host alone when set;
@@ -115,7 +115,7 @@ func (p *Processor) listContainers(ctx context.Context, host string) (list []doc
 	var down *dockerctl.UnreachableError
 	if errors.As(err, &down) {
 		if host != "" || len(down.Hosts) == len(p.containers.Hosts()) {
-			return nil, nil, Usagef("I can't reach the Docker Engine of %s right now; the details are in Steward's log.", cmp.Or(host, strings.Join(down.Names(), ", ")))
+			return nil, nil, UserErrorf("I can't reach the Docker Engine of %s right now; the details are in Steward's log.", cmp.Or(host, strings.Join(down.Names(), ", ")))
 		}
 		return list, down.Names(), nil
 	}
@@ -129,7 +129,7 @@ func (p *Processor) sortedContainers(ctx context.Context, host string) ([]docker
 		return nil, nil, err
 	}
 	if len(list) == 0 && len(unreachable) == 0 {
-		return nil, nil, Usagef("There are no containers.")
+		return nil, nil, UserErrorf("There are no containers.")
 	}
 	slices.SortFunc(list, func(a, b dockerctl.Container) int { return strings.Compare(a.Ref(), b.Ref()) })
 	return list, unreachable, nil
@@ -142,14 +142,14 @@ func (p *Processor) hostArg(ce *Event) (string, error) {
 		return "", nil
 	case 1:
 		if hosts := p.containers.Hosts(); len(hosts) == 1 && hosts[0] == "" {
-			return "", Usagef("Steward manages one Docker host: %s%s takes no host.", p.settings.Prefix, ce.Command.Name)
+			return "", UserErrorf("Steward manages one Docker host: %s%s takes no host.", p.settings.Prefix, ce.Command.Name)
 		}
 		if !slices.Contains(p.containers.Hosts(), ce.Args[0]) {
 			return "", p.unknownHost(ce.Args[0])
 		}
 		return ce.Args[0], nil
 	default:
-		return "", Usagef("Usage: %s%s [HOST]", p.settings.Prefix, ce.Command.Name)
+		return "", UserErrorf("Usage: %s%s [HOST]", p.settings.Prefix, ce.Command.Name)
 	}
 }
 
@@ -162,7 +162,7 @@ func unreachableNote(msg *render.Message, hosts []string) {
 
 func oneContainerArg(ce *Event) (string, error) {
 	if len(ce.Args) != 1 {
-		return "", Usagef("Usage: %s%s [HOST/]CONTAINER. %scontainers lists them.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
+		return "", UserErrorf("Usage: %s%s [HOST/]CONTAINER. %scontainers lists them.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
 	}
 	return ce.Args[0], nil
 }
@@ -222,13 +222,13 @@ var CommandLogs = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) == 0 || len(ce.Args) > 2 {
-			return Usagef("Usage: %slogs [HOST/]CONTAINER [N]", p.settings.Prefix)
+			return UserErrorf("Usage: %slogs [HOST/]CONTAINER [N]", p.settings.Prefix)
 		}
 		lines := logsDefault
 		if len(ce.Args) == 2 {
 			n, err := strconv.Atoi(ce.Args[1])
 			if err != nil || n < 1 {
-				return Usagef("%q is not a number of lines.", ce.Args[1])
+				return UserErrorf("%q is not a number of lines.", ce.Args[1])
 			}
 			lines = min(n, logsMax)
 		}
@@ -284,7 +284,7 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 				return "", err
 			}
 			if running := c.State == "running"; running != wantRunning {
-				return "", Usagef("%s is %s; there is nothing to %s.", c.Ref(), c.State, name)
+				return "", UserErrorf("%s is %s; there is nothing to %s.", c.Ref(), c.State, name)
 			}
 			if err = ce.proc.notUpdating(c); err != nil {
 				return "", err
@@ -304,7 +304,7 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 				return err
 			}
 			if ce.Pin != "" && c.ID != ce.Pin {
-				return Usagef("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Ref())
+				return UserErrorf("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Ref())
 			}
 			if err = ce.proc.notUpdating(c); err != nil {
 				return err
@@ -322,7 +322,7 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 // would take a restart or stop for its new version failing, and undo it.
 func (p *Processor) notUpdating(c dockerctl.Container) error {
 	if p.updater != nil && p.updater.Updating(c.Host, c.Name) {
-		return Usagef("%s is being updated right now; try again when the update is done.", c.Ref())
+		return UserErrorf("%s is being updated right now; try again when the update is done.", c.Ref())
 	}
 	return nil
 }

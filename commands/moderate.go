@@ -38,17 +38,17 @@ const ActionRedact = "redact"
 // message it points at.
 func (p *Processor) reportedTicket(ctx context.Context, ce *Event) (*state.Ticket, error) {
 	if p.tickets == nil || ce.ThreadRoot == "" {
-		return nil, Usagef("Send this in the thread of a report that points at a message.")
+		return nil, UserErrorf("Send this in the thread of a report that points at a message.")
 	}
 	t, err := p.tickets.ByThread(ctx, ce.ThreadRoot)
 	if err != nil {
 		return nil, err
 	}
 	if t == nil || t.TargetEvent == "" {
-		return nil, Usagef("This thread's ticket points at no message. A member points at one by sending %sreport as a reply to it, or with its link.", p.settings.Prefix)
+		return nil, UserErrorf("This thread's ticket points at no message. A member points at one by sending %sreport as a reply to it, or with its link.", p.settings.Prefix)
 	}
 	if t.TargetUser == p.settings.BotUserID || slices.Contains(p.settings.Admins, t.TargetUser) {
-		return nil, Usagef("The reported message is %s's, an admin's (or mine); admins' messages are not removed by command.", t.TargetUser)
+		return nil, UserErrorf("The reported message is %s's, an admin's (or mine); admins' messages are not removed by command.", t.TargetUser)
 	}
 	return t, nil
 }
@@ -63,7 +63,7 @@ var CommandRemove = &Command{
 			return "", err
 		}
 		if err = ce.proc.moderator.CanModerate(ctx, ActionRedact); err != nil {
-			return "", Usagef("%s", err.Error())
+			return "", UserErrorf("%s", err.Error())
 		}
 		ce.Pin = string(t.TargetEvent)
 		return fmt.Sprintf("removes the message of %s that ticket %s reports from the group room; the member who reported it is told", t.TargetUser, t.ID), nil
@@ -81,7 +81,7 @@ var CommandRemove = &Command{
 		if err = ce.Reply(ctx, render.New("Removed the reported message of ").Pill(t.TargetUser).Text(". "+told)); err != nil {
 			return err
 		}
-		return Recorded{Outcome: state.OutcomeOK, Detail: "removed " + string(t.TargetEvent) + " of " + t.TargetUser.String() + "; ticket " + t.ID}
+		return AnsweredError{Outcome: state.OutcomeOK, Detail: "removed " + string(t.TargetEvent) + " of " + t.TargetUser.String() + "; ticket " + t.ID}
 	},
 }
 
@@ -119,7 +119,7 @@ var CommandWarn = &Command{
 		if err = ce.Reply(ctx, render.New("Warned ").Pill(user).Text("."+told)); err != nil {
 			return err
 		}
-		return Recorded{Outcome: state.OutcomeOK, Detail: detail}
+		return AnsweredError{Outcome: state.OutcomeOK, Detail: detail}
 	},
 }
 
@@ -130,7 +130,7 @@ func (p *Processor) warning(ctx context.Context, ce *Event) (id.UserID, string, 
 	var user id.UserID
 	if first, rest, _ := strings.Cut(text, " "); strings.HasPrefix(first, "@") {
 		if _, _, err := id.UserID(first).Parse(); err != nil {
-			return "", "", nil, Usagef("%q is not a Matrix ID.", first)
+			return "", "", nil, UserErrorf("%q is not a Matrix ID.", first)
 		}
 		user, text = id.UserID(first), strings.TrimSpace(rest)
 	}
@@ -146,14 +146,14 @@ func (p *Processor) warning(ctx context.Context, ce *Event) (id.UserID, string, 
 	}
 	switch {
 	case user == "":
-		return "", "", nil, Usagef("Usage: %swarn @user:server TEXT (in a report's thread, the reported account is meant when none is named).", p.settings.Prefix)
+		return "", "", nil, UserErrorf("Usage: %swarn @user:server TEXT (in a report's thread, the reported account is meant when none is named).", p.settings.Prefix)
 	case text == "":
-		return "", "", nil, Usagef("Say what the warning is: %swarn [@user:server] TEXT", p.settings.Prefix)
+		return "", "", nil, UserErrorf("Say what the warning is: %swarn [@user:server] TEXT", p.settings.Prefix)
 	case user == p.settings.BotUserID || slices.Contains(p.settings.Admins, user):
-		return "", "", nil, Usagef("%s is an admin (or me); admins are not warned by command.", user)
+		return "", "", nil, UserErrorf("%s is an admin (or me); admins are not warned by command.", user)
 	}
 	if p.moderator == nil {
-		return "", "", nil, Usagef("Moderation is not available.")
+		return "", "", nil, UserErrorf("Moderation is not available.")
 	}
 	return user, text, t, nil
 }
@@ -169,19 +169,19 @@ func (p *Processor) moderation(ctx context.Context, ce *Event, action string) (m
 	first, reason, _ := strings.Cut(strings.TrimSpace(ce.RawArgs), " ")
 	user := id.UserID(first)
 	if _, _, err := user.Parse(); err != nil || !strings.HasPrefix(first, "@") {
-		return moderation{}, Usagef("Usage: %s%s @user:server [REASON]. %q is not a Matrix ID.", p.settings.Prefix, action, first)
+		return moderation{}, UserErrorf("Usage: %s%s @user:server [REASON]. %q is not a Matrix ID.", p.settings.Prefix, action, first)
 	}
 	switch {
 	case user == p.settings.BotUserID:
-		return moderation{}, Usagef("I won't %s myself.", action)
+		return moderation{}, UserErrorf("I won't %s myself.", action)
 	case slices.Contains(p.settings.Admins, user):
-		return moderation{}, Usagef("%s is an admin; admins are not kicked or banned by command.", user)
+		return moderation{}, UserErrorf("%s is an admin; admins are not kicked or banned by command.", user)
 	}
 	if p.moderator == nil {
-		return moderation{}, Usagef("Moderation is not available.")
+		return moderation{}, UserErrorf("Moderation is not available.")
 	}
 	if err := p.moderator.CanModerate(ctx, action); err != nil {
-		return moderation{}, Usagef("%s", err.Error())
+		return moderation{}, UserErrorf("%s", err.Error())
 	}
 	m := moderation{user: user, reason: strings.TrimSpace(reason)}
 	if p.tickets != nil && ce.ThreadRoot != "" {
@@ -233,7 +233,7 @@ func moderateCommand(action, help, verb, done string) *Command {
 			if err = ce.Reply(ctx, msg); err != nil {
 				return err
 			}
-			return Recorded{Outcome: state.OutcomeOK, Detail: detail}
+			return AnsweredError{Outcome: state.OutcomeOK, Detail: detail}
 		},
 	}
 }

@@ -56,7 +56,7 @@ var CommandOnCall = &Command{
 			return ce.Reply(ctx, render.New("🔁 ").Pill(ce.Sender).Text(" took over on-call duty from ").Pill(before.Admin).
 				Text(" until the handover at "+render.Clock(duty.Until, now)+"."))
 		default:
-			return Usagef("Usage: %soncall, or %soncall take to take over duty.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+			return UserErrorf("Usage: %soncall, or %soncall take to take over duty.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
 		}
 	},
 }

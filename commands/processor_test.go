@@ -303,8 +303,8 @@ func TestErrorsReachTheRoomOnlyWhenMeantFor(t *testing.T) {
 		reply   string
 		outcome string
 	}{
-		{name: "usage error", err: commands.Usagef("bad thing: %d", 42), reply: "bad thing: 42", outcome: state.OutcomeBadInput},
-		{name: "wrapped usage error", err: fmt.Errorf("check args: %w", commands.Usagef("bad thing")), reply: "bad thing", outcome: state.OutcomeBadInput},
+		{name: "usage error", err: commands.UserErrorf("bad thing: %d", 42), reply: "bad thing: 42", outcome: state.OutcomeBadInput},
+		{name: "wrapped usage error", err: fmt.Errorf("check args: %w", commands.UserErrorf("bad thing")), reply: "bad thing", outcome: state.OutcomeBadInput},
 		{name: "internal error", err: errors.New("secret internal detail"),
 			reply: "Something went wrong while running `!fail`; the details are in Steward's log.", outcome: state.OutcomeError},
 	}
@@ -519,8 +519,8 @@ func TestCommandSeesItsArguments(t *testing.T) {
 	if len(ce.Args) != 2 || ce.Args[0] != "web" || ce.Args[1] != "two words" || ce.RawArgs != `web "two words"` {
 		t.Errorf("args %q raw %q", ce.Args, ce.RawArgs)
 	}
-	if ce.Role != commands.RoleAdmin || ce.Verified || ce.Sender != admin || ce.DeviceID != device || ce.Command.Name != "hello" {
-		t.Errorf("event: role %s verified %v sender %s device %s", ce.Role, ce.Verified, ce.Sender, ce.DeviceID)
+	if ce.Role != commands.RoleAdmin || ce.Verified() || ce.Sender != admin || ce.DeviceID != device || ce.Command.Name != "hello" {
+		t.Errorf("event: role %s verified %v sender %s device %s", ce.Role, ce.Verified(), ce.Sender, ce.DeviceID)
 	}
 }
 

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"github.com/steward-bot/steward/approval"
 	"slices"
 	"strings"
 )
@@ -11,13 +12,13 @@ type Registry struct {
 	commands []*Command
 	byName   map[string]*Command
 	// policies holds the policies config tightened, by command name.
-	policies map[string]Policy
+	policies map[string]approval.Policy
 }
 
 // NewRegistry indexes cmds. Duplicate or malformed names are programming errors and
 // panic, so they are caught by the first test that builds the registry.
 func NewRegistry(cmds ...*Command) *Registry {
-	r := &Registry{byName: make(map[string]*Command), policies: make(map[string]Policy)}
+	r := &Registry{byName: make(map[string]*Command), policies: make(map[string]approval.Policy)}
 	for _, cmd := range cmds {
 		if cmd.Func == nil {
 			panic(fmt.Sprintf("command %q has no function", cmd.Name))

@@ -29,7 +29,7 @@ var CommandSilence = &Command{
 		usage := fmt.Sprintf("Usage: %ssilence ID|FINGERPRINT|PATTERN DURATION REASON, like %ssilence disk:/var 2h moving backups off it", p.settings.Prefix, p.settings.Prefix)
 		fields := strings.Fields(ce.RawArgs)
 		if len(fields) < 3 {
-			return Usagef("%s. A duration and a reason are required, so everyone knows why and until when.", usage)
+			return UserErrorf("%s. A duration and a reason are required, so everyone knows why and until when.", usage)
 		}
 		matcher, err := p.matcherOf(ctx, fields[0])
 		if err != nil {
@@ -55,7 +55,7 @@ var CommandMaintenance = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		fields := strings.Fields(ce.RawArgs)
 		if len(fields) < 2 {
-			return Usagef("Usage: %smaintenance DURATION REASON, like %smaintenance 30m upgrading the mail server", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+			return UserErrorf("Usage: %smaintenance DURATION REASON, like %smaintenance 30m upgrading the mail server", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
 		}
 		span, err := silenceSpan(fields[0])
 		if err != nil {
@@ -85,7 +85,7 @@ func silenceSpan(s string) (time.Duration, error) {
 		return 0, err
 	}
 	if span > maxSilence {
-		return 0, Usagef("%s is too long: silences last at most 30 days.", s)
+		return 0, UserErrorf("%s is too long: silences last at most 30 days.", s)
 	}
 	return span, nil
 }
@@ -103,7 +103,7 @@ func (p *Processor) matcherOf(ctx context.Context, arg string) (string, error) {
 				return a.Fingerprint, nil
 			}
 		}
-		return "", Usagef("#%d is not an open alert. %salerts lists them; a fingerprint or a pattern like disk:* works too.", n, p.settings.Prefix)
+		return "", UserErrorf("#%d is not an open alert. %salerts lists them; a fingerprint or a pattern like disk:* works too.", n, p.settings.Prefix)
 	}
 	return arg, nil
 }
@@ -165,18 +165,18 @@ var CommandUnsilence = &Command{
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
 		if len(ce.Args) != 1 {
-			return Usagef("Usage: %sunsilence ID; %ssilences lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+			return UserErrorf("Usage: %sunsilence ID; %ssilences lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
 		}
 		n, err := strconv.ParseInt(strings.TrimPrefix(ce.Args[0], "#"), 10, 64)
 		if err != nil {
-			return Usagef("%q is not a silence number; %ssilences lists them.", ce.Args[0], ce.proc.settings.Prefix)
+			return UserErrorf("%q is not a silence number; %ssilences lists them.", ce.Args[0], ce.proc.settings.Prefix)
 		}
 		s, err := ce.proc.alerts.Unsilence(ctx, n, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
 		if err != nil {
 			return err
 		}
 		if s == nil {
-			return Usagef("There is no silence #%d in force; %ssilences lists them.", n, ce.proc.settings.Prefix)
+			return UserErrorf("There is no silence #%d in force; %ssilences lists them.", n, ce.proc.settings.Prefix)
 		}
 		return ce.Reply(ctx, render.New(fmt.Sprintf("Ended silence #%d; alerts it held back come out now.", n)))
 	},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/steward-bot/steward/approval"
 	"maps"
 	"slices"
 	"strings"
@@ -53,11 +54,11 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 	if err != nil {
 		return nil, fmt.Errorf("read the decision log: %w", err)
 	}
-	requests, err := p.approvals.CreatedSince(ctx, since)
+	requests, err := p.requests.CreatedSince(ctx, since)
 	if err != nil {
 		return nil, fmt.Errorf("read approval requests: %w", err)
 	}
-	open, err := p.approvals.InState(ctx, state.ApprovalOpen)
+	open, err := p.requests.InState(ctx, state.ApprovalOpen)
 	if err != nil {
 		return nil, fmt.Errorf("read approval requests: %w", err)
 	}
@@ -101,7 +102,7 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 		msg.Heading(fmt.Sprintf("Approval requests (%d)", len(requests)))
 		items := make([]*render.Message, 0, len(requests))
 		for _, a := range requests {
-			votes, err := p.approvals.Votes(ctx, a.ID)
+			votes, err := p.requests.Votes(ctx, a.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -119,9 +120,9 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 			case state.ApprovalExpired:
 				item.Text("expired unanswered")
 			default:
-				item.Text("approved by " + approverList(a, votes))
+				item.Text("approved by " + approval.Approvers(a, votes))
 				if a.State == state.ApprovalDone {
-					item.Text(", result: " + resultText(a))
+					item.Text(", result: " + approval.Result(a))
 				}
 			}
 			items = append(items, item)

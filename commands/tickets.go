@@ -72,7 +72,7 @@ func ticketCommand(name, kind, help, args string) *Command {
 		Func: func(ctx context.Context, ce *Event) error {
 			p := ce.proc
 			if p.tickets == nil {
-				return Usagef("Tickets are not available.")
+				return UserErrorf("Tickets are not available.")
 			}
 			text := strings.TrimSpace(ce.RawArgs)
 			category := ""
@@ -82,14 +82,14 @@ func ticketCommand(name, kind, help, args string) *Command {
 				}
 			}
 			if text == "" {
-				return Usagef("Usage: %s%s %s", p.settings.Prefix, name, args)
+				return UserErrorf("Usage: %s%s %s", p.settings.Prefix, name, args)
 			}
 			// In the group room, a new private chat; in a private chat, that one
 			// (encrypted), where an open ticket takes it as one more message.
 			room := id.RoomID("")
 			if ce.RoomID != p.settings.GroupRoom && ce.RoomID != p.settings.AdminRoom {
 				if !ce.Encrypted {
-					return Usagef("This chat is not encrypted, so I take no tickets here. Send %s%s in the group room, and I'll open an encrypted chat with you.", p.settings.Prefix, name)
+					return UserErrorf("This chat is not encrypted, so I take no tickets here. Send %s%s in the group room, and I'll open an encrypted chat with you.", p.settings.Prefix, name)
 				}
 				room = ce.RoomID
 				open, err := p.tickets.InRoom(ctx, room)
@@ -110,7 +110,7 @@ func ticketCommand(name, kind, help, args string) *Command {
 			t, err := p.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, quoted, room)
 			switch {
 			case errors.Is(err, tickets.ErrTooMany):
-				return Usagef("%s", tickets.TooManyMessage)
+				return UserErrorf("%s", tickets.TooManyMessage)
 			case err != nil:
 				return err
 			}
@@ -137,7 +137,7 @@ func (p *Processor) ticketArg(ctx context.Context, ce *Event, arg string) (*stat
 			return nil, err
 		}
 		if t == nil {
-			return nil, Usagef("Send this in a ticket's thread, or name the ticket.")
+			return nil, UserErrorf("Send this in a ticket's thread, or name the ticket.")
 		}
 		return t, nil
 	}
@@ -146,7 +146,7 @@ func (p *Processor) ticketArg(ctx context.Context, ce *Event, arg string) (*stat
 		return nil, err
 	}
 	if t == nil {
-		return nil, Usagef("There is no ticket %q. %stickets lists them.", arg, p.settings.Prefix)
+		return nil, UserErrorf("There is no ticket %q. %stickets lists them.", arg, p.settings.Prefix)
 	}
 	return t, nil
 }
@@ -162,7 +162,7 @@ var CommandTickets = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if p.tickets == nil {
-			return Usagef("Tickets are not available.")
+			return UserErrorf("Tickets are not available.")
 		}
 		f := state.TicketFilter{State: state.TicketOpen}
 		switch {
@@ -174,10 +174,10 @@ var CommandTickets = &Command{
 			case "all":
 				f.State = ""
 			default:
-				return Usagef("Usage: %stickets [open|mine|all]", p.settings.Prefix)
+				return UserErrorf("Usage: %stickets [open|mine|all]", p.settings.Prefix)
 			}
 		case ce.RoomID == p.settings.GroupRoom || ce.RoomID == p.settings.AdminRoom:
-			return Usagef("Send %stickets in your private chat with me: your tickets are nobody else's business.", p.settings.Prefix)
+			return UserErrorf("Send %stickets in your private chat with me: your tickets are nobody else's business.", p.settings.Prefix)
 		default:
 			f.Member = ce.Sender
 		}
@@ -216,14 +216,14 @@ var CommandTake = &Command{
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) > 1 {
-			return Usagef("Usage: %stake [ID]", p.settings.Prefix)
+			return UserErrorf("Usage: %stake [ID]", p.settings.Prefix)
 		}
 		t, err := p.ticketArg(ctx, ce, strings.Join(ce.Args, ""))
 		if err != nil {
 			return err
 		}
 		if err = p.tickets.Take(ctx, t, ce.Sender); errors.Is(err, tickets.ErrClosed) {
-			return Usagef("Ticket %s is closed.", t.ID)
+			return UserErrorf("Ticket %s is closed.", t.ID)
 		} else if err != nil {
 			return err
 		}
@@ -240,14 +240,14 @@ var CommandClose = &Command{
 		ticketID, decision, _ := strings.Cut(strings.TrimSpace(ce.RawArgs), " ")
 		decision = strings.TrimSpace(decision)
 		if ticketID == "" || decision == "" {
-			return Usagef("Usage: %sclose ID DECISION, like %sclose K7QM warned the sender", p.settings.Prefix, p.settings.Prefix)
+			return UserErrorf("Usage: %sclose ID DECISION, like %sclose K7QM warned the sender", p.settings.Prefix, p.settings.Prefix)
 		}
 		t, err := p.ticketArg(ctx, ce, ticketID)
 		if err != nil {
 			return err
 		}
 		if err = p.tickets.Close(ctx, t, ce.Sender, decision); errors.Is(err, tickets.ErrClosed) {
-			return Usagef("Ticket %s is closed already.", t.ID)
+			return UserErrorf("Ticket %s is closed already.", t.ID)
 		} else if err != nil {
 			return err
 		}
@@ -260,7 +260,7 @@ var CommandClose = &Command{
 func (p *Processor) threadWords(ctx context.Context, ce *Event) (*state.Ticket, string, error) {
 	text := strings.TrimSpace(ce.RawArgs)
 	if text == "" {
-		return nil, "", Usagef("Usage: %s%s TEXT, in a ticket's thread", p.settings.Prefix, ce.Command.Name)
+		return nil, "", UserErrorf("Usage: %s%s TEXT, in a ticket's thread", p.settings.Prefix, ce.Command.Name)
 	}
 	t, err := p.ticketArg(ctx, ce, "")
 	return t, text, err

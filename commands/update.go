@@ -105,14 +105,14 @@ var CommandUpdate = &Command{
 					// One that could not even start (its host down) does not
 					// keep the others from being updated.
 					zerolog.Ctx(ctx).Err(err).Str("container", target[0]).Msg("Couldn't update a container of !update all")
-					rec = Recorded{Outcome: state.OutcomeError, Detail: "not updated: " + err.Error()}
+					rec = AnsweredError{Outcome: state.OutcomeError, Detail: "not updated: " + err.Error()}
 				}
 				details = append(details, target[0]+": "+rec.Detail)
 				if rec.Outcome != state.OutcomeOK && outcome != state.OutcomeError {
 					outcome = rec.Outcome
 				}
 			}
-			return Recorded{Outcome: outcome, Detail: strings.Join(details, "; ")}
+			return AnsweredError{Outcome: outcome, Detail: strings.Join(details, "; ")}
 		}
 		c, _, err := p.updatable(ctx, ce)
 		if err != nil {
@@ -120,7 +120,7 @@ var CommandUpdate = &Command{
 		}
 		approvedID, expect, _ := strings.Cut(ce.Pin, " ")
 		if ce.Pin != "" && approvedID != c.ID {
-			return Usagef("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Ref())
+			return UserErrorf("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Ref())
 		}
 		rec, err := p.updateOne(ctx, ce, c.Ref(), expect)
 		if err != nil {
@@ -132,14 +132,14 @@ var CommandUpdate = &Command{
 
 // updateOne runs the update of one container (HOST/NAME, or NAME), showing its
 // progress by editing one message, and returns what to record.
-func (p *Processor) updateOne(ctx context.Context, ce *Event, ref, expect string) (Recorded, error) {
+func (p *Processor) updateOne(ctx context.Context, ce *Event, ref, expect string) (AnsweredError, error) {
 	host, name := dockerctl.SplitRef(ref)
 	progressMsg := func(text string) *render.Message {
 		return render.New("Updating ").Code(ref).Text(": " + text + "…")
 	}
 	msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, progressMsg("starting"))
 	if err != nil {
-		return Recorded{}, err
+		return AnsweredError{}, err
 	}
 	edit := func(msg *render.Message) {
 		if err := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
@@ -153,7 +153,7 @@ func (p *Processor) updateOne(ctx context.Context, ce *Event, ref, expect string
 	}
 	if res == nil {
 		edit(render.New("Couldn't update ").Code(ref).Text("; the details are in Steward's log. Nothing was changed."))
-		return Recorded{}, err
+		return AnsweredError{}, err
 	}
 	job := res.Job
 	took := res.Duration.Round(100 * time.Millisecond)
@@ -161,20 +161,20 @@ func (p *Processor) updateOne(ctx context.Context, ce *Event, ref, expect string
 	switch job.Outcome {
 	case dockerctl.OutcomeDone:
 		edit(render.New("✅ Updated ").Code(ref).Text(fmt.Sprintf(" to %s (%s → %s) in %s; it runs healthily.", job.Image, dockerctl.ShortDigest(job.OldDigest), dockerctl.ShortDigest(job.NewDigest), took)))
-		return Recorded{Outcome: state.OutcomeOK, Detail: detail}, nil
+		return AnsweredError{Outcome: state.OutcomeOK, Detail: detail}, nil
 	case dockerctl.OutcomeUpToDate:
 		edit(render.New("").Code(ref).Text(" already runs the newest " + job.Image + "; nothing to do."))
-		return Recorded{Outcome: state.OutcomeOK, Detail: "already up to date"}, nil
+		return AnsweredError{Outcome: state.OutcomeOK, Detail: "already up to date"}, nil
 	case dockerctl.OutcomeRolledBack:
 		msg := render.New("↩️ Rolled back ").Code(ref).Text(": " + job.Detail + ". The previous container runs again, unchanged.")
 		if res.Logs != "" {
 			msg.Line().Text("The new container's last lines (secrets masked):").CodeBlock(redact.Secrets(res.Logs))
 		}
 		edit(msg)
-		return Recorded{Outcome: "rolled_back", Detail: detail + "; " + job.Detail}, nil
+		return AnsweredError{Outcome: "rolled_back", Detail: detail + "; " + job.Detail}, nil
 	default:
 		edit(render.New("❌ The update of ").Code(ref).Text(" failed: " + job.Detail + ". Check the container with ").Code(p.settings.Prefix + "containers").Text("."))
-		return Recorded{Outcome: state.OutcomeError, Detail: detail + "; " + job.Detail}, nil
+		return AnsweredError{Outcome: state.OutcomeError, Detail: detail + "; " + job.Detail}, nil
 	}
 }
 
@@ -202,7 +202,7 @@ func (p *Processor) allUpdatable(ctx context.Context, host string) ([]dockerctl.
 	}
 	if len(unreachable) > 0 {
 		// An update of "all" must not quietly leave a host out.
-		return nil, Usagef("I can't reach the Docker Engine of %s right now, so I can't tell what all would update there. Update host by host (%supdate HOST/all), or try again later.",
+		return nil, UserErrorf("I can't reach the Docker Engine of %s right now, so I can't tell what all would update there. Update host by host (%supdate HOST/all), or try again later.",
 			strings.Join(unreachable, ", "), p.settings.Prefix)
 	}
 	var candidates []dockerctl.Container
@@ -218,7 +218,7 @@ func (p *Processor) allUpdatable(ctx context.Context, host string) ([]dockerctl.
 		}
 	}
 	if len(updates) == 0 {
-		return nil, Usagef("No running container has an update Steward may apply. %supdates shows why for each.", p.settings.Prefix)
+		return nil, UserErrorf("No running container has an update Steward may apply. %supdates shows why for each.", p.settings.Prefix)
 	}
 	return updates, nil
 }
@@ -235,19 +235,19 @@ func (p *Processor) updatable(ctx context.Context, ce *Event) (dockerctl.Contain
 	}
 	switch label := strings.ToLower(c.Labels[dockerctl.LabelUpdate]); label {
 	case "never", "notify":
-		return c, dockerctl.Update{}, Usagef("%s is labelled %s=%s: Steward does not update it.", c.Ref(), dockerctl.LabelUpdate, label)
+		return c, dockerctl.Update{}, UserErrorf("%s is labelled %s=%s: Steward does not update it.", c.Ref(), dockerctl.LabelUpdate, label)
 	}
 	if c.State != "running" {
 		// A new version can only be checked by running it.
-		return c, dockerctl.Update{}, Usagef("%s is %s, not running: start it first, so the new version can be checked when it replaces it.", c.Ref(), c.State)
+		return c, dockerctl.Update{}, UserErrorf("%s is %s, not running: start it first, so the new version can be checked when it replaces it.", c.Ref(), c.State)
 	}
 	u := p.containers.CheckUpdates(ctx, []dockerctl.Container{c})[0]
 	switch u.State {
 	case dockerctl.UpToDate:
-		return c, u, Usagef("%s already runs the newest %s (%s).", c.Ref(), u.Image, dockerctl.ShortDigest(u.Running))
+		return c, u, UserErrorf("%s already runs the newest %s (%s).", c.Ref(), u.Image, dockerctl.ShortDigest(u.Running))
 	case dockerctl.UpdateAvailable:
 		return c, u, nil
 	default:
-		return c, u, Usagef("I can't update %s: %s.", c.Ref(), u.Reason)
+		return c, u, UserErrorf("I can't update %s: %s.", c.Ref(), u.Reason)
 	}
 }
