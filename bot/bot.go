@@ -52,6 +52,8 @@ type Bot struct {
 	onCall *monitor.OnCall
 	// approvals is the approval stage the dispatcher hands requests to.
 	approvals *approval.Engine
+	// summaries sum up the decision log, for the weekly report as for !summary.
+	summaries *commands.Summaries
 
 	// docker is the Docker Engines' clients; each connects when first used.
 	docker *dockerctl.Fleet
@@ -169,7 +171,22 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	b.backups = b.newBackups()
 	b.tickets = b.newTickets()
-	registry := commands.Builtin()
+	b.summaries = &commands.Summaries{
+		Prefix: b.cfg.Matrix.CommandPrefix, Log: b.db.Audit, Requests: b.db.Approvals, Backups: b.backups.desk, Now: time.Now,
+	}
+	registry := commands.Builtin(commands.Features{
+		Disks:            diskPaths(b.cfg),
+		Alerts:           b.alerts,
+		OnCall:           b.onCall,
+		Reloader:         b,
+		Containers:       b.docker,
+		Updater:          b.updaters,
+		Backups:          b.backups.desk,
+		Tickets:          b.tickets,
+		TicketCategories: b.cfg.Tickets.Categories,
+		Moderator:        b,
+		Summaries:        b.summaries,
+	})
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err
 	}
@@ -192,8 +209,6 @@ func (b *Bot) Run(ctx context.Context) error {
 		StaleAfter:       b.cfg.Matrix.StaleAfter.D(),
 		RequireVerified:  b.cfg.Matrix.VerifiedDevicesRequired(),
 		AllowUnencrypted: b.cfg.Matrix.AllowUnencrypted,
-		Disks:            diskPaths(b.cfg),
-		TicketCategories: b.cfg.Tickets.Categories,
 	}, registry, commands.Deps{
 		Messenger:  b,
 		Rooms:      b,
@@ -201,15 +216,8 @@ func (b *Bot) Run(ctx context.Context) error {
 		Once:       b.db.KV,
 		Approvals:  b.approvals,
 		Requests:   b.db.Approvals,
-		Alerts:     b.alerts,
-		Reloader:   b,
-		OnCall:     b.onCall,
-		Containers: b.docker,
-		Updater:    b.updaters,
+		Acks:       b.alerts,
 		Background: b.background,
-		Backups:    b.backups.desk,
-		Tickets:    b.tickets,
-		Moderator:  b,
 		Txn:        b.db.DoTxn,
 		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:        time.Now,

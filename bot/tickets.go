@@ -27,7 +27,7 @@ type ticketDesk struct {
 	b  *Bot
 }
 
-var _ commands.TicketDesk = ticketDesk{}
+var _ commands.Tickets = ticketDesk{}
 
 // newTickets builds the tickets desk from the config.
 func (b *Bot) newTickets() ticketDesk {

@@ -25,14 +25,15 @@ type alertDesk struct {
 // has no admins).
 func newAlertDesk(t *testing.T, rotation monitor.Rotation) *alertDesk {
 	t.Helper()
-	h := newHarness(t, commands.Builtin(), withAdmins(admin, carol, dave))
+	h := newHarness(t, commands.Builtin(commands.Features{}), withAdmins(admin, carol, dave))
 	d := &alertDesk{harness: h, onCall: &monitor.OnCall{Rotation: rotation, KV: h.db.KV}}
 	d.eng = monitor.NewEngine(monitor.Settings{
 		AdminRoom: adminRoom, GroupRoom: groupRoom, Prefix: h.settings.Prefix, BotUserID: h.settings.BotUserID,
 		Admins: h.settings.Admins,
 	}, h.db.Alerts, h.db.Silences, h.replier, h.db.Audit, h.db.DoTxn, h.clock.Now)
+	h.registry = commands.Builtin(commands.Features{Alerts: d.eng, OnCall: d.onCall})
 	deps := h.deps()
-	deps.Alerts, deps.OnCall = d.eng, d.onCall
+	deps.Acks = d.eng
 	h.proc = commands.NewProcessor(h.settings, h.registry, deps)
 	return d
 }

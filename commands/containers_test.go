@@ -30,7 +30,7 @@ type fakeDesk struct {
 	restarted []string // the IDs of the containers restarted
 }
 
-var _ commands.ContainerDesk = (*fakeDesk)(nil)
+var _ commands.Containers = (*fakeDesk)(nil)
 
 func (f *fakeDesk) Hosts() []string { return f.hosts }
 
@@ -132,13 +132,11 @@ func twoHosts() *fakeDesk {
 	}
 }
 
-func containerRegistry() *commands.Registry {
-	return commands.NewRegistry(commands.CommandPing, commands.CommandContainers, commands.CommandLogs, commands.CommandUpdates,
-		commands.CommandUpdate, commands.CommandRestart, commands.CommandApprove)
-}
-
-func withDesk(d *fakeDesk) func(*harness) {
-	return func(h *harness) { h.containers = d }
+// containerRegistry has the container commands registered with desk and updater, and
+// !ping and !approve.
+func containerRegistry(desk commands.Containers, updater commands.Updater) *commands.Registry {
+	return pick(commands.Builtin(commands.Features{Containers: desk, Updater: updater}),
+		"ping", "containers", "logs", "updates", "update", "restart", "approve")
 }
 
 // TestContainersOnSeveralHosts checks how commands name containers on several hosts:
@@ -146,7 +144,7 @@ func withDesk(d *fakeDesk) func(*harness) {
 // can't be reached is said plainly without hiding the others.
 func TestContainersOnSeveralHosts(t *testing.T) {
 	desk := twoHosts()
-	h := newHarness(t, containerRegistry(), withDesk(desk), withAdmins(admin, "@carol:example.org"))
+	h := newHarness(t, containerRegistry(desk, nil), withAdmins(admin, "@carol:example.org"))
 
 	cases := []struct {
 		body    string
@@ -232,7 +230,7 @@ func TestContainersOnSeveralHosts(t *testing.T) {
 // without a host, and a host typed anyway is explained.
 func TestOneHostNeedsNoHostNames(t *testing.T) {
 	desk := &fakeDesk{hosts: []string{""}, containers: []dockerctl.Container{{ID: "cccc4444cccc", Name: "web", Image: "web:1", State: "running"}}}
-	h := newHarness(t, containerRegistry(), withDesk(desk))
+	h := newHarness(t, containerRegistry(desk, nil))
 	replies, _ := h.send(admin, adminRoom, "!logs web")
 	if r := onlyReply(t, replies).Plain; !strings.Contains(r, "log line of web") {
 		t.Errorf("!logs web: %q", r)
@@ -257,8 +255,7 @@ func TestApprovedUpdateRunsInBackground(t *testing.T) {
 	desk.updates = map[string]string{"b/db": "sha256:new"}
 	upd := &blockingUpdater{started: make(chan string, 1), release: make(chan struct{})}
 	var wg sync.WaitGroup
-	h := newHarness(t, containerRegistry(), withDesk(desk), withAdmins(admin, carol), func(h *harness) {
-		h.updater = upd
+	h := newHarness(t, containerRegistry(desk, upd), withAdmins(admin, carol), func(h *harness) {
 		h.background = func(fn func(ctx context.Context)) {
 			wg.Add(1)
 			go func() {
@@ -333,7 +330,7 @@ func TestApprovedRestartActsOnTheApprovedContainer(t *testing.T) {
 	const carol id.UserID = "@carol:example.org"
 	desk := twoHosts()
 	upd := &blockingUpdater{started: make(chan string, 1), release: make(chan struct{})}
-	h := newHarness(t, containerRegistry(), withDesk(desk), withAdmins(admin, carol), func(h *harness) { h.updater = upd })
+	h := newHarness(t, containerRegistry(desk, upd), withAdmins(admin, carol))
 
 	a := ask(t, h, admin, "!restart b/db")
 	desk.containers[2].ID = "dddd5555dddd" // db removed and created anew meanwhile

@@ -247,10 +247,7 @@ type harness struct {
 	approvalTTL      time.Duration
 	allowSingleAdmin bool
 	events           int
-	// containers, updater and background are the Docker side, for the container
-	// commands; nil when a test has none.
-	containers commands.ContainerDesk
-	updater    commands.Updater
+	// background runs Long commands, as the bot's does; nil runs them in the queue.
 	background func(fn func(ctx context.Context))
 }
 
@@ -315,7 +312,7 @@ func (h *harness) deps() commands.Deps {
 	return commands.Deps{
 		Messenger: h.replier, Rooms: h.rooms, Audit: h.audit, Once: h.once,
 		Approvals: h.engine, Requests: h.db.Approvals, Txn: h.db.DoTxn, Limiter: h.limiter, Now: h.clock.Now,
-		Containers: h.containers, Updater: h.updater, Background: h.background,
+		Background: h.background,
 	}
 }
 
@@ -381,6 +378,20 @@ func (p *probe) command(name string, role commands.Role, destructive bool, do fu
 			return nil
 		},
 	}
+}
+
+// pick is a registry of the commands of reg named names, in that order, for a test
+// that wants a few of them registered as Builtin registers them.
+func pick(reg *commands.Registry, names ...string) *commands.Registry {
+	cmds := make([]*commands.Command, 0, len(names))
+	for _, name := range names {
+		cmd := reg.Lookup(name)
+		if cmd == nil {
+			panic("no command " + name)
+		}
+		cmds = append(cmds, cmd)
+	}
+	return commands.NewRegistry(cmds...)
 }
 
 // onlyReply returns the single reply in replies, failing the test otherwise.

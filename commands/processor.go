@@ -13,7 +13,6 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/approval"
-	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -74,39 +73,24 @@ type Settings struct {
 	StaleAfter       time.Duration
 	RequireVerified  bool
 	AllowUnencrypted bool
-	// Disks are the paths whose use !status shows.
-	Disks []string
-	// TicketCategories are the kinds of abuse !report can name.
-	TicketCategories []string
 }
 
-// Deps are what the Processor works with.
+// Deps are what the dispatcher itself works with; what the commands act on is given to
+// them when they are registered (Builtin).
 type Deps struct {
 	Messenger Messenger
 	Rooms     Rooms
-	Audit     Recorder
-	Once      OnceStore
+	// Audit is the decision log, which every command leaves an entry in.
+	Audit Recorder
+	Once  OnceStore
 	// Approvals is the approval stage: the dispatcher hands it every command that
 	// needs the admins' agreement, and it runs them through the dispatcher once they
 	// agree.
 	Approvals *approval.Engine
-	Requests  Requests
-	// Alerts is the alert engine.
-	Alerts AlertDesk
-	// Reloader applies a changed config file.
-	Reloader Reloader
-	// OnCall knows who is on duty.
-	OnCall *monitor.OnCall
-	// Containers is the Docker Engine.
-	Containers ContainerDesk
-	// Updater replaces containers with their images' newer versions.
-	Updater Updater
-	// Backups are the backup sets.
-	Backups BackupDesk
-	// Tickets carries members' requests and reports to the admins and back.
-	Tickets TicketDesk
-	// Moderator kicks and bans in the group room.
-	Moderator Moderator
+	// Requests are the stage's requests, for the commands that list and answer them.
+	Requests Requests
+	// Acks takes alerts by reaction; nil ignores 👀.
+	Acks Acks
 	// Background runs fn apart from the command queues, with a context of its own
 	// that outlives the command, for Long commands. Nil runs them in the queue.
 	Background func(fn func(ctx context.Context))
@@ -117,8 +101,8 @@ type Deps struct {
 	Now func() time.Time
 }
 
-// Processor dispatches commands: it parses, checks, records and runs them, and runs
-// the ones that need approval once the admins agree.
+// Processor dispatches commands: it parses, checks, records and runs them, and hands
+// the ones that need approval to the approval stage.
 type Processor struct {
 	settings   Settings
 	registry   *Registry
@@ -128,15 +112,8 @@ type Processor struct {
 	once       OnceStore
 	approvals  *approval.Engine
 	requests   Requests
-	alerts     AlertDesk
-	reloader   Reloader
-	onCall     *monitor.OnCall
-	containers ContainerDesk
-	updater    Updater
+	acks       Acks
 	background func(fn func(ctx context.Context))
-	backups    BackupDesk
-	tickets    TicketDesk
-	moderator  Moderator
 	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter    *Limiter
 	now        func() time.Time
@@ -147,7 +124,8 @@ type Processor struct {
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
 	p := &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, requests: deps.Requests, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, backups: deps.Backups, tickets: deps.Tickets, moderator: deps.Moderator, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, requests: deps.Requests, acks: deps.Acks,
+		background: deps.Background, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
 	p.approvals.RunWith(p)
 	return p

@@ -23,7 +23,7 @@ func groupCommands(p *probe) *commands.Registry {
 		commands.CommandHelp,
 		commands.CommandPing,
 		commands.CommandWhoami,
-		commands.CommandStatus,
+		commands.Builtin(commands.Features{}).Lookup("status"),
 		p.command("hello", commands.RoleMember, false, nil),
 		p.command("reload", commands.RoleAdmin, false, nil),
 		p.command("wipe", commands.RoleAdmin, true, nil),
@@ -525,9 +525,7 @@ func TestCommandSeesItsArguments(t *testing.T) {
 }
 
 func TestStatusShowsHost(t *testing.T) {
-	h := newHarness(t, commands.Builtin(), func(h *harness) {
-		h.settings.Disks = []string{"/", "/no/such/disk"}
-	})
+	h := newHarness(t, commands.Builtin(commands.Features{Disks: []string{"/", "/no/such/disk"}}))
 	replies, entry := h.send(admin, adminRoom, "!status")
 	if entry.Outcome != state.OutcomeOK {
 		t.Fatalf("outcome %q, replies %+v", entry.Outcome, replies)
