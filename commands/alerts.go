@@ -164,7 +164,8 @@ func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.E
 	return state.OutcomeOK
 }
 
-// Reloader reads the config file again (the bot).
+// Reloader reads the config file again (the bot), so that !reload applies what SIGHUP
+// would, without anyone needing a shell on the host.
 type Reloader interface {
 	// Reload returns what was applied, or why nothing was (with an error).
 	Reload(ctx context.Context) (*render.Message, error)

@@ -900,39 +900,6 @@ func TestRacingApprovalsRunOnce(t *testing.T) {
 	}
 }
 
-// TestApprovedRequestIsClaimedOnce: however many runners find an approved request at
-// once (here, resumes racing after a restart), one of them runs it.
-func TestApprovedRequestIsClaimedOnce(t *testing.T) {
-	var runs atomic.Int32
-	h := newHarness(t, approvalRegistry(&runs), withAdmins(admin, carol))
-	ctx := t.Context()
-	for round := range 5 {
-		a := ask(t, h, admin, "!wipe disk1")
-		if !orFatal(h.db.Approvals.Move(ctx, a.ID, state.ApprovalOpen, state.ApprovalApproved, state.Decision{By: carol, At: h.clock.Now()}))(t) {
-			t.Fatal("could not approve")
-		}
-		h.restart()
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				if err := h.engine.Resume(ctx); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		if got := runs.Load(); got != int32(round+1) {
-			t.Fatalf("round %d: command ran %d times in all, want %d", round+1, got, round+1)
-		}
-		h.replier.take()
-	}
-}
-
 // replyTexts returns the plain text of replies.
 func replyTexts(replies []sentReply) []string {
 	out := make([]string, len(replies))

@@ -38,7 +38,8 @@ func (r Role) String() string {
 	}
 }
 
-// Section groups commands in help.
+// Section groups commands in help, so that a member reads a short list and an admin
+// finds a command by what it is about.
 type Section string
 
 // The sections of help, in the order help lists them.
@@ -145,7 +146,7 @@ func (ce *Event) Reply(ctx context.Context, msg *render.Message) error {
 	return ce.proc.messenger.Reply(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, msg)
 }
 
-// Replyf answers with plain text.
+// Replyf answers with plain text, for the many answers that need no formatting.
 func (ce *Event) Replyf(ctx context.Context, format string, args ...any) error {
 	return ce.Reply(ctx, render.New(fmt.Sprintf(format, args...)))
 }

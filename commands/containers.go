@@ -16,7 +16,8 @@ import (
 	"github.com/steward-bot/steward/render"
 )
 
-// Containers is what commands do with the Docker Engines (dockerctl.Fleet).
+// Containers are the Docker Engines as the container commands use them
+// (dockerctl.Fleet); a fake stands in for them in tests.
 type Containers interface {
 	// Hosts names the engines, in order: one empty name when there is one.
 	Hosts() []string
@@ -157,6 +158,15 @@ func (f *containerFamily) sortedContainers(ctx context.Context, host string) ([]
 	return list, unreachable, nil
 }
 
+// listing lists the containers of the host a listing names, or of every host, sorted.
+func (f *containerFamily) listing(ctx context.Context, ce *Event) ([]dockerctl.Container, []string, error) {
+	host, err := f.hostArg(ce)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.sortedContainers(ctx, host)
+}
+
 // hostArg reads the optional HOST argument of a listing.
 func (f *containerFamily) hostArg(ce *Event) (string, error) {
 	switch len(ce.Args) {
@@ -198,11 +208,7 @@ func (f *containerFamily) list() *Command {
 		Args:    "[HOST]",
 		Role:    RoleAdmin,
 		Func: func(ctx context.Context, ce *Event) error {
-			host, err := f.hostArg(ce)
-			if err != nil {
-				return err
-			}
-			list, unreachable, err := f.sortedContainers(ctx, host)
+			list, unreachable, err := f.listing(ctx, ce)
 			if err != nil {
 				return err
 			}
@@ -362,11 +368,7 @@ func (f *containerFamily) updates() *Command {
 		Args:    "[HOST]",
 		Role:    RoleAdmin,
 		Func: func(ctx context.Context, ce *Event) error {
-			host, err := f.hostArg(ce)
-			if err != nil {
-				return err
-			}
-			list, unreachable, err := f.sortedContainers(ctx, host)
+			list, unreachable, err := f.listing(ctx, ce)
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,8 @@ const (
 	ActionBan  = "ban"
 )
 
-// Moderator acts on the group room (the bot).
+// Moderator acts on the group room with Steward's own power level (the bot): the
+// commands decide whether to, the account that can does it.
 type Moderator interface {
 	// CanModerate says, in a plain sentence, why Steward can't take action in the
 	// group room (its power level); nil when it can.

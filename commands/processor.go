@@ -48,7 +48,8 @@ type Rooms interface {
 	IsEncrypted(ctx context.Context, roomID id.RoomID) (bool, error)
 }
 
-// Recorder writes and reads the decision log.
+// Recorder is the decision log (state.Audit): the dispatcher appends every command's
+// entry, !log reads them back.
 type Recorder interface {
 	Append(ctx context.Context, e *state.AuditEntry) (int64, error)
 	Find(ctx context.Context, f state.AuditFilter) ([]*state.AuditEntry, error)

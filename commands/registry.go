@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Registry holds every command by name and alias.
+// Registry is the one list of commands that dispatch, help and config checks all read,
+// so none of them can know a command the others do not.
 type Registry struct {
 	commands []*Command
 	byName   map[string]*Command
@@ -40,12 +41,13 @@ func NewRegistry(cmds ...*Command) *Registry {
 	return r
 }
 
-// Lookup finds a command by name or alias.
+// Lookup finds a command by name or alias; nil when there is none, which the
+// dispatcher answers by pointing to help.
 func (r *Registry) Lookup(name string) *Command {
 	return r.byName[name]
 }
 
-// All returns the commands in registration order.
+// All returns the commands in registration order, the order help lists them in.
 func (r *Registry) All() []*Command {
 	return r.commands
 }

@@ -17,7 +17,8 @@ import (
 	"github.com/steward-bot/steward/tickets"
 )
 
-// TicketDesk is what commands do with tickets (the bot's tickets desk).
+// Tickets are the members' requests and reports as the ticket commands use them
+// (tickets.Desk, through the bot).
 type Tickets interface {
 	Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *tickets.Quoted, room id.RoomID) (*state.Ticket, error)
 	Get(ctx context.Context, ticketID string) (*state.Ticket, error)
