@@ -354,8 +354,8 @@ func (e *Engine) Vote(ctx context.Context, approvalID string, b *Ballot) (reply 
 			reply, outcome = render.New("There is no approval request "+approvalID+". Send ").Code(e.settings.Prefix+"pending").Text(" to see the open ones."), state.OutcomeBadInput
 			return nil
 		}
-		v := &count{Engine: e, a: a, b: b, reply: &reply, outcome: &outcome}
-		approved, err = v.count(ctx)
+		v := &tally{Engine: e, a: a, b: b, reply: &reply, outcome: &outcome}
+		approved, err = v.decide(ctx)
 		return err
 	})
 	if err != nil {
@@ -368,9 +368,9 @@ func (e *Engine) Vote(ctx context.Context, approvalID string, b *Ballot) (reply 
 	return reply, outcome
 }
 
-// count is one answer being counted, inside Vote's transaction: what it sets in reply
+// tally is one answer being counted, inside Vote's transaction: what it sets in reply
 // and outcome is what Vote returns.
-type count struct {
+type tally struct {
 	*Engine
 	a       *state.Approval
 	b       *Ballot
@@ -380,7 +380,7 @@ type count struct {
 
 // refuse records an answer that does not count; why goes to the decision log, msg to
 // the one who answered by command.
-func (v *count) refuse(ctx context.Context, why string, msg *render.Message) error {
+func (v *tally) refuse(ctx context.Context, why string, msg *render.Message) error {
 	*v.outcome = state.OutcomeRefused
 	if v.b.ByCommand {
 		*v.reply = msg
@@ -389,8 +389,9 @@ func (v *count) refuse(ctx context.Context, why string, msg *render.Message) err
 	return err
 }
 
-// count decides what the answer does, and returns the request when it approved it.
-func (v *count) count(ctx context.Context) (*state.Approval, error) {
+// decide works out what the answer does, in the order that makes each refusal the
+// most useful one, and returns the request when the answer approved it.
+func (v *tally) decide(ctx context.Context) (*state.Approval, error) {
 	a, b := v.a, v.b
 	self := b.Voter == a.Requester
 	if a.State == state.ApprovalOpen && !b.SentAt.Before(a.ExpiresAt) {
@@ -454,7 +455,7 @@ func (v *count) count(ctx context.Context) (*state.Approval, error) {
 // unverified refuses an answer from a device its owner has not verified, and tells
 // them why: always when they answered by command, once per request for a reaction,
 // since a reaction that silently does nothing would mislead.
-func (v *count) unverified(ctx context.Context) error {
+func (v *tally) unverified(ctx context.Context) error {
 	a, b := v.a, v.b
 	msg := render.New("").Pill(b.Voter).Text(": your answer to " + a.ID + " doesn't count: ")
 	if b.Device == "" {
@@ -470,7 +471,7 @@ func (v *count) unverified(ctx context.Context) error {
 }
 
 // cancel withdraws the request at its requester's wish.
-func (v *count) cancel(ctx context.Context) error {
+func (v *tally) cancel(ctx context.Context) error {
 	a, b := v.a, v.b
 	return v.settle(ctx, a, b, state.ApprovalCancelled, state.Decision{By: b.Voter, At: v.now(), Reason: b.Reason}, "approval.cancelled", b.Reason, func() {
 		if b.ByCommand {

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -311,6 +313,18 @@ func TestTightenOnlyMakesStricter(t *testing.T) {
 			if len(tt.err) > 0 {
 				if err == nil {
 					t.Fatalf("Tighten accepted %v", tt.configured)
+				}
+				// Listed like config's own problems: each names its key, and the
+				// line is left for the caller who knows the file.
+				var problems *config.Problems
+				if !errors.As(err, &problems) || len(*problems) != len(tt.err) {
+					t.Errorf("error %T is not one config.Problem per mistake: %v", err, err)
+				} else {
+					for _, p := range *problems {
+						if !strings.HasPrefix(p.Key, "policy.commands.") || p.Line != 0 || strings.Contains(p.Msg, p.Key) {
+							t.Errorf("problem %+v, want key policy.commands.NAME and a message without it", p)
+						}
+					}
 				}
 				lines := strings.Split(err.Error(), "\n")
 				if len(lines) != len(tt.err) {
