@@ -35,15 +35,21 @@ type messenger struct {
 	db      *state.DB
 	mu      sync.Mutex
 	texts   map[int64]string
-	replies []string
+	replies []reply
+}
+
+// reply is one reply as the room would see it.
+type reply struct {
+	replyTo id.EventID
+	plain   string
 }
 
 var _ approval.Messenger = (*messenger)(nil)
 
-func (m *messenger) Reply(_ context.Context, _ id.RoomID, _, _ id.EventID, msg *render.Message) error {
+func (m *messenger) Reply(_ context.Context, _ id.RoomID, replyTo, _ id.EventID, msg *render.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.replies = append(m.replies, msg.Plain())
+	m.replies = append(m.replies, reply{replyTo: replyTo, plain: msg.Plain()})
 	return nil
 }
 
@@ -73,12 +79,21 @@ func (m *messenger) Edit(_ context.Context, _ id.RoomID, msgID int64, msg *rende
 	return nil
 }
 
-// take returns the replies since the last take.
-func (m *messenger) take() []string {
+// takeReplies returns the replies since the last take.
+func (m *messenger) takeReplies() []reply {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := m.replies
 	m.replies = nil
+	return out
+}
+
+// take returns the text of the replies since the last take.
+func (m *messenger) take() []string {
+	var out []string
+	for _, r := range m.takeReplies() {
+		out = append(out, r.plain)
+	}
 	return out
 }
 
@@ -139,19 +154,24 @@ func (o *once) SetOnce(_ context.Context, key, _ string) (bool, error) {
 	return true, nil
 }
 
-// runner stands for the dispatcher: it counts the runs of each request.
+// runner stands for the dispatcher: it counts the runs of each request, and answers
+// as the command would.
 type runner struct {
+	msgs *messenger
 	mu   sync.Mutex
 	runs map[string]int
 	// long names the commands that run in the background.
 	long map[string]bool
 }
 
-func (r *runner) RunApproved(_ context.Context, a *state.Approval) (string, string) {
+func (r *runner) RunApproved(ctx context.Context, a *state.Approval) (string, string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.runs[a.ID]++
-	return state.OutcomeOK, "wiped"
+	r.mu.Unlock()
+	if err := r.msgs.Reply(ctx, a.RoomID, a.EventID, a.ThreadRoot, render.New("Wiped "+approval.Arguments(a)+".")); err != nil {
+		return state.OutcomeError, err.Error()
+	}
+	return state.OutcomeOK, ""
 }
 
 func (r *runner) Long(command string) bool { return r.long[command] }
@@ -184,13 +204,14 @@ func newRig(t *testing.T, admins ...id.UserID) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	msgs := &messenger{db: db, texts: map[int64]string{}}
 	r := &rig{
 		t: t, db: db,
 		settings: approval.Settings{Prefix: "!", Admins: admins, BotUserID: bot, TTL: 30 * time.Minute},
-		msgs:     &messenger{db: db, texts: map[int64]string{}},
+		msgs:     msgs,
 		log:      &decisionLog{},
 		once:     &once{seen: map[string]bool{}},
-		runner:   &runner{runs: map[string]int{}, long: map[string]bool{}},
+		runner:   &runner{msgs: msgs, runs: map[string]int{}, long: map[string]bool{}},
 		now:      time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
 	}
 	r.restart()
@@ -246,6 +267,54 @@ func (r *rig) state(a *state.Approval) state.ApprovalState {
 		r.t.Fatalf("Get(%s) = %v, %v", a.ID, got, err)
 	}
 	return got.State
+}
+
+// answer is voter's !approve (or !deny) of a, as the dispatcher runs it: the engine's
+// answer is the command's reply. It returns the replies it caused.
+func (r *rig) answer(voter id.UserID, a *state.Approval, approve bool) []reply {
+	r.t.Helper()
+	b := r.ballot(voter, approve)
+	if msg, _ := r.eng.Vote(r.t.Context(), a.ID, b); msg != nil {
+		if err := r.msgs.Reply(r.t.Context(), b.RoomID, b.EventID, b.ThreadRoot, msg); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	return r.msgs.takeReplies()
+}
+
+// react puts voter's reaction key on a's request message, from a verified device, on
+// time, and returns the outcome for the inbox.
+func (r *rig) react(voter id.UserID, a *state.Approval, key string) string {
+	b := r.ballot(voter, true)
+	b.ByCommand = false
+	return r.eng.React(r.t.Context(), &approval.Reaction{Ballot: *b, On: sentAs(a.RequestMsg), Key: key})
+}
+
+// find returns the decision log entries of action written since entry n.
+func (l *decisionLog) find(n int, action string) []*state.AuditEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*state.AuditEntry
+	for _, e := range l.entries[n:] {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// wantReplies fails t unless there is one reply per part, each saying its part.
+func wantReplies(t *testing.T, replies []reply, parts ...string) {
+	t.Helper()
+	if len(replies) != len(parts) {
+		t.Errorf("got %d replies, want %d (%q): %+v", len(replies), len(parts), parts, replies)
+		return
+	}
+	for i, part := range parts {
+		if !strings.Contains(replies[i].plain, part) {
+			t.Errorf("reply %d is %q, want it to say %q", i+1, replies[i].plain, part)
+		}
+	}
 }
 
 func wantContains(t *testing.T, what, got string, parts ...string) {
@@ -337,9 +406,7 @@ func TestApprovedRunsOnce(t *testing.T) {
 	if outcome != state.OutcomeOK || reply != nil {
 		t.Errorf("second approval: %q, %v; want ok and the reply queued with the decision", outcome, reply)
 	}
-	if got := r.msgs.take(); len(got) != 1 || got[0] != "Approved "+a.ID+"; running `!wipe disk1` now." {
-		t.Errorf("replies %q", got)
-	}
+	wantReplies(t, r.msgs.takeReplies(), "Approved "+a.ID+"; running `!wipe disk1` now.", "Wiped disk1.")
 	if r.runner.ran(a.ID) != 1 || r.state(a) != state.ApprovalDone {
 		t.Errorf("ran %d times, state %s; want once, done", r.runner.ran(a.ID), r.state(a))
 	}
@@ -417,64 +484,156 @@ func TestReactions(t *testing.T) {
 	}
 }
 
-// TestExpireDue: a request nobody answered in time closes, in Steward's name, and the
-// requester is told; an answer after that does not count.
-func TestExpireDue(t *testing.T) {
-	r := newRig(t, alice, carol)
-	a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
-	r.now = r.now.Add(29 * time.Minute)
-	if err := r.eng.ExpireDue(t.Context()); err != nil || r.state(a) != state.ApprovalOpen {
-		t.Fatalf("closed before its time: %v, %s", err, r.state(a))
-	}
-	r.now = r.now.Add(time.Minute)
-	if err := r.eng.ExpireDue(t.Context()); err != nil || r.state(a) != state.ApprovalExpired {
-		t.Fatalf("not closed at its time: %v, %s", err, r.state(a))
-	}
-	if got := r.msgs.take(); len(got) != 1 || got[0] != "@alice:example.org: your request "+a.ID+" expired without enough approvals, so `!wipe disk1` did not run. Ask again if it is still needed." {
-		t.Errorf("replies %q", got)
-	}
-	wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Expired: "+a.ID, "with 0 of 1 approvals")
-	if _, outcome := r.eng.Vote(t.Context(), a.ID, r.ballot(carol, true)); outcome != state.OutcomeRefused || r.runner.ran(a.ID) != 0 {
-		t.Errorf("answer after expiry: %q, ran %d times", outcome, r.runner.ran(a.ID))
+// TestExpiry: a request nobody answered in time closes, in Steward's name, and the
+// requester is told, once; an answer after that does not count.
+func TestExpiry(t *testing.T) {
+	t.Run("closed by ExpireDue", func(t *testing.T) {
+		r := newRig(t, alice, carol)
+		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+
+		r.now = r.now.Add(29 * time.Minute)
+		noError(t, r.eng.ExpireDue(t.Context()))
+		if got := r.state(a); got != state.ApprovalOpen {
+			t.Errorf("request is %s before its time, want open", got)
+		}
+		wantReplies(t, r.msgs.takeReplies())
+
+		r.now = r.now.Add(2 * time.Minute)
+		noError(t, r.eng.ExpireDue(t.Context()))
+		if got := r.state(a); got != state.ApprovalExpired {
+			t.Errorf("request is %s after its time, want expired", got)
+		}
+		replies := r.msgs.takeReplies()
+		wantReplies(t, replies, "@alice:example.org: your request "+a.ID+" expired without enough approvals, so `!wipe disk1` did not run. Ask again if it is still needed.")
+		if len(replies) == 1 && replies[0].replyTo != a.EventID {
+			t.Errorf("expiry notice replies to %s, want the request's command %s", replies[0].replyTo, a.EventID)
+		}
+		wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Expired: "+a.ID, "Expired at 12:30 UTC with 0 of 1 approvals. It will not run.")
+
+		noError(t, r.eng.ExpireDue(t.Context()))
+		wantReplies(t, r.msgs.takeReplies())
+
+		wantReplies(t, r.answer(carol, a, true), a.ID+" is expired; it can't be answered any more.")
+		if got := r.react(carol, a, approval.ReactionApprove); got != state.OutcomeRefused {
+			t.Errorf("✅ on an expired request: outcome %q, want %q", got, state.OutcomeRefused)
+		}
+		if r.runner.ran(a.ID) != 0 {
+			t.Errorf("an expired request ran")
+		}
+	})
+
+	t.Run("closed by a late answer", func(t *testing.T) {
+		r := newRig(t, alice, carol)
+		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		r.now = r.now.Add(31 * time.Minute)
+		wantReplies(t, r.answer(carol, a, true),
+			"@alice:example.org: your request "+a.ID+" expired without enough approvals",
+			a.ID+" is expired; it can't be answered any more.")
+		if got := r.state(a); got != state.ApprovalExpired {
+			t.Errorf("request is %s, want expired", got)
+		}
+		wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Expired: "+a.ID)
+		if r.runner.ran(a.ID) != 0 {
+			t.Errorf("an approval sent after the request expired ran it")
+		}
+	})
+}
+
+// TestResume: after a restart, a command approved but not started runs, once; one
+// that was running is closed as interrupted and never run again; one that expired
+// meanwhile is closed.
+func TestResume(t *testing.T) {
+	t.Run("approved, not started", func(t *testing.T) {
+		r := newRig(t, alice, carol)
+		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		// Steward stopped after committing carol's approval, before running the command.
+		ctx := t.Context()
+		orFatal(r.db.Approvals.AddVote(ctx, &state.Vote{ApprovalID: a.ID, Voter: carol, DeviceID: phone, EventID: "$yes", Approve: true, Time: r.now}))(t)
+		if !orFatal(r.db.Approvals.Move(ctx, a.ID, state.ApprovalOpen, state.ApprovalApproved, state.Decision{By: carol, At: r.now}))(t) {
+			t.Fatal("could not approve")
+		}
+
+		r.restart()
+		noError(t, r.eng.Resume(ctx))
+		if r.runner.ran(a.ID) != 1 {
+			t.Fatalf("ran %d times after resuming, want once", r.runner.ran(a.ID))
+		}
+		wantReplies(t, r.msgs.takeReplies(), "Wiped disk1.")
+		if got := r.state(a); got != state.ApprovalDone {
+			t.Errorf("request is %s, want done", got)
+		}
+		wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Done: "+a.ID, "Approved by @carol:example.org")
+
+		r.restart()
+		noError(t, r.eng.Resume(ctx))
+		if r.runner.ran(a.ID) != 1 {
+			t.Errorf("ran %d times after resuming twice, want once", r.runner.ran(a.ID))
+		}
+	})
+
+	t.Run("interrupted while running", func(t *testing.T) {
+		r := newRig(t, alice, carol)
+		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		ctx := t.Context()
+		orFatal(r.db.Approvals.AddVote(ctx, &state.Vote{ApprovalID: a.ID, Voter: carol, DeviceID: phone, EventID: "$yes", Approve: true, Time: r.now}))(t)
+		for _, move := range [][2]state.ApprovalState{{state.ApprovalOpen, state.ApprovalApproved}, {state.ApprovalApproved, state.ApprovalExecuting}} {
+			if !orFatal(r.db.Approvals.Move(ctx, a.ID, move[0], move[1], state.Decision{By: carol, At: r.now}))(t) {
+				t.Fatalf("could not move %s to %s", move[0], move[1])
+			}
+		}
+		before := r.log.count()
+
+		r.restart()
+		noError(t, r.eng.Resume(ctx))
+		if r.runner.ran(a.ID) != 0 {
+			t.Fatalf("a command interrupted by a stop ran again")
+		}
+		wantReplies(t, r.msgs.takeReplies(), "Steward stopped while it was running "+a.ID+" (`!wipe disk1`), so its result is unknown. I did not run it again")
+		if got := orFatal(r.db.Approvals.Get(ctx, a.ID))(t); got.State != state.ApprovalDone || got.Outcome != state.OutcomeInterrupted {
+			t.Errorf("request is %s/%s, want done/%s", got.State, got.Outcome, state.OutcomeInterrupted)
+		}
+		wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Interrupted: "+a.ID, "Result: unknown, Steward stopped while it ran (not run again).")
+		if ran := r.log.find(before, "command.wipe"); len(ran) != 1 || ran[0].Outcome != state.OutcomeInterrupted {
+			t.Errorf("command.wipe entries %+v, want one interrupted", ran)
+		}
+
+		r.restart()
+		noError(t, r.eng.Resume(ctx))
+		wantReplies(t, r.msgs.takeReplies())
+		if r.runner.ran(a.ID) != 0 {
+			t.Errorf("ran after the second resume")
+		}
+	})
+
+	t.Run("expired while stopped", func(t *testing.T) {
+		r := newRig(t, alice, carol)
+		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		r.now = r.now.Add(time.Hour)
+		r.restart()
+		noError(t, r.eng.Resume(t.Context()))
+		if got := r.state(a); got != state.ApprovalExpired {
+			t.Errorf("request is %s, want expired", got)
+		}
+		wantReplies(t, r.msgs.takeReplies(), "expired without enough approvals")
+	})
+}
+
+// orFatal returns v, failing t on err.
+func orFatal[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
 
-// TestResumeAfterAStop: after a restart, a command that was running is closed as
-// interrupted and never run again, one approved but not started runs, once.
-func TestResumeAfterAStop(t *testing.T) {
-	r := newRig(t, alice, carol)
-	ctx := t.Context()
-	running := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
-	approved := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
-	for _, move := range []struct {
-		a        *state.Approval
-		from, to state.ApprovalState
-	}{
-		{running, state.ApprovalOpen, state.ApprovalApproved},
-		{running, state.ApprovalApproved, state.ApprovalExecuting},
-		{approved, state.ApprovalOpen, state.ApprovalApproved},
-	} {
-		if ok, err := r.db.Approvals.Move(ctx, move.a.ID, move.from, move.to, state.Decision{By: carol, At: r.now}); err != nil || !ok {
-			t.Fatalf("move %s to %s: %v, %v", move.a.ID, move.to, ok, err)
-		}
+func noError(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for range 2 {
-		r.restart()
-		if err := r.eng.Resume(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if r.runner.ran(running.ID) != 0 || r.runner.ran(approved.ID) != 1 {
-		t.Errorf("runs: interrupted %d, approved %d; want 0 and 1", r.runner.ran(running.ID), r.runner.ran(approved.ID))
-	}
-	got, err := r.db.Approvals.Get(ctx, running.ID)
-	if err != nil || got.State != state.ApprovalDone || got.Outcome != state.OutcomeInterrupted {
-		t.Errorf("interrupted request: %+v, %v", got, err)
-	}
-	if replies := r.msgs.take(); len(replies) != 1 || !strings.Contains(replies[0], "Steward stopped while it was running "+running.ID+" (`!wipe disk1`), so its result is unknown. I did not run it again") {
-		t.Errorf("replies %q", replies)
-	}
-	wantContains(t, "request message", r.msgs.text(running.RequestMsg), "Interrupted: "+running.ID, "unknown, Steward stopped while it ran (not run again)")
 }
 
 // TestLongCommandsRunInTheBackground: an approved Long command runs through Background,

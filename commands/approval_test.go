@@ -822,57 +822,6 @@ func TestAnswerToUnknownRequest(t *testing.T) {
 	}
 }
 
-func TestExpiry(t *testing.T) {
-	t.Run("closed by ExpireDue", func(t *testing.T) {
-		var runs atomic.Int32
-		h := newHarness(t, approvalRegistry(&runs), withAdmins(admin, carol))
-		a := ask(t, h, admin, "!wipe disk1")
-
-		h.clock.Advance(29 * time.Minute)
-		noError(t, h.engine.ExpireDue(t.Context()))
-		wantState(t, h, a, state.ApprovalOpen)
-		wantReplies(t, h.replier.take())
-
-		h.clock.Advance(2 * time.Minute)
-		noError(t, h.engine.ExpireDue(t.Context()))
-		wantState(t, h, a, state.ApprovalExpired)
-		replies := h.replier.take()
-		wantReplies(t, replies, "@alice:example.org: your request "+a.ID+" expired without enough approvals, so `!wipe disk1` did not run. Ask again if it is still needed.")
-		if len(replies) == 1 && replies[0].ReplyTo != a.EventID {
-			t.Errorf("expiry notice replies to %s, want the request's command %s", replies[0].ReplyTo, a.EventID)
-		}
-		wantPost(t, h, a, "Expired: "+a.ID, "Expired at 12:30 UTC with 0 of 1 approvals. It will not run.")
-
-		noError(t, h.engine.ExpireDue(t.Context()))
-		wantReplies(t, h.replier.take())
-
-		_, replies = answer(h, carol, "!approve "+a.ID)
-		wantReplies(t, replies, a.ID+" is expired; it can't be answered any more.")
-		if got := react(h, carol, a, "✅"); got != state.OutcomeRefused {
-			t.Errorf("✅ on an expired request: outcome %q, want %q", got, state.OutcomeRefused)
-		}
-		if runs.Load() != 0 {
-			t.Errorf("an expired request ran")
-		}
-	})
-
-	t.Run("closed by a late answer", func(t *testing.T) {
-		var runs atomic.Int32
-		h := newHarness(t, approvalRegistry(&runs), withAdmins(admin, carol))
-		a := ask(t, h, admin, "!wipe disk1")
-		h.clock.Advance(31 * time.Minute)
-		_, replies := answer(h, carol, "!approve "+a.ID)
-		wantReplies(t, replies,
-			"@alice:example.org: your request "+a.ID+" expired without enough approvals",
-			a.ID+" is expired; it can't be answered any more.")
-		wantState(t, h, a, state.ApprovalExpired)
-		wantPost(t, h, a, "Expired: "+a.ID)
-		if runs.Load() != 0 {
-			t.Errorf("an approval sent after the request expired ran it")
-		}
-	})
-}
-
 // TestRacingApprovalsRunOnce: two admins approving at the same moment run the command
 // once.
 func TestRacingApprovalsRunOnce(t *testing.T) {
@@ -921,81 +870,6 @@ func replyTexts(replies []sentReply) []string {
 		out[i] = r.Plain
 	}
 	return out
-}
-
-func TestResume(t *testing.T) {
-	t.Run("approved, not started", func(t *testing.T) {
-		var runs atomic.Int32
-		h := newHarness(t, approvalRegistry(&runs), withAdmins(admin, carol))
-		a := ask(t, h, admin, "!wipe disk1")
-		// Steward stopped after committing carol's approval, before running the command.
-		ctx := t.Context()
-		orFatal(h.db.Approvals.AddVote(ctx, &state.Vote{ApprovalID: a.ID, Voter: carol, DeviceID: device, EventID: "$yes", Approve: true, Time: h.clock.Now()}))(t)
-		if !orFatal(h.db.Approvals.Move(ctx, a.ID, state.ApprovalOpen, state.ApprovalApproved, state.Decision{By: carol, At: h.clock.Now()}))(t) {
-			t.Fatal("could not approve")
-		}
-
-		h.restart()
-		noError(t, h.engine.Resume(ctx))
-		if runs.Load() != 1 {
-			t.Fatalf("ran %d times after resuming, want once", runs.Load())
-		}
-		wantReplies(t, h.replier.take(), "Wiped disk1.")
-		wantState(t, h, a, state.ApprovalDone)
-		wantPost(t, h, a, "Done: "+a.ID, "Approved by @carol:example.org")
-
-		h.restart()
-		noError(t, h.engine.Resume(ctx))
-		if runs.Load() != 1 {
-			t.Errorf("ran %d times after resuming twice, want once", runs.Load())
-		}
-	})
-
-	t.Run("interrupted while running", func(t *testing.T) {
-		var runs atomic.Int32
-		h := newHarness(t, approvalRegistry(&runs), withAdmins(admin, carol))
-		a := ask(t, h, admin, "!wipe disk1")
-		ctx := t.Context()
-		orFatal(h.db.Approvals.AddVote(ctx, &state.Vote{ApprovalID: a.ID, Voter: carol, DeviceID: device, EventID: "$yes", Approve: true, Time: h.clock.Now()}))(t)
-		for _, move := range [][2]state.ApprovalState{{state.ApprovalOpen, state.ApprovalApproved}, {state.ApprovalApproved, state.ApprovalExecuting}} {
-			if !orFatal(h.db.Approvals.Move(ctx, a.ID, move[0], move[1], state.Decision{By: carol, At: h.clock.Now()}))(t) {
-				t.Fatalf("could not move %s to %s", move[0], move[1])
-			}
-		}
-		before := h.audit.count()
-
-		h.restart()
-		noError(t, h.engine.Resume(ctx))
-		if runs.Load() != 0 {
-			t.Fatalf("a command interrupted by a stop ran again")
-		}
-		wantReplies(t, h.replier.take(), "Steward stopped while it was running "+a.ID+" (`!wipe disk1`), so its result is unknown. I did not run it again")
-		if got := reload(t, h, a); got.State != state.ApprovalDone || got.Outcome != state.OutcomeInterrupted {
-			t.Errorf("request is %s/%s, want done/%s", got.State, got.Outcome, state.OutcomeInterrupted)
-		}
-		wantPost(t, h, a, "Interrupted: "+a.ID, "Result: unknown, Steward stopped while it ran (not run again).")
-		if ran := findAudit(auditSince(h, before), "command.wipe"); len(ran) != 1 || ran[0].Outcome != state.OutcomeInterrupted {
-			t.Errorf("command.wipe entries %+v, want one interrupted", ran)
-		}
-
-		h.restart()
-		noError(t, h.engine.Resume(ctx))
-		wantReplies(t, h.replier.take())
-		if runs.Load() != 0 {
-			t.Errorf("ran after the second resume")
-		}
-	})
-
-	t.Run("expired while stopped", func(t *testing.T) {
-		var runs atomic.Int32
-		h := newHarness(t, approvalRegistry(&runs), withAdmins(admin, carol))
-		a := ask(t, h, admin, "!wipe disk1")
-		h.clock.Advance(time.Hour)
-		h.restart()
-		noError(t, h.engine.Resume(t.Context()))
-		wantState(t, h, a, state.ApprovalExpired)
-		wantReplies(t, h.replier.take(), "expired without enough approvals")
-	})
 }
 
 func TestSingleAdmin(t *testing.T) {
