@@ -231,14 +231,20 @@ func (r *rig) restart() {
 // returns the stored request.
 func (r *rig) ask(requester id.UserID, policy approval.Policy) *state.Approval {
 	r.t.Helper()
-	terms, refusal := r.eng.Terms(requester, "wipe", policy)
+	return r.askFor(requester, "wipe", "!wipe disk1", policy)
+}
+
+// askFor has requester ask for line, a run of command, under policy.
+func (r *rig) askFor(requester id.UserID, command, line string, policy approval.Policy) *state.Approval {
+	r.t.Helper()
+	terms, refusal := r.eng.Terms(requester, command, policy)
 	if refusal != nil {
 		r.t.Fatalf("Terms refused: %s", refusal.Plain())
 	}
 	eventID := id.EventID(fmt.Sprintf("$ask%d", r.log.count()))
 	err := r.db.DoTxn(r.t.Context(), func(ctx context.Context) error {
 		return r.eng.Ask(ctx, approval.Request{
-			Command: "wipe", Line: "!wipe disk1", Effect: "erases disk1", Requester: requester, Device: phone,
+			Command: command, Line: line, Effect: "erases disk1", Requester: requester, Device: phone,
 			RoomID: room, EventID: eventID, At: r.now,
 		}, terms, 0)
 	})
@@ -482,6 +488,41 @@ func TestReactions(t *testing.T) {
 	if got := react(carol, sentAs(a.RequestMsg), ""); got != state.OutcomeOK || r.runner.ran(a.ID) != 1 {
 		t.Errorf("carol's reaction: %q, ran %d times; want ok, once", got, r.runner.ran(a.ID))
 	}
+}
+
+func TestQuorumNeedsDifferentAdmins(t *testing.T) {
+	r := newRig(t, alice, carol, dave)
+	a := r.askFor(alice, "purge", "!purge disk1", approval.Policy{Kind: approval.Quorum, N: 2})
+	wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Needs the approval of 2 admins other than @alice:example.org.")
+
+	wantReplies(t, r.answer(alice, a, true), "your approval doesn't count: 2 other admins must approve it")
+
+	if got := r.react(carol, a, approval.ReactionApprove); got != state.OutcomeOK {
+		t.Errorf("carol's ✅: outcome %q", got)
+	}
+	wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Approval needed: "+a.ID, "(1 so far: @carol:example.org)")
+
+	wantReplies(t, r.answer(carol, a, true), "You have already answered "+a.ID+"; your first answer stands.")
+	before := r.log.count()
+	if got := r.react(carol, a, approval.ReactionApprove); got != state.OutcomeRefused {
+		t.Errorf("carol's second ✅: outcome %q, want %q", got, state.OutcomeRefused)
+	}
+	if votes := r.log.find(before, "approval.vote"); len(votes) != 1 || votes[0].Detail != "already answered" {
+		t.Errorf("carol's second ✅ audited as %+v, want one refused vote, already answered", votes)
+	}
+	if r.runner.ran(a.ID) != 0 {
+		t.Fatalf("ran with one approval, needs two")
+	}
+	if got := r.state(a); got != state.ApprovalOpen {
+		t.Errorf("request is %s, want open", got)
+	}
+
+	replies := r.answer(dave, a, true)
+	if r.runner.ran(a.ID) != 1 {
+		t.Fatalf("ran %d times after two approvals, want once", r.runner.ran(a.ID))
+	}
+	wantReplies(t, replies, "Approved "+a.ID+"; running `!purge disk1` now.", "Wiped disk1.")
+	wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Done: "+a.ID, "Approved by @carol:example.org, @dave:example.org at 12:00 UTC")
 }
 
 // TestExpiry: a request nobody answered in time closes, in Steward's name, and the
