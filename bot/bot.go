@@ -19,6 +19,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
@@ -49,6 +50,11 @@ type Bot struct {
 	proc   *commands.Processor
 	alerts *monitor.Engine
 	onCall *monitor.OnCall
+	// approvals is the approval stage the dispatcher hands requests to.
+	approvals *approval.Engine
+	// summaries sum up the decision log, for the weekly report as for !summary.
+	summaries *commands.Summaries
+
 	// docker is the Docker Engines' clients; each connects when first used.
 	docker *dockerctl.Fleet
 	// updaters replace containers with newer images, journaling each step; one
@@ -165,10 +171,35 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	b.backups = b.newBackups()
 	b.tickets = b.newTickets()
-	registry := commands.Builtin()
+	b.summaries = &commands.Summaries{
+		Prefix: b.cfg.Matrix.CommandPrefix, Log: b.db.Audit, Requests: b.db.Approvals, Backups: b.backups.desk, Now: time.Now,
+	}
+	registry := commands.Builtin(commands.Features{
+		Disks:            diskPaths(b.cfg),
+		Alerts:           b.alerts,
+		OnCall:           b.onCall,
+		Reloader:         b,
+		Containers:       b.docker,
+		Updater:          b.updaters,
+		Backups:          b.backups.desk,
+		Tickets:          b.tickets,
+		TicketCategories: b.cfg.Tickets.Categories,
+		Moderator:        b,
+		Summaries:        b.summaries,
+	})
 	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
 		return err
 	}
+	b.approvals = approval.NewEngine(approval.Settings{
+		Prefix:           b.cfg.Matrix.CommandPrefix,
+		Admins:           b.cfg.Matrix.Admins,
+		BotUserID:        b.client.UserID,
+		TTL:              b.cfg.Policy.ApprovalTTL.D(),
+		AllowSingleAdmin: b.cfg.Policy.AllowSingleAdmin,
+	}, approval.Deps{
+		Store: b.db.Approvals, Log: b.db.Audit, Messenger: b, Once: b.db.KV,
+		Txn: b.db.DoTxn, Background: b.background, Now: time.Now,
+	})
 	b.proc = commands.NewProcessor(commands.Settings{
 		Prefix:           b.cfg.Matrix.CommandPrefix,
 		Admins:           b.cfg.Matrix.Admins,
@@ -178,25 +209,15 @@ func (b *Bot) Run(ctx context.Context) error {
 		StaleAfter:       b.cfg.Matrix.StaleAfter.D(),
 		RequireVerified:  b.cfg.Matrix.VerifiedDevicesRequired(),
 		AllowUnencrypted: b.cfg.Matrix.AllowUnencrypted,
-		ApprovalTTL:      b.cfg.Policy.ApprovalTTL.D(),
-		AllowSingleAdmin: b.cfg.Policy.AllowSingleAdmin,
-		Disks:            diskPaths(b.cfg),
-		TicketCategories: b.cfg.Tickets.Categories,
 	}, registry, commands.Deps{
 		Messenger:  b,
 		Rooms:      b,
 		Audit:      b.db.Audit,
 		Once:       b.db.KV,
-		Approvals:  b.db.Approvals,
-		Alerts:     b.alerts,
-		Reloader:   b,
-		OnCall:     b.onCall,
-		Containers: b.docker,
-		Updater:    b.updaters,
+		Approvals:  b.approvals,
+		Requests:   b.db.Approvals,
+		Acks:       b.alerts,
 		Background: b.background,
-		Backups:    b.backups.desk,
-		Tickets:    b.tickets,
-		Moderator:  b,
 		Txn:        b.db.DoTxn,
 		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
 		Now:        time.Now,
@@ -219,7 +240,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	b.recoverUpdates(workCtx)
 	b.recoverBackupRuns(workCtx)
-	if err := b.proc.Resume(workCtx); err != nil {
+	if err := b.approvals.Resume(workCtx); err != nil {
 		return fmt.Errorf("resume approvals: %w", err)
 	}
 	pollCtx, stopPolling := context.WithCancel(ctx)
@@ -365,7 +386,7 @@ func (b *Bot) expireApprovals(ctx context.Context) {
 		if !sleep(ctx, wait, nil) {
 			return
 		}
-		if err := b.proc.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+		if err := b.approvals.ExpireDue(ctx); err != nil && ctx.Err() == nil {
 			log.Err(err).Msg("Failed to expire approval requests")
 		}
 	}

@@ -27,7 +27,7 @@ func (b *Bot) Reload(ctx context.Context) (*render.Message, error) {
 	}
 	cfg, err := config.Load(b.opts.ConfigPath)
 	if err == nil {
-		err = commands.Builtin().Tighten(cfg.Policy.Commands)
+		err = commands.Builtin(commands.Features{}).Tighten(cfg.Policy.Commands)
 	}
 	if err != nil {
 		msg := render.New("The config file has problems, so I kept the running config:")

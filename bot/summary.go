@@ -27,7 +27,7 @@ func (b *Bot) postWeeklySummaries(ctx context.Context) {
 		lastSlot: func(now time.Time) time.Time { return lastSlot(ws, now) },
 		period:   7 * 24 * time.Hour,
 		post: func(ctx context.Context) error {
-			msg, err := b.proc.Summary(ctx, 7*24*time.Hour)
+			msg, err := b.summaries.Summary(ctx, 7*24*time.Hour)
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,7 @@ type ticketDesk struct {
 	b  *Bot
 }
 
-var _ commands.TicketDesk = ticketDesk{}
+var _ commands.Tickets = ticketDesk{}
 
 // newTickets builds the tickets desk from the config.
 func (b *Bot) newTickets() ticketDesk {
@@ -72,7 +72,7 @@ func (t ticketDesk) ByThread(ctx context.Context, root id.EventID) (*state.Ticke
 func (t ticketDesk) Answer(ctx context.Context, tk *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
 	err := t.FromAdmin(ctx, tk, admin, eventID, text, signed)
 	if why := whyNotSent(tk, err); why != "" {
-		return commands.Usagef("%s", why)
+		return commands.UserErrorf("%s", why)
 	}
 	return err
 }

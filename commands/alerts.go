@@ -15,8 +15,8 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-// AlertDesk is what commands do with alerts (monitor.Engine).
-type AlertDesk interface {
+// Alerts is the alert engine as the alert commands use it (monitor.Engine).
+type Alerts interface {
 	Ack(ctx context.Context, alertIDs []int64, by monitor.Actor) ([]*state.Alert, error)
 	AckMessage(ctx context.Context, eventID id.EventID, by monitor.Actor) ([]*state.Alert, bool, error)
 	OpenAlerts(ctx context.Context) ([]*state.Alert, error)
@@ -25,41 +25,62 @@ type AlertDesk interface {
 	RunningSilences(ctx context.Context) ([]*state.Silence, error)
 }
 
+// Acks takes the alerts of a message an admin reacted 👀 to: the dispatcher's part of
+// the alert engine, since reactions reach it and not a command.
+type Acks interface {
+	AckMessage(ctx context.Context, eventID id.EventID, by monitor.Actor) ([]*state.Alert, bool, error)
+}
+
+// alertFamily is the commands about alerts, silences and who is on duty.
+type alertFamily struct {
+	alerts Alerts
+	onCall *monitor.OnCall
+}
+
+// alertCommands registers the alert family with the alert engine and the on-call
+// rotation (nil for a config check, which runs nothing).
+func alertCommands(alerts Alerts, onCall *monitor.OnCall) []*Command {
+	f := &alertFamily{alerts: alerts, onCall: onCall}
+	return []*Command{f.list(), f.ack(), f.onCallCommand(), f.silenceCommand(), f.silences(), f.unsilence(), f.maintenance()}
+}
+
 // isAckReaction tells the reaction that takes an alert.
 func isAckReaction(key string) bool {
 	return strings.ReplaceAll(key, "\ufe0f", "") == monitor.ReactionAck
 }
 
-// CommandAck takes alerts: the alert message shows who is on it, and escalation stops.
-var CommandAck = &Command{
-	Name:    "ack",
-	Section: SectionAlerts,
-	Help:    "Take alerts: say you are on them",
-	Args:    "ID [ID...]",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		if len(ce.Args) == 0 {
-			return Usagef("Which alert? Give its number, like %sack 12. %salerts lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
-		}
-		ids := make([]int64, 0, len(ce.Args))
-		for _, arg := range ce.Args {
-			n, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
-			if err != nil || n < 1 {
-				return Usagef("%q is not an alert number. %salerts lists them.", arg, ce.proc.settings.Prefix)
+// ack takes alerts: the alert message shows who is on it, and escalation stops.
+func (f *alertFamily) ack() *Command {
+	return &Command{
+		Name:    "ack",
+		Section: SectionAlerts,
+		Help:    "Take alerts: say you are on them",
+		Args:    "ID [ID...]",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			if len(ce.Args) == 0 {
+				return UserErrorf("Which alert? Give its number, like %sack 12. %salerts lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
 			}
-			ids = append(ids, n)
-		}
-		acked, err := ce.proc.alerts.Ack(ctx, ids, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
-		if notOpen := (*monitor.NotOpenError)(nil); errors.As(err, &notOpen) {
-			return Usagef("%s. %salerts lists the open ones.", notOpen, ce.proc.settings.Prefix)
-		} else if err != nil {
-			return err
-		}
-		if len(acked) == 0 {
-			return ce.Reply(ctx, render.New("Someone has already taken those."))
-		}
-		return ce.Reply(ctx, render.New("You're on "+alertNumbers(acked)+"."))
-	},
+			ids := make([]int64, 0, len(ce.Args))
+			for _, arg := range ce.Args {
+				n, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
+				if err != nil || n < 1 {
+					return UserErrorf("%q is not an alert number. %salerts lists them.", arg, ce.proc.settings.Prefix)
+				}
+				ids = append(ids, n)
+			}
+			acked, err := f.alerts.Ack(ctx, ids, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
+			if notOpen := (*monitor.NotOpenError)(nil); errors.As(err, &notOpen) {
+				return UserErrorf("%s. %salerts lists the open ones.", notOpen, ce.proc.settings.Prefix)
+			} else if err != nil {
+				return err
+			}
+			if len(acked) == 0 {
+				return ce.Reply(ctx, render.New("Someone has already taken those."))
+			}
+			return ce.Reply(ctx, render.New("You're on "+alertNumbers(acked)+"."))
+		},
+	}
 }
 
 func alertNumbers(alerts []*state.Alert) string {
@@ -70,58 +91,60 @@ func alertNumbers(alerts []*state.Alert) string {
 	return strings.Join(parts, ", ")
 }
 
-// CommandAlerts lists what is wrong now.
-var CommandAlerts = &Command{
-	Name:    "alerts",
-	Section: SectionAlerts,
-	Help:    "List the alerts that are firing, who took them, and which are silenced",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		open, err := ce.proc.alerts.OpenAlerts(ctx)
-		if err != nil {
-			return err
-		}
-		silences, err := ce.proc.alerts.RunningSilences(ctx)
-		if err != nil {
-			return err
-		}
-		var rows [][]string
-		pending := 0
-		for _, a := range open {
-			if a.State != state.AlertFiring {
-				pending++
-				continue
+// list lists what is wrong now.
+func (f *alertFamily) list() *Command {
+	return &Command{
+		Name:    "alerts",
+		Section: SectionAlerts,
+		Help:    "List the alerts that are firing, who took them, and which are silenced",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			open, err := f.alerts.OpenAlerts(ctx)
+			if err != nil {
+				return err
 			}
-			taken := "nobody yet"
-			if a.AckedBy != "" {
-				taken = a.AckedBy.String()
+			silences, err := f.alerts.RunningSilences(ctx)
+			if err != nil {
+				return err
 			}
-			for _, s := range silences {
-				if monitor.Matches(s.Matcher, a.Fingerprint) {
-					taken += fmt.Sprintf(" (🔕 silenced, #%d)", s.ID)
-					break
+			var rows [][]string
+			pending := 0
+			for _, a := range open {
+				if a.State != state.AlertFiring {
+					pending++
+					continue
 				}
+				taken := "nobody yet"
+				if a.AckedBy != "" {
+					taken = a.AckedBy.String()
+				}
+				for _, s := range silences {
+					if monitor.Matches(s.Matcher, a.Fingerprint) {
+						taken += fmt.Sprintf(" (🔕 silenced, #%d)", s.ID)
+						break
+					}
+				}
+				rows = append(rows, []string{"#" + strconv.FormatInt(a.ID, 10), monitor.Badge(a.Severity) + " " + a.Severity.String(),
+					a.Summary, a.Fingerprint, a.Since.UTC().Format("Jan 02 15:04"), taken})
 			}
-			rows = append(rows, []string{"#" + strconv.FormatInt(a.ID, 10), monitor.Badge(a.Severity) + " " + a.Severity.String(),
-				a.Summary, a.Fingerprint, a.Since.UTC().Format("Jan 02 15:04"), taken})
-		}
-		var msg *render.Message
-		if len(rows) == 0 {
-			msg = render.New("Nothing is firing.")
-		} else {
-			msg = render.New(fmt.Sprintf("%d firing (times in UTC):", len(rows))).Line().
-				Table([]string{"#", "Severity", "What", "Fingerprint", "Since", "Taken by"}, rows)
-		}
-		if pending > 0 {
-			msg.Line().Text(fmt.Sprintf("%d more seen but not yet lasting long enough to alert.", pending))
-		}
-		return ce.Reply(ctx, msg)
-	},
+			var msg *render.Message
+			if len(rows) == 0 {
+				msg = render.New("Nothing is firing.")
+			} else {
+				msg = render.New(fmt.Sprintf("%d firing (times in UTC):", len(rows))).Line().
+					Table([]string{"#", "Severity", "What", "Fingerprint", "Since", "Taken by"}, rows)
+			}
+			if pending > 0 {
+				msg.Line().Text(fmt.Sprintf("%d more seen but not yet lasting long enough to alert.", pending))
+			}
+			return ce.Reply(ctx, msg)
+		},
+	}
 }
 
 // ackByReaction takes the alerts of the message a 👀 points at.
 func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.EventID) string {
-	if p.alerts == nil {
+	if p.acks == nil {
 		return state.OutcomeIgnored
 	}
 	by := monitor.Actor{UserID: in.Sender, DeviceID: in.DeviceID, RoomID: in.RoomID, EventID: in.EventID}
@@ -129,7 +152,7 @@ func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.E
 		// Not even looked up: only admins' reactions may touch alerts.
 		return state.OutcomeIgnored
 	}
-	acked, found, err := p.alerts.AckMessage(ctx, relatesTo, by)
+	acked, found, err := p.acks.AckMessage(ctx, relatesTo, by)
 	switch {
 	case err != nil:
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to acknowledge alerts by reaction")
@@ -141,29 +164,32 @@ func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.E
 	return state.OutcomeOK
 }
 
-// Reloader reads the config file again (the bot).
+// Reloader reads the config file again (the bot), so that !reload applies what SIGHUP
+// would, without anyone needing a shell on the host.
 type Reloader interface {
 	// Reload returns what was applied, or why nothing was (with an error).
 	Reload(ctx context.Context) (*render.Message, error)
 }
 
-// CommandReload applies a changed config file without a restart, as SIGHUP does.
-var CommandReload = &Command{
-	Name:    "reload",
-	Section: SectionAlerts,
-	Help:    "Read the config file again and apply its monitor settings",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		msg, err := ce.proc.reloader.Reload(ctx)
-		if msg == nil {
-			return err
-		}
-		if replyErr := ce.Reply(ctx, msg); replyErr != nil {
-			return replyErr
-		}
-		if err != nil {
-			return Recorded{Outcome: state.OutcomeBadInput, Detail: err.Error()}
-		}
-		return nil
-	},
+// reloadCommand applies a changed config file without a restart, as SIGHUP does.
+func reloadCommand(reloader Reloader) *Command {
+	return &Command{
+		Name:    "reload",
+		Section: SectionAlerts,
+		Help:    "Read the config file again and apply its monitor settings",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			msg, err := reloader.Reload(ctx)
+			if msg == nil {
+				return err
+			}
+			if replyErr := ce.Reply(ctx, msg); replyErr != nil {
+				return replyErr
+			}
+			if err != nil {
+				return AnsweredError{Outcome: state.OutcomeBadInput, Detail: err.Error()}
+			}
+			return nil
+		},
+	}
 }

@@ -12,34 +12,34 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-// alertDesk is the commands harness with every command, three admins (alice, carol,
+// alertRig is the commands harness with every command, three admins (alice, carol,
 // dave) and a real alert engine over the harness's database, posting through the
 // harness's messenger on the harness's clock.
-type alertDesk struct {
+type alertRig struct {
 	*harness
 	eng    *monitor.Engine
 	onCall *monitor.OnCall
 }
 
-// newAlertDesk builds an alertDesk with rotation as the on-call rotation (none when it
+// newAlertRig builds an alertRig with rotation as the on-call rotation (none when it
 // has no admins).
-func newAlertDesk(t *testing.T, rotation monitor.Rotation) *alertDesk {
+func newAlertRig(t *testing.T, rotation monitor.Rotation) *alertRig {
 	t.Helper()
-	h := newHarness(t, commands.Builtin(), withAdmins(admin, carol, dave))
-	d := &alertDesk{harness: h, onCall: &monitor.OnCall{Rotation: rotation, KV: h.db.KV}}
+	h := newHarness(t, commands.Builtin(commands.Features{}), withAdmins(admin, carol, dave))
+	d := &alertRig{harness: h, onCall: &monitor.OnCall{Rotation: rotation, KV: h.db.KV}}
 	d.eng = monitor.NewEngine(monitor.Settings{
 		AdminRoom: adminRoom, GroupRoom: groupRoom, Prefix: h.settings.Prefix, BotUserID: h.settings.BotUserID,
 		Admins: h.settings.Admins,
 	}, h.db.Alerts, h.db.Silences, h.replier, h.db.Audit, h.db.DoTxn, h.clock.Now)
-	h.proc = commands.NewProcessor(h.settings, h.registry, commands.Deps{
-		Messenger: h.replier, Rooms: h.rooms, Audit: h.audit, Once: h.once, Approvals: h.db.Approvals,
-		Alerts: d.eng, OnCall: d.onCall, Txn: h.db.DoTxn, Limiter: h.limiter, Now: h.clock.Now,
-	})
+	h.registry = commands.Builtin(commands.Features{Alerts: d.eng, OnCall: d.onCall})
+	deps := h.deps()
+	deps.Acks = d.eng
+	h.proc = commands.NewProcessor(h.settings, h.registry, deps)
 	return d
 }
 
 // fire has the check report obs (and nothing else) and posts what fired.
-func (d *alertDesk) fire(check string, obs ...monitor.Observation) {
+func (d *alertRig) fire(check string, obs ...monitor.Observation) {
 	d.t.Helper()
 	if err := d.eng.Apply(d.t.Context(), check, obs, nil); err != nil {
 		d.t.Fatalf("Apply(%s): %v", check, err)
@@ -50,7 +50,7 @@ func (d *alertDesk) fire(check string, obs ...monitor.Observation) {
 }
 
 // alert returns stored alert alertID.
-func (d *alertDesk) alert(alertID int64) *state.Alert {
+func (d *alertRig) alert(alertID int64) *state.Alert {
 	d.t.Helper()
 	a, err := d.db.Alerts.Get(d.t.Context(), alertID)
 	if err != nil || a == nil {
@@ -60,7 +60,7 @@ func (d *alertDesk) alert(alertID int64) *state.Alert {
 }
 
 // silences returns the silences in force.
-func (d *alertDesk) silences() []*state.Silence {
+func (d *alertRig) silences() []*state.Silence {
 	d.t.Helper()
 	running, err := d.db.Silences.Running(d.t.Context())
 	if err != nil {
@@ -71,7 +71,7 @@ func (d *alertDesk) silences() []*state.Silence {
 
 // ask sends body from sender in the admin room and returns its only reply and its
 // audit entry.
-func (d *alertDesk) ask(sender id.UserID, body string) (sentReply, *state.AuditEntry) {
+func (d *alertRig) ask(sender id.UserID, body string) (sentReply, *state.AuditEntry) {
 	d.t.Helper()
 	replies, entry := d.send(sender, adminRoom, body)
 	return onlyReply(d.t, replies), entry
@@ -102,7 +102,7 @@ func webDown() monitor.Observation {
 }
 
 func TestAckCommand(t *testing.T) {
-	d := newAlertDesk(t, monitor.Rotation{})
+	d := newAlertRig(t, monitor.Rotation{})
 	d.fire("disk", diskFull("/var"))
 	d.fire("http:web", webDown())
 
@@ -144,7 +144,7 @@ func TestAckCommand(t *testing.T) {
 }
 
 func TestAlertsCommand(t *testing.T) {
-	d := newAlertDesk(t, monitor.Rotation{})
+	d := newAlertRig(t, monitor.Rotation{})
 	if reply, _ := d.ask(admin, "!alerts"); reply.Plain != "Nothing is firing." {
 		t.Errorf("!alerts with nothing open = %q, want \"Nothing is firing.\"", reply.Plain)
 	}
@@ -191,7 +191,7 @@ func TestAlertsCommand(t *testing.T) {
 }
 
 func TestSilenceCommand(t *testing.T) {
-	d := newAlertDesk(t, monitor.Rotation{})
+	d := newAlertRig(t, monitor.Rotation{})
 	d.fire("disk", diskFull("/var"))
 	d.fire("http:web", webDown())
 	now := d.clock.Now()
@@ -265,7 +265,7 @@ func TestSilenceCommand(t *testing.T) {
 }
 
 func TestUnsilenceCommand(t *testing.T) {
-	d := newAlertDesk(t, monitor.Rotation{})
+	d := newAlertRig(t, monitor.Rotation{})
 	d.ask(admin, "!silence disk:* 2h moving backups")
 	d.fire("disk", diskFull("/var"))
 	if msg := d.replier.post(1); msg != "" {
@@ -304,7 +304,7 @@ func TestUnsilenceCommand(t *testing.T) {
 }
 
 func TestMaintenanceCommand(t *testing.T) {
-	d := newAlertDesk(t, monitor.Rotation{})
+	d := newAlertRig(t, monitor.Rotation{})
 	for _, tt := range []struct{ body, want string }{
 		{"!maintenance", "Usage: !maintenance DURATION REASON"},
 		{"!maintenance 30m", "Usage: !maintenance DURATION REASON"},
@@ -346,7 +346,7 @@ func TestMaintenanceCommand(t *testing.T) {
 }
 
 func TestOnCallCommandWithoutRotation(t *testing.T) {
-	d := newAlertDesk(t, monitor.Rotation{})
+	d := newAlertRig(t, monitor.Rotation{})
 	for _, body := range []string{"!oncall", "!oncall take"} {
 		reply, _ := d.ask(admin, body)
 		wantSays(t, reply, "There is no on-call rotation", "calls every admin")
@@ -355,7 +355,7 @@ func TestOnCallCommandWithoutRotation(t *testing.T) {
 
 func TestOnCallCommand(t *testing.T) {
 	rotation := monitor.Rotation{Admins: []id.UserID{admin, carol, dave}, Weekday: time.Monday, Hour: 9, Zone: time.UTC}
-	d := newAlertDesk(t, rotation)
+	d := newAlertRig(t, rotation)
 	now := d.clock.Now() // Sunday 1 June 2025, 12:00 UTC
 	onDuty := rotation.At(now)
 	handover := time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
@@ -407,7 +407,7 @@ func TestOnCallCommand(t *testing.T) {
 }
 
 func TestAlertCommandsAreForAdmins(t *testing.T) {
-	d := newAlertDesk(t, monitor.Rotation{Admins: []id.UserID{admin, carol}, Weekday: time.Monday, Hour: 9, Zone: time.UTC})
+	d := newAlertRig(t, monitor.Rotation{Admins: []id.UserID{admin, carol}, Weekday: time.Monday, Hour: 9, Zone: time.UTC})
 	d.fire("disk", diskFull("/var"))
 	d.ask(admin, "!silence backup:* 1h nightly job")
 	for _, body := range []string{

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"github.com/steward-bot/steward/approval"
 	"strings"
 	"unicode/utf8"
 
@@ -20,7 +21,7 @@ var CommandAnnounce = &Command{
 	Args:        "TEXT",
 	Role:        RoleAdmin,
 	Destructive: true,
-	Policy:      Policy{Kind: PolicyConfirm},
+	Policy:      approval.Policy{Kind: approval.Confirm},
 	FreeText:    true,
 	Describe: func(_ context.Context, ce *Event) (string, error) {
 		text, err := announcement(ce)
@@ -45,9 +46,9 @@ func announcement(ce *Event) (string, error) {
 	text := strings.TrimSpace(ce.RawArgs)
 	switch {
 	case text == "":
-		return "", Usagef("What should I announce? %sannounce TEXT", ce.proc.settings.Prefix)
+		return "", UserErrorf("What should I announce? %sannounce TEXT", ce.proc.settings.Prefix)
 	case utf8.RuneCountInString(text) > maxAnnouncement:
-		return "", Usagef("That announcement is %d characters long; keep it under %d.", utf8.RuneCountInString(text), maxAnnouncement)
+		return "", UserErrorf("That announcement is %d characters long; keep it under %d.", utf8.RuneCountInString(text), maxAnnouncement)
 	}
 	return text, nil
 }

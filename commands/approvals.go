@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"github.com/steward-bot/steward/approval"
 	"strings"
 
 	"github.com/steward-bot/steward/render"
@@ -45,12 +46,12 @@ var CommandCancel = &Command{
 		if err != nil {
 			return err
 		}
-		a, err := ce.proc.approvals.Get(ctx, id)
+		a, err := ce.proc.requests.Get(ctx, id)
 		if err != nil {
 			return err
 		}
 		if a != nil && a.Requester != ce.Sender {
-			return Usagef("Only %s, who asked for %s, can cancel it. To stop it, deny it: %sdeny %s REASON", a.Requester, a.ID, ce.proc.settings.Prefix, a.ID)
+			return UserErrorf("Only %s, who asked for %s, can cancel it. To stop it, deny it: %sdeny %s REASON", a.Requester, a.ID, ce.proc.settings.Prefix, a.ID)
 		}
 		return ce.answer(ctx, false)
 	},
@@ -64,9 +65,9 @@ func (ce *Event) answer(ctx context.Context, approve bool) error {
 		return err
 	}
 	reason := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(ce.RawArgs), ce.Args[0]))
-	reply, _ := ce.proc.vote(ctx, approvalID, &ballot{
-		voter: ce.Sender, device: ce.DeviceID, verified: ce.Verified, roomID: ce.RoomID, eventID: ce.EventID,
-		threadRoot: ce.ThreadRoot, sentAt: ce.SentAt, approve: approve, reason: reason, byCommand: true,
+	reply, _ := ce.proc.approvals.Vote(ctx, approvalID, &approval.Ballot{
+		Voter: ce.Sender, Device: ce.DeviceID, Verified: ce.Verified(), RoomID: ce.RoomID, EventID: ce.EventID,
+		ThreadRoot: ce.ThreadRoot, SentAt: ce.SentAt, Approve: approve, Reason: reason, ByCommand: true,
 	})
 	if reply == nil {
 		return nil
@@ -78,7 +79,7 @@ func (ce *Event) answer(ctx context.Context, approve bool) error {
 // may be typed in any case.
 func approvalIDArg(ce *Event) (string, error) {
 	if len(ce.Args) == 0 {
-		return "", Usagef("Which request? Give its ID, like %s%s K7QM. %spending lists the open ones.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
+		return "", UserErrorf("Which request? Give its ID, like %s%s K7QM. %spending lists the open ones.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
 	}
 	return strings.ToUpper(ce.Args[0]), nil
 }
@@ -91,7 +92,7 @@ var CommandPending = &Command{
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
-		open, err := p.approvals.InState(ctx, state.ApprovalOpen)
+		open, err := p.requests.InState(ctx, state.ApprovalOpen)
 		if err != nil {
 			return err
 		}
@@ -101,13 +102,13 @@ var CommandPending = &Command{
 		now := p.now()
 		items := make([]*render.Message, 0, len(open))
 		for _, a := range open {
-			votes, err := p.approvals.Votes(ctx, a.ID)
+			votes, err := p.requests.Votes(ctx, a.ID)
 			if err != nil {
 				return err
 			}
 			item := new(render.Message).Bold(a.ID).Text(" ").Code(a.Body).Text(" — asked by ").Pill(a.Requester).
-				Text(fmt.Sprintf(" %s ago; %d of %d approvals", roundDuration(now.Sub(a.CreatedAt)), countApprovals(a, votes), a.Needed))
-			if names := approverList(a, votes); names != "" {
+				Text(fmt.Sprintf(" %s ago; %d of %d approvals", roundDuration(now.Sub(a.CreatedAt)), approval.Count(a, votes), a.Needed))
+			if names := approval.Approvers(a, votes); names != "" {
 				item.Text(" (" + names + ")")
 			}
 			if left := a.ExpiresAt.Sub(now); left > 0 {

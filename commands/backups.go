@@ -16,8 +16,9 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-// BackupDesk is what commands do with the backup sets (backup.Desk).
-type BackupDesk interface {
+// Backups are the backup sets as the backup commands and the summary use them
+// (backup.Desk).
+type Backups interface {
 	Sets() []*backup.Set
 	Set(name string) (*backup.Set, bool)
 	Overview(ctx context.Context) []backup.Overview
@@ -40,6 +41,18 @@ const (
 	browseMax         = 100
 )
 
+// backupFamily is the commands that show, run and restore backups.
+type backupFamily struct {
+	backups Backups
+}
+
+// backupCommands registers the backup family with the backup sets (nil when none are
+// configured: the commands then say so).
+func backupCommands(backups Backups) []*Command {
+	f := &backupFamily{backups: backups}
+	return []*Command{f.list(), f.snapshots(), f.browse(), f.restore(), f.backup()}
+}
+
 // backupErr turns what the backup desk refused into a plain answer: a path or
 // snapshot it can't take, or the tool's own message about the repository.
 func backupErr(s *backup.Set, err error) error {
@@ -48,46 +61,47 @@ func backupErr(s *backup.Set, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &pathErr):
-		return Usagef("%s", pathErr.Msg)
+		return UserErrorf("%s", pathErr.Msg)
 	case backup.IsToolError(err):
-		return Usagef("restic failed on the repository of %s: %s", s.Name, shorten(redact.Secrets(err.Error()), 300))
+		return UserErrorf("restic failed on the repository of %s: %s", s.Name, shorten(redact.Secrets(err.Error()), 300))
 	case errors.Is(err, context.DeadlineExceeded):
-		return Usagef("The repository of %s did not answer within %s; it may be unreachable.", s.Name, roundDuration(backupLookTimeout))
+		return UserErrorf("The repository of %s did not answer within %s; it may be unreachable.", s.Name, roundDuration(backupLookTimeout))
 	default:
 		return err
 	}
 }
 
 // backupSet finds the set an admin named.
-func (p *Processor) backupSet(name string) (*backup.Set, error) {
-	if p.backups == nil || len(p.backups.Sets()) == 0 {
-		return nil, Usagef("No backup sets are configured (backups.sets in the config file).")
+func (f *backupFamily) backupSet(name string) (*backup.Set, error) {
+	if f.backups == nil || len(f.backups.Sets()) == 0 {
+		return nil, UserErrorf("No backup sets are configured (backups.sets in the config file).")
 	}
-	if s, ok := p.backups.Set(name); ok {
+	if s, ok := f.backups.Set(name); ok {
 		return s, nil
 	}
-	names := make([]string, 0, len(p.backups.Sets()))
-	for _, s := range p.backups.Sets() {
+	names := make([]string, 0, len(f.backups.Sets()))
+	for _, s := range f.backups.Sets() {
 		names = append(names, s.Name)
 	}
-	return nil, Usagef("There is no backup set %q; the sets are %s.", name, strings.Join(names, ", "))
+	return nil, UserErrorf("There is no backup set %q; the sets are %s.", name, strings.Join(names, ", "))
 }
 
-// CommandBackups shows every backup set at a glance.
-var CommandBackups = &Command{
-	Name:    "backups",
-	Section: SectionBackups,
-	Help:    "Show the backup sets: newest snapshot, size, last check, last drill, off-site copy",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		if p.backups == nil || len(p.backups.Sets()) == 0 {
-			return Usagef("No backup sets are configured (backups.sets in the config file).")
-		}
-		lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
-		defer cancel()
-		return ce.Reply(ctx, writeBackups(new(render.Message), p.backups.Overview(lookCtx), p.now()))
-	},
+// list shows every backup set at a glance.
+func (f *backupFamily) list() *Command {
+	return &Command{
+		Name:    "backups",
+		Section: SectionBackups,
+		Help:    "Show the backup sets: newest snapshot, size, last check, last drill, off-site copy",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			if f.backups == nil || len(f.backups.Sets()) == 0 {
+				return UserErrorf("No backup sets are configured (backups.sets in the config file).")
+			}
+			lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
+			defer cancel()
+			return ce.Reply(ctx, writeBackups(new(render.Message), f.backups.Overview(lookCtx), ce.proc.now()))
+		},
+	}
 }
 
 // writeBackups renders the overview of the sets into msg (for !backups and the weekly
@@ -132,87 +146,89 @@ func writeBackups(msg *render.Message, overview []backup.Overview, now time.Time
 	return msg.Text(title).Line().Table([]string{"Set", "Newest snapshot", "Size", "Last check", "Last good drill", "Off-site"}, rows)
 }
 
-// CommandSnapshots lists a set's newest snapshots.
-var CommandSnapshots = &Command{
-	Name:    "snapshots",
-	Section: SectionBackups,
-	Help:    "List a backup set's newest snapshots",
-	Args:    fmt.Sprintf("SET [N, default %d, at most %d]", snapshotsDefault, snapshotsMax),
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		if len(ce.Args) < 1 || len(ce.Args) > 2 {
-			return Usagef("Usage: %ssnapshots SET [N]", p.settings.Prefix)
-		}
-		s, err := p.backupSet(ce.Args[0])
-		if err != nil {
-			return err
-		}
-		n := snapshotsDefault
-		if len(ce.Args) == 2 {
-			if n, err = strconv.Atoi(ce.Args[1]); err != nil || n < 1 {
-				return Usagef("%q is not a number of snapshots.", ce.Args[1])
+// snapshots lists a set's newest snapshots.
+func (f *backupFamily) snapshots() *Command {
+	return &Command{
+		Name:    "snapshots",
+		Section: SectionBackups,
+		Help:    "List a backup set's newest snapshots",
+		Args:    fmt.Sprintf("SET [N, default %d, at most %d]", snapshotsDefault, snapshotsMax),
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			if len(ce.Args) < 1 || len(ce.Args) > 2 {
+				return UserErrorf("Usage: %ssnapshots SET [N]", ce.proc.settings.Prefix)
 			}
-			n = min(n, snapshotsMax)
-		}
-		lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
-		defer cancel()
-		snaps, err := p.backups.Snapshots(lookCtx, s, n)
-		if err != nil {
-			return backupErr(s, err)
-		}
-		if len(snaps) == 0 {
-			return ce.Reply(ctx, render.New("The repository of "+s.Name+" holds no snapshot of this set."))
-		}
-		now := p.now()
-		rows := make([][]string, 0, len(snaps))
-		for _, sn := range snaps {
-			rows = append(rows, []string{sn.ShortID, sn.Time.UTC().Format("2006-01-02 15:04"), roundDuration(now.Sub(sn.Time)) + " ago", sn.Host, strings.Join(sn.Paths, " ")})
-		}
-		return ce.Reply(ctx, render.New(fmt.Sprintf("The newest %d snapshots of %s (times in UTC):", len(snaps), s.Name)).Line().
-			Table([]string{"ID", "Taken", "Age", "Host", "Paths"}, rows))
-	},
+			s, err := f.backupSet(ce.Args[0])
+			if err != nil {
+				return err
+			}
+			n := snapshotsDefault
+			if len(ce.Args) == 2 {
+				if n, err = strconv.Atoi(ce.Args[1]); err != nil || n < 1 {
+					return UserErrorf("%q is not a number of snapshots.", ce.Args[1])
+				}
+				n = min(n, snapshotsMax)
+			}
+			lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
+			defer cancel()
+			snaps, err := f.backups.Snapshots(lookCtx, s, n)
+			if err != nil {
+				return backupErr(s, err)
+			}
+			if len(snaps) == 0 {
+				return ce.Reply(ctx, render.New("The repository of "+s.Name+" holds no snapshot of this set."))
+			}
+			now := ce.proc.now()
+			rows := make([][]string, 0, len(snaps))
+			for _, sn := range snaps {
+				rows = append(rows, []string{sn.ShortID, sn.Time.UTC().Format("2006-01-02 15:04"), roundDuration(now.Sub(sn.Time)) + " ago", sn.Host, strings.Join(sn.Paths, " ")})
+			}
+			return ce.Reply(ctx, render.New(fmt.Sprintf("The newest %d snapshots of %s (times in UTC):", len(snaps), s.Name)).Line().
+				Table([]string{"ID", "Taken", "Age", "Host", "Paths"}, rows))
+		},
+	}
 }
 
-// CommandBrowse lists what a snapshot holds under a path.
-var CommandBrowse = &Command{
-	Name:    "browse",
-	Section: SectionBackups,
-	Help:    "List what a snapshot holds in a folder",
-	Args:    "SET SNAPSHOT|latest PATH",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		if len(ce.Args) != 3 {
-			return Usagef("Usage: %sbrowse SET SNAPSHOT|latest PATH, like %sbrowse cloud latest /srv", p.settings.Prefix, p.settings.Prefix)
-		}
-		s, err := p.backupSet(ce.Args[0])
-		if err != nil {
-			return err
-		}
-		lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
-		defer cancel()
-		snap, nodes, err := p.backups.Browse(lookCtx, s, ce.Args[1], ce.Args[2])
-		if err != nil {
-			return backupErr(s, err)
-		}
-		if len(nodes) == 0 {
-			return ce.Reply(ctx, render.New("").Code(ce.Args[2]).Text(" in snapshot "+snap.ShortID+" of "+s.Name+" is a file, or an empty folder."))
-		}
-		rows := make([][]string, 0, min(len(nodes), browseMax))
-		for _, n := range nodes[:min(len(nodes), browseMax)] {
-			size := ""
-			if n.Type == "file" {
-				size = backup.HumanBytes(n.Size)
+// browse lists what a snapshot holds under a path.
+func (f *backupFamily) browse() *Command {
+	return &Command{
+		Name:    "browse",
+		Section: SectionBackups,
+		Help:    "List what a snapshot holds in a folder",
+		Args:    "SET SNAPSHOT|latest PATH",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			if len(ce.Args) != 3 {
+				return UserErrorf("Usage: %sbrowse SET SNAPSHOT|latest PATH, like %sbrowse cloud latest /srv", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
 			}
-			rows = append(rows, []string{n.Path, n.Type, size, n.MTime.UTC().Format("2006-01-02 15:04")})
-		}
-		msg := render.New(fmt.Sprintf("%s in snapshot %s of %s (%d entries", ce.Args[2], snap.ShortID, s.Name, len(nodes)))
-		if len(nodes) > browseMax {
-			msg.Text(fmt.Sprintf(", the first %d shown", browseMax))
-		}
-		return ce.Reply(ctx, msg.Text("):").Line().Table([]string{"Path", "Type", "Size", "Modified (UTC)"}, rows))
-	},
+			s, err := f.backupSet(ce.Args[0])
+			if err != nil {
+				return err
+			}
+			lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
+			defer cancel()
+			snap, nodes, err := f.backups.Browse(lookCtx, s, ce.Args[1], ce.Args[2])
+			if err != nil {
+				return backupErr(s, err)
+			}
+			if len(nodes) == 0 {
+				return ce.Reply(ctx, render.New("").Code(ce.Args[2]).Text(" in snapshot "+snap.ShortID+" of "+s.Name+" is a file, or an empty folder."))
+			}
+			rows := make([][]string, 0, min(len(nodes), browseMax))
+			for _, n := range nodes[:min(len(nodes), browseMax)] {
+				size := ""
+				if n.Type == "file" {
+					size = backup.HumanBytes(n.Size)
+				}
+				rows = append(rows, []string{n.Path, n.Type, size, n.MTime.UTC().Format("2006-01-02 15:04")})
+			}
+			msg := render.New(fmt.Sprintf("%s in snapshot %s of %s (%d entries", ce.Args[2], snap.ShortID, s.Name, len(nodes)))
+			if len(nodes) > browseMax {
+				msg.Text(fmt.Sprintf(", the first %d shown", browseMax))
+			}
+			return ce.Reply(ctx, msg.Text("):").Line().Table([]string{"Path", "Type", "Size", "Modified (UTC)"}, rows))
+		},
+	}
 }
 
 // restoreArgs is what !restore was asked: SET [SNAPSHOT] PATH [--in-place], or
@@ -263,102 +279,103 @@ func restoreSafe(args []string) bool {
 	return ok && !r.inPlace && r.undo == 0
 }
 
-// CommandRestore restores from a backup set: to the staging directory by default;
+// restore restores from a backup set: to the staging directory by default;
 // over the live files with --in-place, after approval, keeping the files it replaces
 // so that --undo can put them back.
-var CommandRestore = &Command{
-	Name:        "restore",
-	Section:     SectionBackups,
-	Help:        "Restore a path from a snapshot to the staging folder; --in-place over the live files (approval needed, undone with --undo ID)",
-	Args:        "SET [SNAPSHOT] PATH [--in-place] | --undo ID",
-	Role:        RoleAdmin,
-	Destructive: true,
-	SafeWith:    restoreSafe,
-	Long:        true,
-	Describe: func(ctx context.Context, ce *Event) (string, error) {
-		t, err := ce.proc.restoreTarget(ctx, ce)
-		if err != nil {
-			return "", err
-		}
-		ce.Pin = t.snap.ID
-		if t.undoes != nil {
-			path, aside, _ := backup.RestoreState(t.undoes)
-			return fmt.Sprintf("undoes restore %d of %s: puts back the files it replaced (kept at %s) over %s%s", t.undoes.ID, t.set.Name, aside, path, t.containersNote()), nil
-		}
-		return fmt.Sprintf("restores %s from snapshot %s of %s (%s) over the live files; the files it replaces are kept so it can be undone%s",
-			t.path, t.snap.ShortID, t.set.Name, t.snap.Time.UTC().Format("2006-01-02 15:04 UTC"), t.containersNote()), nil
-	},
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		t, err := p.restoreTarget(ctx, ce)
-		if err != nil {
-			return err
-		}
-		if ce.Pin != "" && t.snap.ID != ce.Pin {
-			return Usagef("The snapshot is another one than the request was about; ask again.")
-		}
-		what := "Restoring " + t.path + " from " + t.set.Name + " " + t.snap.ShortID
-		if !t.inPlace {
-			what += " to the staging folder"
-		}
-		msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New(what+"…"))
-		if err != nil {
-			return err
-		}
-		var res *backup.Restored
-		if t.inPlace {
-			res, err = p.backups.InPlace(ctx, t.set, t.snap, t.path, t.undoes, func(step string) {
-				if err := p.messenger.Edit(ctx, ce.RoomID, msgID, render.New(what+": "+restoreStepText[step]+"…")); err != nil {
-					zerolog.Ctx(ctx).Err(err).Msg("Failed to queue restore progress")
+func (f *backupFamily) restore() *Command {
+	return &Command{
+		Name:        "restore",
+		Section:     SectionBackups,
+		Help:        "Restore a path from a snapshot to the staging folder; --in-place over the live files (approval needed, undone with --undo ID)",
+		Args:        "SET [SNAPSHOT] PATH [--in-place] | --undo ID",
+		Role:        RoleAdmin,
+		Destructive: true,
+		SafeWith:    restoreSafe,
+		Long:        true,
+		Describe: func(ctx context.Context, ce *Event) (string, error) {
+			t, err := f.restoreTarget(ctx, ce)
+			if err != nil {
+				return "", err
+			}
+			ce.Pin = t.snap.ID
+			if t.undoes != nil {
+				path, aside, _ := backup.RestoreState(t.undoes)
+				return fmt.Sprintf("undoes restore %d of %s: puts back the files it replaced (kept at %s) over %s%s", t.undoes.ID, t.set.Name, aside, path, t.containersNote()), nil
+			}
+			return fmt.Sprintf("restores %s from snapshot %s of %s (%s) over the live files; the files it replaces are kept so it can be undone%s",
+				t.path, t.snap.ShortID, t.set.Name, t.snap.Time.UTC().Format("2006-01-02 15:04 UTC"), t.containersNote()), nil
+		},
+		Func: func(ctx context.Context, ce *Event) error {
+			t, err := f.restoreTarget(ctx, ce)
+			if err != nil {
+				return err
+			}
+			if ce.Pin != "" && t.snap.ID != ce.Pin {
+				return UserErrorf("The snapshot is another one than the request was about; ask again.")
+			}
+			what := "Restoring " + t.path + " from " + t.set.Name + " " + t.snap.ShortID
+			if !t.inPlace {
+				what += " to the staging folder"
+			}
+			msgID, err := ce.proc.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New(what+"…"))
+			if err != nil {
+				return err
+			}
+			var res *backup.Restored
+			if t.inPlace {
+				res, err = f.backups.InPlace(ctx, t.set, t.snap, t.path, t.undoes, func(step string) {
+					if err := ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, render.New(what+": "+restoreStepText[step]+"…")); err != nil {
+						zerolog.Ctx(ctx).Err(err).Msg("Failed to queue restore progress")
+					}
+				})
+			} else {
+				res, err = f.backups.ToStaging(ctx, t.set, t.snap, t.path)
+			}
+			if err != nil {
+				zerolog.Ctx(ctx).Err(err).Str("backup_set", t.set.Name).Str("path", t.path).Msg("Restore failed")
+				if plain := backupErr(t.set, err); plain != err {
+					err = plain
 				}
-			})
-		} else {
-			res, err = p.backups.ToStaging(ctx, t.set, t.snap, t.path)
-		}
-		if err != nil {
-			zerolog.Ctx(ctx).Err(err).Str("backup_set", t.set.Name).Str("path", t.path).Msg("Restore failed")
-			if plain := backupErr(t.set, err); plain != err {
-				err = plain
+				var userErr UserError
+				text := "the details are in Steward's log"
+				if errors.As(err, &userErr) {
+					text = userErr.Msg
+				}
+				msg := render.New("❌ The restore of ").Code(t.path).Text(" failed: " + text + ".")
+				if t.inPlace && !strings.Contains(err.Error(), "put the live files back") {
+					msg.Text(" The live files are as they were.")
+				}
+				if editErr := ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
+					return editErr
+				}
+				return AnsweredError{Outcome: state.OutcomeError, Detail: err.Error()}
 			}
-			var userErr UserError
-			text := "the details are in Steward's log"
-			if errors.As(err, &userErr) {
-				text = userErr.Msg
+			took := res.Duration.Round(100 * time.Millisecond)
+			msg := render.New(fmt.Sprintf("✅ Restored %d files (%s) of ", res.Files, backup.HumanBytes(res.Bytes))).Code(t.path).
+				Text(" from snapshot " + res.Snapshot + " of " + t.set.Name + " in " + took.String())
+			if t.undoes != nil {
+				msg = render.New(fmt.Sprintf("↩️ Undid restore %d: the files it replaced are back at ", t.undoes.ID)).Code(t.path).
+					Text(fmt.Sprintf(" (%d files, %s).", res.Files, backup.HumanBytes(res.Bytes)))
+				if res.Aside != "" {
+					msg.Text(" What the restore had written is kept at ").Code(res.Aside).Text("; ").
+						Code(fmt.Sprintf("%srestore --undo %d", ce.proc.settings.Prefix, res.RunID)).Text(" puts it back.")
+				}
+			} else if t.inPlace {
+				msg.Text(", in place.")
+				if res.Aside != "" {
+					msg.Text(" The files it replaced are kept at ").Code(res.Aside).Text("; ").
+						Code(fmt.Sprintf("%srestore --undo %d", ce.proc.settings.Prefix, res.RunID)).Text(" puts them back.")
+				}
+			} else {
+				msg.Text(", to ").Code(res.Dir).Text(". The live files were not touched.")
 			}
-			msg := render.New("❌ The restore of ").Code(t.path).Text(" failed: " + text + ".")
-			if t.inPlace && !strings.Contains(err.Error(), "put the live files back") {
-				msg.Text(" The live files are as they were.")
+			if err = ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
+				return err
 			}
-			if editErr := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
-				return editErr
-			}
-			return Recorded{Outcome: state.OutcomeError, Detail: err.Error()}
-		}
-		took := res.Duration.Round(100 * time.Millisecond)
-		msg := render.New(fmt.Sprintf("✅ Restored %d files (%s) of ", res.Files, backup.HumanBytes(res.Bytes))).Code(t.path).
-			Text(" from snapshot " + res.Snapshot + " of " + t.set.Name + " in " + took.String())
-		if t.undoes != nil {
-			msg = render.New(fmt.Sprintf("↩️ Undid restore %d: the files it replaced are back at ", t.undoes.ID)).Code(t.path).
-				Text(fmt.Sprintf(" (%d files, %s).", res.Files, backup.HumanBytes(res.Bytes)))
-			if res.Aside != "" {
-				msg.Text(" What the restore had written is kept at ").Code(res.Aside).Text("; ").
-					Code(fmt.Sprintf("%srestore --undo %d", p.settings.Prefix, res.RunID)).Text(" puts it back.")
-			}
-		} else if t.inPlace {
-			msg.Text(", in place.")
-			if res.Aside != "" {
-				msg.Text(" The files it replaced are kept at ").Code(res.Aside).Text("; ").
-					Code(fmt.Sprintf("%srestore --undo %d", p.settings.Prefix, res.RunID)).Text(" puts them back.")
-			}
-		} else {
-			msg.Text(", to ").Code(res.Dir).Text(". The live files were not touched.")
-		}
-		if err = p.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
-			return err
-		}
-		return Recorded{Outcome: state.OutcomeOK, Detail: fmt.Sprintf("restore %d: %s from %s %s to %s, %d files, %s, in %s",
-			res.RunID, t.path, t.set.Name, res.Snapshot, res.Dir, res.Files, backup.HumanBytes(res.Bytes), took)}
-	},
+			return AnsweredError{Outcome: state.OutcomeOK, Detail: fmt.Sprintf("restore %d: %s from %s %s to %s, %d files, %s, in %s",
+				res.RunID, t.path, t.set.Name, res.Snapshot, res.Dir, res.Files, backup.HumanBytes(res.Bytes), took)}
+		},
+	}
 }
 
 // restoreStepText says what an in-place restore's step does, for its progress message.
@@ -386,34 +403,34 @@ func (t restoreTarget) containersNote() string {
 	return "; the containers " + strings.Join(t.set.Containers, ", ") + " are stopped meanwhile and started after"
 }
 
-func (p *Processor) restoreTarget(ctx context.Context, ce *Event) (restoreTarget, error) {
+func (f *backupFamily) restoreTarget(ctx context.Context, ce *Event) (restoreTarget, error) {
 	r, ok := parseRestore(ce.Args)
 	if !ok {
-		return restoreTarget{}, Usagef("Usage: %srestore SET [SNAPSHOT] PATH [--in-place], or %srestore --undo ID. %ssnapshots SET lists the snapshots.",
-			p.settings.Prefix, p.settings.Prefix, p.settings.Prefix)
+		return restoreTarget{}, UserErrorf("Usage: %srestore SET [SNAPSHOT] PATH [--in-place], or %srestore --undo ID. %ssnapshots SET lists the snapshots.",
+			ce.proc.settings.Prefix, ce.proc.settings.Prefix, ce.proc.settings.Prefix)
 	}
-	if p.backups == nil {
-		return restoreTarget{}, Usagef("No backup sets are configured (backups.sets in the config file).")
+	if f.backups == nil {
+		return restoreTarget{}, UserErrorf("No backup sets are configured (backups.sets in the config file).")
 	}
 	if r.undo != 0 {
-		run, err := p.backups.Run(ctx, r.undo)
+		run, err := f.backups.Run(ctx, r.undo)
 		if err != nil {
 			return restoreTarget{}, err
 		}
 		if run == nil || run.Kind != backup.KindRestore {
-			return restoreTarget{}, Usagef("There is no restore %d.", r.undo)
+			return restoreTarget{}, UserErrorf("There is no restore %d.", r.undo)
 		}
 		path, aside, inPlace := backup.RestoreState(run)
 		if !inPlace || run.Outcome != backup.OutcomeOK || aside == "" {
-			return restoreTarget{}, Usagef("Restore %d replaced no live files, so there is nothing to put back.", r.undo)
+			return restoreTarget{}, UserErrorf("Restore %d replaced no live files, so there is nothing to put back.", r.undo)
 		}
-		s, err := p.backupSet(run.Set)
+		s, err := f.backupSet(run.Set)
 		if err != nil {
 			return restoreTarget{}, err
 		}
 		return restoreTarget{set: s, path: path, inPlace: true, undoes: run, snap: backup.Snapshot{ShortID: run.Snapshot}}, nil
 	}
-	s, err := p.backupSet(r.set)
+	s, err := f.backupSet(r.set)
 	if err != nil {
 		return restoreTarget{}, err
 	}
@@ -427,56 +444,57 @@ func (p *Processor) restoreTarget(ctx context.Context, ce *Event) (restoreTarget
 	}
 	lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
 	defer cancel()
-	snap, _, err := p.backups.Find(lookCtx, s, r.snapshot, r.path)
+	snap, _, err := f.backups.Find(lookCtx, s, r.snapshot, r.path)
 	if err != nil {
 		return restoreTarget{}, backupErr(s, err)
 	}
 	return restoreTarget{set: s, snap: snap, path: r.path, inPlace: r.inPlace}, nil
 }
 
-// CommandBackup runs a set's configured backup command now.
-var CommandBackup = &Command{
-	Name:    "backup",
-	Section: SectionBackups,
-	Help:    "Run a backup set's backup command now, and report the snapshot it made",
-	Args:    "SET",
-	Role:    RoleAdmin,
-	Long:    true,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		if len(ce.Args) != 1 {
-			return Usagef("Usage: %sbackup SET", p.settings.Prefix)
-		}
-		s, err := p.backupSet(ce.Args[0])
-		if err != nil {
-			return err
-		}
-		if len(s.Run) == 0 {
-			return Usagef("Set %s has no backup command: add one as backups.sets[].run in the config file.", s.Name)
-		}
-		msgID, err := p.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New("Running the backup of "+s.Name+"…"))
-		if err != nil {
-			return err
-		}
-		res, err := p.backups.BackupNow(ctx, s)
-		if res == nil {
-			_ = p.messenger.Edit(ctx, ce.RoomID, msgID, render.New("❌ Couldn't run the backup of "+s.Name+"; the details are in Steward's log."))
-			return Recorded{Outcome: state.OutcomeError, Detail: fmt.Sprint(err)}
-		}
-		if err != nil {
-			msg := render.New("❌ The backup of " + s.Name + " failed: " + err.Error() + ".")
-			if res.Output != "" {
-				msg.Line().Text("Its last lines (secrets masked):").CodeBlock(redact.Secrets(res.Output))
+// backup runs a set's configured backup command now.
+func (f *backupFamily) backup() *Command {
+	return &Command{
+		Name:    "backup",
+		Section: SectionBackups,
+		Help:    "Run a backup set's backup command now, and report the snapshot it made",
+		Args:    "SET",
+		Role:    RoleAdmin,
+		Long:    true,
+		Func: func(ctx context.Context, ce *Event) error {
+			if len(ce.Args) != 1 {
+				return UserErrorf("Usage: %sbackup SET", ce.proc.settings.Prefix)
 			}
-			if editErr := p.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
-				return editErr
+			s, err := f.backupSet(ce.Args[0])
+			if err != nil {
+				return err
 			}
-			return Recorded{Outcome: state.OutcomeError, Detail: err.Error()}
-		}
-		took := res.Duration.Round(time.Second)
-		if err = p.messenger.Edit(ctx, ce.RoomID, msgID, render.New("✅ Backed up "+s.Name+": snapshot "+res.Snapshot.ShortID+" in "+took.String()+".")); err != nil {
-			return err
-		}
-		return Recorded{Outcome: state.OutcomeOK, Detail: "snapshot " + res.Snapshot.ShortID + " in " + took.String()}
-	},
+			if len(s.Run) == 0 {
+				return UserErrorf("Set %s has no backup command: add one as backups.sets[].run in the config file.", s.Name)
+			}
+			msgID, err := ce.proc.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New("Running the backup of "+s.Name+"…"))
+			if err != nil {
+				return err
+			}
+			res, err := f.backups.BackupNow(ctx, s)
+			if res == nil {
+				_ = ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, render.New("❌ Couldn't run the backup of "+s.Name+"; the details are in Steward's log."))
+				return AnsweredError{Outcome: state.OutcomeError, Detail: fmt.Sprint(err)}
+			}
+			if err != nil {
+				msg := render.New("❌ The backup of " + s.Name + " failed: " + err.Error() + ".")
+				if res.Output != "" {
+					msg.Line().Text("Its last lines (secrets masked):").CodeBlock(redact.Secrets(res.Output))
+				}
+				if editErr := ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
+					return editErr
+				}
+				return AnsweredError{Outcome: state.OutcomeError, Detail: err.Error()}
+			}
+			took := res.Duration.Round(time.Second)
+			if err = ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, render.New("✅ Backed up "+s.Name+": snapshot "+res.Snapshot.ShortID+" in "+took.String()+".")); err != nil {
+				return err
+			}
+			return AnsweredError{Outcome: state.OutcomeOK, Detail: "snapshot " + res.Snapshot.ShortID + " in " + took.String()}
+		},
+	}
 }

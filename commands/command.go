@@ -11,6 +11,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -37,7 +38,8 @@ func (r Role) String() string {
 	}
 }
 
-// Section groups commands in help.
+// Section groups commands in help, so that a member reads a short list and an admin
+// finds a command by what it is about.
 type Section string
 
 // The sections of help, in the order help lists them.
@@ -75,7 +77,7 @@ type Command struct {
 	// Policy is how much agreement the command needs before it runs; the zero value
 	// means none for read-only commands and second_admin for destructive ones. Config
 	// can make it stricter (Registry.Tighten).
-	Policy Policy
+	Policy approval.Policy
 	// FreeText commands take the rest of the line as typed (ce.RawArgs), so quotes and
 	// apostrophes in it are not argument syntax.
 	FreeText bool
@@ -94,17 +96,13 @@ type Command struct {
 	Func     func(ctx context.Context, ce *Event) error
 }
 
-// Event is one command being run: who asked, from where, and with what.
-type Event struct {
-	Command  *Command
-	Args     []string
-	RawArgs  string
-	Sender   id.UserID
-	DeviceID id.DeviceID
-	// Verified is true when the sending device is cross-signed by its owner.
-	Verified   bool
+// Input is a command message as the bot received it.
+type Input struct {
+	Body       string
+	Sender     id.UserID
+	DeviceID   id.DeviceID
+	Trust      id.TrustState
 	Encrypted  bool
-	Role       Role
 	RoomID     id.RoomID
 	EventID    id.EventID
 	ThreadRoot id.EventID
@@ -112,6 +110,22 @@ type Event struct {
 	ReplyTo    id.EventID
 	SentAt     time.Time
 	ReceivedAt time.Time
+}
+
+// Verified reports whether the message came from a device its owner cross-signed: a
+// destructive command, and an answer to an approval request, need one.
+func (in *Input) Verified() bool {
+	return in.Encrypted && in.Trust >= id.TrustStateCrossSignedTOFU
+}
+
+// Event is one command being run: the message that asked, and what the dispatcher
+// made of it.
+type Event struct {
+	Input
+	Command *Command
+	Args    []string
+	RawArgs string
+	Role    Role
 	// Approval is the request under which the command runs, when it needed one.
 	Approval *state.Approval
 	// Pin is set by Describe to what the request shows that may change while it
@@ -132,7 +146,7 @@ func (ce *Event) Reply(ctx context.Context, msg *render.Message) error {
 	return ce.proc.messenger.Reply(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, msg)
 }
 
-// Replyf answers with plain text.
+// Replyf answers with plain text, for the many answers that need no formatting.
 func (ce *Event) Replyf(ctx context.Context, format string, args ...any) error {
 	return ce.Reply(ctx, render.New(fmt.Sprintf(format, args...)))
 }
@@ -144,17 +158,19 @@ type UserError struct{ Msg string }
 
 func (e UserError) Error() string { return e.Msg }
 
-// Recorded is returned by a command that has answered already and wants its outcome
-// and detail written to the decision log as they are (an update rolled back, with the
-// digests and its duration).
-type Recorded struct {
+// AnsweredError is returned by a command that has answered the room already and wants
+// its outcome and detail written to the decision log as they are (an update rolled
+// back, with the digests and its duration), rather than a generic failure.
+type AnsweredError struct {
 	Outcome string
 	Detail  string
 }
 
-func (r Recorded) Error() string { return r.Outcome + ": " + r.Detail }
+func (r AnsweredError) Error() string { return r.Outcome + ": " + r.Detail }
 
-// Usagef returns a UserError.
-func Usagef(format string, args ...any) error {
+// UserErrorf formats every refusal and correction a sender reads (a usage line, an
+// unknown name, a state that forbids the command) as a UserError, so it reaches the
+// room instead of the generic message.
+func UserErrorf(format string, args ...any) error {
 	return UserError{Msg: fmt.Sprintf(format, args...)}
 }

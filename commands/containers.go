@@ -17,8 +17,9 @@ import (
 	"github.com/steward-bot/steward/render"
 )
 
-// ContainerDesk is what commands do with the Docker Engines (dockerctl.Fleet).
-type ContainerDesk interface {
+// Containers are the Docker Engines as the container commands use them
+// (dockerctl.Fleet); a fake stands in for them in tests.
+type Containers interface {
 	// Hosts names the engines, in order: one empty name when there is one.
 	Hosts() []string
 	// Containers lists host's containers, or every engine's when host is empty;
@@ -40,6 +41,28 @@ const (
 	logsMaxChars = 12000
 )
 
+// containerFamily is the commands that look at and act on containers: they need the
+// Docker Engines, and the updater to stay off a container it is replacing.
+type containerFamily struct {
+	containers Containers
+	updater    Updater
+}
+
+// containerCommands registers the container family with the engines and the updater it
+// works with (nil for a config check, which runs nothing).
+func containerCommands(containers Containers, updater Updater) []*Command {
+	f := &containerFamily{containers: containers, updater: updater}
+	return []*Command{
+		f.list(), f.logs(), f.updates(), f.update(),
+		f.containerAction("restart", "Restart a container", "restarts", "Restarted", true,
+			func(d Containers) func(context.Context, dockerctl.Container) error { return d.Restart }),
+		f.containerAction("stop", "Stop a container (it will not alert as down)", "stops", "Stopped", true,
+			func(d Containers) func(context.Context, dockerctl.Container) error { return d.Stop }),
+		f.containerAction("start", "Start a stopped container", "starts", "Started", false,
+			func(d Containers) func(context.Context, dockerctl.Container) error { return d.Start }),
+	}
+}
+
 // containerName is what Docker accepts as a container name (or an ID).
 var containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
@@ -50,17 +73,17 @@ var hostName = config.HostName
 // [HOST/]NAME, where NAME is the exact name or the start of the ID (at least 6
 // characters, and only one container's). Without HOST/, the name must be on one
 // host only. Nothing typed in chat reaches an engine unchecked.
-func (p *Processor) findContainer(ctx context.Context, arg string) (dockerctl.Container, error) {
-	prefix := p.settings.Prefix
+func (f *containerFamily) findContainer(ctx context.Context, ce *Event, arg string) (dockerctl.Container, error) {
+	prefix := ce.proc.settings.Prefix
 	host, name := dockerctl.SplitRef(arg)
 	hasHost := strings.Contains(arg, "/")
 	if !containerName.MatchString(name) || (hasHost && !hostName.MatchString(host)) {
-		return dockerctl.Container{}, Usagef("%q is not a container name. %scontainers lists them.", arg, prefix)
+		return dockerctl.Container{}, UserErrorf("%q is not a container name. %scontainers lists them.", arg, prefix)
 	}
-	if hasHost && !slices.Contains(p.containers.Hosts(), host) {
-		return dockerctl.Container{}, p.unknownHost(host)
+	if hasHost && !slices.Contains(f.containers.Hosts(), host) {
+		return dockerctl.Container{}, f.unknownHost(host)
 	}
-	list, unreachable, err := p.listContainers(ctx, host)
+	list, unreachable, err := f.listContainers(ctx, host)
 	if err != nil {
 		return dockerctl.Container{}, err
 	}
@@ -80,43 +103,43 @@ func (p *Processor) findContainer(ctx context.Context, arg string) (dockerctl.Co
 	case 1:
 		if len(unreachable) > 0 {
 			// The same name may run on a host that did not answer.
-			return dockerctl.Container{}, Usagef("I can't reach %s right now, so %q may also be there: say which, as %s.", strings.Join(unreachable, ", "), arg, byName[0].Ref())
+			return dockerctl.Container{}, UserErrorf("I can't reach %s right now, so %q may also be there: say which, as %s.", strings.Join(unreachable, ", "), arg, byName[0].Ref())
 		}
 		return byName[0], nil
 	case 0:
 		if len(unreachable) > 0 {
-			return dockerctl.Container{}, Usagef("There is no container %q on the hosts I can reach; I can't reach %s right now.", arg, strings.Join(unreachable, ", "))
+			return dockerctl.Container{}, UserErrorf("There is no container %q on the hosts I can reach; I can't reach %s right now.", arg, strings.Join(unreachable, ", "))
 		}
-		return dockerctl.Container{}, Usagef("There is no container %q. %scontainers lists them.", arg, prefix)
+		return dockerctl.Container{}, UserErrorf("There is no container %q. %scontainers lists them.", arg, prefix)
 	}
 	if byName[0].Name == name && byName[1].Name == name {
 		refs := make([]string, len(byName))
 		for i, c := range byName {
 			refs[i] = c.Ref()
 		}
-		return dockerctl.Container{}, Usagef("%s runs on more than one host: say which, as %s.", name, strings.Join(refs, " or "))
+		return dockerctl.Container{}, UserErrorf("%s runs on more than one host: say which, as %s.", name, strings.Join(refs, " or "))
 	}
-	return dockerctl.Container{}, Usagef("%q is the start of %d containers' IDs; give its name.", arg, len(byName))
+	return dockerctl.Container{}, UserErrorf("%q is the start of %d containers' IDs; give its name.", arg, len(byName))
 }
 
 // unknownHost refuses a host that is not configured.
-func (p *Processor) unknownHost(host string) error {
-	hosts := p.containers.Hosts()
+func (f *containerFamily) unknownHost(host string) error {
+	hosts := f.containers.Hosts()
 	if len(hosts) == 1 && hosts[0] == "" {
-		return Usagef("Steward manages one Docker host, so containers are named without a host: %q is not needed.", host+"/")
+		return UserErrorf("Steward manages one Docker host, so containers are named without a host: %q is not needed.", host+"/")
 	}
-	return Usagef("There is no Docker host %q; the hosts are %s.", host, strings.Join(hosts, ", "))
+	return UserErrorf("There is no Docker host %q; the hosts are %s.", host, strings.Join(hosts, ", "))
 }
 
 // listContainers lists the containers of every host, or of host alone when set;
 // unreachable names the hosts that could not be asked. An unreachable engine is a
 // plain answer when nothing is left to work with: host's own, or every one.
-func (p *Processor) listContainers(ctx context.Context, host string) (list []dockerctl.Container, unreachable []string, err error) {
-	list, err = p.containers.Containers(ctx, host)
+func (f *containerFamily) listContainers(ctx context.Context, host string) (list []dockerctl.Container, unreachable []string, err error) {
+	list, err = f.containers.Containers(ctx, host)
 	var down *dockerctl.UnreachableError
 	if errors.As(err, &down) {
-		if host != "" || len(down.Hosts) == len(p.containers.Hosts()) {
-			return nil, nil, Usagef("I can't reach the Docker Engine of %s right now; the details are in Steward's log.", cmp.Or(host, strings.Join(down.Names(), ", ")))
+		if host != "" || len(down.Hosts) == len(f.containers.Hosts()) {
+			return nil, nil, UserErrorf("I can't reach the Docker Engine of %s right now; the details are in Steward's log.", cmp.Or(host, strings.Join(down.Names(), ", ")))
 		}
 		return list, down.Names(), nil
 	}
@@ -124,33 +147,42 @@ func (p *Processor) listContainers(ctx context.Context, host string) (list []doc
 }
 
 // sortedContainers is listContainers by host and name; none is a plain answer.
-func (p *Processor) sortedContainers(ctx context.Context, host string) ([]dockerctl.Container, []string, error) {
-	list, unreachable, err := p.listContainers(ctx, host)
+func (f *containerFamily) sortedContainers(ctx context.Context, host string) ([]dockerctl.Container, []string, error) {
+	list, unreachable, err := f.listContainers(ctx, host)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(list) == 0 && len(unreachable) == 0 {
-		return nil, nil, Usagef("There are no containers.")
+		return nil, nil, UserErrorf("There are no containers.")
 	}
 	slices.SortFunc(list, func(a, b dockerctl.Container) int { return strings.Compare(a.Ref(), b.Ref()) })
 	return list, unreachable, nil
 }
 
+// listing lists the containers of the host a listing names, or of every host, sorted.
+func (f *containerFamily) listing(ctx context.Context, ce *Event) ([]dockerctl.Container, []string, error) {
+	host, err := f.hostArg(ce)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.sortedContainers(ctx, host)
+}
+
 // hostArg reads the optional HOST argument of a listing.
-func (p *Processor) hostArg(ce *Event) (string, error) {
+func (f *containerFamily) hostArg(ce *Event) (string, error) {
 	switch len(ce.Args) {
 	case 0:
 		return "", nil
 	case 1:
-		if hosts := p.containers.Hosts(); len(hosts) == 1 && hosts[0] == "" {
-			return "", Usagef("Steward manages one Docker host: %s%s takes no host.", p.settings.Prefix, ce.Command.Name)
+		if hosts := f.containers.Hosts(); len(hosts) == 1 && hosts[0] == "" {
+			return "", UserErrorf("Steward manages one Docker host: %s%s takes no host.", ce.proc.settings.Prefix, ce.Command.Name)
 		}
-		if !slices.Contains(p.containers.Hosts(), ce.Args[0]) {
-			return "", p.unknownHost(ce.Args[0])
+		if !slices.Contains(f.containers.Hosts(), ce.Args[0]) {
+			return "", f.unknownHost(ce.Args[0])
 		}
 		return ce.Args[0], nil
 	default:
-		return "", Usagef("Usage: %s%s [HOST]", p.settings.Prefix, ce.Command.Name)
+		return "", UserErrorf("Usage: %s%s [HOST]", ce.proc.settings.Prefix, ce.Command.Name)
 	}
 }
 
@@ -163,111 +195,110 @@ func unreachableNote(msg *render.Message, hosts []string) {
 
 func oneContainerArg(ce *Event) (string, error) {
 	if len(ce.Args) != 1 {
-		return "", Usagef("Usage: %s%s [HOST/]CONTAINER. %scontainers lists them.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
+		return "", UserErrorf("Usage: %s%s [HOST/]CONTAINER. %scontainers lists them.", ce.proc.settings.Prefix, ce.Command.Name, ce.proc.settings.Prefix)
 	}
 	return ce.Args[0], nil
 }
 
-// CommandContainers lists the engine's containers at a glance.
-var CommandContainers = &Command{
-	Name:    "containers",
-	Section: SectionContainers,
-	Help:    "List the containers (all, or one host's): image, state, health, uptime, restarts and known updates",
-	Args:    "[HOST]",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		host, err := ce.proc.hostArg(ce)
-		if err != nil {
-			return err
-		}
-		list, unreachable, err := ce.proc.sortedContainers(ctx, host)
-		if err != nil {
-			return err
-		}
-		now := ce.proc.now()
-		rows := make([][]string, 0, len(list))
-		for _, c := range list {
-			health, up := c.Health, ""
-			if health == "" {
-				health = "–"
+// list lists the engine's containers at a glance.
+func (f *containerFamily) list() *Command {
+	return &Command{
+		Name:    "containers",
+		Section: SectionContainers,
+		Help:    "List the containers (all, or one host's): image, state, health, uptime, restarts and known updates",
+		Args:    "[HOST]",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			list, unreachable, err := f.listing(ctx, ce)
+			if err != nil {
+				return err
 			}
-			switch {
-			case c.State == "running" && !c.StartedAt.IsZero():
-				up = "up " + roundDuration(now.Sub(c.StartedAt))
-			case !c.FinishedAt.IsZero():
-				up = fmt.Sprintf("exited %d, %s ago", c.ExitCode, roundDuration(now.Sub(c.FinishedAt)))
+			now := ce.proc.now()
+			rows := make([][]string, 0, len(list))
+			for _, c := range list {
+				health, up := c.Health, ""
+				if health == "" {
+					health = "–"
+				}
+				switch {
+				case c.State == "running" && !c.StartedAt.IsZero():
+					up = "up " + roundDuration(now.Sub(c.StartedAt))
+				case !c.FinishedAt.IsZero():
+					up = fmt.Sprintf("exited %d, %s ago", c.ExitCode, roundDuration(now.Sub(c.FinishedAt)))
+				}
+				update := "?"
+				if available, known := f.containers.KnownUpdate(ctx, c); known && available {
+					update = "available"
+				} else if known {
+					update = "–"
+				}
+				rows = append(rows, []string{c.Ref(), shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount), update})
 			}
-			update := "?"
-			if available, known := ce.proc.containers.KnownUpdate(ctx, c); known && available {
-				update = "available"
-			} else if known {
-				update = "–"
-			}
-			rows = append(rows, []string{c.Ref(), shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount), update})
-		}
-		msg := render.New(fmt.Sprintf("%d containers (update: from the last check; ? = not checked since Steward started, see ", len(list))).
-			Code(ce.proc.settings.Prefix+"updates").Text("):").Line().
-			Table([]string{"Name", "Image", "State", "Health", "Since", "Restarts", "Update"}, rows)
-		unreachableNote(msg, unreachable)
-		return ce.Reply(ctx, msg)
-	},
+			msg := render.New(fmt.Sprintf("%d containers (update: from the last check; ? = not checked since Steward started, see ", len(list))).
+				Code(ce.proc.settings.Prefix+"updates").Text("):").Line().
+				Table([]string{"Name", "Image", "State", "Health", "Since", "Restarts", "Update"}, rows)
+			unreachableNote(msg, unreachable)
+			return ce.Reply(ctx, msg)
+		},
+	}
 }
 
-// CommandLogs shows a container's last lines, with what looks like secrets masked.
-var CommandLogs = &Command{
-	Name:    "logs",
-	Section: SectionContainers,
-	Help:    "Show a container's last log lines (secrets masked)",
-	Args:    fmt.Sprintf("[HOST/]CONTAINER [N, default %d, at most %d]", logsDefault, logsMax),
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		if len(ce.Args) == 0 || len(ce.Args) > 2 {
-			return Usagef("Usage: %slogs [HOST/]CONTAINER [N]", p.settings.Prefix)
-		}
-		lines := logsDefault
-		if len(ce.Args) == 2 {
-			n, err := strconv.Atoi(ce.Args[1])
-			if err != nil || n < 1 {
-				return Usagef("%q is not a number of lines.", ce.Args[1])
+// logs shows a container's last lines, with what looks like secrets masked.
+func (f *containerFamily) logs() *Command {
+	return &Command{
+		Name:    "logs",
+		Section: SectionContainers,
+		Help:    "Show a container's last log lines (secrets masked)",
+		Args:    fmt.Sprintf("[HOST/]CONTAINER [N, default %d, at most %d]", logsDefault, logsMax),
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			if len(ce.Args) == 0 || len(ce.Args) > 2 {
+				return UserErrorf("Usage: %slogs [HOST/]CONTAINER [N]", ce.proc.settings.Prefix)
 			}
-			lines = min(n, logsMax)
-		}
-		c, err := p.findContainer(ctx, ce.Args[0])
-		if err != nil {
-			return err
-		}
-		text, err := p.containers.Logs(ctx, c, lines)
-		if err != nil {
-			return err
-		}
-		if text == "" {
-			return ce.Reply(ctx, render.New("").Code(c.Ref()).Text(" has written nothing to its log."))
-		}
-		text = redact.Secrets(text)
-		cut := false
-		for len(text) > logsMaxChars {
-			cut = true
-			if _, rest, found := strings.Cut(text, "\n"); found {
-				text = rest
-				continue
+			lines := logsDefault
+			if len(ce.Args) == 2 {
+				n, err := strconv.Atoi(ce.Args[1])
+				if err != nil || n < 1 {
+					return UserErrorf("%q is not a number of lines.", ce.Args[1])
+				}
+				lines = min(n, logsMax)
 			}
-			// One line longer than a message: keep its end, cut at a character.
-			runes := []rune(text)
-			text = "…" + string(runes[len(runes)-logsMaxChars/4:])
-			break
-		}
-		msg := render.New(fmt.Sprintf("Last %d lines of ", strings.Count(text, "\n")+1)).Code(c.Ref()).Text(" (what looks like secrets is masked):")
-		if cut {
-			msg.Text(" (cut to fit one message)")
-		}
-		return ce.Reply(ctx, msg.CodeBlock(text))
-	},
+			c, err := f.findContainer(ctx, ce, ce.Args[0])
+			if err != nil {
+				return err
+			}
+			text, err := f.containers.Logs(ctx, c, lines)
+			if err != nil {
+				return err
+			}
+			if text == "" {
+				return ce.Reply(ctx, render.New("").Code(c.Ref()).Text(" has written nothing to its log."))
+			}
+			text = redact.Secrets(text)
+			cut := false
+			for len(text) > logsMaxChars {
+				cut = true
+				if _, rest, found := strings.Cut(text, "\n"); found {
+					text = rest
+					continue
+				}
+				// One line longer than a message: keep its end, cut at a character.
+				runes := []rune(text)
+				text = "…" + string(runes[len(runes)-logsMaxChars/4:])
+				break
+			}
+			msg := render.New(fmt.Sprintf("Last %d lines of ", strings.Count(text, "\n")+1)).Code(c.Ref()).Text(" (what looks like secrets is masked):")
+			if cut {
+				msg.Text(" (cut to fit one message)")
+			}
+			return ce.Reply(ctx, msg.CodeBlock(text))
+		},
+	}
 }
 
 // containerAction declares !start, !stop and !restart: they change what people use, so
 // they go through approval (second_admin by default).
-func containerAction(name, help, verb, done string, wantRunning bool, do func(ContainerDesk) func(context.Context, dockerctl.Container) error) *Command {
+func (f *containerFamily) containerAction(name, help, verb, done string, wantRunning bool, do func(Containers) func(context.Context, dockerctl.Container) error) *Command {
 	return &Command{
 		Name:        name,
 		Section:     SectionContainers,
@@ -280,14 +311,14 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 			if err != nil {
 				return "", err
 			}
-			c, err := ce.proc.findContainer(ctx, arg)
+			c, err := f.findContainer(ctx, ce, arg)
 			if err != nil {
 				return "", err
 			}
 			if running := c.State == "running"; running != wantRunning {
-				return "", Usagef("%s is %s; there is nothing to %s.", c.Ref(), c.State, name)
+				return "", UserErrorf("%s is %s; there is nothing to %s.", c.Ref(), c.State, name)
 			}
-			if err = ce.proc.notUpdating(c); err != nil {
+			if err = f.notUpdating(c); err != nil {
 				return "", err
 			}
 			// This container, and no other that takes its name meanwhile.
@@ -300,18 +331,18 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 				return err
 			}
 			// Found again: it may have changed while the request waited.
-			c, err := ce.proc.findContainer(ctx, arg)
+			c, err := f.findContainer(ctx, ce, arg)
 			if err != nil {
 				return err
 			}
 			if ce.Pin != "" && c.ID != ce.Pin {
-				return Usagef("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Ref())
+				return UserErrorf("%s is another container than the one the request was about (it was replaced meanwhile); ask again.", c.Ref())
 			}
-			if err = ce.proc.notUpdating(c); err != nil {
+			if err = f.notUpdating(c); err != nil {
 				return err
 			}
 			started := ce.proc.now()
-			if err = do(ce.proc.containers)(ctx, c); err != nil {
+			if err = do(f.containers)(ctx, c); err != nil {
 				return err
 			}
 			return ce.Reply(ctx, render.New(done+" ").Code(c.Ref()).Text(fmt.Sprintf(" in %s.", ce.proc.now().Sub(started).Round(100*time.Millisecond))))
@@ -321,60 +352,48 @@ func containerAction(name, help, verb, done string, wantRunning bool, do func(Co
 
 // notUpdating refuses to touch a container while it is being updated: the update
 // would take a restart or stop for its new version failing, and undo it.
-func (p *Processor) notUpdating(c dockerctl.Container) error {
-	if p.updater != nil && p.updater.Updating(c.Host, c.Name) {
-		return Usagef("%s is being updated right now; try again when the update is done.", c.Ref())
+func (f *containerFamily) notUpdating(c dockerctl.Container) error {
+	if f.updater != nil && f.updater.Updating(c.Host, c.Name) {
+		return UserErrorf("%s is being updated right now; try again when the update is done.", c.Ref())
 	}
 	return nil
 }
 
-// The container actions.
-var (
-	CommandRestart = containerAction("restart", "Restart a container", "restarts", "Restarted", true,
-		func(d ContainerDesk) func(context.Context, dockerctl.Container) error { return d.Restart })
-	CommandStop = containerAction("stop", "Stop a container (it will not alert as down)", "stops", "Stopped", true,
-		func(d ContainerDesk) func(context.Context, dockerctl.Container) error { return d.Stop })
-	CommandStart = containerAction("start", "Start a stopped container", "starts", "Started", false,
-		func(d ContainerDesk) func(context.Context, dockerctl.Container) error { return d.Start })
-)
-
-// CommandUpdates tells, for each container, whether its image has a newer version
+// updates tells, for each container, whether its image has a newer version
 // under the same tag, without pulling anything.
-var CommandUpdates = &Command{
-	Name:    "updates",
-	Section: SectionContainers,
-	Help:    "Check which containers' images (all, or one host's) have newer versions in their registries",
-	Args:    "[HOST]",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		host, err := ce.proc.hostArg(ce)
-		if err != nil {
-			return err
-		}
-		list, unreachable, err := ce.proc.sortedContainers(ctx, host)
-		if err != nil {
-			return err
-		}
-		updates := ce.proc.containers.CheckUpdates(ctx, list)
-		rows := make([][]string, 0, len(updates))
-		available := 0
-		for _, u := range updates {
-			status := string(u.State)
-			switch u.State {
-			case dockerctl.UpdateAvailable:
-				available++
-				status += ": " + dockerctl.ShortDigest(u.Running) + " → " + dockerctl.ShortDigest(u.Latest)
-			case dockerctl.UpdateUnknown, dockerctl.UpdateNotChecked:
-				status += " (" + shorten(u.Reason, 60) + ")"
+func (f *containerFamily) updates() *Command {
+	return &Command{
+		Name:    "updates",
+		Section: SectionContainers,
+		Help:    "Check which containers' images (all, or one host's) have newer versions in their registries",
+		Args:    "[HOST]",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			list, unreachable, err := f.listing(ctx, ce)
+			if err != nil {
+				return err
 			}
-			rows = append(rows, []string{u.Ref(), shorten(u.Image, 40), status})
-		}
-		summary := "All checked images are up to date."
-		if available > 0 {
-			summary = fmt.Sprintf("%d container(s) can be updated:", available)
-		}
-		msg := render.New(summary).Line().Table([]string{"Container", "Image", "Status"}, rows)
-		unreachableNote(msg, unreachable)
-		return ce.Reply(ctx, msg)
-	},
+			updates := f.containers.CheckUpdates(ctx, list)
+			rows := make([][]string, 0, len(updates))
+			available := 0
+			for _, u := range updates {
+				status := string(u.State)
+				switch u.State {
+				case dockerctl.UpdateAvailable:
+					available++
+					status += ": " + dockerctl.ShortDigest(u.Running) + " → " + dockerctl.ShortDigest(u.Latest)
+				case dockerctl.UpdateUnknown, dockerctl.UpdateNotChecked:
+					status += " (" + shorten(u.Reason, 60) + ")"
+				}
+				rows = append(rows, []string{u.Ref(), shorten(u.Image, 40), status})
+			}
+			summary := "All checked images are up to date."
+			if available > 0 {
+				summary = fmt.Sprintf("%d container(s) can be updated:", available)
+			}
+			msg := render.New(summary).Line().Table([]string{"Container", "Image", "Status"}, rows)
+			unreachableNote(msg, unreachable)
+			return ce.Reply(ctx, msg)
+		},
+	}
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-// fakeDesk is a fleet of Docker hosts held in memory. Hosts in down can't be reached.
-type fakeDesk struct {
+// fakeContainers is a fleet of Docker hosts held in memory. Hosts in down can't be reached.
+type fakeContainers struct {
 	hosts      []string
 	containers []dockerctl.Container
 	down       map[string]bool
@@ -30,11 +30,11 @@ type fakeDesk struct {
 	restarted []string // the IDs of the containers restarted
 }
 
-var _ commands.ContainerDesk = (*fakeDesk)(nil)
+var _ commands.Containers = (*fakeContainers)(nil)
 
-func (f *fakeDesk) Hosts() []string { return f.hosts }
+func (f *fakeContainers) Hosts() []string { return f.hosts }
 
-func (f *fakeDesk) Containers(_ context.Context, host string) ([]dockerctl.Container, error) {
+func (f *fakeContainers) Containers(_ context.Context, host string) ([]dockerctl.Container, error) {
 	var list []dockerctl.Container
 	unreachable := make(map[string]error)
 	for _, c := range f.containers {
@@ -53,23 +53,23 @@ func (f *fakeDesk) Containers(_ context.Context, host string) ([]dockerctl.Conta
 	return list, nil
 }
 
-func (f *fakeDesk) Logs(_ context.Context, c dockerctl.Container, _ int) (string, error) {
+func (f *fakeContainers) Logs(_ context.Context, c dockerctl.Container, _ int) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.logs = append(f.logs, c.Ref())
 	return "log line of " + c.Ref(), nil
 }
 
-func (f *fakeDesk) Start(context.Context, dockerctl.Container) error { return nil }
-func (f *fakeDesk) Stop(context.Context, dockerctl.Container) error  { return nil }
-func (f *fakeDesk) Restart(_ context.Context, c dockerctl.Container) error {
+func (f *fakeContainers) Start(context.Context, dockerctl.Container) error { return nil }
+func (f *fakeContainers) Stop(context.Context, dockerctl.Container) error  { return nil }
+func (f *fakeContainers) Restart(_ context.Context, c dockerctl.Container) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.restarted = append(f.restarted, c.ID)
 	return nil
 }
 
-func (f *fakeDesk) CheckUpdates(_ context.Context, cs []dockerctl.Container) []dockerctl.Update {
+func (f *fakeContainers) CheckUpdates(_ context.Context, cs []dockerctl.Container) []dockerctl.Update {
 	out := make([]dockerctl.Update, len(cs))
 	for i, c := range cs {
 		out[i] = dockerctl.Update{Host: c.Host, Container: c.Name, Image: c.Image, Running: "sha256:old", Latest: "sha256:old", State: dockerctl.UpToDate}
@@ -80,7 +80,7 @@ func (f *fakeDesk) CheckUpdates(_ context.Context, cs []dockerctl.Container) []d
 	return out
 }
 
-func (f *fakeDesk) KnownUpdate(context.Context, dockerctl.Container) (bool, bool) {
+func (f *fakeContainers) KnownUpdate(context.Context, dockerctl.Container) (bool, bool) {
 	return false, false
 }
 
@@ -120,8 +120,8 @@ func (u *blockingUpdater) Updating(host, name string) bool {
 }
 
 // twoHosts is a fleet of hosts a and b: web runs on both, db on b only.
-func twoHosts() *fakeDesk {
-	return &fakeDesk{
+func twoHosts() *fakeContainers {
+	return &fakeContainers{
 		hosts: []string{"a", "b"},
 		containers: []dockerctl.Container{
 			{Host: "a", ID: "aaaa1111aaaa", Name: "web", Image: "web:1", State: "running"},
@@ -132,13 +132,11 @@ func twoHosts() *fakeDesk {
 	}
 }
 
-func containerRegistry() *commands.Registry {
-	return commands.NewRegistry(commands.CommandPing, commands.CommandContainers, commands.CommandLogs, commands.CommandUpdates,
-		commands.CommandUpdate, commands.CommandRestart, commands.CommandApprove)
-}
-
-func withDesk(d *fakeDesk) func(*harness) {
-	return func(h *harness) { h.containers = d }
+// containerRegistry has the container commands registered with desk and updater, and
+// !ping and !approve.
+func containerRegistry(desk commands.Containers, updater commands.Updater) *commands.Registry {
+	return pick(commands.Builtin(commands.Features{Containers: desk, Updater: updater}),
+		"ping", "containers", "logs", "updates", "update", "restart", "approve")
 }
 
 // TestContainersOnSeveralHosts checks how commands name containers on several hosts:
@@ -146,7 +144,7 @@ func withDesk(d *fakeDesk) func(*harness) {
 // can't be reached is said plainly without hiding the others.
 func TestContainersOnSeveralHosts(t *testing.T) {
 	desk := twoHosts()
-	h := newHarness(t, containerRegistry(), withDesk(desk), withAdmins(admin, "@carol:example.org"))
+	h := newHarness(t, containerRegistry(desk, nil), withAdmins(admin, "@carol:example.org"))
 
 	cases := []struct {
 		body    string
@@ -231,8 +229,8 @@ func TestContainersOnSeveralHosts(t *testing.T) {
 // TestOneHostNeedsNoHostNames checks that with one engine, containers are named
 // without a host, and a host typed anyway is explained.
 func TestOneHostNeedsNoHostNames(t *testing.T) {
-	desk := &fakeDesk{hosts: []string{""}, containers: []dockerctl.Container{{ID: "cccc4444cccc", Name: "web", Image: "web:1", State: "running"}}}
-	h := newHarness(t, containerRegistry(), withDesk(desk))
+	desk := &fakeContainers{hosts: []string{""}, containers: []dockerctl.Container{{ID: "cccc4444cccc", Name: "web", Image: "web:1", State: "running"}}}
+	h := newHarness(t, containerRegistry(desk, nil))
 	replies, _ := h.send(admin, adminRoom, "!logs web")
 	if r := onlyReply(t, replies).Plain; !strings.Contains(r, "log line of web") {
 		t.Errorf("!logs web: %q", r)
@@ -257,8 +255,7 @@ func TestApprovedUpdateRunsInBackground(t *testing.T) {
 	desk.updates = map[string]string{"b/db": "sha256:new"}
 	upd := &blockingUpdater{started: make(chan string, 1), release: make(chan struct{})}
 	var wg sync.WaitGroup
-	h := newHarness(t, containerRegistry(), withDesk(desk), withAdmins(admin, carol), func(h *harness) {
-		h.updater = upd
+	h := newHarness(t, containerRegistry(desk, upd), withAdmins(admin, carol), func(h *harness) {
 		h.background = func(fn func(ctx context.Context)) {
 			wg.Add(1)
 			go func() {
@@ -333,7 +330,7 @@ func TestApprovedRestartActsOnTheApprovedContainer(t *testing.T) {
 	const carol id.UserID = "@carol:example.org"
 	desk := twoHosts()
 	upd := &blockingUpdater{started: make(chan string, 1), release: make(chan struct{})}
-	h := newHarness(t, containerRegistry(), withDesk(desk), withAdmins(admin, carol), func(h *harness) { h.updater = upd })
+	h := newHarness(t, containerRegistry(desk, upd), withAdmins(admin, carol))
 
 	a := ask(t, h, admin, "!restart b/db")
 	desk.containers[2].ID = "dddd5555dddd" // db removed and created anew meanwhile

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/render"
@@ -240,11 +241,13 @@ type harness struct {
 	audit    *fakeAudit
 	once     *fakeOnce
 	proc     *commands.Processor
-	events   int
-	// containers, updater and background are the Docker side, for the container
-	// commands; nil when a test has none.
-	containers commands.ContainerDesk
-	updater    commands.Updater
+	// engine is the approval stage of proc, built with it; approvalTTL and
+	// allowSingleAdmin are its settings that the dispatcher's do not hold.
+	engine           *approval.Engine
+	approvalTTL      time.Duration
+	allowSingleAdmin bool
+	events           int
+	// background runs Long commands, as the bot's does; nil runs them in the queue.
 	background func(fn func(ctx context.Context))
 }
 
@@ -263,12 +266,12 @@ func newHarness(t *testing.T, reg *commands.Registry, tweak ...func(*harness)) *
 			BotUserID:       "@steward:example.org",
 			StaleAfter:      10 * time.Minute,
 			RequireVerified: true,
-			ApprovalTTL:     30 * time.Minute,
 		},
-		registry: reg,
-		limiter:  commands.NewLimiter(100, 600, clock.Now),
-		clock:    clock,
-		replier:  &fakeMessenger{},
+		approvalTTL: 30 * time.Minute,
+		registry:    reg,
+		limiter:     commands.NewLimiter(100, 600, clock.Now),
+		clock:       clock,
+		replier:     &fakeMessenger{},
 		rooms: &fakeRooms{
 			joined: map[id.RoomID][]id.UserID{
 				adminRoom: {admin},
@@ -294,11 +297,23 @@ func newHarness(t *testing.T, reg *commands.Registry, tweak ...func(*harness)) *
 
 // restart builds a new processor over the same stores, as a restart of Steward would.
 func (h *harness) restart() {
-	h.proc = commands.NewProcessor(h.settings, h.registry, commands.Deps{
-		Messenger: h.replier, Rooms: h.rooms, Audit: h.audit, Once: h.once,
-		Approvals: h.db.Approvals, Txn: h.db.DoTxn, Limiter: h.limiter, Now: h.clock.Now,
-		Containers: h.containers, Updater: h.updater, Background: h.background,
+	h.proc = commands.NewProcessor(h.settings, h.registry, h.deps())
+}
+
+// deps are the processor's dependencies, with a new approval engine over the stores.
+func (h *harness) deps() commands.Deps {
+	h.engine = approval.NewEngine(approval.Settings{
+		Prefix: h.settings.Prefix, Admins: h.settings.Admins, BotUserID: h.settings.BotUserID,
+		TTL: h.approvalTTL, AllowSingleAdmin: h.allowSingleAdmin,
+	}, approval.Deps{
+		Store: h.db.Approvals, Log: h.audit, Messenger: h.replier, Once: h.once,
+		Txn: h.db.DoTxn, Background: h.background, Now: h.clock.Now,
 	})
+	return commands.Deps{
+		Messenger: h.replier, Rooms: h.rooms, Audit: h.audit, Once: h.once,
+		Approvals: h.engine, Requests: h.db.Approvals, Txn: h.db.DoTxn, Limiter: h.limiter, Now: h.clock.Now,
+		Background: h.background,
+	}
 }
 
 // input is body sent a second ago from sender's cross-signed device, encrypted.
@@ -353,7 +368,7 @@ func (p *probe) command(name string, role commands.Role, destructive bool, do fu
 		Help:        "Test command " + name,
 		Role:        role,
 		Destructive: destructive,
-		Policy:      commands.Policy{Kind: commands.PolicyNone},
+		Policy:      approval.Policy{Kind: approval.None},
 		Func: func(ctx context.Context, ce *commands.Event) error {
 			p.runs++
 			p.last = ce
@@ -363,6 +378,20 @@ func (p *probe) command(name string, role commands.Role, destructive bool, do fu
 			return nil
 		},
 	}
+}
+
+// pick is a registry of the commands of reg named names, in that order, for a test
+// that wants a few of them registered as Builtin registers them.
+func pick(reg *commands.Registry, names ...string) *commands.Registry {
+	cmds := make([]*commands.Command, 0, len(names))
+	for _, name := range names {
+		cmd := reg.Lookup(name)
+		if cmd == nil {
+			panic("no command " + name)
+		}
+		cmds = append(cmds, cmd)
+	}
+	return commands.NewRegistry(cmds...)
 }
 
 // onlyReply returns the single reply in replies, failing the test otherwise.

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"github.com/steward-bot/steward/approval"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ var CommandHelp = &Command{
 		if len(ce.Args) > 0 {
 			cmd := p.registry.Lookup(strings.TrimPrefix(strings.ToLower(ce.Args[0]), p.settings.Prefix))
 			if cmd == nil || !p.usableHere(ce, cmd) {
-				return Usagef("There is no command %q that you can use. Send %shelp for the list.", ce.Args[0], p.settings.Prefix)
+				return UserErrorf("There is no command %q that you can use. Send %shelp for the list.", ce.Args[0], p.settings.Prefix)
 			}
 			return ce.Reply(ctx, p.describe(cmd, true))
 		}
@@ -65,11 +66,11 @@ func (p *Processor) describe(cmd *Command, long bool) *render.Message {
 		needs = append(needs, "a verified device")
 	}
 	switch policy := p.registry.PolicyOf(cmd); policy.Kind {
-	case PolicyConfirm:
+	case approval.Confirm:
 		needs = append(needs, "your confirmation")
-	case PolicySecondAdmin:
+	case approval.SecondAdmin:
 		needs = append(needs, "another admin's approval")
-	case PolicyQuorum:
+	case approval.Quorum:
 		needs = append(needs, fmt.Sprintf("the approval of %d other admins", policy.N))
 	}
 	if len(needs) > 0 {
@@ -118,7 +119,7 @@ var CommandWhoami = &Command{
 		switch {
 		case !ce.Encrypted:
 			msg.Text("Your message was not encrypted, so I can't tell which device sent it.")
-		case ce.Verified:
+		case ce.Verified():
 			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is verified (cross-signed by you).")
 		default:
 			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not verified: verify it from another of your sessions to use commands that change things.")

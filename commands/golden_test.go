@@ -34,7 +34,7 @@ func TestRenderedMessagesGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, commands.Builtin())
+			h := newHarness(t, commands.Builtin(commands.Features{}))
 			replies, _ := h.send(tc.sender, tc.room, tc.body)
 			got := onlyReply(t, replies)
 			compareGolden(t, tc.name+".txt", got.Plain)

@@ -66,7 +66,7 @@ func parseLogArgs(args []string, now time.Time) (state.AuditFilter, error) {
 		arg := args[i]
 		value := func() (string, error) {
 			if i+1 >= len(args) {
-				return "", Usagef("%s needs a value.", arg)
+				return "", UserErrorf("%s needs a value.", arg)
 			}
 			i++
 			return args[i], nil
@@ -78,7 +78,7 @@ func parseLogArgs(args []string, now time.Time) (state.AuditFilter, error) {
 				return f, err
 			}
 			if _, _, err := id.UserID(v).Parse(); err != nil {
-				return f, Usagef("%q is not a Matrix ID like @alice:example.org.", v)
+				return f, UserErrorf("%q is not a Matrix ID like @alice:example.org.", v)
 			}
 			f.Actor = id.UserID(v)
 		case "--action":
@@ -100,7 +100,7 @@ func parseLogArgs(args []string, now time.Time) (state.AuditFilter, error) {
 		default:
 			n, err := strconv.Atoi(arg)
 			if err != nil || n < 1 {
-				return f, Usagef("I don't understand %q. Usage: !log [N] [--actor @user:server] [--action NAME] [--since 7d]", arg)
+				return f, UserErrorf("I don't understand %q. Usage: !log [N] [--actor @user:server] [--action NAME] [--since 7d]", arg)
 			}
 			f.Limit = min(n, logMax)
 		}
@@ -113,7 +113,7 @@ func parseAge(s string) (time.Duration, error) {
 	if d, err := config.ParseDuration(s); err == nil && d > 0 {
 		return d, nil
 	}
-	return 0, Usagef("%q is not a span of time like 7d, 12h or 30m.", s)
+	return 0, UserErrorf("%q is not a span of time like 7d, 12h or 30m.", s)
 }
 
 // shorten cuts s to n characters, marking the cut.

@@ -11,7 +11,7 @@ import (
 
 // logHarness is a processor whose decision log already holds a few decisions.
 func logHarness(t *testing.T) *harness {
-	h := newHarness(t, commands.Builtin())
+	h := newHarness(t, commands.Builtin(commands.Features{}))
 	base := h.clock.Now()
 	for _, e := range []*state.AuditEntry{
 		{Time: base.Add(-9 * 24 * time.Hour), Actor: admin, Action: "command.status", Outcome: state.OutcomeOK},

@@ -12,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -33,17 +33,12 @@ type Messenger interface {
 	Announce(ctx context.Context, roomID id.RoomID, msg *render.Message) error
 }
 
-// ApprovalStore keeps approval requests and their votes (state.Approvals).
-type ApprovalStore interface {
-	Create(ctx context.Context, a *state.Approval) error
-	SetRequest(ctx context.Context, approvalID string, requestMsg, auditID int64) error
+// Requests reads the approval requests and their votes (state.Approvals), for the
+// commands that list them; only the approval engine changes them.
+type Requests interface {
 	Get(ctx context.Context, approvalID string) (*state.Approval, error)
-	ByRequestEvent(ctx context.Context, eventID id.EventID) (*state.Approval, error)
 	InState(ctx context.Context, states ...state.ApprovalState) ([]*state.Approval, error)
-	DueToExpire(ctx context.Context, now time.Time) ([]*state.Approval, error)
 	CreatedSince(ctx context.Context, t time.Time) ([]*state.Approval, error)
-	Move(ctx context.Context, approvalID string, from, to state.ApprovalState, d state.Decision) (bool, error)
-	AddVote(ctx context.Context, v *state.Vote) (bool, error)
 	Votes(ctx context.Context, approvalID string) ([]*state.Vote, error)
 }
 
@@ -53,7 +48,8 @@ type Rooms interface {
 	IsEncrypted(ctx context.Context, roomID id.RoomID) (bool, error)
 }
 
-// Recorder writes and reads the decision log.
+// Recorder is the decision log (state.Audit): the dispatcher appends every command's
+// entry, !log reads them back.
 type Recorder interface {
 	Append(ctx context.Context, e *state.AuditEntry) (int64, error)
 	Find(ctx context.Context, f state.AuditFilter) ([]*state.AuditEntry, error)
@@ -78,40 +74,24 @@ type Settings struct {
 	StaleAfter       time.Duration
 	RequireVerified  bool
 	AllowUnencrypted bool
-	// ApprovalTTL is how long an approval request stays open.
-	ApprovalTTL time.Duration
-	// AllowSingleAdmin lets a command that needs other admins' approval fall back to
-	// the requester's confirmation when only one admin is configured.
-	AllowSingleAdmin bool
-	// Disks are the paths whose use !status shows.
-	Disks []string
-	// TicketCategories are the kinds of abuse !report can name.
-	TicketCategories []string
 }
 
-// Deps are what the Processor works with.
+// Deps are what the dispatcher itself works with; what the commands act on is given to
+// them when they are registered (Builtin).
 type Deps struct {
 	Messenger Messenger
 	Rooms     Rooms
-	Audit     Recorder
-	Once      OnceStore
-	Approvals ApprovalStore
-	// Alerts is the alert engine.
-	Alerts AlertDesk
-	// Reloader applies a changed config file.
-	Reloader Reloader
-	// OnCall knows who is on duty.
-	OnCall *monitor.OnCall
-	// Containers is the Docker Engine.
-	Containers ContainerDesk
-	// Updater replaces containers with their images' newer versions.
-	Updater Updater
-	// Backups are the backup sets.
-	Backups BackupDesk
-	// Tickets carries members' requests and reports to the admins and back.
-	Tickets TicketDesk
-	// Moderator kicks and bans in the group room.
-	Moderator Moderator
+	// Audit is the decision log, which every command leaves an entry in.
+	Audit Recorder
+	Once  OnceStore
+	// Approvals is the approval stage: the dispatcher hands it every command that
+	// needs the admins' agreement, and it runs them through the dispatcher once they
+	// agree.
+	Approvals *approval.Engine
+	// Requests are the stage's requests, for the commands that list and answer them.
+	Requests Requests
+	// Acks takes alerts by reaction; nil ignores 👀.
+	Acks Acks
 	// Background runs fn apart from the command queues, with a context of its own
 	// that outlives the command, for Long commands. Nil runs them in the queue.
 	Background func(fn func(ctx context.Context))
@@ -122,8 +102,8 @@ type Deps struct {
 	Now func() time.Time
 }
 
-// Processor dispatches commands: it parses, checks, records and runs them, and runs
-// the ones that need approval once the admins agree.
+// Processor dispatches commands: it parses, checks, records and runs them, and hands
+// the ones that need approval to the approval stage.
 type Processor struct {
 	settings   Settings
 	registry   *Registry
@@ -131,43 +111,25 @@ type Processor struct {
 	rooms      Rooms
 	audit      Recorder
 	once       OnceStore
-	approvals  ApprovalStore
-	alerts     AlertDesk
-	reloader   Reloader
-	onCall     *monitor.OnCall
-	containers ContainerDesk
-	updater    Updater
+	approvals  *approval.Engine
+	requests   Requests
+	acks       Acks
 	background func(fn func(ctx context.Context))
-	backups    BackupDesk
-	tickets    TicketDesk
-	moderator  Moderator
 	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
 	limiter    *Limiter
 	now        func() time.Time
 }
 
-// Input is a command message as the bot received it.
-type Input struct {
-	Body       string
-	Sender     id.UserID
-	DeviceID   id.DeviceID
-	Trust      id.TrustState
-	Encrypted  bool
-	RoomID     id.RoomID
-	EventID    id.EventID
-	ThreadRoot id.EventID
-	// ReplyTo is the message the command answers, when it was sent as a reply.
-	ReplyTo    id.EventID
-	SentAt     time.Time
-	ReceivedAt time.Time
-}
-
-// NewProcessor builds a dispatcher for the registry.
+// NewProcessor builds a dispatcher for the registry, and makes it the runner of the
+// approval engine's approved commands, so that they meet the same checks as any.
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
-	return &Processor{
+	p := &Processor{
 		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, alerts: deps.Alerts, reloader: deps.Reloader, onCall: deps.OnCall, containers: deps.Containers, updater: deps.Updater, background: deps.Background, backups: deps.Backups, tickets: deps.Tickets, moderator: deps.Moderator, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
+		once: deps.Once, approvals: deps.Approvals, requests: deps.Requests, acks: deps.Acks,
+		background: deps.Background, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
 	}
+	p.approvals.RunWith(p)
+	return p
 }
 
 // IsCommand reports whether body is addressed to Steward, so the bot records only
@@ -234,12 +196,7 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	if p.IsPrivate(in.RoomID, in.Body) {
 		entry.Arguments = "(private)"
 	}
-	ce := &Event{
-		Args: parsed.Args, RawArgs: parsed.Rest, Sender: in.Sender, DeviceID: in.DeviceID,
-		Verified: in.Encrypted && in.Trust >= id.TrustStateCrossSignedTOFU, Encrypted: in.Encrypted,
-		RoomID: in.RoomID, EventID: in.EventID, ThreadRoot: in.ThreadRoot, ReplyTo: in.ReplyTo, SentAt: in.SentAt, ReceivedAt: in.ReceivedAt,
-		proc: p,
-	}
+	ce := p.event(in, parsed.Args, parsed.Rest)
 	outcome, detail, then := p.handle(ctx, ce, parsed.Name, parseErr)
 	entry.Outcome, entry.Detail = outcome, detail
 	if ce.Command != nil {
@@ -271,6 +228,12 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	}
 	log.Info().Str("command", parsed.Name).Str("outcome", outcome).Str("detail", detail).Msg("Handled command")
 	return outcome
+}
+
+// event is the one place an Event is made, for a message as it arrives and for an
+// approved request as it finally runs.
+func (p *Processor) event(in *Input, args []string, rawArgs string) *Event {
+	return &Event{Input: *in, Args: args, RawArgs: rawArgs, proc: p}
 }
 
 // handle decides and runs; it returns the outcome and a detail for the audit log, and
@@ -316,7 +279,7 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		p.reply(ctx, ce, refusal)
 		return state.OutcomeRefused, refusal.Plain(), nil
 	}
-	if policy := p.registry.PolicyOf(ce.Command); policy.Kind != PolicyNone && (ce.changesThings() || !ce.Command.Destructive) {
+	if policy := p.registry.PolicyOf(ce.Command); policy.Kind != approval.None && (ce.changesThings() || !ce.Command.Destructive) {
 		return p.requestApproval(ctx, ce, policy)
 	}
 	if ce.Command.Long && p.background != nil {
@@ -373,7 +336,7 @@ func (p *Processor) refusal(ctx context.Context, ce *Event) *render.Message {
 		return render.New("Only " + cmd.Role.String() + "s can use ").Code(p.settings.Prefix + cmd.Name).Text(".")
 	case cmd.Role == RoleAdmin && ce.RoomID != p.settings.AdminRoom:
 		return render.New("Use ").Code(p.settings.Prefix + cmd.Name).Text(" in the admin room: its answer is for the admins only.")
-	case ce.changesThings() && p.settings.RequireVerified && !ce.Verified:
+	case ce.changesThings() && p.settings.RequireVerified && !ce.Verified():
 		msg := render.New("").Code(p.settings.Prefix + cmd.Name).Text(" changes things, so it must come from a device you have verified. ")
 		if ce.Encrypted {
 			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not cross-signed: verify it from another of your sessions (or with your recovery key) and try again.")
@@ -400,7 +363,7 @@ func (p *Processor) run(ctx context.Context, ce *Event) (outcome, detail string)
 	if err == nil {
 		return state.OutcomeOK, ""
 	}
-	if rec := (Recorded{}); errors.As(err, &rec) {
+	if rec := (AnsweredError{}); errors.As(err, &rec) {
 		return rec.Outcome, rec.Detail
 	}
 	if userErr := (UserError{}); errors.As(err, &userErr) {

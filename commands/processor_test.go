@@ -23,7 +23,7 @@ func groupCommands(p *probe) *commands.Registry {
 		commands.CommandHelp,
 		commands.CommandPing,
 		commands.CommandWhoami,
-		commands.CommandStatus,
+		commands.Builtin(commands.Features{}).Lookup("status"),
 		p.command("hello", commands.RoleMember, false, nil),
 		p.command("reload", commands.RoleAdmin, false, nil),
 		p.command("wipe", commands.RoleAdmin, true, nil),
@@ -303,8 +303,8 @@ func TestErrorsReachTheRoomOnlyWhenMeantFor(t *testing.T) {
 		reply   string
 		outcome string
 	}{
-		{name: "usage error", err: commands.Usagef("bad thing: %d", 42), reply: "bad thing: 42", outcome: state.OutcomeBadInput},
-		{name: "wrapped usage error", err: fmt.Errorf("check args: %w", commands.Usagef("bad thing")), reply: "bad thing", outcome: state.OutcomeBadInput},
+		{name: "usage error", err: commands.UserErrorf("bad thing: %d", 42), reply: "bad thing: 42", outcome: state.OutcomeBadInput},
+		{name: "wrapped usage error", err: fmt.Errorf("check args: %w", commands.UserErrorf("bad thing")), reply: "bad thing", outcome: state.OutcomeBadInput},
 		{name: "internal error", err: errors.New("secret internal detail"),
 			reply: "Something went wrong while running `!fail`; the details are in Steward's log.", outcome: state.OutcomeError},
 	}
@@ -519,15 +519,13 @@ func TestCommandSeesItsArguments(t *testing.T) {
 	if len(ce.Args) != 2 || ce.Args[0] != "web" || ce.Args[1] != "two words" || ce.RawArgs != `web "two words"` {
 		t.Errorf("args %q raw %q", ce.Args, ce.RawArgs)
 	}
-	if ce.Role != commands.RoleAdmin || ce.Verified || ce.Sender != admin || ce.DeviceID != device || ce.Command.Name != "hello" {
-		t.Errorf("event: role %s verified %v sender %s device %s", ce.Role, ce.Verified, ce.Sender, ce.DeviceID)
+	if ce.Role != commands.RoleAdmin || ce.Verified() || ce.Sender != admin || ce.DeviceID != device || ce.Command.Name != "hello" {
+		t.Errorf("event: role %s verified %v sender %s device %s", ce.Role, ce.Verified(), ce.Sender, ce.DeviceID)
 	}
 }
 
 func TestStatusShowsHost(t *testing.T) {
-	h := newHarness(t, commands.Builtin(), func(h *harness) {
-		h.settings.Disks = []string{"/", "/no/such/disk"}
-	})
+	h := newHarness(t, commands.Builtin(commands.Features{Disks: []string{"/", "/no/such/disk"}}))
 	replies, entry := h.send(admin, adminRoom, "!status")
 	if entry.Outcome != state.OutcomeOK {
 		t.Fatalf("outcome %q, replies %+v", entry.Outcome, replies)

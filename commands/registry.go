@@ -2,22 +2,24 @@ package commands
 
 import (
 	"fmt"
+	"github.com/steward-bot/steward/approval"
 	"slices"
 	"strings"
 )
 
-// Registry holds every command by name and alias.
+// Registry is the one list of commands that dispatch, help and config checks all read,
+// so none of them can know a command the others do not.
 type Registry struct {
 	commands []*Command
 	byName   map[string]*Command
 	// policies holds the policies config tightened, by command name.
-	policies map[string]Policy
+	policies map[string]approval.Policy
 }
 
 // NewRegistry indexes cmds. Duplicate or malformed names are programming errors and
 // panic, so they are caught by the first test that builds the registry.
 func NewRegistry(cmds ...*Command) *Registry {
-	r := &Registry{byName: make(map[string]*Command), policies: make(map[string]Policy)}
+	r := &Registry{byName: make(map[string]*Command), policies: make(map[string]approval.Policy)}
 	for _, cmd := range cmds {
 		if cmd.Func == nil {
 			panic(fmt.Sprintf("command %q has no function", cmd.Name))
@@ -39,12 +41,13 @@ func NewRegistry(cmds ...*Command) *Registry {
 	return r
 }
 
-// Lookup finds a command by name or alias.
+// Lookup finds a command by name or alias; nil when there is none, which the
+// dispatcher answers by pointing to help.
 func (r *Registry) Lookup(name string) *Command {
 	return r.byName[name]
 }
 
-// All returns the commands in registration order.
+// All returns the commands in registration order, the order help lists them in.
 func (r *Registry) All() []*Command {
 	return r.commands
 }

@@ -13,7 +13,7 @@ import (
 // TestBuiltin builds the real registry, so a bad declaration stops the tests rather
 // than Steward's start, and checks that every command can be found in help.
 func TestBuiltin(t *testing.T) {
-	reg := commands.Builtin()
+	reg := commands.Builtin(commands.Features{})
 	if len(reg.All()) == 0 {
 		t.Fatal("Builtin has no commands")
 	}

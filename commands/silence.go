@@ -16,53 +16,56 @@ import (
 // maxSilence bounds a silence, so one forgotten never hides a problem for good.
 const maxSilence = 30 * 24 * time.Hour
 
-// CommandSilence holds back alerts for a while, with a reason the team can read.
-var CommandSilence = &Command{
-	Name:     "silence",
-	Section:  SectionAlerts,
-	Help:     "Hold back alerts for a while: an alert number, a fingerprint, or a pattern like disk:* (both a duration and a reason are required)",
-	Args:     "ID|FINGERPRINT|PATTERN DURATION REASON...",
-	Role:     RoleAdmin,
-	FreeText: true,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		usage := fmt.Sprintf("Usage: %ssilence ID|FINGERPRINT|PATTERN DURATION REASON, like %ssilence disk:/var 2h moving backups off it", p.settings.Prefix, p.settings.Prefix)
-		fields := strings.Fields(ce.RawArgs)
-		if len(fields) < 3 {
-			return Usagef("%s. A duration and a reason are required, so everyone knows why and until when.", usage)
-		}
-		matcher, err := p.matcherOf(ctx, fields[0])
-		if err != nil {
-			return err
-		}
-		span, err := silenceSpan(fields[1])
-		if err != nil {
-			return err
-		}
-		return p.silence(ctx, ce, matcher, span, afterFields(ce.RawArgs, 2), false)
-	},
+// silenceCommand holds back alerts for a while, with a reason the team can read.
+func (f *alertFamily) silenceCommand() *Command {
+	return &Command{
+		Name:     "silence",
+		Section:  SectionAlerts,
+		Help:     "Hold back alerts for a while: an alert number, a fingerprint, or a pattern like disk:* (both a duration and a reason are required)",
+		Args:     "ID|FINGERPRINT|PATTERN DURATION REASON...",
+		Role:     RoleAdmin,
+		FreeText: true,
+		Func: func(ctx context.Context, ce *Event) error {
+			usage := fmt.Sprintf("Usage: %ssilence ID|FINGERPRINT|PATTERN DURATION REASON, like %ssilence disk:/var 2h moving backups off it", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+			fields := strings.Fields(ce.RawArgs)
+			if len(fields) < 3 {
+				return UserErrorf("%s. A duration and a reason are required, so everyone knows why and until when.", usage)
+			}
+			matcher, err := f.matcherOf(ctx, ce, fields[0])
+			if err != nil {
+				return err
+			}
+			span, err := silenceSpan(fields[1])
+			if err != nil {
+				return err
+			}
+			return f.silence(ctx, ce, matcher, span, afterFields(ce.RawArgs, 2), false)
+		},
+	}
 }
 
-// CommandMaintenance silences every alert and tells the group room that maintenance is
+// maintenance silences every alert and tells the group room that maintenance is
 // under way, and again when it is over.
-var CommandMaintenance = &Command{
-	Name:     "maintenance",
-	Section:  SectionAlerts,
-	Help:     "Start a maintenance window: alerts held back, members told, and told again when it ends",
-	Args:     "DURATION REASON...",
-	Role:     RoleAdmin,
-	FreeText: true,
-	Func: func(ctx context.Context, ce *Event) error {
-		fields := strings.Fields(ce.RawArgs)
-		if len(fields) < 2 {
-			return Usagef("Usage: %smaintenance DURATION REASON, like %smaintenance 30m upgrading the mail server", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
-		}
-		span, err := silenceSpan(fields[0])
-		if err != nil {
-			return err
-		}
-		return ce.proc.silence(ctx, ce, "*", span, afterFields(ce.RawArgs, 1), true)
-	},
+func (f *alertFamily) maintenance() *Command {
+	return &Command{
+		Name:     "maintenance",
+		Section:  SectionAlerts,
+		Help:     "Start a maintenance window: alerts held back, members told, and told again when it ends",
+		Args:     "DURATION REASON...",
+		Role:     RoleAdmin,
+		FreeText: true,
+		Func: func(ctx context.Context, ce *Event) error {
+			fields := strings.Fields(ce.RawArgs)
+			if len(fields) < 2 {
+				return UserErrorf("Usage: %smaintenance DURATION REASON, like %smaintenance 30m upgrading the mail server", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+			}
+			span, err := silenceSpan(fields[0])
+			if err != nil {
+				return err
+			}
+			return f.silence(ctx, ce, "*", span, afterFields(ce.RawArgs, 1), true)
+		},
+	}
 }
 
 // afterFields returns s without its first n space-separated fields: the free text
@@ -85,16 +88,16 @@ func silenceSpan(s string) (time.Duration, error) {
 		return 0, err
 	}
 	if span > maxSilence {
-		return 0, Usagef("%s is too long: silences last at most 30 days.", s)
+		return 0, UserErrorf("%s is too long: silences last at most 30 days.", s)
 	}
 	return span, nil
 }
 
 // matcherOf turns what was typed into a fingerprint pattern: an alert number stands
 // for its fingerprint.
-func (p *Processor) matcherOf(ctx context.Context, arg string) (string, error) {
+func (f *alertFamily) matcherOf(ctx context.Context, ce *Event, arg string) (string, error) {
 	if n, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64); err == nil {
-		open, err := p.alerts.OpenAlerts(ctx)
+		open, err := f.alerts.OpenAlerts(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -103,15 +106,15 @@ func (p *Processor) matcherOf(ctx context.Context, arg string) (string, error) {
 				return a.Fingerprint, nil
 			}
 		}
-		return "", Usagef("#%d is not an open alert. %salerts lists them; a fingerprint or a pattern like disk:* works too.", n, p.settings.Prefix)
+		return "", UserErrorf("#%d is not an open alert. %salerts lists them; a fingerprint or a pattern like disk:* works too.", n, ce.proc.settings.Prefix)
 	}
 	return arg, nil
 }
 
-func (p *Processor) silence(ctx context.Context, ce *Event, matcher string, span time.Duration, reason string, maintenance bool) error {
-	now := p.now()
+func (f *alertFamily) silence(ctx context.Context, ce *Event, matcher string, span time.Duration, reason string, maintenance bool) error {
+	now := ce.proc.now()
 	s := &state.Silence{Matcher: matcher, Reason: reason, CreatedBy: ce.Sender, CreatedAt: now, EndsAt: now.Add(span), Maintenance: maintenance}
-	matched, err := p.alerts.Silence(ctx, s, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
+	matched, err := f.alerts.Silence(ctx, s, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
 	if err != nil {
 		return err
 	}
@@ -126,58 +129,62 @@ func (p *Processor) silence(ctx context.Context, ce *Event, matcher string, span
 	} else if !maintenance {
 		msg.Text(" It matches no open alert now; it will hold back matching ones that fire.")
 	}
-	msg.Text(" ").Code(fmt.Sprintf("%sunsilence %d", p.settings.Prefix, s.ID)).Text(" ends it early.")
+	msg.Text(" ").Code(fmt.Sprintf("%sunsilence %d", ce.proc.settings.Prefix, s.ID)).Text(" ends it early.")
 	return ce.Reply(ctx, msg)
 }
 
-// CommandSilences lists the silences in force.
-var CommandSilences = &Command{
-	Name:    "silences",
-	Section: SectionAlerts,
-	Help:    "List the silences and maintenance windows in force",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		running, err := ce.proc.alerts.RunningSilences(ctx)
-		if err != nil {
-			return err
-		}
-		if len(running) == 0 {
-			return ce.Reply(ctx, render.New("No silences are in force."))
-		}
-		rows := make([][]string, 0, len(running))
-		for _, s := range running {
-			kind := "silence"
-			if s.Maintenance {
-				kind = "maintenance"
+// silences lists the silences in force.
+func (f *alertFamily) silences() *Command {
+	return &Command{
+		Name:    "silences",
+		Section: SectionAlerts,
+		Help:    "List the silences and maintenance windows in force",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			running, err := f.alerts.RunningSilences(ctx)
+			if err != nil {
+				return err
 			}
-			rows = append(rows, []string{"#" + strconv.FormatInt(s.ID, 10), kind, s.Matcher, s.EndsAt.UTC().Format("Jan 02 15:04"), s.CreatedBy.String(), shorten(s.Reason, 40)})
-		}
-		return ce.Reply(ctx, render.New("In force (times in UTC):").Line().Table([]string{"#", "Kind", "Matches", "Until", "By", "Reason"}, rows))
-	},
+			if len(running) == 0 {
+				return ce.Reply(ctx, render.New("No silences are in force."))
+			}
+			rows := make([][]string, 0, len(running))
+			for _, s := range running {
+				kind := "silence"
+				if s.Maintenance {
+					kind = "maintenance"
+				}
+				rows = append(rows, []string{"#" + strconv.FormatInt(s.ID, 10), kind, s.Matcher, s.EndsAt.UTC().Format("Jan 02 15:04"), s.CreatedBy.String(), shorten(s.Reason, 40)})
+			}
+			return ce.Reply(ctx, render.New("In force (times in UTC):").Line().Table([]string{"#", "Kind", "Matches", "Until", "By", "Reason"}, rows))
+		},
+	}
 }
 
-// CommandUnsilence ends a silence or maintenance window early.
-var CommandUnsilence = &Command{
-	Name:    "unsilence",
-	Section: SectionAlerts,
-	Help:    "End a silence or maintenance window early",
-	Args:    "ID",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		if len(ce.Args) != 1 {
-			return Usagef("Usage: %sunsilence ID; %ssilences lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
-		}
-		n, err := strconv.ParseInt(strings.TrimPrefix(ce.Args[0], "#"), 10, 64)
-		if err != nil {
-			return Usagef("%q is not a silence number; %ssilences lists them.", ce.Args[0], ce.proc.settings.Prefix)
-		}
-		s, err := ce.proc.alerts.Unsilence(ctx, n, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
-		if err != nil {
-			return err
-		}
-		if s == nil {
-			return Usagef("There is no silence #%d in force; %ssilences lists them.", n, ce.proc.settings.Prefix)
-		}
-		return ce.Reply(ctx, render.New(fmt.Sprintf("Ended silence #%d; alerts it held back come out now.", n)))
-	},
+// unsilence ends a silence or maintenance window early.
+func (f *alertFamily) unsilence() *Command {
+	return &Command{
+		Name:    "unsilence",
+		Section: SectionAlerts,
+		Help:    "End a silence or maintenance window early",
+		Args:    "ID",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			if len(ce.Args) != 1 {
+				return UserErrorf("Usage: %sunsilence ID; %ssilences lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+			}
+			n, err := strconv.ParseInt(strings.TrimPrefix(ce.Args[0], "#"), 10, 64)
+			if err != nil {
+				return UserErrorf("%q is not a silence number; %ssilences lists them.", ce.Args[0], ce.proc.settings.Prefix)
+			}
+			s, err := f.alerts.Unsilence(ctx, n, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
+			if err != nil {
+				return err
+			}
+			if s == nil {
+				return UserErrorf("There is no silence #%d in force; %ssilences lists them.", n, ce.proc.settings.Prefix)
+			}
+			return ce.Reply(ctx, render.New(fmt.Sprintf("Ended silence #%d; alerts it held back come out now.", n)))
+		},
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/steward-bot/steward/approval"
 	"maps"
 	"slices"
 	"strings"
@@ -20,44 +21,64 @@ import (
 // is far below it.
 const summaryMaxEntries = 100_000
 
-// CommandSummary shows the summary the weekly report posts, for any span.
-var CommandSummary = &Command{
-	Name:    "summary",
-	Section: SectionDecisions,
-	Help:    "Sum up the decisions of the last days: who did what, what is still pending",
-	Args:    "[SPAN, default 7d]",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		span := 7 * 24 * time.Hour
-		if len(ce.Args) > 0 {
-			var err error
-			if span, err = parseAge(ce.Args[0]); err != nil {
+// Summaries sum up the decision log; the weekly report and !summary read the same.
+type Summaries struct {
+	// Prefix starts the commands the summary points to.
+	Prefix   string
+	Log      LogReader
+	Requests Requests
+	// Backups, when sets are configured, add how each stands.
+	Backups Backups
+	// Now is the clock (time.Now outside tests).
+	Now func() time.Time
+}
+
+// LogReader reads the decision log and checks that nobody rewrote it (state.Audit).
+type LogReader interface {
+	Find(ctx context.Context, f state.AuditFilter) ([]*state.AuditEntry, error)
+	Verify(ctx context.Context) (int, error)
+}
+
+// summaryCommand shows the summary the weekly report posts, for any span.
+func summaryCommand(summaries *Summaries) *Command {
+	return &Command{
+		Name:    "summary",
+		Section: SectionDecisions,
+		Help:    "Sum up the decisions of the last days: who did what, what is still pending",
+		Args:    "[SPAN, default 7d]",
+		Role:    RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			span := 7 * 24 * time.Hour
+			if len(ce.Args) > 0 {
+				var err error
+				if span, err = parseAge(ce.Args[0]); err != nil {
+					return err
+				}
+			}
+			msg, err := summaries.Summary(ctx, span)
+			if err != nil {
 				return err
 			}
-		}
-		msg, err := ce.proc.Summary(ctx, span)
-		if err != nil {
-			return err
-		}
-		return ce.Reply(ctx, msg)
-	},
+			return ce.Reply(ctx, msg)
+		},
+	}
 }
 
 // Summary sums up the decision log over the last span: what was run and by whom, what
 // was refused, how each approval request ended, what still waits, and whether the log
 // is intact.
-func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Message, error) {
-	now := p.now()
+func (p *Summaries) Summary(ctx context.Context, span time.Duration) (*render.Message, error) {
+	now := p.Now()
 	since := now.Add(-span)
-	entries, err := p.audit.Find(ctx, state.AuditFilter{Since: since, Limit: summaryMaxEntries})
+	entries, err := p.Log.Find(ctx, state.AuditFilter{Since: since, Limit: summaryMaxEntries})
 	if err != nil {
 		return nil, fmt.Errorf("read the decision log: %w", err)
 	}
-	requests, err := p.approvals.CreatedSince(ctx, since)
+	requests, err := p.Requests.CreatedSince(ctx, since)
 	if err != nil {
 		return nil, fmt.Errorf("read approval requests: %w", err)
 	}
-	open, err := p.approvals.InState(ctx, state.ApprovalOpen)
+	open, err := p.Requests.InState(ctx, state.ApprovalOpen)
 	if err != nil {
 		return nil, fmt.Errorf("read approval requests: %w", err)
 	}
@@ -101,7 +122,7 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 		msg.Heading(fmt.Sprintf("Approval requests (%d)", len(requests)))
 		items := make([]*render.Message, 0, len(requests))
 		for _, a := range requests {
-			votes, err := p.approvals.Votes(ctx, a.ID)
+			votes, err := p.Requests.Votes(ctx, a.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -119,9 +140,9 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 			case state.ApprovalExpired:
 				item.Text("expired unanswered")
 			default:
-				item.Text("approved by " + approverList(a, votes))
+				item.Text("approved by " + approval.Approvers(a, votes))
 				if a.State == state.ApprovalDone {
-					item.Text(", result: " + resultText(a))
+					item.Text(", result: " + approval.Result(a))
 				}
 			}
 			items = append(items, item)
@@ -136,10 +157,10 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 		for _, a := range open {
 			ids = append(ids, a.ID)
 		}
-		msg.Text(fmt.Sprintf("Still waiting for approval: %s (see ", strings.Join(ids, ", "))).Code(p.settings.Prefix + "pending").Text(").")
+		msg.Text(fmt.Sprintf("Still waiting for approval: %s (see ", strings.Join(ids, ", "))).Code(p.Prefix + "pending").Text(").")
 	}
 
-	checked, err := p.audit.Verify(ctx)
+	checked, err := p.Log.Verify(ctx)
 	var chainErr *state.ChainError
 	switch {
 	case errors.As(err, &chainErr):
@@ -149,8 +170,8 @@ func (p *Processor) Summary(ctx context.Context, span time.Duration) (*render.Me
 	default:
 		msg.Line().Text(fmt.Sprintf("The decision log's %d entries are intact.", checked))
 	}
-	if p.backups != nil && len(p.backups.Sets()) > 0 {
-		writeBackups(msg.Line().Text("Backups: "), p.backups.Overview(ctx), p.now())
+	if p.Backups != nil && len(p.Backups.Sets()) > 0 {
+		writeBackups(msg.Line().Text("Backups: "), p.Backups.Overview(ctx), p.Now())
 	}
 	return msg, nil
 }

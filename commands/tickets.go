@@ -17,8 +17,9 @@ import (
 	"github.com/steward-bot/steward/tickets"
 )
 
-// TicketDesk is what commands do with tickets (the bot's tickets desk).
-type TicketDesk interface {
+// Tickets are the members' requests and reports as the ticket commands use them
+// (tickets.Desk, through the bot).
+type Tickets interface {
 	Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *tickets.Quoted, room id.RoomID) (*state.Ticket, error)
 	Get(ctx context.Context, ticketID string) (*state.Ticket, error)
 	List(ctx context.Context, f state.TicketFilter) ([]*state.Ticket, error)
@@ -41,9 +42,9 @@ var matrixToEvent = regexp.MustCompile(`https://matrix\.to/#/((?:!|%21)[^/?\s]+)
 // reported finds the message a report points at: the one the command answers, or a
 // matrix.to link in its text; only the group room's messages count. nil when there is
 // none, or it can't be fetched (the report is filed anyway, with the text as given).
-func (p *Processor) reported(ctx context.Context, ce *Event, text string) *tickets.Quoted {
+func (f *ticketFamily) reported(ctx context.Context, ce *Event, text string) *tickets.Quoted {
 	room, eventID := id.RoomID(""), id.EventID("")
-	if ce.ReplyTo != "" && ce.RoomID == p.settings.GroupRoom {
+	if ce.ReplyTo != "" && ce.RoomID == ce.proc.settings.GroupRoom {
 		room, eventID = ce.RoomID, ce.ReplyTo
 	} else if m := matrixToEvent.FindStringSubmatch(text); m != nil {
 		r, err1 := url.PathUnescape(m[1])
@@ -53,10 +54,10 @@ func (p *Processor) reported(ctx context.Context, ce *Event, text string) *ticke
 		}
 		room, eventID = id.RoomID(r), id.EventID(e)
 	}
-	if eventID == "" || room != p.settings.GroupRoom {
+	if eventID == "" || room != ce.proc.settings.GroupRoom {
 		return nil
 	}
-	q, err := p.tickets.Fetch(ctx, room, eventID)
+	q, err := f.tickets.Fetch(ctx, room, eventID)
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Stringer("reported_event", eventID).Msg("Couldn't fetch a reported message")
 		return nil
@@ -66,38 +67,37 @@ func (p *Processor) reported(ctx context.Context, ce *Event, text string) *ticke
 
 // ticketCommand declares !request and !report: a member asks the admins, from the
 // group room (the text is not repeated there) or a private chat with Steward.
-func ticketCommand(name, kind, help, args string) *Command {
+func (f *ticketFamily) ticketCommand(name, kind, help, args string) *Command {
 	return &Command{
 		Name: name, Section: SectionGroup, Help: help, Args: args, Role: RoleMember, FreeText: true, Private: true,
 		Func: func(ctx context.Context, ce *Event) error {
-			p := ce.proc
-			if p.tickets == nil {
-				return Usagef("Tickets are not available.")
+			if f.tickets == nil {
+				return UserErrorf("Tickets are not available.")
 			}
 			text := strings.TrimSpace(ce.RawArgs)
 			category := ""
 			if kind == state.TicketReport {
-				if first, rest, ok := strings.Cut(text, " "); ok && slices.Contains(p.settings.TicketCategories, strings.ToLower(first)) {
+				if first, rest, ok := strings.Cut(text, " "); ok && slices.Contains(f.categories, strings.ToLower(first)) {
 					category, text = strings.ToLower(first), strings.TrimSpace(rest)
 				}
 			}
 			if text == "" {
-				return Usagef("Usage: %s%s %s", p.settings.Prefix, name, args)
+				return UserErrorf("Usage: %s%s %s", ce.proc.settings.Prefix, name, args)
 			}
 			// In the group room, a new private chat; in a private chat, that one
 			// (encrypted), where an open ticket takes it as one more message.
 			room := id.RoomID("")
-			if ce.RoomID != p.settings.GroupRoom && ce.RoomID != p.settings.AdminRoom {
+			if ce.RoomID != ce.proc.settings.GroupRoom && ce.RoomID != ce.proc.settings.AdminRoom {
 				if !ce.Encrypted {
-					return Usagef("This chat is not encrypted, so I take no tickets here. Send %s%s in the group room, and I'll open an encrypted chat with you.", p.settings.Prefix, name)
+					return UserErrorf("This chat is not encrypted, so I take no tickets here. Send %s%s in the group room, and I'll open an encrypted chat with you.", ce.proc.settings.Prefix, name)
 				}
 				room = ce.RoomID
-				open, err := p.tickets.InRoom(ctx, room)
+				open, err := f.tickets.InRoom(ctx, room)
 				if err != nil {
 					return err
 				}
 				if open != nil && open.Member == ce.Sender {
-					if err = p.tickets.FromMember(ctx, open, ce.EventID, text); err != nil {
+					if err = f.tickets.FromMember(ctx, open, ce.EventID, text); err != nil {
 						return err
 					}
 					return ce.Reply(ctx, render.New("Added to ticket ").Bold(open.ID).Text("."))
@@ -105,12 +105,12 @@ func ticketCommand(name, kind, help, args string) *Command {
 			}
 			var quoted *tickets.Quoted
 			if kind == state.TicketReport {
-				quoted = p.reported(ctx, ce, text)
+				quoted = f.reported(ctx, ce, text)
 			}
-			t, err := p.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, quoted, room)
+			t, err := f.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, quoted, room)
 			switch {
 			case errors.Is(err, tickets.ErrTooMany):
-				return Usagef("%s", tickets.TooManyMessage)
+				return UserErrorf("%s", tickets.TooManyMessage)
 			case err != nil:
 				return err
 			}
@@ -122,181 +122,199 @@ func ticketCommand(name, kind, help, args string) *Command {
 	}
 }
 
-// The members' commands.
-var (
-	CommandRequest = ticketCommand("request", state.TicketRequest, "Ask the admins for help, in a private chat", "TEXT")
-	CommandReport  = ticketCommand("report", state.TicketReport, "Report abuse to the admins, in a private chat (send it as a reply to the message, or paste its link)", "[CATEGORY] TEXT")
-)
+// ticketFamily is the commands that carry members' requests and reports to the admins
+// and the admins' answers back.
+type ticketFamily struct {
+	tickets Tickets
+	// categories are the kinds of abuse !report can name.
+	categories []string
+}
+
+// ticketCommands registers the ticket family with the ticket desk (nil when tickets
+// are off: the commands then say so) and the categories a report may name.
+func ticketCommands(tickets Tickets, categories []string) []*Command {
+	f := &ticketFamily{tickets: tickets, categories: categories}
+	return []*Command{
+		f.ticketCommand("request", state.TicketRequest, "Ask the admins for help, in a private chat", "TEXT"),
+		f.ticketCommand("report", state.TicketReport, "Report abuse to the admins, in a private chat (send it as a reply to the message, or paste its link)", "[CATEGORY] TEXT"),
+		f.list(), f.take(), f.close(), f.note(), f.sign(),
+	}
+}
 
 // ticketArg finds the ticket an admin named by ID, or the ticket of the thread the
 // command was sent in.
-func (p *Processor) ticketArg(ctx context.Context, ce *Event, arg string) (*state.Ticket, error) {
+func (f *ticketFamily) ticketArg(ctx context.Context, ce *Event, arg string) (*state.Ticket, error) {
 	if arg == "" {
-		t, err := p.tickets.ByThread(ctx, ce.ThreadRoot)
+		t, err := f.tickets.ByThread(ctx, ce.ThreadRoot)
 		if err != nil {
 			return nil, err
 		}
 		if t == nil {
-			return nil, Usagef("Send this in a ticket's thread, or name the ticket.")
+			return nil, UserErrorf("Send this in a ticket's thread, or name the ticket.")
 		}
 		return t, nil
 	}
-	t, err := p.tickets.Get(ctx, strings.ToUpper(arg))
+	t, err := f.tickets.Get(ctx, strings.ToUpper(arg))
 	if err != nil {
 		return nil, err
 	}
 	if t == nil {
-		return nil, Usagef("There is no ticket %q. %stickets lists them.", arg, p.settings.Prefix)
+		return nil, UserErrorf("There is no ticket %q. %stickets lists them.", arg, ce.proc.settings.Prefix)
 	}
 	return t, nil
 }
 
-// CommandTickets lists tickets: all of them for the admins, their own for a member
+// list lists tickets: all of them for the admins, their own for a member
 // (in their private chat only, so nobody else reads it over their shoulder).
-var CommandTickets = &Command{
-	Name:    "tickets",
-	Section: SectionGroup,
-	Help:    "List tickets: the admins see open, mine or all; a member sees their own",
-	Args:    "[open|mine|all]",
-	Role:    RoleMember,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		if p.tickets == nil {
-			return Usagef("Tickets are not available.")
-		}
-		f := state.TicketFilter{State: state.TicketOpen}
-		switch {
-		case ce.RoomID == p.settings.AdminRoom && ce.Role == RoleAdmin:
-			switch strings.Join(ce.Args, " ") {
-			case "", "open":
-			case "mine":
-				f.Assignee = ce.Sender
-			case "all":
-				f.State = ""
-			default:
-				return Usagef("Usage: %stickets [open|mine|all]", p.settings.Prefix)
+func (f *ticketFamily) list() *Command {
+	return &Command{
+		Name:    "tickets",
+		Section: SectionGroup,
+		Help:    "List tickets: the admins see open, mine or all; a member sees their own",
+		Args:    "[open|mine|all]",
+		Role:    RoleMember,
+		Func: func(ctx context.Context, ce *Event) error {
+			if f.tickets == nil {
+				return UserErrorf("Tickets are not available.")
 			}
-		case ce.RoomID == p.settings.GroupRoom || ce.RoomID == p.settings.AdminRoom:
-			return Usagef("Send %stickets in your private chat with me: your tickets are nobody else's business.", p.settings.Prefix)
-		default:
-			f.Member = ce.Sender
-		}
-		list, err := p.tickets.List(ctx, f)
-		if err != nil {
-			return err
-		}
-		if len(list) == 0 {
-			return ce.Reply(ctx, render.New("No tickets."))
-		}
-		now := p.now()
-		rows := make([][]string, 0, len(list))
-		admin := f.Member == ""
-		for _, t := range list {
-			row := []string{t.ID, t.Kind, t.State, roundDuration(now.Sub(t.CreatedAt))}
-			if admin {
-				assignee := "–"
-				if t.Assignee != "" {
-					assignee = t.Assignee.String()
+			filter := state.TicketFilter{State: state.TicketOpen}
+			switch {
+			case ce.RoomID == ce.proc.settings.AdminRoom && ce.Role == RoleAdmin:
+				switch strings.Join(ce.Args, " ") {
+				case "", "open":
+				case "mine":
+					filter.Assignee = ce.Sender
+				case "all":
+					filter.State = ""
+				default:
+					return UserErrorf("Usage: %stickets [open|mine|all]", ce.proc.settings.Prefix)
 				}
-				row = append(row, t.Member.String(), assignee)
+			case ce.RoomID == ce.proc.settings.GroupRoom || ce.RoomID == ce.proc.settings.AdminRoom:
+				return UserErrorf("Send %stickets in your private chat with me: your tickets are nobody else's business.", ce.proc.settings.Prefix)
+			default:
+				filter.Member = ce.Sender
 			}
-			rows = append(rows, row)
-		}
-		header := []string{"ID", "Kind", "State", "Age"}
-		if admin {
-			header = append(header, "Member", "Taken by")
-		}
-		return ce.Reply(ctx, render.New(fmt.Sprintf("%d tickets:", len(list))).Line().Table(header, rows))
-	},
+			list, err := f.tickets.List(ctx, filter)
+			if err != nil {
+				return err
+			}
+			if len(list) == 0 {
+				return ce.Reply(ctx, render.New("No tickets."))
+			}
+			now := ce.proc.now()
+			rows := make([][]string, 0, len(list))
+			admin := filter.Member == ""
+			for _, t := range list {
+				row := []string{t.ID, t.Kind, t.State, roundDuration(now.Sub(t.CreatedAt))}
+				if admin {
+					assignee := "–"
+					if t.Assignee != "" {
+						assignee = t.Assignee.String()
+					}
+					row = append(row, t.Member.String(), assignee)
+				}
+				rows = append(rows, row)
+			}
+			header := []string{"ID", "Kind", "State", "Age"}
+			if admin {
+				header = append(header, "Member", "Taken by")
+			}
+			return ce.Reply(ctx, render.New(fmt.Sprintf("%d tickets:", len(list))).Line().Table(header, rows))
+		},
+	}
 }
 
-// CommandTake assigns a ticket to the admin who takes it.
-var CommandTake = &Command{
-	Name: "take", Section: SectionGroup, Help: "Take a ticket: say you handle it", Args: "[ID]", Role: RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		if len(ce.Args) > 1 {
-			return Usagef("Usage: %stake [ID]", p.settings.Prefix)
-		}
-		t, err := p.ticketArg(ctx, ce, strings.Join(ce.Args, ""))
-		if err != nil {
-			return err
-		}
-		if err = p.tickets.Take(ctx, t, ce.Sender); errors.Is(err, tickets.ErrClosed) {
-			return Usagef("Ticket %s is closed.", t.ID)
-		} else if err != nil {
-			return err
-		}
-		return ce.Reply(ctx, render.New("👀 ").Pill(ce.Sender).Text(" takes ticket "+t.ID+"."))
-	},
+// take assigns a ticket to the admin who takes it.
+func (f *ticketFamily) take() *Command {
+	return &Command{
+		Name: "take", Section: SectionGroup, Help: "Take a ticket: say you handle it", Args: "[ID]", Role: RoleAdmin,
+		Func: func(ctx context.Context, ce *Event) error {
+			if len(ce.Args) > 1 {
+				return UserErrorf("Usage: %stake [ID]", ce.proc.settings.Prefix)
+			}
+			t, err := f.ticketArg(ctx, ce, strings.Join(ce.Args, ""))
+			if err != nil {
+				return err
+			}
+			if err = f.tickets.Take(ctx, t, ce.Sender); errors.Is(err, tickets.ErrClosed) {
+				return UserErrorf("Ticket %s is closed.", t.ID)
+			} else if err != nil {
+				return err
+			}
+			return ce.Reply(ctx, render.New("👀 ").Pill(ce.Sender).Text(" takes ticket "+t.ID+"."))
+		},
+	}
 }
 
-// CommandClose closes a ticket with the admins' decision; the member is told.
-var CommandClose = &Command{
-	Name: "close", Section: SectionGroup, Help: "Close a ticket with a decision; the member is told", Args: "ID DECISION...",
-	Role: RoleAdmin, FreeText: true,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		ticketID, decision, _ := strings.Cut(strings.TrimSpace(ce.RawArgs), " ")
-		decision = strings.TrimSpace(decision)
-		if ticketID == "" || decision == "" {
-			return Usagef("Usage: %sclose ID DECISION, like %sclose K7QM warned the sender", p.settings.Prefix, p.settings.Prefix)
-		}
-		t, err := p.ticketArg(ctx, ce, ticketID)
-		if err != nil {
-			return err
-		}
-		if err = p.tickets.Close(ctx, t, ce.Sender, decision); errors.Is(err, tickets.ErrClosed) {
-			return Usagef("Ticket %s is closed already.", t.ID)
-		} else if err != nil {
-			return err
-		}
-		return ce.Reply(ctx, render.New("✅ Closed ticket "+t.ID+"; ").Pill(t.Member).Text(" is told the decision."))
-	},
+// close closes a ticket with the admins' decision; the member is told.
+func (f *ticketFamily) close() *Command {
+	return &Command{
+		Name: "close", Section: SectionGroup, Help: "Close a ticket with a decision; the member is told", Args: "ID DECISION...",
+		Role: RoleAdmin, FreeText: true,
+		Func: func(ctx context.Context, ce *Event) error {
+			ticketID, decision, _ := strings.Cut(strings.TrimSpace(ce.RawArgs), " ")
+			decision = strings.TrimSpace(decision)
+			if ticketID == "" || decision == "" {
+				return UserErrorf("Usage: %sclose ID DECISION, like %sclose K7QM warned the sender", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
+			}
+			t, err := f.ticketArg(ctx, ce, ticketID)
+			if err != nil {
+				return err
+			}
+			if err = f.tickets.Close(ctx, t, ce.Sender, decision); errors.Is(err, tickets.ErrClosed) {
+				return UserErrorf("Ticket %s is closed already.", t.ID)
+			} else if err != nil {
+				return err
+			}
+			return ce.Reply(ctx, render.New("✅ Closed ticket "+t.ID+"; ").Pill(t.Member).Text(" is told the decision."))
+		},
+	}
 }
 
 // threadWords reads a command that takes TEXT in a ticket's thread: the ticket and
 // the text.
-func (p *Processor) threadWords(ctx context.Context, ce *Event) (*state.Ticket, string, error) {
+func (f *ticketFamily) threadWords(ctx context.Context, ce *Event) (*state.Ticket, string, error) {
 	text := strings.TrimSpace(ce.RawArgs)
 	if text == "" {
-		return nil, "", Usagef("Usage: %s%s TEXT, in a ticket's thread", p.settings.Prefix, ce.Command.Name)
+		return nil, "", UserErrorf("Usage: %s%s TEXT, in a ticket's thread", ce.proc.settings.Prefix, ce.Command.Name)
 	}
-	t, err := p.ticketArg(ctx, ce, "")
+	t, err := f.ticketArg(ctx, ce, "")
 	return t, text, err
 }
 
-// CommandNote keeps a note on a ticket among the admins.
-var CommandNote = &Command{
-	Name: "note", Section: SectionGroup, Help: "In a ticket's thread: a note among admins, not sent to the member", Args: "TEXT",
-	Role: RoleAdmin, FreeText: true,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		t, text, err := p.threadWords(ctx, ce)
-		if err != nil {
-			return err
-		}
-		if err = p.tickets.Note(ctx, t, ce.Sender, ce.EventID, text); err != nil {
-			return err
-		}
-		return ce.Reply(ctx, render.New("Noted on ticket "+t.ID+" (the member does not see it)."))
-	},
+// note keeps a note on a ticket among the admins.
+func (f *ticketFamily) note() *Command {
+	return &Command{
+		Name: "note", Section: SectionGroup, Help: "In a ticket's thread: a note among admins, not sent to the member", Args: "TEXT",
+		Role: RoleAdmin, FreeText: true,
+		Func: func(ctx context.Context, ce *Event) error {
+			t, text, err := f.threadWords(ctx, ce)
+			if err != nil {
+				return err
+			}
+			if err = f.tickets.Note(ctx, t, ce.Sender, ce.EventID, text); err != nil {
+				return err
+			}
+			return ce.Reply(ctx, render.New("Noted on ticket "+t.ID+" (the member does not see it)."))
+		},
+	}
 }
 
-// CommandSign answers a ticket's member with the admin's name, where the thread's
+// sign answers a ticket's member with the admin's name, where the thread's
 // plain messages reach the member as Steward's.
-var CommandSign = &Command{
-	Name: "sign", Section: SectionGroup, Help: "In a ticket's thread: answer the member with your name on it", Args: "TEXT",
-	Role: RoleAdmin, FreeText: true,
-	Func: func(ctx context.Context, ce *Event) error {
-		p := ce.proc
-		t, text, err := p.threadWords(ctx, ce)
-		if err != nil {
-			return err
-		}
-		if err = p.tickets.Answer(ctx, t, ce.Sender, ce.EventID, text, true); err != nil {
-			return err
-		}
-		return ce.Reply(ctx, render.New("Sent to the member of ticket "+t.ID+", signed."))
-	},
+func (f *ticketFamily) sign() *Command {
+	return &Command{
+		Name: "sign", Section: SectionGroup, Help: "In a ticket's thread: answer the member with your name on it", Args: "TEXT",
+		Role: RoleAdmin, FreeText: true,
+		Func: func(ctx context.Context, ce *Event) error {
+			t, text, err := f.threadWords(ctx, ce)
+			if err != nil {
+				return err
+			}
+			if err = f.tickets.Answer(ctx, t, ce.Sender, ce.EventID, text, true); err != nil {
+				return err
+			}
+			return ce.Reply(ctx, render.New("Sent to the member of ticket "+t.ID+", signed."))
+		},
+	}
 }

@@ -107,7 +107,7 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
 	if err == nil {
 		// Which commands exist is the command package's knowledge, so policy.commands
 		// is checked against it here rather than in config.
-		if err = commands.Builtin().Tighten(cfg.Policy.Commands); err == nil {
+		if err = commands.Builtin(commands.Features{}).Tighten(cfg.Policy.Commands); err == nil {
 			return cfg, true
 		}
 		fmt.Fprintf(stderr, "%s has problems:\n", path)

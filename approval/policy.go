@@ -1,0 +1,130 @@
+// Package approval is the stage between a command's dispatch and its action: a command
+// that changes things waits here until enough admins agree, and runs exactly once
+// when they do. Policy says how much agreement a command needs; Engine asks the
+// admins, counts their answers, closes what expires and, after a restart, finishes
+// what a stop left half-done.
+package approval
+
+import (
+	"fmt"
+
+	"github.com/steward-bot/steward/config"
+)
+
+// Kind is how much agreement a command needs before it runs.
+type Kind int
+
+// The kinds, from the loosest to the strictest. Default is the zero value of a
+// declaration that does not choose: read-only commands get None, destructive ones
+// SecondAdmin (see Declared).
+const (
+	Default Kind = iota
+	None
+	Confirm
+	SecondAdmin
+	Quorum
+)
+
+// Policy is a command's approval policy, as declared with the command or tightened in
+// config (policy.commands).
+type Policy struct {
+	Kind Kind
+	// N is how many admins other than the requester must approve, for Quorum.
+	N int
+}
+
+// ParsePolicy reads a policy as written in config: none, confirm, second_admin or
+// quorum:N. The grammar (and its messages) is config's, so that a config check and a
+// reload say the same thing about the same text.
+func ParsePolicy(s string) (Policy, error) {
+	kind, n, err := config.ParsePolicy(s)
+	if err != nil {
+		return Policy{}, err
+	}
+	switch kind {
+	case config.PolicyNone:
+		return Policy{Kind: None}, nil
+	case config.PolicyConfirm:
+		return Policy{Kind: Confirm}, nil
+	case config.PolicySecondAdmin:
+		return Policy{Kind: SecondAdmin}, nil
+	default:
+		return Policy{Kind: Quorum, N: n}, nil
+	}
+}
+
+// UnmarshalText lets a policy be a YAML (or any text) value directly, with
+// ParsePolicy's grammar and messages.
+func (p *Policy) UnmarshalText(text []byte) error {
+	parsed, err := ParsePolicy(string(text))
+	if err != nil {
+		return err
+	}
+	*p = parsed
+	return nil
+}
+
+// MarshalText writes p the way config reads it back.
+func (p Policy) MarshalText() ([]byte, error) {
+	return []byte(p.String()), nil
+}
+
+// String is the policy as config writes it; Default reads as none, which is what a
+// command that declares nothing and changes nothing runs under.
+func (p Policy) String() string {
+	switch p.Kind {
+	case Confirm:
+		return "confirm"
+	case SecondAdmin:
+		return "second_admin"
+	case Quorum:
+		return fmt.Sprintf("quorum:%d", p.N)
+	default:
+		return "none"
+	}
+}
+
+// Needs returns how many approvals the policy takes and whether the requester's own
+// approval is one of them.
+func (p Policy) Needs() (approvals int, selfCounts bool) {
+	switch p.Kind {
+	case Confirm:
+		return 1, true
+	case SecondAdmin:
+		return 1, false
+	case Quorum:
+		return p.N, false
+	default:
+		return 0, false
+	}
+}
+
+// LooserThan reports whether p guards less than q, so that config, which may only
+// tighten a command, can refuse it. second_admin and quorum:1 are equally strict.
+func (p Policy) LooserThan(q Policy) bool {
+	return p.strictness() < q.strictness()
+}
+
+func (p Policy) strictness() int {
+	approvals, selfCounts := p.Needs()
+	if selfCounts {
+		return 1
+	}
+	if approvals == 0 {
+		return 0
+	}
+	return approvals + 1
+}
+
+// Declared fills in the default of a command's declaration: a command that chooses no
+// policy needs none unless it is destructive, and then a second admin's approval.
+func Declared(p Policy, destructive bool) Policy {
+	switch {
+	case p.Kind != Default:
+		return p
+	case destructive:
+		return Policy{Kind: SecondAdmin}
+	default:
+		return Policy{Kind: None}
+	}
+}

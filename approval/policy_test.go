@@ -1,0 +1,114 @@
+package approval_test
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/steward-bot/steward/approval"
+)
+
+func TestParsePolicy(t *testing.T) {
+	tests := []struct {
+		in         string
+		want       approval.Policy
+		approvals  int
+		selfCounts bool
+		err        string
+	}{
+		{in: "none", want: approval.Policy{Kind: approval.None}},
+		{in: "confirm", want: approval.Policy{Kind: approval.Confirm}, approvals: 1, selfCounts: true},
+		{in: "second_admin", want: approval.Policy{Kind: approval.SecondAdmin}, approvals: 1},
+		{in: "quorum:1", want: approval.Policy{Kind: approval.Quorum, N: 1}, approvals: 1},
+		{in: "quorum:3", want: approval.Policy{Kind: approval.Quorum, N: 3}, approvals: 3},
+		{in: "quorum:0", err: "out of range"},
+		{in: "quorum:21", err: "out of range"},
+		{in: "Second_Admin", err: `did you mean "second_admin"`},
+		{in: "always", err: "not a policy"},
+		{in: "", err: "no policy given"},
+	}
+	for _, tt := range tests {
+		got, err := approval.ParsePolicy(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParsePolicy(%q) = %v, %v; want an error saying %q", tt.in, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParsePolicy(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+			continue
+		}
+		if approvals, selfCounts := got.Needs(); approvals != tt.approvals || selfCounts != tt.selfCounts {
+			t.Errorf("%s needs %d approvals (requester counts: %v), want %d (%v)", tt.in, approvals, selfCounts, tt.approvals, tt.selfCounts)
+		}
+		if got.String() != tt.in {
+			t.Errorf("%q reads back as %q", tt.in, got.String())
+		}
+	}
+}
+
+// TestPolicyStrictness: config may only tighten a command, so the order that decides
+// "looser" must put second_admin and quorum:1 level, and confirm between none and them.
+func TestPolicyStrictness(t *testing.T) {
+	order := []string{"none", "confirm", "second_admin", "quorum:2", "quorum:3"}
+	for i, a := range order {
+		for j, b := range order {
+			pa, _ := approval.ParsePolicy(a)
+			pb, _ := approval.ParsePolicy(b)
+			if got, want := pa.LooserThan(pb), i < j; got != want {
+				t.Errorf("%s looser than %s = %v, want %v", a, b, got, want)
+			}
+		}
+	}
+	one, _ := approval.ParsePolicy("quorum:1")
+	second := approval.Policy{Kind: approval.SecondAdmin}
+	if one.LooserThan(second) || second.LooserThan(one) {
+		t.Errorf("quorum:1 and second_admin are not equally strict")
+	}
+}
+
+func TestDeclared(t *testing.T) {
+	tests := []struct {
+		declared    approval.Policy
+		destructive bool
+		want        string
+	}{
+		{declared: approval.Policy{}, destructive: false, want: "none"},
+		{declared: approval.Policy{}, destructive: true, want: "second_admin"},
+		{declared: approval.Policy{Kind: approval.None}, destructive: true, want: "none"},
+		{declared: approval.Policy{Kind: approval.Confirm}, want: "confirm"},
+		{declared: approval.Policy{Kind: approval.Quorum, N: 2}, destructive: true, want: "quorum:2"},
+	}
+	for _, tt := range tests {
+		if got := approval.Declared(tt.declared, tt.destructive).String(); got != tt.want {
+			t.Errorf("Declared(%+v, %v) = %s, want %s", tt.declared, tt.destructive, got, tt.want)
+		}
+	}
+}
+
+// TestPolicyYAML: a policy is a YAML value of its own, read with ParsePolicy's grammar
+// and its messages.
+func TestPolicyYAML(t *testing.T) {
+	var doc struct {
+		Commands map[string]approval.Policy `yaml:"commands"`
+	}
+	if err := yaml.Unmarshal([]byte("commands:\n  restart: quorum:2\n  announce: confirm\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Commands["restart"]; got != (approval.Policy{Kind: approval.Quorum, N: 2}) {
+		t.Errorf("restart: %+v, want quorum:2", got)
+	}
+	if got := doc.Commands["announce"]; got != (approval.Policy{Kind: approval.Confirm}) {
+		t.Errorf("announce: %+v, want confirm", got)
+	}
+	err := yaml.Unmarshal([]byte("commands:\n  restart: Second_Admin\n"), &doc)
+	if err == nil || !strings.Contains(err.Error(), `did you mean "second_admin"`) {
+		t.Errorf("error %v, want one suggesting second_admin", err)
+	}
+	out, err := yaml.Marshal(map[string]approval.Policy{"restart": {Kind: approval.Quorum, N: 3}})
+	if err != nil || strings.TrimSpace(string(out)) != "restart: quorum:3" {
+		t.Errorf("Marshal = %q, %v", out, err)
+	}
+}
