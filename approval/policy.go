@@ -7,8 +7,9 @@ package approval
 
 import (
 	"fmt"
-
-	"github.com/steward-bot/steward/config"
+	"strconv"
+	"strings"
+	"unicode"
 )
 
 // Kind is how much agreement a command needs before it runs.
@@ -33,24 +34,65 @@ type Policy struct {
 	N int
 }
 
-// ParsePolicy reads a policy as written in config: none, confirm, second_admin or
-// quorum:N. The grammar (and its messages) is config's, so that a config check and a
-// reload say the same thing about the same text.
+// MaxQuorum is the largest N in "quorum:N"; no group of friends has more admins than
+// that, so a larger N is a typo.
+const MaxQuorum = 20
+
+// Forms lists the policies ParsePolicy accepts, for messages that tell someone what to
+// write.
+var Forms = fmt.Sprintf("none, confirm, second_admin or quorum:N with N from 1 to %d", MaxQuorum)
+
+// ParsePolicy reads a policy as written in config (policy.commands): none, confirm,
+// second_admin or quorum:N with N from 1 to MaxQuorum. Its errors are plain enough to
+// show to the person who wrote s, and suggest the policy meant when only case, spaces
+// or dashes are off; the file must still say exactly what is meant.
 func ParsePolicy(s string) (Policy, error) {
-	kind, n, err := config.ParsePolicy(s)
-	if err != nil {
-		return Policy{}, err
+	if p, ok := parse(s); ok {
+		return p, nil
 	}
-	switch kind {
-	case config.PolicyNone:
-		return Policy{Kind: None}, nil
-	case config.PolicyConfirm:
-		return Policy{Kind: Confirm}, nil
-	case config.PolicySecondAdmin:
-		return Policy{Kind: SecondAdmin}, nil
-	default:
-		return Policy{Kind: Quorum, N: n}, nil
+	if s == "" {
+		return Policy{}, fmt.Errorf("no policy given; use %s", Forms)
 	}
+	if rest, isQuorum := strings.CutPrefix(s, "quorum:"); isQuorum && rest != "" &&
+		strings.Trim(rest, "0123456789") == "" {
+		return Policy{}, fmt.Errorf("%s is out of range: N must be from 1 to %d", s, MaxQuorum)
+	}
+	for _, space := range []rune{-1, '_'} { // "quorum: 2", "second admin"
+		loose := strings.Map(func(r rune) rune {
+			switch {
+			case unicode.IsSpace(r):
+				return space
+			case r == '-':
+				return '_'
+			}
+			return unicode.ToLower(r)
+		}, strings.TrimSpace(s))
+		if p, ok := parse(loose); ok {
+			return Policy{}, fmt.Errorf("not a policy: %q (did you mean %q?)", s, p)
+		}
+	}
+	return Policy{}, fmt.Errorf("not a policy: %q; use %s", s, Forms)
+}
+
+// parse is ParsePolicy without the explanations.
+func parse(s string) (Policy, bool) {
+	switch s {
+	case "none":
+		return Policy{Kind: None}, true
+	case "confirm":
+		return Policy{Kind: Confirm}, true
+	case "second_admin":
+		return Policy{Kind: SecondAdmin}, true
+	}
+	rest, ok := strings.CutPrefix(s, "quorum:")
+	if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" {
+		return Policy{}, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || n > MaxQuorum {
+		return Policy{}, false
+	}
+	return Policy{Kind: Quorum, N: n}, true
 }
 
 // UnmarshalText lets a policy be a YAML (or any text) value directly, with

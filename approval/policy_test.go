@@ -49,6 +49,40 @@ func TestParsePolicy(t *testing.T) {
 	}
 }
 
+// TestParsePolicyMessages: a refused policy says what is wrong in words its writer
+// can act on, and suggests the policy meant when only case, spaces or dashes are off.
+func TestParsePolicyMessages(t *testing.T) {
+	cases := []struct{ in, err string }{
+		{"quorum:20", ""},
+		{"quorum:21", "quorum:21 is out of range: N must be from 1 to 20"},
+		{"quorum:0", "quorum:0 is out of range"},
+		{"quorum:-2", `not a policy: "quorum:-2"; use none, confirm, second_admin or quorum:N with N from 1 to 20`},
+		{"quorum:+2", `not a policy: "quorum:+2"`},
+		{"quorum:two", `not a policy: "quorum:two"`},
+		{"quorum:", `not a policy: "quorum:"`},
+		{"quorum", `not a policy: "quorum"`},
+		{"quorum: 2", `not a policy: "quorum: 2" (did you mean "quorum:2"?)`},
+		{"Quorum:2", `(did you mean "quorum:2"?)`},
+		{"CONFIRM", `not a policy: "CONFIRM" (did you mean "confirm"?)`},
+		{" none", `(did you mean "none"?)`},
+		{"second admin", `(did you mean "second_admin"?)`},
+		{"Second-Admin", `(did you mean "second_admin"?)`},
+		{"always", `not a policy: "always"; use none, confirm`},
+		{"", "no policy given; use none, confirm, second_admin or quorum:N"},
+	}
+	for _, c := range cases {
+		got, err := approval.ParsePolicy(c.in)
+		switch {
+		case c.err == "" && (err != nil || got != approval.Policy{Kind: approval.Quorum, N: approval.MaxQuorum}):
+			t.Errorf("ParsePolicy(%q) = %+v, %v; want quorum:%d", c.in, got, err, approval.MaxQuorum)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("ParsePolicy(%q) = %+v, %v; want an error containing %q", c.in, got, err, c.err)
+		case c.err != "" && got != approval.Policy{}:
+			t.Errorf("ParsePolicy(%q) = %+v with an error; want the zero Policy", c.in, got)
+		}
+	}
+}
+
 // TestPolicyStrictness: config may only tighten a command, so the order that decides
 // "looser" must put second_admin and quorum:1 level, and confirm between none and them.
 func TestPolicyStrictness(t *testing.T) {

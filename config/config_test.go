@@ -1085,53 +1085,6 @@ func TestPolicyCommands(t *testing.T) {
 	}
 }
 
-func TestParsePolicy(t *testing.T) {
-	cases := []struct {
-		in   string
-		kind string
-		n    int
-		err  string // substring of the error, when s is refused
-	}{
-		{in: "none", kind: PolicyNone},
-		{in: "confirm", kind: PolicyConfirm},
-		{in: "second_admin", kind: PolicySecondAdmin},
-		{in: "quorum:1", kind: PolicyQuorum, n: 1},
-		{in: "quorum:20", kind: PolicyQuorum, n: MaxQuorum},
-		{in: "quorum:21", err: "quorum:21 is out of range: N must be from 1 to 20"},
-		{in: "quorum:0", err: "quorum:0 is out of range"},
-		{in: "quorum:-2", err: `not a policy: "quorum:-2"; use none, confirm, second_admin or quorum:N with N from 1 to 20`},
-		{in: "quorum:+2", err: `not a policy: "quorum:+2"`},
-		{in: "quorum:two", err: `not a policy: "quorum:two"`},
-		{in: "quorum:", err: `not a policy: "quorum:"`},
-		{in: "quorum", err: `not a policy: "quorum"`},
-		{in: "quorum: 2", err: `not a policy: "quorum: 2" (did you mean "quorum:2"?)`},
-		{in: "Quorum:2", err: `(did you mean "quorum:2"?)`},
-		{in: "CONFIRM", err: `not a policy: "CONFIRM" (did you mean "confirm"?)`},
-		{in: " none", err: `(did you mean "none"?)`},
-		{in: "second admin", err: `(did you mean "second_admin"?)`},
-		{in: "Second-Admin", err: `(did you mean "second_admin"?)`},
-		{in: "always", err: `not a policy: "always"; use none, confirm`},
-		{in: "", err: "no policy given; use none, confirm, second_admin or quorum:N"},
-	}
-	for _, c := range cases {
-		t.Run(c.in, func(t *testing.T) {
-			kind, n, err := ParsePolicy(c.in)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("ParsePolicy(%q) = %q, %d, %v; want an error containing %q", c.in, kind, n, err, c.err)
-				}
-				if kind != "" || n != 0 {
-					t.Errorf("ParsePolicy(%q) = %q, %d with an error; want \"\", 0", c.in, kind, n)
-				}
-				return
-			}
-			if err != nil || kind != c.kind || n != c.n {
-				t.Errorf("ParsePolicy(%q) = %q, %d, %v; want %q, %d", c.in, kind, n, err, c.kind, c.n)
-			}
-		})
-	}
-}
-
 func TestWeeklySummary(t *testing.T) {
 	cases := []struct {
 		name     string

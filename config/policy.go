@@ -4,22 +4,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode"
-)
 
-// The kinds of approval policy ParsePolicy returns, from least to most strict.
-const (
-	PolicyNone        = "none"         // runs at once
-	PolicyConfirm     = "confirm"      // any admin confirms, the requester included
-	PolicySecondAdmin = "second_admin" // one admin other than the requester approves
-	PolicyQuorum      = "quorum"       // N admins other than the requester approve
+	"github.com/steward-bot/steward/approval"
 )
-
-// MaxQuorum is the largest N in "quorum:N"; no group of friends has more
-// admins than that, so a larger N is a typo.
-const MaxQuorum = 20
 
 // Policy lets the admins ask for more approval than the built-in policy of a
 // command requires, and sets how long approval requests stay open. It can
@@ -27,7 +15,7 @@ const MaxQuorum = 20
 type Policy struct {
 	// Commands tightens the approval policy of single commands, by command
 	// name (without the prefix): none, confirm, second_admin or quorum:N, as
-	// read by ParsePolicy.
+	// read by approval.ParsePolicy.
 	Commands map[string]string `yaml:"commands"`
 	// ApprovalTTL is how long an approval request stays open: long enough to
 	// reach a phone, short enough that a forgotten request cannot be
@@ -48,71 +36,6 @@ type Policy struct {
 // Policy built in code).
 func (p Policy) CommandLine(name string) int { return p.lines[name] }
 
-// ParsePolicy reads an approval policy as written in policy.commands: none,
-// confirm, second_admin or quorum:N with N from 1 to MaxQuorum. It returns
-// the kind (PolicyNone, PolicyConfirm, PolicySecondAdmin or PolicyQuorum)
-// and, for a quorum, N; n is 0 for the other kinds. Its errors are plain
-// enough to show to the person who wrote s.
-func ParsePolicy(s string) (kind string, n int, err error) {
-	kind, n, ok := parsePolicy(s)
-	switch {
-	case ok:
-		return kind, n, nil
-	case s == "":
-		return "", 0, fmt.Errorf("no policy given; use %s", policyForms)
-	}
-	if rest, isQuorum := strings.CutPrefix(s, PolicyQuorum+":"); isQuorum && rest != "" &&
-		strings.Trim(rest, "0123456789") == "" {
-		return "", 0, fmt.Errorf("%s is out of range: N must be from 1 to %d", s, MaxQuorum)
-	}
-	// Case, spaces and dashes are forgiven in the suggestion only: the file
-	// should say exactly what is meant.
-	for _, space := range []rune{-1, '_'} { // "quorum: 2", "second admin"
-		loose := strings.Map(func(r rune) rune {
-			switch {
-			case unicode.IsSpace(r):
-				return space
-			case r == '-':
-				return '_'
-			}
-			return unicode.ToLower(r)
-		}, strings.TrimSpace(s))
-		if kind, n, ok := parsePolicy(loose); ok {
-			return "", 0, fmt.Errorf("not a policy: %q (did you mean %q?)", s, formatPolicy(kind, n))
-		}
-	}
-	return "", 0, fmt.Errorf("not a policy: %q; use %s", s, policyForms)
-}
-
-// policyForms lists the policies ParsePolicy accepts, for its messages; its
-// 20 is MaxQuorum.
-const policyForms = "none, confirm, second_admin or quorum:N with N from 1 to 20"
-
-// parsePolicy is ParsePolicy without the explanations.
-func parsePolicy(s string) (kind string, n int, ok bool) {
-	switch s {
-	case PolicyNone, PolicyConfirm, PolicySecondAdmin:
-		return s, 0, true
-	}
-	rest, ok := strings.CutPrefix(s, PolicyQuorum+":")
-	if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" {
-		return "", 0, false
-	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || n < 1 || n > MaxQuorum {
-		return "", 0, false
-	}
-	return PolicyQuorum, n, true
-}
-
-// formatPolicy writes a policy the way ParsePolicy reads it.
-func formatPolicy(kind string, n int) string {
-	if kind == PolicyQuorum {
-		return fmt.Sprintf("%s:%d", kind, n)
-	}
-	return kind
-}
-
 // checkPolicy validates the policy section against the admins configured,
 // and keeps the lines of its commands for CommandLine.
 func (v *validator) checkPolicy(c *Config) {
@@ -130,19 +53,19 @@ func (v *validator) checkPolicy(c *Config) {
 		}
 		v.checkCommandName(key, name, c.Matrix.CommandPrefix)
 
-		kind, n, err := ParsePolicy(p.Commands[name])
+		policy, err := approval.ParsePolicy(p.Commands[name])
 		switch {
 		case err != nil && p.Commands[name] == "":
-			v.invalid(key, fmt.Sprintf("needs a policy (%s); leave the command out to keep its built-in policy", policyForms))
+			v.invalid(key, fmt.Sprintf("needs a policy (%s); leave the command out to keep its built-in policy", approval.Forms))
 		case err != nil:
 			v.invalid(key, err.Error())
 		case others < 0 || fallback:
 			// No admins is reported at matrix.admins; a single admin
 			// was allowed to confirm alone.
-		case kind == PolicySecondAdmin && others == 0:
+		case policy.Kind == approval.SecondAdmin && others == 0:
 			v.invalid(key, "second_admin needs an admin besides the one asking, but matrix.admins lists only one; "+
 				"add one, or set policy.allow_single_admin: true to let a single admin confirm alone")
-		case kind == PolicyQuorum && n > others:
+		case policy.Kind == approval.Quorum && policy.N > others:
 			have := fmt.Sprintf("only %d other admins are", others)
 			switch others {
 			case 0:
@@ -150,7 +73,7 @@ func (v *validator) checkPolicy(c *Config) {
 			case 1:
 				have = "only 1 other admin is"
 			}
-			msg := fmt.Sprintf("%s needs %d admins besides the one asking, but %s configured in matrix.admins", p.Commands[name], n, have)
+			msg := fmt.Sprintf("%s needs %d admins besides the one asking, but %s configured in matrix.admins", p.Commands[name], policy.N, have)
 			if others == 0 {
 				msg += "; add some, or set policy.allow_single_admin: true to let a single admin confirm alone"
 			}
