@@ -10,6 +10,7 @@ import (
 	"maunium.net/go/mautrix"
 
 	"github.com/steward-bot/steward/render"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -95,7 +96,7 @@ func (b *Bot) keepAnchored(ctx context.Context) {
 		if err = b.anchorHead(ctx, &last); err != nil {
 			log.Err(err).Msg("Failed to anchor the decision log's head")
 		}
-		if !sleep(ctx, anchorEvery, nil) {
+		if !service.Sleep(ctx, anchorEvery, nil) {
 			// Run stops ctx once the last commands have finished: anchor the final
 			// head, on a short context of its own.
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -24,6 +24,7 @@ import (
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/render"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -84,15 +85,14 @@ type Bot struct {
 	// baseCtx is Run's context, for mautrix callbacks that are not given one (the
 	// decryption error callback).
 	baseCtx context.Context
-	// workCtx is the context commands run on: it outlives Run's by the few seconds a
+	// work runs the commands: it outlives the input loops by the few seconds a
 	// shutdown gives them to finish.
-	workCtx context.Context
+	work *service.Work
 
 	inboxWake  chan struct{}
 	outboxWake chan struct{}
 	// firstSync is closed once the first sync of this run has been handled.
 	firstSync chan struct{}
-	running   sync.WaitGroup
 }
 
 // DatabaseFile is the name of Steward's database inside data_dir.
@@ -211,87 +211,75 @@ func (b *Bot) Run(ctx context.Context) error {
 
 	// Commands run on their own context so that a shutdown lets them finish and record
 	// their outcome instead of being cut off half-way.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	b.workCtx = workCtx
+	b.work = service.NewWork(ctx)
+	workCtx := b.work.Context()
 	if err := b.reportInterrupted(workCtx); err != nil {
 		return err
 	}
-	b.recoverUpdates(workCtx)
+	settled := b.recoverUpdates(workCtx)
 	b.recoverBackupRuns(workCtx)
 	if err := b.proc.Resume(workCtx); err != nil {
 		return fmt.Errorf("resume approvals: %w", err)
 	}
-	pollCtx, stopPolling := context.WithCancel(ctx)
-	senderStopped := make(chan struct{})
-	go func() {
-		defer close(senderStopped)
-		b.sendOutbox(workCtx)
-	}()
-	anchorStopped := make(chan struct{})
-	go func() {
-		defer close(anchorStopped)
-		b.checkDecisionLog(workCtx)
-		b.keepAnchored(workCtx)
-	}()
-	go b.expireApprovals(pollCtx)
-	go b.postWeeklySummaries(pollCtx)
-	go b.postDailyDigests(pollCtx)
-	go b.announceHandovers(pollCtx)
-	go b.checkUpdates(pollCtx)
-	go b.backups.scheduler.Run(pollCtx)
-	go b.remindTickets(pollCtx)
-	go b.reloadOnSignal(pollCtx)
-	monitorStopped := make(chan struct{})
-	go func() {
-		defer close(monitorStopped)
-		b.runMonitor(pollCtx)
-	}()
-	inboxStopped := b.runInbox(pollCtx, workCtx)
+
+	// Shut down in order: take no new input, let running commands finish, give the
+	// outbox a moment to deliver their replies (what it can't send now stays queued for
+	// the next start), and only then let the deferred closes run.
+	input := []service.Service{
+		service.Func("sync", b.sync),
+		service.Loop("inbox", b.runInbox),
+		service.Loop("monitor", b.runMonitor),
+		service.Loop("escalation", b.alerts.Escalate),
+		service.Loop("update checks", b.checkUpdates),
+		service.Loop("backup checks and drills", b.backups.scheduler.Run),
+		service.Loop("weekly summary", b.postWeeklySummaries),
+		service.Loop("daily digest", b.postDailyDigests),
+		service.Loop("handover announcements", b.announceHandovers),
+		service.Loop("approval expiry", b.expireApprovals),
+		service.Loop("ticket reminders", b.remindTickets),
+		service.Loop("reload on SIGHUP", b.reloadOnSignal),
+	}
+	output := []service.Service{
+		service.Loop("outbox", b.sendOutbox),
+		service.Loop("decision-log anchor", func(ctx context.Context) {
+			b.checkDecisionLog(ctx)
+			b.keepAnchored(ctx)
+		}),
+	}
+	if !settled {
+		output = append(output, service.Loop("update recovery", b.retryRecoverUpdates))
+	}
+	return service.Run(ctx,
+		service.Stage{Name: "input", Services: input, Then: func() {
+			if !b.work.Wait(commandGrace) {
+				b.log.Warn().Msg("Commands still running at shutdown; they will be reported as interrupted on the next start")
+			}
+			b.drainOutbox(workCtx, outboxGrace)
+		}},
+		service.Stage{Name: "output", Services: output, Then: b.work.Stop},
+	)
+}
+
+// How long a shutdown waits for running commands, then for the outbox to deliver what
+// they queued.
+const (
+	commandGrace = 10 * time.Second
+	outboxGrace  = 5 * time.Second
+)
+
+// sync hands the messages an earlier run kept for their keys back to the crypto
+// helper, then follows the homeserver until ctx ends.
+func (b *Bot) sync(ctx context.Context) error {
 	if err := b.retryUndecrypted(ctx); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to retry messages waiting for their keys")
 	}
-
-	err := b.syncLoop(ctx)
-	// Shut down in order: take no new commands, let running ones finish, give the
-	// outbox a moment to deliver their replies (what it can't send now stays queued for
-	// the next start), and only then let the deferred closes run.
-	stopPolling()
-	<-inboxStopped
-	<-monitorStopped
-	b.waitForCommands(10 * time.Second)
-	b.drainOutbox(workCtx, 5*time.Second)
-	stopWork()
-	<-senderStopped
-	<-anchorStopped
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	return b.syncLoop(ctx)
 }
 
 // background runs a long command (an approved update) apart from the room's queue;
 // a shutdown waits for it as for any running command.
 func (b *Bot) background(fn func(ctx context.Context)) {
-	b.running.Add(1)
-	go func() {
-		defer b.running.Done()
-		fn(b.workCtx)
-	}()
-}
-
-// waitForCommands waits up to limit for running commands.
-func (b *Bot) waitForCommands(limit time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		b.running.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		b.log.Warn().Msg("Commands still running at shutdown; they will be reported as interrupted on the next start")
-	}
+	b.work.Go(fn)
 }
 
 // resolveRooms turns the configured admin and group rooms into room IDs.
@@ -362,7 +350,7 @@ func (b *Bot) expireApprovals(ctx context.Context) {
 		} else if !next.IsZero() {
 			wait = min(wait, max(time.Until(next), 0))
 		}
-		if !sleep(ctx, wait, nil) {
+		if !service.Sleep(ctx, wait, nil) {
 			return
 		}
 		if err := b.proc.ExpireDue(ctx); err != nil && ctx.Err() == nil {

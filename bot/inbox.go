@@ -15,79 +15,80 @@ import (
 // runInbox runs recorded commands: one at a time per room, so commands given in a room
 // take effect in the order they were given (a stop before a start), and rooms do not
 // wait for each other. Each command is claimed (marked started, committed) before it
-// runs, so a restart never runs it a second time. Commands run on workCtx; pollCtx only
-// stops the loop from taking new ones. The returned channel closes when the loop has
-// stopped taking commands.
-func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		log := zerolog.Ctx(pollCtx)
-		finished := make(chan id.RoomID, 16)
-		busy := make(map[id.RoomID]bool)
-		for {
-			entries, err := b.db.Inbox.InState(workCtx, state.InboxReceived)
-			if err != nil {
-				log.Err(err).Msg("Failed to read the inbox")
+// runs, so a restart never runs it a second time. Commands run on the work context; ctx
+// only stops the loop from taking new ones.
+func (b *Bot) runInbox(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	workCtx := b.work.Context()
+	finished := make(chan id.RoomID, 16)
+	busy := make(map[id.RoomID]bool)
+	for {
+		entries, err := b.db.Inbox.InState(workCtx, state.InboxReceived)
+		if err != nil {
+			log.Err(err).Msg("Failed to read the inbox")
+		}
+		held := make(map[id.RoomID]bool) // rooms whose next command could not be claimed
+		for _, entry := range entries {
+			if ctx.Err() != nil {
+				return
 			}
-			held := make(map[id.RoomID]bool) // rooms whose next command could not be claimed
-			for _, entry := range entries {
-				if pollCtx.Err() != nil {
-					return
-				}
-				if busy[entry.RoomID] || held[entry.RoomID] {
-					continue
-				}
-				claimed, err := b.db.Inbox.Claim(workCtx, entry.EventID)
-				if err != nil {
-					// Keep the room's order: nothing after this one runs before it.
-					log.Err(err).Msg("Failed to claim command")
-					held[entry.RoomID] = true
-					continue
-				} else if !claimed {
-					continue
-				}
-				crashPoint("command-claimed")
-				busy[entry.RoomID] = true
-				b.running.Add(1)
-				in := inputOf(entry)
-				if in.ReceivedAt.Before(b.startedAt) {
-					// Recorded by a run that stopped before running it: it reaches
-					// Steward only now, and is judged stale or not as of now.
-					in.ReceivedAt = time.Now()
-				}
-				go func() {
-					defer func() { b.running.Done(); finished <- entry.RoomID }()
-					var outcome string
-					switch entry.Kind {
-					case state.InboxReaction:
-						outcome = b.proc.HandleReaction(workCtx, in, entry.RelatesTo)
-					case state.InboxRelay:
-						outcome = b.relay(workCtx, entry)
-					default:
-						outcome = b.proc.Handle(workCtx, in)
-					}
-					crashPoint("command-answered")
-					if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
-						log.Err(err).Msg("Failed to mark command done")
-					} else if entry.Kind == state.InboxRelay || b.proc.IsPrivate(entry.RoomID, entry.Body) {
-						if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {
-							log.Err(err).Msg("Failed to forget a ticket message's text")
-						}
+			if busy[entry.RoomID] || held[entry.RoomID] {
+				continue
+			}
+			claimed, err := b.db.Inbox.Claim(workCtx, entry.EventID)
+			if err != nil {
+				// Keep the room's order: nothing after this one runs before it.
+				log.Err(err).Msg("Failed to claim command")
+				held[entry.RoomID] = true
+				continue
+			} else if !claimed {
+				continue
+			}
+			crashPoint("command-claimed")
+			busy[entry.RoomID] = true
+			in := inputOf(entry)
+			if in.ReceivedAt.Before(b.startedAt) {
+				// Recorded by a run that stopped before running it: it reaches
+				// Steward only now, and is judged stale or not as of now.
+				in.ReceivedAt = time.Now()
+			}
+			b.work.Go(func(workCtx context.Context) {
+				// The loop may have stopped by now; finished has room for every
+				// command it started only while it runs, so never block on it.
+				defer func() {
+					select {
+					case finished <- entry.RoomID:
+					case <-ctx.Done():
 					}
 				}()
-			}
-			select {
-			case <-pollCtx.Done():
-				return
-			case room := <-finished:
-				delete(busy, room)
-			case <-b.inboxWake:
-			case <-time.After(30 * time.Second):
-			}
+				var outcome string
+				switch entry.Kind {
+				case state.InboxReaction:
+					outcome = b.proc.HandleReaction(workCtx, in, entry.RelatesTo)
+				case state.InboxRelay:
+					outcome = b.relay(workCtx, entry)
+				default:
+					outcome = b.proc.Handle(workCtx, in)
+				}
+				crashPoint("command-answered")
+				if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
+					log.Err(err).Msg("Failed to mark command done")
+				} else if entry.Kind == state.InboxRelay || b.proc.IsPrivate(entry.RoomID, entry.Body) {
+					if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {
+						log.Err(err).Msg("Failed to forget a ticket message's text")
+					}
+				}
+			})
 		}
-	}()
-	return stopped
+		select {
+		case <-ctx.Done():
+			return
+		case room := <-finished:
+			delete(busy, room)
+		case <-b.inboxWake:
+		case <-time.After(30 * time.Second):
+		}
+	}
 }
 
 func inputOf(e *state.InboxEntry) *commands.Input {

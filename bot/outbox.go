@@ -16,6 +16,7 @@ import (
 
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/render"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -176,7 +177,7 @@ func (s *outboxSender) run(ctx context.Context) {
 			log.Err(err).Msg("Failed to read the outbox")
 		}
 		if msg == nil {
-			if !sleep(ctx, s.poll, s.wakeup) {
+			if !service.Sleep(ctx, s.poll, s.wakeup) {
 				return
 			}
 			continue
@@ -204,7 +205,7 @@ func (s *outboxSender) run(ctx context.Context) {
 		}
 		if err = s.outbox.MarkSending(ctx, msg.ID); err != nil {
 			log.Err(err).Msg("Failed to mark message sending")
-			if !sleep(ctx, backoff, nil) {
+			if !service.Sleep(ctx, backoff, nil) {
 				return
 			}
 			continue
@@ -240,7 +241,7 @@ func (s *outboxSender) run(ctx context.Context) {
 		if wait >= backoff {
 			backoff = min(backoff*2, 30*time.Second)
 		}
-		if !sleep(ctx, wait, nil) {
+		if !service.Sleep(ctx, wait, nil) {
 			return
 		}
 	}
@@ -311,20 +312,6 @@ func retryAfter(httpErr mautrix.HTTPError, fallback time.Duration) time.Duration
 		return time.Duration(secs) * time.Second
 	}
 	return fallback
-}
-
-// sleep waits for d, a signal on wakeup (may be nil) or the end of ctx; it returns false
-// when ctx ended.
-func sleep(ctx context.Context, d time.Duration, wakeup chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-wakeup:
-	}
-	return true
 }
 
 // onOwnEvent notices Steward's own messages coming back, in the sync or in history

@@ -241,8 +241,10 @@ func inboxEntryOf(evt *event.Event, body string) *state.InboxEntry {
 // decrypted, so a command is never silently lost. The group room is left alone: most of
 // what is said there is not for Steward. It says so at most once an hour per sender.
 func (b *Bot) onDecryptError(evt *event.Event, err error) {
-	if errors.Is(err, context.Canceled) {
-		return // shutting down: the message stays kept and is retried at the next start
+	if errors.Is(err, context.Canceled) || b.baseCtx.Err() != nil {
+		// Shutting down (the crypto helper's waits for keys end with "no session"
+		// then): the message stays kept and is retried at the next start.
+		return
 	}
 	b.log.Warn().Err(err).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Msg("Failed to decrypt message")
 	b.forgetUndecrypted(b.baseCtx, evt.ID)

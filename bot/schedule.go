@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/steward-bot/steward/service"
 )
 
 // scheduleGrace is how late a scheduled report is still worth posting: one whose time
@@ -35,7 +37,7 @@ func (b *Bot) runSchedule(ctx context.Context, s schedule) {
 		if err := b.postSlot(ctx, s, slot, now); err != nil && ctx.Err() == nil {
 			log.Err(err).Msg("Failed to post a scheduled report")
 		}
-		if !sleep(ctx, min(time.Until(slot.Add(s.period)), time.Hour), nil) {
+		if !service.Sleep(ctx, min(time.Until(slot.Add(s.period)), time.Hour), nil) {
 			return
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/render"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 	"github.com/steward-bot/steward/tickets"
 )
@@ -267,7 +268,7 @@ func (b *Bot) remindTickets(ctx context.Context) {
 		log.Warn().Int("tickets", n).Msg("Closed tickets a stop left without their rooms")
 	}
 	var scrubbed time.Time
-	for sleep(ctx, 15*time.Second, nil) {
+	for service.Sleep(ctx, 15*time.Second, nil) {
 		if err := b.tickets.Remind(ctx); err != nil && ctx.Err() == nil {
 			log.Err(err).Msg("Failed to remind of tickets' deadlines")
 		}

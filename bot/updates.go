@@ -10,6 +10,7 @@ import (
 
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/render"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -40,7 +41,7 @@ func (b *Bot) checkUpdates(ctx context.Context) {
 		// refuses writes does not make Steward ask the registries nonstop.
 		last = max(last, lastTry)
 		if wait := time.Until(time.UnixMilli(last).Add(every)); wait > 0 {
-			if !sleep(ctx, min(wait, time.Hour), nil) {
+			if !service.Sleep(ctx, min(wait, time.Hour), nil) {
 				return
 			}
 			continue
@@ -99,34 +100,35 @@ func (b *Bot) reportUpdates(ctx context.Context) error {
 
 // recoverUpdates puts right the container updates a stop cut short, before anything
 // else runs, and tells the admin room what it did. After a reboot the Docker Engine
-// may come up after Steward: it is given about a minute, then tried again in the
-// background every minute until the interrupted updates are settled.
-func (b *Bot) recoverUpdates(ctx context.Context) {
+// may come up after Steward: it is given about a minute, and reports whether the
+// interrupted updates are settled; if not, retryRecoverUpdates goes on in the
+// background.
+func (b *Bot) recoverUpdates(ctx context.Context) (settled bool) {
 	log := zerolog.Ctx(ctx)
 	wait := 2 * time.Second
 	for attempt := 0; ; attempt++ {
 		jobs, err := b.updaters.Recover(ctx)
 		b.reportRecovered(ctx, jobs)
 		if err == nil {
-			return
+			return true
 		}
 		log.Warn().Err(err).Msg("Can't settle interrupted container updates yet")
-		if attempt == 5 {
-			go func() {
-				for sleep(ctx, time.Minute, nil) {
-					jobs, err := b.updaters.Recover(ctx)
-					b.reportRecovered(ctx, jobs)
-					if err == nil {
-						return
-					}
-				}
-			}()
-			return
-		}
-		if !sleep(ctx, wait, nil) {
-			return
+		if attempt == 5 || !service.Sleep(ctx, wait, nil) {
+			return false
 		}
 		wait *= 2
+	}
+}
+
+// retryRecoverUpdates tries to settle the interrupted updates every minute until they
+// are.
+func (b *Bot) retryRecoverUpdates(ctx context.Context) {
+	for service.Sleep(ctx, time.Minute, nil) {
+		jobs, err := b.updaters.Recover(ctx)
+		b.reportRecovered(ctx, jobs)
+		if err == nil {
+			return
+		}
 	}
 }
 
