@@ -84,10 +84,13 @@ func (b *Bot) anchorHead(ctx context.Context, last *logHead) error {
 	return nil
 }
 
-// keepAnchored checks the anchor, then keeps it up to date until ctx ends, and once
-// more at the end, so a clean stop leaves the exact head anchored.
-func (b *Bot) keepAnchored(ctx context.Context) {
+// KeepAnchored verifies the decision log and checks it against its anchor, then keeps
+// the anchor up to date until ctx ends, and once more at the end, so a clean stop
+// leaves the exact head anchored. It runs beside everything else: a long log must not
+// delay the start.
+func (b *Bot) KeepAnchored(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
+	b.checkDecisionLog(ctx)
 	last, err := b.checkAnchor(ctx)
 	if err != nil {
 		log.Err(err).Msg("Failed to check the decision log against its anchor")
@@ -97,8 +100,8 @@ func (b *Bot) keepAnchored(ctx context.Context) {
 			log.Err(err).Msg("Failed to anchor the decision log's head")
 		}
 		if !service.Sleep(ctx, anchorEvery, nil) {
-			// Run stops ctx once the last commands have finished: anchor the final
-			// head, on a short context of its own.
+			// The shutdown stops ctx once the last commands have finished: anchor
+			// the final head, on a short context of its own.
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err = b.anchorHead(final, &last); err != nil {
@@ -106,5 +109,27 @@ func (b *Bot) keepAnchored(ctx context.Context) {
 			}
 			return
 		}
+	}
+}
+
+// checkDecisionLog verifies the decision log's hash chain at start and tells the admin
+// room when someone has edited, removed or reordered entries behind Steward's back.
+func (b *Bot) checkDecisionLog(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	checked, err := b.db.Audit.Verify(ctx)
+	var chainErr *state.ChainError
+	switch {
+	case errors.As(err, &chainErr):
+		log.Error().Int64("entry_id", chainErr.EntryID).Str("reason", chainErr.Reason).Msg("The decision log's hash chain is broken")
+		msg := render.New("").Bold("The decision log has been tampered with.").
+			Text(fmt.Sprintf(" Entry %d: %s. The %d entries before it are intact. Someone with access to the server changed Steward's database: check who, and run ", chainErr.EntryID, chainErr.Reason, checked)).
+			Code("steward audit verify").Text(" there.")
+		if err = b.Send(ctx, b.adminRoom, msg.Notice()); err != nil {
+			log.Err(err).Msg("Failed to queue the broken-log alert")
+		}
+	case err != nil:
+		log.Err(err).Msg("Failed to verify the decision log")
+	default:
+		log.Info().Int("entries", checked).Msg("Decision log verified")
 	}
 }

@@ -14,13 +14,10 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
-
-var _ commands.Messenger = (*Bot)(nil)
 
 // outboxPoll is how often an idle sender looks for messages queued by another process
 // (steward notify).
@@ -95,6 +92,16 @@ func (b *Bot) queueRelated(ctx context.Context, roomID id.RoomID, evtType event.
 	return relatedID, err
 }
 
+// Notice queues msg for roomID as a notice, notifying mentions: how the features tell
+// a room something that answers no one.
+func (b *Bot) Notice(ctx context.Context, roomID id.RoomID, msg *render.Message, mentions ...id.UserID) error {
+	content := msg.Notice()
+	if len(mentions) > 0 {
+		content.Mentions = &event.Mentions{UserIDs: mentions}
+	}
+	return b.Send(ctx, roomID, content)
+}
+
 // Send queues content for roomID. It returns once the message is durably queued; the
 // outbox sender delivers it, in order, whenever the homeserver takes it.
 func (b *Bot) Send(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent) error {
@@ -110,10 +117,10 @@ func (b *Bot) queue(ctx context.Context, roomID id.RoomID, content *event.Messag
 	return msgID, err
 }
 
-// sendOutbox delivers queued messages one at a time, oldest first. A message that fails
+// SendOutbox delivers queued messages one at a time, oldest first. A message that fails
 // because the homeserver is away or rate-limiting stays at the head of the queue, so
 // nothing overtakes it and nothing is dropped.
-func (b *Bot) sendOutbox(ctx context.Context) {
+func (b *Bot) SendOutbox(ctx context.Context) {
 	sender := &outboxSender{client: b.client, outbox: b.db.Outbox, wakeup: b.outboxWake, poll: outboxPoll,
 		synced: b.firstSync, onRefused: b.reportRefused}
 	sender.run(ctx)
@@ -137,8 +144,8 @@ func (b *Bot) reportRefused(ctx context.Context, msg *state.OutboxMessage, err e
 	}
 }
 
-// drainOutbox gives the sender up to limit to empty the queue at shutdown.
-func (b *Bot) drainOutbox(ctx context.Context, limit time.Duration) {
+// DrainOutbox gives the sender up to limit to empty the queue at shutdown.
+func (b *Bot) DrainOutbox(ctx context.Context, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		n, err := b.db.Outbox.Queued(ctx)
@@ -212,7 +219,7 @@ func (s *outboxSender) run(ctx context.Context) {
 		}
 		resp, err := s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
 		if err == nil {
-			crashPoint("message-sent")
+			CrashPoint("message-sent")
 			if err = s.outbox.MarkSent(ctx, msg.ID, resp.EventID); err != nil {
 				log.Err(err).Msg("Failed to mark message sent")
 			}

@@ -12,12 +12,9 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
-
-var _ commands.Rooms = (*Bot)(nil)
 
 // IsJoined reports whether userID is joined to roomID, from the synced room state.
 func (b *Bot) IsJoined(ctx context.Context, roomID id.RoomID, userID id.UserID) bool {
@@ -55,7 +52,7 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 		if err := b.join(ctx, evt.RoomID); err != nil {
 			log.Err(err).Msg("Failed to join a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
-		} else if encrypted, _ := b.IsEncrypted(ctx, evt.RoomID); !encrypted || !b.isPrivate(ctx, evt.RoomID, evt.Sender) {
+		} else if encrypted, _ := b.IsEncrypted(ctx, evt.RoomID); !encrypted || !b.IsPrivateChat(ctx, evt.RoomID, evt.Sender) {
 			// Answers meant for the member must not reach anyone else, nor the
 			// server in clear text.
 			entry.Outcome, entry.Detail = state.OutcomeRefused, "a direct chat that is not encrypted, or has other people in it"
@@ -156,7 +153,7 @@ func (b *Bot) record(ctx context.Context, evt *event.Event, entry *state.InboxEn
 		markBatchFailed(ctx)
 		return
 	}
-	crashPoint("command-recorded")
+	CrashPoint("command-recorded")
 	if isNew {
 		markBatchRecorded(ctx)
 		wake(b.inboxWake)
@@ -171,7 +168,7 @@ func (b *Bot) reactionOf(ctx context.Context, evt *event.Event) *state.InboxEntr
 		return nil
 	}
 	rel := evt.Content.AsReaction().RelatesTo
-	if !commands.WantsReaction(rel.Key) || rel.Type != event.RelAnnotation || rel.EventID == "" {
+	if !b.handler.WantsReaction(rel.Key) || rel.Type != event.RelAnnotation || rel.EventID == "" {
 		return nil
 	}
 	if isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
@@ -199,10 +196,10 @@ func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry
 	content.RemoveReplyFallback()
 	threadRoot := content.RelatesTo.GetThreadParent()
 	var entry *state.InboxEntry
-	isCommand := b.proc.IsCommand(content.Body)
+	isCommand := b.handler.IsCommand(content.Body)
 	if !b.isOurRoom(evt.RoomID) {
 		// In a member's private chat, "!!! he threatened me" is a message to carry.
-		isCommand = b.proc.IsKnownCommand(content.Body)
+		isCommand = b.handler.IsKnownCommand(content.Body)
 	}
 	if isCommand {
 		entry = inboxEntryOf(evt, content.Body)

@@ -143,7 +143,7 @@ func (b *Bot) handleBatch(ctx context.Context, resp *mautrix.RespSync, since str
 		return errors.New("an event of the batch could not be recorded")
 	}
 	if handled.recorded.Load() {
-		crashPoint("batch-handled")
+		CrashPoint("batch-handled")
 	}
 	return b.db.KV.Set(ctx, state.KeyNextBatch, resp.NextBatch)
 }

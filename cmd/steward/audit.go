@@ -31,7 +31,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	if fs.Parse(args[1:]) != nil {
 		return 2
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, _, ok := loadConfig(*path, stderr)
 	if !ok {
 		return 1
 	}

@@ -1,5 +1,5 @@
-// Command steward runs the Steward Matrix bot and its operator tools. This file only
-// wires packages together: parse flags, load config, set up logging, start the bot.
+// Command steward runs the Steward Matrix bot and its operator tools. This file parses
+// flags and runs the subcommands; wire.go builds the running Steward from its parts.
 package main
 
 import (
@@ -102,30 +102,25 @@ func flagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 }
 
 // loadConfig loads the config and prints every problem with its key.
-func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
-	cfg, err := config.Load(path)
+func loadConfig(path string, stderr io.Writer) (*config.Config, *commands.Registry, bool) {
+	cfg, registry, err := readConfig(path)
 	if err == nil {
-		// Which commands exist is the command package's knowledge, so policy.commands
-		// is checked against it here rather than in config.
-		if err = commands.Builtin().Tighten(cfg.Policy.Commands); err == nil {
-			return cfg, true
-		}
-		fmt.Fprintf(stderr, "%s has problems:\n", path)
-		for line := range strings.SplitSeq(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "  %s\n", line)
-		}
-		return nil, false
+		return cfg, registry, true
 	}
 	var problems *config.Problems
-	if errors.As(err, &problems) {
+	switch {
+	case errors.As(err, &problems):
 		fmt.Fprintf(stderr, "%s has %d problem(s):\n", path, len(*problems))
-		for _, p := range *problems {
-			fmt.Fprintf(stderr, "  %s\n", p.String())
-		}
-	} else {
+	case errors.As(err, new(policyProblems)):
+		fmt.Fprintf(stderr, "%s has problems:\n", path)
+	default:
 		fmt.Fprintf(stderr, "steward: %v\n", err)
+		return nil, nil, false
 	}
-	return nil, false
+	for _, line := range problemLines(err) {
+		fmt.Fprintf(stderr, "  %s\n", line)
+	}
+	return nil, nil, false
 }
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
@@ -133,7 +128,7 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if fs.Parse(args) != nil {
 		return 2
 	}
-	if _, ok := loadConfig(*path, stderr); !ok {
+	if _, _, ok := loadConfig(*path, stderr); !ok {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s is valid\n", *path)
@@ -155,16 +150,16 @@ func newLogger(cfg *config.Config, out io.Writer) zerolog.Logger {
 
 func cmdRun(args []string, stderr io.Writer) int {
 	fs, path := flagSet("run", stderr)
-	var opts bot.Options
+	var opts runOptions
 	fs.BoolVar(&opts.ResetCrossSigning, "reset-cross-signing", false, "create new cross-signing keys when the recovery key file is lost")
 	if fs.Parse(args) != nil {
 		return 2
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, registry, ok := loadConfig(*path, stderr)
 	if !ok {
 		return 1
 	}
-	opts.ConfigPath = *path
+	opts.configPath = *path
 	log := newLogger(cfg, stderr)
 	log.Info().Str("version", buildVersion()).Str("config", *path).Msg("Starting Steward")
 
@@ -173,15 +168,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	opts.ReloadSignals = hup
+	opts.reloadSignals = hup
 	// Everything Steward writes (database, keys) is for its eyes only.
 	syscall.Umask(0o077)
-	b, err := bot.New(ctx, cfg, opts, log)
-	if err != nil {
-		log.Err(err).Msg("Failed to start")
-		return 1
-	}
-	if err = b.Run(ctx); err != nil {
+	if err := serve(ctx, cfg, registry, opts, log); err != nil {
 		log.Err(err).Msg("Steward stopped with an error")
 		if errors.Is(err, bot.ErrDeviceGone) {
 			return exitNeedsOperator
@@ -202,7 +192,7 @@ func cmdNotify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "steward notify: the text to send is missing")
 		return 2
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, _, ok := loadConfig(*path, stderr)
 	if !ok {
 		return 1
 	}
