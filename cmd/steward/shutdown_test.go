@@ -49,9 +49,10 @@ func (b *lockedBuffer) waitForLog(t *testing.T, offset int, limit time.Duration,
 	t.Fatalf("Steward did not log %q within %s", needles, limit)
 }
 
-// ownFrame matches a stack frame in Steward's own code, but not in the test's helpers
-// (the testbed's clients keep syncing between the runs).
-var ownFrame = regexp.MustCompile(`(?m)^(github\.com/steward-bot/steward/(bot|service|monitor|dockerctl|backup|tickets|commands|state|render|redact|config)\.|main\.)`)
+// ownFrame matches a stack frame in Steward's own code, or a goroutine Steward's code
+// started, but not the test's helpers (the testbed's clients keep syncing between the
+// runs).
+var ownFrame = regexp.MustCompile(`(?m)^(created by )?github\.com/steward-bot/steward/(cmd/steward|bot|service|monitor|dockerctl|backup|tickets|commands|approval|state|render|redact|config)\.`)
 
 // leftOver returns the stacks of the goroutines that run Steward's code, except the
 // test's own.
@@ -60,7 +61,7 @@ func leftOver() []string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var left []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		if ownFrame.MatchString(g) && !strings.Contains(g, "main.TestStartStop") && !strings.Contains(g, "testing.tRunner") {
+		if ownFrame.MatchString(g) && !strings.Contains(g, "steward.leftOver(") {
 			left = append(left, g)
 		}
 	}
@@ -142,6 +143,7 @@ func TestStartStop(t *testing.T) {
 		if len(left) > 0 {
 			t.Fatalf("run %d: %d goroutine(s) still run Steward's code after it returned, its database closed:\n%s", run, len(left), strings.Join(left, "\n\n"))
 		}
+		t.Logf("run %d: answered, reloaded and stopped with nothing left running", run)
 	}
 	if text := logs.String(); strings.Contains(text, "database is closed") {
 		t.Errorf("something used the database after it was closed:\n%s", text)
