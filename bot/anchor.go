@@ -66,7 +66,7 @@ func (b *Bot) checkAnchor(ctx context.Context) (anchored logHead, err error) {
 		}); err != nil {
 			return err
 		}
-		return b.Send(ctx, b.adminRoom, msg.Notice())
+		return b.outbox.Send(ctx, b.adminRoom, msg.Notice())
 	})
 }
 
@@ -124,7 +124,7 @@ func (b *Bot) checkDecisionLog(ctx context.Context) {
 		msg := render.New("").Bold("The decision log has been tampered with.").
 			Text(fmt.Sprintf(" Entry %d: %s. The %d entries before it are intact. Someone with access to the server changed Steward's database: check who, and run ", chainErr.EntryID, chainErr.Reason, checked)).
 			Code("steward audit verify").Text(" there.")
-		if err = b.Send(ctx, b.adminRoom, msg.Notice()); err != nil {
+		if err = b.outbox.Send(ctx, b.adminRoom, msg.Notice()); err != nil {
 			log.Err(err).Msg("Failed to queue the broken-log alert")
 		}
 	case err != nil:

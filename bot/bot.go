@@ -64,8 +64,8 @@ type Bot struct {
 	// decryption error callback).
 	baseCtx context.Context
 
-	inboxWake  chan struct{}
-	outboxWake chan struct{}
+	outbox    *Outbox
+	inboxWake chan struct{}
 	// firstSync is closed once the first sync of this run has been handled.
 	firstSync chan struct{}
 }
@@ -85,8 +85,8 @@ func New(cfg *config.Config, db *state.DB, work *service.Work, opts Options, log
 		work:          work,
 		decryptWarned: make(map[id.UserID]time.Time),
 		pending:       make(map[id.EventID]struct{}),
+		outbox:        &Outbox{store: db.Outbox, wake: make(chan struct{}, 1)},
 		inboxWake:     make(chan struct{}, 1),
-		outboxWake:    make(chan struct{}, 1),
 		firstSync:     make(chan struct{}),
 		startedAt:     time.Now(),
 	}
@@ -102,6 +102,7 @@ func (b *Bot) Connect(ctx context.Context) error {
 	if err := b.resolveRooms(ctx); err != nil {
 		return err
 	}
+	b.outbox.client, b.outbox.synced, b.outbox.adminRoom = b.client, b.firstSync, b.adminRoom
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEventType(event.StateMember, guarded("member", b.onMember))
 	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))
@@ -121,6 +122,9 @@ func (b *Bot) Close() error {
 	}
 	return b.crypto.Close()
 }
+
+// Outbox is where the features queue what Steward says.
+func (b *Bot) Outbox() *Outbox { return b.outbox }
 
 // UserID is Steward's own Matrix ID.
 func (b *Bot) UserID() id.UserID { return b.client.UserID }

@@ -47,15 +47,15 @@ func (b *Bot) OpenDirect(ctx context.Context, member id.UserID, name string) (id
 
 // PostInThread queues msg for roomID, inside the thread that queued message threadMsg
 // starts when threadMsg > 0, notifying mentions; it returns the message's outbox ID.
-func (b *Bot) PostInThread(ctx context.Context, roomID id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error) {
+func (o *Outbox) PostInThread(ctx context.Context, roomID id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error) {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{UserIDs: mentions}
 	if threadMsg == 0 {
-		return b.queue(ctx, roomID, content, "")
+		return o.queue(ctx, roomID, content, "")
 	}
 	// The thread's root is filled in when this is sent (resolveRelation).
 	content.RelatesTo = &event.RelatesTo{Type: event.RelThread, IsFallingBack: true, InReplyTo: &event.InReplyTo{}}
-	return b.queueRelated(ctx, roomID, event.EventMessage, content, threadMsg)
+	return o.queueRelated(ctx, roomID, event.EventMessage, content, threadMsg)
 }
 
 // ThreadMessage returns the outbox ID of Steward's message root, which starts a thread

@@ -113,7 +113,7 @@ func (b *Bot) ReportInterrupted(ctx context.Context) error {
 			}
 			if !answered {
 				msg := render.New("Steward stopped while it was running this command, so its result is unknown. I did not run it again; check, and send it again if it is still needed.")
-				if err = b.Reply(ctx, e.RoomID, e.EventID, e.ThreadRoot, msg); err != nil {
+				if err = b.outbox.Reply(ctx, e.RoomID, e.EventID, e.ThreadRoot, msg); err != nil {
 					return err
 				}
 			}

@@ -70,5 +70,5 @@ func (b *Bot) Warn(ctx context.Context, user id.UserID, text string) error {
 		return fmt.Errorf("open a private chat with %s: %w", user, err)
 	}
 	msg := render.New("").Bold("A warning from the admins of the group:").Line().Quote(text)
-	return b.Send(ctx, room, msg.Notice())
+	return b.outbox.Send(ctx, room, msg.Notice())
 }

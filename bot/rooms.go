@@ -63,7 +63,7 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 		} else {
 			log.Info().Msg("Joined a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeOK, "a member's private chat"
-			if err = b.Send(ctx, evt.RoomID, render.New("Hello! Write what you need, or what you want to report, and the admins will answer here. Only they see it.").Notice()); err != nil {
+			if err = b.outbox.Send(ctx, evt.RoomID, render.New("Hello! Write what you need, or what you want to report, and the admins will answer here. Only they see it.").Notice()); err != nil {
 				log.Err(err).Msg("Failed to greet a member")
 			}
 		}
@@ -261,7 +261,7 @@ func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	ctx := b.baseCtx
 	msg := "I couldn't decrypt a message from " + evt.Sender.String() + " sent at " +
 		time.UnixMilli(evt.Timestamp).UTC().Format("15:04:05") + " UTC. If it was a command, please send it again (verifying your session helps)."
-	if qErr := b.Reply(ctx, evt.RoomID, evt.ID, "", render.New(msg)); qErr != nil {
+	if qErr := b.outbox.Reply(ctx, evt.RoomID, evt.ID, "", render.New(msg)); qErr != nil {
 		b.log.Err(qErr).Msg("Failed to queue decryption failure notice")
 	}
 }

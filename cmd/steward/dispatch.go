@@ -114,5 +114,5 @@ func (m ticketMatrix) OpenDirect(ctx context.Context, member id.UserID, name str
 }
 
 func (m ticketMatrix) Post(ctx context.Context, roomID id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error) {
-	return m.matrix.PostInThread(ctx, roomID, threadMsg, msg, mentions...)
+	return m.matrix.Outbox().PostInThread(ctx, roomID, threadMsg, msg, mentions...)
 }

@@ -58,73 +58,147 @@ func serve(ctx context.Context, cfg *config.Config, registry *commands.Registry,
 		return err
 	}
 	defer matrix.Close()
-	adminRoom, prefix, actor := matrix.AdminRoom(), cfg.Matrix.CommandPrefix, matrix.UserID()
 
-	// The Docker Engines, each connecting when first used, and the updaters that
-	// replace containers with newer images, journaling each step.
+	// The Docker Engines, each connecting when first used.
 	docker, err := dockerctl.ConnectFleet(endpoints(cfg.Docker))
 	if err != nil {
 		return err
 	}
 	defer docker.Close()
-	updaters := make(dockerctl.Updaters)
-	for _, engine := range docker.Engines() {
-		updaters[engine.Name()] = &dockerctl.Updater{
-			Host: engine.Name(), Runtime: engine, Journal: db.UpdateJobs, Settle: cfg.Docker.Settle.D(), Now: time.Now, Poll: 500 * time.Millisecond,
+
+	p := &parts{cfg: cfg, db: db, matrix: matrix, outbox: matrix.Outbox(), work: work, docker: docker}
+	p.buildUpdates()
+	p.buildBackups()
+	p.buildMonitor()
+	p.buildTickets()
+	p.buildCommands(registry, opts)
+	matrix.Handle(dispatcher{proc: p.proc, router: p.router})
+
+	if err = p.recover(work.Context()); err != nil {
+		return err
+	}
+	return service.Run(ctx, p.stages(log)...)
+}
+
+// parts are the pieces of a running Steward, built in the order serve lists, each
+// from the config and the pieces before it.
+type parts struct {
+	cfg    *config.Config
+	db     *state.DB
+	matrix *bot.Bot
+	outbox *bot.Outbox
+	work   *service.Work
+	docker *dockerctl.Fleet
+
+	updaters       dockerctl.Updaters
+	updates        *dockerctl.Announcer
+	updatesSettled bool
+
+	backups        *backup.Desk
+	backupChecks   *backup.Checks
+	scheduler      *backup.Scheduler
+	backupRecovery *backup.Recovery
+
+	onCall   *monitor.OnCall
+	monitors *monitorRunner
+
+	desk      *tickets.Desk
+	router    *tickets.Router
+	reminders *tickets.Reminders
+
+	reload *reloader
+	proc   *commands.Processor
+}
+
+// buildUpdates makes the updaters that replace containers with newer images,
+// journaling each step, one per engine, and what tells the admin room about new images.
+func (p *parts) buildUpdates() {
+	p.updaters = make(dockerctl.Updaters)
+	for _, engine := range p.docker.Engines() {
+		p.updaters[engine.Name()] = &dockerctl.Updater{
+			Host: engine.Name(), Runtime: engine, Journal: p.db.UpdateJobs, Settle: p.cfg.Docker.Settle.D(), Now: time.Now, Poll: 500 * time.Millisecond,
 			Hook: func(step string) { bot.CrashPoint("update-" + step) },
 		}
 	}
-	updates := &dockerctl.Announcer{
-		Fleet: docker, Updaters: updaters, Every: cfg.Docker.UpdateCheck.D(), KV: db.KV, Audit: db.Audit, Txn: db.DoTxn,
-		Notifier: matrix, AdminRoom: adminRoom, Prefix: prefix, Actor: actor,
+	p.updates = &dockerctl.Announcer{
+		Fleet: p.docker, Updaters: p.updaters, Every: p.cfg.Docker.UpdateCheck.D(), KV: p.db.KV, Audit: p.db.Audit, Txn: p.db.DoTxn,
+		Notifier: p.outbox, AdminRoom: p.matrix.AdminRoom(), Prefix: p.cfg.Matrix.CommandPrefix, Actor: p.matrix.UserID(),
 	}
+}
 
-	// The backup sets: what commands use, the checks the monitor runs, the scheduler
-	// of integrity checks and drills.
-	backups, backupChecks, scheduler := newBackups(cfg, db, docker)
-	backupRecovery := &backup.Recovery{Desk: backups, Runs: db.BackupRuns, Audit: db.Audit, Txn: db.DoTxn, Notifier: matrix, AdminRoom: adminRoom, Actor: actor}
+// buildBackups makes the backup side: the desk commands use, the checks the alert
+// engine runs, the scheduler of integrity checks and drills.
+func (p *parts) buildBackups() {
+	cfg := p.cfg.Backups
+	sets := make([]*backup.Set, 0, len(cfg.Sets))
+	for _, s := range cfg.Sets {
+		sets = append(sets, setFrom(s))
+	}
+	backup.LinkOffsite(sets)
+	tool := &backup.Restic{CacheDir: filepath.Join(p.cfg.DataDir, "restic-cache")}
+	p.backups = backup.NewDesk(sets)
+	p.backupChecks = &backup.Checks{Desk: p.backups, Every: cfg.Interval.D()}
+	p.scheduler = &backup.Scheduler{
+		Sets: sets, Tool: tool, Runs: p.db.BackupRuns, ScratchRoot: cfg.StagingDir, Now: time.Now, Done: p.backupChecks.Wake,
+	}
+	p.backups.Tool, p.backups.RunStore, p.backups.Scheduler, p.backups.Now = tool, p.db.BackupRuns, p.scheduler, time.Now
+	p.backups.Restorer = &backup.Restorer{
+		Tool: tool, Runs: p.db.BackupRuns, StagingDir: cfg.StagingDir, Now: time.Now,
+		Containers: restoreContainers{p.docker},
+		Hook:       func(step string) { bot.CrashPoint("restore-" + step) },
+	}
+	p.backupRecovery = &backup.Recovery{
+		Desk: p.backups, Runs: p.db.BackupRuns, Audit: p.db.Audit, Txn: p.db.DoTxn,
+		Notifier: p.outbox, AdminRoom: p.matrix.AdminRoom(), Actor: p.matrix.UserID(),
+	}
+}
 
-	// The monitor: the on-call rotation, the alert engine and its checks.
-	onCall := &monitor.OnCall{KV: db.KV, Rotation: monitor.Rotation{
-		Admins: cfg.OnCall.Rotation, Daily: cfg.OnCall.Daily(), Weekday: cfg.OnCall.Weekday(),
-		Hour: cfg.OnCall.Hour, Zone: cfg.OnCall.Location,
+// buildMonitor makes the on-call rotation and the alert engine with its checks.
+func (p *parts) buildMonitor() {
+	oc := p.cfg.OnCall
+	p.onCall = &monitor.OnCall{KV: p.db.KV, Rotation: monitor.Rotation{
+		Admins: oc.Rotation, Daily: oc.Daily(), Weekday: oc.Weekday(), Hour: oc.Hour, Zone: oc.Location,
 	}}
-	monitors := newMonitorRunner(&monitorRunner{
-		cfg: cfg, onCall: onCall, docker: docker, kv: db.KV, backups: backupChecks,
-		adminRoom: adminRoom, groupRoom: matrix.GroupRoom(), botUserID: actor,
-	}, db, matrix)
-	alerts := monitors.engine
+	p.monitors = newMonitorRunner(&monitorRunner{
+		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks,
+		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(),
+	}, p.db, p.outbox)
+}
 
-	// The tickets: members' requests and reports, carried to the admins and back.
-	// Who is a member is the processor's knowledge, built just below.
-	var proc *commands.Processor
-	desk := &tickets.Desk{
+// buildTickets makes the tickets: members' requests and reports, carried to the
+// admins and back. Who is a member is the command processor's knowledge, built next.
+func (p *parts) buildTickets() {
+	cfg := p.cfg.Tickets
+	p.desk = &tickets.Desk{
 		Settings: tickets.Settings{
-			AdminRoom: adminRoom, Admins: cfg.Matrix.Admins, Prefix: prefix,
-			AbuseDeadline: cfg.Tickets.AbuseDeadline.D(), RemindBefore: cfg.Tickets.RemindBefore.D(), MaxPerDay: cfg.Tickets.MaxPerDay,
+			AdminRoom: p.matrix.AdminRoom(), Admins: p.cfg.Matrix.Admins, Prefix: p.cfg.Matrix.CommandPrefix,
+			AbuseDeadline: cfg.AbuseDeadline.D(), RemindBefore: cfg.RemindBefore.D(), MaxPerDay: cfg.MaxPerDay,
 		},
-		Store: db.Tickets, Matrix: ticketMatrix{matrix}, Once: db.KV, Txn: db.DoTxn, Now: time.Now, Private: matrix.IsPrivateChat,
+		Store: p.db.Tickets, Matrix: ticketMatrix{p.matrix}, Once: p.db.KV, Txn: p.db.DoTxn, Now: time.Now, Private: p.matrix.IsPrivateChat,
 	}
-	router := &tickets.Router{
-		Desk: desk, Lookup: db.Tickets, ThreadMessage: matrix.ThreadMessage, Replier: matrix, IsPrivateChat: matrix.IsPrivateChat,
-		IsAdmin:          func(ctx context.Context, user id.UserID) bool { return proc.RoleOf(ctx, user) == commands.RoleAdmin },
-		IsMember:         func(ctx context.Context, user id.UserID) bool { return proc.RoleOf(ctx, user) >= commands.RoleMember },
-		VerifiedRequired: cfg.Matrix.VerifiedDevicesRequired(), SignReplies: cfg.Tickets.SignReplies,
+	p.router = &tickets.Router{
+		Desk: p.desk, Lookup: p.db.Tickets, ThreadMessage: p.matrix.ThreadMessage, Replier: p.outbox, IsPrivateChat: p.matrix.IsPrivateChat,
+		IsAdmin:          func(ctx context.Context, user id.UserID) bool { return p.proc.RoleOf(ctx, user) == commands.RoleAdmin },
+		IsMember:         func(ctx context.Context, user id.UserID) bool { return p.proc.RoleOf(ctx, user) >= commands.RoleMember },
+		VerifiedRequired: p.cfg.Matrix.VerifiedDevicesRequired(), SignReplies: cfg.SignReplies,
 	}
-	reminders := &tickets.Reminders{Desk: desk, Scrub: db.Tickets.Scrub, Retention: cfg.Tickets.Retention.D(), StartedAt: time.Now()}
+	p.reminders = &tickets.Reminders{Desk: p.desk, Scrub: p.db.Tickets.Scrub, Retention: cfg.Retention.D(), StartedAt: time.Now()}
+}
 
-	// The commands, with the approvals they may need, and the config reload they
-	// offer.
-	reload := &reloader{
-		path: opts.configPath, running: cfg, monitor: monitors, signals: opts.reloadSignals,
-		db: db, notifier: matrix, adminRoom: adminRoom, actor: actor,
+// buildCommands makes the command processor, with the approvals commands may need
+// and the config reload they offer.
+func (p *parts) buildCommands(registry *commands.Registry, opts runOptions) {
+	cfg := p.cfg
+	p.reload = &reloader{
+		path: opts.configPath, running: cfg, monitor: p.monitors, signals: opts.reloadSignals,
+		db: p.db, notifier: p.outbox, adminRoom: p.matrix.AdminRoom(), actor: p.matrix.UserID(),
 	}
-	proc = commands.NewProcessor(commands.Settings{
-		Prefix:           prefix,
+	p.proc = commands.NewProcessor(commands.Settings{
+		Prefix:           cfg.Matrix.CommandPrefix,
 		Admins:           cfg.Matrix.Admins,
-		AdminRoom:        adminRoom,
-		GroupRoom:        matrix.GroupRoom(),
-		BotUserID:        actor,
+		AdminRoom:        p.matrix.AdminRoom(),
+		GroupRoom:        p.matrix.GroupRoom(),
+		BotUserID:        p.matrix.UserID(),
 		StaleAfter:       cfg.Matrix.StaleAfter.D(),
 		RequireVerified:  cfg.Matrix.VerifiedDevicesRequired(),
 		AllowUnencrypted: cfg.Matrix.AllowUnencrypted,
@@ -133,70 +207,76 @@ func serve(ctx context.Context, cfg *config.Config, registry *commands.Registry,
 		Disks:            diskPaths(cfg),
 		TicketCategories: cfg.Tickets.Categories,
 	}, registry, commands.Deps{
-		Messenger:  matrix,
-		Rooms:      matrix,
-		Audit:      db.Audit,
-		Once:       db.KV,
-		Approvals:  db.Approvals,
-		Alerts:     alerts,
-		Reloader:   reload,
-		OnCall:     onCall,
-		Containers: docker,
-		Updater:    updaters,
-		Background: work.Go,
-		Backups:    backups,
-		Tickets:    ticketDesk{Desk: desk, router: router, store: db.Tickets, matrix: matrix},
-		Moderator:  matrix,
-		Txn:        db.DoTxn,
+		Messenger:  p.outbox,
+		Rooms:      p.matrix,
+		Audit:      p.db.Audit,
+		Once:       p.db.KV,
+		Approvals:  p.db.Approvals,
+		Alerts:     p.monitors.engine,
+		Reloader:   p.reload,
+		OnCall:     p.onCall,
+		Containers: p.docker,
+		Updater:    p.updaters,
+		Background: p.work.Go,
+		Backups:    p.backups,
+		Tickets:    ticketDesk{Desk: p.desk, router: p.router, store: p.db.Tickets, matrix: p.matrix},
+		Moderator:  p.matrix,
+		Txn:        p.db.DoTxn,
 		Limiter:    commands.NewLimiter(cfg.RateLimit.Burst, cfg.RateLimit.PerMinute, time.Now),
 		Now:        time.Now,
 	})
-	matrix.Handle(dispatcher{proc: proc, router: router})
+}
 
-	// Before anything runs: settle what the last stop cut short.
-	workCtx := work.Context()
-	if err = matrix.ReportInterrupted(workCtx); err != nil {
+// recover settles, before anything runs, what the last stop cut short: commands,
+// container updates, restores, approvals on their way to running.
+func (p *parts) recover(ctx context.Context) error {
+	if err := p.matrix.ReportInterrupted(ctx); err != nil {
 		return err
 	}
-	updatesSettled := updates.Recover(workCtx)
-	backupRecovery.Recover(workCtx)
-	if err = proc.Resume(workCtx); err != nil {
+	p.updatesSettled = p.updates.Recover(ctx)
+	p.backupRecovery.Recover(ctx)
+	if err := p.proc.Resume(ctx); err != nil {
 		return fmt.Errorf("resume approvals: %w", err)
 	}
+	return nil
+}
 
-	// The loops. A shutdown stops taking input first, lets running commands finish
-	// and the outbox deliver their answers, then stops the output; the deferred
-	// closes run once all have returned.
+// stages are the loops, in the order a shutdown stops them: first the input (no new
+// commands, no new checks), then, once running commands had their time to finish and
+// the outbox to deliver their answers, the output. serve's deferred closes run once
+// all have returned.
+func (p *parts) stages(log zerolog.Logger) []service.Stage {
 	input := []service.Service{
-		service.Func("sync", matrix.Sync),
-		service.Loop("inbox", matrix.RunInbox),
-		service.Loop("monitor", monitors.Run),
-		service.Loop("escalation", alerts.Escalate),
-		service.Loop("update checks", updates.CheckUpdates),
-		service.Loop("backup checks and drills", scheduler.Run),
-		service.Loop("approval expiry", func(ctx context.Context) { expireApprovals(ctx, db.Approvals, proc) }),
-		service.Loop("ticket reminders", reminders.Run),
-		service.Loop("reload on SIGHUP", reload.OnSignal),
+		service.Func("sync", p.matrix.Sync),
+		service.Loop("inbox", p.matrix.RunInbox),
+		service.Loop("monitor", p.monitors.Run),
+		service.Loop("escalation", p.monitors.engine.Escalate),
+		service.Loop("update checks", p.updates.CheckUpdates),
+		service.Loop("backup checks and drills", p.scheduler.Run),
+		service.Loop("approval expiry", func(ctx context.Context) { expireApprovals(ctx, p.db.Approvals, p.proc) }),
+		service.Loop("ticket reminders", p.reminders.Run),
+		service.Loop("reload on SIGHUP", p.reload.OnSignal),
 	}
-	for _, s := range schedules(cfg, db, proc, alerts, onCall, matrix, adminRoom, prefix) {
+	for _, s := range p.schedules() {
 		input = append(input, service.Loop(s.Key, s.Run))
 	}
 	output := []service.Service{
-		service.Loop("outbox", matrix.SendOutbox),
-		service.Loop("decision-log anchor", matrix.KeepAnchored),
+		service.Loop("outbox", p.outbox.SendOutbox),
+		service.Loop("decision-log anchor", p.matrix.KeepAnchored),
 	}
-	if !updatesSettled {
-		output = append(output, service.Loop("update recovery", updates.KeepRecovering))
+	if !p.updatesSettled {
+		output = append(output, service.Loop("update recovery", p.updates.KeepRecovering))
 	}
-	return service.Run(ctx,
-		service.Stage{Name: "input", Services: input, Then: func() {
-			if !work.Wait(commandGrace) {
+	workCtx := p.work.Context()
+	return []service.Stage{
+		{Name: "input", Services: input, Then: func() {
+			if !p.work.Wait(commandGrace) {
 				log.Warn().Msg("Commands still running at shutdown; they will be reported as interrupted on the next start")
 			}
-			matrix.DrainOutbox(workCtx, outboxGrace)
+			p.outbox.DrainOutbox(workCtx, outboxGrace)
 		}},
-		service.Stage{Name: "output", Services: output, Then: work.Stop},
-	)
+		{Name: "output", Services: output, Then: p.work.Stop},
+	}
 }
 
 // openDatabase opens the database under data_dir, which it creates.
@@ -214,40 +294,40 @@ func openDatabase(ctx context.Context, cfg *config.Config, log zerolog.Logger) (
 
 // schedules are the reports posted at fixed times that the config asks for: the
 // decision log's weekly summary, the daily digest of alerts, the on-call handovers.
-func schedules(cfg *config.Config, db *state.DB, proc *commands.Processor, alerts *monitor.Engine, onCall *monitor.OnCall,
-	notifier monitor.Notifier, adminRoom id.RoomID, prefix string) []*monitor.Schedule {
+func (p *parts) schedules() []*monitor.Schedule {
+	adminRoom := p.matrix.AdminRoom()
 	var all []*monitor.Schedule
-	if ws := cfg.DecisionLog.WeeklySummary; ws != nil {
+	if ws := p.cfg.DecisionLog.WeeklySummary; ws != nil {
 		all = append(all, &monitor.Schedule{
 			Key:      "weekly_summary_slot",
 			LastSlot: func(now time.Time) time.Time { return monitor.WeeklySlot(ws.Weekday(), ws.Hour, ws.Location, now) },
 			Period:   7 * 24 * time.Hour,
-			KV:       db.KV, Txn: db.DoTxn,
+			KV:       p.db.KV, Txn: p.db.DoTxn,
 			Post: func(ctx context.Context) error {
-				msg, err := proc.Summary(ctx, 7*24*time.Hour)
+				msg, err := p.proc.Summary(ctx, 7*24*time.Hour)
 				if err != nil {
 					return err
 				}
-				return notifier.Notice(ctx, adminRoom, msg)
+				return p.outbox.Notice(ctx, adminRoom, msg)
 			},
 		})
 	}
-	if dd := cfg.Monitor.DailyDigest; dd != nil {
+	if dd := p.cfg.Monitor.DailyDigest; dd != nil {
 		all = append(all, &monitor.Schedule{
 			Key:      "daily_digest_slot",
 			LastSlot: func(now time.Time) time.Time { return monitor.DailySlot(dd.Hour, dd.Location, now) },
 			Period:   24 * time.Hour,
-			KV:       db.KV, Txn: db.DoTxn,
+			KV:       p.db.KV, Txn: p.db.DoTxn,
 			Post: func(ctx context.Context) error {
-				msg, err := alerts.Digest(ctx, 24*time.Hour)
+				msg, err := p.monitors.engine.Digest(ctx, 24*time.Hour)
 				if err != nil {
 					return err
 				}
-				return notifier.Notice(ctx, adminRoom, msg)
+				return p.outbox.Notice(ctx, adminRoom, msg)
 			},
 		})
 	}
-	if handovers := onCall.Handovers(notifier, adminRoom, prefix, db.DoTxn); handovers != nil {
+	if handovers := p.onCall.Handovers(p.outbox, adminRoom, p.cfg.Matrix.CommandPrefix, p.db.DoTxn); handovers != nil {
 		all = append(all, handovers)
 	}
 	return all
@@ -271,29 +351,6 @@ func expireApprovals(ctx context.Context, approvals *state.Approvals, proc *comm
 			log.Err(err).Msg("Failed to expire approval requests")
 		}
 	}
-}
-
-// newBackups builds the backup side from the config: the desk commands use, the
-// checks the alert engine runs, and the scheduler of integrity checks and drills.
-func newBackups(cfg *config.Config, db *state.DB, docker *dockerctl.Fleet) (*backup.Desk, *backup.Checks, *backup.Scheduler) {
-	sets := make([]*backup.Set, 0, len(cfg.Backups.Sets))
-	for _, s := range cfg.Backups.Sets {
-		sets = append(sets, setFrom(s))
-	}
-	backup.LinkOffsite(sets)
-	tool := &backup.Restic{CacheDir: filepath.Join(cfg.DataDir, "restic-cache")}
-	desk := backup.NewDesk(sets)
-	checks := &backup.Checks{Desk: desk, Every: cfg.Backups.Interval.D()}
-	scheduler := &backup.Scheduler{
-		Sets: sets, Tool: tool, Runs: db.BackupRuns, ScratchRoot: cfg.Backups.StagingDir, Now: time.Now, Done: checks.Wake,
-	}
-	desk.Tool, desk.RunStore, desk.Scheduler, desk.Now = tool, db.BackupRuns, scheduler, time.Now
-	desk.Restorer = &backup.Restorer{
-		Tool: tool, Runs: db.BackupRuns, StagingDir: cfg.Backups.StagingDir, Now: time.Now,
-		Containers: restoreContainers{docker},
-		Hook:       func(step string) { bot.CrashPoint("restore-" + step) },
-	}
-	return desk, checks, scheduler
 }
 
 func setFrom(s config.BackupSet) *backup.Set {
