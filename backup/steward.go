@@ -69,11 +69,6 @@ func (c *Checks) Wake(set string) {
 	}
 }
 
-// Notifier tells a room something (the Matrix transport's outbox).
-type Notifier interface {
-	Notice(ctx context.Context, roomID id.RoomID, msg *render.Message, mentions ...id.UserID) error
-}
-
 // Recovery settles the backup runs a stop cut short, at start.
 type Recovery struct {
 	Desk *Desk
@@ -84,7 +79,7 @@ type Recovery struct {
 		Append(ctx context.Context, e *state.AuditEntry) (int64, error)
 	}
 	Txn       func(ctx context.Context, fn func(ctx context.Context) error) error
-	Notifier  Notifier
+	Notifier  monitor.Notifier
 	AdminRoom id.RoomID
 	// Actor is Steward's own ID, for the decision log.
 	Actor id.UserID

@@ -11,6 +11,7 @@ import (
 
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
+	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -57,10 +58,8 @@ type reloader struct {
 	// signals delivers the operator's requests to reload (SIGHUP).
 	signals <-chan os.Signal
 
-	db       *state.DB
-	notifier interface {
-		Notice(ctx context.Context, roomID id.RoomID, msg *render.Message, mentions ...id.UserID) error
-	}
+	db        *state.DB
+	notifier  monitor.Notifier
 	adminRoom id.RoomID
 	actor     id.UserID
 }
