@@ -8,15 +8,7 @@ import (
 // A config read twice is the same config, time zones and all; a changed threshold is
 // not. (Each load makes new *time.Location values, which must not look like changes.)
 func TestSameSettings(t *testing.T) {
-	load := func() *Config {
-		t.Helper()
-		cfg, err := Load("testdata/valid.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
-	}
-	a, b := load(), load()
+	a, b := loadForReload(t), loadForReload(t)
 	if a.Monitor.DailyDigest == nil || a.Monitor.DailyDigest.Location == nil {
 		t.Fatal("the test config should have a daily digest with a time zone")
 	}
@@ -32,15 +24,7 @@ func TestSameSettings(t *testing.T) {
 // Only the sections that wait for a restart are listed, each once, in the order a
 // reader finds them in the file; the monitor section (applied at once) is not.
 func TestRestartNeeded(t *testing.T) {
-	load := func() *Config {
-		t.Helper()
-		cfg, err := Load("testdata/valid.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
-	}
-	running, reloaded := load(), load()
+	running, reloaded := loadForReload(t), loadForReload(t)
 	if got := RestartNeeded(running, reloaded); len(got) != 0 {
 		t.Fatalf("RestartNeeded of the same file = %q, want none", got)
 	}
@@ -52,4 +36,14 @@ func TestRestartNeeded(t *testing.T) {
 	if want := []string{"monitor.daily_digest", "matrix", "rate_limit"}; !slices.Equal(got, want) {
 		t.Fatalf("RestartNeeded = %q, want %q", got, want)
 	}
+}
+
+// loadForReload loads the test config, a new *time.Location and all on every call.
+func loadForReload(t *testing.T) *Config {
+	t.Helper()
+	cfg, err := Load("testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
