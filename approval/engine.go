@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/policy"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -169,9 +170,9 @@ type Terms struct {
 // Terms works out what a request by requester for command under policy needs. When
 // too few other admins are configured to ever approve it, it returns instead the
 // message that tells the requester so, and nothing is asked.
-func (e *Engine) Terms(requester id.UserID, command string, policy Policy) (Terms, *render.Message) {
-	needed, selfCounts := policy.Needs()
-	t := Terms{Policy: policy.String(), Needed: needed, SelfCounts: selfCounts}
+func (e *Engine) Terms(requester id.UserID, command string, p policy.Policy) (Terms, *render.Message) {
+	needed, selfCounts := p.Needs()
+	t := Terms{Policy: p.String(), Needed: needed, SelfCounts: selfCounts}
 	others := e.otherAdmins(requester)
 	if selfCounts || needed <= others {
 		return t, nil

@@ -14,6 +14,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -229,13 +230,13 @@ func (r *rig) restart() {
 
 // ask has requester ask for "!wipe disk1" under policy, as the dispatcher does, and
 // returns the stored request.
-func (r *rig) ask(requester id.UserID, policy approval.Policy) *state.Approval {
+func (r *rig) ask(requester id.UserID, policy policy.Policy) *state.Approval {
 	r.t.Helper()
 	return r.askFor(requester, "wipe", "!wipe disk1", policy)
 }
 
 // askFor has requester ask for line, a run of command, under policy.
-func (r *rig) askFor(requester id.UserID, command, line string, policy approval.Policy) *state.Approval {
+func (r *rig) askFor(requester id.UserID, command, line string, policy policy.Policy) *state.Approval {
 	r.t.Helper()
 	terms, refusal := r.eng.Terms(requester, command, policy)
 	if refusal != nil {
@@ -337,24 +338,24 @@ func TestTerms(t *testing.T) {
 		name        string
 		admins      []id.UserID
 		allowSingle bool
-		policy      approval.Policy
+		policy      policy.Policy
 		// refusal is a part of the expected refusal; none means accepted.
 		refusal    string
 		needed     int
 		selfCounts bool
 		text       string
 	}{
-		{name: "second admin exists", admins: []id.UserID{alice, carol}, policy: approval.Policy{Kind: approval.SecondAdmin},
+		{name: "second admin exists", admins: []id.UserID{alice, carol}, policy: policy.Policy{Kind: policy.SecondAdmin},
 			needed: 1, text: "second_admin"},
-		{name: "confirm needs nobody else", admins: []id.UserID{alice}, policy: approval.Policy{Kind: approval.Confirm},
+		{name: "confirm needs nobody else", admins: []id.UserID{alice}, policy: policy.Policy{Kind: policy.Confirm},
 			needed: 1, selfCounts: true, text: "confirm"},
-		{name: "alone", admins: []id.UserID{alice}, policy: approval.Policy{Kind: approval.SecondAdmin},
+		{name: "alone", admins: []id.UserID{alice}, policy: policy.Policy{Kind: policy.SecondAdmin},
 			refusal: "`!wipe` needs the approval of one other admin, but no second admin exists"},
-		{name: "too few for a quorum", admins: []id.UserID{alice, carol}, policy: approval.Policy{Kind: approval.Quorum, N: 2},
+		{name: "too few for a quorum", admins: []id.UserID{alice, carol}, policy: policy.Policy{Kind: policy.Quorum, N: 2},
 			refusal: "needs the approval of 2 other admins, but only 1 other admin is configured. Add admins to matrix.admins, or loosen policy.commands.wipe."},
-		{name: "alone, allowed to confirm", admins: []id.UserID{alice}, allowSingle: true, policy: approval.Policy{Kind: approval.Quorum, N: 2},
+		{name: "alone, allowed to confirm", admins: []id.UserID{alice}, allowSingle: true, policy: policy.Policy{Kind: policy.Quorum, N: 2},
 			needed: 1, selfCounts: true, text: "quorum:2, confirmed alone (policy.allow_single_admin)"},
-		{name: "allowed alone, but not alone", admins: []id.UserID{alice, carol}, allowSingle: true, policy: approval.Policy{Kind: approval.Quorum, N: 2},
+		{name: "allowed alone, but not alone", admins: []id.UserID{alice, carol}, allowSingle: true, policy: policy.Policy{Kind: policy.Quorum, N: 2},
 			refusal: "only 1 other admin is configured"},
 	}
 	for _, tt := range tests {
@@ -384,7 +385,7 @@ func TestTerms(t *testing.T) {
 // child of the command's, and the message the admins answer.
 func TestAskRecordsTheRequest(t *testing.T) {
 	r := newRig(t, alice, carol)
-	a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+	a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 	if a.State != state.ApprovalOpen || a.Needed != 1 || a.SelfCounts || !a.ExpiresAt.Equal(r.now.Add(30*time.Minute)) {
 		t.Errorf("request %+v", a)
 	}
@@ -398,7 +399,7 @@ func TestAskRecordsTheRequest(t *testing.T) {
 // through the runner, and records it; an answer after that runs nothing.
 func TestApprovedRunsOnce(t *testing.T) {
 	r := newRig(t, alice, carol, dave)
-	a := r.ask(alice, approval.Policy{Kind: approval.Quorum, N: 2})
+	a := r.ask(alice, policy.Policy{Kind: policy.Quorum, N: 2})
 	n := r.log.count()
 
 	reply, outcome := r.eng.Vote(t.Context(), a.ID, r.ballot(carol, true))
@@ -437,7 +438,7 @@ func TestRacingVotesRunOnce(t *testing.T) {
 	admins := []id.UserID{alice, carol, dave, "@erin:example.org", "@frank:example.org"}
 	r := newRig(t, admins...)
 	for range 5 {
-		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for _, voter := range admins[1:] {
@@ -460,7 +461,7 @@ func TestRacingVotesRunOnce(t *testing.T) {
 // admin or when it arrived too late; a reaction to any other message is ignored.
 func TestReactions(t *testing.T) {
 	r := newRig(t, alice, carol)
-	a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+	a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 	react := func(voter id.UserID, on id.EventID, late string) string {
 		b := r.ballot(voter, true)
 		b.ByCommand = false
@@ -492,7 +493,7 @@ func TestReactions(t *testing.T) {
 
 func TestQuorumNeedsDifferentAdmins(t *testing.T) {
 	r := newRig(t, alice, carol, dave)
-	a := r.askFor(alice, "purge", "!purge disk1", approval.Policy{Kind: approval.Quorum, N: 2})
+	a := r.askFor(alice, "purge", "!purge disk1", policy.Policy{Kind: policy.Quorum, N: 2})
 	wantContains(t, "request message", r.msgs.text(a.RequestMsg), "Needs the approval of 2 admins other than @alice:example.org.")
 
 	wantReplies(t, r.answer(alice, a, true), "your approval doesn't count: 2 other admins must approve it")
@@ -530,7 +531,7 @@ func TestQuorumNeedsDifferentAdmins(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	t.Run("closed by ExpireDue", func(t *testing.T) {
 		r := newRig(t, alice, carol)
-		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 
 		r.now = r.now.Add(29 * time.Minute)
 		noError(t, r.eng.ExpireDue(t.Context()))
@@ -565,7 +566,7 @@ func TestExpiry(t *testing.T) {
 
 	t.Run("closed by a late answer", func(t *testing.T) {
 		r := newRig(t, alice, carol)
-		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 		r.now = r.now.Add(31 * time.Minute)
 		wantReplies(t, r.answer(carol, a, true),
 			"@alice:example.org: your request "+a.ID+" expired without enough approvals",
@@ -586,7 +587,7 @@ func TestExpiry(t *testing.T) {
 func TestResume(t *testing.T) {
 	t.Run("approved, not started", func(t *testing.T) {
 		r := newRig(t, alice, carol)
-		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 		// Steward stopped after committing carol's approval, before running the command.
 		ctx := t.Context()
 		orFatal(r.db.Approvals.AddVote(ctx, &state.Vote{ApprovalID: a.ID, Voter: carol, DeviceID: phone, EventID: "$yes", Approve: true, Time: r.now}))(t)
@@ -614,7 +615,7 @@ func TestResume(t *testing.T) {
 
 	t.Run("interrupted while running", func(t *testing.T) {
 		r := newRig(t, alice, carol)
-		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 		ctx := t.Context()
 		orFatal(r.db.Approvals.AddVote(ctx, &state.Vote{ApprovalID: a.ID, Voter: carol, DeviceID: phone, EventID: "$yes", Approve: true, Time: r.now}))(t)
 		for _, move := range [][2]state.ApprovalState{{state.ApprovalOpen, state.ApprovalApproved}, {state.ApprovalApproved, state.ApprovalExecuting}} {
@@ -648,7 +649,7 @@ func TestResume(t *testing.T) {
 
 	t.Run("expired while stopped", func(t *testing.T) {
 		r := newRig(t, alice, carol)
-		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 		r.now = r.now.Add(time.Hour)
 		r.restart()
 		noError(t, r.eng.Resume(t.Context()))
@@ -685,7 +686,7 @@ func TestLongCommandsRunInTheBackground(t *testing.T) {
 	r.background = func(fn func(ctx context.Context)) { queued = append(queued, fn) }
 	r.runner.long["wipe"] = true
 	r.restart()
-	a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+	a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 	if _, outcome := r.eng.Vote(t.Context(), a.ID, r.ballot(carol, true)); outcome != state.OutcomeOK {
 		t.Fatalf("approval: %q", outcome)
 	}
@@ -704,7 +705,7 @@ func TestApprovedIsClaimedOnce(t *testing.T) {
 	r := newRig(t, alice, carol)
 	ctx := t.Context()
 	for range 5 {
-		a := r.ask(alice, approval.Policy{Kind: approval.SecondAdmin})
+		a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
 		if ok, err := r.db.Approvals.Move(ctx, a.ID, state.ApprovalOpen, state.ApprovalApproved, state.Decision{By: carol, At: r.now}); err != nil || !ok {
 			t.Fatalf("approve %s: %v, %v", a.ID, ok, err)
 		}

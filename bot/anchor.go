@@ -10,6 +10,7 @@ import (
 	"maunium.net/go/mautrix"
 
 	"github.com/steward-bot/steward/render"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -65,7 +66,7 @@ func (b *Bot) checkAnchor(ctx context.Context) (anchored logHead, err error) {
 		}); err != nil {
 			return err
 		}
-		return b.Send(ctx, b.adminRoom, msg.Notice())
+		return b.outbox.Send(ctx, b.adminRoom, msg.Notice())
 	})
 }
 
@@ -83,10 +84,13 @@ func (b *Bot) anchorHead(ctx context.Context, last *logHead) error {
 	return nil
 }
 
-// keepAnchored checks the anchor, then keeps it up to date until ctx ends, and once
-// more at the end, so a clean stop leaves the exact head anchored.
-func (b *Bot) keepAnchored(ctx context.Context) {
+// KeepAnchored verifies the decision log and checks it against its anchor, then keeps
+// the anchor up to date until ctx ends, and once more at the end, so a clean stop
+// leaves the exact head anchored. It runs beside everything else: a long log must not
+// delay the start.
+func (b *Bot) KeepAnchored(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
+	b.checkDecisionLog(ctx)
 	last, err := b.checkAnchor(ctx)
 	if err != nil {
 		log.Err(err).Msg("Failed to check the decision log against its anchor")
@@ -95,9 +99,9 @@ func (b *Bot) keepAnchored(ctx context.Context) {
 		if err = b.anchorHead(ctx, &last); err != nil {
 			log.Err(err).Msg("Failed to anchor the decision log's head")
 		}
-		if !sleep(ctx, anchorEvery, nil) {
-			// Run stops ctx once the last commands have finished: anchor the final
-			// head, on a short context of its own.
+		if !service.Sleep(ctx, anchorEvery, nil) {
+			// The shutdown stops ctx once the last commands have finished: anchor
+			// the final head, on a short context of its own.
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err = b.anchorHead(final, &last); err != nil {
@@ -105,5 +109,27 @@ func (b *Bot) keepAnchored(ctx context.Context) {
 			}
 			return
 		}
+	}
+}
+
+// checkDecisionLog verifies the decision log's hash chain at start and tells the admin
+// room when someone has edited, removed or reordered entries behind Steward's back.
+func (b *Bot) checkDecisionLog(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	checked, err := b.db.Audit.Verify(ctx)
+	var chainErr *state.ChainError
+	switch {
+	case errors.As(err, &chainErr):
+		log.Error().Int64("entry_id", chainErr.EntryID).Str("reason", chainErr.Reason).Msg("The decision log's hash chain is broken")
+		msg := render.New("").Bold("The decision log has been tampered with.").
+			Text(fmt.Sprintf(" Entry %d: %s. The %d entries before it are intact. Someone with access to the server changed Steward's database: check who, and run ", chainErr.EntryID, chainErr.Reason, checked)).
+			Code("steward audit verify").Text(" there.")
+		if err = b.outbox.Send(ctx, b.adminRoom, msg.Notice()); err != nil {
+			log.Err(err).Msg("Failed to queue the broken-log alert")
+		}
+	case err != nil:
+		log.Err(err).Msg("Failed to verify the decision log")
+	default:
+		log.Info().Int("entries", checked).Msg("Decision log verified")
 	}
 }

@@ -1,13 +1,12 @@
-// Package bot is Steward's Matrix side: login and encryption, the sync loop, the
-// command inbox, the outbox, and the rooms Steward agrees to be in.
+// Package bot is Steward's Matrix transport: login and encryption, the sync loop, the
+// command inbox and its runner, the outbox, and the rooms Steward agrees to be in. It
+// turns Matrix events into inbox entries and inbox entries into calls on a Handler,
+// and sends what the outbox holds; what the commands and features do is theirs.
 package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,12 +18,8 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/approval"
-	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
-	"github.com/steward-bot/steward/dockerctl"
-	"github.com/steward-bot/steward/monitor"
-	"github.com/steward-bot/steward/render"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -33,42 +28,20 @@ type Options struct {
 	// ResetCrossSigning allows replacing Steward's cross-signing identity when the
 	// recovery key is lost.
 	ResetCrossSigning bool
-	// ConfigPath is the config file, read again on a reload.
-	ConfigPath string
-	// ReloadSignals delivers the operator's requests to reload the config (SIGHUP).
-	ReloadSignals <-chan os.Signal
 }
 
-// Bot is one running Steward: a logged-in, encrypted Matrix client with its database.
+// Bot is Steward's logged-in, encrypted Matrix client.
 type Bot struct {
-	cfg    *config.Config
-	opts   Options
-	log    zerolog.Logger
-	db     *state.DB
-	client *mautrix.Client
-	crypto *cryptohelper.CryptoHelper
-	proc   *commands.Processor
-	alerts *monitor.Engine
-	onCall *monitor.OnCall
-	// approvals is the approval stage the dispatcher hands requests to.
-	approvals *approval.Engine
-	// summaries sum up the decision log, for the weekly report as for !summary.
-	summaries *commands.Summaries
-
-	// docker is the Docker Engines' clients; each connects when first used.
-	docker *dockerctl.Fleet
-	// updaters replace containers with newer images, journaling each step; one
-	// per engine, by host name.
-	updaters dockerctl.Updaters
-	// backups watches and restores the backup sets.
-	backups *backups
-	// tickets carries members' requests and reports to the admins and back.
-	tickets ticketDesk
-
-	// monitorCfg is the monitor section in force; a reload replaces it and signals
-	// reloaded.
-	monitorCfg atomic.Pointer[config.Monitor]
-	reloaded   chan struct{}
+	cfg     *config.Config
+	opts    Options
+	log     zerolog.Logger
+	db      *state.DB
+	client  *mautrix.Client
+	crypto  *cryptohelper.CryptoHelper
+	handler Handler
+	// work runs the commands taken from the inbox: it outlives the inbox loop by the
+	// few seconds a shutdown gives them to finish.
+	work *service.Work
 
 	adminRoom id.RoomID
 	groupRoom id.RoomID
@@ -87,232 +60,88 @@ type Bot struct {
 	// undecryptable messages are history, not commands someone is waiting on.
 	initialSync atomic.Bool
 
-	// baseCtx is Run's context, for mautrix callbacks that are not given one (the
+	// baseCtx is Connect's context, for mautrix callbacks that are not given one (the
 	// decryption error callback).
 	baseCtx context.Context
-	// workCtx is the context commands run on: it outlives Run's by the few seconds a
-	// shutdown gives them to finish.
-	workCtx context.Context
 
-	inboxWake  chan struct{}
-	outboxWake chan struct{}
+	outbox    *Outbox
+	inboxWake chan struct{}
 	// firstSync is closed once the first sync of this run has been handled.
 	firstSync chan struct{}
-	running   sync.WaitGroup
 }
 
-// DatabaseFile is the name of Steward's database inside data_dir.
+// DatabaseFile is the name of Steward's database inside data_dir; it holds the
+// encryption state too.
 const DatabaseFile = "steward.db"
 
-// New opens the database under data_dir. It does not touch the network: Run logs in.
-func New(ctx context.Context, cfg *config.Config, opts Options, log zerolog.Logger) (*Bot, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data_dir: %w", err)
-	}
-	// data_dir holds the encryption keys: nobody else may read it, even if it was
-	// created by hand with looser permissions.
-	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("restrict data_dir: %w", err)
-	}
-	docker, err := dockerctl.ConnectFleet(endpoints(cfg.Docker))
-	if err != nil {
-		return nil, err
-	}
-	db, err := state.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), log)
-	if err != nil {
-		_ = docker.Close()
-		return nil, err
-	}
-	b := &Bot{
+// New prepares the Matrix side on db. It does not touch the network: Connect logs in.
+// Commands taken from the inbox run on work.
+func New(cfg *config.Config, db *state.DB, work *service.Work, opts Options, log zerolog.Logger) *Bot {
+	return &Bot{
 		cfg:           cfg,
 		opts:          opts,
-		docker:        docker,
 		log:           log,
 		db:            db,
+		work:          work,
 		decryptWarned: make(map[id.UserID]time.Time),
 		pending:       make(map[id.EventID]struct{}),
+		outbox:        &Outbox{store: db.Outbox, wake: make(chan struct{}, 1)},
 		inboxWake:     make(chan struct{}, 1),
-		outboxWake:    make(chan struct{}, 1),
 		firstSync:     make(chan struct{}),
-		reloaded:      make(chan struct{}, 1),
 		startedAt:     time.Now(),
 	}
-	b.monitorCfg.Store(&cfg.Monitor)
-	return b, nil
 }
 
-// Run logs in, sets up encryption and serves until ctx is cancelled. Commands that
-// are running when ctx ends get a few seconds to finish.
-func (b *Bot) Run(ctx context.Context) error {
-	ctx = b.log.WithContext(ctx)
+// Connect waits for the homeserver, logs in, sets up encryption and finds the
+// configured rooms. Close undoes it.
+func (b *Bot) Connect(ctx context.Context) error {
 	b.baseCtx = ctx
-	defer b.db.Close()
-	defer b.docker.Close()
-
 	if err := b.connect(ctx); err != nil {
 		return err
 	}
-	defer b.crypto.Close()
-
 	if err := b.resolveRooms(ctx); err != nil {
 		return err
 	}
-	b.onCall = &monitor.OnCall{KV: b.db.KV, Rotation: monitor.Rotation{
-		Admins: b.cfg.OnCall.Rotation, Daily: b.cfg.OnCall.Daily(), Weekday: b.cfg.OnCall.Weekday(),
-		Hour: b.cfg.OnCall.Hour, Zone: b.cfg.OnCall.Location,
-	}}
-	b.alerts = monitor.NewEngine(b.engineSettings(b.monitorConfig()), b.db.Alerts, b.db.Silences, b, b.db.Audit, b.db.DoTxn, time.Now)
-	b.updaters = make(dockerctl.Updaters)
-	for _, engine := range b.docker.Engines() {
-		b.updaters[engine.Name()] = &dockerctl.Updater{
-			Host: engine.Name(), Runtime: engine, Journal: b.db.UpdateJobs, Settle: b.cfg.Docker.Settle.D(), Now: time.Now, Poll: 500 * time.Millisecond,
-			Hook: func(step string) { crashPoint("update-" + step) },
-		}
-	}
-	b.backups = b.newBackups()
-	b.tickets = b.newTickets()
-	b.summaries = &commands.Summaries{
-		Prefix: b.cfg.Matrix.CommandPrefix, Log: b.db.Audit, Requests: b.db.Approvals, Backups: b.backups.desk, Now: time.Now,
-	}
-	registry := commands.Builtin(commands.Features{
-		Disks:            diskPaths(b.cfg),
-		Alerts:           b.alerts,
-		OnCall:           b.onCall,
-		Reloader:         b,
-		Containers:       b.docker,
-		Updater:          b.updaters,
-		Backups:          b.backups.desk,
-		Tickets:          b.tickets,
-		TicketCategories: b.cfg.Tickets.Categories,
-		Moderator:        b,
-		Summaries:        b.summaries,
-	})
-	if err := registry.Tighten(b.cfg.Policy.Commands); err != nil {
-		return err
-	}
-	b.approvals = approval.NewEngine(approval.Settings{
-		Prefix:           b.cfg.Matrix.CommandPrefix,
-		Admins:           b.cfg.Matrix.Admins,
-		BotUserID:        b.client.UserID,
-		TTL:              b.cfg.Policy.ApprovalTTL.D(),
-		AllowSingleAdmin: b.cfg.Policy.AllowSingleAdmin,
-	}, approval.Deps{
-		Store: b.db.Approvals, Log: b.db.Audit, Messenger: b, Once: b.db.KV,
-		Txn: b.db.DoTxn, Background: b.background, Now: time.Now,
-	})
-	b.proc = commands.NewProcessor(commands.Settings{
-		Prefix:           b.cfg.Matrix.CommandPrefix,
-		Admins:           b.cfg.Matrix.Admins,
-		AdminRoom:        b.adminRoom,
-		GroupRoom:        b.groupRoom,
-		BotUserID:        b.client.UserID,
-		StaleAfter:       b.cfg.Matrix.StaleAfter.D(),
-		RequireVerified:  b.cfg.Matrix.VerifiedDevicesRequired(),
-		AllowUnencrypted: b.cfg.Matrix.AllowUnencrypted,
-	}, registry, commands.Deps{
-		Messenger:  b,
-		Rooms:      b,
-		Audit:      b.db.Audit,
-		Once:       b.db.KV,
-		Approvals:  b.approvals,
-		Requests:   b.db.Approvals,
-		Acks:       b.alerts,
-		Background: b.background,
-		Txn:        b.db.DoTxn,
-		Limiter:    commands.NewLimiter(b.cfg.RateLimit.Burst, b.cfg.RateLimit.PerMinute, time.Now),
-		Now:        time.Now,
-	})
-
+	b.outbox.client, b.outbox.synced, b.outbox.adminRoom = b.client, b.firstSync, b.adminRoom
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEventType(event.StateMember, guarded("member", b.onMember))
 	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))
 	syncer.OnEventType(event.EventReaction, guarded("reaction", b.onReaction))
 	syncer.OnEventType(event.EventEncrypted, guarded("encrypted", b.onEncrypted)) // after the crypto helper's own
 	syncer.OnEvent(guarded("own event", b.onOwnEvent))
+	return nil
+}
 
-	// Commands run on their own context so that a shutdown lets them finish and record
-	// their outcome instead of being cut off half-way.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	b.workCtx = workCtx
-	if err := b.reportInterrupted(workCtx); err != nil {
-		return err
+// Handle sets what runs the inbox's entries; before Sync and RunInbox start.
+func (b *Bot) Handle(h Handler) { b.handler = h }
+
+// Close closes the encryption state, once every loop using it has stopped.
+func (b *Bot) Close() error {
+	if b.crypto == nil {
+		return nil
 	}
-	b.recoverUpdates(workCtx)
-	b.recoverBackupRuns(workCtx)
-	if err := b.approvals.Resume(workCtx); err != nil {
-		return fmt.Errorf("resume approvals: %w", err)
-	}
-	pollCtx, stopPolling := context.WithCancel(ctx)
-	senderStopped := make(chan struct{})
-	go func() {
-		defer close(senderStopped)
-		b.sendOutbox(workCtx)
-	}()
-	anchorStopped := make(chan struct{})
-	go func() {
-		defer close(anchorStopped)
-		b.checkDecisionLog(workCtx)
-		b.keepAnchored(workCtx)
-	}()
-	go b.expireApprovals(pollCtx)
-	go b.postWeeklySummaries(pollCtx)
-	go b.postDailyDigests(pollCtx)
-	go b.announceHandovers(pollCtx)
-	go b.checkUpdates(pollCtx)
-	go b.backups.scheduler.Run(pollCtx)
-	go b.remindTickets(pollCtx)
-	go b.reloadOnSignal(pollCtx)
-	monitorStopped := make(chan struct{})
-	go func() {
-		defer close(monitorStopped)
-		b.runMonitor(pollCtx)
-	}()
-	inboxStopped := b.runInbox(pollCtx, workCtx)
+	return b.crypto.Close()
+}
+
+// Outbox is where the features queue what Steward says.
+func (b *Bot) Outbox() *Outbox { return b.outbox }
+
+// UserID is Steward's own Matrix ID.
+func (b *Bot) UserID() id.UserID { return b.client.UserID }
+
+// AdminRoom is the admin room's ID, as resolved by Connect.
+func (b *Bot) AdminRoom() id.RoomID { return b.adminRoom }
+
+// GroupRoom is the group room's ID, as resolved by Connect.
+func (b *Bot) GroupRoom() id.RoomID { return b.groupRoom }
+
+// Sync hands the messages an earlier run kept for their keys back to the crypto
+// helper, then follows the homeserver until ctx ends.
+func (b *Bot) Sync(ctx context.Context) error {
 	if err := b.retryUndecrypted(ctx); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to retry messages waiting for their keys")
 	}
-
-	err := b.syncLoop(ctx)
-	// Shut down in order: take no new commands, let running ones finish, give the
-	// outbox a moment to deliver their replies (what it can't send now stays queued for
-	// the next start), and only then let the deferred closes run.
-	stopPolling()
-	<-inboxStopped
-	<-monitorStopped
-	b.waitForCommands(10 * time.Second)
-	b.drainOutbox(workCtx, 5*time.Second)
-	stopWork()
-	<-senderStopped
-	<-anchorStopped
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-// background runs a long command (an approved update) apart from the room's queue;
-// a shutdown waits for it as for any running command.
-func (b *Bot) background(fn func(ctx context.Context)) {
-	b.running.Add(1)
-	go func() {
-		defer b.running.Done()
-		fn(b.workCtx)
-	}()
-}
-
-// waitForCommands waits up to limit for running commands.
-func (b *Bot) waitForCommands(limit time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		b.running.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		b.log.Warn().Msg("Commands still running at shutdown; they will be reported as interrupted on the next start")
-	}
+	return b.syncLoop(ctx)
 }
 
 // resolveRooms turns the configured admin and group rooms into room IDs.
@@ -349,68 +178,4 @@ func (b *Bot) resolveRoom(ctx context.Context, room string) (id.RoomID, error) {
 		roomID = resp.RoomID
 	}
 	return roomID, b.db.KV.Set(ctx, roomIDKey(room), roomID.String())
-}
-
-// endpoints lists the Docker Engines of the config.
-func endpoints(d config.Docker) []dockerctl.Endpoint {
-	engines := d.Engines()
-	eps := make([]dockerctl.Endpoint, len(engines))
-	for i, e := range engines {
-		eps[i] = dockerctl.Endpoint{
-			Name: e.Name, Address: e.Address, TLSCA: e.TLS.CA, TLSCert: e.TLS.Cert, TLSKey: e.TLS.Key,
-			SSHIdentity: e.SSH.Identity, SSHKnownHosts: e.SSH.KnownHosts, OnlyLabel: e.OnlyLabel,
-		}
-	}
-	return eps
-}
-
-func diskPaths(cfg *config.Config) []string {
-	paths := make([]string, 0, len(cfg.Monitor.Disks))
-	for _, d := range cfg.Monitor.Disks {
-		paths = append(paths, d.Path)
-	}
-	return paths
-}
-
-// expireApprovals closes approval requests when their time runs out, waking at the
-// next expiry (and at least once a minute, to see requests made since).
-func (b *Bot) expireApprovals(ctx context.Context) {
-	log := zerolog.Ctx(ctx)
-	for {
-		wait := time.Minute
-		if next, err := b.db.Approvals.NextExpiry(ctx); err != nil {
-			log.Err(err).Msg("Failed to read approval expiry times")
-		} else if !next.IsZero() {
-			wait = min(wait, max(time.Until(next), 0))
-		}
-		if !sleep(ctx, wait, nil) {
-			return
-		}
-		if err := b.approvals.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			log.Err(err).Msg("Failed to expire approval requests")
-		}
-	}
-}
-
-// checkDecisionLog verifies the decision log's hash chain at start and tells the admin
-// room when someone has edited, removed or reordered entries behind Steward's back. It
-// runs beside everything else: a long log must not delay the start.
-func (b *Bot) checkDecisionLog(ctx context.Context) {
-	log := zerolog.Ctx(ctx)
-	checked, err := b.db.Audit.Verify(ctx)
-	var chainErr *state.ChainError
-	switch {
-	case errors.As(err, &chainErr):
-		log.Error().Int64("entry_id", chainErr.EntryID).Str("reason", chainErr.Reason).Msg("The decision log's hash chain is broken")
-		msg := render.New("").Bold("The decision log has been tampered with.").
-			Text(fmt.Sprintf(" Entry %d: %s. The %d entries before it are intact. Someone with access to the server changed Steward's database: check who, and run ", chainErr.EntryID, chainErr.Reason, checked)).
-			Code("steward audit verify").Text(" there.")
-		if err = b.Send(ctx, b.adminRoom, msg.Notice()); err != nil {
-			log.Err(err).Msg("Failed to queue the broken-log alert")
-		}
-	case err != nil:
-		log.Err(err).Msg("Failed to verify the decision log")
-	default:
-		log.Info().Int("entries", checked).Msg("Decision log verified")
-	}
 }

@@ -10,9 +10,9 @@ const crashPointEnv = "STEWARD_CRASH_AT"
 // comparison per step.
 var crashAt = os.Getenv(crashPointEnv)
 
-// crashPoint ends the process at once, like a power cut (no deferred cleanup, no
+// CrashPoint ends the process at once, like a power cut (no deferred cleanup, no
 // graceful shutdown), when the tests asked for a crash at name.
-func crashPoint(name string) {
+func CrashPoint(name string) {
 	if crashAt == name {
 		os.Stderr.WriteString("steward: crashing at " + name + " (" + crashPointEnv + ")\n")
 		os.Exit(97)

@@ -15,6 +15,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/service"
 )
 
 // ErrDeviceGone means Steward's device was deleted on the homeserver (someone signed
@@ -147,10 +149,8 @@ func retry(ctx context.Context, msg string, fn func() error) error {
 			return nil
 		}
 		zerolog.Ctx(ctx).Warn().Err(err).Dur("retry_in", delay).Msg(msg)
-		select {
-		case <-ctx.Done():
+		if !service.Sleep(ctx, delay, nil) {
 			return ctx.Err()
-		case <-time.After(delay):
 		}
 		delay = min(delay*2, 30*time.Second)
 	}

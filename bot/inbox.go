@@ -7,106 +7,86 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
-// runInbox runs recorded commands: one at a time per room, so commands given in a room
+// RunInbox runs recorded commands: one at a time per room, so commands given in a room
 // take effect in the order they were given (a stop before a start), and rooms do not
 // wait for each other. Each command is claimed (marked started, committed) before it
-// runs, so a restart never runs it a second time. Commands run on workCtx; pollCtx only
-// stops the loop from taking new ones. The returned channel closes when the loop has
-// stopped taking commands.
-func (b *Bot) runInbox(pollCtx, workCtx context.Context) <-chan struct{} {
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		log := zerolog.Ctx(pollCtx)
-		finished := make(chan id.RoomID, 16)
-		busy := make(map[id.RoomID]bool)
-		for {
-			entries, err := b.db.Inbox.InState(workCtx, state.InboxReceived)
-			if err != nil {
-				log.Err(err).Msg("Failed to read the inbox")
+// runs, so a restart never runs it a second time. Commands run on the work context; ctx
+// only stops the loop from taking new ones.
+func (b *Bot) RunInbox(ctx context.Context) {
+	log := zerolog.Ctx(ctx)
+	workCtx := b.work.Context()
+	finished := make(chan id.RoomID, 16)
+	busy := make(map[id.RoomID]bool)
+	for {
+		entries, err := b.db.Inbox.InState(workCtx, state.InboxReceived)
+		if err != nil {
+			log.Err(err).Msg("Failed to read the inbox")
+		}
+		held := make(map[id.RoomID]bool) // rooms whose next command could not be claimed
+		for _, entry := range entries {
+			if ctx.Err() != nil {
+				return
 			}
-			held := make(map[id.RoomID]bool) // rooms whose next command could not be claimed
-			for _, entry := range entries {
-				if pollCtx.Err() != nil {
-					return
-				}
-				if busy[entry.RoomID] || held[entry.RoomID] {
-					continue
-				}
-				claimed, err := b.db.Inbox.Claim(workCtx, entry.EventID)
-				if err != nil {
-					// Keep the room's order: nothing after this one runs before it.
-					log.Err(err).Msg("Failed to claim command")
-					held[entry.RoomID] = true
-					continue
-				} else if !claimed {
-					continue
-				}
-				crashPoint("command-claimed")
-				busy[entry.RoomID] = true
-				b.running.Add(1)
-				in := inputOf(entry)
-				if in.ReceivedAt.Before(b.startedAt) {
-					// Recorded by a run that stopped before running it: it reaches
-					// Steward only now, and is judged stale or not as of now.
-					in.ReceivedAt = time.Now()
-				}
-				go func() {
-					defer func() { b.running.Done(); finished <- entry.RoomID }()
-					var outcome string
-					switch entry.Kind {
-					case state.InboxReaction:
-						outcome = b.proc.HandleReaction(workCtx, in, entry.RelatesTo)
-					case state.InboxRelay:
-						outcome = b.relay(workCtx, entry)
-					default:
-						outcome = b.proc.Handle(workCtx, in)
-					}
-					crashPoint("command-answered")
-					if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
-						log.Err(err).Msg("Failed to mark command done")
-					} else if entry.Kind == state.InboxRelay || b.proc.IsPrivate(entry.RoomID, entry.Body) {
-						if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {
-							log.Err(err).Msg("Failed to forget a ticket message's text")
-						}
+			if busy[entry.RoomID] || held[entry.RoomID] {
+				continue
+			}
+			claimed, err := b.db.Inbox.Claim(workCtx, entry.EventID)
+			if err != nil {
+				// Keep the room's order: nothing after this one runs before it.
+				log.Err(err).Msg("Failed to claim command")
+				held[entry.RoomID] = true
+				continue
+			} else if !claimed {
+				continue
+			}
+			CrashPoint("command-claimed")
+			busy[entry.RoomID] = true
+			if entry.ReceivedAt.Before(b.startedAt) {
+				// Recorded by a run that stopped before running it: it reaches
+				// Steward only now, and is judged stale or not as of now.
+				entry.ReceivedAt = time.Now()
+			}
+			b.work.Go(func(workCtx context.Context) {
+				// The loop may have stopped by now; finished has room for every
+				// command it started only while it runs, so never block on it.
+				defer func() {
+					select {
+					case finished <- entry.RoomID:
+					case <-ctx.Done():
 					}
 				}()
-			}
-			select {
-			case <-pollCtx.Done():
-				return
-			case room := <-finished:
-				delete(busy, room)
-			case <-b.inboxWake:
-			case <-time.After(30 * time.Second):
-			}
+				outcome := b.handler.Handle(workCtx, entry)
+				CrashPoint("command-answered")
+				if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
+					log.Err(err).Msg("Failed to mark command done")
+				} else if entry.Kind == state.InboxRelay || b.handler.IsPrivate(entry.RoomID, entry.Body) {
+					if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {
+						log.Err(err).Msg("Failed to forget a ticket message's text")
+					}
+				}
+			})
 		}
-	}()
-	return stopped
+		select {
+		case <-ctx.Done():
+			return
+		case room := <-finished:
+			delete(busy, room)
+		case <-b.inboxWake:
+		case <-time.After(30 * time.Second):
+		}
+	}
 }
 
-func inputOf(e *state.InboxEntry) *commands.Input {
-	in := &commands.Input{
-		Body: e.Body, Sender: e.Sender, DeviceID: e.DeviceID, Trust: e.Trust, Encrypted: e.Encrypted,
-		RoomID: e.RoomID, EventID: e.EventID, ThreadRoot: e.ThreadRoot, SentAt: e.SentAt, ReceivedAt: e.ReceivedAt,
-	}
-	if e.Kind == state.InboxCommand {
-		in.ReplyTo = e.RelatesTo
-	}
-	return in
-}
-
-// reportInterrupted settles the commands that were running when Steward stopped. They
+// ReportInterrupted settles the commands that were running when Steward stopped. They
 // are never run again: a restart, an update half-done, must not happen twice by
 // surprise. A command that had already been answered is just marked done; one that had
 // not gets a note saying its result is unknown. Each is settled in one transaction, so
 // a crash here never sends the note twice.
-func (b *Bot) reportInterrupted(ctx context.Context) error {
+func (b *Bot) ReportInterrupted(ctx context.Context) error {
 	entries, err := b.db.Inbox.InState(ctx, state.InboxStarted)
 	if err != nil {
 		return err
@@ -133,12 +113,12 @@ func (b *Bot) reportInterrupted(ctx context.Context) error {
 			}
 			if !answered {
 				msg := render.New("Steward stopped while it was running this command, so its result is unknown. I did not run it again; check, and send it again if it is still needed.")
-				if err = b.Reply(ctx, e.RoomID, e.EventID, e.ThreadRoot, msg); err != nil {
+				if err = b.outbox.Reply(ctx, e.RoomID, e.EventID, e.ThreadRoot, msg); err != nil {
 					return err
 				}
 			}
 			args := e.Body
-			if b.proc.IsPrivate(e.RoomID, e.Body) {
+			if b.handler.IsPrivate(e.RoomID, e.Body) {
 				args = "(private)" // a member's words to the admins stay out of the log
 			}
 			if _, err = b.db.Audit.Append(ctx, &state.AuditEntry{

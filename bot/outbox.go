@@ -14,12 +14,24 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/render"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
-var _ commands.Messenger = (*Bot)(nil)
+// Outbox is what Steward sends, queued in the database and delivered in order by
+// SendOutbox: replies, notices, reactions and edits. The features post through it (each
+// through the small interface it declares); nothing is sent any other way.
+type Outbox struct {
+	store *state.Outbox
+	// wake tells the sender a message was queued.
+	wake chan struct{}
+	// client, synced and adminRoom are set by Connect: the Matrix client, the end of
+	// the first sync, and where refused messages are reported.
+	client    eventSender
+	synced    <-chan struct{}
+	adminRoom id.RoomID
+}
 
 // outboxPoll is how often an idle sender looks for messages queued by another process
 // (steward notify).
@@ -27,8 +39,8 @@ const outboxPoll = 2 * time.Second
 
 // Reply queues msg as a notice in roomID, as a reply to replyTo and inside the thread
 // threadRoot when there is one.
-func (b *Bot) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
-	_, err := b.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
+func (o *Outbox) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
+	_, err := o.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
 	return err
 }
 
@@ -47,81 +59,91 @@ func replyContent(msg *render.Message, replyTo, threadRoot id.EventID) *event.Me
 }
 
 // Post is Reply that returns the message's outbox ID, for reactions and edits.
-func (b *Bot) Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) (int64, error) {
-	return b.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
+func (o *Outbox) Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) (int64, error) {
+	return o.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
 }
 
 // React queues a reaction with key to the queued message msgID.
-func (b *Bot) React(ctx context.Context, roomID id.RoomID, msgID int64, key string) error {
+func (o *Outbox) React(ctx context.Context, roomID id.RoomID, msgID int64, key string) error {
 	content := &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, Key: key}}
-	_, err := b.queueRelated(ctx, roomID, event.EventReaction, content, msgID)
+	_, err := o.queueRelated(ctx, roomID, event.EventReaction, content, msgID)
 	return err
 }
 
 // Edit queues a replacement of the queued message msgID's text by msg.
-func (b *Bot) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
+func (o *Outbox) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{}
 	content.SetEdit("") // the sender fills in the event ID once msgID is sent
-	_, err := b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
+	_, err := o.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 	return err
 }
 
 // FollowUp queues msg as a reply to the earlier queued message msgID (a resolved
 // alert's short note under the alert it ends), notifying mentions.
-func (b *Bot) FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message, mentions ...id.UserID) error {
+func (o *Outbox) FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message, mentions ...id.UserID) error {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{UserIDs: mentions}
 	content.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{}} // filled in when sent
-	_, err := b.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
+	_, err := o.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 	return err
 }
 
 // Announce queues msg for roomID as an ordinary text message, which (unlike Steward's
 // notices) clients notify members about.
-func (b *Bot) Announce(ctx context.Context, roomID id.RoomID, msg *render.Message) error {
+func (o *Outbox) Announce(ctx context.Context, roomID id.RoomID, msg *render.Message) error {
 	content := msg.Notice()
 	content.MsgType = event.MsgText
 	content.Mentions = &event.Mentions{}
-	return b.Send(ctx, roomID, content)
+	return o.Send(ctx, roomID, content)
 }
 
-func (b *Bot) queueRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, msgID int64) (int64, error) {
-	relatedID, err := b.db.Outbox.AddRelated(ctx, roomID, evtType, content, msgID)
+func (o *Outbox) queueRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, msgID int64) (int64, error) {
+	relatedID, err := o.store.AddRelated(ctx, roomID, evtType, content, msgID)
 	if err == nil {
-		state.AfterCommit(ctx, func() { wake(b.outboxWake) })
+		state.AfterCommit(ctx, func() { wake(o.wake) })
 	}
 	return relatedID, err
 }
 
+// Notice queues msg for roomID as a notice, notifying mentions: how the features tell
+// a room something that answers no one.
+func (o *Outbox) Notice(ctx context.Context, roomID id.RoomID, msg *render.Message, mentions ...id.UserID) error {
+	content := msg.Notice()
+	if len(mentions) > 0 {
+		content.Mentions = &event.Mentions{UserIDs: mentions}
+	}
+	return o.Send(ctx, roomID, content)
+}
+
 // Send queues content for roomID. It returns once the message is durably queued; the
 // outbox sender delivers it, in order, whenever the homeserver takes it.
-func (b *Bot) Send(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent) error {
-	_, err := b.queue(ctx, roomID, content, "")
+func (o *Outbox) Send(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent) error {
+	_, err := o.queue(ctx, roomID, content, "")
 	return err
 }
 
-func (b *Bot) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) (int64, error) {
-	msgID, err := b.db.Outbox.Add(ctx, roomID, event.EventMessage, content, replyTo)
+func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) (int64, error) {
+	msgID, err := o.store.Add(ctx, roomID, event.EventMessage, content, replyTo)
 	if err == nil {
-		state.AfterCommit(ctx, func() { wake(b.outboxWake) })
+		state.AfterCommit(ctx, func() { wake(o.wake) })
 	}
 	return msgID, err
 }
 
-// sendOutbox delivers queued messages one at a time, oldest first. A message that fails
+// SendOutbox delivers queued messages one at a time, oldest first. A message that fails
 // because the homeserver is away or rate-limiting stays at the head of the queue, so
 // nothing overtakes it and nothing is dropped.
-func (b *Bot) sendOutbox(ctx context.Context) {
-	sender := &outboxSender{client: b.client, outbox: b.db.Outbox, wakeup: b.outboxWake, poll: outboxPoll,
-		synced: b.firstSync, onRefused: b.reportRefused}
+func (o *Outbox) SendOutbox(ctx context.Context) {
+	sender := &outboxSender{client: o.client, outbox: o.store, wakeup: o.wake, poll: outboxPoll,
+		synced: o.synced, onRefused: o.reportRefused}
 	sender.run(ctx)
 }
 
 // reportRefused tells the admin room that a message to another room was refused for
 // good (Steward was removed from the room, say), so a lost notice does not go unseen.
-func (b *Bot) reportRefused(ctx context.Context, msg *state.OutboxMessage, err error) {
-	if msg.RoomID == b.adminRoom {
+func (o *Outbox) reportRefused(ctx context.Context, msg *state.OutboxMessage, err error) {
+	if msg.RoomID == o.adminRoom {
 		return // nowhere better to say it; the log has it
 	}
 	code := "an error"
@@ -131,16 +153,16 @@ func (b *Bot) reportRefused(ctx context.Context, msg *state.OutboxMessage, err e
 	}
 	notice := render.New("I could not deliver a message to room ").Code(msg.RoomID.String()).
 		Text(": the homeserver answered " + code + ". Am I still in that room?")
-	if qErr := b.Send(ctx, b.adminRoom, notice.Notice()); qErr != nil {
+	if qErr := o.Send(ctx, o.adminRoom, notice.Notice()); qErr != nil {
 		zerolog.Ctx(ctx).Err(qErr).Msg("Failed to queue delivery failure notice")
 	}
 }
 
-// drainOutbox gives the sender up to limit to empty the queue at shutdown.
-func (b *Bot) drainOutbox(ctx context.Context, limit time.Duration) {
+// DrainOutbox gives the sender up to limit to empty the queue at shutdown.
+func (o *Outbox) DrainOutbox(ctx context.Context, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		n, err := b.db.Outbox.Queued(ctx)
+		n, err := o.store.Queued(ctx)
 		if err != nil || n == 0 {
 			return
 		}
@@ -176,7 +198,7 @@ func (s *outboxSender) run(ctx context.Context) {
 			log.Err(err).Msg("Failed to read the outbox")
 		}
 		if msg == nil {
-			if !sleep(ctx, s.poll, s.wakeup) {
+			if !service.Sleep(ctx, s.poll, s.wakeup) {
 				return
 			}
 			continue
@@ -204,14 +226,14 @@ func (s *outboxSender) run(ctx context.Context) {
 		}
 		if err = s.outbox.MarkSending(ctx, msg.ID); err != nil {
 			log.Err(err).Msg("Failed to mark message sending")
-			if !sleep(ctx, backoff, nil) {
+			if !service.Sleep(ctx, backoff, nil) {
 				return
 			}
 			continue
 		}
 		resp, err := s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
 		if err == nil {
-			crashPoint("message-sent")
+			CrashPoint("message-sent")
 			if err = s.outbox.MarkSent(ctx, msg.ID, resp.EventID); err != nil {
 				log.Err(err).Msg("Failed to mark message sent")
 			}
@@ -240,7 +262,7 @@ func (s *outboxSender) run(ctx context.Context) {
 		if wait >= backoff {
 			backoff = min(backoff*2, 30*time.Second)
 		}
-		if !sleep(ctx, wait, nil) {
+		if !service.Sleep(ctx, wait, nil) {
 			return
 		}
 	}
@@ -311,20 +333,6 @@ func retryAfter(httpErr mautrix.HTTPError, fallback time.Duration) time.Duration
 		return time.Duration(secs) * time.Second
 	}
 	return fallback
-}
-
-// sleep waits for d, a signal on wakeup (may be nil) or the end of ctx; it returns false
-// when ctx ended.
-func sleep(ctx context.Context, d time.Duration, wakeup chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-wakeup:
-	}
-	return true
 }
 
 // onOwnEvent notices Steward's own messages coming back, in the sync or in history

@@ -12,12 +12,9 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
-
-var _ commands.Rooms = (*Bot)(nil)
 
 // IsJoined reports whether userID is joined to roomID, from the synced room state.
 func (b *Bot) IsJoined(ctx context.Context, roomID id.RoomID, userID id.UserID) bool {
@@ -55,7 +52,7 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 		if err := b.join(ctx, evt.RoomID); err != nil {
 			log.Err(err).Msg("Failed to join a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
-		} else if encrypted, _ := b.IsEncrypted(ctx, evt.RoomID); !encrypted || !b.isPrivate(ctx, evt.RoomID, evt.Sender) {
+		} else if encrypted, _ := b.IsEncrypted(ctx, evt.RoomID); !encrypted || !b.IsPrivateChat(ctx, evt.RoomID, evt.Sender) {
 			// Answers meant for the member must not reach anyone else, nor the
 			// server in clear text.
 			entry.Outcome, entry.Detail = state.OutcomeRefused, "a direct chat that is not encrypted, or has other people in it"
@@ -66,7 +63,7 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 		} else {
 			log.Info().Msg("Joined a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeOK, "a member's private chat"
-			if err = b.Send(ctx, evt.RoomID, render.New("Hello! Write what you need, or what you want to report, and the admins will answer here. Only they see it.").Notice()); err != nil {
+			if err = b.outbox.Send(ctx, evt.RoomID, render.New("Hello! Write what you need, or what you want to report, and the admins will answer here. Only they see it.").Notice()); err != nil {
 				log.Err(err).Msg("Failed to greet a member")
 			}
 		}
@@ -156,7 +153,7 @@ func (b *Bot) record(ctx context.Context, evt *event.Event, entry *state.InboxEn
 		markBatchFailed(ctx)
 		return
 	}
-	crashPoint("command-recorded")
+	CrashPoint("command-recorded")
 	if isNew {
 		markBatchRecorded(ctx)
 		wake(b.inboxWake)
@@ -171,7 +168,7 @@ func (b *Bot) reactionOf(ctx context.Context, evt *event.Event) *state.InboxEntr
 		return nil
 	}
 	rel := evt.Content.AsReaction().RelatesTo
-	if !commands.WantsReaction(rel.Key) || rel.Type != event.RelAnnotation || rel.EventID == "" {
+	if !b.handler.WantsReaction(rel.Key) || rel.Type != event.RelAnnotation || rel.EventID == "" {
 		return nil
 	}
 	if isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
@@ -199,10 +196,10 @@ func (b *Bot) commandOf(ctx context.Context, evt *event.Event) *state.InboxEntry
 	content.RemoveReplyFallback()
 	threadRoot := content.RelatesTo.GetThreadParent()
 	var entry *state.InboxEntry
-	isCommand := b.proc.IsCommand(content.Body)
+	isCommand := b.handler.IsCommand(content.Body)
 	if !b.isOurRoom(evt.RoomID) {
 		// In a member's private chat, "!!! he threatened me" is a message to carry.
-		isCommand = b.proc.IsKnownCommand(content.Body)
+		isCommand = b.handler.IsKnownCommand(content.Body)
 	}
 	if isCommand {
 		entry = inboxEntryOf(evt, content.Body)
@@ -241,8 +238,10 @@ func inboxEntryOf(evt *event.Event, body string) *state.InboxEntry {
 // decrypted, so a command is never silently lost. The group room is left alone: most of
 // what is said there is not for Steward. It says so at most once an hour per sender.
 func (b *Bot) onDecryptError(evt *event.Event, err error) {
-	if errors.Is(err, context.Canceled) {
-		return // shutting down: the message stays kept and is retried at the next start
+	if errors.Is(err, context.Canceled) || b.baseCtx.Err() != nil {
+		// Shutting down (the crypto helper's waits for keys end with "no session"
+		// then): the message stays kept and is retried at the next start.
+		return
 	}
 	b.log.Warn().Err(err).Stringer("event_id", evt.ID).Stringer("sender", evt.Sender).Msg("Failed to decrypt message")
 	b.forgetUndecrypted(b.baseCtx, evt.ID)
@@ -262,7 +261,7 @@ func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	ctx := b.baseCtx
 	msg := "I couldn't decrypt a message from " + evt.Sender.String() + " sent at " +
 		time.UnixMilli(evt.Timestamp).UTC().Format("15:04:05") + " UTC. If it was a command, please send it again (verifying your session helps)."
-	if qErr := b.Reply(ctx, evt.RoomID, evt.ID, "", render.New(msg)); qErr != nil {
+	if qErr := b.outbox.Reply(ctx, evt.RoomID, evt.ID, "", render.New(msg)); qErr != nil {
 		b.log.Err(qErr).Msg("Failed to queue decryption failure notice")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -101,7 +102,7 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 			}
 			failing = true
 			log.Warn().Err(err).Dur("retry_in", delay).Msg("Sync failed")
-			if !sleep(ctx, delay, nil) {
+			if !service.Sleep(ctx, delay, nil) {
 				return ctx.Err()
 			}
 			delay = min(delay*2, 30*time.Second)
@@ -142,7 +143,7 @@ func (b *Bot) handleBatch(ctx context.Context, resp *mautrix.RespSync, since str
 		return errors.New("an event of the batch could not be recorded")
 	}
 	if handled.recorded.Load() {
-		crashPoint("batch-handled")
+		CrashPoint("batch-handled")
 	}
 	return b.db.KV.Set(ctx, state.KeyNextBatch, resp.NextBatch)
 }

@@ -2,7 +2,7 @@ package commands
 
 import (
 	"context"
-	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 	"strings"
 	"unicode/utf8"
 
@@ -21,7 +21,7 @@ var CommandAnnounce = &Command{
 	Args:        "TEXT",
 	Role:        RoleAdmin,
 	Destructive: true,
-	Policy:      approval.Policy{Kind: approval.Confirm},
+	Policy:      policy.Policy{Kind: policy.Confirm},
 	FreeText:    true,
 	Describe: func(_ context.Context, ce *Event) (string, error) {
 		text, err := announcement(ce)

@@ -13,9 +13,9 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
+	"github.com/steward-bot/steward/policy"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -29,7 +29,7 @@ const (
 // guarded is an admin command that changes something, under policy (the zero Policy
 // takes the default for destructive commands). runs counts its runs atomically, since
 // approvals may race.
-func guarded(name string, policy approval.Policy, runs *atomic.Int32) *commands.Command {
+func guarded(name string, policy policy.Policy, runs *atomic.Int32) *commands.Command {
 	return &commands.Command{
 		Name: name, Section: commands.SectionGeneral, Help: "Test command " + name, Args: "TARGET",
 		Role: commands.RoleAdmin, Destructive: true, Policy: policy,
@@ -49,7 +49,7 @@ func guarded(name string, policy approval.Policy, runs *atomic.Int32) *commands.
 // approvalRegistry has the approval commands, !announce, wipe (destructive, default
 // policy), purge (quorum:2) and note (not destructive, default policy).
 func approvalRegistry(runs *atomic.Int32) *commands.Registry {
-	note := guarded("note", approval.Policy{}, runs)
+	note := guarded("note", policy.Policy{}, runs)
 	note.Destructive = false
 	return commands.NewRegistry(
 		commands.CommandHelp,
@@ -58,8 +58,8 @@ func approvalRegistry(runs *atomic.Int32) *commands.Registry {
 		commands.CommandApprove,
 		commands.CommandDeny,
 		commands.CommandCancel,
-		guarded("wipe", approval.Policy{}, runs),
-		guarded("purge", approval.Policy{Kind: approval.Quorum, N: 2}, runs),
+		guarded("wipe", policy.Policy{}, runs),
+		guarded("purge", policy.Policy{Kind: policy.Quorum, N: 2}, runs),
 		note,
 	)
 }
@@ -298,7 +298,7 @@ func TestTightenOnlyMakesStricter(t *testing.T) {
 					declared[name] = reg.PolicyOf(cmd).String()
 				}
 			}
-			err := reg.Tighten(tt.configured)
+			err := reg.Tighten(config.Policy{Commands: tt.configured})
 			if len(tt.err) == 0 && err != nil {
 				t.Fatalf("Tighten refused %v: %v", tt.configured, err)
 			}

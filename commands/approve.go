@@ -8,6 +8,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -18,7 +19,7 @@ var _ approval.Runner = (*Processor)(nil)
 // that the admins can meet its policy and that its arguments are good, and returns what
 // to store together with the command's audit entry (the request, its decision log
 // entry and the message that asks the admins).
-func (p *Processor) requestApproval(ctx context.Context, ce *Event, policy approval.Policy) (outcome, detail string, then func(ctx context.Context, entryID int64) error) {
+func (p *Processor) requestApproval(ctx context.Context, ce *Event, policy policy.Policy) (outcome, detail string, then func(ctx context.Context, entryID int64) error) {
 	name := p.settings.Prefix + ce.Command.Name
 	terms, refusal := p.approvals.Terms(ce.Sender, ce.Command.Name, policy)
 	if refusal != nil {

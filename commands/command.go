@@ -11,7 +11,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -77,7 +77,7 @@ type Command struct {
 	// Policy is how much agreement the command needs before it runs; the zero value
 	// means none for read-only commands and second_admin for destructive ones. Config
 	// can make it stricter (Registry.Tighten).
-	Policy approval.Policy
+	Policy policy.Policy
 	// FreeText commands take the rest of the line as typed (ce.RawArgs), so quotes and
 	// apostrophes in it are not argument syntax.
 	FreeText bool

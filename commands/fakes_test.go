@@ -15,6 +15,7 @@ import (
 	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/policy"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -368,7 +369,7 @@ func (p *probe) command(name string, role commands.Role, destructive bool, do fu
 		Help:        "Test command " + name,
 		Role:        role,
 		Destructive: destructive,
-		Policy:      approval.Policy{Kind: approval.None},
+		Policy:      policy.Policy{Kind: policy.None},
 		Func: func(ctx context.Context, ce *commands.Event) error {
 			p.runs++
 			p.last = ce

@@ -3,7 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
-	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 	"strings"
 	"time"
 
@@ -65,13 +65,13 @@ func (p *Processor) describe(cmd *Command, long bool) *render.Message {
 	if cmd.Destructive && p.settings.RequireVerified {
 		needs = append(needs, "a verified device")
 	}
-	switch policy := p.registry.PolicyOf(cmd); policy.Kind {
-	case approval.Confirm:
+	switch needed := p.registry.PolicyOf(cmd); needed.Kind {
+	case policy.Confirm:
 		needs = append(needs, "your confirmation")
-	case approval.SecondAdmin:
+	case policy.SecondAdmin:
 		needs = append(needs, "another admin's approval")
-	case approval.Quorum:
-		needs = append(needs, fmt.Sprintf("the approval of %d other admins", policy.N))
+	case policy.Quorum:
+		needs = append(needs, fmt.Sprintf("the approval of %d other admins", needed.N))
 	}
 	if len(needs) > 0 {
 		msg.Text(" (needs " + strings.Join(needs, " and ") + ")")

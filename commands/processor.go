@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -279,8 +280,8 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		p.reply(ctx, ce, refusal)
 		return state.OutcomeRefused, refusal.Plain(), nil
 	}
-	if policy := p.registry.PolicyOf(ce.Command); policy.Kind != approval.None && (ce.changesThings() || !ce.Command.Destructive) {
-		return p.requestApproval(ctx, ce, policy)
+	if needed := p.registry.PolicyOf(ce.Command); needed.Kind != policy.None && (ce.changesThings() || !ce.Command.Destructive) {
+		return p.requestApproval(ctx, ce, needed)
 	}
 	if ce.Command.Long && p.background != nil {
 		// It answers as it goes; its result is a decision log entry of its own,

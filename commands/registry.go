@@ -2,7 +2,7 @@ package commands
 
 import (
 	"fmt"
-	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 	"slices"
 	"strings"
 )
@@ -13,13 +13,13 @@ type Registry struct {
 	commands []*Command
 	byName   map[string]*Command
 	// policies holds the policies config tightened, by command name.
-	policies map[string]approval.Policy
+	policies map[string]policy.Policy
 }
 
 // NewRegistry indexes cmds. Duplicate or malformed names are programming errors and
 // panic, so they are caught by the first test that builds the registry.
 func NewRegistry(cmds ...*Command) *Registry {
-	r := &Registry{byName: make(map[string]*Command), policies: make(map[string]approval.Policy)}
+	r := &Registry{byName: make(map[string]*Command), policies: make(map[string]policy.Policy)}
 	for _, cmd := range cmds {
 		if cmd.Func == nil {
 			panic(fmt.Sprintf("command %q has no function", cmd.Name))

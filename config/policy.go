@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 )
 
 // Policy lets the admins ask for more approval than the built-in policy of a
@@ -15,7 +15,7 @@ import (
 type Policy struct {
 	// Commands tightens the approval policy of single commands, by command
 	// name (without the prefix): none, confirm, second_admin or quorum:N, as
-	// read by approval.ParsePolicy.
+	// read by policy.Parse.
 	Commands map[string]string `yaml:"commands"`
 	// ApprovalTTL is how long an approval request stays open: long enough to
 	// reach a phone, short enough that a forgotten request cannot be
@@ -53,19 +53,19 @@ func (v *validator) checkPolicy(c *Config) {
 		}
 		v.checkCommandName(key, name, c.Matrix.CommandPrefix)
 
-		policy, err := approval.ParsePolicy(p.Commands[name])
+		want, err := policy.Parse(p.Commands[name])
 		switch {
 		case err != nil && p.Commands[name] == "":
-			v.invalid(key, fmt.Sprintf("needs a policy (%s); leave the command out to keep its built-in policy", approval.Forms))
+			v.invalid(key, fmt.Sprintf("needs a policy (%s); leave the command out to keep its built-in policy", policy.Forms))
 		case err != nil:
 			v.invalid(key, err.Error())
 		case others < 0 || fallback:
 			// No admins is reported at matrix.admins; a single admin
 			// was allowed to confirm alone.
-		case policy.Kind == approval.SecondAdmin && others == 0:
+		case want.Kind == policy.SecondAdmin && others == 0:
 			v.invalid(key, "second_admin needs an admin besides the one asking, but matrix.admins lists only one; "+
 				"add one, or set policy.allow_single_admin: true to let a single admin confirm alone")
-		case policy.Kind == approval.Quorum && policy.N > others:
+		case want.Kind == policy.Quorum && want.N > others:
 			have := fmt.Sprintf("only %d other admins are", others)
 			switch others {
 			case 0:
@@ -73,7 +73,7 @@ func (v *validator) checkPolicy(c *Config) {
 			case 1:
 				have = "only 1 other admin is"
 			}
-			msg := fmt.Sprintf("%s needs %d admins besides the one asking, but %s configured in matrix.admins", p.Commands[name], policy.N, have)
+			msg := fmt.Sprintf("%s needs %d admins besides the one asking, but %s configured in matrix.admins", p.Commands[name], want.N, have)
 			if others == 0 {
 				msg += "; add some, or set policy.allow_single_admin: true to let a single admin confirm alone"
 			}

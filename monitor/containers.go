@@ -12,6 +12,7 @@ import (
 
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/redact"
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -100,7 +101,7 @@ func (c *ContainerCheck) Watch(ctx context.Context, wake func()) {
 			return
 		}
 		log.Warn().Err(err).Dur("retry_in", backoff).Msg("Lost the Docker Engine's event stream")
-		if !sleep(ctx, backoff) {
+		if !service.Sleep(ctx, backoff, nil) {
 			return
 		}
 		backoff = min(backoff*2, time.Minute)

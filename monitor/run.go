@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/steward-bot/steward/service"
 )
 
 // minObserveTimeout is the least time a check's round may take, however short its
@@ -15,7 +17,8 @@ const minObserveTimeout = 10 * time.Second
 
 // Run runs each check on its interval and posts what fires, until ctx ends. Alerts of
 // checks that are no longer configured are resolved first: nothing would ever resolve
-// them otherwise.
+// them otherwise. Escalation and announcement run apart (Escalate): they go on while
+// a reload starts the checks again.
 func (e *Engine) Run(ctx context.Context, checks []Check) {
 	log := zerolog.Ctx(ctx).With().Str("component", "monitor").Logger()
 	ctx = log.WithContext(ctx)
@@ -30,15 +33,18 @@ func (e *Engine) Run(ctx context.Context, checks []Check) {
 	for _, c := range checks {
 		wg.Go(func() { e.runCheck(ctx, c) })
 	}
-	wg.Go(func() {
-		for sleep(ctx, tickEvery) {
-			if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
-				log.Err(err).Msg("Failed to escalate or announce alerts")
-			}
-		}
-	})
 	e.flushLoop(ctx)
 	wg.Wait()
+}
+
+// Escalate escalates untaken critical alerts and announces long ones to the group,
+// every tickEvery until ctx ends.
+func (e *Engine) Escalate(ctx context.Context) {
+	for service.Sleep(ctx, tickEvery, nil) {
+		if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
+			zerolog.Ctx(ctx).Err(err).Str("component", "monitor").Msg("Failed to escalate or announce alerts")
+		}
+	}
 }
 
 // Watcher is a check that also learns of changes as they happen (the Docker Engine's
@@ -135,16 +141,4 @@ func (e *Engine) Retire(ctx context.Context, active []string) error {
 		}
 		return nil
 	})
-}
-
-// sleep waits for d or the end of ctx, and reports whether ctx is still going.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

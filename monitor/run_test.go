@@ -15,7 +15,13 @@ func startRun(t *testing.T, h *harness, checks ...Check) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		escalated := make(chan struct{})
+		go func() {
+			defer close(escalated)
+			h.eng.Escalate(ctx)
+		}()
 		h.eng.Run(ctx, checks)
+		<-escalated
 	}()
 	return func() {
 		cancel()

@@ -1,5 +1,5 @@
-// Command steward runs the Steward Matrix bot and its operator tools. This file only
-// wires packages together: parse flags, load config, set up logging, start the bot.
+// Command steward runs the Steward Matrix bot and its operator tools. This file parses
+// flags and runs the subcommands; wire.go builds the running Steward from its parts.
 package main
 
 import (
@@ -19,7 +19,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/bot"
-	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/state"
 )
@@ -103,27 +102,18 @@ func flagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 
 // loadConfig loads the config and prints every problem with its key.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
-	cfg, err := config.Load(path)
+	cfg, err := readConfig(path)
 	if err == nil {
-		// Which commands exist is the command package's knowledge, so policy.commands
-		// is checked against it here rather than in config.
-		if err = commands.Builtin(commands.Features{}).Tighten(cfg.Policy.Commands); err == nil {
-			return cfg, true
-		}
-		fmt.Fprintf(stderr, "%s has problems:\n", path)
-		for line := range strings.SplitSeq(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "  %s\n", line)
-		}
-		return nil, false
+		return cfg, true
 	}
 	var problems *config.Problems
-	if errors.As(err, &problems) {
-		fmt.Fprintf(stderr, "%s has %d problem(s):\n", path, len(*problems))
-		for _, p := range *problems {
-			fmt.Fprintf(stderr, "  %s\n", p.String())
-		}
-	} else {
+	if !errors.As(err, &problems) {
 		fmt.Fprintf(stderr, "steward: %v\n", err)
+		return nil, false
+	}
+	fmt.Fprintf(stderr, "%s has %d problem(s):\n", path, len(*problems))
+	for _, line := range problemLines(err) {
+		fmt.Fprintf(stderr, "  %s\n", line)
 	}
 	return nil, false
 }
@@ -155,7 +145,7 @@ func newLogger(cfg *config.Config, out io.Writer) zerolog.Logger {
 
 func cmdRun(args []string, stderr io.Writer) int {
 	fs, path := flagSet("run", stderr)
-	var opts bot.Options
+	var opts runOptions
 	fs.BoolVar(&opts.ResetCrossSigning, "reset-cross-signing", false, "create new cross-signing keys when the recovery key file is lost")
 	if fs.Parse(args) != nil {
 		return 2
@@ -164,7 +154,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	opts.ConfigPath = *path
+	opts.configPath = *path
 	log := newLogger(cfg, stderr)
 	log.Info().Str("version", buildVersion()).Str("config", *path).Msg("Starting Steward")
 
@@ -173,15 +163,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	opts.ReloadSignals = hup
+	opts.reloadSignals = hup
 	// Everything Steward writes (database, keys) is for its eyes only.
 	syscall.Umask(0o077)
-	b, err := bot.New(ctx, cfg, opts, log)
-	if err != nil {
-		log.Err(err).Msg("Failed to start")
-		return 1
-	}
-	if err = b.Run(ctx); err != nil {
+	if err := serve(ctx, cfg, opts, log); err != nil {
 		log.Err(err).Msg("Steward stopped with an error")
 		if errors.Is(err, bot.ErrDeviceGone) {
 			return exitNeedsOperator

@@ -72,6 +72,32 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
+// TestCheckConfigPolicyCommands: what only the commands know (a command that does not
+// exist, a policy looser than the built-in one) is listed like every other problem,
+// with its key and line, so the admin can go straight to it.
+func TestCheckConfigPolicyCommands(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "password", "hunter2-very-secret\n")
+	path := writeFile(t, dir, "policy.yaml", validConfig+`policy:
+  commands:
+    nuke: confirm
+    restart: none
+`)
+	code, _, errOut := runCLI("check-config", "-c", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"has 2 problem(s)",
+		`policy.commands.nuke (line 11): there is no command "nuke"`,
+		"policy.commands.restart (line 12): none is looser than the built-in policy",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("output lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	if code, _, errOut := runCLI(); code != 2 || !strings.Contains(errOut, "Usage") {
 		t.Errorf("no arguments: exit %d, %q", code, errOut)

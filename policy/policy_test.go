@@ -1,4 +1,4 @@
-package approval_test
+package policy_test
 
 import (
 	"strings"
@@ -6,22 +6,22 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/steward-bot/steward/approval"
+	"github.com/steward-bot/steward/policy"
 )
 
 func TestParsePolicy(t *testing.T) {
 	tests := []struct {
 		in         string
-		want       approval.Policy
+		want       policy.Policy
 		approvals  int
 		selfCounts bool
 		err        string
 	}{
-		{in: "none", want: approval.Policy{Kind: approval.None}},
-		{in: "confirm", want: approval.Policy{Kind: approval.Confirm}, approvals: 1, selfCounts: true},
-		{in: "second_admin", want: approval.Policy{Kind: approval.SecondAdmin}, approvals: 1},
-		{in: "quorum:1", want: approval.Policy{Kind: approval.Quorum, N: 1}, approvals: 1},
-		{in: "quorum:3", want: approval.Policy{Kind: approval.Quorum, N: 3}, approvals: 3},
+		{in: "none", want: policy.Policy{Kind: policy.None}},
+		{in: "confirm", want: policy.Policy{Kind: policy.Confirm}, approvals: 1, selfCounts: true},
+		{in: "second_admin", want: policy.Policy{Kind: policy.SecondAdmin}, approvals: 1},
+		{in: "quorum:1", want: policy.Policy{Kind: policy.Quorum, N: 1}, approvals: 1},
+		{in: "quorum:3", want: policy.Policy{Kind: policy.Quorum, N: 3}, approvals: 3},
 		{in: "quorum:0", err: "out of range"},
 		{in: "quorum:21", err: "out of range"},
 		{in: "Second_Admin", err: `did you mean "second_admin"`},
@@ -29,7 +29,7 @@ func TestParsePolicy(t *testing.T) {
 		{in: "", err: "no policy given"},
 	}
 	for _, tt := range tests {
-		got, err := approval.ParsePolicy(tt.in)
+		got, err := policy.Parse(tt.in)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("ParsePolicy(%q) = %v, %v; want an error saying %q", tt.in, got, err, tt.err)
@@ -71,13 +71,13 @@ func TestParsePolicyMessages(t *testing.T) {
 		{"", "no policy given; use none, confirm, second_admin or quorum:N"},
 	}
 	for _, c := range cases {
-		got, err := approval.ParsePolicy(c.in)
+		got, err := policy.Parse(c.in)
 		switch {
-		case c.err == "" && (err != nil || got != approval.Policy{Kind: approval.Quorum, N: approval.MaxQuorum}):
-			t.Errorf("ParsePolicy(%q) = %+v, %v; want quorum:%d", c.in, got, err, approval.MaxQuorum)
+		case c.err == "" && (err != nil || got != policy.Policy{Kind: policy.Quorum, N: policy.MaxQuorum}):
+			t.Errorf("ParsePolicy(%q) = %+v, %v; want quorum:%d", c.in, got, err, policy.MaxQuorum)
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("ParsePolicy(%q) = %+v, %v; want an error containing %q", c.in, got, err, c.err)
-		case c.err != "" && got != approval.Policy{}:
+		case c.err != "" && got != policy.Policy{}:
 			t.Errorf("ParsePolicy(%q) = %+v with an error; want the zero Policy", c.in, got)
 		}
 	}
@@ -89,15 +89,15 @@ func TestPolicyStrictness(t *testing.T) {
 	order := []string{"none", "confirm", "second_admin", "quorum:2", "quorum:3"}
 	for i, a := range order {
 		for j, b := range order {
-			pa, _ := approval.ParsePolicy(a)
-			pb, _ := approval.ParsePolicy(b)
+			pa, _ := policy.Parse(a)
+			pb, _ := policy.Parse(b)
 			if got, want := pa.LooserThan(pb), i < j; got != want {
 				t.Errorf("%s looser than %s = %v, want %v", a, b, got, want)
 			}
 		}
 	}
-	one, _ := approval.ParsePolicy("quorum:1")
-	second := approval.Policy{Kind: approval.SecondAdmin}
+	one, _ := policy.Parse("quorum:1")
+	second := policy.Policy{Kind: policy.SecondAdmin}
 	if one.LooserThan(second) || second.LooserThan(one) {
 		t.Errorf("quorum:1 and second_admin are not equally strict")
 	}
@@ -105,18 +105,18 @@ func TestPolicyStrictness(t *testing.T) {
 
 func TestDeclared(t *testing.T) {
 	tests := []struct {
-		declared    approval.Policy
+		declared    policy.Policy
 		destructive bool
 		want        string
 	}{
-		{declared: approval.Policy{}, destructive: false, want: "none"},
-		{declared: approval.Policy{}, destructive: true, want: "second_admin"},
-		{declared: approval.Policy{Kind: approval.None}, destructive: true, want: "none"},
-		{declared: approval.Policy{Kind: approval.Confirm}, want: "confirm"},
-		{declared: approval.Policy{Kind: approval.Quorum, N: 2}, destructive: true, want: "quorum:2"},
+		{declared: policy.Policy{}, destructive: false, want: "none"},
+		{declared: policy.Policy{}, destructive: true, want: "second_admin"},
+		{declared: policy.Policy{Kind: policy.None}, destructive: true, want: "none"},
+		{declared: policy.Policy{Kind: policy.Confirm}, want: "confirm"},
+		{declared: policy.Policy{Kind: policy.Quorum, N: 2}, destructive: true, want: "quorum:2"},
 	}
 	for _, tt := range tests {
-		if got := approval.Declared(tt.declared, tt.destructive).String(); got != tt.want {
+		if got := policy.Declared(tt.declared, tt.destructive).String(); got != tt.want {
 			t.Errorf("Declared(%+v, %v) = %s, want %s", tt.declared, tt.destructive, got, tt.want)
 		}
 	}
@@ -126,22 +126,22 @@ func TestDeclared(t *testing.T) {
 // and its messages.
 func TestPolicyYAML(t *testing.T) {
 	var doc struct {
-		Commands map[string]approval.Policy `yaml:"commands"`
+		Commands map[string]policy.Policy `yaml:"commands"`
 	}
 	if err := yaml.Unmarshal([]byte("commands:\n  restart: quorum:2\n  announce: confirm\n"), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if got := doc.Commands["restart"]; got != (approval.Policy{Kind: approval.Quorum, N: 2}) {
+	if got := doc.Commands["restart"]; got != (policy.Policy{Kind: policy.Quorum, N: 2}) {
 		t.Errorf("restart: %+v, want quorum:2", got)
 	}
-	if got := doc.Commands["announce"]; got != (approval.Policy{Kind: approval.Confirm}) {
+	if got := doc.Commands["announce"]; got != (policy.Policy{Kind: policy.Confirm}) {
 		t.Errorf("announce: %+v, want confirm", got)
 	}
 	err := yaml.Unmarshal([]byte("commands:\n  restart: Second_Admin\n"), &doc)
 	if err == nil || !strings.Contains(err.Error(), `did you mean "second_admin"`) {
 		t.Errorf("error %v, want one suggesting second_admin", err)
 	}
-	out, err := yaml.Marshal(map[string]approval.Policy{"restart": {Kind: approval.Quorum, N: 3}})
+	out, err := yaml.Marshal(map[string]policy.Policy{"restart": {Kind: policy.Quorum, N: 3}})
 	if err != nil || strings.TrimSpace(string(out)) != "restart: quorum:3" {
 		t.Errorf("Marshal = %q, %v", out, err)
 	}

@@ -1,9 +1,9 @@
-// Package approval is the stage between a command's dispatch and its action: a command
-// that changes things waits here until enough admins agree, and runs exactly once
-// when they do. Policy says how much agreement a command needs; Engine asks the
-// admins, counts their answers, closes what expires and, after a restart, finishes
-// what a stop left half-done.
-package approval
+// Package policy says how much agreement a command needs before it runs: the stage
+// between a command's dispatch and its approval. A Policy is declared with each
+// command and may only be tightened in config (policy.commands), so this package is
+// the one grammar both read; it depends on nothing else in Steward, so config can
+// decode it and the approval engine can count against it.
+package policy
 
 import (
 	"fmt"
@@ -38,15 +38,15 @@ type Policy struct {
 // that, so a larger N is a typo.
 const MaxQuorum = 20
 
-// Forms lists the policies ParsePolicy accepts, for messages that tell someone what to
+// Forms lists the policies Parse accepts, for messages that tell someone what to
 // write.
 var Forms = fmt.Sprintf("none, confirm, second_admin or quorum:N with N from 1 to %d", MaxQuorum)
 
-// ParsePolicy reads a policy as written in config (policy.commands): none, confirm,
+// Parse reads a policy as written in config (policy.commands): none, confirm,
 // second_admin or quorum:N with N from 1 to MaxQuorum. Its errors are plain enough to
 // show to the person who wrote s, and suggest the policy meant when only case, spaces
 // or dashes are off; the file must still say exactly what is meant.
-func ParsePolicy(s string) (Policy, error) {
+func Parse(s string) (Policy, error) {
 	if p, ok := parse(s); ok {
 		return p, nil
 	}
@@ -74,7 +74,7 @@ func ParsePolicy(s string) (Policy, error) {
 	return Policy{}, fmt.Errorf("not a policy: %q; use %s", s, Forms)
 }
 
-// parse is ParsePolicy without the explanations.
+// parse is Parse without the explanations.
 func parse(s string) (Policy, bool) {
 	switch s {
 	case "none":
@@ -96,9 +96,9 @@ func parse(s string) (Policy, bool) {
 }
 
 // UnmarshalText lets a policy be a YAML (or any text) value directly, with
-// ParsePolicy's grammar and messages.
+// Parse's grammar and messages.
 func (p *Policy) UnmarshalText(text []byte) error {
-	parsed, err := ParsePolicy(string(text))
+	parsed, err := Parse(string(text))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package bot
+package monitor
 
 import (
 	"testing"
@@ -31,8 +31,8 @@ func TestLastSlot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := lastSlot(tt.ws, tt.now); !got.Equal(tt.want) {
-				t.Errorf("lastSlot(%s) = %s, want %s", tt.now, got, tt.want)
+			if got := WeeklySlot(tt.ws.Weekday(), tt.ws.Hour, tt.ws.Location, tt.now); !got.Equal(tt.want) {
+				t.Errorf("WeeklySlot(%s) = %s, want %s", tt.now, got, tt.want)
 			}
 		})
 	}

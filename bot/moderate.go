@@ -1,0 +1,74 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/steward-bot/steward/render"
+)
+
+// The moderation actions, named as the power levels they need are.
+const (
+	ActionKick   = "kick"
+	ActionBan    = "ban"
+	ActionRedact = "redact"
+)
+
+// CanModerate says why Steward can't kick or ban in the group room, reading its power
+// levels fresh from the homeserver; nil when it can.
+func (b *Bot) CanModerate(ctx context.Context, action string) error {
+	var pl event.PowerLevelsEventContent
+	if err := b.client.StateEvent(ctx, b.groupRoom, event.StatePowerLevels, "", &pl); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to read the group room's power levels")
+		return errors.New("I can't read the group room's power levels right now; try again in a moment")
+	}
+	need := pl.Ban()
+	switch action {
+	case ActionKick:
+		need = pl.Kick()
+	case ActionRedact:
+		need = pl.Redact()
+	}
+	if have := pl.GetUserLevel(b.client.UserID); have < need {
+		return fmt.Errorf("I can't %s in the group room: that takes power level %d, and I have %d. A room admin can raise mine", action, need, have)
+	}
+	return nil
+}
+
+// Moderate kicks or bans user from the group room.
+func (b *Bot) Moderate(ctx context.Context, action string, user id.UserID, reason string) error {
+	var err error
+	if action == ActionKick {
+		_, err = b.client.KickUser(ctx, b.groupRoom, &mautrix.ReqKickUser{UserID: user, Reason: reason})
+	} else {
+		_, err = b.client.BanUser(ctx, b.groupRoom, &mautrix.ReqBanUser{UserID: user, Reason: reason})
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", action, user, err)
+	}
+	return nil
+}
+
+// Redact removes a message of the group room.
+func (b *Bot) Redact(ctx context.Context, eventID id.EventID, reason string) error {
+	if _, err := b.client.RedactEvent(ctx, b.groupRoom, eventID, mautrix.ReqRedact{Reason: reason}); err != nil {
+		return fmt.Errorf("redact %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// Warn sends user a warning from the admins in a new private chat.
+func (b *Bot) Warn(ctx context.Context, user id.UserID, text string) error {
+	room, err := b.OpenDirect(ctx, user, "Steward: a message from the admins")
+	if err != nil {
+		return fmt.Errorf("open a private chat with %s: %w", user, err)
+	}
+	msg := render.New("").Bold("A warning from the admins of the group:").Line().Quote(text)
+	return b.outbox.Send(ctx, room, msg.Notice())
+}
