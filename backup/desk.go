@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -132,9 +132,9 @@ func (d *Desk) offsite(ctx context.Context, s *Set, now time.Time) string {
 	case newest.IsZero():
 		return c.Name + ": no snapshot"
 	case now.Sub(newest) > c.Due():
-		return c.Name + ": stale, " + monitor.HumanDuration(now.Sub(newest)) + " old"
+		return c.Name + ": stale, " + render.Duration(now.Sub(newest)) + " old"
 	default:
-		return c.Name + ": fresh, " + monitor.HumanDuration(now.Sub(newest)) + " old"
+		return c.Name + ": fresh, " + render.Duration(now.Sub(newest)) + " old"
 	}
 }
 

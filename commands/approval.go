@@ -178,8 +178,8 @@ func (p *Processor) HandleReaction(ctx context.Context, in *Input, relatesTo id.
 		return state.OutcomeRefused
 	}
 	if late := in.ReceivedAt.Sub(in.SentAt); late > p.settings.StaleAfter {
-		p.recordVote(ctx, a, b, state.OutcomeStale, fmt.Sprintf("reached Steward %s after it was sent", roundDuration(late)))
-		p.replyTo(ctx, a, render.New("").Pill(in.Sender).Text(fmt.Sprintf(": your %s on %s reached me %s after you sent it, so I did not count it. Answer again with ", in.Body, a.ID, roundDuration(late))).
+		p.recordVote(ctx, a, b, state.OutcomeStale, fmt.Sprintf("reached Steward %s after it was sent", render.Duration(late)))
+		p.replyTo(ctx, a, render.New("").Pill(in.Sender).Text(fmt.Sprintf(": your %s on %s reached me %s after you sent it, so I did not count it. Answer again with ", in.Body, a.ID, render.Duration(late))).
 			Code(p.settings.Prefix+"approve "+a.ID).Text(" or ").Code(p.settings.Prefix+"deny "+a.ID).Text(" if you still mean it."))
 		return state.OutcomeStale
 	}

@@ -192,7 +192,7 @@ var CommandTickets = &Command{
 		rows := make([][]string, 0, len(list))
 		admin := f.Member == ""
 		for _, t := range list {
-			row := []string{t.ID, t.Kind, t.State, roundDuration(now.Sub(t.CreatedAt))}
+			row := []string{t.ID, t.Kind, t.State, render.Duration(now.Sub(t.CreatedAt))}
 			if admin {
 				assignee := "–"
 				if t.Assignee != "" {

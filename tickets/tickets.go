@@ -13,7 +13,6 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -140,7 +139,7 @@ func (d *Desk) welcome(t *state.Ticket) *render.Message {
 	msg := render.New("This is ticket ").Bold(t.ID).Text(": the admins have your " + what + " and will answer here. " +
 		"Anything you write in this chat reaches them; only they see it.")
 	if !t.Deadline.IsZero() {
-		msg.Text(" They answer reports within " + monitor.HumanDuration(d.Settings.AbuseDeadline) + ".")
+		msg.Text(" They answer reports within " + render.Duration(d.Settings.AbuseDeadline) + ".")
 	}
 	return msg
 }
@@ -338,7 +337,7 @@ func (d *Desk) Remind(ctx context.Context) error {
 			if t.Assignee != "" {
 				mentions = []id.UserID{t.Assignee}
 			}
-			msg = render.New("⏳ Abuse report " + t.ID + " is due at " + render.Clock(t.Deadline, now) + " (in " + monitor.HumanDuration(t.Deadline.Sub(now)) + ").")
+			msg = render.New("⏳ Abuse report " + t.ID + " is due at " + render.Clock(t.Deadline, now) + " (in " + render.Duration(t.Deadline.Sub(now)) + ").")
 		default:
 			continue
 		}
