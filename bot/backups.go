@@ -20,7 +20,7 @@ import (
 // backups is Steward's side of the backup sets: the desk commands use, the checks the
 // alert engine runs, and the scheduler of integrity checks and drills.
 type backups struct {
-	desk      *backup.Desk
+	desk      *backup.Manager
 	scheduler *backup.Scheduler
 	every     time.Duration
 
@@ -47,7 +47,7 @@ func (b *Bot) newBackups() *backups {
 		}
 	}
 	tool := &backup.Restic{CacheDir: filepath.Join(b.cfg.DataDir, "restic-cache")}
-	bk := &backups{desk: backup.NewDesk(sets), every: cfg.Interval.D(), checks: make(map[string]*backup.Check)}
+	bk := &backups{desk: backup.NewManager(sets), every: cfg.Interval.D(), checks: make(map[string]*backup.Check)}
 	bk.scheduler = &backup.Scheduler{
 		Sets: sets, Tool: tool, Runs: b.db.BackupRuns, ScratchRoot: cfg.StagingDir, Now: time.Now, Done: bk.wake,
 	}

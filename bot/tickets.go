@@ -22,7 +22,7 @@ import (
 // ticketDesk is the tickets desk as commands and the inbox use it, with the lookups
 // that need Steward's own records.
 type ticketDesk struct {
-	*tickets.Desk
+	*tickets.Tracker
 	db *state.DB
 	b  *Bot
 }
@@ -32,7 +32,7 @@ var _ commands.TicketDesk = ticketDesk{}
 // newTickets builds the tickets desk from the config.
 func (b *Bot) newTickets() ticketDesk {
 	cfg := b.cfg.Tickets
-	return ticketDesk{db: b.db, b: b, Desk: &tickets.Desk{
+	return ticketDesk{db: b.db, b: b, Tracker: &tickets.Tracker{
 		Settings: tickets.Settings{
 			AdminRoom: b.adminRoom, Admins: b.cfg.Matrix.Admins, Prefix: b.cfg.Matrix.CommandPrefix,
 			AbuseDeadline: cfg.AbuseDeadline.D(), RemindBefore: cfg.RemindBefore.D(), MaxPerDay: cfg.MaxPerDay,

@@ -16,7 +16,7 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-// BackupDesk is what commands do with the backup sets (backup.Desk).
+// BackupDesk is what commands do with the backup sets (backup.Manager).
 type BackupDesk interface {
 	Sets() []*backup.Set
 	Set(name string) (*backup.Set, bool)
