@@ -76,7 +76,7 @@ func TestUpdatesNoticeANewDigest(t *testing.T) {
 	if err = w.Steward.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	notice, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, told, time.Minute)
+	notice, err := w.Alice.WaitForNew(ctx, w.AdminRoom, w.StewardID, told, before, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
