@@ -16,7 +16,9 @@ import (
 )
 
 // w is the shared test bed: one homeserver, four people, two rooms, one Steward. Tests
-// run one after another and leave it as they found it.
+// run one after another, in any order (the suite passes with -shuffle on), and leave it
+// as they found it; a test that can't (TestResetCrossSigning) gets a Steward of its own
+// (World.NewSteward).
 var w *testbed.World
 
 func TestMain(m *testing.M) {
