@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -63,6 +64,10 @@ func withConfig(t testing.TB, change func(*testbed.StewardConfig)) {
 		t.Fatal(err)
 	}
 	saved := w.Config
+	// change gets copies of the lists: editing a line in place must not edit saved.
+	w.Config.Admins = slices.Clone(saved.Admins)
+	w.Config.Extra = slices.Clone(saved.Extra)
+	w.Config.TopLevel = slices.Clone(saved.TopLevel)
 	t.Cleanup(func() {
 		_ = w.Steward.Stop()
 		w.Config = saved
