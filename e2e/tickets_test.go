@@ -328,4 +328,8 @@ func TestTicketFromMembersChat(t *testing.T) {
 	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "I lost the password of my mail account.", time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// Closed again, so that carol has no open ticket in the tests after this one.
+	if closed := command(t, w.Alice, w.AdminRoom, "!close "+ticketID+" Reset by the admins.").Content.AsMessage().Body; !strings.Contains(closed, "Closed ticket "+ticketID) {
+		t.Errorf("!close %s was answered %q", ticketID, closed)
+	}
 }
