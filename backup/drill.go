@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -227,7 +227,7 @@ func (sc *Scheduler) RunNow(ctx context.Context, s *Set, kind string) (*state.Ba
 	}
 	run.Outcome, run.Finished = OutcomeOK, sc.Now()
 	if err != nil && ctx.Err() == nil && runCtx.Err() != nil {
-		err = fmt.Errorf("it did not finish within %s; the repository may be unreachable or hanging", monitor.HumanDuration(timeout))
+		err = fmt.Errorf("it did not finish within %s; the repository may be unreachable or hanging", render.Duration(timeout))
 	}
 	if err != nil {
 		if ctx.Err() != nil {

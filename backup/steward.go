@@ -35,8 +35,8 @@ func LinkOffsite(sets []*Set) {
 // that the end of a check, drill or backup can have the set's check look again at
 // once.
 type Checks struct {
-	Desk  *Desk
-	Every time.Duration
+	Manager *Manager
+	Every   time.Duration
 
 	mu     sync.Mutex
 	checks map[string]*Check // the checks running now, by set
@@ -48,10 +48,10 @@ func (c *Checks) New() []monitor.Check {
 	defer c.mu.Unlock()
 	c.checks = make(map[string]*Check)
 	var checks []monitor.Check
-	for _, s := range c.Desk.Sets() {
-		check := &Check{Set: s, Tool: c.Desk.Tool, Runs: c.Desk.RunStore, Every: c.Every, Now: time.Now}
+	for _, s := range c.Manager.Sets() {
+		check := &Check{Set: s, Tool: c.Manager.Tool, Runs: c.Manager.RunStore, Every: c.Every, Now: time.Now}
 		if s.OffsiteCopy != "" {
-			check.Copy, _ = c.Desk.Set(s.OffsiteCopy)
+			check.Copy, _ = c.Manager.Set(s.OffsiteCopy)
 		}
 		c.checks[s.Name] = check
 		checks = append(checks, check)
@@ -71,8 +71,8 @@ func (c *Checks) Wake(set string) {
 
 // Recovery settles the backup runs a stop cut short, at start.
 type Recovery struct {
-	Desk *Desk
-	Runs interface {
+	Manager *Manager
+	Runs    interface {
 		Unfinished(ctx context.Context) ([]*state.BackupRun, error)
 	}
 	Audit interface {
@@ -95,7 +95,7 @@ func (r *Recovery) Recover(ctx context.Context) {
 		log.Err(err).Msg("Failed to read the backup runs a stop cut short")
 		return
 	}
-	for _, run := range r.Desk.Restorer.Recover(ctx, unfinished) {
+	for _, run := range r.Manager.Restorer.Recover(ctx, unfinished) {
 		log.Warn().Str("backup_set", run.Set).Int64("run", run.ID).Str("detail", run.Detail).Msg("Recovered an interrupted restore")
 		msg := render.New("Steward stopped during restore " + strconv.FormatInt(run.ID, 10) + " of " + run.Set + ". " + run.Detail + ".")
 		err := r.Txn(ctx, func(ctx context.Context) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/redact"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -146,7 +147,7 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 			o.Summary = fmt.Sprintf("Backup %s failed its restore drill", s.Name)
 			o.Hint = "the newest snapshot could not be restored as recorded"
 		}
-		o.Value = monitor.ShortText(redact.Secrets(last.Detail), 300)
+		o.Value = render.Shorten(redact.Secrets(last.Detail), 300)
 		obs = append(obs, o)
 	}
 	if c.Copy != nil {
@@ -157,7 +158,7 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 		o.Hint = "its off-site copy is set " + c.Copy.Name
 		switch {
 		case err != nil:
-			o.Value = "can't read the snapshots of " + c.Copy.Name + ": " + monitor.ShortText(redact.Secrets(err.Error()), 200)
+			o.Value = "can't read the snapshots of " + c.Copy.Name + ": " + render.Shorten(redact.Secrets(err.Error()), 200)
 			obs = append(obs, o)
 		case !copyNewest.IsZero() && now.Sub(copyNewest) <= c.Copy.Due():
 		default:
@@ -188,7 +189,7 @@ func staleness(o monitor.Observation, s *Set, newest time.Time, now time.Time) (
 		o.Value = "the repository holds no snapshot of this set"
 	case now.Sub(newest) > s.Due():
 		o.Summary = fmt.Sprintf("Backup %s is stale", s.Name)
-		o.Value = fmt.Sprintf("newest snapshot %s; one is expected every %s", ago(newest, now), monitor.HumanDuration(s.Every))
+		o.Value = fmt.Sprintf("newest snapshot %s; one is expected every %s", ago(newest, now), render.Duration(s.Every))
 	default:
 		return o, false
 	}
@@ -232,7 +233,7 @@ func device(path string) (uint64, bool) {
 
 // ago says how long ago t was, the way a person would.
 func ago(t, now time.Time) string {
-	return monitor.HumanDuration(now.Sub(t)) + " ago (" + t.UTC().Format("2006-01-02 15:04") + " UTC)"
+	return render.Duration(now.Sub(t)) + " ago (" + t.UTC().Format("2006-01-02 15:04") + " UTC)"
 }
 
 // logger is the context's logger with the set named.

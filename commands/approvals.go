@@ -107,12 +107,12 @@ var CommandPending = &Command{
 				return err
 			}
 			item := new(render.Message).Bold(a.ID).Text(" ").Code(a.Body).Text(" — asked by ").Pill(a.Requester).
-				Text(fmt.Sprintf(" %s ago; %d of %d approvals", roundDuration(now.Sub(a.CreatedAt)), approval.Count(a, votes), a.Needed))
+				Text(fmt.Sprintf(" %s ago; %d of %d approvals", render.Duration(now.Sub(a.CreatedAt)), approval.Count(a, votes), a.Needed))
 			if names := approval.Approvers(a, votes); names != "" {
 				item.Text(" (" + names + ")")
 			}
 			if left := a.ExpiresAt.Sub(now); left > 0 {
-				item.Text("; expires in " + roundDuration(left))
+				item.Text("; expires in " + render.Duration(left))
 			} else {
 				item.Text("; expiring now")
 			}

@@ -77,7 +77,7 @@ func (p *Processor) HandleReaction(ctx context.Context, in *Input, relatesTo id.
 		On: relatesTo, Key: in.Body,
 	}
 	if late := in.ReceivedAt.Sub(in.SentAt); late > p.settings.StaleAfter {
-		r.Late = roundDuration(late)
+		r.Late = render.Duration(late)
 	}
 	return p.approvals.React(ctx, r)
 }

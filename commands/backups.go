@@ -17,7 +17,7 @@ import (
 )
 
 // Backups are the backup sets as the backup commands and the summary use them
-// (backup.Desk).
+// (backup.Manager).
 type Backups interface {
 	Sets() []*backup.Set
 	Set(name string) (*backup.Set, bool)
@@ -63,9 +63,9 @@ func backupErr(s *backup.Set, err error) error {
 	case errors.As(err, &pathErr):
 		return UserErrorf("%s", pathErr.Msg)
 	case backup.IsToolError(err):
-		return UserErrorf("restic failed on the repository of %s: %s", s.Name, shorten(redact.Secrets(err.Error()), 300))
+		return UserErrorf("restic failed on the repository of %s: %s", s.Name, render.Shorten(redact.Secrets(err.Error()), 300))
 	case errors.Is(err, context.DeadlineExceeded):
-		return UserErrorf("The repository of %s did not answer within %s; it may be unreachable.", s.Name, roundDuration(backupLookTimeout))
+		return UserErrorf("The repository of %s did not answer within %s; it may be unreachable.", s.Name, render.Duration(backupLookTimeout))
 	default:
 		return err
 	}
@@ -113,26 +113,26 @@ func writeBackups(msg *render.Message, overview []backup.Overview, now time.Time
 		newest, size := "none", "–"
 		switch {
 		case o.Err != nil && o.Newest == nil:
-			newest = "can't read: " + shorten(o.Err.Error(), 60)
+			newest = "can't read: " + render.Shorten(o.Err.Error(), 60)
 		case o.Newest != nil:
-			newest = roundDuration(now.Sub(o.Newest.Time)) + " ago (" + o.Newest.ShortID + ")"
+			newest = render.Duration(now.Sub(o.Newest.Time)) + " ago (" + o.Newest.ShortID + ")"
 			if o.Size.Files > 0 || o.Size.Bytes > 0 {
 				size = backup.HumanBytes(o.Size.Bytes)
 			}
 		}
 		if o.Stale {
-			newest = "⚠️ " + newest + ", expected every " + roundDuration(o.Set.Every)
+			newest = "⚠️ " + newest + ", expected every " + render.Duration(o.Set.Every)
 		}
 		check := "never"
 		if c := o.LastCheck; c != nil {
-			check = roundDuration(now.Sub(c.Started)) + " ago: " + map[string]string{backup.OutcomeOK: "ok", backup.OutcomeFailed: "⚠️ failed", backup.OutcomeInterrupted: "interrupted", "": "running"}[c.Outcome]
+			check = render.Duration(now.Sub(c.Started)) + " ago: " + map[string]string{backup.OutcomeOK: "ok", backup.OutcomeFailed: "⚠️ failed", backup.OutcomeInterrupted: "interrupted", "": "running"}[c.Outcome]
 		}
 		drill := "never"
 		if d := o.LastDrill; d != nil {
-			drill = roundDuration(now.Sub(d.Started)) + " ago"
+			drill = render.Duration(now.Sub(d.Started)) + " ago"
 		}
 		if o.LastFailedDrill != nil {
-			drill = "⚠️ failed " + roundDuration(now.Sub(o.LastFailedDrill.Started)) + " ago; last good: " + drill
+			drill = "⚠️ failed " + render.Duration(now.Sub(o.LastFailedDrill.Started)) + " ago; last good: " + drill
 		}
 		if o.Stale || o.Err != nil || strings.Contains(check, "failed") || o.LastFailedDrill != nil || strings.Contains(o.Offsite, "stale") || strings.Contains(o.Offsite, "same disk") {
 			problems++
@@ -181,7 +181,7 @@ func (f *backupFamily) snapshots() *Command {
 			now := ce.proc.now()
 			rows := make([][]string, 0, len(snaps))
 			for _, sn := range snaps {
-				rows = append(rows, []string{sn.ShortID, sn.Time.UTC().Format("2006-01-02 15:04"), roundDuration(now.Sub(sn.Time)) + " ago", sn.Host, strings.Join(sn.Paths, " ")})
+				rows = append(rows, []string{sn.ShortID, sn.Time.UTC().Format("2006-01-02 15:04"), render.Duration(now.Sub(sn.Time)) + " ago", sn.Host, strings.Join(sn.Paths, " ")})
 			}
 			return ce.Reply(ctx, render.New(fmt.Sprintf("The newest %d snapshots of %s (times in UTC):", len(snaps), s.Name)).Line().
 				Table([]string{"ID", "Taken", "Age", "Host", "Paths"}, rows))

@@ -222,9 +222,9 @@ func (f *containerFamily) list() *Command {
 				}
 				switch {
 				case c.State == "running" && !c.StartedAt.IsZero():
-					up = "up " + roundDuration(now.Sub(c.StartedAt))
+					up = "up " + render.Duration(now.Sub(c.StartedAt))
 				case !c.FinishedAt.IsZero():
-					up = fmt.Sprintf("exited %d, %s ago", c.ExitCode, roundDuration(now.Sub(c.FinishedAt)))
+					up = fmt.Sprintf("exited %d, %s ago", c.ExitCode, render.Duration(now.Sub(c.FinishedAt)))
 				}
 				update := "?"
 				if available, known := f.containers.KnownUpdate(ctx, c); known && available {
@@ -232,7 +232,7 @@ func (f *containerFamily) list() *Command {
 				} else if known {
 					update = "–"
 				}
-				rows = append(rows, []string{c.Ref(), shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount), update})
+				rows = append(rows, []string{c.Ref(), render.Shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount), update})
 			}
 			msg := render.New(fmt.Sprintf("%d containers (update: from the last check; ? = not checked since Steward started, see ", len(list))).
 				Code(ce.proc.settings.Prefix+"updates").Text("):").Line().
@@ -383,9 +383,9 @@ func (f *containerFamily) updates() *Command {
 					available++
 					status += ": " + dockerctl.ShortDigest(u.Running) + " → " + dockerctl.ShortDigest(u.Latest)
 				case dockerctl.UpdateUnknown, dockerctl.UpdateNotChecked:
-					status += " (" + shorten(u.Reason, 60) + ")"
+					status += " (" + render.Shorten(u.Reason, 60) + ")"
 				}
-				rows = append(rows, []string{u.Ref(), shorten(u.Image, 40), status})
+				rows = append(rows, []string{u.Ref(), render.Shorten(u.Image, 40), status})
 			}
 			summary := "All checked images are up to date."
 			if available > 0 {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"maunium.net/go/mautrix/id"
 
@@ -49,7 +48,7 @@ var CommandLog = &Command{
 				e.Time.UTC().Format("Jan 02 15:04"),
 				e.Actor.String(),
 				strings.TrimPrefix(e.Action, "command."),
-				shorten(e.Arguments, 40),
+				render.Shorten(e.Arguments, 40),
 				e.Outcome,
 			})
 		}
@@ -114,12 +113,4 @@ func parseAge(s string) (time.Duration, error) {
 		return d, nil
 	}
 	return 0, UserErrorf("%q is not a span of time like 7d, 12h or 30m.", s)
-}
-
-// shorten cuts s to n characters, marking the cut.
-func shorten(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }

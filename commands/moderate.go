@@ -33,7 +33,7 @@ type Moderator interface {
 }
 
 // ReportThreads finds the report a moderation command is sent in the thread of, and
-// tells its member what was done (tickets.Desk).
+// tells its member what was done (tickets.Tracker).
 type ReportThreads interface {
 	ByThread(ctx context.Context, root id.EventID) (*state.Ticket, error)
 	Tell(ctx context.Context, t *state.Ticket, text string) error

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -264,8 +263,8 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		age := p.now().Sub(ce.SentAt)
 		p.reply(ctx, ce, render.New("Your ").Code(p.settings.Prefix+name).
 			Text(fmt.Sprintf(" was sent at %s UTC (%s ago), while I could not read it, so I did not run it. Send it again if you still want it.",
-				ce.SentAt.UTC().Format("2006-01-02 15:04"), roundDuration(age))))
-		return state.OutcomeStale, fmt.Sprintf("sent %s ago", roundDuration(age)), nil
+				ce.SentAt.UTC().Format("2006-01-02 15:04"), render.Duration(age))))
+		return state.OutcomeStale, fmt.Sprintf("sent %s ago", render.Duration(age)), nil
 	}
 	ce.Command = p.registry.Lookup(name)
 	if ce.Command == nil {
@@ -379,19 +378,5 @@ func (p *Processor) run(ctx context.Context, ce *Event) (outcome, detail string)
 func (p *Processor) reply(ctx context.Context, ce *Event, msg *render.Message) {
 	if err := ce.Reply(ctx, msg); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to queue reply")
-	}
-}
-
-// roundDuration renders d the way a person would say it.
-func roundDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String()
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
-	default:
-		return fmt.Sprintf("%d days", int(d.Hours()/24))
 	}
 }

@@ -154,7 +154,7 @@ func (f *alertFamily) silences() *Command {
 				if s.Maintenance {
 					kind = "maintenance"
 				}
-				rows = append(rows, []string{"#" + strconv.FormatInt(s.ID, 10), kind, s.Matcher, s.EndsAt.UTC().Format("Jan 02 15:04"), s.CreatedBy.String(), shorten(s.Reason, 40)})
+				rows = append(rows, []string{"#" + strconv.FormatInt(s.ID, 10), kind, s.Matcher, s.EndsAt.UTC().Format("Jan 02 15:04"), s.CreatedBy.String(), render.Shorten(s.Reason, 40)})
 			}
 			return ce.Reply(ctx, render.New("In force (times in UTC):").Line().Table([]string{"#", "Kind", "Matches", "Until", "By", "Reason"}, rows))
 		},

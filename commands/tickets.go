@@ -18,7 +18,7 @@ import (
 )
 
 // Tickets are the members' requests and reports as the ticket commands use them
-// (tickets.Desk, through the bot).
+// (tickets.Tracker).
 type Tickets interface {
 	Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *tickets.Quoted, room id.RoomID) (*state.Ticket, error)
 	Get(ctx context.Context, ticketID string) (*state.Ticket, error)
@@ -205,7 +205,7 @@ func (f *ticketFamily) list() *Command {
 			rows := make([][]string, 0, len(list))
 			admin := filter.Member == ""
 			for _, t := range list {
-				row := []string{t.ID, t.Kind, t.State, roundDuration(now.Sub(t.CreatedAt))}
+				row := []string{t.ID, t.Kind, t.State, render.Duration(now.Sub(t.CreatedAt))}
 				if admin {
 					assignee := "–"
 					if t.Assignee != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/rs/zerolog"
 
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -300,7 +301,7 @@ func (u *Updater) waitHealthy(ctx context.Context, containerID string, check *co
 		}
 		if !u.Now().Before(deadline) {
 			if hasHealthcheck {
-				return fmt.Errorf("the new container was not healthy within %s", limit)
+				return fmt.Errorf("the new container was not healthy within %s", render.Duration(limit))
 			}
 			return nil
 		}

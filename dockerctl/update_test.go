@@ -396,7 +396,7 @@ func TestUpdateRollsBack(t *testing.T) {
 				e.images[webNewImage].Config.Healthcheck = healthcheck()
 				e.images[webNewImage].Behave = behaviour{Logs: logs}
 			},
-			detail: "not healthy within 2m0s", logs: logs,
+			detail: "not healthy within 2 minutes", logs: logs,
 		},
 	}
 	for _, tc := range cases {

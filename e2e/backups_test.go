@@ -150,7 +150,7 @@ func TestBackups(t *testing.T) {
 			t.Errorf("!backups does not show %q:\n%s", want, overview)
 		}
 	}
-	if line := lineWith(overview, "home"); strings.Contains(line, "never") || strings.Contains(line, "⚠️") {
+	if line := lineWith(overview, "home"); strings.Contains(line, "never") || strings.Contains(line, "⚠️") || !strings.Contains(line, " ago: ok") {
 		t.Errorf("home's check and drill should have passed:\n%s", overview)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 )
 
 // w is the shared test bed: one homeserver, four people, two rooms, one Steward. Tests
-// run one after another and leave it as they found it.
+// run one after another, in any order (the suite passes with -shuffle on), and leave it
+// as they found it; a test that can't (TestResetCrossSigning) gets a Steward of its own
+// (World.NewSteward).
 var w *testbed.World
 
 func TestMain(m *testing.M) {
@@ -61,6 +64,10 @@ func withConfig(t testing.TB, change func(*testbed.StewardConfig)) {
 		t.Fatal(err)
 	}
 	saved := w.Config
+	// change gets copies of the lists: editing a line in place must not edit saved.
+	w.Config.Admins = slices.Clone(saved.Admins)
+	w.Config.Extra = slices.Clone(saved.Extra)
+	w.Config.TopLevel = slices.Clone(saved.TopLevel)
 	t.Cleanup(func() {
 		_ = w.Steward.Stop()
 		w.Config = saved

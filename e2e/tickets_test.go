@@ -130,8 +130,19 @@ func TestTickets(t *testing.T) {
 			t.Errorf("%s wrote in carol's private chat", evt.Sender)
 		}
 	}
-	if err = w.Mallory.WaitForMembership(ctx, dm, w.Mallory.UserID, event.MembershipInvite, time.Second); err == nil {
-		t.Error("a stranger was invited to carol's private chat")
+	// Nobody else is invited either: the room's members, as carol (who is in it)
+	// reads them from the homeserver, are Steward and carol.
+	dmState, err := w.Carol.State(ctx, dm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for userID, member := range dmState[event.StateMember] {
+		if id.UserID(userID) != w.StewardID && id.UserID(userID) != w.Carol.UserID {
+			t.Errorf("%s is %s in carol's private chat", userID, member.Content.AsMember().Membership)
+		}
+	}
+	if len(dmState[event.StateMember]) != 2 {
+		t.Errorf("carol's private chat has %d members, want Steward and carol", len(dmState[event.StateMember]))
 	}
 
 	// While Steward is stopped, both sides write; nothing is lost.
@@ -316,5 +327,9 @@ func TestTicketFromMembersChat(t *testing.T) {
 	}
 	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "I lost the password of my mail account.", time.Minute); err != nil {
 		t.Fatal(err)
+	}
+	// Closed again, so that carol has no open ticket in the tests after this one.
+	if closed := command(t, w.Alice, w.AdminRoom, "!close "+ticketID+" Reset by the admins.").Content.AsMessage().Body; !strings.Contains(closed, "Closed ticket "+ticketID) {
+		t.Errorf("!close %s was answered %q", ticketID, closed)
 	}
 }

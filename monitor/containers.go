@@ -12,6 +12,7 @@ import (
 
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/redact"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
@@ -177,13 +178,13 @@ func (c *ContainerCheck) Observe(ctx context.Context) ([]Observation, error) {
 		if ct.State == "running" && ct.Health == "unhealthy" {
 			o := base
 			o.Fingerprint, o.Summary = fingerprint+"unhealthy", fmt.Sprintf("Container %s is unhealthy", ref)
-			o.Value = "health check says: " + ShortText(redact.Secrets(ct.HealthLog), 200)
+			o.Value = "health check says: " + render.Shorten(redact.Secrets(ct.HealthLog), 200)
 			obs = append(obs, o)
 		}
 		if n := c.recentRestarts(ct, now); n >= c.RestartLoop {
 			o := base
 			o.Fingerprint, o.Summary = fingerprint+"restarting", fmt.Sprintf("Container %s keeps restarting", ref)
-			o.Value = fmt.Sprintf("%d restarts in the last %s", n, HumanDuration(c.RestartWindow))
+			o.Value = fmt.Sprintf("%d restarts in the last %s", n, render.Duration(c.RestartWindow))
 			obs = append(obs, o)
 		}
 		if at, ok := c.ooms[ct.ID]; ok && now.Sub(at) < c.RestartWindow {
@@ -250,13 +251,4 @@ func (c *ContainerCheck) recentRestarts(ct dockerctl.Container, now time.Time) i
 	readings = readings[cut:]
 	c.restarts[ct.ID] = readings
 	return ct.RestartCount - readings[0].count
-}
-
-// ShortText puts s on one line and cuts it to n characters, as alerts show text.
-func ShortText(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len([]rune(s)) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }

@@ -23,7 +23,7 @@ func (e *Engine) Digest(ctx context.Context, span time.Duration) (*render.Messag
 	if err != nil {
 		return nil, fmt.Errorf("read alerts: %w", err)
 	}
-	msg := new(render.Message).Bold(fmt.Sprintf("Alerts in the last %s", HumanDuration(span)))
+	msg := new(render.Message).Bold(fmt.Sprintf("Alerts in the last %s", render.Duration(span)))
 	if len(alerts) == 0 {
 		return msg.Text(": none. All quiet.").Line(), nil
 	}
@@ -58,7 +58,7 @@ func (e *Engine) Digest(ctx context.Context, span time.Duration) (*render.Messag
 		}
 		item := new(render.Message).Text(Badge(a.Worst) + " ").Bold(fmt.Sprintf("#%d", a.ID)).Text(" " + a.Summary + " — fired " + clock(a.FiredAt))
 		if a.State == state.AlertResolved {
-			item.Text(", resolved after " + HumanDuration(a.ResolvedAt.Sub(a.FiredAt)))
+			item.Text(", resolved after " + render.Duration(a.ResolvedAt.Sub(a.FiredAt)))
 		} else {
 			item.Text(", still open")
 		}

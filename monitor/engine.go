@@ -241,7 +241,7 @@ func (e *Engine) resolve(ctx context.Context, a *state.Alert, now time.Time) err
 		return err
 	}
 	return e.msgr.FollowUp(ctx, e.conf().AdminRoom, a.Message, render.New("✅ Resolved: ").Text(a.Summary).
-		Text(fmt.Sprintf(" (#%d), after %s.", a.ID, HumanDuration(now.Sub(a.FiredAt)))))
+		Text(fmt.Sprintf(" (#%d), after %s.", a.ID, render.Duration(now.Sub(a.FiredAt)))))
 }
 
 // editMessage rewrites the message msgID to show its alerts as they are now.

@@ -166,7 +166,7 @@ func (e *Engine) escalate(ctx context.Context, open []*state.Alert, now time.Tim
 			ack = e.conf().Prefix + "ack " + strings.ReplaceAll(strings.Join(numbers, " "), "#", "")
 		}
 		msg.Text(fmt.Sprintf(": %s critical and nobody has taken %s for %s. React %s above or send ",
-			what, it, HumanDuration(now.Sub(first.FiredAt)), ReactionAck)).
+			what, it, render.Duration(now.Sub(first.FiredAt)), ReactionAck)).
 			Code(ack).Text(".")
 		zerolog.Ctx(ctx).Warn().Strs("alerts", numbers).Int("level", c.level).Msg("Escalating critical alerts nobody took")
 		if err := e.msgr.FollowUp(ctx, e.conf().AdminRoom, msgID, msg, people...); err != nil {

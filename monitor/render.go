@@ -81,7 +81,7 @@ func statusLine(a *state.Alert, silence *state.Silence) string {
 		fmt.Fprintf(&b, " %s %s is on it (since %s).", ReactionAck, a.AckedBy, clock(a.AckedAt))
 	}
 	if a.State == state.AlertResolved {
-		fmt.Fprintf(&b, " Resolved at %s, after %s.", clock(a.ResolvedAt), HumanDuration(a.ResolvedAt.Sub(a.FiredAt)))
+		fmt.Fprintf(&b, " Resolved at %s, after %s.", clock(a.ResolvedAt), render.Duration(a.ResolvedAt.Sub(a.FiredAt)))
 	}
 	return b.String()
 }
@@ -110,21 +110,3 @@ func Badge(s state.Severity) string {
 
 // clock formats t as render.Clock does, against the present.
 func clock(t time.Time) string { return render.Clock(t, time.Now()) }
-
-// HumanDuration says d the way a person would, as alerts say it.
-func HumanDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d seconds", int(d.Seconds()))
-	case d < 2*time.Minute:
-		return "a minute"
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	case d < 48*time.Hour && d%time.Hour == 0:
-		return fmt.Sprintf("%d hours", int(d.Hours()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%d days", int(d.Hours()/24))
-	}
-}

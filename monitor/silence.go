@@ -216,7 +216,7 @@ func (e *Engine) tickSilences(ctx context.Context, now time.Time) (ended bool, e
 				kind, again = "Maintenance window", "Start another maintenance window to extend it."
 			}
 			if err = e.say(ctx, render.New(fmt.Sprintf("🔕 %s #%d on ", kind, s.ID)).Code(s.Matcher).
-				Text(fmt.Sprintf(" (%s) ends at %s, in %s. %s", s.Reason, clock(s.EndsAt), HumanDuration(s.EndsAt.Sub(now)), again))); err != nil {
+				Text(fmt.Sprintf(" (%s) ends at %s, in %s. %s", s.Reason, clock(s.EndsAt), render.Duration(s.EndsAt.Sub(now)), again))); err != nil {
 				return false, err
 			}
 		}

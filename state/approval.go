@@ -2,12 +2,12 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"go.mau.fi/util/dbutil"
-	"go.mau.fi/util/random"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -82,31 +82,23 @@ const approvalColumns = `id, command, body, effect, pin, requester, requester_de
 	policy, needed, self_counts, request_msg, audit_id, created_at, expires_at, state, decided_by, decided_at,
 	reason, outcome, detail`
 
-// approvalIDAlphabet has no letters or digits that are easily confused (0/O, 1/I/L,
-// 2/Z, 5/S, 6/G, 8/B), so an ID read off a phone is typed right.
-const approvalIDAlphabet = "ACDEFHJKMNPQRTUVWXY3479"
-
 // ErrNoFreeID means no unused approval ID was found; it does not happen in practice.
 var ErrNoFreeID = errors.New("no free approval ID")
 
 // Create stores a new open request and sets a.ID to a fresh short ID.
 func (ap *Approvals) Create(ctx context.Context, a *Approval) error {
 	a.State = ApprovalOpen
-	for range 20 {
-		a.ID = random.StringCharset(4, approvalIDAlphabet)
+	return insertShortID(&a.ID, ErrNoFreeID, func() (sql.Result, error) {
 		res, err := ap.db.Exec(ctx, `INSERT INTO approval (`+approvalColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, '', 0, '', '', '')
 			ON CONFLICT (id) DO NOTHING`,
 			a.ID, a.Command, a.Body, a.Effect, a.Pin, a.Requester, a.RequesterDevice, a.RoomID, a.EventID, a.ThreadRoot,
 			a.Policy, a.Needed, a.SelfCounts, a.RequestMsg, a.AuditID, a.CreatedAt.UnixMilli(), a.ExpiresAt.UnixMilli(), a.State)
 		if err != nil {
-			return fmt.Errorf("store approval request: %w", err)
+			return nil, fmt.Errorf("store approval request: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-	}
-	return ErrNoFreeID
+		return res, nil
+	})
 }
 
 // SetRequest records the request message and decision log entry of approval approvalID.

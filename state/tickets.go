@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.mau.fi/util/dbutil"
-	"go.mau.fi/util/random"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -91,21 +90,20 @@ var ErrNoFreeTicketID = errors.New("no free ticket ID")
 // Create stores a new open ticket and sets t.ID to a fresh short ID.
 func (tk *Tickets) Create(ctx context.Context, t *Ticket) error {
 	t.State = TicketOpen
-	for range 20 {
-		t.ID = random.StringCharset(4, approvalIDAlphabet)
+	err := insertShortID(&t.ID, ErrNoFreeTicketID, func() (sql.Result, error) {
 		res, err := tk.db.Exec(ctx, `INSERT INTO ticket (`+ticketColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, '', '', '', $8, 0, $9, $9, 0, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
 			t.ID, t.Member, t.Kind, t.Category, t.State, t.DMRoom, t.ThreadMsg, ms(t.Deadline), ms(t.CreatedAt),
 			t.TargetRoom, t.TargetEvent, t.TargetUser)
 		if err != nil {
-			return fmt.Errorf("store ticket: %w", err)
+			return nil, fmt.Errorf("store ticket: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			t.UpdatedAt = t.CreatedAt
-			return err
-		}
+		return res, nil
+	})
+	if err == nil {
+		t.UpdatedAt = t.CreatedAt
 	}
-	return ErrNoFreeTicketID
+	return err
 }
 
 func (tk *Tickets) one(ctx context.Context, where string, args ...any) (*Ticket, error) {

@@ -17,7 +17,7 @@ import (
 // member's words in their private chat to the ticket's thread in the admin room, and
 // an admin's answer in that thread back to the member.
 type Router struct {
-	Desk *Desk
+	Tracker *Tracker
 	// Lookup finds the tickets of a chat or a thread (state.Tickets).
 	Lookup interface {
 		OpenInRoom(ctx context.Context, room id.RoomID) (*state.Ticket, error)
@@ -61,13 +61,13 @@ func (r *Router) ByThread(ctx context.Context, root id.EventID) (*state.Ticket, 
 // the inbox.
 func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 	log := zerolog.Ctx(ctx).With().Stringer("room_id", entry.RoomID).Stringer("event_id", entry.EventID).Logger()
-	desk := r.Desk
+	tracker := r.Tracker
 	if !entry.Encrypted {
 		return state.OutcomeRefused // ticket contents stay in encrypted rooms
 	}
 	var err error
 	switch {
-	case entry.RoomID == desk.Settings.AdminRoom:
+	case entry.RoomID == tracker.Settings.AdminRoom:
 		var t *state.Ticket
 		if t, err = r.ByThread(ctx, entry.ThreadRoot); err != nil || t == nil {
 			break // a thread that is not a ticket's
@@ -80,7 +80,7 @@ func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 			err = r.Replier.Reply(ctx, entry.RoomID, entry.EventID, entry.ThreadRoot, render.New("This did not reach the member: answers to tickets must come from a device you have verified."))
 			break
 		}
-		err = desk.FromAdmin(ctx, t, entry.Sender, entry.EventID, entry.Body, r.SignReplies)
+		err = tracker.FromAdmin(ctx, t, entry.Sender, entry.EventID, entry.Body, r.SignReplies)
 		if why := WhyNotSent(t, err); why != "" {
 			err = r.Replier.Reply(ctx, entry.RoomID, entry.EventID, entry.ThreadRoot, render.New(why))
 		}
@@ -91,13 +91,13 @@ func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 		}
 		switch {
 		case t != nil && t.Member == entry.Sender:
-			err = desk.FromMember(ctx, t, entry.EventID, entry.Body)
+			err = tracker.FromMember(ctx, t, entry.EventID, entry.Body)
 		case t == nil && r.IsMember(ctx, entry.Sender) && !r.IsPrivateChat(ctx, entry.RoomID, entry.Sender):
 			err = r.Replier.Reply(ctx, entry.RoomID, entry.EventID, "", render.New("I only take requests in a private chat with one member. Start a direct chat with me, or send "+
-				desk.Settings.Prefix+"request in the group room."))
+				tracker.Settings.Prefix+"request in the group room."))
 		case t == nil && r.IsMember(ctx, entry.Sender):
 			// A chat the member started, or one whose ticket was closed: a new ticket.
-			_, err = desk.Open(ctx, entry.Sender, state.TicketRequest, "", entry.Body, entry.EventID, nil, entry.RoomID)
+			_, err = tracker.Open(ctx, entry.Sender, state.TicketRequest, "", entry.Body, entry.EventID, nil, entry.RoomID)
 			if errors.Is(err, ErrTooMany) {
 				err = r.Replier.Reply(ctx, entry.RoomID, entry.EventID, "", render.New(TooManyMessage))
 			}
@@ -127,7 +127,7 @@ func WhyNotSent(t *state.Ticket, err error) string {
 // Reminders is the service that sends the reminders of abuse reports' deadlines and
 // removes the text of tickets closed longer than the retention.
 type Reminders struct {
-	Desk *Desk
+	Tracker *Tracker
 	// Scrub removes the text of tickets closed before a time (state.Tickets).
 	Scrub     func(ctx context.Context, closedBefore time.Time) (int64, error)
 	Retention time.Duration
@@ -140,14 +140,14 @@ type Reminders struct {
 // late), and scrubs every hour.
 func (r *Reminders) Run(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
-	if n, err := r.Desk.CloseOrphans(ctx, r.StartedAt); err != nil {
+	if n, err := r.Tracker.CloseOrphans(ctx, r.StartedAt); err != nil {
 		log.Err(err).Msg("Failed to close tickets a stop left unset")
 	} else if n > 0 {
 		log.Warn().Int("tickets", n).Msg("Closed tickets a stop left without their rooms")
 	}
 	var scrubbed time.Time
 	for service.Sleep(ctx, 15*time.Second, nil) {
-		if err := r.Desk.Remind(ctx); err != nil && ctx.Err() == nil {
+		if err := r.Tracker.Remind(ctx); err != nil && ctx.Err() == nil {
 			log.Err(err).Msg("Failed to remind of tickets' deadlines")
 		}
 		// Retention is counted in days: once an hour is plenty.

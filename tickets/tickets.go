@@ -13,7 +13,6 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
@@ -53,8 +52,10 @@ type Settings struct {
 	MaxPerDay int
 }
 
-// Desk runs the tickets.
-type Desk struct {
+// Tracker follows each ticket from a member's first words to the admins' decision:
+// it opens the private chat and the admin thread, relays between them, reminds of
+// deadlines and closes.
+type Tracker struct {
 	Settings Settings
 	Store    Store
 	Matrix   Matrix
@@ -81,7 +82,7 @@ const TooManyMessage = "You have opened many tickets today; the admins know. Ple
 // chat with the member (or uses room, the chat the member started), tells them the
 // ticket's ID there, and starts the ticket's thread in the admin room. quoted, when
 // set, is the reported message, for the admins.
-func (d *Desk) Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *Quoted, room id.RoomID) (*state.Ticket, error) {
+func (d *Tracker) Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *Quoted, room id.RoomID) (*state.Ticket, error) {
 	now := d.Now()
 	n, err := d.Store.OpenedSince(ctx, member, now.Add(-24*time.Hour))
 	if err != nil {
@@ -132,7 +133,7 @@ func (d *Desk) Open(ctx context.Context, member id.UserID, kind, category, text 
 }
 
 // welcome is the first message of the ticket's direct chat.
-func (d *Desk) welcome(t *state.Ticket) *render.Message {
+func (d *Tracker) welcome(t *state.Ticket) *render.Message {
 	what := "request"
 	if t.Kind == state.TicketReport {
 		what = "report"
@@ -140,7 +141,7 @@ func (d *Desk) welcome(t *state.Ticket) *render.Message {
 	msg := render.New("This is ticket ").Bold(t.ID).Text(": the admins have your " + what + " and will answer here. " +
 		"Anything you write in this chat reaches them; only they see it.")
 	if !t.Deadline.IsZero() {
-		msg.Text(" They answer reports within " + monitor.HumanDuration(d.Settings.AbuseDeadline) + ".")
+		msg.Text(" They answer reports within " + render.Duration(d.Settings.AbuseDeadline) + ".")
 	}
 	return msg
 }
@@ -155,7 +156,7 @@ type Quoted struct {
 }
 
 // threadStart is the admin-room message whose thread is the ticket's.
-func (d *Desk) threadStart(t *state.Ticket, text string, quoted *Quoted) *render.Message {
+func (d *Tracker) threadStart(t *state.Ticket, text string, quoted *Quoted) *render.Message {
 	title := "🙋 Request " + t.ID
 	if t.Kind == state.TicketReport {
 		title = "🚩 Abuse report " + t.ID
@@ -178,7 +179,7 @@ func (d *Desk) threadStart(t *state.Ticket, text string, quoted *Quoted) *render
 
 // FromMember carries a member's message from the ticket's direct chat into its thread.
 // A message already carried (redelivered) is not carried again.
-func (d *Desk) FromMember(ctx context.Context, t *state.Ticket, eventID id.EventID, text string) error {
+func (d *Tracker) FromMember(ctx context.Context, t *state.Ticket, eventID id.EventID, text string) error {
 	return d.Txn(ctx, func(ctx context.Context) error {
 		added, err := d.Store.AddMessage(ctx, &state.TicketMessage{TicketID: t.ID, Direction: state.TicketIn, Sender: t.Member, EventID: eventID, Body: text, CreatedAt: d.Now()})
 		if err != nil || !added {
@@ -195,7 +196,7 @@ func (d *Desk) FromMember(ctx context.Context, t *state.Ticket, eventID id.Event
 
 // FromAdmin carries an admin's answer from the thread to the member, as Steward's, or
 // signed with the admin's ID when signed is set.
-func (d *Desk) FromAdmin(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
+func (d *Tracker) FromAdmin(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
 	if t.State != state.TicketOpen {
 		return ErrClosed
 	}
@@ -217,7 +218,7 @@ func (d *Desk) FromAdmin(ctx context.Context, t *state.Ticket, admin id.UserID, 
 var ErrNotPrivate = errors.New("the member's chat has other people in it")
 
 // toMember queues msg for the ticket's member, if their chat is still private.
-func (d *Desk) toMember(ctx context.Context, t *state.Ticket, msg *render.Message) error {
+func (d *Tracker) toMember(ctx context.Context, t *state.Ticket, msg *render.Message) error {
 	if d.Private != nil && !d.Private(ctx, t.DMRoom, t.Member) {
 		return ErrNotPrivate
 	}
@@ -229,18 +230,18 @@ func (d *Desk) toMember(ctx context.Context, t *state.Ticket, msg *render.Messag
 var ErrClosed = errors.New("the ticket is closed")
 
 // Note records a note among admins on the ticket; nothing reaches the member.
-func (d *Desk) Note(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string) error {
+func (d *Tracker) Note(ctx context.Context, t *state.Ticket, admin id.UserID, eventID id.EventID, text string) error {
 	_, err := d.Store.AddMessage(ctx, &state.TicketMessage{TicketID: t.ID, Direction: state.TicketNote, Sender: admin, EventID: eventID, Body: text, CreatedAt: d.Now()})
 	return err
 }
 
 // Tell tells the ticket's member, in plain words, what the admins did about it.
-func (d *Desk) Tell(ctx context.Context, t *state.Ticket, text string) error {
+func (d *Tracker) Tell(ctx context.Context, t *state.Ticket, text string) error {
 	return d.toMember(ctx, t, render.New("About ticket ").Bold(t.ID).Text(": "+text))
 }
 
 // Take makes admin the ticket's assignee.
-func (d *Desk) Take(ctx context.Context, t *state.Ticket, admin id.UserID) error {
+func (d *Tracker) Take(ctx context.Context, t *state.Ticket, admin id.UserID) error {
 	ok, err := d.Store.Assign(ctx, t.ID, admin, d.Now())
 	if err != nil {
 		return err
@@ -254,7 +255,7 @@ func (d *Desk) Take(ctx context.Context, t *state.Ticket, admin id.UserID) error
 
 // Close closes the ticket with the admins' decision, and tells the member in plain
 // words. A ticket is closed once.
-func (d *Desk) Close(ctx context.Context, t *state.Ticket, admin id.UserID, decision string) error {
+func (d *Tracker) Close(ctx context.Context, t *state.Ticket, admin id.UserID, decision string) error {
 	return d.Txn(ctx, func(ctx context.Context) error {
 		ok, err := d.Store.Close(ctx, t.ID, admin, decision, d.Now())
 		if err != nil {
@@ -290,7 +291,7 @@ func clip(text string) string {
 // that opened one is reported as interrupted, so its member knows to ask again.
 // Only tickets created before "before" (the start) count: one being opened now is
 // not an orphan.
-func (d *Desk) CloseOrphans(ctx context.Context, before time.Time) (int, error) {
+func (d *Tracker) CloseOrphans(ctx context.Context, before time.Time) (int, error) {
 	open, err := d.Store.List(ctx, state.TicketFilter{State: state.TicketOpen})
 	if err != nil {
 		return 0, err
@@ -311,7 +312,7 @@ func (d *Desk) CloseOrphans(ctx context.Context, before time.Time) (int, error) 
 // Remind looks at the open abuse reports' deadlines: a reminder in the ticket's thread
 // when RemindBefore is left, and a call to every admin once the deadline has passed.
 // Each is sent once, also across restarts (Ticket.Reminded).
-func (d *Desk) Remind(ctx context.Context) error {
+func (d *Tracker) Remind(ctx context.Context) error {
 	open, err := d.Store.List(ctx, state.TicketFilter{State: state.TicketOpen})
 	if err != nil {
 		return err
@@ -338,7 +339,7 @@ func (d *Desk) Remind(ctx context.Context) error {
 			if t.Assignee != "" {
 				mentions = []id.UserID{t.Assignee}
 			}
-			msg = render.New("⏳ Abuse report " + t.ID + " is due at " + render.Clock(t.Deadline, now) + " (in " + monitor.HumanDuration(t.Deadline.Sub(now)) + ").")
+			msg = render.New("⏳ Abuse report " + t.ID + " is due at " + render.Clock(t.Deadline, now) + " (in " + render.Duration(t.Deadline.Sub(now)) + ").")
 		default:
 			continue
 		}

@@ -27,7 +27,7 @@ const (
 	dave      id.UserID = "@dave:x"
 )
 
-// post is one message queued by the desk.
+// post is one message queued by the tracker.
 type post struct {
 	Room      id.RoomID
 	ThreadMsg int64
@@ -79,10 +79,10 @@ func (f *fakeMatrix) in(room id.RoomID) []post {
 }
 
 type world struct {
-	desk  *tickets.Desk
-	mx    *fakeMatrix
-	db    *state.DB
-	clock time.Time
+	tracker *tickets.Tracker
+	mx      *fakeMatrix
+	db      *state.DB
+	clock   time.Time
 }
 
 func newWorld(t *testing.T) *world {
@@ -93,7 +93,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	w := &world{mx: &fakeMatrix{}, db: db, clock: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
-	w.desk = &tickets.Desk{
+	w.tracker = &tickets.Tracker{
 		Settings: tickets.Settings{AdminRoom: adminRoom, Admins: []id.UserID{alice, bob}, Prefix: "!",
 			AbuseDeadline: 24 * time.Hour, RemindBefore: 2 * time.Hour, MaxPerDay: 3},
 		Store: db.Tickets, Matrix: w.mx, Once: db.KV, Txn: db.DoTxn, Now: func() time.Time { return w.clock },
@@ -109,7 +109,7 @@ func TestTicketLife(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	quoted := &tickets.Quoted{Sender: dave, Room: "!group:x", At: w.clock.Add(-time.Hour), Body: "you <script>'re nothing"}
-	tk, err := w.desk.Open(ctx, carol, state.TicketReport, "harassment", "dave keeps <b>insulting</b> me", "$open", quoted, "")
+	tk, err := w.tracker.Open(ctx, carol, state.TicketReport, "harassment", "dave keeps <b>insulting</b> me", "$open", quoted, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,17 +136,17 @@ func TestTicketLife(t *testing.T) {
 
 	// Both ways, once per event.
 	for range 2 {
-		if err = w.desk.FromMember(ctx, tk, "$more", "and again today"); err != nil {
+		if err = w.tracker.FromMember(ctx, tk, "$more", "and again today"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got := w.mx.in(adminRoom); len(got) != 2 || got[1].ThreadMsg != tk.ThreadMsg || !strings.Contains(got[1].Plain, "and again today") {
 		t.Errorf("the member's message in the thread: %+v", got)
 	}
-	if err = w.desk.Note(ctx, tk, alice, "$note", "I know dave, he was warned before"); err != nil {
+	if err = w.tracker.Note(ctx, tk, alice, "$note", "I know dave, he was warned before"); err != nil {
 		t.Fatal(err)
 	}
-	if err = w.desk.FromAdmin(ctx, tk, bob, "$answer", "We are looking into it.", false); err != nil {
+	if err = w.tracker.FromAdmin(ctx, tk, bob, "$answer", "We are looking into it.", false); err != nil {
 		t.Fatal(err)
 	}
 	dm = w.mx.in(tk.DMRoom)
@@ -158,23 +158,23 @@ func TestTicketLife(t *testing.T) {
 			t.Errorf("a note was sent: %+v", p)
 		}
 	}
-	if err = w.desk.FromAdmin(ctx, tk, bob, "$signed", "I'll talk to him.", true); err != nil {
+	if err = w.tracker.FromAdmin(ctx, tk, bob, "$signed", "I'll talk to him.", true); err != nil {
 		t.Fatal(err)
 	}
 	if dm = w.mx.in(tk.DMRoom); !strings.Contains(dm[2].Plain, "@bob:x (an admin)") {
 		t.Errorf("a signed answer: %q", dm[2].Plain)
 	}
 
-	if err = w.desk.Take(ctx, tk, bob); err != nil {
+	if err = w.tracker.Take(ctx, tk, bob); err != nil {
 		t.Fatal(err)
 	}
-	if err = w.desk.Close(ctx, tk, bob, "Dave was warned and his message removed."); err != nil {
+	if err = w.tracker.Close(ctx, tk, bob, "Dave was warned and his message removed."); err != nil {
 		t.Fatal(err)
 	}
-	if err = w.desk.Close(ctx, tk, alice, "banned"); !errors.Is(err, tickets.ErrClosed) {
+	if err = w.tracker.Close(ctx, tk, alice, "banned"); !errors.Is(err, tickets.ErrClosed) {
 		t.Errorf("a second close: %v", err)
 	}
-	if err = w.desk.FromAdmin(ctx, tk, bob, "$late", "one more thing", false); !errors.Is(err, tickets.ErrClosed) {
+	if err = w.tracker.FromAdmin(ctx, tk, bob, "$late", "one more thing", false); !errors.Is(err, tickets.ErrClosed) {
 		t.Errorf("an answer to a closed ticket: %v", err)
 	}
 	dm = w.mx.in(tk.DMRoom)
@@ -193,12 +193,12 @@ func TestTicketLimit(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	for i := range 3 {
-		if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", id.EventID(fmt.Sprintf("$%d", i)), nil, ""); err != nil {
+		if _, err := w.tracker.Open(ctx, carol, state.TicketRequest, "", "help", id.EventID(fmt.Sprintf("$%d", i)), nil, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range 2 {
-		if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", id.EventID(fmt.Sprintf("$x%d", i)), nil, ""); !errors.Is(err, tickets.ErrTooMany) {
+		if _, err := w.tracker.Open(ctx, carol, state.TicketRequest, "", "help", id.EventID(fmt.Sprintf("$x%d", i)), nil, ""); !errors.Is(err, tickets.ErrTooMany) {
 			t.Fatalf("ticket %d over the limit: %v", 4+i, err)
 		}
 	}
@@ -211,11 +211,11 @@ func TestTicketLimit(t *testing.T) {
 	if told != 1 {
 		t.Errorf("the admins were told %d times of the flood, want once", told)
 	}
-	if _, err := w.desk.Open(ctx, dave, state.TicketRequest, "", "help", "$dave", nil, ""); err != nil {
+	if _, err := w.tracker.Open(ctx, dave, state.TicketRequest, "", "help", "$dave", nil, ""); err != nil {
 		t.Errorf("another member is limited too: %v", err)
 	}
 	w.clock = w.clock.Add(25 * time.Hour)
-	if _, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", "$tomorrow", nil, ""); err != nil {
+	if _, err := w.tracker.Open(ctx, carol, state.TicketRequest, "", "help", "$tomorrow", nil, ""); err != nil {
 		t.Errorf("the next day: %v", err)
 	}
 }
@@ -225,7 +225,7 @@ func TestTicketLimit(t *testing.T) {
 func TestTicketOpenFails(t *testing.T) {
 	w := newWorld(t)
 	w.mx.failOpen = errors.New("M_FORBIDDEN")
-	if _, err := w.desk.Open(t.Context(), carol, state.TicketRequest, "", "help", "$1", nil, ""); err == nil {
+	if _, err := w.tracker.Open(t.Context(), carol, state.TicketRequest, "", "help", "$1", nil, ""); err == nil {
 		t.Fatal("Open succeeded without a private chat")
 	}
 	if open, _ := w.db.Tickets.List(t.Context(), state.TicketFilter{State: state.TicketOpen}); len(open) != 0 {
@@ -238,11 +238,11 @@ func TestTicketOpenFails(t *testing.T) {
 func TestDeadlineReminders(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	report, err := w.desk.Open(ctx, carol, state.TicketReport, "spam", "spam in the group", "$r", nil, "")
+	report, err := w.tracker.Open(ctx, carol, state.TicketReport, "spam", "spam in the group", "$r", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err = w.desk.Open(ctx, dave, state.TicketRequest, "", "lost my password", "$q", nil, ""); err != nil {
+	if _, err = w.tracker.Open(ctx, dave, state.TicketRequest, "", "lost my password", "$q", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	count := func(substr string) int {
@@ -268,7 +268,7 @@ func TestDeadlineReminders(t *testing.T) {
 	start := w.clock
 	for _, s := range steps {
 		w.clock = start.Add(s.at)
-		if err = w.desk.Remind(ctx); err != nil {
+		if err = w.tracker.Remind(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if got := count("is due at"); got != s.due {
@@ -290,7 +290,7 @@ func TestDeadlineReminders(t *testing.T) {
 func TestCloseOrphans(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	good, err := w.desk.Open(ctx, carol, state.TicketRequest, "", "help", "$1", nil, "")
+	good, err := w.tracker.Open(ctx, carol, state.TicketRequest, "", "help", "$1", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestCloseOrphans(t *testing.T) {
 	if err = w.db.Tickets.Create(ctx, opening); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := w.desk.CloseOrphans(ctx, w.clock.Add(time.Second)); n != 1 || err != nil {
+	if n, err := w.tracker.CloseOrphans(ctx, w.clock.Add(time.Second)); n != 1 || err != nil {
 		t.Fatalf("CloseOrphans = %d, %v; want 1", n, err)
 	}
 	if got, _ := w.db.Tickets.Get(ctx, orphan.ID); got.State != state.TicketClosed {

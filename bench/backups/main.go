@@ -80,7 +80,7 @@ func run() error {
 		}
 		all = append(all, &backup.Set{Name: fmt.Sprintf("set%02d", i), Repo: repo, Every: 24 * time.Hour})
 	}
-	desk := backup.NewDesk(all)
+	desk := backup.NewManager(all)
 	desk.Tool, desk.RunStore, desk.Now = tool, noRuns{}, time.Now
 	for _, round := range []string{"first (sizes measured)", "again (sizes known)"} {
 		peak := watchHeap()

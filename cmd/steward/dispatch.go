@@ -54,40 +54,40 @@ func inputOf(e *state.InboxEntry) *commands.Input {
 	return in
 }
 
-// ticketDesk is the tickets desk as commands use it, with the lookups that need
+// ticketCommands is the ticket tracker as commands use it, with the lookups that need
 // Steward's own records and the transport.
-type ticketDesk struct {
-	*tickets.Desk
+type ticketCommands struct {
+	*tickets.Tracker
 	router *tickets.Router
 	store  *state.Tickets
 	matrix *bot.Bot
 }
 
-var _ commands.Tickets = ticketDesk{}
+var _ commands.Tickets = ticketCommands{}
 
 // Get returns the ticket with id.
-func (t ticketDesk) Get(ctx context.Context, ticketID string) (*state.Ticket, error) {
+func (t ticketCommands) Get(ctx context.Context, ticketID string) (*state.Ticket, error) {
 	return t.store.Get(ctx, ticketID)
 }
 
 // List lists tickets.
-func (t ticketDesk) List(ctx context.Context, f state.TicketFilter) ([]*state.Ticket, error) {
+func (t ticketCommands) List(ctx context.Context, f state.TicketFilter) ([]*state.Ticket, error) {
 	return t.store.List(ctx, f)
 }
 
 // InRoom returns the open ticket of a member's private chat.
-func (t ticketDesk) InRoom(ctx context.Context, room id.RoomID) (*state.Ticket, error) {
+func (t ticketCommands) InRoom(ctx context.Context, room id.RoomID) (*state.Ticket, error) {
 	return t.router.InRoom(ctx, room)
 }
 
 // ByThread returns the ticket whose thread in the admin room starts at root.
-func (t ticketDesk) ByThread(ctx context.Context, root id.EventID) (*state.Ticket, error) {
+func (t ticketCommands) ByThread(ctx context.Context, root id.EventID) (*state.Ticket, error) {
 	return t.router.ByThread(ctx, root)
 }
 
 // Answer carries an admin's answer to the ticket's member; why it did not reach them
 // is the admin's answer.
-func (t ticketDesk) Answer(ctx context.Context, tk *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
+func (t ticketCommands) Answer(ctx context.Context, tk *state.Ticket, admin id.UserID, eventID id.EventID, text string, signed bool) error {
 	err := t.FromAdmin(ctx, tk, admin, eventID, text, signed)
 	if why := tickets.WhyNotSent(tk, err); why != "" {
 		return commands.UserErrorf("%s", why)
@@ -96,7 +96,7 @@ func (t ticketDesk) Answer(ctx context.Context, tk *state.Ticket, admin id.UserI
 }
 
 // Fetch fetches and decrypts the message of the group room that a report points at.
-func (t ticketDesk) Fetch(ctx context.Context, room id.RoomID, eventID id.EventID) (*tickets.Quoted, error) {
+func (t ticketCommands) Fetch(ctx context.Context, room id.RoomID, eventID id.EventID) (*tickets.Quoted, error) {
 	evt, content, err := t.matrix.FetchMessage(ctx, room, eventID)
 	if err != nil {
 		return nil, err

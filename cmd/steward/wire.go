@@ -97,7 +97,7 @@ type parts struct {
 	updates        *dockerctl.Announcer
 	updatesSettled bool
 
-	backups        *backup.Desk
+	backups        *backup.Manager
 	backupChecks   *backup.Checks
 	scheduler      *backup.Scheduler
 	backupRecovery *backup.Recovery
@@ -105,7 +105,7 @@ type parts struct {
 	onCall   *monitor.OnCall
 	monitors *monitorRunner
 
-	desk      *tickets.Desk
+	tracker   *tickets.Tracker
 	router    *tickets.Router
 	reminders *tickets.Reminders
 
@@ -132,7 +132,7 @@ func (p *parts) buildUpdates() {
 	}
 }
 
-// buildBackups makes the backup side: the desk commands use, the checks the alert
+// buildBackups makes the backup side: the manager commands use, the checks the alert
 // engine runs, the scheduler of integrity checks and drills.
 func (p *parts) buildBackups() {
 	cfg := p.cfg.Backups
@@ -142,8 +142,8 @@ func (p *parts) buildBackups() {
 	}
 	backup.LinkOffsite(sets)
 	tool := &backup.Restic{CacheDir: filepath.Join(p.cfg.DataDir, "restic-cache")}
-	p.backups = backup.NewDesk(sets)
-	p.backupChecks = &backup.Checks{Desk: p.backups, Every: cfg.Interval.D()}
+	p.backups = backup.NewManager(sets)
+	p.backupChecks = &backup.Checks{Manager: p.backups, Every: cfg.Interval.D()}
 	p.scheduler = &backup.Scheduler{
 		Sets: sets, Tool: tool, Runs: p.db.BackupRuns, ScratchRoot: cfg.StagingDir, Now: time.Now, Done: p.backupChecks.Wake,
 	}
@@ -154,7 +154,7 @@ func (p *parts) buildBackups() {
 		Hook:       func(step string) { bot.CrashPoint("restore-" + step) },
 	}
 	p.backupRecovery = &backup.Recovery{
-		Desk: p.backups, Runs: p.db.BackupRuns, Audit: p.db.Audit, Txn: p.db.DoTxn,
+		Manager: p.backups, Runs: p.db.BackupRuns, Audit: p.db.Audit, Txn: p.db.DoTxn,
 		Notifier: p.outbox, AdminRoom: p.matrix.AdminRoom(), Actor: p.matrix.UserID(),
 	}
 }
@@ -175,7 +175,7 @@ func (p *parts) buildMonitor() {
 // admins and back. Who is a member is the command processor's knowledge, built next.
 func (p *parts) buildTickets() {
 	cfg := p.cfg.Tickets
-	p.desk = &tickets.Desk{
+	p.tracker = &tickets.Tracker{
 		Settings: tickets.Settings{
 			AdminRoom: p.matrix.AdminRoom(), Admins: p.cfg.Matrix.Admins, Prefix: p.cfg.Matrix.CommandPrefix,
 			AbuseDeadline: cfg.AbuseDeadline.D(), RemindBefore: cfg.RemindBefore.D(), MaxPerDay: cfg.MaxPerDay,
@@ -183,12 +183,12 @@ func (p *parts) buildTickets() {
 		Store: p.db.Tickets, Matrix: ticketMatrix{p.matrix}, Once: p.db.KV, Txn: p.db.DoTxn, Now: time.Now, Private: p.matrix.IsPrivateChat,
 	}
 	p.router = &tickets.Router{
-		Desk: p.desk, Lookup: p.db.Tickets, ThreadMessage: p.matrix.ThreadMessage, Replier: p.outbox, IsPrivateChat: p.matrix.IsPrivateChat,
+		Tracker: p.tracker, Lookup: p.db.Tickets, ThreadMessage: p.matrix.ThreadMessage, Replier: p.outbox, IsPrivateChat: p.matrix.IsPrivateChat,
 		IsAdmin:          func(ctx context.Context, user id.UserID) bool { return p.proc.RoleOf(ctx, user) == commands.RoleAdmin },
 		IsMember:         func(ctx context.Context, user id.UserID) bool { return p.proc.RoleOf(ctx, user) >= commands.RoleMember },
 		VerifiedRequired: p.cfg.Matrix.VerifiedDevicesRequired(), SignReplies: cfg.SignReplies,
 	}
-	p.reminders = &tickets.Reminders{Desk: p.desk, Scrub: p.db.Tickets.Scrub, Retention: cfg.Retention.D(), StartedAt: time.Now()}
+	p.reminders = &tickets.Reminders{Tracker: p.tracker, Scrub: p.db.Tickets.Scrub, Retention: cfg.Retention.D(), StartedAt: time.Now()}
 }
 
 // buildApprovals makes the approval stage: the requests to the admins for what needs
@@ -227,7 +227,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 		Containers:       p.docker,
 		Updater:          p.updaters,
 		Backups:          p.backups,
-		Tickets:          ticketDesk{Desk: p.desk, router: p.router, store: p.db.Tickets, matrix: p.matrix},
+		Tickets:          ticketCommands{Tracker: p.tracker, router: p.router, store: p.db.Tickets, matrix: p.matrix},
 		TicketCategories: cfg.Tickets.Categories,
 		Moderator:        p.matrix,
 		Summaries:        p.summaries,

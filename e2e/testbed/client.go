@@ -395,6 +395,27 @@ func (c *Client) CountBodies(roomID id.RoomID, sender id.UserID, substr string) 
 	return c.countLocked(roomID, sender, substr)
 }
 
+// WaitForNew waits for a message from sender in roomID whose body contains substr,
+// after the seen such messages that came before (CountBodies), and returns it: a test
+// that waits for a message a test before it may also have caused.
+func (c *Client) WaitForNew(ctx context.Context, roomID id.RoomID, sender id.UserID, substr string, seen int, limit time.Duration) (*event.Event, error) {
+	var found *event.Event
+	err := c.WaitFor(ctx, limit, fmt.Sprintf("a new message from %s saying %q", sender, substr), func() bool {
+		n := 0
+		for _, evt := range c.messages {
+			content := evt.Content.AsMessage()
+			if evt.RoomID == roomID && evt.Sender == sender && content.RelatesTo.GetReplaceID() == "" && strings.Contains(content.Body, substr) {
+				if n++; n > seen {
+					found = evt
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return found, err
+}
+
 // WaitForMessage waits for the first message from sender in roomID whose body contains
 // substr, and returns it. Edits of earlier messages are not messages of their own.
 func (c *Client) WaitForMessage(ctx context.Context, roomID id.RoomID, sender id.UserID, substr string, limit time.Duration) (*event.Event, error) {

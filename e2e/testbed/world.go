@@ -110,6 +110,43 @@ func (w *World) StartSteward(ctx context.Context) error {
 	return err
 }
 
+// NewSteward starts a second Steward as the new account name, with its own data
+// directory, log and rooms (alice's, with alice as its admin), for a test that does to
+// Steward what would spoil the shared one for the tests after it. The caller stops it.
+func (w *World) NewSteward(ctx context.Context, name string) (*Steward, StewardConfig, error) {
+	cfg := w.Config
+	dir := filepath.Join(w.Dir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, cfg, err
+	}
+	if err := Register(ctx, w.HS.URL, name, Password); err != nil {
+		return nil, cfg, fmt.Errorf("register %s: %w", name, err)
+	}
+	cfg.UserID = id.NewUserID(name, ServerName)
+	cfg.DataDir = filepath.Join(dir, "steward-data")
+	var err error
+	if cfg.AdminRoom, err = w.Alice.CreateRoom(ctx, name+" admins", true, cfg.UserID); err != nil {
+		return nil, cfg, err
+	}
+	if cfg.GroupRoom, err = w.Alice.CreateRoom(ctx, name+" friends", true, cfg.UserID); err != nil {
+		return nil, cfg, err
+	}
+	cfgPath, err := cfg.Write(dir)
+	if err != nil {
+		return nil, cfg, err
+	}
+	s, err := StartSteward(ctx, cfgPath, filepath.Join(dir, "steward.log"))
+	if err != nil {
+		return s, cfg, err
+	}
+	for _, room := range []id.RoomID{cfg.AdminRoom, cfg.GroupRoom} {
+		if err = w.Alice.WaitForMembership(ctx, room, cfg.UserID, event.MembershipJoin, time.Minute); err != nil {
+			return s, cfg, err
+		}
+	}
+	return s, cfg, nil
+}
+
 // Close stops everything the world started.
 func (w *World) Close() {
 	if w.Steward != nil {

@@ -9,13 +9,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
-// Desk is what the admins do with the backup sets: look at them, browse and restore
-// their snapshots, make a backup now.
-type Desk struct {
+// Manager carries out what the admins ask of the backup sets: it shows them, browses
+// and restores their snapshots, and makes a backup now.
+type Manager struct {
 	sets     []*Set
 	Tool     Tool
 	RunStore interface {
@@ -32,14 +32,15 @@ type Desk struct {
 	sizes   map[string]Stats // by snapshot ID: a snapshot never changes
 }
 
-// NewDesk makes a desk over sets.
-func NewDesk(sets []*Set) *Desk { return &Desk{sets: sets, sizes: make(map[string]Stats)} }
+// NewManager makes a manager of sets, which the caller then equips with the tool,
+// the run store, the restorer and the scheduler.
+func NewManager(sets []*Set) *Manager { return &Manager{sets: sets, sizes: make(map[string]Stats)} }
 
 // Sets lists the sets in config order.
-func (d *Desk) Sets() []*Set { return d.sets }
+func (d *Manager) Sets() []*Set { return d.sets }
 
 // Set returns the set named name.
-func (d *Desk) Set(name string) (*Set, bool) {
+func (d *Manager) Set(name string) (*Set, bool) {
 	for _, s := range d.sets {
 		if s.Name == name {
 			return s, true
@@ -69,7 +70,7 @@ const overviewParallel = 4
 
 // Overview looks at every set, a few at once; a set whose repository can't be read
 // says so in its Err.
-func (d *Desk) Overview(ctx context.Context) []Overview {
+func (d *Manager) Overview(ctx context.Context) []Overview {
 	now := d.Now()
 	out := make([]Overview, len(d.sets))
 	var wg sync.WaitGroup
@@ -85,7 +86,7 @@ func (d *Desk) Overview(ctx context.Context) []Overview {
 	return out
 }
 
-func (d *Desk) overview(ctx context.Context, s *Set, now time.Time) Overview {
+func (d *Manager) overview(ctx context.Context, s *Set, now time.Time) Overview {
 	o := Overview{Set: s}
 	snaps, err := d.Tool.Snapshots(ctx, s.Repo, 1)
 	switch {
@@ -111,7 +112,7 @@ func (d *Desk) overview(ctx context.Context, s *Set, now time.Time) Overview {
 }
 
 // offsite says how s's off-site copy stands.
-func (d *Desk) offsite(ctx context.Context, s *Set, now time.Time) string {
+func (d *Manager) offsite(ctx context.Context, s *Set, now time.Time) string {
 	switch {
 	case s.Offsite:
 		if same, _ := sameDisk(s); same {
@@ -132,14 +133,14 @@ func (d *Desk) offsite(ctx context.Context, s *Set, now time.Time) string {
 	case newest.IsZero():
 		return c.Name + ": no snapshot"
 	case now.Sub(newest) > c.Due():
-		return c.Name + ": stale, " + monitor.HumanDuration(now.Sub(newest)) + " old"
+		return c.Name + ": stale, " + render.Duration(now.Sub(newest)) + " old"
 	default:
-		return c.Name + ": fresh, " + monitor.HumanDuration(now.Sub(newest)) + " old"
+		return c.Name + ": fresh, " + render.Duration(now.Sub(newest)) + " old"
 	}
 }
 
 // size measures a snapshot once; snapshots don't change.
-func (d *Desk) size(ctx context.Context, s *Set, snapshotID string) (Stats, error) {
+func (d *Manager) size(ctx context.Context, s *Set, snapshotID string) (Stats, error) {
 	d.sizesMu.Lock()
 	st, ok := d.sizes[snapshotID]
 	d.sizesMu.Unlock()
@@ -157,12 +158,12 @@ func (d *Desk) size(ctx context.Context, s *Set, snapshotID string) (Stats, erro
 }
 
 // Snapshots lists s's newest n snapshots.
-func (d *Desk) Snapshots(ctx context.Context, s *Set, n int) ([]Snapshot, error) {
+func (d *Manager) Snapshots(ctx context.Context, s *Set, n int) ([]Snapshot, error) {
 	return d.Tool.Snapshots(ctx, s.Repo, n)
 }
 
 // Browse lists what lies directly under path in the snapshot an admin named.
-func (d *Desk) Browse(ctx context.Context, s *Set, id, path string) (Snapshot, []Node, error) {
+func (d *Manager) Browse(ctx context.Context, s *Set, id, path string) (Snapshot, []Node, error) {
 	snap, err := FindSnapshot(ctx, d.Tool, s, id)
 	if err != nil {
 		return Snapshot{}, nil, err
@@ -189,7 +190,7 @@ func (d *Desk) Browse(ctx context.Context, s *Set, id, path string) (Snapshot, [
 }
 
 // Find resolves what an admin asked to restore: the snapshot and the path in it.
-func (d *Desk) Find(ctx context.Context, s *Set, id, path string) (Snapshot, Node, error) {
+func (d *Manager) Find(ctx context.Context, s *Set, id, path string) (Snapshot, Node, error) {
 	path, err := CleanPath(path)
 	if err != nil {
 		return Snapshot{}, Node{}, err
@@ -203,17 +204,17 @@ func (d *Desk) Find(ctx context.Context, s *Set, id, path string) (Snapshot, Nod
 }
 
 // Run returns the backup run with id (a restore to undo).
-func (d *Desk) Run(ctx context.Context, id int64) (*state.BackupRun, error) {
+func (d *Manager) Run(ctx context.Context, id int64) (*state.BackupRun, error) {
 	return d.RunStore.Get(ctx, id)
 }
 
 // ToStaging restores path to the staging directory.
-func (d *Desk) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
+func (d *Manager) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
 	return d.Restorer.ToStaging(ctx, s, snap, path)
 }
 
 // InPlace restores path over the live files (or undoes an in-place restore).
-func (d *Desk) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun, progress func(step string)) (*Restored, error) {
+func (d *Manager) InPlace(ctx context.Context, s *Set, snap Snapshot, path string, undoes *state.BackupRun, progress func(step string)) (*Restored, error) {
 	return d.Restorer.InPlace(ctx, s, snap, path, undoes, progress)
 }
 
@@ -226,7 +227,7 @@ type BackupResult struct {
 
 // BackupNow runs s's backup command and looks for the snapshot it made. The command
 // runs without a shell, with Steward's environment.
-func (d *Desk) BackupNow(ctx context.Context, s *Set) (*BackupResult, error) {
+func (d *Manager) BackupNow(ctx context.Context, s *Set) (*BackupResult, error) {
 	if len(s.Run) == 0 {
 		return nil, pathErrorf("set %s has no backup command (backups.sets[].run)", s.Name)
 	}
