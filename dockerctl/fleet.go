@@ -137,21 +137,25 @@ func (f *Fleet) Logs(ctx context.Context, c Container, lines int) (logs string, 
 	return logs, err
 }
 
-// Start starts c.
+// Start starts c on the engine it was listed from: a container is addressed by its
+// host and ID, never by a name that another engine may also have.
 func (f *Fleet) Start(ctx context.Context, c Container) error {
 	return f.on(c, func(e *Engine) error { return e.Start(ctx, c.ID) })
 }
 
-// Stop stops c.
+// Stop stops c on its own engine (see Start), giving it the engine's default grace
+// period before it is killed.
 func (f *Fleet) Stop(ctx context.Context, c Container) error {
 	return f.on(c, func(e *Engine) error { return e.Stop(ctx, c.ID) })
 }
 
-// Restart restarts c.
+// Restart restarts c on its own engine (see Start).
 func (f *Fleet) Restart(ctx context.Context, c Container) error {
 	return f.on(c, func(e *Engine) error { return e.Restart(ctx, c.ID) })
 }
 
+// on runs do on the engine of c's host; a host no longer configured is an error, not
+// a fall back to another engine.
 func (f *Fleet) on(c Container, do func(*Engine) error) error {
 	e, err := f.Engine(c.Host)
 	if err != nil {

@@ -65,12 +65,13 @@ type ticketCommands struct {
 
 var _ commands.Tickets = ticketCommands{}
 
-// Get returns the ticket with id.
+// Get reads a ticket from the database, closed ones too, so !ticket answers about a
+// ticket the router no longer carries.
 func (t ticketCommands) Get(ctx context.Context, ticketID string) (*state.Ticket, error) {
 	return t.store.Get(ctx, ticketID)
 }
 
-// List lists tickets.
+// List reads tickets from the database, as !tickets filters them.
 func (t ticketCommands) List(ctx context.Context, f state.TicketFilter) ([]*state.Ticket, error) {
 	return t.store.List(ctx, f)
 }
