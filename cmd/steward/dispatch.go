@@ -65,8 +65,8 @@ type ticketCommands struct {
 
 var _ commands.Tickets = ticketCommands{}
 
-// Get reads a ticket from the database, closed ones too, so !ticket answers about a
-// ticket the router no longer carries.
+// Get reads a ticket by its short ID from the database, closed ones too, so !take
+// and !close can say that a ticket is already closed rather than unknown.
 func (t ticketCommands) Get(ctx context.Context, ticketID string) (*state.Ticket, error) {
 	return t.store.Get(ctx, ticketID)
 }
