@@ -1948,3 +1948,32 @@ func TestFilesAndZonesAfterChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestProblemsOnOneLine checks that problems with keys written on one line
+// (a flow mapping) are listed in the order of the settings, as they were
+// when every check ran in that order, whichever pass found them: bounds,
+// the checks that relate settings, or the files opened after.
+func TestProblemsOnOneLine(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, c := range []struct {
+		extra string
+		want  []string
+	}{
+		{"monitor: {interval: 0s, cpu: {warning: 0}}\n",
+			[]string{"monitor.interval", "monitor.cpu.warning"}},
+		{"monitor:\n  http:\n    - {name: web, url: \"https://example.org\", interval: 0s, status: [99]}\n",
+			[]string{"monitor.http[0].interval", "monitor.http[0].status[0]"}},
+		{"backups:\n  sets:\n    - name: cloud\n      repository: /srv/restic\n      password_file: /etc/hostname\n" +
+			"      paths: [/srv]\n      check: {every: 30m, read_data: 200%}\n",
+			[]string{"backups.sets[0].check.every", "backups.sets[0].check.read_data"}},
+		{"docker:\n  host: tcp://192.0.2.1:2376\n  tls: {ca: " + missing + ", cert: \"\", key: " + missing + "}\n",
+			[]string{"docker.tls.ca", "docker.tls.cert", "docker.tls.key"}},
+		{"monitor: {disks: [{path: /, warning: 0, critical: 0}]}\n",
+			[]string{"monitor.disks[0].warning", "monitor.disks[0].critical"}},
+	} {
+		_, err := Parse([]byte(base+c.extra), env(envPassword))
+		if got := keysOf(problemsOf(t, err)); !slices.Equal(got, c.want) {
+			t.Errorf("%q: problems at %v, want %v", c.extra, got, c.want)
+		}
+	}
+}

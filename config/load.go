@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -78,8 +79,13 @@ func parse(data []byte, getenv func(string) string, baseDir string) (*Config, er
 	if len(w.problems) > 0 {
 		ps := w.problems
 		slices.SortStableFunc(ps, func(a, b Problem) int {
-			// File order, with missing keys (line 0) at the end.
-			return cmp.Compare(lineOrder(a.Line), lineOrder(b.Line))
+			// File order, with missing keys (line 0) at the end. Keys on
+			// one line (a flow mapping) keep the order of the settings,
+			// whichever pass found their problems.
+			if c := cmp.Compare(lineOrder(a.Line), lineOrder(b.Line)); c != 0 || a.Line <= 0 {
+				return c
+			}
+			return slices.Compare(settingOrder(a.Key), settingOrder(b.Key))
 		})
 		return nil, &ps
 	}
@@ -236,4 +242,39 @@ func (v *validator) readPassword(m *Matrix) string {
 		v.invalid(key, fmt.Sprintf("the password file %s is empty", m.PasswordFile))
 	}
 	return pw
+}
+
+// settingOrder places the setting at a dotted key among the settings of
+// Config: the index of each field on its path, and of each list item. The
+// names of a map (policy.commands) end the path, leaving ties in the order
+// the problems were found.
+func settingOrder(key string) []int {
+	var order []int
+	t := reflect.TypeFor[Config]()
+	for part := range strings.SplitSeq(key, ".") {
+		name, index, _ := strings.Cut(part, "[")
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			break
+		}
+		f, ok := fieldsByName(t)[name]
+		if !ok {
+			break
+		}
+		order = append(order, f.Index...)
+		t = f.Type
+		for index != "" {
+			i, rest, _ := strings.Cut(index, "]")
+			n, err := strconv.Atoi(i)
+			if err != nil || t.Kind() != reflect.Slice {
+				return order
+			}
+			order = append(order, n)
+			t = t.Elem()
+			index = strings.TrimPrefix(rest, "[")
+		}
+	}
+	return order
 }
