@@ -1758,7 +1758,7 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "10", "7", "d", "7x", "7 d", "7dd", "1.2.3d", "--1d", "1d-2h", "ten", "7days",
-		"99999999999999w", "106752d", ".d"} {
+		"99999999999999w", "106752d", ".d", "1d0", "0d0", "1w0"} {
 		if got, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
 		} else if want := fmt.Sprintf("not a duration: %q", in); err.Error() != want {
