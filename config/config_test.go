@@ -1970,10 +1970,30 @@ func TestProblemsOnOneLine(t *testing.T) {
 			[]string{"docker.tls.ca", "docker.tls.cert", "docker.tls.key"}},
 		{"monitor: {disks: [{path: /, warning: 0, critical: 0}]}\n",
 			[]string{"monitor.disks[0].warning", "monitor.disks[0].critical"}},
+		// What the walker finds comes first, as it always did.
+		{"monitor: {interval: 0s, cpu: {warning: x}}\n",
+			[]string{"monitor.cpu.warning", "monitor.interval"}},
+		// A check that is not in the order of the settings keeps its place.
+		{"monitor:\n  http:\n    - {name: web, url: \"https://example.org\"}\n    - {name: web, url: bad}\n",
+			[]string{"monitor.http[1].url", "monitor.http[1].name"}},
+		// Missing keys too: a grace defaulted from a bad every is a bound.
+		{"decision_log:\n  weekly_summary: {hour: 3}\nbackups:\n  sets:\n    - name: cloud\n      repository: /srv/restic\n" +
+			"      password_file: /etc/hostname\n      paths: [/srv]\n      every: -4h\n",
+			[]string{"backups.sets[0].every", "backups.sets[0].grace", "decision_log.weekly_summary.day"}},
 	} {
 		_, err := Parse([]byte(base+c.extra), env(envPassword))
 		if got := keysOf(problemsOf(t, err)); !slices.Equal(got, c.want) {
 			t.Errorf("%q: problems at %v, want %v", c.extra, got, c.want)
 		}
+	}
+	// The password file was read at the end of the matrix checks.
+	doc := `matrix: {homeserver: https://matrix.example.org, user_id: "@steward:example.org", password_file: ` + missing +
+		`, admin_room: "!admins:example.org", group_room: "#friends:example.org", admins: ["@alice:example.org"], stale_after: 0s}
+data_dir: ""
+`
+	_, err := Parse([]byte(doc), env(""))
+	want := []string{"matrix.stale_after", "matrix.password_file", "data_dir"}
+	if got := keysOf(problemsOf(t, err)); !slices.Equal(got, want) {
+		t.Errorf("flow matrix: problems at %v, want %v", got, want)
 	}
 }
