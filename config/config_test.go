@@ -1970,6 +1970,9 @@ func TestProblemsOnOneLine(t *testing.T) {
 			[]string{"docker.tls.ca", "docker.tls.cert", "docker.tls.key"}},
 		{"monitor: {disks: [{path: /, warning: 0, critical: 0}]}\n",
 			[]string{"monitor.disks[0].warning", "monitor.disks[0].critical"}},
+		// The disks are checked after the host checks.
+		{"monitor: {disks: [{path: /, forecast: -1s}], interval: 0s, load: {warning: 0}, http: [{name: web, url: bad}]}\n",
+			[]string{"monitor.interval", "monitor.load.warning", "monitor.disks[0].forecast", "monitor.http[0].url"}},
 		// What the walker finds comes first, as it always did.
 		{"monitor: {interval: 0s, cpu: {warning: x}}\n",
 			[]string{"monitor.cpu.warning", "monitor.interval"}},

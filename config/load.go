@@ -333,13 +333,14 @@ func (v *validator) readPassword(m *Matrix) string {
 	return pw
 }
 
-// settingOrder places the setting at a dotted key among the settings of
-// Config: the index of each field on its path, and of each list item. The
-// names of a map (policy.commands) end the path, leaving ties in the order
-// the problems were found.
+// settingOrder places the setting at a dotted key in the order its check
+// ran when every check ran in one pass: by its fields' places in Config
+// (twice the index, so a setting can be placed between two), and its list
+// items' indexes. The names of a map (policy.commands) end the path, leaving
+// ties in the order the problems were found.
 func settingOrder(key string) []int {
 	var order []int
-	t := reflect.TypeFor[Config]()
+	t, path := reflect.TypeFor[Config](), ""
 	for part := range strings.SplitSeq(key, ".") {
 		name, index, _ := strings.Cut(part, "[")
 		for t.Kind() == reflect.Pointer {
@@ -352,7 +353,12 @@ func settingOrder(key string) []int {
 		if !ok {
 			break
 		}
-		order = append(order, f.Index...)
+		path = joinKey(path, name)
+		place := 2 * f.Index[0]
+		if after, ok := checkedAfter[path]; ok {
+			place = 2*fieldsByName(t)[after].Index[0] + 1
+		}
+		order = append(order, place)
 		t = f.Type
 		for index != "" {
 			i, rest, _ := strings.Cut(index, "]")
@@ -367,3 +373,7 @@ func settingOrder(key string) []int {
 	}
 	return order
 }
+
+// checkedAfter names the settings checked after a sibling declared after
+// them, by that sibling: the disks are checked after the host checks.
+var checkedAfter = map[string]string{"monitor.disks": "load"}
