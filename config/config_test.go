@@ -1758,7 +1758,7 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "10", "7", "d", "7x", "7 d", "7dd", "1.2.3d", "--1d", "1d-2h", "ten", "7days",
-		"99999999999999w", "106752d", ".d"} {
+		"99999999999999w", "106752d", ".d", "1d0", "0d0", "1w0"} {
 		if got, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
 		} else if want := fmt.Sprintf("not a duration: %q", in); err.Error() != want {
@@ -1946,5 +1946,57 @@ func TestFilesAndZonesAfterChecks(t *testing.T) {
 		if ps[i].Key != w.key || ps[i].Line != w.line || !strings.Contains(ps[i].Msg, w.msg) {
 			t.Errorf("problem %d = %+v, want %s (line %d) containing %q", i, ps[i], w.key, w.line, w.msg)
 		}
+	}
+}
+
+// TestProblemsOnOneLine checks that problems with keys written on one line
+// (a flow mapping) are listed in the order of the settings, as they were
+// when every check ran in that order, whichever pass found them: bounds,
+// the checks that relate settings, or the files opened after.
+func TestProblemsOnOneLine(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, c := range []struct {
+		extra string
+		want  []string
+	}{
+		{"monitor: {interval: 0s, cpu: {warning: 0}}\n",
+			[]string{"monitor.interval", "monitor.cpu.warning"}},
+		{"monitor:\n  http:\n    - {name: web, url: \"https://example.org\", interval: 0s, status: [99]}\n",
+			[]string{"monitor.http[0].interval", "monitor.http[0].status[0]"}},
+		{"backups:\n  sets:\n    - name: cloud\n      repository: /srv/restic\n      password_file: /etc/hostname\n" +
+			"      paths: [/srv]\n      check: {every: 30m, read_data: 200%}\n",
+			[]string{"backups.sets[0].check.every", "backups.sets[0].check.read_data"}},
+		{"docker:\n  host: tcp://192.0.2.1:2376\n  tls: {ca: " + missing + ", cert: \"\", key: " + missing + "}\n",
+			[]string{"docker.tls.ca", "docker.tls.cert", "docker.tls.key"}},
+		{"monitor: {disks: [{path: /, warning: 0, critical: 0}]}\n",
+			[]string{"monitor.disks[0].warning", "monitor.disks[0].critical"}},
+		// The disks are checked after the host checks.
+		{"monitor: {disks: [{path: /, forecast: -1s}], interval: 0s, load: {warning: 0}, http: [{name: web, url: bad}]}\n",
+			[]string{"monitor.interval", "monitor.load.warning", "monitor.disks[0].forecast", "monitor.http[0].url"}},
+		// What the walker finds comes first, as it always did.
+		{"monitor: {interval: 0s, cpu: {warning: x}}\n",
+			[]string{"monitor.cpu.warning", "monitor.interval"}},
+		// A check that is not in the order of the settings keeps its place.
+		{"monitor:\n  http:\n    - {name: web, url: \"https://example.org\"}\n    - {name: web, url: bad}\n",
+			[]string{"monitor.http[1].url", "monitor.http[1].name"}},
+		// Missing keys too: a grace defaulted from a bad every is a bound.
+		{"decision_log:\n  weekly_summary: {hour: 3}\nbackups:\n  sets:\n    - name: cloud\n      repository: /srv/restic\n" +
+			"      password_file: /etc/hostname\n      paths: [/srv]\n      every: -4h\n",
+			[]string{"backups.sets[0].every", "backups.sets[0].grace", "decision_log.weekly_summary.day"}},
+	} {
+		_, err := Parse([]byte(base+c.extra), env(envPassword))
+		if got := keysOf(problemsOf(t, err)); !slices.Equal(got, c.want) {
+			t.Errorf("%q: problems at %v, want %v", c.extra, got, c.want)
+		}
+	}
+	// The password file was read at the end of the matrix checks.
+	doc := `matrix: {homeserver: https://matrix.example.org, user_id: "@steward:example.org", password_file: ` + missing +
+		`, admin_room: "!admins:example.org", group_room: "#friends:example.org", admins: ["@alice:example.org"], stale_after: 0s}
+data_dir: ""
+`
+	_, err := Parse([]byte(doc), env(""))
+	want := []string{"matrix.stale_after", "matrix.password_file", "data_dir"}
+	if got := keysOf(problemsOf(t, err)); !slices.Equal(got, want) {
+		t.Errorf("flow matrix: problems at %v, want %v", got, want)
 	}
 }

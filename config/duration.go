@@ -73,7 +73,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		} else {
 			d, err = time.ParseDuration(num + unit)
 		}
-		if err != nil || num == "" || total > math.MaxInt64-d {
+		// A bare number is refused here too: time.ParseDuration takes "0"
+		// without a unit only as the whole string.
+		if err != nil || num == "" || unit == "" || total > math.MaxInt64-d {
 			return 0, bad
 		}
 		total += d

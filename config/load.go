@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -66,24 +68,93 @@ func parse(data []byte, getenv func(string) string, baseDir string) (*Config, er
 	}
 
 	v := validator{walker: &w, getenv: getenv, baseDir: baseDir,
-		decl: map[string]*declared{}, reported: map[string]bool{}}
+		decl: map[string]*declared{}, reported: map[string]bool{}, password: map[int]bool{}}
 	v.applyDefaults(&cfg)
+	walked := len(w.problems)
 	v.check(&cfg)
+	checked := len(w.problems)
 	v.checkBounds()
+	bounded := len(w.problems)
 	// Only what passed the checks is looked up on disk and in the zone
 	// database; its problems are listed with the others.
 	v.loadFiles(&cfg)
 	v.loadZones()
 
 	if len(w.problems) > 0 {
-		ps := w.problems
-		slices.SortStableFunc(ps, func(a, b Problem) int {
-			// File order, with missing keys (line 0) at the end.
-			return cmp.Compare(lineOrder(a.Line), lineOrder(b.Line))
-		})
+		ps := v.sorted(walked, checked, bounded)
 		return nil, &ps
 	}
 	return &cfg, nil
+}
+
+// sorted lists the problems in file order, missing keys (line 0) last. Those
+// of one line (a flow mapping, or the missing keys) keep the order they had
+// when every check ran in one pass: the walker's first, then the checks' as
+// found, each file's problem where the check that named it ran, and the
+// declared bounds, zones and password file merged in at the place of their
+// setting.
+// walked, checked and bounded are the counts of problems after each pass.
+func (v *validator) sorted(walked, checked, bounded int) Problems {
+	ps := v.problems
+	// The place of each problem of the checks and files, as (slot, after):
+	// a file's problem goes before the check problem found after it was
+	// named.
+	place := map[int][2]int{}
+	for i := walked; i < checked; i++ {
+		place[i] = [2]int{i, 1}
+	}
+	for j, slot := range v.fileSlots {
+		place[bounded+j] = [2]int{slot, 0}
+	}
+	byLine := map[int][]int{}
+	var lines []int
+	for i, p := range ps {
+		if _, ok := byLine[p.Line]; !ok {
+			lines = append(lines, p.Line)
+		}
+		byLine[p.Line] = append(byLine[p.Line], i)
+	}
+	slices.SortStableFunc(lines, func(a, b int) int { return cmp.Compare(lineOrder(a), lineOrder(b)) })
+	out := make(Problems, 0, len(ps))
+	for _, line := range lines {
+		var walk, found, declared []int
+		for _, i := range byLine[line] {
+			_, isFound := place[i]
+			switch {
+			case i < walked:
+				walk = append(walk, i)
+			case isFound:
+				found = append(found, i)
+			default:
+				declared = append(declared, i)
+			}
+		}
+		slices.SortStableFunc(found, func(a, b int) int {
+			pa, pb := place[a], place[b]
+			return cmp.Or(cmp.Compare(pa[0], pb[0]), cmp.Compare(pa[1], pb[1]))
+		})
+		// The password file was read after the matrix checks, bounds
+		// included.
+		order := func(i int) []int {
+			if v.password[i] {
+				return append(settingOrder("matrix"), math.MaxInt)
+			}
+			return settingOrder(ps[i].Key)
+		}
+		slices.SortStableFunc(declared, func(a, b int) int { return slices.Compare(order(a), order(b)) })
+		for _, i := range walk {
+			out = append(out, ps[i])
+		}
+		for len(found) > 0 || len(declared) > 0 {
+			if len(declared) > 0 && (len(found) == 0 ||
+				slices.Compare(order(declared[0]), order(found[0])) < 0) {
+				out, declared = append(out, ps[declared[0]]), declared[1:]
+			} else {
+				out, found = append(out, ps[found[0]]), found[1:]
+			}
+		}
+	}
+	return out
 }
 
 // readDocument parses data into a single YAML mapping node, or returns nil and
@@ -134,7 +205,11 @@ type validator struct {
 	declOrder []string             // their keys in the order of Config
 	reported  map[string]bool      // keys with a problem
 	files     []fileCheck          // to open after the checks
-	zones     []zoneLoad           // to load after the checks
+	fileSlots []int                // the slot of each problem loadFiles found
+	// password holds the problems of the password file, which was once
+	// read at the end of the matrix checks, for sorted.
+	password map[int]bool
+	zones    []zoneLoad // to load after the checks
 }
 
 // invalid records a problem with key, unless the key or one of its parents
@@ -185,6 +260,7 @@ func (v *validator) resolve(p string) string {
 // fileCheck is a file named in the config that Steward must be able to read.
 type fileCheck struct {
 	key, path string
+	slot      int // the count of problems when it was named, for sorted
 }
 
 // readable requires the file *path names, resolving it, and has loadFiles
@@ -195,7 +271,7 @@ func (v *validator) readable(key string, path *string, missing string) {
 		return
 	}
 	*path = v.resolve(*path)
-	v.files = append(v.files, fileCheck{key: key, path: *path})
+	v.files = append(v.files, fileCheck{key: key, path: *path, slot: len(v.problems)})
 }
 
 // loadFiles opens the files the checks asked for and reads the password.
@@ -206,12 +282,31 @@ func (v *validator) loadFiles(c *Config) {
 		}
 		file, err := os.Open(f.path)
 		if err != nil {
-			v.invalid(f.key, "can't read it: "+err.Error())
+			v.fileProblem(f.slot, f.key, "can't read it: "+err.Error())
 			continue
 		}
 		_ = file.Close()
 	}
 	c.password = v.readPassword(&c.Matrix)
+}
+
+// fileProblem records a problem of loadFiles with the slot of the check that
+// named the file, for sorted.
+func (v *validator) fileProblem(slot int, key, msg string) {
+	n := len(v.problems)
+	v.invalid(key, msg)
+	for range len(v.problems) - n {
+		v.fileSlots = append(v.fileSlots, slot)
+	}
+}
+
+// passwordProblem records a problem of the password file, for sorted.
+func (v *validator) passwordProblem(key, msg string) {
+	n := len(v.problems)
+	v.invalid(key, msg)
+	for i := n; i < len(v.problems); i++ {
+		v.password[i] = true
+	}
 }
 
 // readPassword returns the password from the environment or the password
@@ -228,12 +323,57 @@ func (v *validator) readPassword(m *Matrix) string {
 	data, err := os.ReadFile(m.PasswordFile)
 	if err != nil {
 		// *fs.PathError reads "open /path: permission denied": path and reason only.
-		v.invalid(key, "can't read the password file: "+err.Error())
+		v.passwordProblem(key, "can't read the password file: "+err.Error())
 		return ""
 	}
 	pw := strings.TrimRightFunc(string(data), unicode.IsSpace)
 	if pw == "" {
-		v.invalid(key, fmt.Sprintf("the password file %s is empty", m.PasswordFile))
+		v.passwordProblem(key, fmt.Sprintf("the password file %s is empty", m.PasswordFile))
 	}
 	return pw
 }
+
+// settingOrder places the setting at a dotted key in the order its check
+// ran when every check ran in one pass: by its fields' places in Config
+// (twice the index, so a setting can be placed between two), and its list
+// items' indexes. The names of a map (policy.commands) end the path, leaving
+// ties in the order the problems were found.
+func settingOrder(key string) []int {
+	var order []int
+	t, path := reflect.TypeFor[Config](), ""
+	for part := range strings.SplitSeq(key, ".") {
+		name, index, _ := strings.Cut(part, "[")
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			break
+		}
+		f, ok := fieldsByName(t)[name]
+		if !ok {
+			break
+		}
+		path = joinKey(path, name)
+		place := 2 * f.Index[0]
+		if after, ok := checkedAfter[path]; ok {
+			place = 2*fieldsByName(t)[after].Index[0] + 1
+		}
+		order = append(order, place)
+		t = f.Type
+		for index != "" {
+			i, rest, _ := strings.Cut(index, "]")
+			n, err := strconv.Atoi(i)
+			if err != nil || t.Kind() != reflect.Slice {
+				return order
+			}
+			order = append(order, n)
+			t = t.Elem()
+			index = strings.TrimPrefix(rest, "[")
+		}
+	}
+	return order
+}
+
+// checkedAfter names the settings checked after a sibling declared after
+// them, by that sibling: the disks are checked after the host checks.
+var checkedAfter = map[string]string{"monitor.disks": "load"}
