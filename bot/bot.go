@@ -63,6 +63,10 @@ type Bot struct {
 	// baseCtx is Connect's context, for mautrix callbacks that are not given one (the
 	// decryption error callback).
 	baseCtx context.Context
+	// syncCtx is the context Sync runs on. The crypto helper's waits for room keys end
+	// with it and then report "no session", also when the stop was caused by a failure
+	// rather than by baseCtx ending.
+	syncCtx atomic.Pointer[context.Context]
 
 	outbox    *Outbox
 	inboxWake chan struct{}
@@ -138,6 +142,7 @@ func (b *Bot) GroupRoom() id.RoomID { return b.groupRoom }
 // Sync hands the messages an earlier run kept for their keys back to the crypto
 // helper, then follows the homeserver until ctx ends.
 func (b *Bot) Sync(ctx context.Context) error {
+	b.syncCtx.Store(&ctx)
 	if err := b.retryUndecrypted(ctx); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to retry messages waiting for their keys")
 	}

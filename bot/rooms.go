@@ -238,7 +238,7 @@ func inboxEntryOf(evt *event.Event, body string) *state.InboxEntry {
 // decrypted, so a command is never silently lost. The group room is left alone: most of
 // what is said there is not for Steward. It says so at most once an hour per sender.
 func (b *Bot) onDecryptError(evt *event.Event, err error) {
-	if errors.Is(err, context.Canceled) || b.baseCtx.Err() != nil {
+	if errors.Is(err, context.Canceled) || b.stopping() {
 		// Shutting down (the crypto helper's waits for keys end with "no session"
 		// then): the message stays kept and is retried at the next start.
 		return
@@ -264,6 +264,16 @@ func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	if qErr := b.outbox.Reply(ctx, evt.RoomID, evt.ID, "", render.New(msg)); qErr != nil {
 		b.log.Err(qErr).Msg("Failed to queue decryption failure notice")
 	}
+}
+
+// stopping reports whether Steward is shutting down: Connect's context or the sync's
+// has ended.
+func (b *Bot) stopping() bool {
+	if b.baseCtx.Err() != nil {
+		return true
+	}
+	ctx := b.syncCtx.Load()
+	return ctx != nil && (*ctx).Err() != nil
 }
 
 // wake signals a worker without blocking; one pending signal is enough.
