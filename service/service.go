@@ -57,8 +57,14 @@ func Run(ctx context.Context, stages ...Stage) error {
 	stops := make([]func(), len(stages))
 	for i, st := range stages {
 		// A stage's context ends when the runner says, not with ctx: a later stage
-		// keeps going while the earlier ones wind down.
-		stageCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		// keeps going while the earlier ones wind down. The first one (the input)
+		// ends with ctx itself, so nothing is taken in once a stop is asked for,
+		// even one asked for before Run began.
+		parent := context.WithoutCancel(ctx)
+		if i == 0 {
+			parent = ctx
+		}
+		stageCtx, cancel := context.WithCancel(parent)
 		var running sync.WaitGroup
 		for _, s := range st.Services {
 			running.Add(1)

@@ -114,3 +114,32 @@ func TestSleep(t *testing.T) {
 		t.Fatal("Sleep ignored the end of its context")
 	}
 }
+
+// A stop asked for before Run starts (a signal during the start-up recovery, say)
+// stops the input at once: its services never see a context still going, so the
+// inbox takes no command. The later stages still start, and stop in order.
+func TestRunStoppedBeforeItStartsTakesNoInput(t *testing.T) {
+	// Which goroutine runs first is the scheduler's choice: try often enough.
+	for range 2000 {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		var took, then bool
+		err := Run(ctx,
+			Stage{Services: []Service{Loop("inbox", func(ctx context.Context) {
+				if ctx.Err() == nil {
+					took = true
+				}
+			})}, Then: func() { then = true }},
+			Stage{Services: []Service{Loop("outbox", func(ctx context.Context) { <-ctx.Done() })}},
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took {
+			t.Fatal("an input service started with its context still going after the stop was asked for")
+		}
+		if !then {
+			t.Fatal("the input stage's Then did not run")
+		}
+	}
+}
