@@ -3,27 +3,28 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
+	"strings"
 )
 
-// RestartNeeded lists the sections (dotted keys) that differ between the running
-// config and a reloaded one and take effect only when Steward restarts: everything but
-// the monitor section, which a reload applies at once, and its daily digest, whose
-// schedule starts with the process.
+// RestartNeeded lists the sections (dotted keys, in the order of Config) that differ
+// between the running config and a reloaded one and take effect only when Steward
+// restarts: every section but monitor, which a reload applies at once, and of monitor
+// its daily digest, whose schedule starts with the process. The sections are read off
+// Config itself, so a section added later is never left out of the list.
 func RestartNeeded(running, reloaded *Config) []string {
 	var later []string
-	if !SameSettings(running.Monitor.DailyDigest, reloaded.Monitor.DailyDigest) {
-		later = append(later, "monitor.daily_digest")
-	}
-	for _, section := range []struct {
-		name     string
-		old, new any
-	}{
-		{"matrix", running.Matrix, reloaded.Matrix}, {"data_dir", running.DataDir, reloaded.DataDir}, {"log", running.Log, reloaded.Log},
-		{"rate_limit", running.RateLimit, reloaded.RateLimit}, {"policy", running.Policy, reloaded.Policy}, {"decision_log", running.DecisionLog, reloaded.DecisionLog},
-		{"oncall", running.OnCall, reloaded.OnCall}, {"docker", running.Docker, reloaded.Docker}, {"backups", running.Backups, reloaded.Backups},
-	} {
-		if !SameSettings(section.old, section.new) {
-			later = append(later, section.name)
+	old, now := reflect.ValueOf(running).Elem(), reflect.ValueOf(reloaded).Elem()
+	for i, field := range reflect.VisibleFields(old.Type()) {
+		name, _, _ := strings.Cut(field.Tag.Get("yaml"), ",")
+		switch {
+		case !field.IsExported() || name == "" || name == "-":
+		case name == "monitor":
+			if !SameSettings(running.Monitor.DailyDigest, reloaded.Monitor.DailyDigest) {
+				later = append(later, "monitor.daily_digest")
+			}
+		case !SameSettings(old.Field(i).Interface(), now.Field(i).Interface()):
+			later = append(later, name)
 		}
 	}
 	return later

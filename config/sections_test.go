@@ -21,8 +21,8 @@ func TestSameSettings(t *testing.T) {
 	}
 }
 
-// Only the sections that wait for a restart are listed, each once, in the order a
-// reader finds them in the file; the monitor section (applied at once) is not.
+// Only the sections that wait for a restart are listed, each once, in the order of
+// Config; the monitor section (applied at once) is not, but its daily digest is.
 func TestRestartNeeded(t *testing.T) {
 	running, reloaded := loadForReload(t), loadForReload(t)
 	if got := RestartNeeded(running, reloaded); len(got) != 0 {
@@ -32,8 +32,9 @@ func TestRestartNeeded(t *testing.T) {
 	reloaded.Monitor.DailyDigest.Hour = (reloaded.Monitor.DailyDigest.Hour + 1) % 24
 	reloaded.RateLimit.Burst++
 	reloaded.Matrix.DeviceName += " (renamed)"
+	reloaded.Tickets.MaxPerDay++
 	got := RestartNeeded(running, reloaded)
-	if want := []string{"monitor.daily_digest", "matrix", "rate_limit"}; !slices.Equal(got, want) {
+	if want := []string{"matrix", "monitor.daily_digest", "tickets", "rate_limit"}; !slices.Equal(got, want) {
 		t.Fatalf("RestartNeeded = %q, want %q", got, want)
 	}
 }

@@ -88,9 +88,11 @@ func (r *reloader) Reload(ctx context.Context) (*render.Message, error) {
 		msg.Text(" The monitor settings are applied: the checks restart with them.")
 	}
 	// What runs is the config Steward started with, but for the monitor section
-	// in force.
+	// in force; the daily digest's schedule is still the one Steward started with,
+	// whatever an earlier reload said.
 	running := *r.running
 	running.Monitor = *old
+	running.Monitor.DailyDigest = r.running.Monitor.DailyDigest
 	if later := config.RestartNeeded(&running, cfg); len(later) > 0 {
 		msg.Text(" Changes to " + strings.Join(later, ", ") + " take effect when Steward restarts.")
 	}

@@ -78,6 +78,9 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 	matrix.Handle(dispatcher{proc: p.proc, router: p.router})
 
 	if err = p.recover(work.Context()); err != nil {
+		// Recovery may have started approved commands in the background already;
+		// they end before the database closes.
+		work.Stop()
 		return err
 	}
 	return service.Run(ctx, p.stages(log)...)
