@@ -37,6 +37,13 @@ type Outbox struct {
 // (steward notify).
 const outboxPoll = 2 * time.Second
 
+// crashSettle is how long, after the first sync, a message caught mid-send by a crash
+// waits before it is sent again. The homeserver may still be handling the request the
+// crash cut off when Steward is back (Dendrite remembers a transaction ID only once
+// its request is done, so a resend meanwhile makes a second message); by then its
+// event has come down the sync and the message is marked sent instead.
+const crashSettle = 3 * time.Second
+
 // Reply queues msg as a notice in roomID, as a reply to replyTo and inside the thread
 // threadRoot when there is one.
 func (o *Outbox) Reply(ctx context.Context, roomID id.RoomID, replyTo, threadRoot id.EventID, msg *render.Message) error {
@@ -136,7 +143,7 @@ func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.Mes
 // nothing overtakes it and nothing is dropped.
 func (o *Outbox) SendOutbox(ctx context.Context) {
 	sender := &outboxSender{client: o.client, outbox: o.store, wakeup: o.wake, poll: outboxPoll,
-		synced: o.synced, onRefused: o.reportRefused}
+		synced: o.synced, settle: crashSettle, onRefused: o.reportRefused}
 	sender.run(ctx)
 }
 
@@ -185,6 +192,9 @@ type outboxSender struct {
 	// then a message caught mid-send by a crash has been found in the sync if the
 	// homeserver had it (see onOwnEvent), so it is not sent twice.
 	synced <-chan struct{}
+	// settle is how long a message caught mid-send by a crash waits after the first
+	// sync before it is sent again (crashSettle).
+	settle time.Duration
 	// onRefused, if set, is told about a message the homeserver refused for good.
 	onRefused func(ctx context.Context, msg *state.OutboxMessage, err error)
 }
@@ -205,10 +215,14 @@ func (s *outboxSender) run(ctx context.Context) {
 		}
 		if msg.State == state.OutboxSending && s.synced != nil {
 			// Steward died while sending this one. Wait for the sync to say whether
-			// the homeserver got it, then look again.
+			// the homeserver got it, and for a request still on its way there to be
+			// done, then look again.
 			select {
 			case <-s.synced:
 			case <-ctx.Done():
+				return
+			}
+			if !service.Sleep(ctx, s.settle, nil) {
 				return
 			}
 			s.synced = nil

@@ -322,3 +322,48 @@ func TestClassifySendError(t *testing.T) {
 		})
 	}
 }
+
+// TestCrashCutSendIsNotSentTwice: a message Steward was sending when it died may still
+// be on its way into the homeserver after the restart, so it does not show in the first
+// sync. The sender waits a moment after that sync; when the message comes down the sync
+// meanwhile, it is marked sent and never sent again.
+func TestCrashCutSendIsNotSentTwice(t *testing.T) {
+	ob := openOutbox(t)
+	msgID := queue(t, ob, opsRoom, "Pong!")
+	if err := ob.MarkSending(t.Context(), msgID); err != nil { // the send a crash cut off
+		t.Fatal(err)
+	}
+	msg, err := ob.Next(t.Context())
+	if err != nil || msg == nil || msg.ID != msgID {
+		t.Fatalf("Next = %+v, %v; want the message caught mid-send", msg, err)
+	}
+	hs := &fakeHomeserver{t: t, answer: func(int, sendRequest) (int, string) { return http.StatusOK, "" }}
+	srv := httptest.NewServer(hs)
+	t.Cleanup(srv.Close)
+	client, err := mautrix.NewClient(srv.URL, "@steward:example.org", "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := make(chan struct{})
+	sender := &outboxSender{client: client, outbox: ob, wakeup: make(chan struct{}, 1), poll: 50 * time.Millisecond,
+		synced: synced, settle: time.Second}
+	ctx, cancel := context.WithCancel(zerolog.Nop().WithContext(t.Context()))
+	done := make(chan struct{})
+	go func() { defer close(done); sender.run(ctx) }()
+
+	// The first sync comes without it; the homeserver finishes the cut-off request
+	// just after, and the next sync brings the event back.
+	close(synced)
+	time.Sleep(100 * time.Millisecond)
+	if found, err := ob.MarkSentByTxn(t.Context(), msg.TxnID, "$sent-before-the-crash"); err != nil {
+		t.Fatal(err)
+	} else if !found {
+		t.Fatal("the message was sent again before the sync could bring its event back")
+	}
+	time.Sleep(1500 * time.Millisecond) // past the settle time, and a few polls
+	cancel()
+	<-done
+	if requests, _ := hs.seen(); len(requests) != 0 {
+		t.Errorf("the message was sent again %d times after its event came back", len(requests))
+	}
+}
