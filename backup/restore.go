@@ -20,6 +20,7 @@ import (
 // typed it.
 type PathError struct{ Msg string }
 
+// Error is Msg alone, with no prefix, so a command can show it as it is.
 func (e *PathError) Error() string { return e.Msg }
 
 func pathErrorf(format string, args ...any) error {
