@@ -212,7 +212,7 @@ func (d *Manager) Run(ctx context.Context, id int64) (*state.BackupRun, error) {
 }
 
 // ToStaging restores path to a new directory under the staging directory, leaving
-// the live files alone, so it needs no approval (Restorer.ToStaging).
+// the live files alone, which is why !restore does not count it as destructive.
 func (d *Manager) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
 	return d.Restorer.ToStaging(ctx, s, snap, path)
 }
