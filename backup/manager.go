@@ -212,7 +212,8 @@ func (d *Manager) Run(ctx context.Context, id int64) (*state.BackupRun, error) {
 }
 
 // ToStaging restores path to a new directory under the staging directory, leaving
-// the live files alone, which is why !restore does not count it as destructive.
+// the live files alone, which is why such a !restore needs neither approval nor a
+// verified device.
 func (d *Manager) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
 	return d.Restorer.ToStaging(ctx, s, snap, path)
 }
