@@ -71,7 +71,8 @@ func (t ticketCommands) Get(ctx context.Context, ticketID string) (*state.Ticket
 	return t.store.Get(ctx, ticketID)
 }
 
-// List reads tickets from the database, as !tickets filters them.
+// List reads tickets straight from the database (open and closed, as f asks), for
+// !tickets.
 func (t ticketCommands) List(ctx context.Context, f state.TicketFilter) ([]*state.Ticket, error) {
 	return t.store.List(ctx, f)
 }

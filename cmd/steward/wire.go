@@ -409,7 +409,8 @@ func (r restoreContainers) Start(ctx context.Context, ref string) error {
 	return r.docker.StartByRef(ctx, ref)
 }
 
-// endpoints lists the Docker Engines of the config.
+// endpoints lists the Docker Engines of the config, in config.Engines' order (one
+// unnamed engine for docker.host); the fleet sorts them again by name.
 func endpoints(d config.Docker) []dockerctl.Endpoint {
 	engines := d.Engines()
 	eps := make([]dockerctl.Endpoint, len(engines))
