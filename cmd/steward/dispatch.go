@@ -77,7 +77,8 @@ func (t ticketCommands) List(ctx context.Context, f state.TicketFilter) ([]*stat
 	return t.store.List(ctx, f)
 }
 
-// InRoom returns the open ticket of a member's private chat.
+// InRoom returns the open ticket of a member's private chat, nil when it has none,
+// as the router finds it.
 func (t ticketCommands) InRoom(ctx context.Context, room id.RoomID) (*state.Ticket, error) {
 	return t.router.InRoom(ctx, room)
 }
