@@ -152,7 +152,8 @@ type Containers interface {
 	Start(ctx context.Context, ref string) error
 }
 
-// Restorer restores from backup sets, and records each restore.
+// Restorer restores from backup sets and records each restore as a backup run, step
+// by step for an in-place one, so a restore a stop cut short can be put right.
 type Restorer struct {
 	Tool       Tool
 	Runs       Runs

@@ -28,10 +28,14 @@ func (d dispatcher) WantsReaction(key string) bool   { return commands.WantsReac
 
 func (d dispatcher) IsPrivate(room id.RoomID, body string) bool { return d.proc.IsPrivate(room, body) }
 
+// IsMember counts admins as members too (the roles are ordered), so Steward accepts
+// an admin's invitation to a private chat as it does a member's.
 func (d dispatcher) IsMember(ctx context.Context, user id.UserID) bool {
 	return d.proc.RoleOf(ctx, user) >= commands.RoleMember
 }
 
+// Handle sends reactions and commands to the processor and ticket messages to the
+// router; the outcome it returns is what the inbox records for the entry.
 func (d dispatcher) Handle(ctx context.Context, entry *state.InboxEntry) string {
 	switch entry.Kind {
 	case state.InboxReaction:

@@ -401,10 +401,13 @@ func setFrom(s config.BackupSet) *backup.Set {
 // restoreContainers stops and starts the containers of an in-place restore.
 type restoreContainers struct{ docker *dockerctl.Fleet }
 
+// Stop stops the container named ref if it runs; the restore starts again only those
+// that were running.
 func (r restoreContainers) Stop(ctx context.Context, ref string) (bool, error) {
 	return r.docker.StopByRef(ctx, ref)
 }
 
+// Start starts the container named ref again after the restore, or after it failed.
 func (r restoreContainers) Start(ctx context.Context, ref string) error {
 	return r.docker.StartByRef(ctx, ref)
 }
