@@ -117,7 +117,8 @@ func NewEngine(settings Settings, deps Deps) *Engine {
 	}
 }
 
-// RunWith makes r the runner of approved requests.
+// RunWith makes r the runner of approved requests; NewProcessor calls it, since the
+// runner (the dispatcher) is built after the engine it is given.
 func (e *Engine) RunWith(r Runner) {
 	e.runner = r
 }

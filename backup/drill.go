@@ -26,6 +26,8 @@ type DrillResult struct {
 	Bytes           int64
 }
 
+// String is the detail recorded with the drill's backup run, and logged when the
+// drill passes.
 func (r DrillResult) String() string {
 	return fmt.Sprintf("%d files (%s) restored from snapshot %s with their recorded sizes; %d of them unchanged since and identical to the live files",
 		r.Files, HumanBytes(r.Bytes), r.Snapshot, r.Compared)
@@ -138,7 +140,8 @@ func fileHash(path string) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-// HumanBytes renders n bytes in the largest sensible unit.
+// HumanBytes renders n bytes in the largest binary unit (KiB, MiB, …) with one
+// decimal, for sizes people read in chat and in the run records.
 func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {

@@ -36,10 +36,12 @@ type Manager struct {
 // the run store, the restorer and the scheduler.
 func NewManager(sets []*Set) *Manager { return &Manager{sets: sets, sizes: make(map[string]Stats)} }
 
-// Sets lists the sets in config order.
+// Sets lists the sets in config order, which is also the order Overview (and so
+// !backups) keeps.
 func (d *Manager) Sets() []*Set { return d.sets }
 
-// Set returns the set named name.
+// Set returns the set named name exactly as the config spells it; false when no
+// set has that name, for the command to say so.
 func (d *Manager) Set(name string) (*Set, bool) {
 	for _, s := range d.sets {
 		if s.Name == name {
@@ -157,7 +159,8 @@ func (d *Manager) size(ctx context.Context, s *Set, snapshotID string) (Stats, e
 	return st, nil
 }
 
-// Snapshots lists s's newest n snapshots.
+// Snapshots lists s's newest n snapshots, newest first (all of them when n <= 0),
+// asking the tool each time: unlike sizes, the list is not cached.
 func (d *Manager) Snapshots(ctx context.Context, s *Set, n int) ([]Snapshot, error) {
 	return d.Tool.Snapshots(ctx, s.Repo, n)
 }
@@ -208,7 +211,9 @@ func (d *Manager) Run(ctx context.Context, id int64) (*state.BackupRun, error) {
 	return d.RunStore.Get(ctx, id)
 }
 
-// ToStaging restores path to the staging directory.
+// ToStaging restores path to a new directory under the staging directory, leaving
+// the live files alone, which is why such a !restore needs neither approval nor a
+// verified device.
 func (d *Manager) ToStaging(ctx context.Context, s *Set, snap Snapshot, path string) (*Restored, error) {
 	return d.Restorer.ToStaging(ctx, s, snap, path)
 }

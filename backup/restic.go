@@ -91,6 +91,8 @@ type ToolError struct {
 	Message string
 }
 
+// Error carries the last lines restic wrote to stderr (or its exit status); a
+// command redacts secrets from it before showing it.
 func (e *ToolError) Error() string { return "restic " + e.Op + ": " + e.Message }
 
 // run runs restic with args against repo and returns its standard output.

@@ -20,6 +20,7 @@ import (
 // typed it.
 type PathError struct{ Msg string }
 
+// Error is Msg alone, with no prefix, so a command can show it as it is.
 func (e *PathError) Error() string { return e.Msg }
 
 func pathErrorf(format string, args ...any) error {
@@ -151,7 +152,8 @@ type Containers interface {
 	Start(ctx context.Context, ref string) error
 }
 
-// Restorer restores from backup sets, and records each restore.
+// Restorer restores from backup sets and records each restore as a backup run, step
+// by step for an in-place one, so a restore a stop cut short can be put right.
 type Restorer struct {
 	Tool       Tool
 	Runs       Runs

@@ -41,7 +41,8 @@ func (b *Bot) CanModerate(ctx context.Context, action string) error {
 	return nil
 }
 
-// Moderate kicks or bans user from the group room.
+// Moderate kicks user from the group room for ActionKick and bans them for any other
+// action; reason goes into the membership event.
 func (b *Bot) Moderate(ctx context.Context, action string, user id.UserID, reason string) error {
 	var err error
 	if action == ActionKick {
@@ -55,7 +56,8 @@ func (b *Bot) Moderate(ctx context.Context, action string, user id.UserID, reaso
 	return nil
 }
 
-// Redact removes a message of the group room.
+// Redact removes a message of the group room, the only room it redacts in; reason
+// goes with the redaction.
 func (b *Bot) Redact(ctx context.Context, eventID id.EventID, reason string) error {
 	if _, err := b.client.RedactEvent(ctx, b.groupRoom, eventID, mautrix.ReqRedact{Reason: reason}); err != nil {
 		return fmt.Errorf("redact %s: %w", eventID, err)

@@ -70,14 +70,16 @@ func (o *Outbox) Post(ctx context.Context, roomID id.RoomID, replyTo, threadRoot
 	return o.queue(ctx, roomID, replyContent(msg, replyTo, threadRoot), replyTo)
 }
 
-// React queues a reaction with key to the queued message msgID.
+// React queues a reaction with key to the queued message msgID, which need not be
+// sent yet: the sender fills in its event ID once it is.
 func (o *Outbox) React(ctx context.Context, roomID id.RoomID, msgID int64, key string) error {
 	content := &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, Key: key}}
 	_, err := o.queueRelated(ctx, roomID, event.EventReaction, content, msgID)
 	return err
 }
 
-// Edit queues a replacement of the queued message msgID's text by msg.
+// Edit queues a replacement of the queued message msgID's text by msg; it mentions
+// no one, so an edit notifies nobody again.
 func (o *Outbox) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{}

@@ -21,7 +21,8 @@ func (b *Bot) IsJoined(ctx context.Context, roomID id.RoomID, userID id.UserID) 
 	return b.client.StateStore.IsMembership(ctx, roomID, userID, event.MembershipJoin)
 }
 
-// IsEncrypted reports whether roomID has encryption turned on.
+// IsEncrypted reports whether roomID has encryption turned on, from the room state
+// Steward has synced; a clear-text message in such a room is refused.
 func (b *Bot) IsEncrypted(ctx context.Context, roomID id.RoomID) (bool, error) {
 	return b.client.StateStore.IsEncrypted(ctx, roomID)
 }

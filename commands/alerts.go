@@ -91,7 +91,8 @@ func alertNumbers(alerts []*state.Alert) string {
 	return strings.Join(parts, ", ")
 }
 
-// list lists what is wrong now.
+// list is !alerts: the firing alerts with who took them and any silence holding them
+// back; pending ones are only counted.
 func (f *alertFamily) list() *Command {
 	return &Command{
 		Name:    "alerts",

@@ -105,7 +105,8 @@ func (p *Processor) RunApproved(ctx context.Context, a *state.Approval) (outcome
 	return p.run(ctx, ce)
 }
 
-// Long reports whether command runs in the background once approved.
+// Long reports whether command runs in the background once approved, so the approval
+// engine does not hold the room's queue behind it; an unknown name is not Long.
 func (p *Processor) Long(command string) bool {
 	cmd := p.registry.Lookup(command)
 	return cmd != nil && cmd.Long

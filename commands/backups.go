@@ -86,7 +86,8 @@ func (f *backupFamily) backupSet(name string) (*backup.Set, error) {
 	return nil, UserErrorf("There is no backup set %q; the sets are %s.", name, strings.Join(names, ", "))
 }
 
-// list shows every backup set at a glance.
+// list is !backups: every set at a glance, the title counting the sets that need a
+// look (stale or unreadable, a failed check or drill, a stale or same-disk off-site).
 func (f *backupFamily) list() *Command {
 	return &Command{
 		Name:    "backups",
@@ -273,7 +274,8 @@ func parseRestore(args []string) (restoreArgs, bool) {
 	return r, true
 }
 
-// restoreSafe: a restore to the staging directory touches nothing live.
+// restoreSafe reports whether a !restore goes to the staging directory (no
+// --in-place, no --undo): it touches nothing live, so needs no approval.
 func restoreSafe(args []string) bool {
 	r, ok := parseRestore(args)
 	return ok && !r.inPlace && r.undo == 0

@@ -27,6 +27,7 @@ const (
 	RoleAdmin
 )
 
+// String is the role's word as users read it ("Only admins can use …", !whoami).
 func (r Role) String() string {
 	switch r {
 	case RoleAdmin:
@@ -136,7 +137,8 @@ type Event struct {
 	proc *Processor
 }
 
-// changesThings reports whether this run of the command is destructive.
+// changesThings reports whether this run is destructive: a destructive command whose
+// SafeWith accepts these arguments skips approval and the verified-device rule.
 func (ce *Event) changesThings() bool {
 	return ce.Command.Destructive && (ce.Command.SafeWith == nil || !ce.Command.SafeWith(ce.Args))
 }
@@ -156,6 +158,7 @@ func (ce *Event) Replyf(ctx context.Context, format string, args ...any) error {
 // reach the room.
 type UserError struct{ Msg string }
 
+// Error is Msg alone: the dispatcher sends it to the room as it is.
 func (e UserError) Error() string { return e.Msg }
 
 // AnsweredError is returned by a command that has answered the room already and wants
@@ -166,6 +169,7 @@ type AnsweredError struct {
 	Detail  string
 }
 
+// Error is for logs only: the decision log takes Outcome and Detail from the fields.
 func (r AnsweredError) Error() string { return r.Outcome + ": " + r.Detail }
 
 // UserErrorf formats every refusal and correction a sender reads (a usage line, an

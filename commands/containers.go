@@ -200,7 +200,8 @@ func oneContainerArg(ce *Event) (string, error) {
 	return ce.Args[0], nil
 }
 
-// list lists the engine's containers at a glance.
+// list is !containers: every engine's containers (or one host's) at a glance; while
+// some engines answer, the ones that can't be reached are named under the table.
 func (f *containerFamily) list() *Command {
 	return &Command{
 		Name:    "containers",

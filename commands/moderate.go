@@ -79,7 +79,9 @@ func (f *moderationFamily) reportedTicket(ctx context.Context, ce *Event) (*stat
 	return t, nil
 }
 
-// remove removes the message a report points at, after approval.
+// remove redacts, after approval, the message a report points at; it works only in
+// the report's thread, never on an admin's or Steward's message, and the reporter is
+// told.
 func (f *moderationFamily) remove() *Command {
 	return &Command{
 		Name: "remove", Section: SectionGroup, Help: "In a report's thread: remove the reported message from the group room", Args: "[REASON]",

@@ -133,7 +133,8 @@ func (f *alertFamily) silence(ctx context.Context, ce *Event, matcher string, sp
 	return ce.Reply(ctx, msg)
 }
 
-// silences lists the silences in force.
+// silences is !silences: the silences and maintenance windows not ended yet, with
+// their end in UTC.
 func (f *alertFamily) silences() *Command {
 	return &Command{
 		Name:    "silences",
@@ -161,7 +162,8 @@ func (f *alertFamily) silences() *Command {
 	}
 }
 
-// unsilence ends a silence or maintenance window early.
+// unsilence ends a silence or maintenance window early, by number; the alerts it
+// held back come out at once.
 func (f *alertFamily) unsilence() *Command {
 	return &Command{
 		Name:    "unsilence",

@@ -224,7 +224,7 @@ func (f *ticketFamily) list() *Command {
 	}
 }
 
-// take assigns a ticket to the admin who takes it.
+// take makes the sender the ticket's assignee; a closed ticket is refused.
 func (f *ticketFamily) take() *Command {
 	return &Command{
 		Name: "take", Section: SectionGroup, Help: "Take a ticket: say you handle it", Args: "[ID]", Role: RoleAdmin,

@@ -58,7 +58,8 @@ type DockerTLS struct {
 	Key  string `yaml:"key"`
 }
 
-// On reports whether TLS files are set.
+// On reports whether any TLS file is set: one alone turns TLS on, and validation
+// then asks for all three on a tcp:// engine.
 func (t DockerTLS) On() bool { return t.CA != "" || t.Cert != "" || t.Key != "" }
 
 // DockerSSH are the options of an ssh:// engine. Empty, ssh uses the

@@ -29,7 +29,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// D returns the value as a time.Duration for use with the time package.
+// D returns the value as a time.Duration; config fields are Durations so that YAML
+// takes "7d", and callers convert with D where the time package needs one.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // String prints the duration as time.Duration does ("10m0s"), so logs and

@@ -49,7 +49,8 @@ func (m Matrix) VerifiedDevicesRequired() bool {
 	return m.RequireVerifiedDevices == nil || *m.RequireVerifiedDevices
 }
 
-// checkMatrix validates the matrix section.
+// checkMatrix validates the matrix section, with one problem for the whole section
+// when it is missing; the password file is only resolved here, loadFiles reads it.
 func (v *validator) checkMatrix(c *Config) {
 	m := &c.Matrix
 	if !v.set["matrix"] && !v.bad["matrix"] {

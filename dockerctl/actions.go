@@ -46,7 +46,8 @@ func (e *Engine) Logs(ctx context.Context, containerID string, lines int) (strin
 	return strings.TrimRight(out.String(), "\n"), nil
 }
 
-// Start starts a stopped container.
+// Start starts a stopped container by ID; an update uses it to start the new
+// container, or the old one again when it rolls back.
 func (e *Engine) Start(ctx context.Context, containerID string) error {
 	if _, err := e.api.ContainerStart(ctx, containerID, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start %s: %w", containerID, err)
@@ -63,7 +64,8 @@ func (e *Engine) Stop(ctx context.Context, containerID string) error {
 	return nil
 }
 
-// Restart stops and starts a container.
+// Restart stops a container as Stop does (stop signal, then SIGKILL after its stop
+// timeout) and starts it again, in one call to the engine.
 func (e *Engine) Restart(ctx context.Context, containerID string) error {
 	if _, err := e.api.ContainerRestart(ctx, containerID, client.ContainerRestartOptions{}); err != nil {
 		return fmt.Errorf("restart %s: %w", containerID, err)
@@ -117,7 +119,8 @@ func (e *Engine) Pull(ctx context.Context, ref string) (string, error) {
 	return res.ID, nil
 }
 
-// Rename gives a container another name.
+// Rename gives a container another name: an update moves the old container aside
+// under a backup name, and gives the name back when it rolls back.
 func (e *Engine) Rename(ctx context.Context, containerID, newName string) error {
 	if _, err := e.api.ContainerRename(ctx, containerID, client.ContainerRenameOptions{NewName: newName}); err != nil {
 		return fmt.Errorf("rename %s to %s: %w", containerID, newName, err)

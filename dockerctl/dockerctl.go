@@ -159,7 +159,8 @@ func (e *Engine) filters() client.Filters {
 	return f
 }
 
-// Close releases the client's connections.
+// Close releases the client's connections; Fleet.Close calls it for every engine
+// when Steward stops.
 func (e *Engine) Close() error {
 	return e.api.Close()
 }

@@ -17,7 +17,8 @@ type Fleet struct {
 	engines []*Engine // in name order
 }
 
-// ConnectFleet prepares clients for the engines at endpoints.
+// ConnectFleet prepares clients for the engines at endpoints, sorted by host name;
+// if one client can't be made, those made are closed and none is returned.
 func ConnectFleet(endpoints []Endpoint) (*Fleet, error) {
 	f := &Fleet{}
 	for _, ep := range endpoints {
@@ -32,7 +33,8 @@ func ConnectFleet(endpoints []Endpoint) (*Fleet, error) {
 	return f, nil
 }
 
-// Close releases every engine's connections.
+// Close releases every engine's connections, going on past a failure; the errors
+// are joined.
 func (f *Fleet) Close() error {
 	var errs []error
 	for _, e := range f.engines {
@@ -41,7 +43,8 @@ func (f *Fleet) Close() error {
 	return errors.Join(errs...)
 }
 
-// Engines lists the engines in name order.
+// Engines lists the engines in name order, for the checks that run on each
+// engine; the slice is the fleet's own, not a copy.
 func (f *Fleet) Engines() []*Engine { return f.engines }
 
 // Hosts lists the engines' host names in order; one empty name when Steward manages
@@ -54,7 +57,8 @@ func (f *Fleet) Hosts() []string {
 	return names
 }
 
-// Engine returns the engine of host.
+// Engine returns the engine of host (the empty name when one engine is
+// managed); a host not configured is an error, never a fall back to another.
 func (f *Fleet) Engine(host string) (*Engine, error) {
 	for _, e := range f.engines {
 		if e.name == host {
@@ -71,6 +75,8 @@ type UnreachableError struct {
 	Hosts map[string]error
 }
 
+// Error names every unreachable host with its error, in host order, so a log line
+// reads the same each time.
 func (e *UnreachableError) Error() string {
 	parts := make([]string, 0, len(e.Hosts))
 	for _, h := range slices.Sorted(maps.Keys(e.Hosts)) {
@@ -88,7 +94,8 @@ func (e *UnreachableError) Unwrap() []error {
 	return errs
 }
 
-// Names lists the unreachable hosts in order.
+// Names lists the unreachable hosts sorted, for a listing to say which hosts it
+// leaves out.
 func (e *UnreachableError) Names() []string { return slices.Sorted(maps.Keys(e.Hosts)) }
 
 // Containers lists the containers of host's engine, or of every engine when host is
@@ -128,7 +135,8 @@ func (f *Fleet) Containers(ctx context.Context, host string) ([]Container, error
 	return all, nil
 }
 
-// Logs returns the last lines of c's output.
+// Logs returns the last lines of c's output from c's own engine (see Start); at
+// most maxLogBytes are read, however long the lines.
 func (f *Fleet) Logs(ctx context.Context, c Container, lines int) (logs string, err error) {
 	err = f.on(c, func(e *Engine) error {
 		logs, err = e.Logs(ctx, c.ID, lines)
@@ -149,7 +157,8 @@ func (f *Fleet) Stop(ctx context.Context, c Container) error {
 	return f.on(c, func(e *Engine) error { return e.Stop(ctx, c.ID) })
 }
 
-// Restart restarts c on its own engine (see Start).
+// Restart restarts c on its own engine (see Start), for !restart; the engine gives
+// c its stop timeout before killing it.
 func (f *Fleet) Restart(ctx context.Context, c Container) error {
 	return f.on(c, func(e *Engine) error { return e.Restart(ctx, c.ID) })
 }
@@ -229,7 +238,8 @@ func (f *Fleet) StopByRef(ctx context.Context, ref string) (wasRunning bool, err
 	return true, e.Stop(ctx, c.ID)
 }
 
-// StartByRef starts the container named ref.
+// StartByRef starts the container named ref (HOST/NAME, or NAME with one engine),
+// matched by exact name; an in-place restore uses it to start what it stopped.
 func (f *Fleet) StartByRef(ctx context.Context, ref string) error {
 	e, c, err := f.byRef(ctx, ref)
 	if err != nil {

@@ -471,7 +471,8 @@ func (us Updaters) Updating(host, name string) bool {
 	return ok && u.Updating(name)
 }
 
-// Update updates the container name on host (Updater.Update).
+// Update runs Updater.Update on host's updater; a host without one is an error, so
+// an update never lands on another engine.
 func (us Updaters) Update(ctx context.Context, host, name, expect string, progress Progress) (*Result, error) {
 	u, ok := us[host]
 	if !ok {

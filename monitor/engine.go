@@ -99,7 +99,8 @@ func NewEngine(settings Settings, store Store, silences SilenceStore, msgr Messe
 	return &Engine{settings: settings, store: store, silences: silences, msgr: msgr, audit: audit, txn: txn, now: now, fired: make(chan struct{}, 1)}
 }
 
-// conf returns the settings in force.
+// conf returns the settings in force under the lock, since Reconfigure may swap them
+// while a round runs.
 func (e *Engine) conf() Settings {
 	e.settingsMu.RLock()
 	defer e.settingsMu.RUnlock()
@@ -318,6 +319,7 @@ type Actor struct {
 // NotOpenError is returned for an alert ID that names no firing alert.
 type NotOpenError struct{ ID int64 }
 
+// Error is worded for the admin who typed the ID: !ack answers with it as it is.
 func (e *NotOpenError) Error() string { return fmt.Sprintf("#%d is not an open alert", e.ID) }
 
 // Ack records that by took the alerts alertIDs: the messages that show them say so,
@@ -343,7 +345,8 @@ func (e *Engine) Ack(ctx context.Context, alertIDs []int64, by Actor) ([]*state.
 	return acked, err
 }
 
-// OpenAlerts returns the pending and firing alerts, oldest first.
+// OpenAlerts returns the pending and firing alerts, oldest first, for !alerts and
+// for turning an alert number typed in !silence into its fingerprint.
 func (e *Engine) OpenAlerts(ctx context.Context) ([]*state.Alert, error) {
 	return e.store.Open(ctx, "")
 }

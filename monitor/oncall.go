@@ -93,7 +93,9 @@ func (o *OnCall) HasRotation() bool {
 	return len(o.Rotation.Admins) > 0
 }
 
-// At returns the duty at t.
+// At returns who is on duty at t: a takeover that has not run out wins over the
+// rotation. With no rotation it is the zero Duty; if the takeover can't be read, the
+// rotation's admin comes with the error.
 func (o *OnCall) At(ctx context.Context, t time.Time) (Duty, error) {
 	if !o.HasRotation() {
 		return Duty{}, nil

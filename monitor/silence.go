@@ -114,7 +114,8 @@ func (e *Engine) Unsilence(ctx context.Context, silenceID int64, by Actor) (*sta
 	return s, err
 }
 
-// RunningSilences returns the silences in force.
+// RunningSilences returns the silences not ended yet, oldest first; one may be past
+// its end and not closed yet, so a caller that cares checks EndsAt.
 func (e *Engine) RunningSilences(ctx context.Context) ([]*state.Silence, error) {
 	return e.silences.Running(ctx)
 }

@@ -19,26 +19,28 @@ type Message struct {
 	plain strings.Builder
 }
 
-// New starts a message with the plain text s.
+// New starts a message with the plain text s, escaped as Text does; most messages
+// begin this way.
 func New(s string) *Message {
 	return new(Message).Text(s)
 }
 
-// Text appends plain text.
+// Text appends s escaped for HTML, its line breaks kept in both bodies, so user text
+// can go in as it is.
 func (m *Message) Text(s string) *Message {
 	m.html.WriteString(strings.ReplaceAll(html.EscapeString(s), "\n", "<br>"))
 	m.plain.WriteString(s)
 	return m
 }
 
-// Bold appends text in bold.
+// Bold appends s in bold, escaped; the plain fallback shows it unmarked.
 func (m *Message) Bold(s string) *Message {
 	m.html.WriteString("<strong>" + html.EscapeString(s) + "</strong>")
 	m.plain.WriteString(s)
 	return m
 }
 
-// Code appends inline code.
+// Code appends s as inline code, escaped; the plain fallback puts it in backticks.
 func (m *Message) Code(s string) *Message {
 	m.html.WriteString("<code>" + html.EscapeString(s) + "</code>")
 	m.plain.WriteString("`" + s + "`")
@@ -52,7 +54,7 @@ func (m *Message) Pill(userID id.UserID) *Message {
 	return m
 }
 
-// Line ends the current line.
+// Line ends the current line in both bodies (<br> and a newline).
 func (m *Message) Line() *Message {
 	m.html.WriteString("<br>")
 	m.plain.WriteString("\n")
@@ -124,7 +126,8 @@ func (m *Message) Table(header []string, rows [][]string) *Message {
 	return m
 }
 
-// CodeBlock appends preformatted text, such as log lines.
+// CodeBlock appends preformatted text, such as log lines, escaped; the plain fallback
+// fences it in ``` lines.
 func (m *Message) CodeBlock(s string) *Message {
 	m.html.WriteString("<pre><code>" + html.EscapeString(s) + "</code></pre>")
 	m.plain.WriteString("```\n" + s + "\n```\n")
@@ -138,10 +141,11 @@ func (m *Message) Quote(s string) *Message {
 	return m
 }
 
-// HTML returns the HTML body.
+// HTML returns the HTML body built so far; everything in it was escaped on the way in.
 func (m *Message) HTML() string { return m.html.String() }
 
-// Plain returns the plain-text fallback.
+// Plain returns the plain-text fallback, without trailing newlines, for clients and
+// notifications that show no HTML.
 func (m *Message) Plain() string { return strings.TrimRight(m.plain.String(), "\n") }
 
 // Notice returns the message as m.notice content, the message type bots use so that

@@ -20,7 +20,8 @@ type Service interface {
 	Run(ctx context.Context) error
 }
 
-// Func makes a service of a function.
+// Func makes a service of a function; an error it returns before ctx ends stops
+// the whole program.
 func Func(name string, run func(ctx context.Context) error) Service {
 	return funcService{name: name, run: run}
 }
@@ -38,7 +39,8 @@ type funcService struct {
 func (s funcService) Name() string                  { return s.name }
 func (s funcService) Run(ctx context.Context) error { return s.run(ctx) }
 
-// Stage is a set of services stopped together.
+// Stage is a set of services stopped together; Run stops the stages in the order
+// they are given, so the input can stop before what drains it.
 type Stage struct {
 	Name     string
 	Services []Service
@@ -128,10 +130,11 @@ func NewWork(ctx context.Context) *Work {
 	return w
 }
 
-// Context is the context commands run on.
+// Context is the context commands run on: it ends with Stop, not with the program's
+// context, so a command keeps running through the grace period.
 func (w *Work) Context() context.Context { return w.ctx }
 
-// Go runs fn on the work context.
+// Go runs fn on the work context in a goroutine that Wait and Stop wait for.
 func (w *Work) Go(fn func(ctx context.Context)) {
 	w.mu.Lock()
 	if w.running == 0 {

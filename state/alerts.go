@@ -19,6 +19,8 @@ const (
 	SeverityCritical
 )
 
+// String is the severity's word in logs and messages; any value other than warning
+// or critical reads "ok".
 func (s Severity) String() string {
 	switch s {
 	case SeverityWarning:
@@ -97,7 +99,8 @@ func (al *Alerts) Insert(ctx context.Context, a *Alert) error {
 	return nil
 }
 
-// Update writes a's changeable fields back.
+// Update writes a's changeable fields back; fingerprint, check, subject and since
+// stay as Insert stored them.
 func (al *Alerts) Update(ctx context.Context, a *Alert) error {
 	_, err := al.db.Exec(ctx, `UPDATE alert SET severity=$1, worst=$2, state=$3, summary=$4, value=$5, hint=$6, public=$7,
 			fired_at=$8, resolved_at=$9, updated_at=$10, acked_by=$11, acked_at=$12, message=$13, escalation=$14, announced=$15
@@ -110,7 +113,8 @@ func (al *Alerts) Update(ctx context.Context, a *Alert) error {
 	return nil
 }
 
-// Delete forgets an alert that never fired.
+// Delete forgets an alert that never fired: the query deletes only a pending alert,
+// so one that fired stays on record whatever the caller asks.
 func (al *Alerts) Delete(ctx context.Context, alertID int64) error {
 	_, err := al.db.Exec(ctx, "DELETE FROM alert WHERE id=$1 AND state=$2", alertID, AlertPending)
 	return err

@@ -111,6 +111,8 @@ type ChainError struct {
 	Reason  string
 }
 
+// Error leads with the entry's ID (0 when the log ends early) so an admin can look
+// it up.
 func (e *ChainError) Error() string {
 	return fmt.Sprintf("decision log entry %d: %s", e.EntryID, e.Reason)
 }

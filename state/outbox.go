@@ -149,7 +149,8 @@ func (o *Outbox) IDByEvent(ctx context.Context, eventID id.EventID) (int64, erro
 	return msgID, err
 }
 
-// Queued counts the messages still waiting.
+// Queued counts the messages not sent yet, the one being handed over included; the
+// outbox's drain at shutdown waits, up to its limit, for it to reach zero.
 func (o *Outbox) Queued(ctx context.Context) (int, error) {
 	var n int
 	err := o.db.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE state IN ($1, $2)", OutboxQueued, OutboxSending).Scan(&n)

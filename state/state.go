@@ -72,7 +72,8 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 	}, nil
 }
 
-// Close closes the database.
+// Close closes the database; serve defers it first so it runs last at shutdown,
+// after every service has returned.
 func (db *DB) Close() error {
 	return db.Raw.Close()
 }

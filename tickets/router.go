@@ -40,7 +40,8 @@ type Router struct {
 	VerifiedRequired, SignReplies bool
 }
 
-// InRoom returns the open ticket of a member's private chat.
+// InRoom returns the open ticket of a member's private chat, nil when it has none
+// (a closed ticket's chat no longer counts).
 func (r *Router) InRoom(ctx context.Context, room id.RoomID) (*state.Ticket, error) {
 	return r.Lookup.OpenInRoom(ctx, room)
 }

@@ -240,7 +240,8 @@ func (d *Tracker) Tell(ctx context.Context, t *state.Ticket, text string) error 
 	return d.toMember(ctx, t, render.New("About ticket ").Bold(t.ID).Text(": "+text))
 }
 
-// Take makes admin the ticket's assignee.
+// Take makes admin the ticket's assignee, replacing any earlier one; ErrClosed when
+// the ticket is no longer open.
 func (d *Tracker) Take(ctx context.Context, t *state.Ticket, admin id.UserID) error {
 	ok, err := d.Store.Assign(ctx, t.ID, admin, d.Now())
 	if err != nil {

@@ -28,10 +28,14 @@ func (d dispatcher) WantsReaction(key string) bool   { return commands.WantsReac
 
 func (d dispatcher) IsPrivate(room id.RoomID, body string) bool { return d.proc.IsPrivate(room, body) }
 
+// IsMember counts admins as members too (the roles are ordered), so Steward accepts
+// an admin's invitation to a private chat as it does a member's.
 func (d dispatcher) IsMember(ctx context.Context, user id.UserID) bool {
 	return d.proc.RoleOf(ctx, user) >= commands.RoleMember
 }
 
+// Handle sends reactions and commands to the processor and ticket messages to the
+// router; the outcome it returns is what the inbox records for the entry.
 func (d dispatcher) Handle(ctx context.Context, entry *state.InboxEntry) string {
 	switch entry.Kind {
 	case state.InboxReaction:
@@ -71,12 +75,14 @@ func (t ticketCommands) Get(ctx context.Context, ticketID string) (*state.Ticket
 	return t.store.Get(ctx, ticketID)
 }
 
-// List reads tickets from the database, as !tickets filters them.
+// List reads tickets straight from the database (open and closed, as f asks), for
+// !tickets.
 func (t ticketCommands) List(ctx context.Context, f state.TicketFilter) ([]*state.Ticket, error) {
 	return t.store.List(ctx, f)
 }
 
-// InRoom returns the open ticket of a member's private chat.
+// InRoom returns the open ticket of a member's private chat, nil when it has none,
+// as the router finds it.
 func (t ticketCommands) InRoom(ctx context.Context, room id.RoomID) (*state.Ticket, error) {
 	return t.router.InRoom(ctx, room)
 }

@@ -34,7 +34,8 @@ type monitorRunner struct {
 	reloaded chan struct{}
 }
 
-// newMonitorRunner makes the runner and its engine.
+// newMonitorRunner makes the runner and its engine, the engine set up from the
+// config the runner was given; a reload later reaches it through Apply.
 func newMonitorRunner(r *monitorRunner, db *state.DB, msgr monitor.Messenger) *monitorRunner {
 	r.reloaded = make(chan struct{}, 1)
 	r.current.Store(&r.cfg.Monitor)
@@ -42,7 +43,8 @@ func newMonitorRunner(r *monitorRunner, db *state.DB, msgr monitor.Messenger) *m
 	return r
 }
 
-// Current is the monitor section in force.
+// Current is the monitor section in force, read atomically: Apply may swap it from
+// a reload while the checks run.
 func (r *monitorRunner) Current() *config.Monitor { return r.current.Load() }
 
 // Apply puts m in force: the checks restart with it.

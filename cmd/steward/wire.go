@@ -401,15 +401,19 @@ func setFrom(s config.BackupSet) *backup.Set {
 // restoreContainers stops and starts the containers of an in-place restore.
 type restoreContainers struct{ docker *dockerctl.Fleet }
 
+// Stop stops the container named ref if it runs; the restore starts again only those
+// that were running.
 func (r restoreContainers) Stop(ctx context.Context, ref string) (bool, error) {
 	return r.docker.StopByRef(ctx, ref)
 }
 
+// Start starts the container named ref again after the restore, or after it failed.
 func (r restoreContainers) Start(ctx context.Context, ref string) error {
 	return r.docker.StartByRef(ctx, ref)
 }
 
-// endpoints lists the Docker Engines of the config.
+// endpoints lists the Docker Engines of the config, in config.Engines' order (one
+// unnamed engine for docker.host); the fleet sorts them again by name.
 func endpoints(d config.Docker) []dockerctl.Endpoint {
 	engines := d.Engines()
 	eps := make([]dockerctl.Endpoint, len(engines))
