@@ -10,7 +10,6 @@ import (
 	"maunium.net/go/mautrix"
 
 	"github.com/steward-bot/steward/render"
-	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -99,7 +98,7 @@ func (b *Bot) KeepAnchored(ctx context.Context) {
 		if err = b.anchorHead(ctx, &last); err != nil {
 			log.Err(err).Msg("Failed to anchor the decision log's head")
 		}
-		if !service.Sleep(ctx, anchorEvery, nil) {
+		if !b.work.Sleep(ctx, anchorEvery, nil) {
 			// The shutdown stops ctx once the last commands have finished: anchor
 			// the final head, on a short context of its own.
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

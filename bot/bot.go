@@ -19,7 +19,6 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/config"
-	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -41,7 +40,7 @@ type Bot struct {
 	handler Handler
 	// work runs the commands taken from the inbox: it outlives the inbox loop by the
 	// few seconds a shutdown gives them to finish.
-	work *service.Work
+	work Work
 
 	adminRoom id.RoomID
 	groupRoom id.RoomID
@@ -80,7 +79,7 @@ const DatabaseFile = "steward.db"
 
 // New prepares the Matrix side on db. It does not touch the network: Connect logs in.
 // Commands taken from the inbox run on work.
-func New(cfg *config.Config, db *state.DB, work *service.Work, opts Options, log zerolog.Logger) *Bot {
+func New(cfg *config.Config, db *state.DB, work Work, opts Options, log zerolog.Logger) *Bot {
 	return &Bot{
 		cfg:           cfg,
 		opts:          opts,
@@ -89,7 +88,7 @@ func New(cfg *config.Config, db *state.DB, work *service.Work, opts Options, log
 		work:          work,
 		decryptWarned: make(map[id.UserID]time.Time),
 		pending:       make(map[id.EventID]struct{}),
-		outbox:        &Outbox{store: db.Outbox, wake: make(chan struct{}, 1)},
+		outbox:        &Outbox{store: db.Outbox, wake: make(chan struct{}, 1), sleep: work.Sleep},
 		inboxWake:     make(chan struct{}, 1),
 		firstSync:     make(chan struct{}),
 		startedAt:     time.Now(),

@@ -15,8 +15,6 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/id"
-
-	"github.com/steward-bot/steward/service"
 )
 
 // ErrDeviceGone means Steward's device was deleted on the homeserver (someone signed
@@ -133,7 +131,7 @@ func (b *Bot) resumeSession(ctx context.Context) (bool, error) {
 // waitForHomeserver retries until the homeserver answers, so that Steward started
 // before its homeserver (after a reboot, say) waits instead of failing.
 func (b *Bot) waitForHomeserver(ctx context.Context) error {
-	return retry(ctx, "Homeserver not reachable yet", func() error {
+	return b.retry(ctx, "Homeserver not reachable yet", func() error {
 		_, err := b.client.Versions(ctx)
 		return err
 	})
@@ -141,7 +139,7 @@ func (b *Bot) waitForHomeserver(ctx context.Context) error {
 
 // retry calls fn until it succeeds or ctx ends, waiting 1 s, 2 s, 4 s… (at most 30 s)
 // between tries and logging each failure with msg.
-func retry(ctx context.Context, msg string, fn func() error) error {
+func (b *Bot) retry(ctx context.Context, msg string, fn func() error) error {
 	delay := time.Second
 	for {
 		err := fn()
@@ -149,7 +147,7 @@ func retry(ctx context.Context, msg string, fn func() error) error {
 			return nil
 		}
 		zerolog.Ctx(ctx).Warn().Err(err).Dur("retry_in", delay).Msg(msg)
-		if !service.Sleep(ctx, delay, nil) {
+		if !b.work.Sleep(ctx, delay, nil) {
 			return ctx.Err()
 		}
 		delay = min(delay*2, 30*time.Second)

@@ -2,11 +2,23 @@ package bot
 
 import (
 	"context"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/state"
 )
+
+// Work is the runner the transport works under (service.Work in Steward), declared
+// here so the transport knows no more of it than it uses. Commands taken from the inbox
+// run with Go, on Context, which outlives the inbox loop by the grace a shutdown gives
+// them; every loop of the transport waits with Sleep, which returns false once ctx
+// ends and true when d has passed or wakeup fired.
+type Work interface {
+	Context() context.Context
+	Go(fn func(ctx context.Context))
+	Sleep(ctx context.Context, d time.Duration, wakeup <-chan struct{}) bool
+}
 
 // Handler is the command side as the transport sees it: what counts as a command, and
 // what runs an entry of the inbox. The sync loop asks the first questions while it

@@ -98,8 +98,9 @@ func runInbox(t *testing.T, b *Bot) (stop func()) {
 		once.Do(func() {
 			cancel()
 			<-done
-			b.work.Wait(10 * time.Second)
-			b.work.Stop()
+			work := b.work.(*service.Work)
+			work.Wait(10 * time.Second)
+			work.Stop()
 		})
 	}
 	t.Cleanup(stop)

@@ -15,7 +15,6 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/render"
-	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -26,6 +25,8 @@ type Outbox struct {
 	store *state.Outbox
 	// wake tells the sender a message was queued.
 	wake chan struct{}
+	// sleep is the runner's wait (Work.Sleep).
+	sleep func(ctx context.Context, d time.Duration, wakeup <-chan struct{}) bool
 	// client, synced and adminRoom are set by Connect: the Matrix client, the end of
 	// the first sync, and where refused messages are reported.
 	client    eventSender
@@ -144,7 +145,7 @@ func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.Mes
 // because the homeserver is away or rate-limiting stays at the head of the queue, so
 // nothing overtakes it and nothing is dropped.
 func (o *Outbox) SendOutbox(ctx context.Context) {
-	sender := &outboxSender{client: o.client, outbox: o.store, wakeup: o.wake, poll: outboxPoll,
+	sender := &outboxSender{client: o.client, outbox: o.store, wakeup: o.wake, sleep: o.sleep, poll: outboxPoll,
 		synced: o.synced, settle: crashSettle, onRefused: o.reportRefused}
 	sender.run(ctx)
 }
@@ -189,7 +190,9 @@ type outboxSender struct {
 	client eventSender
 	outbox *state.Outbox
 	wakeup chan struct{}
-	poll   time.Duration
+	// sleep waits d, or until wakeup fires; false once ctx has ended.
+	sleep func(ctx context.Context, d time.Duration, wakeup <-chan struct{}) bool
+	poll  time.Duration
 	// synced, if set, is closed once the first sync of this run has been handled; by
 	// then a message caught mid-send by a crash has been found in the sync if the
 	// homeserver had it (see onOwnEvent), so it is not sent twice.
@@ -210,7 +213,7 @@ func (s *outboxSender) run(ctx context.Context) {
 			log.Err(err).Msg("Failed to read the outbox")
 		}
 		if msg == nil {
-			if !service.Sleep(ctx, s.poll, s.wakeup) {
+			if !s.sleep(ctx, s.poll, s.wakeup) {
 				return
 			}
 			continue
@@ -224,7 +227,7 @@ func (s *outboxSender) run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
-			if !service.Sleep(ctx, s.settle, nil) {
+			if !s.sleep(ctx, s.settle, nil) {
 				return
 			}
 			s.synced = nil
@@ -242,7 +245,7 @@ func (s *outboxSender) run(ctx context.Context) {
 		}
 		if err = s.outbox.MarkSending(ctx, msg.ID); err != nil {
 			log.Err(err).Msg("Failed to mark message sending")
-			if !service.Sleep(ctx, backoff, nil) {
+			if !s.sleep(ctx, backoff, nil) {
 				return
 			}
 			continue
@@ -278,7 +281,7 @@ func (s *outboxSender) run(ctx context.Context) {
 		if wait >= backoff {
 			backoff = min(backoff*2, 30*time.Second)
 		}
-		if !service.Sleep(ctx, wait, nil) {
+		if !s.sleep(ctx, wait, nil) {
 			return
 		}
 	}

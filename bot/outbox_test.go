@@ -21,6 +21,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -94,7 +95,7 @@ func startOutbox(t *testing.T, hs *fakeHomeserver, ob *state.Outbox) (wakeup cha
 		t.Fatal(err)
 	}
 	wakeup = make(chan struct{}, 1)
-	sender := &outboxSender{client: client, outbox: ob, wakeup: wakeup, poll: time.Hour}
+	sender := &outboxSender{client: client, outbox: ob, wakeup: wakeup, sleep: service.Sleep, poll: time.Hour}
 
 	ctx, cancel := context.WithCancel(zerolog.Nop().WithContext(t.Context()))
 	done := make(chan struct{})
@@ -345,7 +346,7 @@ func TestCrashCutSendIsNotSentTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	synced := make(chan struct{})
-	sender := &outboxSender{client: client, outbox: ob, wakeup: make(chan struct{}, 1), poll: 50 * time.Millisecond,
+	sender := &outboxSender{client: client, outbox: ob, wakeup: make(chan struct{}, 1), sleep: service.Sleep, poll: 50 * time.Millisecond,
 		synced: synced, settle: time.Second}
 	ctx, cancel := context.WithCancel(zerolog.Nop().WithContext(t.Context()))
 	done := make(chan struct{})

@@ -12,7 +12,6 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
-	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -102,7 +101,7 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 			}
 			failing = true
 			log.Warn().Err(err).Dur("retry_in", delay).Msg("Sync failed")
-			if !service.Sleep(ctx, delay, nil) {
+			if !b.work.Sleep(ctx, delay, nil) {
 				return ctx.Err()
 			}
 			delay = min(delay*2, 30*time.Second)
@@ -186,7 +185,7 @@ func (b *Bot) fillGaps(ctx context.Context, resp *mautrix.RespSync, since string
 
 // createFilter uploads the sync filter, retrying while the homeserver is away.
 func (b *Bot) createFilter(ctx context.Context) (filterID string, err error) {
-	err = retry(ctx, "Failed to create sync filter", func() error {
+	err = b.retry(ctx, "Failed to create sync filter", func() error {
 		resp, err := b.client.CreateFilter(ctx, syncFilter)
 		if err == nil {
 			filterID = resp.FilterID

@@ -134,6 +134,12 @@ func NewWork(ctx context.Context) *Work {
 // context, so a command keeps running through the grace period.
 func (w *Work) Context() context.Context { return w.ctx }
 
+// Sleep is the package's Sleep, for a part that knows the runner only by the small
+// interface it declares (the Matrix transport's bot.Work).
+func (w *Work) Sleep(ctx context.Context, d time.Duration, wakeup <-chan struct{}) bool {
+	return Sleep(ctx, d, wakeup)
+}
+
 // Go runs fn on the work context in a goroutine that Wait and Stop wait for.
 func (w *Work) Go(fn func(ctx context.Context)) {
 	w.mu.Lock()
