@@ -96,25 +96,16 @@ type Deps struct {
 // Engine keeps the approval requests: it opens them, counts the answers, closes what
 // expires and runs what is approved, exactly once, through its Runner.
 type Engine struct {
-	settings   Settings
-	store      Store
-	log        DecisionLog
-	messenger  Messenger
-	once       OnceStore
-	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
-	background func(fn func(ctx context.Context))
-	now        func() time.Time
-	runner     Runner
+	settings Settings
+	deps     Deps
+	runner   Runner
 }
 
 // NewEngine builds the engine. It runs nothing until RunWith gives it a Runner; the
 // dispatcher that hands it requests is that Runner, so the two are built one after
 // the other.
 func NewEngine(settings Settings, deps Deps) *Engine {
-	return &Engine{
-		settings: settings, store: deps.Store, log: deps.Log, messenger: deps.Messenger, once: deps.Once,
-		txn: deps.Txn, background: deps.Background, now: deps.Now,
-	}
+	return &Engine{settings: settings, deps: deps}
 }
 
 // RunWith makes r the runner of approved requests; NewProcessor calls it, since the
@@ -223,10 +214,10 @@ func (e *Engine) Ask(ctx context.Context, r Request, t Terms, parentID int64) er
 		Requester: r.Requester, RequesterDevice: r.Device, RoomID: r.RoomID, EventID: r.EventID, ThreadRoot: r.ThreadRoot,
 		Policy: t.Policy, Needed: t.Needed, SelfCounts: t.SelfCounts, CreatedAt: r.At, ExpiresAt: r.At.Add(e.settings.TTL),
 	}
-	if err := e.store.Create(ctx, a); err != nil {
+	if err := e.deps.Store.Create(ctx, a); err != nil {
 		return err
 	}
-	auditID, err := e.log.Append(ctx, &state.AuditEntry{
+	auditID, err := e.deps.Log.Append(ctx, &state.AuditEntry{
 		Actor: r.Requester, ActorDevice: r.Device, RoomID: r.RoomID, EventID: r.EventID,
 		Action: "approval.request", Arguments: a.ID + " " + a.Body, Outcome: state.OutcomeOK,
 		Detail:   fmt.Sprintf("policy %s; expires %s", a.Policy, a.ExpiresAt.UTC().Format(time.RFC3339)),
@@ -235,17 +226,17 @@ func (e *Engine) Ask(ctx context.Context, r Request, t Terms, parentID int64) er
 	if err != nil {
 		return err
 	}
-	msgID, err := e.messenger.Post(ctx, r.RoomID, r.EventID, r.ThreadRoot, e.requestMessage(a, nil))
+	msgID, err := e.deps.Messenger.Post(ctx, r.RoomID, r.EventID, r.ThreadRoot, e.requestMessage(a, nil))
 	if err != nil {
 		return err
 	}
 	for _, key := range []string{ReactionApprove, ReactionDeny} {
-		if err = e.messenger.React(ctx, r.RoomID, msgID, key); err != nil {
+		if err = e.deps.Messenger.React(ctx, r.RoomID, msgID, key); err != nil {
 			return err
 		}
 	}
 	zerolog.Ctx(ctx).Info().Str("approval_id", a.ID).Str("policy", a.Policy).Msg("Asked the admins for approval")
-	return e.store.SetRequest(ctx, a.ID, msgID, auditID)
+	return e.deps.Store.SetRequest(ctx, a.ID, msgID, auditID)
 }
 
 // otherAdmins counts the configured admins other than userID.
@@ -283,7 +274,7 @@ type Reaction struct {
 // and the admin is told how to answer again. It returns the outcome for the inbox.
 func (e *Engine) React(ctx context.Context, r *Reaction) string {
 	log := zerolog.Ctx(ctx)
-	a, err := e.store.ByRequestEvent(ctx, r.On)
+	a, err := e.deps.Store.ByRequestEvent(ctx, r.On)
 	if err != nil {
 		log.Err(err).Msg("Failed to look up the approval a reaction answers")
 		return state.OutcomeError
@@ -314,14 +305,14 @@ func (e *Engine) React(ctx context.Context, r *Reaction) string {
 
 // replyTo answers in the thread of a's request: as a reply to the command that asked.
 func (e *Engine) replyTo(ctx context.Context, a *state.Approval, msg *render.Message) {
-	if err := e.messenger.Reply(ctx, a.RoomID, a.EventID, a.ThreadRoot, msg); err != nil {
+	if err := e.deps.Messenger.Reply(ctx, a.RoomID, a.EventID, a.ThreadRoot, msg); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to queue reply")
 	}
 }
 
 // recordVote writes an answer that changed nothing to the decision log.
 func (e *Engine) recordVote(ctx context.Context, a *state.Approval, b *Ballot, outcome, detail string) {
-	if _, err := e.log.Append(ctx, voteEntry(a, b, outcome, detail)); err != nil {
+	if _, err := e.deps.Log.Append(ctx, voteEntry(a, b, outcome, detail)); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to write audit entry")
 	}
 }
@@ -346,9 +337,9 @@ func voteEntry(a *state.Approval, b *Ballot, outcome, detail string) *state.Audi
 // returns the answer for the voter (nil for none) and the outcome for the inbox.
 func (e *Engine) Vote(ctx context.Context, approvalID string, b *Ballot) (reply *render.Message, outcome string) {
 	var approved *state.Approval
-	err := e.txn(ctx, func(ctx context.Context) error {
+	err := e.deps.Txn(ctx, func(ctx context.Context) error {
 		reply, outcome, approved = nil, state.OutcomeOK, nil
-		a, err := e.store.Get(ctx, approvalID)
+		a, err := e.deps.Store.Get(ctx, approvalID)
 		if err != nil {
 			return err
 		}
@@ -387,7 +378,7 @@ func (v *tally) refuse(ctx context.Context, why string, msg *render.Message) err
 	if v.b.ByCommand {
 		*v.reply = msg
 	}
-	_, err := v.log.Append(ctx, voteEntry(v.a, v.b, state.OutcomeRefused, why))
+	_, err := v.deps.Log.Append(ctx, voteEntry(v.a, v.b, state.OutcomeRefused, why))
 	return err
 }
 
@@ -414,17 +405,17 @@ func (v *tally) decide(ctx context.Context) (*state.Approval, error) {
 		return nil, v.refuse(ctx, "requester cannot approve their own request",
 			render.New("You asked for "+a.ID+", so your approval doesn't count: "+adminsPhrase(a.Needed)+" must approve it."))
 	}
-	if isNew, err := v.store.AddVote(ctx, &state.Vote{
+	if isNew, err := v.deps.Store.AddVote(ctx, &state.Vote{
 		ApprovalID: a.ID, Voter: b.Voter, DeviceID: b.Device, EventID: b.EventID, Approve: b.Approve, Time: b.SentAt,
 	}); err != nil {
 		return nil, err
 	} else if !isNew {
 		return nil, v.refuse(ctx, "already answered", render.New("You have already answered "+a.ID+"; your first answer stands."))
 	}
-	if _, err := v.log.Append(ctx, voteEntry(a, b, state.OutcomeOK, "")); err != nil {
+	if _, err := v.deps.Log.Append(ctx, voteEntry(a, b, state.OutcomeOK, "")); err != nil {
 		return nil, err
 	}
-	now := v.now()
+	now := v.deps.Now()
 	if !b.Approve {
 		return nil, v.settle(ctx, a, b, state.ApprovalDenied, state.Decision{By: b.Voter, At: now, Reason: b.Reason}, "approval.denied", b.Reason, func() {
 			if b.ByCommand {
@@ -432,7 +423,7 @@ func (v *tally) decide(ctx context.Context) (*state.Approval, error) {
 			}
 		})
 	}
-	votes, err := v.store.Votes(ctx, a.ID)
+	votes, err := v.deps.Store.Votes(ctx, a.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +431,7 @@ func (v *tally) decide(ctx context.Context) (*state.Approval, error) {
 		if b.ByCommand {
 			*v.reply = render.New(fmt.Sprintf("Counted your approval of %s: %d of %d so far.", a.ID, Count(a, votes), a.Needed))
 		}
-		return nil, v.messenger.Edit(ctx, a.RoomID, a.RequestMsg, v.requestMessage(a, votes))
+		return nil, v.deps.Messenger.Edit(ctx, a.RoomID, a.RequestMsg, v.requestMessage(a, votes))
 	}
 	var approved *state.Approval
 	err = v.settle(ctx, a, b, state.ApprovalApproved, state.Decision{By: b.Voter, At: now}, "approval.approved", "approved by "+Approvers(a, votes), func() {
@@ -451,7 +442,7 @@ func (v *tally) decide(ctx context.Context) (*state.Approval, error) {
 	}
 	// Queued now, with the decision, so the approver reads it before the command's
 	// own answer.
-	return approved, v.messenger.Reply(ctx, b.RoomID, b.EventID, b.ThreadRoot, render.New("Approved "+a.ID+"; running ").Code(a.Body).Text(" now."))
+	return approved, v.deps.Messenger.Reply(ctx, b.RoomID, b.EventID, b.ThreadRoot, render.New("Approved "+a.ID+"; running ").Code(a.Body).Text(" now."))
 }
 
 // unverified refuses an answer from a device its owner has not verified, and tells
@@ -466,7 +457,7 @@ func (v *tally) unverified(ctx context.Context) error {
 		msg.Text("your device ").Code(string(b.Device)).Text(" is not verified. Verify it from another of your sessions (or with your recovery key) and answer again.")
 	}
 	err := v.refuse(ctx, "device not verified", msg)
-	if first, _ := v.once.SetOnce(ctx, "unverified_vote:"+a.ID+":"+string(b.Voter), b.EventID.String()); first {
+	if first, _ := v.deps.Once.SetOnce(ctx, "unverified_vote:"+a.ID+":"+string(b.Voter), b.EventID.String()); first {
 		*v.reply = msg
 	}
 	return err
@@ -475,7 +466,7 @@ func (v *tally) unverified(ctx context.Context) error {
 // cancel withdraws the request at its requester's wish.
 func (v *tally) cancel(ctx context.Context) error {
 	a, b := v.a, v.b
-	return v.settle(ctx, a, b, state.ApprovalCancelled, state.Decision{By: b.Voter, At: v.now(), Reason: b.Reason}, "approval.cancelled", b.Reason, func() {
+	return v.settle(ctx, a, b, state.ApprovalCancelled, state.Decision{By: b.Voter, At: v.deps.Now(), Reason: b.Reason}, "approval.cancelled", b.Reason, func() {
 		if b.ByCommand {
 			*v.reply = render.New("Cancelled " + a.ID + "; it will not run.")
 		}
@@ -486,7 +477,7 @@ func (v *tally) cancel(ctx context.Context) error {
 // entry and edits the request message; won runs when this caller made the move. b is
 // the answer that decided, if one did (not for an expiry).
 func (e *Engine) settle(ctx context.Context, a *state.Approval, b *Ballot, to state.ApprovalState, d state.Decision, action, detail string, won func()) error {
-	ok, err := e.store.Move(ctx, a.ID, state.ApprovalOpen, to, d)
+	ok, err := e.deps.Store.Move(ctx, a.ID, state.ApprovalOpen, to, d)
 	if err != nil || !ok {
 		return err
 	}
@@ -498,7 +489,7 @@ func (e *Engine) settle(ctx context.Context, a *state.Approval, b *Ballot, to st
 	if b != nil {
 		entry.ActorDevice, entry.EventID = b.Device, b.EventID
 	}
-	if _, err = e.log.Append(ctx, entry); err != nil {
+	if _, err = e.deps.Log.Append(ctx, entry); err != nil {
 		return err
 	}
 	if err = e.editRequest(ctx, a); err != nil {
@@ -521,18 +512,18 @@ func (e *Engine) editRequest(ctx context.Context, a *state.Approval) error {
 	if a.RequestMsg == 0 {
 		return nil
 	}
-	votes, err := e.store.Votes(ctx, a.ID)
+	votes, err := e.deps.Store.Votes(ctx, a.ID)
 	if err != nil {
 		return err
 	}
-	return e.messenger.Edit(ctx, a.RoomID, a.RequestMsg, e.requestMessage(a, votes))
+	return e.deps.Messenger.Edit(ctx, a.RoomID, a.RequestMsg, e.requestMessage(a, votes))
 }
 
 // launch runs an approved request: in the room's queue for a quick command, in the
 // background for a Long one.
 func (e *Engine) launch(ctx context.Context, a *state.Approval) {
-	if e.background != nil && e.runner.Long(a.Command) {
-		e.background(func(ctx context.Context) { e.execute(ctx, a) })
+	if e.deps.Background != nil && e.runner.Long(a.Command) {
+		e.deps.Background(func(ctx context.Context) { e.execute(ctx, a) })
 		return
 	}
 	e.execute(ctx, a)
@@ -545,7 +536,7 @@ func (e *Engine) launch(ctx context.Context, a *state.Approval) {
 func (e *Engine) execute(ctx context.Context, a *state.Approval) {
 	log := zerolog.Ctx(ctx).With().Str("approval_id", a.ID).Str("command", a.Command).Logger()
 	ctx = log.WithContext(ctx)
-	won, err := e.store.Move(ctx, a.ID, state.ApprovalApproved, state.ApprovalExecuting, state.Decision{})
+	won, err := e.deps.Store.Move(ctx, a.ID, state.ApprovalApproved, state.ApprovalExecuting, state.Decision{})
 	if err != nil {
 		log.Err(err).Msg("Failed to claim approved command")
 		return
@@ -557,8 +548,8 @@ func (e *Engine) execute(ctx context.Context, a *state.Approval) {
 		log.Err(err).Msg("Failed to queue request message edit")
 	}
 	outcome, detail := e.runner.RunApproved(ctx, a)
-	err = e.txn(ctx, func(ctx context.Context) error {
-		if _, err := e.store.Move(ctx, a.ID, state.ApprovalExecuting, state.ApprovalDone, state.Decision{Outcome: outcome, Detail: detail}); err != nil {
+	err = e.deps.Txn(ctx, func(ctx context.Context) error {
+		if _, err := e.deps.Store.Move(ctx, a.ID, state.ApprovalExecuting, state.ApprovalDone, state.Decision{Outcome: outcome, Detail: detail}); err != nil {
 			return err
 		}
 		return e.finish(ctx, a, outcome, detail)
@@ -573,7 +564,7 @@ func (e *Engine) execute(ctx context.Context, a *state.Approval) {
 // the decision log as the command's own entry, and on the request message.
 func (e *Engine) finish(ctx context.Context, a *state.Approval, outcome, detail string) error {
 	a.State, a.Outcome, a.Detail = state.ApprovalDone, outcome, detail
-	if _, err := e.log.Append(ctx, &state.AuditEntry{
+	if _, err := e.deps.Log.Append(ctx, &state.AuditEntry{
 		Actor: a.Requester, ActorDevice: a.RequesterDevice, RoomID: a.RoomID, EventID: a.EventID,
 		Action: "command." + a.Command, Arguments: Arguments(a), Outcome: outcome, Detail: joinDetail("approved in "+a.ID, detail),
 		ParentID: a.AuditID,
@@ -600,12 +591,12 @@ func joinDetail(a, b string) string {
 
 // ExpireDue closes the open requests whose time ran out. The bot calls it on a timer.
 func (e *Engine) ExpireDue(ctx context.Context) error {
-	due, err := e.store.DueToExpire(ctx, e.now())
+	due, err := e.deps.Store.DueToExpire(ctx, e.deps.Now())
 	if err != nil {
 		return err
 	}
 	for _, a := range due {
-		if err = e.txn(ctx, func(ctx context.Context) error { return e.expire(ctx, a) }); err != nil {
+		if err = e.deps.Txn(ctx, func(ctx context.Context) error { return e.expire(ctx, a) }); err != nil {
 			return err
 		}
 	}
@@ -616,17 +607,17 @@ func (e *Engine) ExpireDue(ctx context.Context) error {
 // reported and never run again (its result is unknown), one that was approved but not
 // yet started runs now, and requests that expired meanwhile are closed.
 func (e *Engine) Resume(ctx context.Context) error {
-	running, err := e.store.InState(ctx, state.ApprovalExecuting)
+	running, err := e.deps.Store.InState(ctx, state.ApprovalExecuting)
 	if err != nil {
 		return err
 	}
 	for _, a := range running {
-		if err = e.txn(ctx, func(ctx context.Context) error { return e.interrupted(ctx, a) }); err != nil {
+		if err = e.deps.Txn(ctx, func(ctx context.Context) error { return e.interrupted(ctx, a) }); err != nil {
 			return err
 		}
 		zerolog.Ctx(ctx).Warn().Str("approval_id", a.ID).Msg("An approved command was interrupted by a stop; not running it again")
 	}
-	approved, err := e.store.InState(ctx, state.ApprovalApproved)
+	approved, err := e.deps.Store.InState(ctx, state.ApprovalApproved)
 	if err != nil {
 		return err
 	}
@@ -640,7 +631,7 @@ func (e *Engine) Resume(ctx context.Context) error {
 // an unknown result, and tells the requester it did not run again.
 func (e *Engine) interrupted(ctx context.Context, a *state.Approval) error {
 	const detail = "Steward stopped while it ran; not run again"
-	won, err := e.store.Move(ctx, a.ID, state.ApprovalExecuting, state.ApprovalDone, state.Decision{Outcome: state.OutcomeInterrupted, Detail: detail})
+	won, err := e.deps.Store.Move(ctx, a.ID, state.ApprovalExecuting, state.ApprovalDone, state.Decision{Outcome: state.OutcomeInterrupted, Detail: detail})
 	if err != nil || !won {
 		return err
 	}

@@ -145,7 +145,7 @@ func (f *alertFamily) list() *Command {
 
 // ackByReaction takes the alerts of the message a 👀 points at.
 func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.EventID) string {
-	if p.acks == nil {
+	if p.deps.Acks == nil {
 		return state.OutcomeIgnored
 	}
 	by := monitor.Actor{UserID: in.Sender, DeviceID: in.DeviceID, RoomID: in.RoomID, EventID: in.EventID}
@@ -153,7 +153,7 @@ func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.E
 		// Not even looked up: only admins' reactions may touch alerts.
 		return state.OutcomeIgnored
 	}
-	acked, found, err := p.acks.AckMessage(ctx, relatesTo, by)
+	acked, found, err := p.deps.Acks.AckMessage(ctx, relatesTo, by)
 	switch {
 	case err != nil:
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to acknowledge alerts by reaction")

@@ -35,7 +35,7 @@ var CommandAnnounce = &Command{
 		if err != nil {
 			return err
 		}
-		if err = ce.proc.messenger.Announce(ctx, ce.proc.settings.GroupRoom, render.New("").Bold("From the admins: ").Text(text)); err != nil {
+		if err = ce.proc.deps.Messenger.Announce(ctx, ce.proc.settings.GroupRoom, render.New("").Bold("From the admins: ").Text(text)); err != nil {
 			return err
 		}
 		return ce.Reply(ctx, render.New("Posted to the group room."))

@@ -46,7 +46,7 @@ var CommandCancel = &Command{
 		if err != nil {
 			return err
 		}
-		a, err := ce.proc.requests.Get(ctx, id)
+		a, err := ce.proc.deps.Requests.Get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (ce *Event) answer(ctx context.Context, approve bool) error {
 		return err
 	}
 	reason := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(ce.RawArgs), ce.Args[0]))
-	reply, _ := ce.proc.approvals.Vote(ctx, approvalID, &approval.Ballot{
+	reply, _ := ce.proc.deps.Approvals.Vote(ctx, approvalID, &approval.Ballot{
 		Voter: ce.Sender, Device: ce.DeviceID, Verified: ce.Verified(), RoomID: ce.RoomID, EventID: ce.EventID,
 		ThreadRoot: ce.ThreadRoot, SentAt: ce.SentAt, Approve: approve, Reason: reason, ByCommand: true,
 	})
@@ -92,17 +92,17 @@ var CommandPending = &Command{
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
-		open, err := p.requests.InState(ctx, state.ApprovalOpen)
+		open, err := p.deps.Requests.InState(ctx, state.ApprovalOpen)
 		if err != nil {
 			return err
 		}
 		if len(open) == 0 {
 			return ce.Reply(ctx, render.New("No requests are waiting for approval."))
 		}
-		now := p.now()
+		now := p.deps.Now()
 		items := make([]*render.Message, 0, len(open))
 		for _, a := range open {
-			votes, err := p.requests.Votes(ctx, a.ID)
+			votes, err := p.deps.Requests.Votes(ctx, a.ID)
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,7 @@ var _ approval.Runner = (*Processor)(nil)
 // entry and the message that asks the admins).
 func (p *Processor) requestApproval(ctx context.Context, ce *Event, policy policy.Policy) (outcome, detail string, then func(ctx context.Context, entryID int64) error) {
 	name := p.settings.Prefix + ce.Command.Name
-	terms, refusal := p.approvals.Terms(ce.Sender, ce.Command.Name, policy)
+	terms, refusal := p.deps.Approvals.Terms(ce.Sender, ce.Command.Name, policy)
 	if refusal != nil {
 		p.reply(ctx, ce, refusal)
 		return state.OutcomeRefused, "not enough admins for policy " + policy.String(), nil
@@ -42,10 +42,10 @@ func (p *Processor) requestApproval(ctx context.Context, ce *Event, policy polic
 	req := approval.Request{
 		Command: ce.Command.Name, Line: name + " " + ce.RawArgs, Effect: effect, Pin: ce.Pin,
 		Requester: ce.Sender, Device: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID, ThreadRoot: ce.ThreadRoot,
-		At: p.now(),
+		At: p.deps.Now(),
 	}
 	return state.OutcomeAwaitingApproval, "policy " + terms.Policy, func(ctx context.Context, entryID int64) error {
-		return p.approvals.Ask(ctx, req, terms, entryID)
+		return p.deps.Approvals.Ask(ctx, req, terms, entryID)
 	}
 }
 
@@ -79,7 +79,7 @@ func (p *Processor) HandleReaction(ctx context.Context, in *Input, relatesTo id.
 	if late := in.ReceivedAt.Sub(in.SentAt); late > p.settings.StaleAfter {
 		r.Late = render.Duration(late)
 	}
-	return p.approvals.React(ctx, r)
+	return p.deps.Approvals.React(ctx, r)
 }
 
 // RunApproved rebuilds the command event from the request and runs it through the

@@ -100,7 +100,7 @@ func (f *backupFamily) list() *Command {
 			}
 			lookCtx, cancel := context.WithTimeout(ctx, backupLookTimeout)
 			defer cancel()
-			return ce.Reply(ctx, writeBackups(new(render.Message), f.backups.Overview(lookCtx), ce.proc.now()))
+			return ce.Reply(ctx, writeBackups(new(render.Message), f.backups.Overview(lookCtx), ce.proc.deps.Now()))
 		},
 	}
 }
@@ -179,7 +179,7 @@ func (f *backupFamily) snapshots() *Command {
 			if len(snaps) == 0 {
 				return ce.Reply(ctx, render.New("The repository of "+s.Name+" holds no snapshot of this set."))
 			}
-			now := ce.proc.now()
+			now := ce.proc.deps.Now()
 			rows := make([][]string, 0, len(snaps))
 			for _, sn := range snaps {
 				rows = append(rows, []string{sn.ShortID, sn.Time.UTC().Format("2006-01-02 15:04"), render.Duration(now.Sub(sn.Time)) + " ago", sn.Host, strings.Join(sn.Paths, " ")})
@@ -319,14 +319,14 @@ func (f *backupFamily) restore() *Command {
 			if !t.inPlace {
 				what += " to the staging folder"
 			}
-			msgID, err := ce.proc.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New(what+"…"))
+			msgID, err := ce.proc.deps.Messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New(what+"…"))
 			if err != nil {
 				return err
 			}
 			var res *backup.Restored
 			if t.inPlace {
 				res, err = f.backups.InPlace(ctx, t.set, t.snap, t.path, t.undoes, func(step string) {
-					if err := ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, render.New(what+": "+restoreStepText[step]+"…")); err != nil {
+					if err := ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, render.New(what+": "+restoreStepText[step]+"…")); err != nil {
 						zerolog.Ctx(ctx).Err(err).Msg("Failed to queue restore progress")
 					}
 				})
@@ -347,7 +347,7 @@ func (f *backupFamily) restore() *Command {
 				if t.inPlace && !strings.Contains(err.Error(), "put the live files back") {
 					msg.Text(" The live files are as they were.")
 				}
-				if editErr := ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
+				if editErr := ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
 					return editErr
 				}
 				return AnsweredError{Outcome: state.OutcomeError, Detail: err.Error()}
@@ -371,7 +371,7 @@ func (f *backupFamily) restore() *Command {
 			} else {
 				msg.Text(", to ").Code(res.Dir).Text(". The live files were not touched.")
 			}
-			if err = ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
+			if err = ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
 				return err
 			}
 			return AnsweredError{Outcome: state.OutcomeOK, Detail: fmt.Sprintf("restore %d: %s from %s %s to %s, %d files, %s, in %s",
@@ -473,13 +473,13 @@ func (f *backupFamily) backup() *Command {
 			if len(s.Run) == 0 {
 				return UserErrorf("Set %s has no backup command: add one as backups.sets[].run in the config file.", s.Name)
 			}
-			msgID, err := ce.proc.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New("Running the backup of "+s.Name+"…"))
+			msgID, err := ce.proc.deps.Messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, render.New("Running the backup of "+s.Name+"…"))
 			if err != nil {
 				return err
 			}
 			res, err := f.backups.BackupNow(ctx, s)
 			if res == nil {
-				_ = ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, render.New("❌ Couldn't run the backup of "+s.Name+"; the details are in Steward's log."))
+				_ = ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, render.New("❌ Couldn't run the backup of "+s.Name+"; the details are in Steward's log."))
 				return AnsweredError{Outcome: state.OutcomeError, Detail: fmt.Sprint(err)}
 			}
 			if err != nil {
@@ -487,13 +487,13 @@ func (f *backupFamily) backup() *Command {
 				if res.Output != "" {
 					msg.Line().Text("Its last lines (secrets masked):").CodeBlock(redact.Secrets(res.Output))
 				}
-				if editErr := ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
+				if editErr := ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
 					return editErr
 				}
 				return AnsweredError{Outcome: state.OutcomeError, Detail: err.Error()}
 			}
 			took := res.Duration.Round(time.Second)
-			if err = ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, render.New("✅ Backed up "+s.Name+": snapshot "+res.Snapshot.ShortID+" in "+took.String()+".")); err != nil {
+			if err = ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, render.New("✅ Backed up "+s.Name+": snapshot "+res.Snapshot.ShortID+" in "+took.String()+".")); err != nil {
 				return err
 			}
 			return AnsweredError{Outcome: state.OutcomeOK, Detail: "snapshot " + res.Snapshot.ShortID + " in " + took.String()}

@@ -145,7 +145,7 @@ func (ce *Event) changesThings() bool {
 
 // Reply answers the command in its room, as a reply or in its thread.
 func (ce *Event) Reply(ctx context.Context, msg *render.Message) error {
-	return ce.proc.messenger.Reply(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, msg)
+	return ce.proc.deps.Messenger.Reply(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, msg)
 }
 
 // Replyf answers with plain text, for the many answers that need no formatting.

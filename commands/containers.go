@@ -214,7 +214,7 @@ func (f *containerFamily) list() *Command {
 			if err != nil {
 				return err
 			}
-			now := ce.proc.now()
+			now := ce.proc.deps.Now()
 			rows := make([][]string, 0, len(list))
 			for _, c := range list {
 				health, up := c.Health, ""
@@ -342,11 +342,11 @@ func (f *containerFamily) containerAction(name, help, verb, done string, wantRun
 			if err = f.notUpdating(c); err != nil {
 				return err
 			}
-			started := ce.proc.now()
+			started := ce.proc.deps.Now()
 			if err = do(f.containers)(ctx, c); err != nil {
 				return err
 			}
-			return ce.Reply(ctx, render.New(done+" ").Code(c.Ref()).Text(fmt.Sprintf(" in %s.", ce.proc.now().Sub(started).Round(100*time.Millisecond))))
+			return ce.Reply(ctx, render.New(done+" ").Code(c.Ref()).Text(fmt.Sprintf(" in %s.", ce.proc.deps.Now().Sub(started).Round(100*time.Millisecond))))
 		},
 	}
 }

@@ -30,11 +30,11 @@ var CommandLog = &Command{
 	Args:    "[N] [--actor @user:server] [--action NAME] [--since 7d]",
 	Role:    RoleAdmin,
 	Func: func(ctx context.Context, ce *Event) error {
-		filter, err := parseLogArgs(ce.Args, ce.proc.now())
+		filter, err := parseLogArgs(ce.Args, ce.proc.deps.Now())
 		if err != nil {
 			return err
 		}
-		entries, err := ce.proc.audit.Find(ctx, filter)
+		entries, err := ce.proc.deps.Audit.Find(ctx, filter)
 		if err != nil {
 			return fmt.Errorf("read the decision log: %w", err)
 		}

@@ -21,7 +21,7 @@ func (f *alertFamily) onCallCommand() *Command {
 			if oc == nil || !oc.HasRotation() {
 				return ce.Reply(ctx, render.New("There is no on-call rotation (oncall.rotation in the config), so a critical alert nobody takes calls every admin."))
 			}
-			now := ce.proc.now()
+			now := ce.proc.deps.Now()
 			switch {
 			case len(ce.Args) == 0:
 				duty, err := oc.At(ctx, now)

@@ -105,30 +105,16 @@ type Deps struct {
 // Processor dispatches commands: it parses, checks, records and runs them, and hands
 // the ones that need approval to the approval stage.
 type Processor struct {
-	settings   Settings
-	registry   *Registry
-	messenger  Messenger
-	rooms      Rooms
-	audit      Recorder
-	once       OnceStore
-	approvals  *approval.Engine
-	requests   Requests
-	acks       Acks
-	background func(fn func(ctx context.Context))
-	txn        func(ctx context.Context, fn func(ctx context.Context) error) error
-	limiter    *Limiter
-	now        func() time.Time
+	settings Settings
+	registry *Registry
+	deps     Deps
 }
 
 // NewProcessor builds a dispatcher for the registry, and makes it the runner of the
 // approval engine's approved commands, so that they meet the same checks as any.
 func NewProcessor(settings Settings, registry *Registry, deps Deps) *Processor {
-	p := &Processor{
-		settings: settings, registry: registry, messenger: deps.Messenger, rooms: deps.Rooms, audit: deps.Audit,
-		once: deps.Once, approvals: deps.Approvals, requests: deps.Requests, acks: deps.Acks,
-		background: deps.Background, txn: deps.Txn, limiter: deps.Limiter, now: deps.Now,
-	}
-	p.approvals.RunWith(p)
+	p := &Processor{settings: settings, registry: registry, deps: deps}
+	p.deps.Approvals.RunWith(p)
 	return p
 }
 
@@ -167,7 +153,7 @@ func (p *Processor) RoleOf(ctx context.Context, userID id.UserID) Role {
 	if slices.Contains(p.settings.Admins, userID) {
 		return RoleAdmin
 	}
-	if p.settings.GroupRoom != "" && p.rooms.IsJoined(ctx, p.settings.GroupRoom, userID) {
+	if p.settings.GroupRoom != "" && p.deps.Rooms.IsJoined(ctx, p.settings.GroupRoom, userID) {
 		return RoleMember
 	}
 	return RoleNobody
@@ -202,8 +188,8 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	if ce.Command != nil {
 		entry.Action = "command." + ce.Command.Name
 	}
-	err := p.txn(ctx, func(ctx context.Context) error {
-		entryID, err := p.audit.Append(ctx, entry)
+	err := p.deps.Txn(ctx, func(ctx context.Context) error {
+		entryID, err := p.deps.Audit.Append(ctx, entry)
 		if err != nil || then == nil {
 			return err
 		}
@@ -221,7 +207,7 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 		p.reply(ctx, ce, render.New("I couldn't store "+what).Code(p.settings.Prefix+ce.Command.Name).Text(", so nothing will run. Try again in a moment."))
 		entry.ID, entry.Outcome, entry.Detail = 0, state.OutcomeError, "storing "+what+ce.Command.Name+": "+err.Error()
 		outcome = entry.Outcome
-		_, err = p.audit.Append(ctx, entry)
+		_, err = p.deps.Audit.Append(ctx, entry)
 	}
 	if err != nil {
 		log.Err(err).Msg("Failed to write audit entry")
@@ -251,8 +237,8 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 			return state.OutcomeRefused, detail, nil
 		}
 	}
-	if !p.limiter.Allow(ce.Sender) {
-		if p.limiter.FirstRefusal(ce.Sender) {
+	if !p.deps.Limiter.Allow(ce.Sender) {
+		if p.deps.Limiter.FirstRefusal(ce.Sender) {
 			p.reply(ctx, ce, render.New("You're sending commands faster than I take them; I'm ignoring them for a moment. Try again in a minute."))
 		}
 		return state.OutcomeRateLimited, "", nil
@@ -260,7 +246,7 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 	// Staleness is measured on arrival: a command that arrived on time but waited
 	// behind slow ones is still run.
 	if ce.ReceivedAt.Sub(ce.SentAt) > p.settings.StaleAfter {
-		age := p.now().Sub(ce.SentAt)
+		age := p.deps.Now().Sub(ce.SentAt)
 		p.reply(ctx, ce, render.New("Your ").Code(p.settings.Prefix+name).
 			Text(fmt.Sprintf(" was sent at %s UTC (%s ago), while I could not read it, so I did not run it. Send it again if you still want it.",
 				ce.SentAt.UTC().Format("2006-01-02 15:04"), render.Duration(age))))
@@ -282,11 +268,11 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 	if needed := p.registry.PolicyOf(ce.Command); needed.Kind != policy.None && (ce.changesThings() || !ce.Command.Destructive) {
 		return p.requestApproval(ctx, ce, needed)
 	}
-	if ce.Command.Long && p.background != nil {
+	if ce.Command.Long && p.deps.Background != nil {
 		// It answers as it goes; its result is a decision log entry of its own,
 		// linked to this one.
 		return state.OutcomeStarted, "runs in the background", func(ctx context.Context, entryID int64) error {
-			state.AfterCommit(ctx, func() { p.background(func(ctx context.Context) { p.runLong(ctx, ce, entryID) }) })
+			state.AfterCommit(ctx, func() { p.deps.Background(func(ctx context.Context) { p.runLong(ctx, ce, entryID) }) })
 			return nil
 		}
 	}
@@ -299,7 +285,7 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 func (p *Processor) runLong(ctx context.Context, ce *Event, entryID int64) {
 	ctx = zerolog.Ctx(ctx).With().Stringer("event_id", ce.EventID).Str("command", ce.Command.Name).Logger().WithContext(ctx)
 	outcome, detail := p.run(ctx, ce)
-	if _, err := p.audit.Append(ctx, &state.AuditEntry{
+	if _, err := p.deps.Audit.Append(ctx, &state.AuditEntry{
 		Actor: ce.Sender, ActorDevice: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID,
 		Action: "command." + ce.Command.Name, Arguments: ce.RawArgs, Outcome: outcome, Detail: detail, ParentID: entryID,
 	}); err != nil {
@@ -313,7 +299,7 @@ func (p *Processor) runLong(ctx context.Context, ce *Event, entryID int64) {
 // room it is refused unless matrix.allow_unencrypted is set, and the room is told why,
 // once.
 func (p *Processor) refuseUnencrypted(ctx context.Context, ce *Event) (bool, string) {
-	encrypted, err := p.rooms.IsEncrypted(ctx, ce.RoomID)
+	encrypted, err := p.deps.Rooms.IsEncrypted(ctx, ce.RoomID)
 	switch {
 	case err != nil:
 		return true, "could not tell whether the room is encrypted"
@@ -322,7 +308,7 @@ func (p *Processor) refuseUnencrypted(ctx context.Context, ce *Event) (bool, str
 	case ce.RoomID != p.settings.AdminRoom || p.settings.AllowUnencrypted:
 		return false, ""
 	}
-	if first, _ := p.once.SetOnce(ctx, "warned_unencrypted:"+string(ce.RoomID), p.now().UTC().Format(time.RFC3339)); first {
+	if first, _ := p.deps.Once.SetOnce(ctx, "warned_unencrypted:"+string(ce.RoomID), p.deps.Now().UTC().Format(time.RFC3339)); first {
 		p.reply(ctx, ce, render.New("This room is not end-to-end encrypted, so I won't run commands here: anyone with access to the server could read them and my answers. Turn on encryption in the room settings (or set matrix.allow_unencrypted: true)."))
 	}
 	return true, "unencrypted admin room"

@@ -201,7 +201,7 @@ func (f *ticketFamily) list() *Command {
 			if len(list) == 0 {
 				return ce.Reply(ctx, render.New("No tickets."))
 			}
-			now := ce.proc.now()
+			now := ce.proc.deps.Now()
 			rows := make([][]string, 0, len(list))
 			admin := filter.Member == ""
 			for _, t := range list {

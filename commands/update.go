@@ -138,12 +138,12 @@ func (f *containerFamily) updateOne(ctx context.Context, ce *Event, ref, expect 
 	progressMsg := func(text string) *render.Message {
 		return render.New("Updating ").Code(ref).Text(": " + text + "…")
 	}
-	msgID, err := ce.proc.messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, progressMsg("starting"))
+	msgID, err := ce.proc.deps.Messenger.Post(ctx, ce.RoomID, ce.EventID, ce.ThreadRoot, progressMsg("starting"))
 	if err != nil {
 		return AnsweredError{}, err
 	}
 	edit := func(msg *render.Message) {
-		if err := ce.proc.messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
+		if err := ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
 			zerolog.Ctx(ctx).Err(err).Msg("Failed to queue update progress")
 		}
 	}
