@@ -26,7 +26,7 @@ import (
 const PasswordEnv = "STEWARD_MATRIX_PASSWORD"
 
 // Config is the whole of Steward's configuration, as read from steward.yaml.
-// Its String and Format output never contain the Matrix password.
+// Its String and Format output never contain the Matrix password or the HTTP token.
 type Config struct {
 	Matrix      Matrix      `yaml:"matrix"`
 	DataDir     string      `yaml:"data_dir"`
@@ -39,6 +39,13 @@ type Config struct {
 	RateLimit   RateLimit   `yaml:"rate_limit"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
+	// HTTP is the listener for Alertmanager, job pings, metrics and health checks.
+	HTTP         HTTP         `yaml:"http"`
+	Alertmanager Alertmanager `yaml:"alertmanager"`
+	// Jobs are the jobs outside Steward that ping it when they run.
+	Jobs      []Job     `yaml:"jobs"`
+	Heartbeat Heartbeat `yaml:"heartbeat"`
+	Fallback  Fallback  `yaml:"fallback"`
 
 	// password is kept unexported so that YAML, JSON and the fmt verbs (via
 	// Format) never emit it; only Password hands it out.
@@ -72,6 +79,9 @@ func (c Config) Format(f fmt.State, verb rune) {
 	p := plain(c)
 	if p.password != "" {
 		p.password = "[redacted]"
+	}
+	if p.HTTP.token != "" {
+		p.HTTP.token = "[redacted]"
 	}
 	fmt.Fprintf(f, fmt.FormatString(f, verb), p)
 }

@@ -168,6 +168,8 @@ func TestLoadValid(t *testing.T) {
 			AllowSingleAdmin: true,
 		},
 		DecisionLog: DecisionLog{WeeklySummary: &WeeklySummary{Day: "Fri", Hour: 0, TimeZone: "Europe/Berlin"}},
+		Heartbeat:   Heartbeat{Every: Duration(time.Minute)},
+		Fallback:    Fallback{After: Duration(5 * time.Minute)},
 		password:    "correct horse battery staple",
 	}
 	ws := cfg.DecisionLog.WeeklySummary
@@ -1693,7 +1695,8 @@ func TestExampleConfig(t *testing.T) {
 	commented := []string{"docker.hosts", "docker.only_label", "docker.tls.ca", "docker.tls.cert", "docker.tls.key",
 		"docker.ssh.identity", "docker.ssh.known_hosts"}
 	for _, key := range leafKeys(reflect.TypeFor[Config](), "") {
-		if strings.HasPrefix(key, "backups.") {
+		if strings.HasPrefix(key, "backups.") || strings.HasPrefix(key, "http.") || strings.HasPrefix(key, "jobs.") ||
+			strings.HasPrefix(key, "alertmanager.") || strings.HasPrefix(key, "heartbeat.") || strings.HasPrefix(key, "fallback.") {
 			commented = append(commented, key)
 		}
 	}

@@ -246,6 +246,7 @@ func (v *validator) check(c *Config) {
 	if ws := c.DecisionLog.WeeklySummary; ws != nil {
 		v.checkWeeklySummary(ws)
 	}
+	v.checkListener(c)
 }
 
 // resolve makes a relative path relative to the config file's directory,
@@ -274,7 +275,8 @@ func (v *validator) readable(key string, path *string, missing string) {
 	v.files = append(v.files, fileCheck{key: key, path: *path, slot: len(v.problems)})
 }
 
-// loadFiles opens the files the checks asked for and reads the password.
+// loadFiles opens the files the checks asked for and reads the password and the
+// HTTP token.
 func (v *validator) loadFiles(c *Config) {
 	for _, f := range v.files {
 		if v.reported[f.key] {
@@ -288,6 +290,7 @@ func (v *validator) loadFiles(c *Config) {
 		_ = file.Close()
 	}
 	c.password = v.readPassword(&c.Matrix)
+	c.HTTP.token = v.readToken(&c.HTTP)
 }
 
 // fileProblem records a problem of loadFiles with the slot of the check that

@@ -3,8 +3,10 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,7 +126,6 @@ const checkFailedPrefix = "check:"
 // resolved. When the check failed, its open alerts it did not report stay as they are
 // (nobody knows), what it did report counts, and the failure is an alert of its own.
 func (e *Engine) Apply(ctx context.Context, check string, observations []Observation, checkErr error) error {
-	now := e.now()
 	if checkErr != nil {
 		// What it could read still counts; what it couldn't is its own alert.
 		observations = append(slices.Clone(observations), Observation{
@@ -132,9 +133,41 @@ func (e *Engine) Apply(ctx context.Context, check string, observations []Observa
 			Summary: fmt.Sprintf("Steward can't run its %s check", check), Value: checkErr.Error(),
 		})
 	}
-	fired := false
+	err := e.change(ctx, check, observations, func(a *state.Alert, seen bool) bool {
+		return !seen && (checkErr == nil || a.Fingerprint == checkFailedPrefix+check)
+	})
+	if err != nil {
+		return fmt.Errorf("apply %s check: %w", check, err)
+	}
+	return nil
+}
+
+// Report takes what a source outside Steward says has changed (Alertmanager's webhook,
+// a job's ping): the problems in firing open or update their alerts as Apply's do, the
+// open alerts whose fingerprints are in resolved are resolved, and every other open
+// alert of the source stays as it is, since the sender only says what changed. A
+// problem repeated as it was changes nothing, so a sender's repeats and retries post
+// nothing new.
+func (e *Engine) Report(ctx context.Context, source string, firing []Observation, resolved []string) error {
+	gone := make(map[string]bool, len(resolved))
+	for _, fp := range resolved {
+		gone[fp] = true
+	}
+	err := e.change(ctx, source, firing, func(a *state.Alert, seen bool) bool { return !seen && gone[a.Fingerprint] })
+	if err != nil {
+		return fmt.Errorf("record %s alerts: %w", source, err)
+	}
+	return nil
+}
+
+// change records observations of check in one transaction, resolving the open alerts
+// for which resolves says so (given whether they were observed now), and then edits
+// each message that shows a changed alert once, however many of its alerts changed.
+func (e *Engine) change(ctx context.Context, check string, observations []Observation, resolves func(a *state.Alert, seen bool) bool) error {
+	now := e.now()
+	var ch *changes
 	err := e.txn(ctx, func(ctx context.Context) error {
-		fired = false
+		ch = newChanges()
 		open, err := e.store.Open(ctx, check)
 		if err != nil {
 			return err
@@ -158,26 +191,24 @@ func (e *Engine) Apply(ctx context.Context, check string, observations []Observa
 				continue
 			}
 			seen[o.Fingerprint] = true
-			didFire, err := e.observe(ctx, check, a, &o, severity, now)
-			if err != nil {
+			if err := e.observe(ctx, ch, check, a, &o, severity, now); err != nil {
 				return err
 			}
-			fired = fired || didFire
 		}
 		for _, a := range open {
-			if seen[a.Fingerprint] || (checkErr != nil && a.Fingerprint != checkFailedPrefix+check) {
+			if !resolves(a, seen[a.Fingerprint]) {
 				continue
 			}
-			if err = e.resolve(ctx, a, now); err != nil {
+			if err = e.resolve(ctx, ch, a, now); err != nil {
 				return err
 			}
 		}
-		return nil
+		return e.publish(ctx, ch, now)
 	})
 	if err != nil {
-		return fmt.Errorf("apply %s check: %w", check, err)
+		return err
 	}
-	if fired {
+	if ch.fired {
 		select {
 		case e.fired <- struct{}{}:
 		default:
@@ -186,42 +217,64 @@ func (e *Engine) Apply(ctx context.Context, check string, observations []Observa
 	return nil
 }
 
-// observe records one reported problem and reports whether it began firing.
-func (e *Engine) observe(ctx context.Context, check string, a *state.Alert, o *Observation, severity state.Severity, now time.Time) (bool, error) {
+// changes gathers what one transaction did to alerts already shown, so that each
+// message is edited once and gets one follow-up, not one per alert: a storm of a
+// thousand alerts resolving at once is one edit and one line.
+type changes struct {
+	// edit are the messages whose alerts changed.
+	edit map[int64]bool
+	// resolved are the alerts resolved, by the message that shows them.
+	resolved map[int64][]*state.Alert
+	// fired is set when an alert began firing.
+	fired bool
+}
+
+func newChanges() *changes {
+	return &changes{edit: map[int64]bool{}, resolved: map[int64][]*state.Alert{}}
+}
+
+// observe records one reported problem; ch learns whether it began firing and whether
+// its message must show a new severity.
+func (e *Engine) observe(ctx context.Context, ch *changes, check string, a *state.Alert, o *Observation, severity state.Severity, now time.Time) error {
 	if a == nil {
 		a = &state.Alert{
 			Fingerprint: o.Fingerprint, Check: check, Subject: o.Subject, Severity: severity, Worst: severity,
 			State: state.AlertPending, Summary: o.Summary, Value: o.Value, Hint: o.Hint, Public: o.Public,
-			Since: now, UpdatedAt: now,
+			Labels: o.Labels, Link: o.Link, Detail: o.Detail, Since: now, UpdatedAt: now,
 		}
 		if o.For > 0 {
-			return false, e.store.Insert(ctx, a)
+			return e.store.Insert(ctx, a)
 		}
 		a.State, a.FiredAt = state.AlertFiring, now
 		zerolog.Ctx(ctx).Info().Str("fingerprint", a.Fingerprint).Stringer("severity", severity).Msg("Alert firing")
-		return true, e.store.Insert(ctx, a)
+		ch.fired = true
+		return e.store.Insert(ctx, a)
+	}
+	if a.Severity == severity && a.Summary == o.Summary && a.Value == o.Value && a.Hint == o.Hint && a.Public == o.Public &&
+		a.Link == o.Link && a.Detail == o.Detail && maps.Equal(a.Labels, o.Labels) && (a.State != state.AlertPending || now.Sub(a.Since) < o.For) {
+		return nil // a repeat: nothing to write
 	}
 	changed := severity != a.Severity
 	a.Severity, a.Worst = severity, max(a.Worst, severity)
 	a.Summary, a.Value, a.Hint, a.Public, a.UpdatedAt = o.Summary, o.Value, o.Hint, o.Public, now
-	fired := false
+	a.Labels, a.Link, a.Detail = o.Labels, o.Link, o.Detail
 	if a.State == state.AlertPending && now.Sub(a.Since) >= o.For {
-		a.State, a.FiredAt, fired = state.AlertFiring, now, true
+		a.State, a.FiredAt, ch.fired = state.AlertFiring, now, true
 		zerolog.Ctx(ctx).Info().Str("fingerprint", a.Fingerprint).Stringer("severity", severity).Msg("Alert firing")
 	}
 	if err := e.store.Update(ctx, a); err != nil {
-		return false, err
+		return err
 	}
 	if changed && a.Message != 0 {
-		return fired, e.editMessage(ctx, a.Message)
+		ch.edit[a.Message] = true
 	}
-	return fired, nil
+	return nil
 }
 
-// resolve closes an open alert that its check no longer reports. One that never fired
-// is forgotten; one that was shown gets its message edited and a short follow-up, so
-// the room reads as a history.
-func (e *Engine) resolve(ctx context.Context, a *state.Alert, now time.Time) error {
+// resolve closes an open alert that its check no longer reports (or its sender says
+// is resolved). One that never fired is forgotten; one that was shown is left in ch,
+// for its message to be edited and followed up, so the room reads as a history.
+func (e *Engine) resolve(ctx context.Context, ch *changes, a *state.Alert, now time.Time) error {
 	if a.State == state.AlertPending {
 		return e.store.Delete(ctx, a.ID)
 	}
@@ -238,11 +291,43 @@ func (e *Engine) resolve(ctx context.Context, a *state.Alert, now time.Time) err
 	if a.Message == 0 {
 		return nil // resolved before it was posted: the digest still counts it
 	}
-	if err := e.editMessage(ctx, a.Message); err != nil {
-		return err
+	ch.edit[a.Message] = true
+	ch.resolved[a.Message] = append(ch.resolved[a.Message], a)
+	return nil
+}
+
+// publish edits the messages ch changed, in the order they were posted, and follows
+// each up with what resolved: the alert by name, or a count when several did.
+func (e *Engine) publish(ctx context.Context, ch *changes, now time.Time) error {
+	for _, msgID := range slices.Sorted(maps.Keys(ch.edit)) {
+		if err := e.editMessage(ctx, msgID); err != nil {
+			return err
+		}
+		resolved := ch.resolved[msgID]
+		var note *render.Message
+		switch len(resolved) {
+		case 0:
+			continue
+		case 1:
+			a := resolved[0]
+			note = render.New("✅ Resolved: ").Text(a.Summary).
+				Text(fmt.Sprintf(" (#%d), after %s.", a.ID, render.Duration(now.Sub(a.FiredAt))))
+		default:
+			ids := make([]string, 0, min(len(resolved), maxListed))
+			for i, a := range resolved {
+				if i == maxListed {
+					ids = append(ids, "…")
+					break
+				}
+				ids = append(ids, "#"+strconv.FormatInt(a.ID, 10))
+			}
+			note = render.New(fmt.Sprintf("✅ Resolved: %d alerts (%s).", len(resolved), strings.Join(ids, ", ")))
+		}
+		if err := e.msgr.FollowUp(ctx, e.conf().AdminRoom, msgID, note); err != nil {
+			return err
+		}
 	}
-	return e.msgr.FollowUp(ctx, e.conf().AdminRoom, a.Message, render.New("✅ Resolved: ").Text(a.Summary).
-		Text(fmt.Sprintf(" (#%d), after %s.", a.ID, render.Duration(now.Sub(a.FiredAt)))))
+	return nil
 }
 
 // editMessage rewrites the message msgID to show its alerts as they are now.

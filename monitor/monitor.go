@@ -31,6 +31,12 @@ type Observation struct {
 	// Level, when set, decides the severity knowing the alert's previous one, so a
 	// value hovering at a threshold does not flap (see Threshold).
 	Level func(prev state.Severity) state.Severity
+	// Labels are the labels a sender outside Steward gave the problem.
+	Labels map[string]string
+	// Link is where to see more, like Alertmanager's generatorURL.
+	Link string
+	// Detail is a block of text shown as it is, like a failed job's last lines.
+	Detail string
 }
 
 // Check is one kind of watching: it runs every Interval and reports its observations.

@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +29,10 @@ func (e *Engine) render(alerts []*state.Alert, sil silencer) *render.Message {
 		msg.Bold(fmt.Sprintf("✅ %d alerts, all resolved", len(alerts)))
 	} else {
 		msg.Bold(fmt.Sprintf("%s %d alerts fired together", Badge(worst(alerts)), len(alerts)))
+		if len(alerts) > maxListed {
+			// A storm: the counts say what the list can't.
+			msg.Text(" (" + counts(alerts) + ")")
+		}
 	}
 	items := make([]*render.Message, 0, min(len(alerts), maxListed))
 	for i, a := range alerts {
@@ -63,6 +69,15 @@ func (e *Engine) renderOne(a *state.Alert, silence *state.Silence) *render.Messa
 	if a.Hint != "" {
 		msg.Text("Hint: " + a.Hint).Line()
 	}
+	if labels := labelLine(a.Labels); labels != "" {
+		msg.Text("Labels: " + labels).Line()
+	}
+	if a.Link != "" {
+		msg.Text("More: " + a.Link).Line()
+	}
+	if a.Detail != "" && a.State != state.AlertResolved {
+		msg.CodeBlock(a.Detail)
+	}
 	msg.Text(statusLine(a, silence))
 	if a.State != state.AlertResolved && a.AckedBy == "" && silence == nil {
 		msg.Text(" React " + ReactionAck + " or send ").Code(fmt.Sprintf("%sack %d", e.conf().Prefix, a.ID)).Text(" to take it.")
@@ -86,6 +101,43 @@ func statusLine(a *state.Alert, silence *state.Silence) string {
 	return b.String()
 }
 
+// counts says how many of alerts are open at each severity and how many resolved:
+// "980 warning, 20 critical, 3 resolved".
+func counts(alerts []*state.Alert) string {
+	var bySeverity [state.SeverityCritical + 1]int
+	resolved := 0
+	for _, a := range alerts {
+		if a.State == state.AlertResolved {
+			resolved++
+		} else if a.Severity >= 0 && a.Severity <= state.SeverityCritical {
+			bySeverity[a.Severity]++
+		}
+	}
+	var parts []string
+	for s := state.SeverityCritical; s > state.SeverityOK; s-- {
+		if bySeverity[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", bySeverity[s], s))
+		}
+	}
+	if resolved > 0 {
+		parts = append(parts, fmt.Sprintf("%d resolved", resolved))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// labelLine shows labels as name=value, sorted by name; the alert name and severity
+// are said elsewhere in the message.
+func labelLine(labels map[string]string) string {
+	parts := make([]string, 0, len(labels))
+	for _, name := range slices.Sorted(maps.Keys(labels)) {
+		if name == "alertname" || name == "severity" {
+			continue
+		}
+		parts = append(parts, name+"="+labels[name])
+	}
+	return strings.Join(parts, ", ")
+}
+
 func worst(alerts []*state.Alert) state.Severity {
 	w := state.SeverityOK
 	for _, a := range alerts {
@@ -103,6 +155,8 @@ func Badge(s state.Severity) string {
 		return "🔴"
 	case state.SeverityWarning:
 		return "🟡"
+	case state.SeverityInfo:
+		return "🔵"
 	default:
 		return "✅"
 	}

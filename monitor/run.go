@@ -19,10 +19,13 @@ const minObserveTimeout = 10 * time.Second
 // checks that are no longer configured are resolved first: nothing would ever resolve
 // them otherwise. Escalation and announcement run apart (Escalate): they go on while
 // a reload starts the checks again.
-func (e *Engine) Run(ctx context.Context, checks []Check) {
+//
+// sources are the names alerts of senders outside Steward are filed under (Report):
+// they are kept, not retired.
+func (e *Engine) Run(ctx context.Context, checks []Check, sources ...string) {
 	log := zerolog.Ctx(ctx).With().Str("component", "monitor").Logger()
 	ctx = log.WithContext(ctx)
-	names := make([]string, 0, len(checks))
+	names := slices.Clone(sources)
 	for _, c := range checks {
 		names = append(names, c.Name())
 	}
@@ -131,14 +134,15 @@ func (e *Engine) Retire(ctx context.Context, active []string) error {
 		if err != nil {
 			return err
 		}
+		ch := newChanges()
 		for _, a := range open {
 			if slices.Contains(active, a.Check) {
 				continue
 			}
-			if err = e.resolve(ctx, a, now); err != nil {
+			if err = e.resolve(ctx, ch, a, now); err != nil {
 				return err
 			}
 		}
-		return nil
+		return e.publish(ctx, ch, now)
 	})
 }

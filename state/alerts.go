@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -15,14 +16,18 @@ type Severity int
 // The severities, in order.
 const (
 	SeverityOK Severity = iota
+	// SeverityInfo is worth knowing but wakes nobody (Alertmanager's "info").
+	SeverityInfo
 	SeverityWarning
 	SeverityCritical
 )
 
-// String is the severity's word in logs and messages; any value other than warning
-// or critical reads "ok".
+// String is the severity's word in logs and messages; any value other than info,
+// warning or critical reads "ok".
 func (s Severity) String() string {
 	switch s {
+	case SeverityInfo:
+		return "info"
 	case SeverityWarning:
 		return "warning"
 	case SeverityCritical:
@@ -73,6 +78,13 @@ type Alert struct {
 	Escalation int
 	// Announced is set once members were told in the group room.
 	Announced bool
+	// Labels are the labels its sender gave it (Alertmanager's); nil for Steward's
+	// own checks.
+	Labels map[string]string
+	// Link is where to see more (Alertmanager's generatorURL).
+	Link string
+	// Detail is a block of text shown as it is, like a failed job's last lines.
+	Detail string
 }
 
 // Alerts keeps alerts, so that a restart neither announces an old problem again nor
@@ -82,16 +94,16 @@ type Alerts struct {
 }
 
 const alertColumns = `id, fingerprint, check_name, subject, severity, worst, state, summary, value, hint, public,
-	since, fired_at, resolved_at, updated_at, acked_by, acked_at, message, escalation, announced`
+	since, fired_at, resolved_at, updated_at, acked_by, acked_at, message, escalation, announced, labels, link, detail`
 
 // Insert stores a new occurrence and sets a.ID.
 func (al *Alerts) Insert(ctx context.Context, a *Alert) error {
 	err := al.db.QueryRow(ctx, `INSERT INTO alert (fingerprint, check_name, subject, severity, worst, state, summary, value, hint, public,
-			since, fired_at, resolved_at, updated_at, acked_by, acked_at, message, escalation, announced)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
+			since, fired_at, resolved_at, updated_at, acked_by, acked_at, message, escalation, announced, labels, link, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id`,
 		a.Fingerprint, a.Check, a.Subject, a.Severity, a.Worst, a.State, a.Summary, a.Value, a.Hint, a.Public,
 		a.Since.UnixMilli(), ms(a.FiredAt), ms(a.ResolvedAt), a.UpdatedAt.UnixMilli(), a.AckedBy, ms(a.AckedAt), a.Message,
-		a.Escalation, a.Announced,
+		a.Escalation, a.Announced, labelsJSON(a.Labels), a.Link, a.Detail,
 	).Scan(&a.ID)
 	if err != nil {
 		return fmt.Errorf("store alert %s: %w", a.Fingerprint, err)
@@ -103,10 +115,12 @@ func (al *Alerts) Insert(ctx context.Context, a *Alert) error {
 // stay as Insert stored them.
 func (al *Alerts) Update(ctx context.Context, a *Alert) error {
 	_, err := al.db.Exec(ctx, `UPDATE alert SET severity=$1, worst=$2, state=$3, summary=$4, value=$5, hint=$6, public=$7,
-			fired_at=$8, resolved_at=$9, updated_at=$10, acked_by=$11, acked_at=$12, message=$13, escalation=$14, announced=$15
-		WHERE id=$16`,
+			fired_at=$8, resolved_at=$9, updated_at=$10, acked_by=$11, acked_at=$12, message=$13, escalation=$14, announced=$15,
+			labels=$16, link=$17, detail=$18
+		WHERE id=$19`,
 		a.Severity, a.Worst, a.State, a.Summary, a.Value, a.Hint, a.Public,
-		ms(a.FiredAt), ms(a.ResolvedAt), a.UpdatedAt.UnixMilli(), a.AckedBy, ms(a.AckedAt), a.Message, a.Escalation, a.Announced, a.ID)
+		ms(a.FiredAt), ms(a.ResolvedAt), a.UpdatedAt.UnixMilli(), a.AckedBy, ms(a.AckedAt), a.Message, a.Escalation, a.Announced,
+		labelsJSON(a.Labels), a.Link, a.Detail, a.ID)
 	if err != nil {
 		return fmt.Errorf("update alert %d: %w", a.ID, err)
 	}
@@ -171,14 +185,29 @@ func (al *Alerts) list(ctx context.Context, where string, args ...any) ([]*Alert
 func scanAlert(row dbutil.Scannable) (*Alert, error) {
 	var a Alert
 	var since, firedAt, resolvedAt, updatedAt, ackedAt int64
+	var labels string
 	err := row.Scan(&a.ID, &a.Fingerprint, &a.Check, &a.Subject, &a.Severity, &a.Worst, &a.State, &a.Summary, &a.Value, &a.Hint, &a.Public,
-		&since, &firedAt, &resolvedAt, &updatedAt, &a.AckedBy, &ackedAt, &a.Message, &a.Escalation, &a.Announced)
+		&since, &firedAt, &resolvedAt, &updatedAt, &a.AckedBy, &ackedAt, &a.Message, &a.Escalation, &a.Announced, &labels, &a.Link, &a.Detail)
 	if err != nil {
 		return nil, err
+	}
+	if labels != "" {
+		if err = json.Unmarshal([]byte(labels), &a.Labels); err != nil {
+			return nil, fmt.Errorf("alert %d: decode labels: %w", a.ID, err)
+		}
 	}
 	a.Since, a.UpdatedAt = time.UnixMilli(since), time.UnixMilli(updatedAt)
 	a.FiredAt, a.ResolvedAt, a.AckedAt = fromMS(firedAt), fromMS(resolvedAt), fromMS(ackedAt)
 	return &a, nil
+}
+
+// labelsJSON stores labels as a JSON object, '' for none.
+func labelsJSON(labels map[string]string) string {
+	if len(labels) == 0 {
+		return ""
+	}
+	raw, _ := json.Marshal(labels) // a map of strings always encodes
+	return string(raw)
 }
 
 // ms stores a time as Unix milliseconds, with 0 for the zero time.

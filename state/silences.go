@@ -25,6 +25,8 @@ type Silence struct {
 	Maintenance bool
 	// Warned is set once the admins were told it is about to end.
 	Warned bool
+	// Upstream is the ID of the silence made for it in Alertmanager, '' for none.
+	Upstream string
 }
 
 // Silences keeps silences, so a restart does not wake alerts someone silenced.
@@ -32,7 +34,7 @@ type Silences struct {
 	db *dbutil.Database
 }
 
-const silenceColumns = "id, matcher, reason, created_by, created_at, ends_at, ended_at, ended_by, maintenance, warned"
+const silenceColumns = "id, matcher, reason, created_by, created_at, ends_at, ended_at, ended_by, maintenance, warned, upstream"
 
 // Add stores s and sets s.ID.
 func (si *Silences) Add(ctx context.Context, s *Silence) error {
@@ -54,6 +56,12 @@ func (si *Silences) End(ctx context.Context, silenceID int64, t time.Time, by id
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// SetUpstream records the ID of the silence made for silenceID in Alertmanager.
+func (si *Silences) SetUpstream(ctx context.Context, silenceID int64, upstream string) error {
+	_, err := si.db.Exec(ctx, "UPDATE silence SET upstream=$1 WHERE id=$2", upstream, silenceID)
+	return err
 }
 
 // MarkWarned records that the admins were told silenceID is about to end.
@@ -82,7 +90,7 @@ func (si *Silences) list(ctx context.Context, where string, args ...any) ([]*Sil
 	return dbutil.NewRowIterWithError(rows, func(row dbutil.Scannable) (*Silence, error) {
 		var s Silence
 		var createdAt, endsAt, endedAt int64
-		err := row.Scan(&s.ID, &s.Matcher, &s.Reason, &s.CreatedBy, &createdAt, &endsAt, &endedAt, &s.EndedBy, &s.Maintenance, &s.Warned)
+		err := row.Scan(&s.ID, &s.Matcher, &s.Reason, &s.CreatedBy, &createdAt, &endsAt, &endedAt, &s.EndedBy, &s.Maintenance, &s.Warned, &s.Upstream)
 		s.CreatedAt, s.EndsAt, s.EndedAt = time.UnixMilli(createdAt), time.UnixMilli(endsAt), fromMS(endedAt)
 		return &s, err
 	}, err).AsList()

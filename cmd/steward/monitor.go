@@ -27,6 +27,9 @@ type monitorRunner struct {
 	adminRoom id.RoomID
 	groupRoom id.RoomID
 	botUserID id.UserID
+	// sources are the names of the alerts senders outside Steward report (Alertmanager),
+	// which the engine keeps across restarts of the checks.
+	sources []string
 
 	// current is the monitor section in force; Apply replaces it and signals
 	// reloaded.
@@ -66,7 +69,7 @@ func (r *monitorRunner) Run(ctx context.Context) {
 		r.engine.Reconfigure(r.settings(m))
 		go func() {
 			defer close(done)
-			r.engine.Run(runCtx, r.checks(*m))
+			r.engine.Run(runCtx, r.checks(*m), r.sources...)
 		}()
 		select {
 		case <-ctx.Done():

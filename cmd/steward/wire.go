@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
+	"github.com/steward-bot/steward/httpapi"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
@@ -75,6 +77,9 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 	if err = p.buildCommands(opts); err != nil {
 		return err
 	}
+	if err = p.buildListener(); err != nil {
+		return err
+	}
 	matrix.Handle(dispatcher{proc: p.proc, router: p.router})
 
 	if err = p.recover(work.Context()); err != nil {
@@ -117,6 +122,9 @@ type parts struct {
 
 	reload *reloader
 	proc   *commands.Processor
+
+	metrics *prometheus.Registry
+	http    *httpapi.Server
 }
 
 // buildUpdates makes the updaters that replace containers with newer images,
@@ -263,6 +271,24 @@ func (p *parts) buildCommands(opts runOptions) error {
 	return nil
 }
 
+// buildListener makes the metrics registry and, when http.listen is set, the listener
+// with its routes, and opens its socket, so that an address in use fails the start.
+func (p *parts) buildListener() error {
+	p.metrics = prometheus.NewRegistry()
+	if p.cfg.HTTP.Listen == "" {
+		return nil
+	}
+	srv, err := httpapi.New(p.cfg.HTTP.Listen, p.cfg.HTTP.Token(), p.metrics)
+	if err != nil {
+		return err
+	}
+	if err = srv.Listen(); err != nil {
+		return err
+	}
+	p.http = srv
+	return nil
+}
+
 // recover settles, before anything runs, what the last stop cut short: commands,
 // container updates, restores, approvals on their way to running.
 func (p *parts) recover(ctx context.Context) error {
@@ -295,6 +321,9 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 	}
 	for _, s := range p.schedules() {
 		input = append(input, service.Loop(s.Key, s.Run))
+	}
+	if p.http != nil {
+		input = append(input, service.Func("http listener", p.http.Run))
 	}
 	output := []service.Service{
 		service.Loop("outbox", p.outbox.SendOutbox),
