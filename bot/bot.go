@@ -51,6 +51,10 @@ type Bot struct {
 
 	decryptWarnMu sync.Mutex
 	decryptWarned map[id.UserID]time.Time
+	// undecryptable counts the messages given up on, by sender's device.
+	undecryptable undecryptable
+	// syncState is what the sync loop reports of its progress (SyncStatus).
+	syncState syncTracker
 
 	// startedAt is when this process started: commands recorded before it were left
 	// by a run that stopped.

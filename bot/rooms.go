@@ -132,6 +132,9 @@ func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
 // had been kept waiting for its room key is let go only once it is handled (recorded,
 // or found to be nothing for Steward).
 func (b *Bot) record(ctx context.Context, evt *event.Event, entry *state.InboxEntry) {
+	if evt.Mautrix.WasEncrypted && evt.Mautrix.TrustSource != nil {
+		b.undecryptable.decrypted(evt.Sender, evt.Mautrix.TrustSource.DeviceID)
+	}
 	if entry == nil {
 		if evt.Mautrix.WasEncrypted {
 			b.forgetUndecrypted(ctx, evt.ID)
@@ -248,7 +251,11 @@ func (b *Bot) onDecryptError(evt *event.Event, err error) {
 	b.forgetUndecrypted(b.baseCtx, evt.ID)
 	// History handed over by the first sync of a database (which a new device never
 	// had keys for) is not worth a word.
-	if evt.Sender == b.client.UserID || evt.RoomID != b.adminRoom || b.initialSync.Load() || b.joinedAfter(b.baseCtx, evt) {
+	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) || b.initialSync.Load() || b.joinedAfter(b.baseCtx, evt) {
+		return
+	}
+	b.undecryptable.failed(evt)
+	if evt.RoomID != b.adminRoom {
 		return
 	}
 	b.decryptWarnMu.Lock()

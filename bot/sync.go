@@ -87,8 +87,10 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 		if failing || nextBatch == "" {
 			timeout = 0
 		}
+		b.syncState.polling(time.Duration(timeout) * time.Millisecond)
 		resp, err := b.client.FullSyncRequest(ctx, mautrix.ReqSync{Timeout: timeout, Since: nextBatch, FilterID: filter})
 		if err == nil {
+			b.syncState.answered()
 			err = b.handleBatch(ctx, resp, nextBatch)
 		}
 		if err != nil {
@@ -99,6 +101,7 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 				// Logged out from another session: exit, so the next start logs in again.
 				return fmt.Errorf("the homeserver no longer accepts Steward's access token: %w", err)
 			}
+			b.syncState.failed(err)
 			failing = true
 			log.Warn().Err(err).Dur("retry_in", delay).Msg("Sync failed")
 			if !b.work.Sleep(ctx, delay, nil) {
@@ -112,6 +115,7 @@ func (b *Bot) syncLoop(ctx context.Context) error {
 		}
 		failing, delay = false, time.Second
 		nextBatch = resp.NextBatch
+		b.syncState.succeeded(firstOfRun)
 		if firstOfRun {
 			b.warnMissingRooms(ctx)
 			close(b.firstSync)
