@@ -461,3 +461,35 @@ func TestCheckObservations(t *testing.T) {
 		t.Errorf("an old off-site copy is not reported: %v", got)
 	}
 }
+
+// The metrics read each set's newest snapshot from its check's last round, so a
+// scrape runs no restic: a set not read yet is left out, one without snapshots reads
+// as zero.
+func TestChecksKeepTheNewestSnapshotRead(t *testing.T) {
+	taken := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	mgr := NewManager([]*Set{{Name: "cloud", Every: time.Hour}, {Name: "empty", Every: time.Hour}})
+	mgr.Tool, mgr.RunStore = &fakeTool{snaps: []Snapshot{{ID: "a1", ShortID: "a1", Time: taken}}}, runsByID{&memRuns{}}
+	checks := &Checks{Manager: mgr, Every: time.Minute}
+	running := checks.New()
+	if got := checks.Newest(); len(got) != 0 {
+		t.Fatalf("before any round: %v", got)
+	}
+	if _, err := running[0].Observe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := checks.Newest(); len(got) != 1 || !got["cloud"].Equal(taken) {
+		t.Errorf("after cloud's round: %v", got)
+	}
+	running[1].(*Check).Tool = &fakeTool{}
+	if _, err := running[1].Observe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := checks.Newest()["empty"]; !ok || !got.IsZero() {
+		t.Errorf("a set without snapshots: %v, %v", got, ok)
+	}
+}
+
+// runsByID is memRuns as the manager's run store, for tests that look up no run.
+type runsByID struct{ *memRuns }
+
+func (runsByID) Get(context.Context, int64) (*state.BackupRun, error) { return nil, nil }

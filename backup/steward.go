@@ -59,6 +59,21 @@ func (c *Checks) New() []monitor.Check {
 	return checks
 }
 
+// Newest returns, by set, the time of the newest snapshot as its check last read
+// it (zero when the repository holds none); a set whose check has not read it yet is
+// left out. It runs no restic: the checks already read the snapshots each round.
+func (c *Checks) Newest() map[string]time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	newest := make(map[string]time.Time, len(c.checks))
+	for name, check := range c.checks {
+		if t, ok := check.Newest(); ok {
+			newest[name] = t
+		}
+	}
+	return newest
+}
+
 // Wake has set's check look again now (a check, drill or backup just ended).
 func (c *Checks) Wake(set string) {
 	c.mu.Lock()

@@ -83,6 +83,18 @@ type Check struct {
 
 	mu   sync.Mutex
 	wake func()
+	// newest is the newest snapshot's time as the last round read it, and read
+	// whether a round has; for the metrics, which must not run restic themselves.
+	newest time.Time
+	read   bool
+}
+
+// Newest returns the time of the set's newest snapshot as the last round read it
+// (zero when the repository holds none), and false before a round has read it.
+func (c *Check) Newest() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.newest, c.read
 }
 
 var _ monitor.Check = (*Check)(nil)
@@ -124,6 +136,9 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("can't read the snapshots of %s: %s", s.Name, redact.Secrets(err.Error()))
 	}
+	c.mu.Lock()
+	c.newest, c.read = newest, true
+	c.mu.Unlock()
 	if o, stale := staleness(base, s, newest, now); stale {
 		o.Fingerprint = fp + "stale"
 		obs = append(obs, o)
