@@ -168,6 +168,7 @@ func TestLoadValid(t *testing.T) {
 			AllowSingleAdmin: true,
 		},
 		DecisionLog: DecisionLog{WeeklySummary: &WeeklySummary{Day: "Fri", Hour: 0, TimeZone: "Europe/Berlin"}},
+		HTTP:        HTTP{ReadySyncAge: Duration(time.Minute)},
 		Heartbeat:   Heartbeat{Every: Duration(time.Minute)},
 		Fallback:    Fallback{After: Duration(5 * time.Minute)},
 		password:    "correct horse battery staple",
@@ -256,6 +257,9 @@ func TestLoadAppliesDefaults(t *testing.T) {
 		{"policy.approval_ttl", cfg.Policy.ApprovalTTL.D(), 30 * time.Minute},
 		{"policy.allow_single_admin", cfg.Policy.AllowSingleAdmin, false},
 		{"decision_log.weekly_summary (off)", cfg.DecisionLog.WeeklySummary, (*WeeklySummary)(nil)},
+		{"http.ready_sync_age", cfg.HTTP.ReadySyncAge.D(), time.Minute},
+		{"heartbeat.every", cfg.Heartbeat.Every.D(), time.Minute},
+		{"fallback.after", cfg.Fallback.After.D(), 5 * time.Minute},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.want)

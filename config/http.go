@@ -22,6 +22,12 @@ type HTTP struct {
 	// token and the ping routes carry in their path; required with Listen.
 	TokenFile string `yaml:"token_file"`
 
+	// ReadySyncAge is how long ago a sync may have last succeeded for Steward to be
+	// ready (/readyz, the heartbeat): a quiet sync returns every 30 s, so the default
+	// minute is one missed. It is also how long the homeserver must be unreachable
+	// before Steward raises its own alarm about it.
+	ReadySyncAge Duration `yaml:"ready_sync_age" default:"1m" min:"1s"`
+
 	// token is TokenFile's content, read at load time; kept unexported so that no
 	// printing of the config shows it. Token hands it out.
 	token string
