@@ -41,6 +41,8 @@ Usage:
   steward audit verify [--config FILE]  check that the decision log's hash chain is intact
   steward audit export [--config FILE] [--format jsonl|csv] [--output FILE]
                                         write the decision log out
+  steward healthcheck [--config FILE]   exit 0 when the running Steward is ready (its /readyz), 1 when not:
+                                        the container image's health check
   steward version                       print the version
 
 The config file is --config (or -c), else $STEWARD_CONFIG, else ./steward.yaml.
@@ -65,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdNotify(args[1:], stdout, stderr)
 	case "audit":
 		return cmdAudit(args[1:], stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "steward", buildVersion())
 		return 0

@@ -52,7 +52,7 @@ func (b *lockedBuffer) waitForLog(t *testing.T, offset int, limit time.Duration,
 // ownFrame matches a stack frame in Steward's own code, or a goroutine Steward's code
 // started, but not the test's helpers (the testbed's clients keep syncing between the
 // runs).
-var ownFrame = regexp.MustCompile(`(?m)^(created by )?github\.com/steward-bot/steward/(cmd/steward|bot|service|monitor|dockerctl|backup|tickets|commands|approval|policy|state|render|redact|config)\.`)
+var ownFrame = regexp.MustCompile(`(?m)^(created by )?github\.com/steward-bot/steward/(cmd/steward|bot|service|monitor|dockerctl|backup|tickets|commands|approval|policy|state|render|redact|config|health|metrics|httpapi)\.`)
 
 // leftOver returns the stacks of the goroutines that run Steward's code, except the
 // test's own.

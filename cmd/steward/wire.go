@@ -17,7 +17,9 @@ import (
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
+	"github.com/steward-bot/steward/health"
 	"github.com/steward-bot/steward/httpapi"
+	"github.com/steward-bot/steward/metrics"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
@@ -71,13 +73,14 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 	p := &parts{cfg: cfg, db: db, matrix: matrix, outbox: matrix.Outbox(), work: work, docker: docker}
 	p.buildUpdates()
 	p.buildBackups()
+	p.buildHealth()
 	p.buildMonitor()
 	p.buildTickets()
 	p.buildApprovals()
 	if err = p.buildCommands(opts); err != nil {
 		return err
 	}
-	if err = p.buildListener(); err != nil {
+	if err = p.buildListener(ctx); err != nil {
 		return err
 	}
 	matrix.Handle(dispatcher{proc: p.proc, router: p.router})
@@ -88,7 +91,11 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 		work.Stop()
 		return err
 	}
-	return service.Run(ctx, p.stages(log)...)
+	stages, err := p.stages(log)
+	if err != nil {
+		return err
+	}
+	return service.Run(ctx, stages...)
 }
 
 // parts are the pieces of a running Steward, built in the order serve lists, each
@@ -122,6 +129,9 @@ type parts struct {
 
 	reload *reloader
 	proc   *commands.Processor
+
+	transport transportHealth
+	readiness *health.Readiness
 
 	metrics *prometheus.Registry
 	http    *httpapi.Server
@@ -179,6 +189,10 @@ func (p *parts) buildMonitor() {
 	p.monitors = newMonitorRunner(&monitorRunner{
 		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks,
 		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(),
+		self: health.SelfCheck{
+			Transport: p.transport, Outbox: p.db.Outbox, Ready: p.readiness, Admins: p.cfg.Matrix.Admins, DataDir: p.cfg.DataDir,
+			Unreachable: p.cfg.HTTP.ReadySyncAge.D(), Now: time.Now,
+		},
 	}, p.db, p.outbox)
 }
 
@@ -271,10 +285,19 @@ func (p *parts) buildCommands(opts runOptions) error {
 	return nil
 }
 
-// buildListener makes the metrics registry and, when http.listen is set, the listener
-// with its routes, and opens its socket, so that an address in use fails the start.
-func (p *parts) buildListener() error {
-	p.metrics = prometheus.NewRegistry()
+// buildListener makes the metrics registry with Steward's collector and, when
+// http.listen is set, the listener with its routes, and opens its socket, so that an
+// address in use fails the start.
+func (p *parts) buildListener(ctx context.Context) error {
+	p.metrics = metrics.NewRegistry()
+	if err := p.metrics.Register(metrics.NewCollector(ctx, metrics.Sources{
+		Alerts: p.db.Alerts, Outbox: p.db.Outbox, Undecrypted: p.db.Undecrypted, Decisions: p.db.Audit,
+		Updates: p.db.UpdateJobs, Restores: p.db.BackupRuns, Transport: p.transport, Backups: p.backupChecks,
+		// Jobs: the jobs package's record of pings, once it is wired (metrics.Jobs).
+		Now: time.Now,
+	})); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
 	if p.cfg.HTTP.Listen == "" {
 		return nil
 	}
@@ -282,6 +305,7 @@ func (p *parts) buildListener() error {
 	if err != nil {
 		return err
 	}
+	p.routeHealth(ctx, srv)
 	if err = srv.Listen(); err != nil {
 		return err
 	}
@@ -307,7 +331,7 @@ func (p *parts) recover(ctx context.Context) error {
 // commands, no new checks), then, once running commands had their time to finish and
 // the outbox to deliver their answers, the output. serve's deferred closes run once
 // all have returned.
-func (p *parts) stages(log zerolog.Logger) []service.Stage {
+func (p *parts) stages(log zerolog.Logger) ([]service.Stage, error) {
 	input := []service.Service{
 		service.Func("sync", p.matrix.Sync),
 		service.Loop("inbox", p.matrix.RunInbox),
@@ -325,6 +349,13 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 	if p.http != nil {
 		input = append(input, service.Func("http listener", p.http.Run))
 	}
+	// Told first at a stop (systemd's STOPPING=1, the heartbeat ending), with the
+	// rest of the input.
+	healthLoops, err := p.healthServices()
+	if err != nil {
+		return nil, err
+	}
+	input = append(input, healthLoops...)
 	output := []service.Service{
 		service.Loop("outbox", p.outbox.SendOutbox),
 		service.Loop("decision-log anchor", p.matrix.KeepAnchored),
@@ -341,7 +372,7 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 			p.outbox.DrainOutbox(workCtx, outboxGrace)
 		}},
 		{Name: "output", Services: output, Then: p.work.Stop},
-	}
+	}, nil
 }
 
 // openDatabase opens the database under data_dir, which it creates.

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/steward-bot/steward/bot"
+	"github.com/steward-bot/steward/health"
+	"github.com/steward-bot/steward/httpapi"
+	"github.com/steward-bot/steward/metrics"
+	"github.com/steward-bot/steward/service"
+)
+
+// fallbackPoll is how often the fallback looks at the sync's state: it is read from
+// memory, so a second costs nothing and keeps fallback.after precise.
+const fallbackPoll = time.Second
+
+// buildHealth makes readiness, which the listener, the heartbeat, the watchdog and
+// the self-check share.
+func (p *parts) buildHealth() {
+	p.transport = transportHealth{p.matrix}
+	p.readiness = &health.Readiness{
+		Sync: p.transport, KV: p.db.KV, Outbox: p.db.Outbox, SyncAge: p.cfg.HTTP.ReadySyncAge.D(), Now: time.Now,
+	}
+}
+
+// routeHealth adds what the listener serves about Steward itself: /healthz and
+// /readyz for anyone (a container's health check has no token), /metrics for who
+// holds the token.
+func (p *parts) routeHealth(ctx context.Context, srv *httpapi.Server) {
+	srv.Handle("GET /healthz", "healthz", httpapi.Open, health.Healthz())
+	srv.Handle("GET /readyz", "readyz", httpapi.Open, p.readiness.Readyz())
+	srv.Handle("GET /metrics", "metrics", httpapi.Bearer, metrics.Handler(ctx, p.metrics))
+}
+
+// healthServices are the loops that tell the outside how Steward is: systemd's
+// notifications, and the heartbeat and the fallback notice when configured.
+func (p *parts) healthServices() ([]service.Service, error) {
+	sd, err := health.NewSystemd(p.matrix.FirstSynced(), p.readiness)
+	if err != nil {
+		return nil, err
+	}
+	services := []service.Service{service.Loop("systemd notifications", sd.Run)}
+	client := &http.Client{}
+	if hb := p.cfg.Heartbeat; hb.URL != "" {
+		heartbeat := &health.Heartbeat{URL: hb.URL, Every: hb.Every.D(), Ready: p.readiness, Client: client}
+		services = append(services, service.Loop("heartbeat", heartbeat.Run))
+	}
+	if fb := p.cfg.Fallback; fb.URL != "" {
+		fallback := &health.Fallback{
+			URL: fb.URL, After: fb.After.D(), Sync: p.transport, Alerts: p.db.Alerts, KV: p.db.KV, Client: client,
+			Every: fallbackPoll, Now: time.Now,
+		}
+		services = append(services, service.Loop("fallback notice", fallback.Run))
+	}
+	return services, nil
+}
+
+// transportHealth is the Matrix transport as health and metrics read it.
+type transportHealth struct{ b *bot.Bot }
+
+var (
+	_ health.Transport  = transportHealth{}
+	_ metrics.Transport = transportHealth{}
+)
+
+// Sync implements health.SyncSource.
+func (t transportHealth) Sync() health.Sync {
+	s := t.b.SyncStatus()
+	return health.Sync{
+		Done: s.FirstSyncDone, LastSuccess: s.LastSuccess, FailingSince: s.FailingSince, UnreachableSince: s.UnreachableSince,
+		LastError: s.LastError, PollingSince: s.PollingSince, PollTimeout: s.PollTimeout, Progress: s.Progress,
+	}
+}
+
+// Undecryptable implements health.Transport.
+func (t transportHealth) Undecryptable() []health.UndecryptableRun {
+	runs, _ := t.b.Undecryptable()
+	out := make([]health.UndecryptableRun, len(runs))
+	for i, r := range runs {
+		out[i] = health.UndecryptableRun{Sender: r.Sender, Device: r.Device, Count: r.Count, First: r.First, Last: r.Last}
+	}
+	return out
+}
+
+// LastSync implements metrics.Transport.
+func (t transportHealth) LastSync() (time.Time, bool) {
+	s := t.b.SyncStatus()
+	return s.LastSuccess, !s.LastSuccess.IsZero()
+}
+
+// GaveUpDecrypting implements metrics.Transport.
+func (t transportHealth) GaveUpDecrypting() int {
+	_, total := t.b.Undecryptable()
+	return total
+}
