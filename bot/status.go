@@ -33,6 +33,9 @@ type SyncStatus struct {
 	// passes, so while it waits the sync is as current as the homeserver is.
 	PollingSince time.Time
 	PollTimeout  time.Duration
+	// HandlingSince is when the batch being handled now arrived (zero when none
+	// is): Steward has everything up to then in hand.
+	HandlingSince time.Time
 	// Progress is when the loop last began or ended a step (a request, a batch); a
 	// loop stuck in one step stops moving it.
 	Progress time.Time
@@ -57,7 +60,7 @@ func (t *syncTracker) polling(timeout time.Duration) {
 	defer t.mu.Unlock()
 	now := time.Now()
 	t.status.Progress = now
-	t.status.PollingSince, t.status.PollTimeout = time.Time{}, 0
+	t.status.PollingSince, t.status.PollTimeout, t.status.HandlingSince = time.Time{}, 0, time.Time{}
 	if timeout > 0 && t.status.FailingSince.IsZero() {
 		t.status.PollingSince, t.status.PollTimeout = now, timeout
 	}
@@ -67,7 +70,8 @@ func (t *syncTracker) polling(timeout time.Duration) {
 func (t *syncTracker) answered() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.status.Progress = time.Now()
+	now := time.Now()
+	t.status.Progress, t.status.HandlingSince = now, now
 	t.status.PollingSince, t.status.PollTimeout = time.Time{}, 0
 }
 
@@ -77,7 +81,7 @@ func (t *syncTracker) succeeded(first bool) {
 	now := time.Now()
 	t.status.LastSuccess, t.status.Progress = now, now
 	t.status.FailingSince, t.status.UnreachableSince, t.status.LastError = time.Time{}, time.Time{}, ""
-	t.status.PollingSince, t.status.PollTimeout = time.Time{}, 0
+	t.status.PollingSince, t.status.PollTimeout, t.status.HandlingSince = time.Time{}, 0, time.Time{}
 	if first {
 		t.status.FirstSyncDone = true
 	}
@@ -88,7 +92,7 @@ func (t *syncTracker) failed(err error) {
 	defer t.mu.Unlock()
 	now := time.Now()
 	t.status.Progress = now
-	t.status.PollingSince, t.status.PollTimeout = time.Time{}, 0
+	t.status.PollingSince, t.status.PollTimeout, t.status.HandlingSince = time.Time{}, 0, time.Time{}
 	if t.status.FailingSince.IsZero() {
 		t.status.FailingSince = now
 	}

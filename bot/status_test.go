@@ -87,8 +87,12 @@ func TestSyncStatusFollowsTheLoop(t *testing.T) {
 		t.Errorf("a long poll after a success is not waiting: %+v", s)
 	}
 	tr.answered()
-	if s := tr.get(); !s.PollingSince.IsZero() {
-		t.Errorf("the poll still waits once answered: %+v", s)
+	if s := tr.get(); !s.PollingSince.IsZero() || s.HandlingSince.IsZero() {
+		t.Errorf("once answered, the poll still waits or no batch is handled: %+v", s)
+	}
+	tr.succeeded(false)
+	if s := tr.get(); !s.HandlingSince.IsZero() {
+		t.Errorf("a batch is still handled after its success: %+v", s)
 	}
 }
 

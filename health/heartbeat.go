@@ -37,19 +37,20 @@ func (h *Heartbeat) Run(ctx context.Context) {
 	ctx = log.WithContext(ctx)
 	ticker := time.NewTicker(h.Every)
 	defer ticker.Stop()
-	paused, failing := false, false
+	// Until the first beat (before the first sync, say) there is nothing to pause.
+	started, paused, failing := false, false, false
 	for {
 		rep := h.Ready.Check(ctx)
 		switch {
-		case !rep.Ready && !paused:
+		case !rep.Ready && started && !paused:
 			log.Warn().Str("sync", rep.Sync.Problem).Str("database", rep.Database.Problem).Str("outbox", rep.Outbox.Problem).
 				Msg("Not ready: the heartbeat stops until Steward is ready again")
 			paused = true
 		case rep.Ready:
 			if paused {
 				log.Info().Msg("Ready again: the heartbeat resumes")
-				paused = false
 			}
+			started, paused = true, false
 			err := h.beat(ctx)
 			switch {
 			case err != nil && !failing:

@@ -34,6 +34,8 @@ type Sync struct {
 	// none), which returns at the latest after PollTimeout.
 	PollingSince time.Time
 	PollTimeout  time.Duration
+	// HandlingSince is when the batch being handled arrived (zero for none).
+	HandlingSince time.Time
 	// Progress is when the loop last began or ended a step.
 	Progress time.Time
 }
@@ -49,10 +51,14 @@ const pollSlack = 10 * time.Second
 
 // CurrentAt is the time up to which Steward has seen everything the homeserver had:
 // now while a long poll waits within its time (the homeserver would have answered at
-// once with anything new), else the last sync handled.
+// once with anything new), when the batch being handled arrived, else the last sync
+// handled.
 func (s Sync) CurrentAt(now time.Time) time.Time {
-	if !s.PollingSince.IsZero() && now.Sub(s.PollingSince) <= s.PollTimeout+pollSlack {
+	switch {
+	case !s.PollingSince.IsZero() && now.Sub(s.PollingSince) <= s.PollTimeout+pollSlack:
 		return now
+	case s.HandlingSince.After(s.LastSuccess):
+		return s.HandlingSince
 	}
 	return s.LastSuccess
 }

@@ -70,7 +70,8 @@ func (t transportHealth) Sync() health.Sync {
 	s := t.b.SyncStatus()
 	return health.Sync{
 		Done: s.FirstSyncDone, LastSuccess: s.LastSuccess, FailingSince: s.FailingSince, UnreachableSince: s.UnreachableSince,
-		LastError: s.LastError, PollingSince: s.PollingSince, PollTimeout: s.PollTimeout, Progress: s.Progress,
+		LastError: s.LastError, PollingSince: s.PollingSince, PollTimeout: s.PollTimeout, HandlingSince: s.HandlingSince,
+		Progress: s.Progress,
 	}
 }
 
