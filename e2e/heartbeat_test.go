@@ -299,3 +299,36 @@ func TestHeartbeatAndFallbackAcrossAnOutage(t *testing.T) {
 		t.Errorf("Steward's log shows the listener's token")
 	}
 }
+
+// An admin's device whose messages Steward can't decrypt, three in a row (their room
+// key never comes), is an alarm naming the admin and the device and saying what to
+// do; it resolves once a message from that device is read.
+func TestUndecryptableAdminDeviceAlarm(t *testing.T) {
+	ctx := t.Context()
+	withConfig(t, func(c *testbed.StewardConfig) { c.Monitor = fastMonitor("disks: []") })
+	if err := w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	device, err := w.Steward.DeviceID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The keys would go to Steward's device; they are never sent.
+	for i := range 3 {
+		if _, _, err = w.Bob.SayWithLateKey(ctx, w.AdminRoom, fmt.Sprintf("!ping %d", i), w.StewardID, device); err != nil {
+			t.Fatal(err)
+		}
+	}
+	summary := fmt.Sprintf("Steward can't decrypt the messages from %s's device %s", w.Bob.UserID, w.Bob.DeviceID)
+	alarm, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, summary, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := alarm.Content.AsMessage().Body; !strings.Contains(body, "3 in a row") || !strings.Contains(body, "verify it") || !strings.Contains(body, "restart the client") {
+		t.Errorf("the alarm does not say how many or what to do:\n%s", body)
+	}
+	command(t, w.Bob, w.AdminRoom, "!ping")
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "✅ Resolved: "+summary, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
