@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -31,7 +32,7 @@ type Systemd struct {
 func NewSystemd(synced <-chan struct{}, alive Alive) (*Systemd, error) {
 	interval, err := daemon.SdWatchdogEnabled(false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read systemd's watchdog interval: %w", err)
 	}
 	return &Systemd{Synced: synced, Alive: alive, Watchdog: interval, Notify: func(state string) error {
 		_, err := daemon.SdNotify(false, state)

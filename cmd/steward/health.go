@@ -17,12 +17,15 @@ import (
 const fallbackPoll = time.Second
 
 // buildHealth makes readiness, which the listener, the heartbeat, the watchdog and
-// the self-check share.
-func (p *parts) buildHealth() {
+// the self-check share, and what tells systemd about it (reading the watchdog's
+// interval from the environment systemd sets).
+func (p *parts) buildHealth() (err error) {
 	p.transport = transportHealth{p.matrix}
 	p.readiness = &health.Readiness{
 		Sync: p.transport, KV: p.db.KV, Outbox: p.db.Outbox, SyncAge: p.cfg.HTTP.ReadySyncAge.D(), Now: time.Now,
 	}
+	p.systemd, err = health.NewSystemd(p.matrix.FirstSynced(), p.readiness)
+	return err
 }
 
 // routeHealth adds what the listener serves about Steward itself: /healthz and
@@ -36,12 +39,8 @@ func (p *parts) routeHealth(ctx context.Context, srv *httpapi.Server) {
 
 // healthServices are the loops that tell the outside how Steward is: systemd's
 // notifications, and the heartbeat and the fallback notice when configured.
-func (p *parts) healthServices() ([]service.Service, error) {
-	sd, err := health.NewSystemd(p.matrix.FirstSynced(), p.readiness)
-	if err != nil {
-		return nil, err
-	}
-	services := []service.Service{service.Loop("systemd notifications", sd.Run)}
+func (p *parts) healthServices() []service.Service {
+	services := []service.Service{service.Loop("systemd notifications", p.systemd.Run)}
 	client := &http.Client{}
 	if hb := p.cfg.Heartbeat; hb.URL != "" {
 		heartbeat := &health.Heartbeat{URL: hb.URL, Every: hb.Every.D(), Ready: p.readiness, Client: client}
@@ -54,7 +53,7 @@ func (p *parts) healthServices() ([]service.Service, error) {
 		}
 		services = append(services, service.Loop("fallback notice", fallback.Run))
 	}
-	return services, nil
+	return services
 }
 
 // transportHealth is the Matrix transport as health and metrics read it.

@@ -73,7 +73,9 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 	p := &parts{cfg: cfg, db: db, matrix: matrix, outbox: matrix.Outbox(), work: work, docker: docker}
 	p.buildUpdates()
 	p.buildBackups()
-	p.buildHealth()
+	if err = p.buildHealth(); err != nil {
+		return err
+	}
 	p.buildMonitor()
 	p.buildTickets()
 	p.buildApprovals()
@@ -91,11 +93,7 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 		work.Stop()
 		return err
 	}
-	stages, err := p.stages(log)
-	if err != nil {
-		return err
-	}
-	return service.Run(ctx, stages...)
+	return service.Run(ctx, p.stages(log)...)
 }
 
 // parts are the pieces of a running Steward, built in the order serve lists, each
@@ -132,6 +130,7 @@ type parts struct {
 
 	transport transportHealth
 	readiness *health.Readiness
+	systemd   *health.Systemd
 
 	metrics *prometheus.Registry
 	http    *httpapi.Server
@@ -331,7 +330,7 @@ func (p *parts) recover(ctx context.Context) error {
 // commands, no new checks), then, once running commands had their time to finish and
 // the outbox to deliver their answers, the output. serve's deferred closes run once
 // all have returned.
-func (p *parts) stages(log zerolog.Logger) ([]service.Stage, error) {
+func (p *parts) stages(log zerolog.Logger) []service.Stage {
 	input := []service.Service{
 		service.Func("sync", p.matrix.Sync),
 		service.Loop("inbox", p.matrix.RunInbox),
@@ -351,11 +350,7 @@ func (p *parts) stages(log zerolog.Logger) ([]service.Stage, error) {
 	}
 	// Told first at a stop (systemd's STOPPING=1, the heartbeat ending), with the
 	// rest of the input.
-	healthLoops, err := p.healthServices()
-	if err != nil {
-		return nil, err
-	}
-	input = append(input, healthLoops...)
+	input = append(input, p.healthServices()...)
 	output := []service.Service{
 		service.Loop("outbox", p.outbox.SendOutbox),
 		service.Loop("decision-log anchor", p.matrix.KeepAnchored),
@@ -372,7 +367,7 @@ func (p *parts) stages(log zerolog.Logger) ([]service.Stage, error) {
 			p.outbox.DrainOutbox(workCtx, outboxGrace)
 		}},
 		{Name: "output", Services: output, Then: p.work.Stop},
-	}, nil
+	}
 }
 
 // openDatabase opens the database under data_dir, which it creates.
