@@ -114,7 +114,7 @@ func observe(s Spec, j *state.Job, now time.Time) (obs []monitor.Observation, ch
 		if j.ExitCode != state.NoExitCode {
 			failed.Summary += fmt.Sprintf(" with exit code %d", j.ExitCode)
 		}
-		failed.Value = "at " + stamp(j.LastFailure) + "; " + lastSuccess(j)
+		failed.Value = "failed at " + stamp(j.LastFailure) + "; " + lastSuccess(j)
 		failed.Detail = j.Output
 		obs = append(obs, failed)
 	} else if late := Late(s, j); !now.Before(late) {
@@ -159,9 +159,9 @@ func Late(s Spec, j *state.Job) time.Time { return Due(s, j).Add(s.Grace) }
 // lastSuccess says when the job last succeeded, for a failure's alert.
 func lastSuccess(j *state.Job) string {
 	if j.LastSuccess.IsZero() {
-		return "it has not succeeded since Steward began watching it"
+		return "no success since Steward began watching it"
 	}
-	return "the last success was at " + stamp(j.LastSuccess)
+	return "last success at " + stamp(j.LastSuccess)
 }
 
 // stamp writes a moment in an alert. It does not depend on when the alert is read

@@ -135,7 +135,7 @@ func TestFailureAlertsAtOnce(t *testing.T) {
 	wantAlerts(t, obs, "job:pgdump:failed")
 	failed := obs["job:pgdump:failed"]
 	if failed.Severity != state.SeverityCritical || failed.Summary != "Job pgdump failed with exit code 3" ||
-		failed.Value != "at Tue 3 Jun 03:01 UTC; the last success was at Tue 3 Jun 03:00 UTC" ||
+		failed.Value != "failed at Tue 3 Jun 03:01 UTC; last success at Tue 3 Jun 03:00 UTC" ||
 		failed.Detail != "pg_dump: error: permission denied for table secrets" || failed.Hint != "see /var/log/pgdump.log" {
 		t.Errorf("the failure's alert reads %+v", failed)
 	}
