@@ -52,9 +52,11 @@ var Routes = []string{"/ping/{token}/{name}", "/ping/{token}/{name}/{action}"}
 const (
 	outputLines = 20
 	outputBytes = 4 << 10
-	// maskWindow is how much of the end of a body is masked before the last lines are
-	// cut from it: enough before them that a secret split by the cut is still found.
-	maskWindow = 64 << 10
+	// maskWindow and maskContext bound what of a body's end is looked at: at most
+	// 64 KiB, and the lines kept with 4 before them, masked together (masking is
+	// slow: a 1 MiB body masked whole would hold a ping for a quarter of a second).
+	maskWindow  = 64 << 10
+	maskContext = 4
 )
 
 // Tracker is the configured jobs and what Steward hears from them: it takes their
@@ -69,6 +71,10 @@ type Tracker struct {
 	// notices after a ping to a name no job has.
 	pinged  chan struct{}
 	unknown chan struct{}
+	// writing lets one ping at a time write: many at once would wait for SQLite's
+	// write lock in its busy handler, which is not fair, and some would give up
+	// after its timeout; here they wait their turn, or until their sender gives up.
+	writing chan struct{}
 }
 
 var _ http.Handler = (*Tracker)(nil)
@@ -76,7 +82,7 @@ var _ http.Handler = (*Tracker)(nil)
 // NewTracker makes the tracker of specs, keeping their pings in store.
 func NewTracker(specs []Spec, store Store, now func() time.Time) *Tracker {
 	t := &Tracker{specs: specs, byName: make(map[string]Spec, len(specs)), store: store, now: now,
-		pinged: make(chan struct{}, 1), unknown: make(chan struct{}, 1)}
+		pinged: make(chan struct{}, 1), unknown: make(chan struct{}, 1), writing: make(chan struct{}, 1)}
 	for _, s := range specs {
 		t.byName[s.Name] = s
 	}
@@ -104,11 +110,11 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a ping: after the job's name comes nothing, /start, /fail or an exit code from 0 to 255", http.StatusBadRequest)
 		return
 	}
-	now := t.now()
 	spec, known := t.byName[name]
 	if !known {
 		name = shortName(name)
-		if err := t.store.RecordUnknown(r.Context(), name, now); err != nil {
+		err := t.write(r.Context(), func(ctx context.Context) error { return t.store.RecordUnknown(ctx, name, t.now()) })
+		if err != nil {
 			log.Err(err).Msg("Failed to count a ping to a job that is not configured")
 		}
 		wake(t.unknown)
@@ -120,8 +126,12 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ping := &state.Ping{Job: spec.Name, Kind: kind, ExitCode: code, At: now, Output: LastLines(body, r.PathValue("token"))}
-	if err := t.store.Record(r.Context(), ping); err != nil {
+	ping := &state.Ping{Job: spec.Name, Kind: kind, ExitCode: code, Output: LastLines(body, r.PathValue("token"))}
+	err := t.write(r.Context(), func(ctx context.Context) error {
+		ping.At = t.now()
+		return t.store.Record(ctx, ping)
+	})
+	if err != nil {
 		log.Err(err).Str("job", spec.Name).Msg("Failed to record a job's ping")
 		http.Error(w, "Steward could not record the ping; try again", http.StatusInternalServerError)
 		return
@@ -132,6 +142,17 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("OK"))
+}
+
+// write runs fn when no other ping is writing, or fails when ctx ends first.
+func (t *Tracker) write(ctx context.Context, fn func(ctx context.Context) error) error {
+	select {
+	case t.writing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-t.writing }()
+	return fn(ctx)
 }
 
 // parseAction reads what comes after a job's name in a ping URL, as Healthchecks
@@ -175,8 +196,9 @@ func shortName(name string) string {
 
 // LastLines is what a failure's alert shows of a job's output: its last lines (at
 // most 20, and 4 KiB), with what looks like a secret masked (redact.Secrets) and
-// the ping token, should the output show it, too. Masking comes before the cut, so
-// that a secret the cut splits is still found whole.
+// the ping token, should the output show it, too. A few lines before them are masked
+// with them, so that a secret whose name is on the line before ("password:" and the
+// value below it) is still found.
 func LastLines(body []byte, token string) string {
 	if len(body) > maskWindow {
 		body = body[len(body)-maskWindow:]
@@ -187,11 +209,15 @@ func LastLines(body []byte, token string) string {
 	s := strings.ToValidUTF8(string(body), "\uFFFD")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n") // progress bars redraw a line with \r
+	s = strings.TrimRight(s, " \t\n")
+	cut := false
+	if lines := strings.Split(s, "\n"); len(lines) > outputLines+maskContext {
+		s, cut = strings.Join(lines[len(lines)-outputLines-maskContext:], "\n"), true
+	}
 	if token != "" {
 		s = strings.ReplaceAll(s, token, "•••")
 	}
 	s = strings.Trim(redact.Secrets(s), "\n")
-	cut := false
 	if lines := strings.Split(s, "\n"); len(lines) > outputLines {
 		s, cut = strings.Join(lines[len(lines)-outputLines:], "\n"), true
 	}
