@@ -44,8 +44,9 @@ type Job struct {
 	// was given) and its last lines of output, secrets masked.
 	ExitCode int
 	Output   string
-	// LastDuration is from a start to the finish that followed it; 0 when the last
-	// finish had no start.
+	// LastDuration is the last run's that was timed: from a start to the finish that
+	// followed it (a finish without a start, like a retried ping, leaves it); 0 before
+	// the first.
 	LastDuration time.Duration
 }
 
@@ -118,11 +119,11 @@ func (j *Jobs) Record(ctx context.Context, p *Ping) error {
 			_, err = j.db.Exec(ctx, "UPDATE job SET last_event=$2, last_start=$3 WHERE name=$1", p.Job, p.Kind, at)
 		case PingSuccess:
 			_, err = j.db.Exec(ctx, `UPDATE job SET last_event=$2, last_success=$3,
-					last_duration = CASE WHEN last_event='start' THEN $3 - last_start ELSE 0 END
+					last_duration = CASE WHEN last_event='start' THEN $3 - last_start ELSE last_duration END
 				WHERE name=$1`, p.Job, p.Kind, at)
 		case PingFailure:
 			_, err = j.db.Exec(ctx, `UPDATE job SET last_event=$2, last_failure=$3, exit_code=$4, output=$5,
-					last_duration = CASE WHEN last_event='start' THEN $3 - last_start ELSE 0 END
+					last_duration = CASE WHEN last_event='start' THEN $3 - last_start ELSE last_duration END
 				WHERE name=$1`, p.Job, p.Kind, at, p.ExitCode, p.Output)
 		default:
 			err = fmt.Errorf("unknown kind of ping %q", p.Kind)

@@ -10,8 +10,8 @@ import (
 )
 
 // A job's row says what its pings said: the start, the finish and how long the run
-// took, the last failure's exit code and output; a finish without a start has no
-// duration. A reopened database still knows it all.
+// took, the last failure's exit code and output; a finish without a start (a retried
+// ping) keeps the last run's duration. A reopened database still knows it all.
 func TestJobPingsAreRecorded(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "steward.db")
@@ -24,6 +24,7 @@ func TestJobPingsAreRecorded(t *testing.T) {
 		{Job: "pgdump", Kind: state.PingFailure, ExitCode: 2, Output: "pg_dump: error: connection refused", At: t0.Add(time.Hour + 90*time.Second)},
 		{Job: "pgdump", Kind: state.PingStart, At: t0.Add(2 * time.Hour)},
 		{Job: "pgdump", Kind: state.PingSuccess, At: t0.Add(2*time.Hour + time.Minute)},
+		{Job: "pgdump", Kind: state.PingSuccess, At: t0.Add(2*time.Hour + time.Minute + 3*time.Second)}, // curl --retry
 		{Job: "borg", Kind: state.PingSuccess, At: t0.Add(3 * time.Hour)},
 	} {
 		check(t, jobs.Record(ctx, p))
@@ -62,8 +63,8 @@ func TestJobPingsAreRecorded(t *testing.T) {
 		t.Errorf("after /fail pgdump = %+v, want failed without an exit code or output, after 5s", pg)
 	}
 	history := must(db.Jobs.History(ctx, "pgdump", 10))(t)
-	if len(history) != 6 || history[0].Kind != state.PingFailure || history[5].Kind != state.PingStart || history[4].ExitCode != 2 {
-		t.Errorf("pgdump's history = %+v, want its 6 pings newest first", history)
+	if len(history) != 7 || history[0].Kind != state.PingFailure || history[6].Kind != state.PingStart || history[5].ExitCode != 2 {
+		t.Errorf("pgdump's history = %+v, want its 7 pings newest first", history)
 	}
 }
 

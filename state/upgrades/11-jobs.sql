@@ -6,8 +6,8 @@
 -- last_event is start, success or failure: a start after the last finish is a run
 -- under way. exit_code and output belong to the last failure (exit_code -1 when the
 -- job reported /fail without one); output is its last lines, secrets masked.
--- last_duration (ms) is from a start to the finish that followed it, 0 when the
--- last finish had no start.
+-- last_duration (ms) is the last timed run's, from a start to the finish that
+-- followed it; a finish without a start (a retried ping) leaves it.
 CREATE TABLE job (
 	name          TEXT    PRIMARY KEY,
 	first_seen    BIGINT  NOT NULL,
