@@ -5,7 +5,7 @@ TAGS    := goolm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test unit e2e demo fuzz bench bench-idle bench-monitor bench-backups vet clean
+.PHONY: build test unit e2e demo fuzz bench bench-idle bench-monitor bench-backups bench-pings vet clean
 
 build: bin/steward
 
@@ -57,6 +57,12 @@ bench-monitor:
 # !backups overview of 10 sets: times, Steward's heap and restic's memory.
 bench-backups:
 	$(GO) run -tags $(TAGS) ./bench/backups
+
+# bench-pings measures the job pings Steward's listener takes per second, token checked
+# and each recorded in SQLite before its answer, over loopback HTTP with 1, 8 and 32
+# clients; and with 2 KiB of output to mask and keep.
+bench-pings:
+	$(GO) test -tags $(TAGS) -count=1 -run XXX -bench Ping -benchtime 5000x ./jobs/
 
 clean:
 	rm -rf bin

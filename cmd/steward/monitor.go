@@ -11,6 +11,7 @@ import (
 	"github.com/steward-bot/steward/backup"
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
+	"github.com/steward-bot/steward/jobs"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/state"
 )
@@ -30,6 +31,9 @@ type monitorRunner struct {
 	// sources are the names of the alerts senders outside Steward report (Alertmanager),
 	// which the engine keeps across restarts of the checks.
 	sources []string
+	// jobs are the jobs that ping Steward, from the config it started with (a reload
+	// leaves them to the next restart).
+	jobs *jobs.Tracker
 
 	// current is the monitor section in force; Apply replaces it and signals
 	// reloaded.
@@ -131,6 +135,9 @@ func (r *monitorRunner) checks(m config.Monitor) []monitor.Check {
 		}
 	}
 	checks = append(checks, r.backups.New()...)
+	if len(r.jobs.Specs()) > 0 {
+		checks = append(checks, r.jobs.Check())
+	}
 	for _, h := range m.HTTP {
 		checks = append(checks, monitor.NewHTTPCheck(monitor.HTTPSpec{
 			Name: h.Name, URL: h.URL, Every: h.Interval.D(), Timeout: h.Timeout.D(), StatusOK: h.OK,

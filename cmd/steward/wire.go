@@ -18,6 +18,7 @@ import (
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/httpapi"
+	"github.com/steward-bot/steward/jobs"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
@@ -71,6 +72,7 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 	p := &parts{cfg: cfg, db: db, matrix: matrix, outbox: matrix.Outbox(), work: work, docker: docker}
 	p.buildUpdates()
 	p.buildBackups()
+	p.buildJobs()
 	p.buildMonitor()
 	p.buildTickets()
 	p.buildApprovals()
@@ -109,6 +111,9 @@ type parts struct {
 	backupChecks   *backup.Checks
 	scheduler      *backup.Scheduler
 	backupRecovery *backup.Recovery
+
+	jobs       *jobs.Tracker
+	jobNotices *jobs.Notices
 
 	onCall   *monitor.OnCall
 	monitors *monitorRunner
@@ -170,6 +175,21 @@ func (p *parts) buildBackups() {
 	}
 }
 
+// buildJobs makes the tracker of the jobs outside Steward that ping it (cron lines,
+// borgmatic): their pings' routes, their check, !jobs; and the daily notice of pings
+// to jobs that are not configured.
+func (p *parts) buildJobs() {
+	specs := make([]jobs.Spec, 0, len(p.cfg.Jobs))
+	for _, j := range p.cfg.Jobs {
+		specs = append(specs, jobs.Spec{Name: j.Name, Every: j.Every.D(), Grace: j.Grace.D(), Hint: j.Hint})
+	}
+	p.jobs = jobs.NewTracker(specs, p.db.Jobs, time.Now)
+	p.jobNotices = &jobs.Notices{
+		Tracker: p.jobs, Store: p.db.Jobs, KV: p.db.KV, Txn: p.db.DoTxn,
+		Notifier: p.outbox, AdminRoom: p.matrix.AdminRoom(), Now: time.Now,
+	}
+}
+
 // buildMonitor makes the on-call rotation and the alert engine with its checks.
 func (p *parts) buildMonitor() {
 	oc := p.cfg.OnCall
@@ -177,7 +197,7 @@ func (p *parts) buildMonitor() {
 		Admins: oc.Rotation, Daily: oc.Daily(), Weekday: oc.Weekday(), Hour: oc.Hour, Zone: oc.Location,
 	}}
 	p.monitors = newMonitorRunner(&monitorRunner{
-		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks,
+		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks, jobs: p.jobs,
 		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(),
 	}, p.db, p.outbox)
 }
@@ -242,6 +262,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 		TicketCategories: cfg.Tickets.Categories,
 		Moderator:        p.matrix,
 		Summaries:        p.summaries,
+		Jobs:             p.jobs,
 	})
 	if err := registry.Tighten(cfg.Policy); err != nil {
 		return err
@@ -281,6 +302,9 @@ func (p *parts) buildListener() error {
 	srv, err := httpapi.New(p.cfg.HTTP.Listen, p.cfg.HTTP.Token(), p.metrics)
 	if err != nil {
 		return err
+	}
+	for _, route := range jobs.Routes {
+		srv.Handle(route, "ping", httpapi.PathToken, p.jobs)
 	}
 	if err = srv.Listen(); err != nil {
 		return err
@@ -323,7 +347,7 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 		input = append(input, service.Loop(s.Key, s.Run))
 	}
 	if p.http != nil {
-		input = append(input, service.Func("http listener", p.http.Run))
+		input = append(input, service.Func("http listener", p.http.Run), service.Loop("job notices", p.jobNotices.Run))
 	}
 	output := []service.Service{
 		service.Loop("outbox", p.outbox.SendOutbox),
