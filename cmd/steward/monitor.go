@@ -30,6 +30,9 @@ type monitorRunner struct {
 	// sources are the names of the alerts senders outside Steward report (Alertmanager),
 	// which the engine keeps across restarts of the checks.
 	sources []string
+	// upstream is where silences over the sources' alerts are made too (Alertmanager,
+	// with alertmanager.url); nil for none.
+	upstream monitor.Upstream
 
 	// current is the monitor section in force; Apply replaces it and signals
 	// reloaded.
@@ -88,7 +91,7 @@ func (r *monitorRunner) settings(m *config.Monitor) monitor.Settings {
 	return monitor.Settings{
 		AdminRoom: r.adminRoom, GroupRoom: r.groupRoom, Prefix: r.cfg.Matrix.CommandPrefix,
 		GroupWait: m.GroupWait.D(), AnnounceAfter: m.AnnounceAfter.D(), EscalateAfter: m.EscalateAfter.D(),
-		Admins: r.cfg.Matrix.Admins, OnDuty: r.onDuty, BotUserID: r.botUserID,
+		Admins: r.cfg.Matrix.Admins, OnDuty: r.onDuty, BotUserID: r.botUserID, Upstream: r.upstream,
 	}
 }
 
