@@ -263,3 +263,11 @@ func (w *World) LatestApprovalID(ctx context.Context) (approvalID string, err er
 	})
 	return approvalID, err
 }
+
+// CountAlerts counts the alerts Steward has recorded with fingerprint, open or not.
+func (w *World) CountAlerts(ctx context.Context, fingerprint string) (n int, err error) {
+	err = w.pollDatabase(ctx, time.Second, "to read its alerts", func(db *state.DB) (bool, error) {
+		return true, db.Raw.QueryRow(ctx, "SELECT COUNT(*) FROM alert WHERE fingerprint=$1", fingerprint).Scan(&n)
+	})
+	return n, err
+}
