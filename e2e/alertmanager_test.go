@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -571,4 +572,35 @@ func stewardMessages(room id.RoomID) []*event.Event {
 		}
 	}
 	return out
+}
+
+// The README's Prometheus and Alertmanager snippets are deploy/monitoring's files as
+// they are, and those are what Debian's promtool and amtool take: the host rules pass
+// their unit tests.
+func TestMonitoringExamples(t *testing.T) {
+	dir := filepath.Join(testbed.RepoRoot(), "deploy", "monitoring")
+	readme, err := os.ReadFile(filepath.Join(testbed.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"prometheus.yml", "host-rules.yml", "alertmanager.yml"} {
+		content, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readme), "```yaml\n"+string(content)+"```\n") {
+			t.Errorf("README.md does not show deploy/monitoring/%s as it is", name)
+		}
+	}
+	for _, args := range [][]string{
+		{"/usr/bin/promtool", "check", "config", "prometheus.yml"},
+		{"/usr/bin/promtool", "test", "rules", "host-rules.test.yml"},
+		{"/usr/bin/amtool", "check-config", "alertmanager.yml"},
+	} {
+		cmd := exec.CommandContext(t.Context(), args[0], args[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 }
