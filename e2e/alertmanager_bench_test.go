@@ -65,7 +65,7 @@ func BenchmarkAlertmanagerStorm(b *testing.B) {
 	for b.Loop() {
 		run := time.Now().UnixNano()
 		firing, resolved := stormWebhook(run, 1000, "firing"), stormWebhook(run, 1000, "resolved")
-		messagesBefore := len(stewardMessages(w.AdminRoom))
+		messagesBefore := len(stewardMessages(w.AdminRoom, w.StewardID))
 		stop := make(chan struct{})
 		var sampler sync.WaitGroup
 		sampler.Go(func() {
@@ -94,7 +94,7 @@ func BenchmarkAlertmanagerStorm(b *testing.B) {
 		}
 		close(stop)
 		sampler.Wait()
-		posted = append(posted, len(stewardMessages(w.AdminRoom))-messagesBefore)
+		posted = append(posted, len(stewardMessages(w.AdminRoom, w.StewardID))-messagesBefore)
 	}
 	slices.Sort(toStorm)
 	slices.Sort(toAnswer)

@@ -55,18 +55,24 @@ func newListener(t testing.TB) *listener {
 // posted a second after they fire, and env added to its environment for this run.
 func (l *listener) start(t testing.TB, alertmanagerURL string, groupWait time.Duration, env ...string) {
 	t.Helper()
-	withConfig(t, func(c *testbed.StewardConfig) {
-		c.TopLevel = append(c.TopLevel, fmt.Sprintf("http: {listen: %q, token_file: %q}", l.Addr, l.TokenFile))
-		if alertmanagerURL != "" {
-			c.TopLevel = append(c.TopLevel, fmt.Sprintf("alertmanager: {url: %q}", alertmanagerURL))
-		}
-		c.Monitor = fmt.Sprintf("{interval: 1m, group_wait: %s, disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}, containers: {enabled: false}}", groupWait)
-	})
+	withConfig(t, l.config(alertmanagerURL, groupWait))
 	w.Steward.Env = env
 	err := w.Steward.Start(t.Context())
 	w.Steward.Env = nil
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// config turns the listener on in a Steward config, with alertmanagerURL when set,
+// and the host's own checks off.
+func (l *listener) config(alertmanagerURL string, groupWait time.Duration) func(*testbed.StewardConfig) {
+	return func(c *testbed.StewardConfig) {
+		c.TopLevel = append(c.TopLevel, fmt.Sprintf("http: {listen: %q, token_file: %q}", l.Addr, l.TokenFile))
+		if alertmanagerURL != "" {
+			c.TopLevel = append(c.TopLevel, fmt.Sprintf("alertmanager: {url: %q}", alertmanagerURL))
+		}
+		c.Monitor = fmt.Sprintf("{interval: 1m, group_wait: %s, disks: [], cpu: {enabled: false}, memory: {enabled: false}, swap: {enabled: false}, load: {enabled: false}, containers: {enabled: false}}", groupWait)
 	}
 }
 
@@ -514,15 +520,21 @@ func TestAlertmanagerCrashBetweenRecordAndAnswer(t *testing.T) {
 }
 
 // A webhook of 1,000 alerts is one storm message with counts; their resolution is one
-// edit and one follow-up.
+// edit and one follow-up. A Steward of its own takes them, so that the shared one's
+// digest of the day is not a storm's.
 func TestAlertmanagerStorm(t *testing.T) {
 	ctx := t.Context()
 	l := newListener(t)
-	l.start(t, "", time.Second)
+	s, cfg, err := w.NewStewardWith(ctx, fmt.Sprintf("stewardstorm%d", time.Now().UnixNano()%1e9), l.config("", time.Second))
+	if s != nil {
+		t.Cleanup(func() { _ = s.Stop() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := time.Now().UnixNano()
-	messagesBefore := len(stewardMessages(w.AdminRoom))
 	l.deliver(t, stormWebhook(run, 1000, "firing"))
-	storm, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, fmt.Sprintf("host0001 of run %d is down", run), time.Minute)
+	storm, err := w.Alice.WaitForMessage(ctx, cfg.AdminRoom, cfg.UserID, fmt.Sprintf("host0001 of run %d is down", run), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,18 +542,18 @@ func TestAlertmanagerStorm(t *testing.T) {
 		t.Errorf("storm message:\n%s", b)
 	}
 	l.deliver(t, stormWebhook(run, 1000, "resolved"))
-	followUp, err := w.Alice.WaitForReply(ctx, w.StewardID, w.AdminRoom, storm.ID, time.Minute)
+	followUp, err := w.Alice.WaitForReply(ctx, cfg.UserID, cfg.AdminRoom, storm.ID, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b := followUp.Content.AsMessage().Body; !strings.HasPrefix(b, "✅ Resolved: 1000 alerts (#") {
 		t.Errorf("follow-up = %q", b)
 	}
-	if _, err = w.Alice.WaitForEdit(ctx, w.AdminRoom, w.StewardID, storm.ID, "1000 alerts, all resolved", time.Minute); err != nil {
+	if _, err = w.Alice.WaitForEdit(ctx, cfg.AdminRoom, cfg.UserID, storm.ID, "1000 alerts, all resolved", time.Minute); err != nil {
 		t.Error(err)
 	}
 	// The storm message and the follow-up, nothing else.
-	if posted := stewardMessages(w.AdminRoom)[messagesBefore:]; len(posted) != 2 {
+	if posted := stewardMessages(cfg.AdminRoom, cfg.UserID); len(posted) != 2 {
 		var bodies []string
 		for _, evt := range posted {
 			bodies = append(bodies, evt.Content.AsMessage().Body)
@@ -563,11 +575,12 @@ func stormWebhook(run int64, n int, status string) []byte {
 	return webhook(status, alerts...)
 }
 
-// stewardMessages are Steward's messages in room that Alice has, edits left out.
-func stewardMessages(room id.RoomID) []*event.Event {
+// stewardMessages are the messages of the Steward that is sender in room that Alice
+// has, edits left out.
+func stewardMessages(room id.RoomID, sender id.UserID) []*event.Event {
 	var out []*event.Event
 	for _, evt := range w.Alice.Messages(room) {
-		if evt.Sender == w.StewardID && evt.Content.AsMessage().RelatesTo.GetReplaceID() == "" {
+		if evt.Sender == sender && evt.Content.AsMessage().RelatesTo.GetReplaceID() == "" {
 			out = append(out, evt)
 		}
 	}
