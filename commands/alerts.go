@@ -25,7 +25,7 @@ type Alerts interface {
 	RunningSilences(ctx context.Context) ([]*state.Silence, error)
 	// SilenceUpstream and ExpireUpstream carry a silence to where its alerts came
 	// from (Alertmanager), once Steward's own silence is committed or ended.
-	SilenceUpstream(ctx context.Context, s *state.Silence, matched []*state.Alert) (monitor.UpstreamResult, error)
+	SilenceUpstream(ctx context.Context, s *state.Silence, matched []*state.Alert, by monitor.Actor) (monitor.UpstreamResult, error)
 	ExpireUpstream(ctx context.Context, s *state.Silence, by monitor.Actor) (monitor.UpstreamResult, error)
 }
 

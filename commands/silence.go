@@ -117,13 +117,14 @@ func (f *alertFamily) matcherOf(ctx context.Context, ce *Event, arg string) (str
 func (f *alertFamily) silence(ctx context.Context, ce *Event, matcher string, span time.Duration, reason string, maintenance bool) error {
 	now := ce.proc.deps.Now()
 	s := &state.Silence{Matcher: matcher, Reason: reason, CreatedBy: ce.Sender, CreatedAt: now, EndsAt: now.Add(span), Maintenance: maintenance}
-	matched, err := f.alerts.Silence(ctx, s, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
+	by := monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID}
+	matched, err := f.alerts.Silence(ctx, s, by)
 	if err != nil {
 		return err
 	}
 	var upstream monitor.UpstreamResult
 	if !maintenance {
-		if upstream, err = f.alerts.SilenceUpstream(ctx, s, matched); err != nil {
+		if upstream, err = f.alerts.SilenceUpstream(ctx, s, matched, by); err != nil {
 			return err
 		}
 	}

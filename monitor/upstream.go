@@ -52,9 +52,9 @@ type UpstreamResult struct {
 
 // SilenceUpstream makes upstream silences for the alerts of s that came from the
 // upstream (matched, as Silence returned them), at most maxUpstream, and records their
-// IDs with s. Call it once Silence has committed s. An upstream it can't reach counts
+// IDs with s; by set s. Call it once Silence has committed s. An upstream it can't reach counts
 // as Failed and the error is logged; only a database error is returned.
-func (e *Engine) SilenceUpstream(ctx context.Context, s *state.Silence, matched []*state.Alert) (UpstreamResult, error) {
+func (e *Engine) SilenceUpstream(ctx context.Context, s *state.Silence, matched []*state.Alert, by Actor) (UpstreamResult, error) {
 	up := e.conf().Upstream
 	var res UpstreamResult
 	if up == nil {
@@ -98,7 +98,7 @@ func (e *Engine) SilenceUpstream(ctx context.Context, s *state.Silence, matched 
 			}
 		}
 		_, err := e.audit.Append(ctx, &state.AuditEntry{
-			Actor: s.CreatedBy, Action: "silence.upstream", Outcome: outcome,
+			Actor: by.UserID, ActorDevice: by.DeviceID, RoomID: by.RoomID, EventID: by.EventID, Action: "silence.upstream", Outcome: outcome,
 			Arguments: fmt.Sprintf("#%d %s %s", s.ID, up.Source(), strings.Join(ids, ",")),
 			Detail:    fmt.Sprintf("%d of %d alerts silenced in %s", res.Done, len(from)+res.Left, res.Name),
 		})

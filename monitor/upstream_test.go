@@ -117,7 +117,7 @@ func silenceUpstream(t *testing.T, h *harness, matcher string, span time.Duratio
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := h.eng.SilenceUpstream(t.Context(), s, matched)
+	res, err := h.eng.SilenceUpstream(t.Context(), s, matched, byAlice)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,8 @@ func TestSilenceReachesUpstream(t *testing.T) {
 			t.Errorf("upstream IDs stored %q, on the silence %q; want up1,up2", stored.Upstream, s.Upstream)
 		}
 		last := h.audit.Entries()[len(h.audit.Entries())-1]
-		if last.Action != "silence.upstream" || last.Outcome != state.OutcomeOK || last.Arguments != "#1 alertmanager up1,up2" || last.Actor != alice {
+		if last.Action != "silence.upstream" || last.Outcome != state.OutcomeOK || last.Arguments != "#1 alertmanager up1,up2" ||
+			last.Actor != alice || last.EventID != byAlice.EventID || last.Detail != "2 of 2 alerts silenced in Alertmanager" {
 			t.Errorf("decision = %+v", last)
 		}
 
