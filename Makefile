@@ -37,12 +37,15 @@ fuzz:
 	$(GO) test -tags $(TAGS) -run XXX -fuzz FuzzParse -fuzztime 60s ./commands/
 
 # bench measures the encrypted !ping round trip against a plain message round trip,
-# the time from a container dying to its alert being readable, and a container's
-# downtime during !update next to the same change by hand.
+# the time from a container dying to its alert being readable, a container's
+# downtime during !update next to the same change by hand, the time from
+# Alertmanager's webhook to its readable alert, and a webhook of 1,000 alerts.
 bench:
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench RoundTrip -benchtime 200x ./e2e/
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench ContainerDeathToAlert -benchtime 20x ./e2e/
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench UpdateDowntime -benchtime 5x ./e2e/
+	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench AlertmanagerWebhookToAlert -benchtime 50x ./e2e/
+	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench AlertmanagerStorm -benchtime 3x ./e2e/
 
 # bench-idle measures an idle Steward's memory and CPU over BENCH_IDLE (default 5m).
 bench-idle:

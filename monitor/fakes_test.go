@@ -478,6 +478,17 @@ func (f *fakeSilences) MarkWarned(_ context.Context, silenceID int64) error {
 	return nil
 }
 
+func (f *fakeSilences) SetUpstream(_ context.Context, silenceID int64, upstream string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.list {
+		if s.ID == silenceID {
+			s.Upstream = upstream
+		}
+	}
+	return nil
+}
+
 func (f *fakeSilences) Running(_ context.Context) ([]*state.Silence, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -34,6 +34,9 @@ type monitorRunner struct {
 	// jobs are the jobs that ping Steward, from the config it started with (a reload
 	// leaves them to the next restart).
 	jobs *jobs.Tracker
+	// upstream is where silences over the sources' alerts are made too (Alertmanager,
+	// with alertmanager.url); nil for none.
+	upstream monitor.Upstream
 
 	// current is the monitor section in force; Apply replaces it and signals
 	// reloaded.
@@ -92,7 +95,7 @@ func (r *monitorRunner) settings(m *config.Monitor) monitor.Settings {
 	return monitor.Settings{
 		AdminRoom: r.adminRoom, GroupRoom: r.groupRoom, Prefix: r.cfg.Matrix.CommandPrefix,
 		GroupWait: m.GroupWait.D(), AnnounceAfter: m.AnnounceAfter.D(), EscalateAfter: m.EscalateAfter.D(),
-		Admins: r.cfg.Matrix.Admins, OnDuty: r.onDuty, BotUserID: r.botUserID,
+		Admins: r.cfg.Matrix.Admins, OnDuty: r.onDuty, BotUserID: r.botUserID, Upstream: r.upstream,
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/alertmanager"
 	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/backup"
 	"github.com/steward-bot/steward/bot"
@@ -73,7 +74,9 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 	p.buildUpdates()
 	p.buildBackups()
 	p.buildJobs()
-	p.buildMonitor()
+	if err = p.buildMonitor(); err != nil {
+		return err
+	}
 	p.buildTickets()
 	p.buildApprovals()
 	if err = p.buildCommands(opts); err != nil {
@@ -190,16 +193,30 @@ func (p *parts) buildJobs() {
 	}
 }
 
-// buildMonitor makes the on-call rotation and the alert engine with its checks.
-func (p *parts) buildMonitor() {
+// buildMonitor makes the on-call rotation and the alert engine with its checks. With
+// a listener, the alerts Alertmanager sends are kept across restarts of the checks;
+// with alertmanager.url, silences over them are made in Alertmanager too.
+func (p *parts) buildMonitor() error {
 	oc := p.cfg.OnCall
 	p.onCall = &monitor.OnCall{KV: p.db.KV, Rotation: monitor.Rotation{
 		Admins: oc.Rotation, Daily: oc.Daily(), Weekday: oc.Weekday(), Hour: oc.Hour, Zone: oc.Location,
 	}}
-	p.monitors = newMonitorRunner(&monitorRunner{
+	runner := &monitorRunner{
 		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks, jobs: p.jobs,
 		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(),
-	}, p.db, p.outbox)
+	}
+	if p.cfg.HTTP.Listen != "" {
+		runner.sources = append(runner.sources, alertmanager.Source)
+	}
+	if p.cfg.Alertmanager.URL != "" {
+		client, err := alertmanager.NewClient(p.cfg.Alertmanager.URL)
+		if err != nil {
+			return err
+		}
+		runner.upstream = client
+	}
+	p.monitors = newMonitorRunner(runner, p.db, p.outbox)
+	return nil
 }
 
 // buildTickets makes the tickets: members' requests and reports, carried to the
@@ -306,6 +323,7 @@ func (p *parts) buildListener() error {
 	for _, route := range jobs.Routes {
 		srv.Handle(route, "ping", httpapi.PathToken, p.jobs)
 	}
+	srv.Handle("POST /alertmanager", "alertmanager", httpapi.Bearer, &alertmanager.Receiver{Alerts: p.monitors.engine, Hook: bot.CrashPoint})
 	if err = srv.Listen(); err != nil {
 		return err
 	}
