@@ -5,7 +5,7 @@ TAGS    := goolm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test unit e2e demo fuzz bench bench-idle bench-monitor bench-backups vet clean
+.PHONY: build test unit e2e demo fuzz bench bench-idle bench-monitor bench-backups bench-pings vet clean
 
 build: bin/steward
 
@@ -37,12 +37,15 @@ fuzz:
 	$(GO) test -tags $(TAGS) -run XXX -fuzz FuzzParse -fuzztime 60s ./commands/
 
 # bench measures the encrypted !ping round trip against a plain message round trip,
-# the time from a container dying to its alert being readable, and a container's
-# downtime during !update next to the same change by hand.
+# the time from a container dying to its alert being readable, a container's
+# downtime during !update next to the same change by hand, the time from
+# Alertmanager's webhook to its readable alert, and a webhook of 1,000 alerts.
 bench:
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench RoundTrip -benchtime 200x ./e2e/
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench ContainerDeathToAlert -benchtime 20x ./e2e/
 	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench UpdateDowntime -benchtime 5x ./e2e/
+	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench AlertmanagerWebhookToAlert -benchtime 50x ./e2e/
+	$(GO) test -tags $(TAGS) -count=1 -timeout 30m -run XXX -bench AlertmanagerStorm -benchtime 3x ./e2e/
 
 # bench-idle measures an idle Steward's memory and CPU over BENCH_IDLE (default 5m).
 bench-idle:
@@ -57,6 +60,12 @@ bench-monitor:
 # !backups overview of 10 sets: times, Steward's heap and restic's memory.
 bench-backups:
 	$(GO) run -tags $(TAGS) ./bench/backups
+
+# bench-pings measures the job pings Steward's listener takes per second, token checked
+# and each recorded in SQLite before its answer, over loopback HTTP with 1, 8 and 32
+# clients; and with 2 KiB of output to mask and keep.
+bench-pings:
+	$(GO) test -tags $(TAGS) -count=1 -run XXX -bench Ping -benchtime 5000x ./jobs/
 
 clean:
 	rm -rf bin

@@ -23,6 +23,10 @@ type Alerts interface {
 	Silence(ctx context.Context, s *state.Silence, by monitor.Actor) ([]*state.Alert, error)
 	Unsilence(ctx context.Context, silenceID int64, by monitor.Actor) (*state.Silence, error)
 	RunningSilences(ctx context.Context) ([]*state.Silence, error)
+	// SilenceUpstream and ExpireUpstream carry a silence to where its alerts came
+	// from (Alertmanager), once Steward's own silence is committed or ended.
+	SilenceUpstream(ctx context.Context, s *state.Silence, matched []*state.Alert, by monitor.Actor) (monitor.UpstreamResult, error)
+	ExpireUpstream(ctx context.Context, s *state.Silence, by monitor.Actor) (monitor.UpstreamResult, error)
 }
 
 // Acks takes the alerts of a message an admin reacted 👀 to: the dispatcher's part of

@@ -26,6 +26,8 @@ type Features struct {
 	// Moderator kicks, bans and redacts in the group room.
 	Moderator Moderator
 	Summaries *Summaries
+	// Jobs are the jobs outside Steward that ping it (cron lines, borgmatic).
+	Jobs Jobs
 }
 
 // Builtin returns the registry of every Steward command. New commands are added here
@@ -35,6 +37,7 @@ func Builtin(f Features) *Registry {
 	return NewRegistry(slices.Concat(
 		[]*Command{CommandHelp, CommandPing, CommandWhoami, statusCommand(f.Disks)},
 		alertCommands(f.Alerts, f.OnCall),
+		jobCommands(f.Jobs),
 		containerCommands(f.Containers, f.Updater),
 		backupCommands(f.Backups),
 		ticketCommands(f.Tickets, f.TicketCategories),

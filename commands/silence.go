@@ -111,12 +111,22 @@ func (f *alertFamily) matcherOf(ctx context.Context, ce *Event, arg string) (str
 	return arg, nil
 }
 
+// silence sets a silence (or a maintenance window) and answers what it covers. A
+// silence over alerts that came from Alertmanager is made there too once Steward's
+// holds; a maintenance window stays Steward's alone (it holds back everything).
 func (f *alertFamily) silence(ctx context.Context, ce *Event, matcher string, span time.Duration, reason string, maintenance bool) error {
 	now := ce.proc.deps.Now()
 	s := &state.Silence{Matcher: matcher, Reason: reason, CreatedBy: ce.Sender, CreatedAt: now, EndsAt: now.Add(span), Maintenance: maintenance}
-	matched, err := f.alerts.Silence(ctx, s, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
+	by := monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID}
+	matched, err := f.alerts.Silence(ctx, s, by)
 	if err != nil {
 		return err
+	}
+	var upstream monitor.UpstreamResult
+	if !maintenance {
+		if upstream, err = f.alerts.SilenceUpstream(ctx, s, matched, by); err != nil {
+			return err
+		}
 	}
 	var msg *render.Message
 	if maintenance {
@@ -129,8 +139,27 @@ func (f *alertFamily) silence(ctx context.Context, ce *Event, matcher string, sp
 	} else if !maintenance {
 		msg.Text(" It matches no open alert now; it will hold back matching ones that fire.")
 	}
+	msg.Text(silencedUpstream(upstream))
 	msg.Text(" ").Code(fmt.Sprintf("%sunsilence %d", ce.proc.settings.Prefix, s.ID)).Text(" ends it early.")
 	return ce.Reply(ctx, msg)
+}
+
+// silencedUpstream says what a silence did where its alerts came from: plainly, when
+// that could not be reached, that Steward holds them back alone.
+func silencedUpstream(r monitor.UpstreamResult) string {
+	total := r.Done + r.Failed + r.Left
+	switch {
+	case r.Name == "":
+		return ""
+	case r.Done == total:
+		return fmt.Sprintf(" %s has it too, so it stops sending them.", r.Name)
+	case r.Done == 0 && r.Left == 0:
+		return fmt.Sprintf(" Couldn't reach %s to silence it there: the silence holds here, but %s keeps sending these alerts (Steward holds them back).", r.Name, r.Name)
+	case r.Failed == 0:
+		return fmt.Sprintf(" %s has it too for %d of the %d alerts from it (at most %d at once); it keeps sending the rest, which Steward holds back.", r.Name, r.Done, total, r.Done)
+	default:
+		return fmt.Sprintf(" %s has it too for %d of the %d alerts from it; couldn't reach it for the rest: it keeps sending them, and Steward holds them back.", r.Name, r.Done, total)
+	}
 }
 
 // silences is !silences: the silences and maintenance windows not ended yet, with
@@ -179,14 +208,27 @@ func (f *alertFamily) unsilence() *Command {
 			if err != nil {
 				return UserErrorf("%q is not a silence number; %ssilences lists them.", ce.Args[0], ce.proc.settings.Prefix)
 			}
-			s, err := f.alerts.Unsilence(ctx, n, monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID})
+			by := monitor.Actor{UserID: ce.Sender, DeviceID: ce.DeviceID, RoomID: ce.RoomID, EventID: ce.EventID}
+			s, err := f.alerts.Unsilence(ctx, n, by)
 			if err != nil {
 				return err
 			}
 			if s == nil {
 				return UserErrorf("There is no silence #%d in force; %ssilences lists them.", n, ce.proc.settings.Prefix)
 			}
-			return ce.Reply(ctx, render.New(fmt.Sprintf("Ended silence #%d; alerts it held back come out now.", n)))
+			upstream, err := f.alerts.ExpireUpstream(ctx, s, by)
+			if err != nil {
+				return err
+			}
+			msg := render.New(fmt.Sprintf("Ended silence #%d; alerts it held back come out now.", n))
+			switch {
+			case upstream.Name == "":
+			case upstream.Failed == 0:
+				msg.Text(fmt.Sprintf(" %s's silence ended too.", upstream.Name))
+			default:
+				msg.Text(fmt.Sprintf(" Couldn't reach %s to end its silence there; it ends by itself at %s.", upstream.Name, render.Clock(s.EndsAt, ce.proc.deps.Now())))
+			}
+			return ce.Reply(ctx, msg)
 		},
 	}
 }

@@ -75,6 +75,9 @@ type Settings struct {
 	Admins []id.UserID
 	// OnDuty returns the admin on duty at a time, and false when there is no rotation.
 	OnDuty func(ctx context.Context, t time.Time) (id.UserID, bool)
+	// Upstream, when set, is told of silences over the alerts of its source
+	// (Alertmanager, with alertmanager.url), so that it stops sending them.
+	Upstream Upstream
 }
 
 // Engine turns observations into alerts and keeps them: it decides when a problem

@@ -24,12 +24,12 @@ const (
 const tickEvery = 15 * time.Second
 
 // Tick does what time alone makes due: it ends silences whose time ran out (warning a
-// few minutes before), tells members about a public problem that lasted
+// few minutes before, and settling what their upstream resolved meanwhile), tells members about a public problem that lasted
 // AnnounceAfter, and calls people to a critical alert nobody took: the admin on duty
 // after EscalateAfter, every admin after twice that.
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.now()
-	ended := false
+	var ended []*state.Silence
 	err := e.txn(ctx, func(ctx context.Context) error {
 		var err error
 		if ended, err = e.tickSilences(ctx, now); err != nil {
@@ -55,10 +55,19 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}
 		return e.escalate(ctx, open, now)
 	})
-	if ended {
+	if len(ended) > 0 {
 		e.wakeFlush()
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// Outside the transaction: it asks the upstream over the network.
+	for _, s := range ended {
+		if err = e.settleUpstream(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // announce tells the group room, in one message, about the public problems that

@@ -58,6 +58,7 @@ func (s *fakeStore) Update(_ context.Context, a *state.Alert) error {
 			b.Severity, b.Worst, b.State, b.Summary, b.Value, b.Hint, b.Public = a.Severity, a.Worst, a.State, a.Summary, a.Value, a.Hint, a.Public
 			b.FiredAt, b.ResolvedAt, b.UpdatedAt, b.AckedBy, b.AckedAt, b.Message = a.FiredAt, a.ResolvedAt, a.UpdatedAt, a.AckedBy, a.AckedAt, a.Message
 			b.Escalation, b.Announced = a.Escalation, a.Announced
+			b.Labels, b.Link, b.Detail = a.Labels, a.Link, a.Detail
 		}
 	}
 	return nil
@@ -472,6 +473,17 @@ func (f *fakeSilences) MarkWarned(_ context.Context, silenceID int64) error {
 	for _, s := range f.list {
 		if s.ID == silenceID {
 			s.Warned = true
+		}
+	}
+	return nil
+}
+
+func (f *fakeSilences) SetUpstream(_ context.Context, silenceID int64, upstream string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.list {
+		if s.ID == silenceID {
+			s.Upstream = upstream
 		}
 	}
 	return nil

@@ -21,6 +21,7 @@ type SilenceStore interface {
 	Add(ctx context.Context, s *state.Silence) error
 	End(ctx context.Context, silenceID int64, t time.Time, by id.UserID) (bool, error)
 	MarkWarned(ctx context.Context, silenceID int64) error
+	SetUpstream(ctx context.Context, silenceID int64, upstream string) error
 	Running(ctx context.Context) ([]*state.Silence, error)
 	Get(ctx context.Context, silenceID int64) (*state.Silence, error)
 }
@@ -194,22 +195,27 @@ func (e *Engine) editMatching(ctx context.Context, matcher string) ([]*state.Ale
 	return matched, nil
 }
 
-// tickSilences warns about silences about to end and closes those that did.
-func (e *Engine) tickSilences(ctx context.Context, now time.Time) (ended bool, err error) {
+// tickSilences warns about silences about to end and closes those that did, and
+// returns those.
+//
+// The upstream silences of one that ends by itself are not expired: they were made
+// with the same end (SilenceUpstream), so Alertmanager ends them by itself at the
+// same moment. What they held back that resolved meanwhile is settled after (Tick).
+func (e *Engine) tickSilences(ctx context.Context, now time.Time) (ended []*state.Silence, err error) {
 	running, err := e.silencer(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	for _, s := range running {
 		switch {
 		case !now.Before(s.EndsAt):
 			if err = e.endSilence(ctx, s, Actor{}, "expired"); err != nil {
-				return false, err
+				return nil, err
 			}
-			ended = true
+			ended = append(ended, s)
 		case !s.Warned && s.EndsAt.Sub(now) <= silenceWarning:
 			if err = e.silences.MarkWarned(ctx, s.ID); err != nil {
-				return false, err
+				return nil, err
 			}
 			zerolog.Ctx(ctx).Info().Int64("silence_id", s.ID).Msg("Silence about to end")
 			kind, again := "Silence", "Silence again to extend it."
@@ -218,7 +224,7 @@ func (e *Engine) tickSilences(ctx context.Context, now time.Time) (ended bool, e
 			}
 			if err = e.say(ctx, render.New(fmt.Sprintf("🔕 %s #%d on ", kind, s.ID)).Code(s.Matcher).
 				Text(fmt.Sprintf(" (%s) ends at %s, in %s. %s", s.Reason, clock(s.EndsAt), render.Duration(s.EndsAt.Sub(now)), again))); err != nil {
-				return false, err
+				return nil, err
 			}
 		}
 	}

@@ -201,7 +201,7 @@ func scanAlert(row dbutil.Scannable) (*Alert, error) {
 	return &a, nil
 }
 
-// labelsJSON stores labels as a JSON object, '' for none.
+// labelsJSON stores labels as a JSON object, and no labels as an empty string.
 func labelsJSON(labels map[string]string) string {
 	if len(labels) == 0 {
 		return ""

@@ -33,6 +33,7 @@ type DB struct {
 	UpdateJobs  *UpdateJobs
 	BackupRuns  *BackupRuns
 	Tickets     *Tickets
+	Jobs        *Jobs
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -69,6 +70,7 @@ func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
 		UpdateJobs:  &UpdateJobs{db: db},
 		BackupRuns:  &BackupRuns{db: db},
 		Tickets:     &Tickets{db: db},
+		Jobs:        &Jobs{db: db},
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/steward-bot/steward/bot"
 	"github.com/steward-bot/steward/health"
 	"github.com/steward-bot/steward/httpapi"
+	"github.com/steward-bot/steward/jobs"
 	"github.com/steward-bot/steward/metrics"
 	"github.com/steward-bot/steward/service"
 )
@@ -54,6 +55,25 @@ func (p *parts) healthServices() []service.Service {
 		services = append(services, service.Loop("fallback notice", fallback.Run))
 	}
 	return services
+}
+
+// jobSuccesses is the jobs' record of pings as metrics read it.
+type jobSuccesses struct{ t *jobs.Tracker }
+
+var _ metrics.Jobs = jobSuccesses{}
+
+// LastSuccesses implements metrics.Jobs: each configured job's last success, zero
+// before its first.
+func (j jobSuccesses) LastSuccesses(ctx context.Context) (map[string]time.Time, error) {
+	list, err := j.t.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	last := make(map[string]time.Time, len(list))
+	for _, s := range list {
+		last[s.Spec.Name] = s.Job.LastSuccess
+	}
+	return last, nil
 }
 
 // transportHealth is the Matrix transport as health and metrics read it.

@@ -12,6 +12,7 @@ import (
 	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/dockerctl"
 	"github.com/steward-bot/steward/health"
+	"github.com/steward-bot/steward/jobs"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/state"
 )
@@ -34,6 +35,12 @@ type monitorRunner struct {
 	// self is Steward's check of itself, given its interval and margin from the monitor
 	// section in force.
 	self health.SelfCheck
+	// jobs are the jobs that ping Steward, from the config it started with (a reload
+	// leaves them to the next restart).
+	jobs *jobs.Tracker
+	// upstream is where silences over the sources' alerts are made too (Alertmanager,
+	// with alertmanager.url); nil for none.
+	upstream monitor.Upstream
 
 	// current is the monitor section in force; Apply replaces it and signals
 	// reloaded.
@@ -92,7 +99,7 @@ func (r *monitorRunner) settings(m *config.Monitor) monitor.Settings {
 	return monitor.Settings{
 		AdminRoom: r.adminRoom, GroupRoom: r.groupRoom, Prefix: r.cfg.Matrix.CommandPrefix,
 		GroupWait: m.GroupWait.D(), AnnounceAfter: m.AnnounceAfter.D(), EscalateAfter: m.EscalateAfter.D(),
-		Admins: r.cfg.Matrix.Admins, OnDuty: r.onDuty, BotUserID: r.botUserID,
+		Admins: r.cfg.Matrix.Admins, OnDuty: r.onDuty, BotUserID: r.botUserID, Upstream: r.upstream,
 	}
 }
 
@@ -139,6 +146,9 @@ func (r *monitorRunner) checks(m config.Monitor) []monitor.Check {
 	self.Every, self.DiskFull = m.Interval.D(), health.DataDirFull
 	self.DiskFull.Margin = margin
 	checks = append(checks, &self)
+	if len(r.jobs.Specs()) > 0 {
+		checks = append(checks, r.jobs.Check())
+	}
 	for _, h := range m.HTTP {
 		checks = append(checks, monitor.NewHTTPCheck(monitor.HTTPSpec{
 			Name: h.Name, URL: h.URL, Every: h.Interval.D(), Timeout: h.Timeout.D(), StatusOK: h.OK,

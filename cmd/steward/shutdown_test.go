@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"regexp"
 	"runtime"
@@ -52,7 +53,7 @@ func (b *lockedBuffer) waitForLog(t *testing.T, offset int, limit time.Duration,
 // ownFrame matches a stack frame in Steward's own code, or a goroutine Steward's code
 // started, but not the test's helpers (the testbed's clients keep syncing between the
 // runs).
-var ownFrame = regexp.MustCompile(`(?m)^(created by )?github\.com/steward-bot/steward/(cmd/steward|bot|service|monitor|dockerctl|backup|tickets|commands|approval|policy|state|render|redact|config|health|metrics|httpapi)\.`)
+var ownFrame = regexp.MustCompile(`(?m)^(created by )?github\.com/steward-bot/steward/(cmd/steward|bot|service|monitor|dockerctl|backup|tickets|commands|approval|policy|state|render|redact|config|health|metrics|httpapi|jobs|alertmanager)\.`)
 
 // leftOver returns the stacks of the goroutines that run Steward's code, except the
 // test's own.
@@ -69,7 +70,7 @@ func leftOver() []string {
 }
 
 // TestStartStop starts and stops the whole program several times, against a real
-// homeserver, answering a command and a reload each time, and checks that every
+// homeserver, answering a command, a reload and a job's ping each time, and checks that every
 // goroutine it started has ended when it returns (run it with -race): nothing may
 // write to the database after it is closed.
 func TestStartStop(t *testing.T) {
@@ -84,6 +85,12 @@ func TestStartStop(t *testing.T) {
 	if err = w.Steward.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	// The listener too, with a job that pings while a run stops.
+	listener, err := w.Config.AddListener(w.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Config.TopLevel = append(w.Config.TopLevel, "jobs: [{name: nightly, every: 1h}]")
 	cfgPath, err := w.Config.Write(w.Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +128,14 @@ func TestStartStop(t *testing.T) {
 		// never left writing.
 		if _, err = w.Alice.Say(ctx, w.AdminRoom, "!status"); err != nil {
 			t.Fatal(err)
+		}
+		resp, err := http.Get(listener.URL + "/ping/" + listener.Token + "/nightly")
+		if err != nil {
+			t.Fatalf("run %d: ping: %v", run, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("run %d: the ping answered %s", run, resp.Status)
 		}
 
 		stop()

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/alertmanager"
 	"github.com/steward-bot/steward/approval"
 	"github.com/steward-bot/steward/backup"
 	"github.com/steward-bot/steward/bot"
@@ -20,6 +21,7 @@ import (
 	"github.com/steward-bot/steward/health"
 	"github.com/steward-bot/steward/httpapi"
 	"github.com/steward-bot/steward/metrics"
+	"github.com/steward-bot/steward/jobs"
 	"github.com/steward-bot/steward/monitor"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
@@ -76,7 +78,10 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 	if err = p.buildHealth(); err != nil {
 		return err
 	}
-	p.buildMonitor()
+	p.buildJobs()
+	if err = p.buildMonitor(); err != nil {
+		return err
+	}
 	p.buildTickets()
 	p.buildApprovals()
 	if err = p.buildCommands(opts); err != nil {
@@ -114,6 +119,9 @@ type parts struct {
 	backupChecks   *backup.Checks
 	scheduler      *backup.Scheduler
 	backupRecovery *backup.Recovery
+
+	jobs       *jobs.Tracker
+	jobNotices *jobs.Notices
 
 	onCall   *monitor.OnCall
 	monitors *monitorRunner
@@ -179,20 +187,49 @@ func (p *parts) buildBackups() {
 	}
 }
 
-// buildMonitor makes the on-call rotation and the alert engine with its checks.
-func (p *parts) buildMonitor() {
+// buildJobs makes the tracker of the jobs outside Steward that ping it (cron lines,
+// borgmatic): their pings' routes, their check, !jobs; and the daily notice of pings
+// to jobs that are not configured.
+func (p *parts) buildJobs() {
+	specs := make([]jobs.Spec, 0, len(p.cfg.Jobs))
+	for _, j := range p.cfg.Jobs {
+		specs = append(specs, jobs.Spec{Name: j.Name, Every: j.Every.D(), Grace: j.Grace.D(), Hint: j.Hint})
+	}
+	p.jobs = jobs.NewTracker(specs, p.db.Jobs, time.Now)
+	p.jobNotices = &jobs.Notices{
+		Tracker: p.jobs, Store: p.db.Jobs, KV: p.db.KV, Txn: p.db.DoTxn,
+		Notifier: p.outbox, AdminRoom: p.matrix.AdminRoom(), Now: time.Now,
+	}
+}
+
+// buildMonitor makes the on-call rotation and the alert engine with its checks. With
+// a listener, the alerts Alertmanager sends are kept across restarts of the checks;
+// with alertmanager.url, silences over them are made in Alertmanager too.
+func (p *parts) buildMonitor() error {
 	oc := p.cfg.OnCall
 	p.onCall = &monitor.OnCall{KV: p.db.KV, Rotation: monitor.Rotation{
 		Admins: oc.Rotation, Daily: oc.Daily(), Weekday: oc.Weekday(), Hour: oc.Hour, Zone: oc.Location,
 	}}
-	p.monitors = newMonitorRunner(&monitorRunner{
-		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks,
+	runner := &monitorRunner{
+		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks, jobs: p.jobs,
 		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(),
 		self: health.SelfCheck{
 			Transport: p.transport, Outbox: p.db.Outbox, Ready: p.readiness, Admins: p.cfg.Matrix.Admins, DataDir: p.cfg.DataDir,
 			Unreachable: p.cfg.HTTP.ReadySyncAge.D(), Now: time.Now,
 		},
-	}, p.db, p.outbox)
+	}
+	if p.cfg.HTTP.Listen != "" {
+		runner.sources = append(runner.sources, alertmanager.Source)
+	}
+	if p.cfg.Alertmanager.URL != "" {
+		client, err := alertmanager.NewClient(p.cfg.Alertmanager.URL)
+		if err != nil {
+			return err
+		}
+		runner.upstream = client
+	}
+	p.monitors = newMonitorRunner(runner, p.db, p.outbox)
+	return nil
 }
 
 // buildTickets makes the tickets: members' requests and reports, carried to the
@@ -255,6 +292,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 		TicketCategories: cfg.Tickets.Categories,
 		Moderator:        p.matrix,
 		Summaries:        p.summaries,
+		Jobs:             p.jobs,
 	})
 	if err := registry.Tighten(cfg.Policy); err != nil {
 		return err
@@ -292,8 +330,7 @@ func (p *parts) buildListener(ctx context.Context) error {
 	if err := p.metrics.Register(metrics.NewCollector(ctx, metrics.Sources{
 		Alerts: p.db.Alerts, Outbox: p.db.Outbox, Undecrypted: p.db.Undecrypted, Decisions: p.db.Audit,
 		Updates: p.db.UpdateJobs, Restores: p.db.BackupRuns, Transport: p.transport, Backups: p.backupChecks,
-		// Jobs: the jobs package's record of pings, once it is wired (metrics.Jobs).
-		Now: time.Now,
+		Jobs: jobSuccesses{p.jobs}, Now: time.Now,
 	})); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
@@ -305,6 +342,10 @@ func (p *parts) buildListener(ctx context.Context) error {
 		return err
 	}
 	p.routeHealth(ctx, srv)
+	for _, route := range jobs.Routes {
+		srv.Handle(route, "ping", httpapi.PathToken, p.jobs)
+	}
+	srv.Handle("POST /alertmanager", "alertmanager", httpapi.Bearer, &alertmanager.Receiver{Alerts: p.monitors.engine, Hook: bot.CrashPoint})
 	if err = srv.Listen(); err != nil {
 		return err
 	}
@@ -346,7 +387,7 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 		input = append(input, service.Loop(s.Key, s.Run))
 	}
 	if p.http != nil {
-		input = append(input, service.Func("http listener", p.http.Run))
+		input = append(input, service.Func("http listener", p.http.Run), service.Loop("job notices", p.jobNotices.Run))
 	}
 	// Told first at a stop (systemd's STOPPING=1, the heartbeat ending), with the
 	// rest of the input.

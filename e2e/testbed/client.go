@@ -432,3 +432,20 @@ func (c *Client) WaitForMessage(ctx context.Context, roomID id.RoomID, sender id
 	})
 	return found, err
 }
+
+// WaitForEdit waits for an edit from sender of the message original in roomID whose
+// body contains substr, and returns it.
+func (c *Client) WaitForEdit(ctx context.Context, roomID id.RoomID, sender id.UserID, original id.EventID, substr string, limit time.Duration) (*event.Event, error) {
+	var found *event.Event
+	err := c.WaitFor(ctx, limit, fmt.Sprintf("an edit of %s from %s saying %q", original, sender, substr), func() bool {
+		for _, evt := range c.messages {
+			content := evt.Content.AsMessage()
+			if evt.RoomID == roomID && evt.Sender == sender && content.RelatesTo.GetReplaceID() == original && strings.Contains(content.Body, substr) {
+				found = evt
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}

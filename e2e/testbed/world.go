@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,7 +115,14 @@ func (w *World) StartSteward(ctx context.Context) error {
 // directory, log and rooms (alice's, with alice as its admin), for a test that does to
 // Steward what would spoil the shared one for the tests after it. The caller stops it.
 func (w *World) NewSteward(ctx context.Context, name string) (*Steward, StewardConfig, error) {
+	return w.NewStewardWith(ctx, name, nil)
+}
+
+// NewStewardWith is NewSteward with change applied to its config (given copies of the
+// lists) once its account, rooms and data directory are set.
+func (w *World) NewStewardWith(ctx context.Context, name string, change func(*StewardConfig)) (*Steward, StewardConfig, error) {
 	cfg := w.Config
+	cfg.Admins, cfg.Extra, cfg.TopLevel = slices.Clone(cfg.Admins), slices.Clone(cfg.Extra), slices.Clone(cfg.TopLevel)
 	dir := filepath.Join(w.Dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, cfg, err
@@ -130,6 +138,9 @@ func (w *World) NewSteward(ctx context.Context, name string) (*Steward, StewardC
 	}
 	if cfg.GroupRoom, err = w.Alice.CreateRoom(ctx, name+" friends", true, cfg.UserID); err != nil {
 		return nil, cfg, err
+	}
+	if change != nil {
+		change(&cfg)
 	}
 	cfgPath, err := cfg.Write(dir)
 	if err != nil {
@@ -262,4 +273,12 @@ func (w *World) LatestApprovalID(ctx context.Context) (approvalID string, err er
 		return true, db.Raw.QueryRow(ctx, "SELECT id FROM approval ORDER BY created_at DESC LIMIT 1").Scan(&approvalID)
 	})
 	return approvalID, err
+}
+
+// CountAlerts counts the alerts Steward has recorded with fingerprint, open or not.
+func (w *World) CountAlerts(ctx context.Context, fingerprint string) (n int, err error) {
+	err = w.pollDatabase(ctx, time.Second, "to read its alerts", func(db *state.DB) (bool, error) {
+		return true, db.Raw.QueryRow(ctx, "SELECT COUNT(*) FROM alert WHERE fingerprint=$1", fingerprint).Scan(&n)
+	})
+	return n, err
 }
