@@ -332,3 +332,43 @@ func TestUndecryptableAdminDeviceAlarm(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Steward that starts while the homeserver is down (a reboot that brought it back
+// first) can't connect, and nothing else of it runs; the fallback topic still hears
+// of it once, and once the homeserver is back Steward connects and answers.
+func TestFallbackWhileConnecting(t *testing.T) {
+	ctx := t.Context()
+	wt := &watcher{}
+	other := httptest.NewServer(wt)
+	defer other.Close()
+	withConfig(t, func(c *testbed.StewardConfig) {
+		c.TopLevel = append(c.TopLevel, fmt.Sprintf("fallback: {url: %q, after: 2s}", other.URL+"/fallback"))
+	})
+	w.HS.Stop()
+	stopped := true
+	t.Cleanup(func() {
+		if stopped {
+			_ = w.HS.Start(context.WithoutCancel(ctx))
+		}
+	})
+	// Start returns at the first sync, which waits for the homeserver.
+	started := make(chan error, 1)
+	go func() { started <- w.Steward.Start(ctx) }()
+	healthWait(t, 30*time.Second, "the fallback notice", func() bool { _, n := wt.counts(); return len(n) > 0 })
+	time.Sleep(3 * time.Second) // time for a second notice that must not come
+	_, notices := wt.counts()
+	if len(notices) != 1 || !strings.Contains(notices[0], "can't reach its Matrix homeserver") {
+		t.Errorf("fallback notices while connecting: %q, want one", notices)
+	}
+	if err := w.HS.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	command(t, w.Alice, w.AdminRoom, "!ping")
+	if _, notices := wt.counts(); len(notices) != 1 {
+		t.Errorf("fallback notices after the homeserver came back: %q, want still one", notices)
+	}
+}

@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/steward-bot/steward/bot"
+	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/health"
 	"github.com/steward-bot/steward/httpapi"
 	"github.com/steward-bot/steward/jobs"
 	"github.com/steward-bot/steward/metrics"
 	"github.com/steward-bot/steward/service"
+	"github.com/steward-bot/steward/state"
 )
 
 // fallbackPoll is how often the fallback looks at the sync's state: it is read from
@@ -56,6 +58,39 @@ func (p *parts) healthServices() []service.Service {
 	}
 	return services
 }
+
+// fallbackWhileConnecting posts the fallback notice when Steward can't even connect:
+// a start waits for the homeserver (a reboot that brought Steward back first, an
+// outage that began while it was stopped), and nothing else runs meanwhile. The
+// outage counts from the start; the notice is the same one, once per outage (the
+// fallback after the connection clears its mark at the first sync). It returns what
+// stops it, called once Connect returned.
+func fallbackWhileConnecting(ctx context.Context, cfg *config.Config, db *state.DB) (stop func()) {
+	fb := cfg.Fallback
+	if fb.URL == "" {
+		return func() {}
+	}
+	fallback := &health.Fallback{
+		URL: fb.URL, After: fb.After.D(), Sync: connecting{since: time.Now()}, Alerts: db.Alerts, KV: db.KV,
+		Client: &http.Client{}, Every: fallbackPoll, Now: time.Now,
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fallback.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// connecting is the sync as it stands before Steward connected: the homeserver not
+// reached since the start.
+type connecting struct{ since time.Time }
+
+func (c connecting) Sync() health.Sync { return health.Sync{UnreachableSince: c.since, FailingSince: c.since} }
 
 // jobSuccesses is the jobs' record of pings as metrics read it.
 type jobSuccesses struct{ t *jobs.Tracker }

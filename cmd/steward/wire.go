@@ -60,7 +60,10 @@ func serve(ctx context.Context, cfg *config.Config, opts runOptions, log zerolog
 	// from its inbox run on work, which a shutdown gives time to finish.
 	work := service.NewWork(ctx)
 	matrix := bot.New(cfg, db, work, opts.Options, log)
-	if err = matrix.Connect(ctx); err != nil {
+	connected := fallbackWhileConnecting(ctx, cfg, db)
+	err = matrix.Connect(ctx)
+	connected()
+	if err != nil {
 		return err
 	}
 	defer matrix.Close()
