@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,23 +8,15 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"maunium.net/go/mautrix/event"
-
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
-// maxContent bounds the content of an alert's message as the outbox queues it (JSON,
-// posted or as the edit that replaces it): the homeserver refuses an event over
-// 64 KiB, encryption makes the content a third larger, and a message refused is lost
-// with the alerts it shows.
-const maxContent = 32 << 10
-
 // textBounds are the lengths, in characters, that the free text of an alert's message
 // (summary, value, hint, labels, link, a silence's reason) is cut to: the first whose
-// message fits maxContent. The first cuts nothing a sender usually gives; the next
-// ones are for what a sender made huge, or heavy to escape (HTML and JSON make a "<"
-// 15 bytes).
+// message fits one event (render.MaxContent). The first cuts nothing a sender usually
+// gives; the next ones are for what a sender made huge, or heavy to escape (HTML and
+// JSON make a "<" 15 bytes).
 var textBounds = []int{2000, 500, 100, 30}
 
 // render builds the message that shows alerts: one alert in full, or several as a
@@ -33,20 +24,11 @@ var textBounds = []int{2000, 500, 100, 30}
 func (e *Engine) render(alerts []*state.Alert, sil silencer) *render.Message {
 	var msg *render.Message
 	for _, n := range textBounds {
-		if msg = e.renderWithin(alerts, sil, n); fits(msg) {
+		if msg = e.renderWithin(alerts, sil, n); msg.Fits() {
 			break
 		}
 	}
 	return msg
-}
-
-// fits tells whether msg, posted or edited, stays within maxContent.
-func fits(msg *render.Message) bool {
-	content := msg.Notice()
-	content.Mentions = &event.Mentions{}
-	content.SetEdit("$an_event_id_as_long_as_the_homeserver_makes_one") // an edit is the larger
-	data, err := json.Marshal(content)
-	return err == nil && len(data) <= maxContent
 }
 
 // clip cuts s to n characters, saying so with "…"; unlike render.Shorten it keeps

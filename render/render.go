@@ -5,6 +5,7 @@
 package render
 
 import (
+	"encoding/json"
 	"html"
 	"strings"
 	"time"
@@ -147,6 +148,22 @@ func (m *Message) HTML() string { return m.html.String() }
 // Plain returns the plain-text fallback, without trailing newlines, for clients and
 // notifications that show no HTML.
 func (m *Message) Plain() string { return strings.TrimRight(m.plain.String(), "\n") }
+
+// MaxContent bounds a message's content as the outbox queues it (JSON, posted or as
+// the edit that replaces it): the homeserver refuses an event over 64 KiB, encryption
+// makes the content a third larger, and a message refused is lost.
+const MaxContent = 32 << 10
+
+// Fits tells whether m, posted or as the edit that replaces it, stays within
+// MaxContent. A message that shows what others wrote (an alert's labels, a list of a
+// thousand) is cut until it does.
+func (m *Message) Fits() bool {
+	content := m.Notice()
+	content.Mentions = &event.Mentions{}
+	content.SetEdit("$an_event_id_as_long_as_the_homeserver_makes_one") // an edit is the larger
+	data, err := json.Marshal(content)
+	return err == nil && len(data) <= MaxContent
+}
 
 // Notice returns the message as m.notice content, the message type bots use so that
 // other bots don't answer them.
