@@ -28,7 +28,7 @@ func (e *Engine) Digest(ctx context.Context, span time.Duration) (*render.Messag
 	}
 	var msg *render.Message
 	for _, n := range textBounds {
-		if msg = digest(alerts, span, n); msg.Fits() {
+		if msg = digest(alerts, span, n); msg.FitsEdit() {
 			break
 		}
 	}

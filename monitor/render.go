@@ -24,7 +24,7 @@ var textBounds = []int{2000, 500, 100, 30}
 func (e *Engine) render(alerts []*state.Alert, sil silencer) *render.Message {
 	var msg *render.Message
 	for _, n := range textBounds {
-		if msg = e.renderWithin(alerts, sil, n); msg.Fits() {
+		if msg = e.renderWithin(alerts, sil, n); msg.FitsEdit() {
 			break
 		}
 	}

@@ -35,28 +35,30 @@ func TestNoticeCarriesBothBodies(t *testing.T) {
 	}
 }
 
-// Fits counts what the homeserver gets: both bodies, JSON's and HTML's escaping, and
-// an edit's copy of the text.
+// Fits and FitsEdit count what the homeserver gets: both bodies, JSON's and HTML's
+// escaping, and an edit's copy of the text.
 func TestFits(t *testing.T) {
 	tests := []struct {
-		name string
-		msg  *Message
-		want bool
+		name           string
+		msg            *Message
+		fits, fitsEdit bool
 	}{
-		{"a line", New("Disk /var is 97% full"), true},
-		{"10,000 letters", New(strings.Repeat("a", 10000)), true},
-		{"30,000 letters", New(strings.Repeat("a", 30000)), false},
-		// 2,500 characters: 15 KB in the plain body (\u003c) and 22 KB in the HTML
-		// (&lt; as \u0026lt;).
-		{"2,500 angle brackets", New(strings.Repeat("<", 2500)), false},
-		// 6,000 bytes of text, under mautrix's 10,000 that keeps an edit's fallback:
-		// the edit carries the text four times.
-		{"6,000 bytes in an edit", New(strings.Repeat("ab", 3000)), true},
-		{"9,000 bytes in an edit", New(strings.Repeat("abc", 3000)), false},
+		{"a line", New("Disk /var is 97% full"), true, true},
+		{"12,000 letters", New(strings.Repeat("a", 12000)), true, true},
+		{"30,000 letters", New(strings.Repeat("a", 30000)), false, false},
+		// 15 KB in the plain body (\u003c) and 22 KB in the HTML (&lt; as \u0026lt;).
+		{"2,500 angle brackets", New(strings.Repeat("<", 2500)), false, false},
+		// Under mautrix's 10,000 bytes that keep an edit's fallback, the edit carries
+		// the text four times.
+		{"6,000 letters", New(strings.Repeat("ab", 3000)), true, true},
+		{"9,000 letters", New(strings.Repeat("abc", 3000)), true, false},
 	}
 	for _, tt := range tests {
-		if got := tt.msg.Fits(); got != tt.want {
-			t.Errorf("%s: Fits() = %v, want %v", tt.name, got, tt.want)
+		if got := tt.msg.Fits(); got != tt.fits {
+			t.Errorf("%s: Fits() = %v, want %v", tt.name, got, tt.fits)
+		}
+		if got := tt.msg.FitsEdit(); got != tt.fitsEdit {
+			t.Errorf("%s: FitsEdit() = %v, want %v", tt.name, got, tt.fitsEdit)
 		}
 	}
 }
