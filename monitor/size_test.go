@@ -138,3 +138,35 @@ func TestDigestFitsOneEvent(t *testing.T) {
 		}
 	})
 }
+
+// The call to a storm of critical alerts nobody took (3,000 from one Alertmanager
+// webhook, grouped into one message) fits one event: it listed every number twice,
+// 68 KB the homeserver refused, and the call, recorded as made, was never made.
+func TestEscalationOfAStormFitsOneEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls *htmlFollowUps
+		h, _ := newHarnessWith(escalationSettings(), func(m *fakeMessenger) Messenger {
+			calls = &htmlFollowUps{fakeMessenger: m}
+			return calls
+		})
+		obs := make([]Observation, 0, 3000)
+		for i := range 3000 {
+			obs = append(obs, external(i, state.SeverityCritical))
+		}
+		h.report(t, obs)
+		time.Sleep(groupWait)
+		h.flush(t)
+		time.Sleep(escalateAfter)
+		h.tick(t)
+		f := h.msgr.FollowUps()
+		if len(f) != 1 || len(f[0].Mentions) != 1 || f[0].Mentions[0] != bob {
+			t.Fatalf("follow-ups %+v, want one calling bob", f)
+		}
+		if post, _ := queuedSize(t, f[0].Text, calls.HTML()[0]); post > eventBudget {
+			t.Errorf("the call takes %d bytes, over %d", post, eventBudget)
+		}
+		if want := "#1, #2, #3"; !strings.Contains(f[0].Text, want) || !strings.Contains(f[0].Text, "and 2985 more are critical and nobody has taken them for 10 minutes. React 👀 above to take them all") {
+			t.Errorf("the call does not say which and how many:\n%.400s", f[0].Text)
+		}
+	})
+}
