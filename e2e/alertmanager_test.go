@@ -538,7 +538,7 @@ func TestAlertmanagerStorm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := storm.Content.AsMessage().Body; !strings.Contains(b, "1000 alerts fired together (100 critical, 900 warning)") || !strings.Contains(b, "…and 985 more; `!alerts` lists them all.") {
+	if b := storm.Content.AsMessage().Body; !strings.Contains(b, "1000 alerts fired together (100 critical, 900 warning)") || !strings.Contains(b, "…and 985 more; `!alerts` lists the firing ones.") {
 		t.Errorf("storm message:\n%s", b)
 	}
 	l.deliver(t, stormWebhook(run, 1000, "resolved"))

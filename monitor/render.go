@@ -89,7 +89,7 @@ func (e *Engine) renderWithin(alerts []*state.Alert, sil silencer, n int) *rende
 	}
 	msg.List(items...)
 	if len(alerts) > maxListed {
-		msg.Text(fmt.Sprintf("…and %d more; ", len(alerts)-maxListed)).Code(e.conf().Prefix + "alerts").Text(" lists them all.").Line()
+		msg.Text(fmt.Sprintf("…and %d more; ", len(alerts)-maxListed)).Code(e.conf().Prefix + "alerts").Text(" lists the firing ones.").Line()
 	}
 	if open > 0 {
 		msg.Text("React " + ReactionAck + " to take them all, or send ").Code(e.conf().Prefix + "ack ID").Text(" for one.")
