@@ -169,3 +169,32 @@ func TestClientFailsPlainly(t *testing.T) {
 		}
 	}
 }
+
+// A token in alertmanager.url, as its user name or in its query, is shown by no
+// error: they are logged.
+func TestClientErrorsShowNoToken(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	host := strings.TrimPrefix(down.URL, "http://")
+	down.Close()
+	s := &state.Silence{ID: 1, Reason: "r", CreatedBy: "@alice:example.org", EndsAt: time.Now().Add(time.Hour)}
+	a := &state.Alert{ID: 1, Check: Source, Labels: map[string]string{"alertname": "X"}}
+	for _, raw := range []string{"http://t0ken-t0ken@" + host + "/", "http://" + host + "/?token=t0ken-t0ken", "http://steward:t0ken-t0ken@" + host} {
+		c, err := NewClient(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, silenceErr := c.Silence(t.Context(), s, a)
+		_, resolvedErr := c.Resolved(t.Context(), nil)
+		for _, err := range []error{silenceErr, c.Expire(t.Context(), "x"), resolvedErr} {
+			if err == nil {
+				t.Fatalf("%s: a request to a closed port succeeded", raw)
+			}
+			if strings.Contains(err.Error(), "t0ken") {
+				t.Errorf("the error shows the token: %v", err)
+			}
+			if !strings.Contains(err.Error(), "connection refused") {
+				t.Errorf("the error does not say why: %v", err)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package alertmanager
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -28,6 +29,13 @@ type Receiver struct {
 	// Hook, when set, is called with "webhook-recorded" between recording a
 	// notification and answering it (the crash tests stop the process there).
 	Hook func(step string)
+
+	// writing lets one notification at a time be recorded: Alertmanager sends each
+	// group's apart, many at once after its restart or in a storm, and at once they
+	// would wait for SQLite's write lock in its busy handler, which is not fair, and
+	// some give up after its timeout, the bot's own writes waiting behind them.
+	writingOnce sync.Once
+	writing     chan struct{}
 }
 
 var _ http.Handler = (*Receiver)(nil)
@@ -53,7 +61,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Warn().Int("truncated", msg.TruncatedAlerts).Str("receiver", msg.Receiver).
 			Msg("Alertmanager left alerts out of a notification (its max_alerts); they come with the next one")
 	}
-	if err = rc.Alerts.Report(ctx, Source, firing, resolved); err != nil {
+	if err = rc.record(ctx, firing, resolved); err != nil {
+		if ctx.Err() != nil {
+			log.Debug().Msg("Alertmanager gave up on a webhook before its turn to be recorded")
+			http.Error(w, "gave up before it was recorded; send it again", http.StatusServiceUnavailable)
+			return
+		}
 		log.Err(err).Msg("Failed to record an Alertmanager webhook")
 		http.Error(w, "can't record the alerts now; try again", http.StatusInternalServerError)
 		return
@@ -64,4 +77,17 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("recorded\n"))
+}
+
+// record reports a notification's changes once no other is being recorded, or fails
+// when ctx ends first.
+func (rc *Receiver) record(ctx context.Context, firing []monitor.Observation, resolved []string) error {
+	rc.writingOnce.Do(func() { rc.writing = make(chan struct{}, 1) })
+	select {
+	case rc.writing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-rc.writing }()
+	return rc.Alerts.Report(ctx, Source, firing, resolved)
 }

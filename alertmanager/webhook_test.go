@@ -129,8 +129,8 @@ func TestObservationFallbacks(t *testing.T) {
 			summary: "Load is 12 on h", subj: "Load on h:9100",
 		},
 		{
-			name:   "no annotations",
-			labels: map[string]string{"alertname": "InstanceDown", "instance": "h:9100"},
+			name:    "no annotations",
+			labels:  map[string]string{"alertname": "InstanceDown", "instance": "h:9100"},
 			summary: "InstanceDown on h:9100", subj: "InstanceDown on h:9100",
 		},
 		{

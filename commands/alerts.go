@@ -112,39 +112,60 @@ func (f *alertFamily) list() *Command {
 			if err != nil {
 				return err
 			}
-			var rows [][]string
-			pending := 0
+			var firing []*state.Alert
 			for _, a := range open {
-				if a.State != state.AlertFiring {
-					pending++
-					continue
+				if a.State == state.AlertFiring {
+					firing = append(firing, a)
 				}
-				taken := "nobody yet"
-				if a.AckedBy != "" {
-					taken = a.AckedBy.String()
-				}
-				for _, s := range silences {
-					if monitor.Matches(s.Matcher, a.Fingerprint) {
-						taken += fmt.Sprintf(" (🔕 silenced, #%d)", s.ID)
-						break
-					}
-				}
-				rows = append(rows, []string{"#" + strconv.FormatInt(a.ID, 10), monitor.Badge(a.Severity) + " " + a.Severity.String(),
-					a.Summary, a.Fingerprint, a.Since.UTC().Format("Jan 02 15:04"), taken})
 			}
 			var msg *render.Message
-			if len(rows) == 0 {
-				msg = render.New("Nothing is firing.")
-			} else {
-				msg = render.New(fmt.Sprintf("%d firing (times in UTC):", len(rows))).Line().
-					Table([]string{"#", "Severity", "What", "Fingerprint", "Since", "Taken by"}, rows)
-			}
-			if pending > 0 {
-				msg.Line().Text(fmt.Sprintf("%d more seen but not yet lasting long enough to alert.", pending))
+			for _, n := range listBounds {
+				if msg = listAlerts(firing, len(open)-len(firing), silences, n); msg.Fits() {
+					break
+				}
 			}
 			return ce.Reply(ctx, msg)
 		},
 	}
+}
+
+// listBounds are how many rows !alerts lists, each with its summary in how many
+// characters: the first that fits one message. A storm from Alertmanager has a
+// thousand alerts, whose rows the homeserver would refuse.
+var listBounds = []struct{ rows, summary int }{{50, 200}, {50, 80}, {20, 40}}
+
+// listAlerts is !alerts' answer: the firing alerts, at most bound.rows of them, and
+// how many more are pending.
+func listAlerts(firing []*state.Alert, pending int, silences []*state.Silence, bound struct{ rows, summary int }) *render.Message {
+	rows := make([][]string, 0, min(len(firing), bound.rows))
+	for _, a := range firing[:min(len(firing), bound.rows)] {
+		taken := "nobody yet"
+		if a.AckedBy != "" {
+			taken = a.AckedBy.String()
+		}
+		for _, s := range silences {
+			if monitor.Matches(s.Matcher, a.Fingerprint) {
+				taken += fmt.Sprintf(" (🔕 silenced, #%d)", s.ID)
+				break
+			}
+		}
+		rows = append(rows, []string{"#" + strconv.FormatInt(a.ID, 10), monitor.Badge(a.Severity) + " " + a.Severity.String(),
+			render.Shorten(a.Summary, bound.summary), render.Shorten(a.Fingerprint, 70), a.Since.UTC().Format("Jan 02 15:04"), taken})
+	}
+	var msg *render.Message
+	if len(rows) == 0 {
+		msg = render.New("Nothing is firing.")
+	} else {
+		msg = render.New(fmt.Sprintf("%d firing (times in UTC):", len(firing))).Line().
+			Table([]string{"#", "Severity", "What", "Fingerprint", "Since", "Taken by"}, rows)
+	}
+	if more := len(firing) - len(rows); more > 0 {
+		msg.Text(fmt.Sprintf("…and %d more, the newest, not listed.", more))
+	}
+	if pending > 0 {
+		msg.Line().Text(fmt.Sprintf("%d more seen but not yet lasting long enough to alert.", pending))
+	}
+	return msg
 }
 
 // ackByReaction takes the alerts of the message a 👀 points at.

@@ -1,14 +1,18 @@
 package commands_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -434,4 +438,50 @@ func TestAlertCommandsAreForAdmins(t *testing.T) {
 	if duty, err := d.onCall.At(t.Context(), d.clock.Now()); err != nil || duty.TookOver {
 		t.Errorf("a member took over on-call duty: %+v, %v", duty, err)
 	}
+}
+
+// A storm of a thousand alerts from Alertmanager is listed in one message the
+// homeserver takes (it refused the 408 KB of a thousand rows): the first of them,
+// fewer when their summaries are long and heavy to escape, and how many more.
+func TestAlertsCommandInAStorm(t *testing.T) {
+	for _, tt := range []struct {
+		name, summary string
+		listed        int
+	}{
+		{"ordinary summaries", "TargetDown on host%04d.example.org:9100", 50},
+		{"summaries heavy to escape", "TargetDown on host%04d.example.org:9100 <" + strings.Repeat("&", 150) + ">", 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newAlertRig(t, monitor.Rotation{})
+			obs := make([]monitor.Observation, 0, 1000)
+			for i := range 1000 {
+				obs = append(obs, monitor.Observation{
+					Fingerprint: fmt.Sprintf("am:%016x", i), Subject: "TargetDown", Severity: state.SeverityWarning,
+					Summary: fmt.Sprintf(tt.summary, i),
+				})
+			}
+			if err := d.eng.Report(t.Context(), "alertmanager", obs, nil); err != nil {
+				t.Fatal(err)
+			}
+			reply, _ := d.ask(admin, "!alerts")
+			wantSays(t, reply, "1000 firing (times in UTC):", "host0000.example.org", fmt.Sprintf("#%d ", tt.listed),
+				fmt.Sprintf("…and %d more, the newest, not listed.", 1000-tt.listed))
+			if size := contentSize(t, reply); size > render.MaxContent {
+				t.Errorf("the reply takes %d bytes, over %d", size, render.MaxContent)
+			}
+		})
+	}
+}
+
+// contentSize is the JSON of a reply's content as the outbox queues it.
+func contentSize(t *testing.T, reply sentReply) int {
+	t.Helper()
+	data, err := json.Marshal(&event.MessageEventContent{
+		MsgType: event.MsgNotice, Body: reply.Plain, Format: event.FormatHTML, FormattedBody: reply.HTML,
+		Mentions: &event.Mentions{}, RelatesTo: (&event.RelatesTo{}).SetReplyTo("$an_event_id_as_long_as_the_homeserver_makes_one"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(data)
 }

@@ -126,10 +126,17 @@ func (v *validator) checkListener(c *Config) {
 	}
 }
 
-// checkURL requires an http:// or https:// URL with a host at key.
+// checkURL requires an http:// or https:// URL with a host at key. The problem says
+// what is missing without repeating the value: these URLs carry secrets (a password,
+// a ping's UUID, a topic's token), and a refused reload lists its problems in the
+// admin room and the decision log.
 func (v *validator) checkURL(key, raw string) {
-	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.invalid(key, fmt.Sprintf("not an http:// or https:// URL with a host: %q", raw))
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https"):
+		v.invalid(key, "not an http:// or https:// URL with a host: it does not start with http:// or https:// (the value is not repeated here, as it may hold a secret)")
+	case u.Host == "":
+		v.invalid(key, "not an http:// or https:// URL with a host: it names no host after the // (the value is not repeated here, as it may hold a secret)")
 	}
 }
 

@@ -115,3 +115,38 @@ func TestListenerProblems(t *testing.T) {
 		})
 	}
 }
+
+// These URLs carry secrets (a password for Alertmanager's proxy, a Healthchecks
+// ping's UUID, an ntfy topic's token): one that is not a URL is refused without being
+// repeated, since a refused reload lists its problems in the admin room and the
+// decision log.
+func TestListenerURLProblemsShowNoSecret(t *testing.T) {
+	good := writeToken(t, "5f0c2a9e7b1d4c3a8e6f9b2d1c0a7e4f")
+	for _, tt := range []struct{ key, doc, secret string }{
+		{"alertmanager.url", "alertmanager:\n  url: admin:hunter2hunter2@am.example.org:9093\n", "hunter2"},
+		{"alertmanager.url", "alertmanager:\n  url: ftp://admin:hunter2hunter2@am.example.org/\n", "hunter2"},
+		{"heartbeat.url", "heartbeat:\n  url: hc-ping.com/0d6e4b5a-7c1f-4a3e-9b2d-8f1e6c3a5b7d\n", "0d6e4b5a"},
+		{"fallback.url", "fallback:\n  url: ntfy.sh/steward?auth=tk_s3cr3tvalue\n", "s3cr3t"},
+	} {
+		_, err := Parse([]byte(listenerDoc(good, tt.doc)), env(envPassword))
+		var ps *Problems
+		if !errors.As(err, &ps) {
+			t.Fatalf("%s: Parse: %v, want a problem", tt.key, err)
+		}
+		found := false
+		for _, p := range *ps {
+			if p.Key == tt.key {
+				found = true
+				if !strings.Contains(p.Msg, "not an http:// or https:// URL") {
+					t.Errorf("%s: problem %q does not say what is wrong", tt.key, p.Msg)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: problems %v, want one there", tt.key, ps)
+		}
+		if strings.Contains(err.Error(), tt.secret) {
+			t.Errorf("%s: the problems show the secret: %v", tt.key, err)
+		}
+	}
+}

@@ -538,7 +538,7 @@ func TestAlertmanagerStorm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := storm.Content.AsMessage().Body; !strings.Contains(b, "1000 alerts fired together (100 critical, 900 warning)") || !strings.Contains(b, "…and 985 more; `!alerts` lists them all.") {
+	if b := storm.Content.AsMessage().Body; !strings.Contains(b, "1000 alerts fired together (100 critical, 900 warning)") || !strings.Contains(b, "…and 985 more; `!alerts` lists the firing ones.") {
 		t.Errorf("storm message:\n%s", b)
 	}
 	l.deliver(t, stormWebhook(run, 1000, "resolved"))
@@ -559,6 +559,49 @@ func TestAlertmanagerStorm(t *testing.T) {
 			bodies = append(bodies, evt.Content.AsMessage().Body)
 		}
 		t.Errorf("%d messages for the storm, want 2:\n%s", len(posted), strings.Join(bodies, "\n---\n"))
+	}
+}
+
+// What a sender makes huge, or heavy to escape, still arrives as a readable alert: a
+// label of 100 KiB of angle brackets (600 KiB as JSON), and a storm of twenty whose descriptions HTML and JSON make six
+// times longer. Dendrite refused both (an event over 64 KiB), and they were lost.
+func TestAlertmanagerHugeAlertsArrive(t *testing.T) {
+	ctx := t.Context()
+	l := newListener(t)
+	s, cfg, err := w.NewStewardWith(ctx, fmt.Sprintf("stewardhuge%d", time.Now().UnixNano()%1e9), l.config("", time.Second))
+	if s != nil {
+		t.Cleanup(func() { _ = s.Stop() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := time.Now().UnixNano()
+	huge := hostDown(run, 1, "firing", "critical")
+	huge.Labels["dump"] = strings.Repeat("<", 100<<10)
+	huge.Annotations["summary"] = fmt.Sprintf("huge labels of run %d", run)
+	l.deliver(t, webhook("firing", huge))
+	msg, err := w.Alice.WaitForMessage(ctx, cfg.AdminRoom, cfg.UserID, fmt.Sprintf("huge labels of run %d", run), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := msg.Content.AsMessage().Body; !strings.Contains(b, "Labels: dump=<<<") || !strings.Contains(b, "instance=host0001:9100") {
+		t.Errorf("the alert does not show its labels, cut:\n%.500s", b)
+	}
+
+	storm := make([]webhookAlert, 20)
+	for i := range storm {
+		storm[i] = hostDown(run, 100+i, "firing", "warning")
+		storm[i].Annotations["summary"] = fmt.Sprintf("heavy %d of run %d %s", i, run, strings.Repeat("&", 200))
+		storm[i].Annotations["description"] = strings.Repeat(`"<>`, 166)
+	}
+	l.deliver(t, webhook("firing", storm...))
+	// The Steward is the test's own: only this storm fires 20 together.
+	msg, err = w.Alice.WaitForMessage(ctx, cfg.AdminRoom, cfg.UserID, "20 alerts fired together (20 warning)", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := msg.Content.AsMessage().Body; !strings.Contains(b, "heavy 0 ") || !strings.Contains(b, "…and 5 more") {
+		t.Errorf("storm message:\n%.800s", b)
 	}
 }
 

@@ -112,7 +112,8 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	spec, known := t.byName[name]
 	if !known {
-		name = shortName(name)
+		// The token too may be where the name goes (a script that adds it twice).
+		name = shortName(strings.ReplaceAll(name, r.PathValue("token"), "•••"))
 		err := t.write(r.Context(), func(ctx context.Context) error { return t.store.RecordUnknown(ctx, name, t.now()) })
 		if err != nil {
 			log.Err(err).Msg("Failed to count a ping to a job that is not configured")

@@ -130,6 +130,28 @@ func TestUnknownJobIsCounted(t *testing.T) {
 	}
 }
 
+// A URL that carries the token where the job's name goes too (a script that adds it
+// twice) leaves no trace of the token in the names counted, which the admins' notice
+// lists and the log shows.
+func TestUnknownNameShowsNoToken(t *testing.T) {
+	db := openDB(t)
+	l := serve(t, jobs.NewTracker(specs, db.Jobs, newClock().Now))
+	for _, name := range []string{token, "pgdump-" + token} {
+		if code, _ := l.do(t, "GET", "/ping/"+token+"/"+name, ""); code != http.StatusNotFound {
+			t.Fatalf("a ping to %s answered %d, want 404", name, code)
+		}
+	}
+	unknown := must(db.Jobs.Unknown(t.Context()))(t)
+	if len(unknown) != 2 {
+		t.Fatalf("unknown names counted: %+v, want 2", unknown)
+	}
+	for _, u := range unknown {
+		if strings.Contains(u.Name, token[:8]) {
+			t.Errorf("an unknown name is kept with the token: %q", u.Name)
+		}
+	}
+}
+
 // A failing job's POSTed output is kept for its alert: the last lines only, with
 // passwords, bearer tokens and the ping token itself masked.
 func TestFailureOutputIsMaskedAndCut(t *testing.T) {

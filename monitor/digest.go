@@ -23,10 +23,21 @@ func (e *Engine) Digest(ctx context.Context, span time.Duration) (*render.Messag
 	if err != nil {
 		return nil, fmt.Errorf("read alerts: %w", err)
 	}
-	msg := new(render.Message).Bold(fmt.Sprintf("Alerts in the last %s", render.Duration(span)))
 	if len(alerts) == 0 {
-		return msg.Text(": none. All quiet.").Line(), nil
+		return new(render.Message).Bold(fmt.Sprintf("Alerts in the last %s", render.Duration(span))).Text(": none. All quiet.").Line(), nil
 	}
+	var msg *render.Message
+	for _, n := range textBounds {
+		if msg = digest(alerts, span, n); msg.FitsEdit() {
+			break
+		}
+	}
+	return msg, nil
+}
+
+// digest writes the digest of alerts, their summaries cut to n characters.
+func digest(alerts []*state.Alert, span time.Duration, n int) *render.Message {
+	msg := new(render.Message).Bold(fmt.Sprintf("Alerts in the last %s", render.Duration(span)))
 	critical, open := 0, 0
 	takers := make(map[id.UserID]int)
 	for _, a := range alerts {
@@ -56,7 +67,7 @@ func (e *Engine) Digest(ctx context.Context, span time.Duration) (*render.Messag
 		if i == maxListed {
 			break
 		}
-		item := new(render.Message).Text(Badge(a.Worst) + " ").Bold(fmt.Sprintf("#%d", a.ID)).Text(" " + a.Summary + " — fired " + clock(a.FiredAt))
+		item := new(render.Message).Text(Badge(a.Worst) + " ").Bold(fmt.Sprintf("#%d", a.ID)).Text(" " + clip(a.Summary, n) + " — fired " + clock(a.FiredAt))
 		if a.State == state.AlertResolved {
 			item.Text(", resolved after " + render.Duration(a.ResolvedAt.Sub(a.FiredAt)))
 		} else {
@@ -71,5 +82,5 @@ func (e *Engine) Digest(ctx context.Context, span time.Duration) (*render.Messag
 	if len(alerts) > maxListed {
 		msg.Text(fmt.Sprintf("…and %d more.", len(alerts)-maxListed))
 	}
-	return msg, nil
+	return msg
 }

@@ -139,7 +139,7 @@ func TestAlertStormIsOneShortMessage(t *testing.T) {
 		if n := strings.Count(text, "• "); n != maxListed {
 			t.Errorf("message lists %d alerts, want %d:\n%s", n, maxListed, text)
 		}
-		for _, want := range []string{"40 alerts fired together", "…and 25 more; `!alerts` lists them all."} {
+		for _, want := range []string{"40 alerts fired together", "…and 25 more; `!alerts` lists the firing ones."} {
 			if !strings.Contains(text, want) {
 				t.Errorf("message lacks %q:\n%s", want, text)
 			}

@@ -174,10 +174,18 @@ func (e *Engine) escalate(ctx context.Context, open []*state.Alert, now time.Tim
 			what, it = strings.Join(numbers, ", ")+" are", "them"
 			ack = e.conf().Prefix + "ack " + strings.ReplaceAll(strings.Join(numbers, " "), "#", "")
 		}
-		msg.Text(fmt.Sprintf(": %s critical and nobody has taken %s for %s. React %s above or send ",
-			what, it, render.Duration(now.Sub(first.FiredAt)), ReactionAck)).
-			Code(ack).Text(".")
-		zerolog.Ctx(ctx).Warn().Strs("alerts", numbers).Int("level", c.level).Msg("Escalating critical alerts nobody took")
+		since := render.Duration(now.Sub(first.FiredAt))
+		if len(numbers) > maxListed {
+			// A storm: the numbers of a thousand would make a call the homeserver
+			// refuses; the reaction takes them all.
+			what = fmt.Sprintf("%s and %d more are", strings.Join(numbers[:maxListed], ", "), len(numbers)-maxListed)
+			msg.Text(fmt.Sprintf(": %s critical and nobody has taken them for %s. React %s above to take them all.", what, since, ReactionAck))
+		} else {
+			msg.Text(fmt.Sprintf(": %s critical and nobody has taken %s for %s. React %s above or send ", what, it, since, ReactionAck)).
+				Code(ack).Text(".")
+		}
+		zerolog.Ctx(ctx).Warn().Strs("alerts", numbers[:min(len(numbers), maxListed)]).Int("count", len(numbers)).Int("level", c.level).
+			Msg("Escalating critical alerts nobody took")
 		if err := e.msgr.FollowUp(ctx, e.conf().AdminRoom, msgID, msg, people...); err != nil {
 			return err
 		}

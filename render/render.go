@@ -5,6 +5,7 @@
 package render
 
 import (
+	"encoding/json"
 	"html"
 	"strings"
 	"time"
@@ -147,6 +148,37 @@ func (m *Message) HTML() string { return m.html.String() }
 // Plain returns the plain-text fallback, without trailing newlines, for clients and
 // notifications that show no HTML.
 func (m *Message) Plain() string { return strings.TrimRight(m.plain.String(), "\n") }
+
+// MaxContent bounds a message's content as the outbox queues it (JSON): the
+// homeserver refuses an event over 64 KiB, encryption makes the content a third
+// larger, and a message refused is lost.
+const MaxContent = 32 << 10
+
+// Fits tells whether m, posted, stays within MaxContent. A message that shows what
+// others wrote (an alert's labels, a list of a thousand) is cut until it does.
+func (m *Message) Fits() bool {
+	content := m.Notice()
+	content.Mentions = &event.Mentions{}
+	content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(sampleEventID)
+	return contentFits(content)
+}
+
+// FitsEdit is Fits for a message that may also replace an earlier one: an edit
+// carries the text twice when it is short (mautrix keeps a fallback of it).
+func (m *Message) FitsEdit() bool {
+	content := m.Notice()
+	content.Mentions = &event.Mentions{}
+	content.SetEdit(sampleEventID)
+	return m.Fits() && contentFits(content)
+}
+
+// sampleEventID is as long as the event IDs a message may refer to.
+const sampleEventID = "$an_event_id_as_long_as_the_homeserver_makes_one"
+
+func contentFits(content *event.MessageEventContent) bool {
+	data, err := json.Marshal(content)
+	return err == nil && len(data) <= MaxContent
+}
 
 // Notice returns the message as m.notice content, the message type bots use so that
 // other bots don't answer them.

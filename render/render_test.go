@@ -34,3 +34,31 @@ func TestNoticeCarriesBothBodies(t *testing.T) {
 		t.Errorf("unexpected content: %+v", c)
 	}
 }
+
+// Fits and FitsEdit count what the homeserver gets: both bodies, JSON's and HTML's
+// escaping, and an edit's copy of the text.
+func TestFits(t *testing.T) {
+	tests := []struct {
+		name           string
+		msg            *Message
+		fits, fitsEdit bool
+	}{
+		{"a line", New("Disk /var is 97% full"), true, true},
+		{"12,000 letters", New(strings.Repeat("a", 12000)), true, true},
+		{"30,000 letters", New(strings.Repeat("a", 30000)), false, false},
+		// 15 KB in the plain body (\u003c) and 22 KB in the HTML (&lt; as \u0026lt;).
+		{"2,500 angle brackets", New(strings.Repeat("<", 2500)), false, false},
+		// Under mautrix's 10,000 bytes that keep an edit's fallback, the edit carries
+		// the text four times.
+		{"6,000 letters", New(strings.Repeat("ab", 3000)), true, true},
+		{"9,000 letters", New(strings.Repeat("abc", 3000)), true, false},
+	}
+	for _, tt := range tests {
+		if got := tt.msg.Fits(); got != tt.fits {
+			t.Errorf("%s: Fits() = %v, want %v", tt.name, got, tt.fits)
+		}
+		if got := tt.msg.FitsEdit(); got != tt.fitsEdit {
+			t.Errorf("%s: FitsEdit() = %v, want %v", tt.name, got, tt.fitsEdit)
+		}
+	}
+}
