@@ -53,7 +53,7 @@ type Job struct {
 	Every Duration `yaml:"every" min:"1s"`
 	// Grace is how late a success may be, and how long a started run may take; it
 	// defaults to a quarter of Every.
-	Grace Duration `yaml:"grace" min:"0s"`
+	Grace Duration `yaml:"grace" min:"1s"`
 	// Hint is shown in the job's alerts: what to look at first.
 	Hint string `yaml:"hint"`
 }

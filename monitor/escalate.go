@@ -61,13 +61,9 @@ func (e *Engine) Tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Outside the transaction: it asks the upstream over the network.
-	for _, s := range ended {
-		if err = e.settleUpstream(ctx, s); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Outside the transaction: it asks the upstream over the network, for the silences
+	// that just ended and those it could not reach before.
+	return e.settleEnded(ctx)
 }
 
 // announce tells the group room, in one message, about the public problems that

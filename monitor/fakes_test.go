@@ -489,6 +489,30 @@ func (f *fakeSilences) SetUpstream(_ context.Context, silenceID int64, upstream 
 	return nil
 }
 
+func (f *fakeSilences) Unsettled(_ context.Context) ([]*state.Silence, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*state.Silence
+	for _, s := range f.list {
+		if !s.EndedAt.IsZero() && s.Upstream != "" && !s.Settled {
+			c := *s
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSilences) MarkSettled(_ context.Context, silenceID int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.list {
+		if s.ID == silenceID {
+			s.Settled = true
+		}
+	}
+	return nil
+}
+
 func (f *fakeSilences) Running(_ context.Context) ([]*state.Silence, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

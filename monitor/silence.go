@@ -22,6 +22,8 @@ type SilenceStore interface {
 	End(ctx context.Context, silenceID int64, t time.Time, by id.UserID) (bool, error)
 	MarkWarned(ctx context.Context, silenceID int64) error
 	SetUpstream(ctx context.Context, silenceID int64, upstream string) error
+	Unsettled(ctx context.Context) ([]*state.Silence, error)
+	MarkSettled(ctx context.Context, silenceID int64) error
 	Running(ctx context.Context) ([]*state.Silence, error)
 	Get(ctx context.Context, silenceID int64) (*state.Silence, error)
 }

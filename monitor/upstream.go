@@ -144,21 +144,56 @@ func (e *Engine) ExpireUpstream(ctx context.Context, s *state.Silence, by Actor)
 	}); err != nil {
 		return res, fmt.Errorf("record the end of the upstream silences of #%d: %w", s.ID, err)
 	}
-	return res, e.settleUpstream(ctx, s)
+	return res, e.settle(ctx, s)
+}
+
+// maxSettlePerTick bounds the silences whose upstream is asked again in one tick, so
+// an upstream that doesn't answer can't hold the ticks up for long.
+const maxSettlePerTick = 5
+
+// settleEnded settles the ended silences not settled yet: the one that just ended, or
+// one whose upstream could not be reached when it ended, however long ago and across
+// restarts, so an alert that resolved while silenced does not stay open for good.
+func (e *Engine) settleEnded(ctx context.Context) error {
+	if e.conf().Upstream == nil || e.silences == nil {
+		return nil
+	}
+	unsettled, err := e.silences.Unsettled(ctx)
+	if err != nil {
+		return err
+	}
+	for i, s := range unsettled {
+		if i == maxSettlePerTick {
+			break
+		}
+		if err = e.settle(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle is settleUpstream, recorded once it could ask the upstream.
+func (e *Engine) settle(ctx context.Context, s *state.Silence) error {
+	reached, err := e.settleUpstream(ctx, s)
+	if err != nil || !reached {
+		return err
+	}
+	return e.silences.MarkSettled(ctx, s.ID)
 }
 
 // settleUpstream resolves the open alerts of s's upstream that s matches and that the
 // upstream no longer has firing: Alertmanager tells nobody that a silenced alert
-// resolved. An upstream it can't reach leaves them as they are (logged); they resolve
-// with the upstream's next notification about them.
-func (e *Engine) settleUpstream(ctx context.Context, s *state.Silence) error {
+// resolved. It reports whether it could ask: an upstream it can't reach leaves them as
+// they are (logged), for a later tick to try again.
+func (e *Engine) settleUpstream(ctx context.Context, s *state.Silence) (bool, error) {
 	up := e.conf().Upstream
 	if up == nil || s.Upstream == "" {
-		return nil
+		return true, nil
 	}
 	open, err := e.store.Open(ctx, up.Source())
 	if err != nil {
-		return err
+		return false, err
 	}
 	var covered []*state.Alert
 	for _, a := range open {
@@ -167,18 +202,18 @@ func (e *Engine) settleUpstream(ctx context.Context, s *state.Silence) error {
 		}
 	}
 	if len(covered) == 0 {
-		return nil
+		return true, nil
 	}
 	reqCtx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	resolved, err := up.Resolved(reqCtx, covered)
 	if err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Int64("silence_id", s.ID).Msg("Failed to ask upstream which silenced alerts resolved meanwhile")
-		return nil
+		zerolog.Ctx(ctx).Warn().Err(err).Int64("silence_id", s.ID).Msg("Failed to ask upstream which silenced alerts resolved meanwhile; trying again later")
+		return false, nil
 	}
 	if len(resolved) == 0 {
-		return nil
+		return true, nil
 	}
 	zerolog.Ctx(ctx).Info().Int64("silence_id", s.ID).Int("alerts", len(resolved)).Msg("Resolving alerts that resolved upstream while silenced")
-	return e.Report(ctx, up.Source(), nil, resolved)
+	return true, e.Report(ctx, up.Source(), nil, resolved)
 }

@@ -258,3 +258,36 @@ func TestSilenceWithoutUpstream(t *testing.T) {
 		}
 	})
 }
+
+// An upstream that can't be reached when a silence ends is asked again at later ticks
+// (the silence stays unsettled in the store, across restarts), so an alert that
+// resolved while silenced does not stay open for good; once it is asked, it is not
+// asked again.
+func TestSilenceEndingWhileUpstreamIsDownSettlesLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := newFakeUpstream()
+		h, silences := upstreamHarness(t, up, 1)
+		silenceUpstream(t, h, "am:*", time.Hour)
+		up.setFiring()
+		up.mu.Lock()
+		up.down = true
+		up.mu.Unlock()
+		h.runFor(t, time.Hour+3*tickEvery)
+		if open := h.open(t); len(open) != 2 {
+			t.Fatalf("open = %v, want host1 still open while Alertmanager is down", open)
+		}
+		if u, _ := silences.Unsettled(t.Context()); len(u) != 1 {
+			t.Fatalf("unsettled silences %+v, want the one that ended", u)
+		}
+		up.mu.Lock()
+		up.down = false
+		up.mu.Unlock()
+		h.runFor(t, 2*tickEvery)
+		if open := h.open(t); len(open) != 1 {
+			t.Errorf("open = %v, want only the disk alert once Alertmanager answers", open)
+		}
+		if u, _ := silences.Unsettled(t.Context()); len(u) != 0 {
+			t.Errorf("unsettled silences %+v after it was settled", u)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
@@ -49,5 +50,33 @@ func TestMigrationKeepsSeverities(t *testing.T) {
 	got := must(db.Alerts.Get(ctx, a.ID))(t)
 	if got.Labels["instance"] != "node1" || got.Link != a.Link || got.Detail != a.Detail {
 		t.Errorf("read back %+v, want the labels, link and detail written", got)
+	}
+}
+
+// An ended silence with an upstream is unsettled until MarkSettled; one without an
+// upstream, or still running, never is.
+func TestUnsettledSilences(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	now := time.Now()
+	var ids []int64
+	for _, upstream := range []string{"a1,a2", "", "b1"} {
+		s := &state.Silence{Matcher: "am:*", Reason: "r", CreatedBy: "@a:x", CreatedAt: now, EndsAt: now.Add(time.Hour)}
+		check(t, db.Silences.Add(ctx, s))
+		if upstream != "" {
+			check(t, db.Silences.SetUpstream(ctx, s.ID, upstream))
+		}
+		ids = append(ids, s.ID)
+	}
+	for _, id := range ids[:2] {
+		must(db.Silences.End(ctx, id, now, "@a:x"))(t)
+	}
+	got := must(db.Silences.Unsettled(ctx))(t)
+	if len(got) != 1 || got[0].ID != ids[0] || got[0].Upstream != "a1,a2" {
+		t.Fatalf("unsettled %+v, want only the first (ended, with an upstream)", got)
+	}
+	check(t, db.Silences.MarkSettled(ctx, ids[0]))
+	if got = must(db.Silences.Unsettled(ctx))(t); len(got) != 0 {
+		t.Errorf("unsettled %+v after MarkSettled", got)
 	}
 }

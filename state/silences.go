@@ -27,6 +27,9 @@ type Silence struct {
 	Warned bool
 	// Upstream is the ID of the silence made for it in Alertmanager, '' for none.
 	Upstream string
+	// Settled is set once, after it ended, the alerts it held back that resolved
+	// upstream meanwhile were resolved here too.
+	Settled bool
 }
 
 // Silences keeps silences, so a restart does not wake alerts someone silenced.
@@ -34,7 +37,7 @@ type Silences struct {
 	db *dbutil.Database
 }
 
-const silenceColumns = "id, matcher, reason, created_by, created_at, ends_at, ended_at, ended_by, maintenance, warned, upstream"
+const silenceColumns = "id, matcher, reason, created_by, created_at, ends_at, ended_at, ended_by, maintenance, warned, upstream, settled"
 
 // Add stores s and sets s.ID.
 func (si *Silences) Add(ctx context.Context, s *Silence) error {
@@ -64,6 +67,18 @@ func (si *Silences) SetUpstream(ctx context.Context, silenceID int64, upstream s
 	return err
 }
 
+// Unsettled returns the ended silences with an upstream whose alerts were not settled
+// yet (MarkSettled), oldest first.
+func (si *Silences) Unsettled(ctx context.Context) ([]*Silence, error) {
+	return si.list(ctx, "WHERE ended_at<>0 AND upstream<>'' AND NOT settled ORDER BY id")
+}
+
+// MarkSettled records that silenceID's alerts were settled with its upstream.
+func (si *Silences) MarkSettled(ctx context.Context, silenceID int64) error {
+	_, err := si.db.Exec(ctx, "UPDATE silence SET settled=true WHERE id=$1", silenceID)
+	return err
+}
+
 // MarkWarned records that the admins were told silenceID is about to end.
 func (si *Silences) MarkWarned(ctx context.Context, silenceID int64) error {
 	_, err := si.db.Exec(ctx, "UPDATE silence SET warned=true WHERE id=$1", silenceID)
@@ -90,7 +105,7 @@ func (si *Silences) list(ctx context.Context, where string, args ...any) ([]*Sil
 	return dbutil.NewRowIterWithError(rows, func(row dbutil.Scannable) (*Silence, error) {
 		var s Silence
 		var createdAt, endsAt, endedAt int64
-		err := row.Scan(&s.ID, &s.Matcher, &s.Reason, &s.CreatedBy, &createdAt, &endsAt, &endedAt, &s.EndedBy, &s.Maintenance, &s.Warned, &s.Upstream)
+		err := row.Scan(&s.ID, &s.Matcher, &s.Reason, &s.CreatedBy, &createdAt, &endsAt, &endedAt, &s.EndedBy, &s.Maintenance, &s.Warned, &s.Upstream, &s.Settled)
 		s.CreatedAt, s.EndsAt, s.EndedAt = time.UnixMilli(createdAt), time.UnixMilli(endsAt), fromMS(endedAt)
 		return &s, err
 	}, err).AsList()

@@ -14,3 +14,7 @@ ALTER TABLE alert ADD COLUMN detail TEXT NOT NULL DEFAULT '';
 -- upstream is the ID of the silence Steward made in Alertmanager for this one, so
 -- that ending it expires that one too; '' when there is none.
 ALTER TABLE silence ADD COLUMN upstream TEXT NOT NULL DEFAULT '';
+-- settled is set once the alerts it held back that resolved upstream meanwhile were
+-- resolved here too (Alertmanager tells nobody that a silenced alert resolved); an
+-- ended silence with an upstream and not settled is tried again until it is.
+ALTER TABLE silence ADD COLUMN settled BOOLEAN NOT NULL DEFAULT false;
