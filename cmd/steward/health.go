@@ -90,7 +90,9 @@ func fallbackWhileConnecting(ctx context.Context, cfg *config.Config, db *state.
 // reached since the start.
 type connecting struct{ since time.Time }
 
-func (c connecting) Sync() health.Sync { return health.Sync{UnreachableSince: c.since, FailingSince: c.since} }
+func (c connecting) Sync() health.Sync {
+	return health.Sync{UnreachableSince: c.since, FailingSince: c.since}
+}
 
 // jobSuccesses is the jobs' record of pings as metrics read it.
 type jobSuccesses struct{ t *jobs.Tracker }
