@@ -64,9 +64,17 @@ func writeJobs(list []jobs.Status, now time.Time) *render.Message {
 		}
 		rows = append(rows, []string{s.Name, how, success, failure, duration, nextExpected(s, j, now)})
 	}
-	title := fmt.Sprintf("%d jobs, all in order:", len(list))
+	jobs := fmt.Sprintf("%d jobs", len(list))
+	if len(list) == 1 {
+		jobs = "1 job"
+	}
+	title := jobs + ", all in order:"
 	if problems > 0 {
-		title = fmt.Sprintf("%d jobs, %d need a look:", len(list), problems)
+		verb := "need"
+		if problems == 1 {
+			verb = "needs"
+		}
+		title = fmt.Sprintf("%s, %d %s a look:", jobs, problems, verb)
 	}
 	return render.New(title).Line().Table([]string{"Job", "Now", "Last success", "Last failure", "Last duration", "Next expected"}, rows)
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -92,6 +93,9 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	if err = demoBackups(ctx, w, dir, say); err != nil {
+		return err
+	}
+	if err = demoMonitoring(ctx, w, dir, say); err != nil {
 		return err
 	}
 
@@ -265,4 +269,76 @@ func demoBackups(ctx context.Context, w *testbed.World, dir string, say func(str
 		}
 	}
 	return nil
+}
+
+// demoMonitoring turns on the listener: an alert comes in as Alertmanager sends it,
+// then its resolution; a nightly job pings a failure whose output holds a secret.
+func demoMonitoring(ctx context.Context, w *testbed.World, dir string, say func(string, ...any)) error {
+	if err := w.Steward.Stop(); err != nil {
+		return err
+	}
+	l, err := w.Config.AddListener(dir)
+	if err != nil {
+		return err
+	}
+	w.Config.TopLevel = append(w.Config.TopLevel, "jobs: [{name: nightly-dump, every: 24h, hint: \"the pg_dump cron line on db1\"}]")
+	if err = w.StartSteward(ctx); err != nil {
+		return err
+	}
+	say("Steward now listens on %s for Alertmanager, job pings and Prometheus (the token is in a file).\n", l.URL)
+
+	alert := func(status string) string {
+		return fmt.Sprintf(`{"version": "4", "status": %q, "receiver": "steward", "groupKey": "{}:{alertname=\"DiskAlmostFull\"}",
+			"alerts": [{"status": %q, "fingerprint": "5e1f0c2a9b3d4e6f", "startsAt": "2026-12-04T10:00:00Z",
+				"labels": {"alertname": "DiskAlmostFull", "instance": "db1:9100", "mountpoint": "/srv", "severity": "critical"},
+				"annotations": {"summary": "Disk /srv on db1 is 96%% full"},
+				"generatorURL": "http://prometheus.example.org/graph?g0.expr=node_filesystem_avail_bytes"}]}`, status, status)
+	}
+	post := func(path, auth, body string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL+path, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST %s: %s", path, resp.Status)
+		}
+		return nil
+	}
+	say("$ curl -H 'Authorization: Bearer …' --data @firing.json %s/alertmanager   # as Alertmanager does", l.URL)
+	if err = post("/alertmanager", l.Token, alert("firing")); err != nil {
+		return err
+	}
+	msg, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "Disk /srv on db1 is 96% full", time.Minute)
+	if err != nil {
+		return err
+	}
+	say("[admin room] %s:\n%s\n", w.StewardID, indent(msg.Content.AsMessage().Body))
+	say("$ curl … --data @resolved.json %s/alertmanager", l.URL)
+	if err = post("/alertmanager", l.Token, alert("resolved")); err != nil {
+		return err
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "✅ Resolved: Disk /srv on db1", time.Minute); err != nil {
+		return err
+	}
+	say("[admin room] %s: ✅ Resolved: Disk /srv on db1 is 96%% full…\n", w.StewardID)
+
+	say("$ pg_dump … ; curl --data-binary @dump.log %s/ping/TOKEN/nightly-dump/1   # the cron line's exit code 1", l.URL)
+	output := "pg_dump: connecting to postgresql://backup:hunter2-secret@db1/app\npg_dump: error: connection to server failed: FATAL: password authentication failed\n"
+	if err = post("/ping/"+l.Token+"/nightly-dump/1", "", output); err != nil {
+		return err
+	}
+	failed, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "nightly-dump", time.Minute)
+	if err != nil {
+		return err
+	}
+	say("[admin room] %s (the password in the output is masked):\n%s\n", w.StewardID, indent(failed.Content.AsMessage().Body))
+	return demoLine(ctx, w, say, w.Bob, w.AdminRoom, "admin room", "!jobs")
 }
