@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -99,8 +100,17 @@ func hostOf(raw string) string {
 }
 
 // scrub removes raw (and its path, which holds a push URL's secret) from err's text:
-// net/http puts the whole URL in its errors.
+// net/http puts the whole URL in its errors, spelled its own way (escaped, a
+// password masked but not a user name), so its url.Error loses its URL for the host.
 func scrub(err error, raw string) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		where := "(URL)"
+		if u, perr := url.Parse(urlErr.URL); perr == nil {
+			where = u.Scheme + "://" + u.Host + "/…"
+		}
+		err = fmt.Errorf("%s %s: %w", urlErr.Op, where, urlErr.Err)
+	}
 	text := err.Error()
 	if u, perr := url.Parse(raw); perr == nil {
 		text = strings.ReplaceAll(text, raw, u.Scheme+"://"+u.Host+"/…")

@@ -129,7 +129,8 @@ type Readiness struct {
 
 // Check returns readiness now; reports are reused for a second, so however many ask
 // (the listener, the heartbeat, the watchdog), the database gets one probe a second
-// at most.
+// at most. Since the report answers them all, it is made whether or not the one who
+// asked first stays for it: only the probe's own time ends its reads.
 func (r *Readiness) Check(ctx context.Context) Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -137,7 +138,7 @@ func (r *Readiness) Check(ctx context.Context) Report {
 	if !r.lastAt.IsZero() && now.Sub(r.lastAt) < reportFor && now.Sub(r.lastAt) >= 0 {
 		return r.last
 	}
-	r.last, r.lastAt = r.check(ctx, now), now
+	r.last, r.lastAt = r.check(context.WithoutCancel(ctx), now), now
 	return r.last
 }
 
@@ -167,7 +168,9 @@ func (r *Readiness) check(ctx context.Context, now time.Time) Report {
 		}
 	}
 
-	if _, oldest, err := r.Outbox.Backlog(ctx); err != nil {
+	readCtx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if _, oldest, err := r.Outbox.Backlog(readCtx); err != nil {
 		rep.Outbox = Part{Problem: "can't read the outbox: " + err.Error()}
 	} else if !oldest.IsZero() && now.Sub(oldest) >= OutboxLimit {
 		rep.Outbox = Part{Problem: "the oldest unsent message has waited " + render.Duration(now.Sub(oldest))}

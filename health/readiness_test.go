@@ -1,13 +1,19 @@
 package health
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/steward-bot/steward/state"
 )
 
 var now = time.Date(2026, 11, 30, 14, 0, 0, 0, time.UTC)
@@ -115,5 +121,27 @@ func TestReadyzSaysWhatFailed(t *testing.T) {
 	Healthz().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if rec.Code != http.StatusOK {
 		t.Errorf("/healthz: %d", rec.Code)
+	}
+}
+
+// A caller that gives up on /readyz (a health checker's timeout, anyone closing the
+// connection at once: it needs no token) does not make the report it leaves behind
+// say the database failed: that report answers the heartbeat and the watchdog too,
+// for a second. It did, with the real database's "context canceled", so a client
+// closing its requests in a loop paused the heartbeat and its watcher alerted.
+func TestReadinessOutlivesAnAskerWhoGaveUp(t *testing.T) {
+	db, err := state.Open(t.Context(), filepath.Join(t.TempDir(), "steward.db"), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	r := &Readiness{Sync: &fakeSync{s: Sync{Done: true, LastSuccess: now, Progress: now}}, KV: db.KV, Outbox: db.Outbox,
+		SyncAge: time.Minute, Now: func() time.Time { return now }}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	rec := httptest.NewRecorder()
+	r.Readyz().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil).WithContext(gone))
+	if rep := r.Check(t.Context()); !rep.Ready {
+		t.Errorf("after an asker gave up, the heartbeat reads %+v", rep)
 	}
 }

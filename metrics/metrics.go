@@ -81,6 +81,10 @@ type Jobs interface {
 
 // Sources are what the collector reads. Jobs may be nil (no job metrics).
 type Sources struct {
+	// Command names the command a decision log entry was typed as (a name or an
+	// alias) and "" for one Steward does not know: whatever anyone types after the
+	// prefix is logged, and must not become a label value of its own.
+	Command     func(typed string) string
 	Alerts      Alerts
 	Outbox      Outbox
 	Undecrypted Undecrypted
@@ -265,7 +269,7 @@ func (c *Collector) collectDecisions(ctx context.Context, ch chan<- prometheus.M
 		// What was counted before still holds.
 	} else {
 		for _, n := range counts {
-			c.decisions[decisionKey{n.Action, n.Outcome}] += n.N
+			c.decisions[c.decisionKey(n)] += n.N
 		}
 		c.lastEntry = last
 	}
@@ -277,6 +281,26 @@ func (c *Collector) collectDecisions(ctx context.Context, ch chan<- prometheus.M
 			ch <- prometheus.MustNewConstMetric(approvals, prometheus.CounterValue, float64(n), strings.TrimPrefix(k.action, "approval."))
 		}
 	}
+}
+
+// otherCommand is the command label of what Steward does not know as a command.
+const otherCommand = "other"
+
+// decisionKey is an entry's key among the counts: a command's name as Steward knows
+// it, so the counts (and the series) stay as many as its commands, whatever is typed.
+func (c *Collector) decisionKey(n state.AuditCount) decisionKey {
+	typed, ok := strings.CutPrefix(n.Action, "command.")
+	if !ok {
+		return decisionKey{n.Action, n.Outcome}
+	}
+	name := ""
+	if c.src.Command != nil {
+		name = c.src.Command(typed)
+	}
+	if name == "" {
+		name = otherCommand
+	}
+	return decisionKey{"command." + name, n.Outcome}
 }
 
 // approvalEnds are the decision log actions that close an approval request; the

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -31,6 +32,17 @@ func (f fakeBackups) Newest() map[string]time.Time { return f }
 type fakeJobs map[string]time.Time
 
 func (f fakeJobs) LastSuccesses(context.Context) (map[string]time.Time, error) { return f, nil }
+
+// knownCommands are the commands of the test's Steward, "st" an alias of status.
+func knownCommands(typed string) string {
+	switch typed {
+	case "status", "st":
+		return "status"
+	case "update":
+		return "update"
+	}
+	return ""
+}
 
 // world is a real database with what the metrics count: alerts of several sources,
 // an unsent message, decision log entries, an update and a restore.
@@ -92,6 +104,7 @@ func world(t *testing.T) (*state.DB, Sources) {
 		Transport: fakeTransport{last: scrapedAt.Add(-12 * time.Second), gaveUp: 2},
 		Backups:   fakeBackups{"home": scrapedAt.Add(-3 * time.Hour), "empty": {}},
 		Jobs:      fakeJobs{"pgdump": time.Unix(1_700_000_000, 0), "never": {}},
+		Command:   knownCommands,
 		Now:       func() time.Time { return scrapedAt },
 	}
 }
@@ -191,5 +204,37 @@ func TestHandlerServesWhatItCanRead(t *testing.T) {
 	}
 	if strings.Contains(rec.Body.String(), "steward_outbox_messages ") {
 		t.Errorf("the outbox is reported though its database is closed")
+	}
+}
+
+// What anyone types after the prefix is logged as a command (an unknown one, or a
+// stranger's, refused), but the series stay one per command Steward knows: the rest
+// count as "other", an alias as its command. A thousand made-up names made a
+// thousand series, kept in memory and in Prometheus for good.
+func TestCommandsCountedByKnownName(t *testing.T) {
+	db, src := world(t)
+	ctx := t.Context()
+	for i := range 1000 {
+		if _, err := db.Audit.Append(ctx, &state.AuditEntry{Actor: "@mallory:example.org", Action: fmt.Sprintf("command.x%d", i), Outcome: state.OutcomeUnknown}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, action := range []string{"command.st", "command.\u00e9t\u00e9"} {
+		if _, err := db.Audit.Append(ctx, &state.AuditEntry{Actor: "@eve:example.org", Action: action, Outcome: state.OutcomeRefused}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `
+# HELP steward_commands_total Commands by name and outcome, from the decision log (a command run in the background or after approval counts once as started or awaiting_approval, and once with its result).
+# TYPE steward_commands_total counter
+steward_commands_total{command="other",outcome="refused"} 1
+steward_commands_total{command="other",outcome="unknown_command"} 1000
+steward_commands_total{command="status",outcome="ok"} 2
+steward_commands_total{command="status",outcome="refused"} 1
+steward_commands_total{command="update",outcome="awaiting_approval"} 1
+steward_commands_total{command="update",outcome="ok"} 1
+`
+	if err := testutil.CollectAndCompare(NewCollector(ctx, src), strings.NewReader(want), "steward_commands_total"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -94,6 +94,15 @@ func (c connecting) Sync() health.Sync {
 	return health.Sync{UnreachableSince: c.since, FailingSince: c.since}
 }
 
+// commandName is the name of the command typed as typed (a name or an alias), ""
+// for none, for the metrics' command label.
+func (p *parts) commandName(typed string) string {
+	if cmd := p.registry.Lookup(typed); cmd != nil {
+		return cmd.Name
+	}
+	return ""
+}
+
 // jobSuccesses is the jobs' record of pings as metrics read it.
 type jobSuccesses struct{ t *jobs.Tracker }
 

@@ -136,8 +136,9 @@ type parts struct {
 	approvals *approval.Engine
 	summaries *commands.Summaries
 
-	reload *reloader
-	proc   *commands.Processor
+	reload   *reloader
+	registry *commands.Registry
+	proc     *commands.Processor
 
 	transport transportHealth
 	readiness *health.Readiness
@@ -300,6 +301,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 	if err := registry.Tighten(cfg.Policy); err != nil {
 		return err
 	}
+	p.registry = registry
 	p.proc = commands.NewProcessor(commands.Settings{
 		Prefix:           cfg.Matrix.CommandPrefix,
 		Admins:           cfg.Matrix.Admins,
@@ -333,7 +335,7 @@ func (p *parts) buildListener(ctx context.Context) error {
 	if err := p.metrics.Register(metrics.NewCollector(ctx, metrics.Sources{
 		Alerts: p.db.Alerts, Outbox: p.db.Outbox, Undecrypted: p.db.Undecrypted, Decisions: p.db.Audit,
 		Updates: p.db.UpdateJobs, Restores: p.db.BackupRuns, Transport: p.transport, Backups: p.backupChecks,
-		Jobs: jobSuccesses{p.jobs}, Now: time.Now,
+		Jobs: jobSuccesses{p.jobs}, Command: p.commandName, Now: time.Now,
 	})); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
