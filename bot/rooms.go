@@ -132,8 +132,12 @@ func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
 // had been kept waiting for its room key is let go only once it is handled (recorded,
 // or found to be nothing for Steward).
 func (b *Bot) record(ctx context.Context, evt *event.Event, entry *state.InboxEntry) {
-	if evt.Mautrix.WasEncrypted && evt.Mautrix.TrustSource != nil {
-		b.undecryptable.decrypted(evt.Sender, evt.Mautrix.TrustSource.DeviceID)
+	if evt.Mautrix.WasEncrypted {
+		var device id.DeviceID
+		if evt.Mautrix.TrustSource != nil {
+			device = evt.Mautrix.TrustSource.DeviceID
+		}
+		b.undecryptable.decrypted(evt.Sender, device)
 	}
 	if entry == nil {
 		if evt.Mautrix.WasEncrypted {

@@ -166,6 +166,11 @@ func (u *undecryptable) failed(evt *event.Event) {
 		u.runs = make(map[undecryptableKey]*UndecryptableRun)
 	}
 	u.total++
+	for k, r := range u.runs {
+		if now.Sub(r.Last) > undecryptableRunAge {
+			delete(u.runs, k) // a day without news: nobody acts on it any more
+		}
+	}
 	run := u.runs[key]
 	if run == nil {
 		run = &UndecryptableRun{Sender: evt.Sender, Device: device, First: now}
@@ -175,11 +180,19 @@ func (u *undecryptable) failed(evt *event.Event) {
 	run.Last = now
 }
 
+// undecryptableRunAge is how long a run is kept after its last message.
+const undecryptableRunAge = 24 * time.Hour
+
 // decrypted ends the run of sender's device: it sent a message Steward could read.
+// device is "" when the key's source is not known (a key from backup). The run of
+// messages that named no device (device_id is optional in encrypted content since
+// Matrix 1.3) ends with any readable message of the sender: nothing tells its device
+// apart, and it would otherwise never end.
 func (u *undecryptable) decrypted(sender id.UserID, device id.DeviceID) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	delete(u.runs, undecryptableKey{sender, device})
+	delete(u.runs, undecryptableKey{sender, ""})
 }
 
 // Undecryptable returns the runs of messages Steward could not decrypt, by sender

@@ -118,4 +118,13 @@ func TestUndecryptableRunsByDevice(t *testing.T) {
 	if total != 4 || len(runs) != 1 || runs[0].Device != "LAPTOP" {
 		t.Errorf("after PHONE's message was read: runs %+v, total %d", runs, total)
 	}
+	// Messages that named no device end with any readable message of their sender,
+	// the key's source known or not; another device's run stays.
+	for range 3 {
+		u.failed(msg(alice, ""))
+	}
+	b.undecryptable.decrypted(alice, "")
+	if runs, _ = b.Undecryptable(); len(runs) != 1 || runs[0].Device != "LAPTOP" {
+		t.Errorf("after a readable message of a sender whose failed ones named no device: runs %+v", runs)
+	}
 }
