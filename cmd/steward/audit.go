@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -89,6 +90,18 @@ func auditVerify(ctx context.Context, db *state.DB, stdout, stderr io.Writer) in
 
 var csvHeader = []string{"id", "time", "actor", "actor_device", "room_id", "event_id", "action", "arguments", "outcome", "detail", "parent_id", "prev_hash", "hash"}
 
+// csvCell keeps a cell of the log from being read as a formula by a spreadsheet: the
+// log holds what anyone typed (a command's arguments, an unknown command), and a cell
+// starting with = + - @ (or a tab or carriage return, which some spreadsheets skip
+// first) would run as one. Such a cell gets a leading apostrophe, which spreadsheets
+// take as "text"; the JSON export keeps every value as it is, for verifying.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 func auditExport(ctx context.Context, db *state.DB, format string, out io.Writer) error {
 	if format == "jsonl" {
 		enc := json.NewEncoder(out)
@@ -100,8 +113,8 @@ func auditExport(ctx context.Context, db *state.DB, format string, out io.Writer
 	}
 	err := db.Audit.Each(ctx, func(e *state.AuditEntry) error {
 		return w.Write([]string{
-			strconv.FormatInt(e.ID, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Actor.String(), e.ActorDevice.String(),
-			e.RoomID.String(), e.EventID.String(), e.Action, e.Arguments, e.Outcome, e.Detail,
+			strconv.FormatInt(e.ID, 10), e.Time.UTC().Format(time.RFC3339Nano), csvCell(e.Actor.String()), csvCell(e.ActorDevice.String()),
+			csvCell(e.RoomID.String()), csvCell(e.EventID.String()), csvCell(e.Action), csvCell(e.Arguments), csvCell(e.Outcome), csvCell(e.Detail),
 			strconv.FormatInt(e.ParentID, 10), e.PrevHash, e.Hash,
 		})
 	})

