@@ -72,5 +72,8 @@ func (b *Bot) Warn(ctx context.Context, user id.UserID, text string) error {
 		return fmt.Errorf("open a private chat with %s: %w", user, err)
 	}
 	msg := render.New("").Bold("A warning from the admins of the group:").Line().Quote(text)
-	return b.outbox.Send(ctx, room, msg.Notice())
+	content := msg.Notice()
+	// The warning's text mentions nobody, whoever it names.
+	content.Mentions = &event.Mentions{}
+	return b.outbox.Send(ctx, room, content)
 }

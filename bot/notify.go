@@ -41,6 +41,8 @@ func QueueNotice(ctx context.Context, db *state.DB, cfg *config.Config, room, te
 		return 0, fmt.Errorf("Steward has not resolved the %s room %s yet: start it once first", room, configured)
 	}
 	content := render.New(text).Notice()
+	// A script's text mentions nobody: "@room" or a name in it must not ping anyone.
+	content.Mentions = &event.Mentions{}
 	return db.Outbox.Add(ctx, id.RoomID(roomID), event.EventMessage, content, "")
 }
 
