@@ -31,10 +31,18 @@ e2e:
 demo:
 	$(GO) run -tags $(TAGS) ./e2e/demo
 
-# fuzz runs the command-line parser's fuzzer; new interesting inputs are kept in
-# commands/testdata/fuzz as seed corpus.
+# fuzz runs each fuzzer of a parser that takes outside input for FUZZTIME each: the
+# command line, Alertmanager's webhook, a ping's action and output, durations and the
+# config file. Their seeds run with every make test; what fails is kept in each
+# package's testdata/fuzz, to be committed with its fix.
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -tags $(TAGS) -run XXX -fuzz FuzzParse -fuzztime 60s ./commands/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./commands/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./alertmanager/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParseAction$$' -fuzztime $(FUZZTIME) ./jobs/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzLastLines$$' -fuzztime $(FUZZTIME) ./jobs/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
 
 # bench measures the encrypted !ping round trip against a plain message round trip,
 # the time from a container dying to its alert being readable, a container's
