@@ -61,6 +61,7 @@ func (f *alertFamily) ack() *Command {
 		Help:    "Take alerts: say you are on them",
 		Args:    "ID [ID...]",
 		Role:    RoleAdmin,
+		Effect:  Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			if len(ce.Args) == 0 {
 				return UserErrorf("Which alert? Give its number, like %sack 12. %salerts lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
@@ -103,6 +104,7 @@ func (f *alertFamily) list() *Command {
 		Section: SectionAlerts,
 		Help:    "List the alerts that are firing, who took them, and which are silenced",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			open, err := f.alerts.OpenAlerts(ctx)
 			if err != nil {
@@ -204,6 +206,7 @@ func reloadCommand(reloader Reloader) *Command {
 		Section: SectionAlerts,
 		Help:    "Read the config file again and apply its monitor settings",
 		Role:    RoleAdmin,
+		Effect:  Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			msg, err := reloader.Reload(ctx)
 			if msg == nil {
