@@ -33,6 +33,8 @@ type Alerts interface {
 // the alert engine, since reactions reach it and not a command.
 type Acks interface {
 	AckMessage(ctx context.Context, eventID id.EventID, by monitor.Actor) ([]*state.Alert, bool, error)
+	// ShowsAlerts reports whether the message eventID shows alerts, without taking them.
+	ShowsAlerts(ctx context.Context, eventID id.EventID) (bool, error)
 }
 
 // alertFamily is the commands about alerts, silences and who is on duty.
@@ -61,6 +63,7 @@ func (f *alertFamily) ack() *Command {
 		Help:    "Take alerts: say you are on them",
 		Args:    "ID [ID...]",
 		Role:    RoleAdmin,
+		Effect:  Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			if len(ce.Args) == 0 {
 				return UserErrorf("Which alert? Give its number, like %sack 12. %salerts lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
@@ -103,6 +106,7 @@ func (f *alertFamily) list() *Command {
 		Section: SectionAlerts,
 		Help:    "List the alerts that are firing, who took them, and which are silenced",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			open, err := f.alerts.OpenAlerts(ctx)
 			if err != nil {
@@ -178,6 +182,9 @@ func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.E
 		// Not even looked up: only admins' reactions may touch alerts.
 		return state.OutcomeIgnored
 	}
+	if p.settings.RequireVerified && !in.Verified() {
+		return p.refuseUnverifiedAck(ctx, in, relatesTo)
+	}
 	acked, found, err := p.deps.Acks.AckMessage(ctx, relatesTo, by)
 	switch {
 	case err != nil:
@@ -188,6 +195,45 @@ func (p *Processor) ackByReaction(ctx context.Context, in *Input, relatesTo id.E
 	}
 	zerolog.Ctx(ctx).Info().Int("alerts", len(acked)).Msg("Alerts acknowledged by reaction")
 	return state.OutcomeOK
+}
+
+// refuseUnverifiedAck answers a 👀 on an alert from a device its owner has not
+// cross-signed, or one that came unencrypted (many clients send reactions in clear,
+// and then nobody can tell the device): taking an alert stops its escalation, so it
+// needs a verified device, as !ack does. The refusal goes to the decision log each time
+// and to the room once per admin and alert message, as for an answer to an approval
+// request: a reaction met with silence would read as taken. A 👀 on anything that is no
+// alert stays ignored.
+func (p *Processor) refuseUnverifiedAck(ctx context.Context, in *Input, relatesTo id.EventID) string {
+	shows, err := p.deps.Acks.ShowsAlerts(ctx, relatesTo)
+	switch {
+	case err != nil:
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to look up the alerts a reaction points at")
+		return state.OutcomeError
+	case !shows:
+		return state.OutcomeIgnored
+	}
+	why := "device not verified"
+	msg := render.New("").Pill(in.Sender).Text(": your " + in.Body + " did not take this alert: ")
+	if in.Encrypted {
+		msg.Text("your device ").Code(string(in.DeviceID)).Text(" is not verified. Verify it from another of your sessions (or with your recovery key), or send ").
+			Code(p.settings.Prefix + "ack ID").Text(" from a verified one.")
+	} else {
+		why = "reaction not encrypted"
+		msg.Text("the reaction was not encrypted, so I can't tell which device sent it. Send ").Code(p.settings.Prefix + "ack ID").Text(" from a verified device.")
+	}
+	if _, err := p.deps.Audit.Append(ctx, &state.AuditEntry{
+		Actor: in.Sender, ActorDevice: in.DeviceID, RoomID: in.RoomID, EventID: in.EventID,
+		Action: "alert.ack", Arguments: "reaction to " + relatesTo.String(), Outcome: state.OutcomeRefused, Detail: why,
+	}); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to write audit entry")
+	}
+	if first, _ := p.deps.Once.SetOnce(ctx, "unverified_ack:"+relatesTo.String()+":"+in.Sender.String(), in.EventID.String()); first {
+		if err := p.deps.Messenger.Reply(ctx, in.RoomID, relatesTo, "", msg); err != nil {
+			zerolog.Ctx(ctx).Err(err).Msg("Failed to queue reply")
+		}
+	}
+	return state.OutcomeRefused
 }
 
 // Reloader reads the config file again (the bot), so that !reload applies what SIGHUP
@@ -204,6 +250,7 @@ func reloadCommand(reloader Reloader) *Command {
 		Section: SectionAlerts,
 		Help:    "Read the config file again and apply its monitor settings",
 		Role:    RoleAdmin,
+		Effect:  Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			msg, err := reloader.Reload(ctx)
 			if msg == nil {

@@ -485,3 +485,97 @@ func contentSize(t *testing.T, reply sentReply) int {
 	}
 	return len(data)
 }
+
+// sent marks the fake messenger's post msgID as sent as eventID in the outbox, as the
+// bot's sender would, so that a reaction can point at it (the fake numbers posts from
+// 1 like the outbox).
+func (d *alertRig) sent(msgID int64, eventID id.EventID) {
+	d.t.Helper()
+	ctx := d.t.Context()
+	for {
+		got, err := d.db.Outbox.Add(ctx, adminRoom, event.EventMessage, render.New("alert").Notice(), "")
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		if got == msgID {
+			if err = d.db.Outbox.MarkSent(ctx, got, eventID); err != nil {
+				d.t.Fatal(err)
+			}
+			return
+		}
+		if got > msgID {
+			d.t.Fatalf("message %d is not ahead of the outbox (at %d)", msgID, got)
+		}
+	}
+}
+
+// TestAckByReactionNeedsVerifiedDevice: a 👀 on an alert stops its escalation, so like
+// !ack it needs a device its owner cross-signed, and an encrypted reaction (one in
+// clear names no device). Refused, it leaves the alert untaken, is logged every time
+// and explained once per admin and alert; a 👀 elsewhere stays ignored; with
+// require_verified_devices off, any 👀 takes it.
+func TestAckByReactionNeedsVerifiedDevice(t *testing.T) {
+	react := func(d *alertRig, sender id.UserID, encrypted bool, trust id.TrustState, on id.EventID) string {
+		in := d.input(sender, adminRoom, "👀")
+		in.Encrypted, in.Trust = encrypted, trust
+		if !encrypted {
+			in.DeviceID = ""
+		}
+		return d.proc.HandleReaction(d.t.Context(), in, on)
+	}
+	t.Run("refused", func(t *testing.T) {
+		d := newAlertRig(t, monitor.Rotation{})
+		d.fire("disk", diskFull("/var"))
+		d.sent(1, "$alert")
+		d.replier.take()
+
+		for i, tt := range []struct {
+			sender    id.UserID
+			encrypted bool
+			why       string
+		}{
+			{sender: admin, encrypted: true, why: "your device `" + string(device) + "` is not verified"},
+			{sender: admin, encrypted: true},
+			{sender: carol, why: "the reaction was not encrypted, so I can't tell which device sent it"},
+		} {
+			trust := id.TrustStateUnknownDevice
+			if !tt.encrypted {
+				trust = id.TrustStateUnset
+			}
+			if got := react(d, tt.sender, tt.encrypted, trust, "$alert"); got != state.OutcomeRefused {
+				t.Errorf("reaction %d: outcome %q, want refused", i+1, got)
+			}
+			replies := d.replier.take()
+			switch {
+			case tt.why == "" && len(replies) != 0:
+				t.Errorf("reaction %d, the admin's second: explained again: %+v", i+1, replies)
+			case tt.why != "" && (len(replies) != 1 || !strings.Contains(replies[0].Plain, tt.why) || !strings.Contains(replies[0].Plain, "did not take this alert")):
+				t.Errorf("reaction %d: replies %+v, want one saying %q", i+1, replies, tt.why)
+			}
+			if entry := d.audit.last(); entry == nil || entry.Action != "alert.ack" || entry.Outcome != state.OutcomeRefused || entry.Actor != tt.sender {
+				t.Errorf("reaction %d: decision log %+v, want a refused alert.ack by %s", i+1, entry, tt.sender)
+			}
+		}
+		if a := d.alert(1); a.AckedBy != "" {
+			t.Errorf("#1 taken by %s from an unverified reaction", a.AckedBy)
+		}
+		if got := react(d, admin, true, id.TrustStateUnknownDevice, "$elsewhere"); got != state.OutcomeIgnored || len(d.replier.take()) != 0 {
+			t.Errorf("a 👀 on a message that shows no alert: outcome %q, want ignored and no reply", got)
+		}
+		if got := react(d, admin, true, id.TrustStateCrossSignedTOFU, "$alert"); got != state.OutcomeOK || d.alert(1).AckedBy != admin {
+			t.Errorf("a verified 👀: outcome %q, taken by %q; want it taken by %s", got, d.alert(1).AckedBy, admin)
+		}
+	})
+	t.Run("not required", func(t *testing.T) {
+		d := newAlertRig(t, monitor.Rotation{})
+		d.settings.RequireVerified = false
+		deps := d.deps()
+		deps.Acks = d.eng
+		d.proc = commands.NewProcessor(d.settings, d.registry, deps)
+		d.fire("disk", diskFull("/var"))
+		d.sent(1, "$alert")
+		if got := react(d, carol, false, id.TrustStateUnset, "$alert"); got != state.OutcomeOK || d.alert(1).AckedBy != carol {
+			t.Errorf("an unencrypted 👀 with require_verified_devices off: outcome %q, taken by %q; want it taken by %s", got, d.alert(1).AckedBy, carol)
+		}
+	})
+}

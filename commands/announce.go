@@ -20,6 +20,7 @@ var CommandAnnounce = &Command{
 	Help:        "Post a notice to the group room in the admins' name",
 	Args:        "TEXT",
 	Role:        RoleAdmin,
+	Effect:      Changes,
 	Destructive: true,
 	Policy:      policy.Policy{Kind: policy.Confirm},
 	FreeText:    true,

@@ -602,18 +602,32 @@ func TestUnverifiedAnswerIsExplainedOnce(t *testing.T) {
 	}
 }
 
+// TestUnverifiedApproveCommandDoesNotCount: !approve changes something, so the
+// dispatcher refuses it from an unverified device; and with
+// require_verified_devices off, the approval engine still does not count it.
 func TestUnverifiedApproveCommandDoesNotCount(t *testing.T) {
-	var runs atomic.Int32
-	h := newHarness(t, approvalRegistry(&runs), withAdmins(admin, carol))
-	a := ask(t, h, admin, "!wipe disk1")
-	in := h.input(carol, adminRoom, "!approve "+a.ID)
-	in.Trust = id.TrustStateUnknownDevice
-	h.proc.Handle(t.Context(), in)
-	wantReplies(t, h.replier.take(), "your device `BOBPHONE` is not verified")
-	if runs.Load() != 0 {
-		t.Errorf("an approval from an unverified device ran the command")
+	for _, tt := range []struct {
+		name     string
+		required bool
+		want     string
+	}{
+		{name: "refused by the dispatcher", required: true, want: "`!approve` changes something, so it must come from a device you have verified"},
+		{name: "not counted by the engine", want: "your device `BOBPHONE` is not verified"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var runs atomic.Int32
+			h := newHarness(t, approvalRegistry(&runs), withAdmins(admin, carol), func(h *harness) { h.settings.RequireVerified = tt.required })
+			a := ask(t, h, admin, "!wipe disk1")
+			in := h.input(carol, adminRoom, "!approve "+a.ID)
+			in.Trust = id.TrustStateUnknownDevice
+			h.proc.Handle(t.Context(), in)
+			wantReplies(t, h.replier.take(), tt.want)
+			if runs.Load() != 0 {
+				t.Errorf("an approval from an unverified device ran the command")
+			}
+			wantState(t, h, a, state.ApprovalOpen)
+		})
 	}
-	wantState(t, h, a, state.ApprovalOpen)
 }
 
 func TestCountedApprovalIsAcknowledged(t *testing.T) {

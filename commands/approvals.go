@@ -17,6 +17,7 @@ var CommandApprove = &Command{
 	Help:    "Approve a request that waits for the admins",
 	Args:    "ID",
 	Role:    RoleAdmin,
+	Effect:  Changes,
 	Func: func(ctx context.Context, ce *Event) error {
 		return ce.answer(ctx, true)
 	},
@@ -29,6 +30,7 @@ var CommandDeny = &Command{
 	Help:    "Deny a request that waits for the admins, saying why",
 	Args:    "ID [REASON]",
 	Role:    RoleAdmin,
+	Effect:  Changes,
 	Func: func(ctx context.Context, ce *Event) error {
 		return ce.answer(ctx, false)
 	},
@@ -41,6 +43,7 @@ var CommandCancel = &Command{
 	Help:    "Withdraw a request you made",
 	Args:    "ID",
 	Role:    RoleAdmin,
+	Effect:  Changes,
 	Func: func(ctx context.Context, ce *Event) error {
 		id, err := approvalIDArg(ce)
 		if err != nil {
@@ -90,6 +93,7 @@ var CommandPending = &Command{
 	Section: SectionDecisions,
 	Help:    "List the requests waiting for approval",
 	Role:    RoleAdmin,
+	Effect:  ReadsOnly,
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		open, err := p.deps.Requests.InState(ctx, state.ApprovalOpen)

@@ -94,6 +94,7 @@ func (f *backupFamily) list() *Command {
 		Section: SectionBackups,
 		Help:    "Show the backup sets: newest snapshot, size, last check, last drill, off-site copy",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			if f.backups == nil || len(f.backups.Sets()) == 0 {
 				return UserErrorf("No backup sets are configured (backups.sets in the config file).")
@@ -155,6 +156,7 @@ func (f *backupFamily) snapshots() *Command {
 		Help:    "List a backup set's newest snapshots",
 		Args:    fmt.Sprintf("SET [N, default %d, at most %d]", snapshotsDefault, snapshotsMax),
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			if len(ce.Args) < 1 || len(ce.Args) > 2 {
 				return UserErrorf("Usage: %ssnapshots SET [N]", ce.proc.settings.Prefix)
@@ -198,6 +200,7 @@ func (f *backupFamily) browse() *Command {
 		Help:    "List what a snapshot holds in a folder",
 		Args:    "SET SNAPSHOT|latest PATH",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			if len(ce.Args) != 3 {
 				return UserErrorf("Usage: %sbrowse SET SNAPSHOT|latest PATH, like %sbrowse cloud latest /srv", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
@@ -291,6 +294,7 @@ func (f *backupFamily) restore() *Command {
 		Help:        "Restore a path from a snapshot to the staging folder; --in-place over the live files (approval needed, undone with --undo ID)",
 		Args:        "SET [SNAPSHOT] PATH [--in-place] | --undo ID",
 		Role:        RoleAdmin,
+		Effect:      Changes,
 		Destructive: true,
 		SafeWith:    restoreSafe,
 		Long:        true,
@@ -461,6 +465,7 @@ func (f *backupFamily) backup() *Command {
 		Help:    "Run a backup set's backup command now, and report the snapshot it made",
 		Args:    "SET",
 		Role:    RoleAdmin,
+		Effect:  Changes,
 		Long:    true,
 		Func: func(ctx context.Context, ce *Event) error {
 			if len(ce.Args) != 1 {

@@ -44,8 +44,17 @@ func Builtin(f Features) *Registry {
 		moderationCommands(f.Tickets, f.Moderator),
 		[]*Command{
 			reloadCommand(f.Reloader),
-			CommandLog, summaryCommand(f.Summaries), CommandAnnounce,
+			readsOnly(CommandLog), summaryCommand(f.Summaries), CommandAnnounce,
 			CommandPending, CommandApprove, CommandDeny, CommandCancel,
 		},
 	)...)
+}
+
+// readsOnly is cmd classified as ReadsOnly, for a command declared where this change
+// could not reach yet (!log, in log.go, is being reworked alongside): the decision
+// log's reader changes nothing. Once log.go declares Effect itself, this goes.
+func readsOnly(cmd *Command) *Command {
+	c := *cmd
+	c.Effect = ReadsOnly
+	return &c
 }

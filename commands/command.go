@@ -68,12 +68,22 @@ type Command struct {
 	Args string
 	// Role is the least role that may run the command.
 	Role Role
-	// Destructive commands change something; they additionally need a verified device,
-	// and by default a second admin's approval.
+	// Effect is what running the command does: whether it only reads, or changes
+	// something, which decides whether a device its owner has not cross-signed may run
+	// it. The zero value is Changes, so a command that does not say is guarded.
+	Effect Effect
+	// ReadsWith, on a command that Changes, reports whether a run with these
+	// arguments only reads (!oncall without "take" shows who is on duty): such a run
+	// is open to any device, as a ReadsOnly command is.
+	ReadsWith func(args []string) bool
+	// Destructive commands change something that is hard to undo; by default they
+	// need a second admin's approval. They all have the Effect Changes (NewRegistry
+	// checks).
 	Destructive bool
 	// SafeWith, on a destructive command, reports whether a run with these
 	// arguments changes nothing live (!restore to the staging directory): such a
-	// run needs neither approval nor a verified device.
+	// run needs no approval. It still Changes something (it writes files, runs
+	// restic), so it still needs a verified device.
 	SafeWith func(args []string) bool
 	// Policy is how much agreement the command needs before it runs; the zero value
 	// means none for read-only commands and second_admin for destructive ones. Config
@@ -97,6 +107,40 @@ type Command struct {
 	Func     func(ctx context.Context, ce *Event) error
 }
 
+// Effect is what a command does to the world, as the verified-device rule reads it.
+type Effect int
+
+// The effects. The rule is decided here and enforced by the dispatcher alone
+// (Processor.refusal): a command that changes something (what Steward does, what the
+// group sees, what anyone is told) needs an encrypted message from a device its owner
+// has cross-signed, unless matrix.require_verified_devices is off; one that only reads
+// is open to every device of a sender who may run it.
+const (
+	// Changes is every command that changes something: it needs a verified device.
+	Changes Effect = iota
+	// ReadsOnly commands only answer the one who asked; they change nothing that
+	// anyone else sees or that Steward does.
+	ReadsOnly
+	// Asks commands carry a member's own words to the admins (!request, !report).
+	// They change only what the admins are told, as does anything a member writes
+	// in a private chat with Steward, which reaches the admins from any device; a
+	// member's unverified session is common and a stolen one speaks only for that
+	// member, so they are open to unverified devices.
+	Asks
+)
+
+// String is the effect's word in help, the README and tests.
+func (e Effect) String() string {
+	switch e {
+	case ReadsOnly:
+		return "reads only"
+	case Asks:
+		return "asks the admins"
+	default:
+		return "changes something"
+	}
+}
+
 // Input is a command message as the bot received it.
 type Input struct {
 	Body       string
@@ -114,7 +158,8 @@ type Input struct {
 }
 
 // Verified reports whether the message came from a device its owner cross-signed: a
-// destructive command, and an answer to an approval request, need one.
+// command that changes something, a reaction that acts, and an answer to an approval
+// request need one.
 func (in *Input) Verified() bool {
 	return in.Encrypted && in.Trust >= id.TrustStateCrossSignedTOFU
 }
@@ -137,9 +182,15 @@ type Event struct {
 	proc *Processor
 }
 
-// changesThings reports whether this run is destructive: a destructive command whose
-// SafeWith accepts these arguments skips approval and the verified-device rule.
+// changesThings reports whether this run changes something, and so needs a verified
+// device: a command that Changes, unless its ReadsWith accepts these arguments.
 func (ce *Event) changesThings() bool {
+	return ce.Command.Effect == Changes && (ce.Command.ReadsWith == nil || !ce.Command.ReadsWith(ce.Args))
+}
+
+// destructiveRun reports whether this run is destructive: a destructive command whose
+// SafeWith accepts these arguments skips approval.
+func (ce *Event) destructiveRun() bool {
 	return ce.Command.Destructive && (ce.Command.SafeWith == nil || !ce.Command.SafeWith(ce.Args))
 }
 

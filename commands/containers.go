@@ -209,6 +209,7 @@ func (f *containerFamily) list() *Command {
 		Help:    "List the containers (all, or one host's): image, state, health, uptime, restarts and known updates",
 		Args:    "[HOST]",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			list, unreachable, err := f.listing(ctx, ce)
 			if err != nil {
@@ -252,6 +253,7 @@ func (f *containerFamily) logs() *Command {
 		Help:    "Show a container's last log lines (secrets masked)",
 		Args:    fmt.Sprintf("[HOST/]CONTAINER [N, default %d, at most %d]", logsDefault, logsMax),
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			if len(ce.Args) == 0 || len(ce.Args) > 2 {
 				return UserErrorf("Usage: %slogs [HOST/]CONTAINER [N]", ce.proc.settings.Prefix)
@@ -306,6 +308,7 @@ func (f *containerFamily) containerAction(name, help, verb, done string, wantRun
 		Help:        help,
 		Args:        "[HOST/]CONTAINER",
 		Role:        RoleAdmin,
+		Effect:      Changes,
 		Destructive: true,
 		Describe: func(ctx context.Context, ce *Event) (string, error) {
 			arg, err := oneContainerArg(ce)
@@ -369,6 +372,7 @@ func (f *containerFamily) updates() *Command {
 		Help:    "Check which containers' images (all, or one host's) have newer versions in their registries",
 		Args:    "[HOST]",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			list, unreachable, err := f.listing(ctx, ce)
 			if err != nil {

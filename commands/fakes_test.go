@@ -362,12 +362,28 @@ type probe struct {
 	last *commands.Event
 }
 
+// command is a read-only command, or a destructive one (which changes something).
 func (p *probe) command(name string, role commands.Role, destructive bool, do func(ctx context.Context, ce *commands.Event) error) *commands.Command {
+	effect := commands.ReadsOnly
+	if destructive {
+		effect = commands.Changes
+	}
+	return p.declared(name, role, effect, destructive, do)
+}
+
+// changing is a command that changes something but is not destructive: it needs a
+// verified device and no approval (!silence, !ack).
+func (p *probe) changing(name string, role commands.Role) *commands.Command {
+	return p.declared(name, role, commands.Changes, false, nil)
+}
+
+func (p *probe) declared(name string, role commands.Role, effect commands.Effect, destructive bool, do func(ctx context.Context, ce *commands.Event) error) *commands.Command {
 	return &commands.Command{
 		Name:        name,
 		Section:     commands.SectionGeneral,
 		Help:        "Test command " + name,
 		Role:        role,
+		Effect:      effect,
 		Destructive: destructive,
 		Policy:      policy.Policy{Kind: policy.None},
 		Func: func(ctx context.Context, ce *commands.Event) error {

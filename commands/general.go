@@ -19,6 +19,7 @@ var CommandHelp = &Command{
 	Help:    "Show the commands you can use",
 	Args:    "[COMMAND]",
 	Role:    RoleMember,
+	Effect:  ReadsOnly,
 	Func: func(ctx context.Context, ce *Event) error {
 		p := ce.proc
 		if len(ce.Args) > 0 {
@@ -62,8 +63,12 @@ func (p *Processor) describe(cmd *Command, long bool) *render.Message {
 	}
 	msg.Code(synopsis).Text(" — " + cmd.Help)
 	var needs []string
-	if cmd.Destructive && p.settings.RequireVerified {
-		needs = append(needs, "a verified device")
+	if cmd.Effect == Changes && p.settings.RequireVerified {
+		if cmd.ReadsWith != nil {
+			needs = append(needs, "a verified device to change anything")
+		} else {
+			needs = append(needs, "a verified device")
+		}
 	}
 	switch needed := p.registry.PolicyOf(cmd); needed.Kind {
 	case policy.Confirm:
@@ -94,6 +99,7 @@ var CommandPing = &Command{
 	Section: SectionGeneral,
 	Help:    "Check that Steward answers, and how long your message took to reach it",
 	Role:    RoleMember,
+	Effect:  ReadsOnly,
 	Func: func(ctx context.Context, ce *Event) error {
 		delay := max(ce.ReceivedAt.Sub(ce.SentAt), 0)
 		return ce.Reply(ctx, render.New("Pong! Your message took ").Bold(formatLatency(delay)).Text(" to reach me."))
@@ -108,12 +114,14 @@ func formatLatency(d time.Duration) string {
 }
 
 // CommandWhoami tells the asker what Steward thinks of them: their role and whether the
-// device they wrote from is verified, which decides whether destructive commands work.
+// device they wrote from is verified, which decides whether commands that change
+// something work.
 var CommandWhoami = &Command{
 	Name:    "whoami",
 	Section: SectionGeneral,
 	Help:    "Show your role and whether the device you wrote from is verified",
 	Role:    RoleMember,
+	Effect:  ReadsOnly,
 	Func: func(ctx context.Context, ce *Event) error {
 		msg := render.New("You are ").Pill(ce.Sender).Text(", ").Bold(ce.Role.String()).Text(". ")
 		switch {

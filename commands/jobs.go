@@ -23,6 +23,7 @@ func jobCommands(j Jobs) []*Command {
 		Section: SectionAlerts,
 		Help:    "List the jobs that ping Steward: last success, last failure, last duration, next expected",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			var list []jobs.Status
 			if j != nil {

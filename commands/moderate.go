@@ -85,7 +85,7 @@ func (f *moderationFamily) reportedTicket(ctx context.Context, ce *Event) (*stat
 func (f *moderationFamily) remove() *Command {
 	return &Command{
 		Name: "remove", Section: SectionGroup, Help: "In a report's thread: remove the reported message from the group room", Args: "[REASON]",
-		Role: RoleAdmin, Destructive: true, FreeText: true,
+		Role: RoleAdmin, Destructive: true, FreeText: true, Effect: Changes,
 		Describe: func(ctx context.Context, ce *Event) (string, error) {
 			t, err := f.reportedTicket(ctx, ce)
 			if err != nil {
@@ -119,7 +119,7 @@ func (f *moderationFamily) remove() *Command {
 func (f *moderationFamily) warn() *Command {
 	return &Command{
 		Name: "warn", Section: SectionGroup, Help: "Warn someone in a private chat from the admins (in a report's thread: the reported account)", Args: "[@user:server] TEXT",
-		Role: RoleAdmin, Destructive: true, FreeText: true,
+		Role: RoleAdmin, Destructive: true, FreeText: true, Effect: Changes,
 		Describe: func(ctx context.Context, ce *Event) (string, error) {
 			user, text, t, err := f.warning(ctx, ce)
 			if err != nil {
@@ -230,7 +230,7 @@ func (f *moderationFamily) moderation(ctx context.Context, ce *Event, action str
 func (f *moderationFamily) moderateCommand(action, help, verb, done string) *Command {
 	return &Command{
 		Name: action, Section: SectionGroup, Help: help, Args: "@user:server [REASON]",
-		Role: RoleAdmin, Destructive: true, FreeText: true,
+		Role: RoleAdmin, Destructive: true, FreeText: true, Effect: Changes,
 		Describe: func(ctx context.Context, ce *Event) (string, error) {
 			m, err := f.moderation(ctx, ce, action)
 			if err != nil {

@@ -16,6 +16,9 @@ func (f *alertFamily) onCallCommand() *Command {
 		Help:    "Show who is on duty; \"take\" to take over until the next handover",
 		Args:    "[take]",
 		Role:    RoleAdmin,
+		Effect:  Changes,
+		// Without "take" it only shows the rota.
+		ReadsWith: func(args []string) bool { return len(args) == 0 },
 		Func: func(ctx context.Context, ce *Event) error {
 			oc := f.onCall
 			if oc == nil || !oc.HasRotation() {

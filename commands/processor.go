@@ -265,7 +265,7 @@ func (p *Processor) handle(ctx context.Context, ce *Event, name string, parseErr
 		p.reply(ctx, ce, refusal)
 		return state.OutcomeRefused, refusal.Plain(), nil
 	}
-	if needed := p.registry.PolicyOf(ce.Command); needed.Kind != policy.None && (ce.changesThings() || !ce.Command.Destructive) {
+	if needed := p.registry.PolicyOf(ce.Command); needed.Kind != policy.None && (ce.destructiveRun() || !ce.Command.Destructive) {
 		return p.requestApproval(ctx, ce, needed)
 	}
 	if ce.Command.Long && p.deps.Background != nil {
@@ -323,15 +323,25 @@ func (p *Processor) refusal(ctx context.Context, ce *Event) *render.Message {
 	case cmd.Role == RoleAdmin && ce.RoomID != p.settings.AdminRoom:
 		return render.New("Use ").Code(p.settings.Prefix + cmd.Name).Text(" in the admin room: its answer is for the admins only.")
 	case ce.changesThings() && p.settings.RequireVerified && !ce.Verified():
-		msg := render.New("").Code(p.settings.Prefix + cmd.Name).Text(" changes things, so it must come from a device you have verified. ")
-		if ce.Encrypted {
-			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not cross-signed: verify it from another of your sessions (or with your recovery key) and try again.")
-		} else {
-			msg.Text("Your message was not encrypted, so I can't tell which device sent it.")
-		}
-		return msg
+		return p.unverifiedRefusal(ce)
 	}
 	return nil
+}
+
+// unverifiedRefusal says why a command that changes something did not run from this
+// device, and what to do. It answers every attempt, like every refusal of a command: a
+// command met with silence would read as lost.
+func (p *Processor) unverifiedRefusal(ce *Event) *render.Message {
+	msg := render.New("").Code(p.settings.Prefix + ce.Command.Name).Text(" changes something, so it must come from a device you have verified; I did not run it. ")
+	switch {
+	case !ce.Encrypted:
+		msg.Text("Your message was not encrypted, so I can't tell which device sent it: send it from an encrypted session you have verified.")
+	case ce.Trust == id.TrustStateCrossSignedUntrusted:
+		msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is signed by a cross-signing identity of yours that is not the one I first saw (was it reset?); until that new identity is trusted, only commands that read work from it.")
+	default:
+		msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not cross-signed: verify it from another of your sessions (or with your recovery key) and try again.")
+	}
+	return msg
 }
 
 // run calls the command's function, turning a panic into a plain answer.

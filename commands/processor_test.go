@@ -15,9 +15,9 @@ import (
 	"github.com/steward-bot/steward/state"
 )
 
-// groupCommands is a registry with one command per kind: hello for members, reload for
-// admins, wipe for admins and destructive, plus the general builtins. Each test
-// command counts its runs in p.
+// groupCommands is a registry with one command per kind: hello for members, peek for
+// admins (both read-only), mute for admins (changes something), wipe for admins and
+// destructive, plus the general builtins. Each test command counts its runs in p.
 func groupCommands(p *probe) *commands.Registry {
 	return commands.NewRegistry(
 		commands.CommandHelp,
@@ -25,7 +25,8 @@ func groupCommands(p *probe) *commands.Registry {
 		commands.CommandWhoami,
 		commands.Builtin(commands.Features{}).Lookup("status"),
 		p.command("hello", commands.RoleMember, false, nil),
-		p.command("reload", commands.RoleAdmin, false, nil),
+		p.command("peek", commands.RoleAdmin, false, nil),
+		p.changing("mute", commands.RoleAdmin),
 		p.command("wipe", commands.RoleAdmin, true, nil),
 	)
 }
@@ -43,22 +44,22 @@ func TestWhoMayRunWhat(t *testing.T) {
 		// reply is a part of the one expected reply; "" means no reply at all.
 		reply string
 	}{
-		{name: "admin runs admin command in admin room", sender: admin, room: adminRoom, body: "!reload", wantRun: true, outcome: state.OutcomeOK},
+		{name: "admin runs admin command in admin room", sender: admin, room: adminRoom, body: "!peek", wantRun: true, outcome: state.OutcomeOK},
 		{name: "admin runs member command in group room", sender: admin, room: groupRoom, body: "!hello", wantRun: true, outcome: state.OutcomeOK},
 		{name: "member runs member command in group room", sender: member, room: groupRoom, body: "!hello", wantRun: true, outcome: state.OutcomeOK},
 		{name: "command name is case-insensitive", sender: member, room: groupRoom, body: "!HELLO", wantRun: true, outcome: state.OutcomeOK},
-		{name: "member runs admin command in group room", sender: member, room: groupRoom, body: "!reload",
-			outcome: state.OutcomeRefused, reply: "Only admins can use `!reload`"},
-		{name: "member runs admin command in admin room", sender: member, room: adminRoom, body: "!reload",
-			outcome: state.OutcomeRefused, reply: "Only admins can use `!reload`"},
-		{name: "admin runs admin command in group room", sender: admin, room: groupRoom, body: "!reload",
+		{name: "member runs admin command in group room", sender: member, room: groupRoom, body: "!peek",
+			outcome: state.OutcomeRefused, reply: "Only admins can use `!peek`"},
+		{name: "member runs admin command in admin room", sender: member, room: adminRoom, body: "!peek",
+			outcome: state.OutcomeRefused, reply: "Only admins can use `!peek`"},
+		{name: "admin runs admin command in group room", sender: admin, room: groupRoom, body: "!peek",
 			outcome: state.OutcomeRefused, reply: "in the admin room"},
 		{name: "stranger gets no answer", sender: stranger, room: groupRoom, body: "!hello", outcome: state.OutcomeRefused},
 		{name: "stranger gets no answer to unknown command", sender: stranger, room: groupRoom, body: "!nope", outcome: state.OutcomeRefused},
-		{name: "admin's name on another server is a stranger", sender: "@alice:evil.org", room: adminRoom, body: "!reload", outcome: state.OutcomeRefused},
-		{name: "admin's name on another server, joined, is only a member", sender: "@alice:evil.org", joinGroup: true, room: groupRoom, body: "!reload",
+		{name: "admin's name on another server is a stranger", sender: "@alice:evil.org", room: adminRoom, body: "!peek", outcome: state.OutcomeRefused},
+		{name: "admin's name on another server, joined, is only a member", sender: "@alice:evil.org", joinGroup: true, room: groupRoom, body: "!peek",
 			outcome: state.OutcomeRefused, reply: "Only admins can use"},
-		{name: "admin's name with different case is not the admin", sender: "@Alice:example.org", room: adminRoom, body: "!reload", outcome: state.OutcomeRefused},
+		{name: "admin's name with different case is not the admin", sender: "@Alice:example.org", room: adminRoom, body: "!peek", outcome: state.OutcomeRefused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,7 +122,7 @@ func TestStaleCommandIsNotRun(t *testing.T) {
 		t.Run(tt.age.String(), func(t *testing.T) {
 			p := &probe{}
 			h := newHarness(t, groupCommands(p))
-			in := h.input(admin, adminRoom, "!reload")
+			in := h.input(admin, adminRoom, "!peek")
 			in.SentAt = h.clock.Now().Add(-tt.age)
 			replies, entry := h.handle(in)
 			if tt.wantRun {
@@ -155,7 +156,7 @@ func TestUnencryptedAdminRoom(t *testing.T) {
 			if i == 2 {
 				h.restart() // the explanation is remembered across restarts
 			}
-			in := h.input(admin, adminRoom, "!reload")
+			in := h.input(admin, adminRoom, "!peek")
 			in.Encrypted = false
 			replies, entry := h.handle(in)
 			if entry.Outcome != state.OutcomeRefused {
@@ -179,7 +180,7 @@ func TestUnencryptedAdminRoom(t *testing.T) {
 	t.Run("allowed by config", func(t *testing.T) {
 		p := &probe{}
 		h := newHarness(t, groupCommands(p), unencryptedAdminRoom, func(h *harness) { h.settings.AllowUnencrypted = true })
-		in := h.input(admin, adminRoom, "!reload")
+		in := h.input(admin, adminRoom, "!peek")
 		in.Encrypted = false
 		replies, entry := h.handle(in)
 		if p.runs != 1 || entry.Outcome != state.OutcomeOK || len(replies) != 0 {
@@ -188,7 +189,11 @@ func TestUnencryptedAdminRoom(t *testing.T) {
 	})
 }
 
-func TestDestructiveCommandNeedsVerifiedDevice(t *testing.T) {
+// TestChangingCommandNeedsVerifiedDevice: whatever changes something (mute, and the
+// destructive wipe) runs only from an encrypted message of a device its owner
+// cross-signed, and the sender reads why not and what to do; what only reads (peek)
+// runs from any device.
+func TestChangingCommandNeedsVerifiedDevice(t *testing.T) {
 	tests := []struct {
 		name             string
 		body             string
@@ -199,15 +204,18 @@ func TestDestructiveCommandNeedsVerifiedDevice(t *testing.T) {
 		wantRun          bool
 		reply            []string
 	}{
-		{name: "unknown device", body: "!wipe", trust: id.TrustStateUnknownDevice,
-			reply: []string{"`!wipe` changes things", "Your device `" + string(device) + "` is not cross-signed"}},
-		{name: "cross-signed by an unverified identity", body: "!wipe", trust: id.TrustStateCrossSignedUntrusted,
-			reply: []string{"`" + string(device) + "` is not cross-signed"}},
-		{name: "cross-signed, identity trusted on first use", body: "!wipe", trust: id.TrustStateCrossSignedTOFU, wantRun: true},
-		{name: "cross-signed, identity verified", body: "!wipe", trust: id.TrustStateCrossSignedVerified, wantRun: true},
-		{name: "verification not required", body: "!wipe", trust: id.TrustStateUnknownDevice, notRequired: true, wantRun: true},
-		{name: "non-destructive command from unknown device", body: "!reload", trust: id.TrustStateUnknownDevice, wantRun: true},
-		{name: "unencrypted message claims trust", body: "!wipe", trust: id.TrustStateCrossSignedVerified, unencrypted: true, allowUnencrypted: true,
+		{name: "destructive, unknown device", body: "!wipe", trust: id.TrustStateUnknownDevice,
+			reply: []string{"`!wipe` changes something, so it must come from a device you have verified; I did not run it", "Your device `" + string(device) + "` is not cross-signed: verify it"}},
+		{name: "changing, unknown device", body: "!mute", trust: id.TrustStateUnknownDevice,
+			reply: []string{"`!mute` changes something", "`" + string(device) + "` is not cross-signed"}},
+		{name: "changing, device cross-signed by an identity reset since", body: "!mute", trust: id.TrustStateCrossSignedUntrusted,
+			reply: []string{"`" + string(device) + "` is signed by a cross-signing identity of yours that is not the one I first saw"}},
+		{name: "changing, cross-signed, identity trusted on first use", body: "!mute", trust: id.TrustStateCrossSignedTOFU, wantRun: true},
+		{name: "destructive, cross-signed, identity verified", body: "!wipe", trust: id.TrustStateCrossSignedVerified, wantRun: true},
+		{name: "verification not required", body: "!mute", trust: id.TrustStateUnknownDevice, notRequired: true, wantRun: true},
+		{name: "read-only command from unknown device", body: "!peek", trust: id.TrustStateUnknownDevice, wantRun: true},
+		{name: "read-only command unencrypted", body: "!peek", trust: id.TrustStateUnset, unencrypted: true, allowUnencrypted: true, wantRun: true},
+		{name: "unencrypted message claims trust", body: "!mute", trust: id.TrustStateCrossSignedVerified, unencrypted: true, allowUnencrypted: true,
 			reply: []string{"was not encrypted, so I can't tell which device sent it"}},
 	}
 	for _, tt := range tests {
@@ -236,6 +244,9 @@ func TestDestructiveCommandNeedsVerifiedDevice(t *testing.T) {
 				if !strings.Contains(got.Plain, want) {
 					t.Errorf("reply %q does not contain %q", got.Plain, want)
 				}
+			}
+			if entry.Detail != got.Plain {
+				t.Errorf("decision log detail %q, want the reply %q", entry.Detail, got.Plain)
 			}
 		})
 	}
@@ -383,9 +394,9 @@ func TestHelp(t *testing.T) {
 	}{
 		{name: "member's list", sender: member, room: groupRoom, body: "!help", outcome: state.OutcomeOK,
 			want:    []string{"Commands you can use:\nGeneral\n• ", "`!help [COMMAND]` — Show the commands you can use", "`!ping`", "`!whoami`", "`!hello`"},
-			notWant: []string{"`!reload`", "`!wipe`", "`!status`", "Host"}},
+			notWant: []string{"`!peek`", "`!wipe`", "`!status`", "Host"}},
 		{name: "admin's list", sender: admin, room: adminRoom, body: "!help", outcome: state.OutcomeOK,
-			want: []string{"General", "`!hello`", "`!reload`", "`!wipe` — Test command wipe (needs a verified device)",
+			want: []string{"General", "`!hello`", "`!peek`", "`!wipe` — Test command wipe (needs a verified device)",
 				"Host\n• `!status` — Show the host's uptime, load, memory and disk use"}},
 		{name: "alias", sender: member, room: groupRoom, body: "!commands", outcome: state.OutcomeOK,
 			want: []string{"Commands you can use:", "`!ping`"}},
@@ -548,7 +559,7 @@ func TestPlaintextInEncryptedRoomIsRefused(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		p := &probe{}
 		h := newHarness(t, groupCommands(p), func(h *harness) { h.settings.AllowUnencrypted = allow })
-		in := h.input(admin, adminRoom, "!reload")
+		in := h.input(admin, adminRoom, "!peek")
 		in.Encrypted = false
 		replies, entry := h.handle(in)
 		if p.runs != 0 || entry.Outcome != state.OutcomeRefused || len(replies) != 0 {

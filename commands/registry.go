@@ -27,6 +27,12 @@ func NewRegistry(cmds ...*Command) *Registry {
 		if cmd.Help == "" || !slices.Contains(sectionOrder, cmd.Section) {
 			panic(fmt.Sprintf("command %q needs help text and a section that help lists", cmd.Name))
 		}
+		if cmd.Destructive && cmd.Effect != Changes {
+			panic(fmt.Sprintf("command %q is destructive, so it changes something", cmd.Name))
+		}
+		if cmd.ReadsWith != nil && cmd.Effect != Changes {
+			panic(fmt.Sprintf("command %q reads with some arguments, so it changes something with others", cmd.Name))
+		}
 		for _, name := range append([]string{cmd.Name}, cmd.Aliases...) {
 			if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " \t\n") {
 				panic(fmt.Sprintf("command name %q must be lower-case without spaces", name))

@@ -24,6 +24,7 @@ func (f *alertFamily) silenceCommand() *Command {
 		Help:     "Hold back alerts for a while: an alert number, a fingerprint, or a pattern like disk:* (both a duration and a reason are required)",
 		Args:     "ID|FINGERPRINT|PATTERN DURATION REASON...",
 		Role:     RoleAdmin,
+		Effect:   Changes,
 		FreeText: true,
 		Func: func(ctx context.Context, ce *Event) error {
 			usage := fmt.Sprintf("Usage: %ssilence ID|FINGERPRINT|PATTERN DURATION REASON, like %ssilence disk:/var 2h moving backups off it", ce.proc.settings.Prefix, ce.proc.settings.Prefix)
@@ -53,6 +54,7 @@ func (f *alertFamily) maintenance() *Command {
 		Help:     "Start a maintenance window: alerts held back, members told, and told again when it ends",
 		Args:     "DURATION REASON...",
 		Role:     RoleAdmin,
+		Effect:   Changes,
 		FreeText: true,
 		Func: func(ctx context.Context, ce *Event) error {
 			fields := strings.Fields(ce.RawArgs)
@@ -170,6 +172,7 @@ func (f *alertFamily) silences() *Command {
 		Section: SectionAlerts,
 		Help:    "List the silences and maintenance windows in force",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			running, err := f.alerts.RunningSilences(ctx)
 			if err != nil {
@@ -200,6 +203,7 @@ func (f *alertFamily) unsilence() *Command {
 		Help:    "End a silence or maintenance window early",
 		Args:    "ID",
 		Role:    RoleAdmin,
+		Effect:  Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			if len(ce.Args) != 1 {
 				return UserErrorf("Usage: %sunsilence ID; %ssilences lists them.", ce.proc.settings.Prefix, ce.proc.settings.Prefix)

@@ -22,6 +22,7 @@ func statusCommand(disks []string) *Command {
 		Section: SectionHost,
 		Help:    "Show the host's uptime, load, memory and disk use",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			info, err := host.InfoWithContext(ctx)
 			if err != nil {

@@ -47,6 +47,7 @@ func summaryCommand(summaries *Summaries) *Command {
 		Help:    "Sum up the decisions of the last days: who did what, what is still pending",
 		Args:    "[SPAN, default 7d]",
 		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			span := 7 * 24 * time.Hour
 			if len(ce.Args) > 0 {

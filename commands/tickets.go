@@ -69,7 +69,7 @@ func (f *ticketFamily) reported(ctx context.Context, ce *Event, text string) *ti
 // group room (the text is not repeated there) or a private chat with Steward.
 func (f *ticketFamily) ticketCommand(name, kind, help, args string) *Command {
 	return &Command{
-		Name: name, Section: SectionGroup, Help: help, Args: args, Role: RoleMember, FreeText: true, Private: true,
+		Name: name, Section: SectionGroup, Help: help, Args: args, Role: RoleMember, FreeText: true, Private: true, Effect: Asks,
 		Func: func(ctx context.Context, ce *Event) error {
 			if f.tickets == nil {
 				return UserErrorf("Tickets are not available.")
@@ -173,6 +173,7 @@ func (f *ticketFamily) list() *Command {
 		Help:    "List tickets: the admins see open, mine or all; a member sees their own",
 		Args:    "[open|mine|all]",
 		Role:    RoleMember,
+		Effect:  ReadsOnly,
 		Func: func(ctx context.Context, ce *Event) error {
 			if f.tickets == nil {
 				return UserErrorf("Tickets are not available.")
@@ -227,7 +228,7 @@ func (f *ticketFamily) list() *Command {
 // take makes the sender the ticket's assignee; a closed ticket is refused.
 func (f *ticketFamily) take() *Command {
 	return &Command{
-		Name: "take", Section: SectionGroup, Help: "Take a ticket: say you handle it", Args: "[ID]", Role: RoleAdmin,
+		Name: "take", Section: SectionGroup, Help: "Take a ticket: say you handle it", Args: "[ID]", Role: RoleAdmin, Effect: Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			if len(ce.Args) > 1 {
 				return UserErrorf("Usage: %stake [ID]", ce.proc.settings.Prefix)
@@ -250,7 +251,7 @@ func (f *ticketFamily) take() *Command {
 func (f *ticketFamily) close() *Command {
 	return &Command{
 		Name: "close", Section: SectionGroup, Help: "Close a ticket with a decision; the member is told", Args: "ID DECISION...",
-		Role: RoleAdmin, FreeText: true,
+		Role: RoleAdmin, FreeText: true, Effect: Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			ticketID, decision, _ := strings.Cut(strings.TrimSpace(ce.RawArgs), " ")
 			decision = strings.TrimSpace(decision)
@@ -286,7 +287,7 @@ func (f *ticketFamily) threadWords(ctx context.Context, ce *Event) (*state.Ticke
 func (f *ticketFamily) note() *Command {
 	return &Command{
 		Name: "note", Section: SectionGroup, Help: "In a ticket's thread: a note among admins, not sent to the member", Args: "TEXT",
-		Role: RoleAdmin, FreeText: true,
+		Role: RoleAdmin, FreeText: true, Effect: Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			t, text, err := f.threadWords(ctx, ce)
 			if err != nil {
@@ -305,7 +306,7 @@ func (f *ticketFamily) note() *Command {
 func (f *ticketFamily) sign() *Command {
 	return &Command{
 		Name: "sign", Section: SectionGroup, Help: "In a ticket's thread: answer the member with your name on it", Args: "TEXT",
-		Role: RoleAdmin, FreeText: true,
+		Role: RoleAdmin, FreeText: true, Effect: Changes,
 		Func: func(ctx context.Context, ce *Event) error {
 			t, text, err := f.threadWords(ctx, ce)
 			if err != nil {

@@ -46,6 +46,7 @@ func (f *containerFamily) update() *Command {
 		Help:        "Update a container (or all, or all of a host) to the newer image under its tag; rolled back by itself if the new one is not healthy",
 		Args:        "[HOST/]CONTAINER|all|HOST/all",
 		Role:        RoleAdmin,
+		Effect:      Changes,
 		Destructive: true,
 		Long:        true,
 		Describe: func(ctx context.Context, ce *Event) (string, error) {

@@ -439,6 +439,13 @@ func (e *Engine) OpenAlerts(ctx context.Context) ([]*state.Alert, error) {
 	return e.store.Open(ctx, "")
 }
 
+// ShowsAlerts reports whether the message that became eventID shows any alert, so a 👀
+// on it that may not act can be answered, and one on any other message ignored.
+func (e *Engine) ShowsAlerts(ctx context.Context, eventID id.EventID) (bool, error) {
+	alerts, err := e.store.ByMessageEvent(ctx, eventID)
+	return len(alerts) > 0, err
+}
+
 // AckMessage is Ack for every open alert shown in the message that became eventID (a
 // 👀 reaction to it). It returns nil when eventID shows no alert.
 func (e *Engine) AckMessage(ctx context.Context, eventID id.EventID, by Actor) ([]*state.Alert, bool, error) {
