@@ -21,11 +21,16 @@ type fakeTool struct {
 	files       map[string]string // path in the snapshot -> content
 	failRestore error
 	failCheck   error
+	// failSnapshots makes Snapshots fail, as an unreadable repository does.
+	failSnapshots error
 	// corrupt makes Restore write this file with other contents.
 	corrupt string
 }
 
 func (f *fakeTool) Snapshots(_ context.Context, _ Repo, n int) ([]Snapshot, error) {
+	if f.failSnapshots != nil {
+		return nil, f.failSnapshots
+	}
 	if n > 0 && n < len(f.snaps) {
 		return f.snaps[:n], nil
 	}
@@ -459,6 +464,60 @@ func TestCheckObservations(t *testing.T) {
 	}
 	if got := observe(old, &memRuns{}, true); !slices.Contains(got, "backup:cloud:offsite") {
 		t.Errorf("an old off-site copy is not reported: %v", got)
+	}
+}
+
+// A repository that can't be read at all (wrong password, gone) is the set's own
+// critical alert naming the cause, whichever restic says it (an exit status since
+// 0.17, words before); a set already stale stays stale; a failure that may pass (the
+// network) is still the check's own error.
+func TestUnreadableRepositoryIsCritical(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	set := &Set{Name: "cloud", Every: 24 * time.Hour, Grace: 6 * time.Hour}
+	for _, tc := range []struct {
+		name  string
+		err   error
+		cause string
+	}{
+		{"wrong password, restic 0.17", &ToolError{Op: "snapshots", Message: "Fatal: wrong password or no key found", ExitCode: 12}, "wrong password"},
+		{"wrong password, restic 0.14", &ToolError{Op: "snapshots", Message: "Fatal: wrong password or no key found", ExitCode: 1}, "wrong password"},
+		{"gone, restic 0.17", &ToolError{Op: "snapshots", Message: "Fatal: repository does not exist: unable to open config file", ExitCode: 10}, "repository is gone"},
+		{"gone, restic 0.14", &ToolError{Op: "snapshots", Message: "Fatal: unable to open config file: stat /srv/repo/config: no such file or directory\nIs there a repository at the following location?\n/srv/repo", ExitCode: 1}, "repository is gone"},
+		{"password file missing", &ToolError{Op: "snapshots", Message: "Resolving password failed: Fatal: /etc/pw does not exist", ExitCode: 1}, "password file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tool := &fakeTool{failSnapshots: tc.err}
+			c := &Check{Set: set, Tool: tool, Runs: &memRuns{}, Every: time.Minute, Now: func() time.Time { return now }}
+			obs, err := c.Observe(t.Context())
+			if err != nil {
+				t.Fatalf("an unreadable repository is the check's error, not the set's alert: %v", err)
+			}
+			if len(obs) != 1 || obs[0].Fingerprint != "backup:cloud:unreadable" || obs[0].Severity != state.SeverityCritical ||
+				!strings.Contains(obs[0].Summary, tc.cause) {
+				t.Fatalf("observations %+v, want one critical unreadable alert naming %q", obs, tc.cause)
+			}
+		})
+	}
+
+	// A set read stale once stays stale while its repository can't be read.
+	tool := &fakeTool{snaps: []Snapshot{{ID: "b1", ShortID: "b1", Time: now.Add(-40 * time.Hour)}}}
+	c := &Check{Set: set, Tool: tool, Runs: &memRuns{}, Every: time.Minute, Now: func() time.Time { return now }}
+	if _, err := c.Observe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	tool.failSnapshots = &ToolError{Op: "snapshots", Message: "Fatal: wrong password or no key found", ExitCode: 12}
+	obs, err := c.Observe(t.Context())
+	var fps []string
+	for _, o := range obs {
+		fps = append(fps, o.Fingerprint)
+	}
+	if err != nil || !slices.Equal(fps, []string{"backup:cloud:unreadable", "backup:cloud:stale"}) {
+		t.Errorf("a stale set turned unreadable: %v, %v", fps, err)
+	}
+
+	tool.failSnapshots = &ToolError{Op: "snapshots", Message: "Fatal: unable to open repository at sftp:nas:/x: unable to start the sftp session, error: EOF", ExitCode: 1}
+	if obs, err := c.Observe(t.Context()); err == nil {
+		t.Errorf("an unreachable host is the check's own failure, got observations %+v", obs)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -133,13 +134,31 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 	var obs []monitor.Observation
 
 	newest, err := Newest(ctx, c.Tool, s.Repo)
-	if err != nil {
-		return nil, fmt.Errorf("can't read the snapshots of %s: %s", s.Name, redact.Secrets(err.Error()))
-	}
 	c.mu.Lock()
-	c.newest, c.read = newest, true
+	if err == nil {
+		c.newest, c.read = newest, true
+	}
+	newest, read := c.newest, c.read
 	c.mu.Unlock()
-	if o, stale := staleness(base, s, newest, now); stale {
+	if err != nil {
+		// A repository that can't be read at all is the set's own critical alert,
+		// which escalates: no backup of it can be restored. Any other failure (the
+		// network, a lock) may pass, and is the check's.
+		cause, unreadable := Unreadable(err)
+		if !unreadable {
+			return nil, fmt.Errorf("can't read the snapshots of %s: %s", s.Name, redact.Secrets(err.Error()))
+		}
+		o := base
+		o.Fingerprint = fp + "unreadable"
+		o.Summary = fmt.Sprintf("Backup %s can't be read: %s", s.Name, cause)
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		o.Value = render.Shorten(redact.Secrets(first), 300)
+		o.Hint = "check the set's repository and password_file in the config, and that the repository's disk is mounted"
+		obs = append(obs, o)
+	}
+	// While the repository can't be read, the newest snapshot last read still says
+	// whether the set is stale, so its stale alert neither resolves nor goes silent.
+	if o, stale := staleness(base, s, newest, now); (err == nil || read) && stale {
 		o.Fingerprint = fp + "stale"
 		obs = append(obs, o)
 	}
