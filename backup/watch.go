@@ -69,6 +69,7 @@ type Runs interface {
 	Save(ctx context.Context, run *state.BackupRun) error
 	Latest(ctx context.Context, set, kind, outcome string) (*state.BackupRun, error)
 	LatestDone(ctx context.Context, set, kind string) (*state.BackupRun, error)
+	LatestInPlace(ctx context.Context, set string) (*state.BackupRun, error)
 }
 
 // Check watches one set for the alert engine: its newest snapshot's age, the last
@@ -76,9 +77,14 @@ type Runs interface {
 type Check struct {
 	Set *Set
 	// Copy is the set holding Set's off-site copy, when it has one.
-	Copy  *Set
-	Tool  Tool
-	Runs  Runs
+	Copy *Set
+	Tool Tool
+	Runs Runs
+	// Containers, when set, tells whether the containers the last in-place restore
+	// failed to start again run by now.
+	Containers interface {
+		Running(ctx context.Context, ref string) (bool, error)
+	}
 	Every time.Duration
 	Now   func() time.Time
 
@@ -184,6 +190,10 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 		o.Value = render.Shorten(redact.Secrets(last.Detail), 300)
 		obs = append(obs, o)
 	}
+	if o, ok := c.notStarted(ctx, base); ok {
+		o.Fingerprint = fp + "not_started"
+		obs = append(obs, o)
+	}
 	if c.Copy != nil {
 		copyNewest, err := Newest(ctx, c.Tool, c.Copy.Repo)
 		o := base
@@ -211,6 +221,32 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 		}
 	}
 	return obs, nil
+}
+
+// notStarted reports the containers the set's last in-place restore stopped and
+// failed to start again, while they still don't run. They were stopped through the
+// engine, so the container monitor takes them for stopped on purpose.
+func (c *Check) notStarted(ctx context.Context, o monitor.Observation) (monitor.Observation, bool) {
+	if c.Containers == nil {
+		return o, false
+	}
+	last, err := c.Runs.LatestInPlace(ctx, c.Set.Name)
+	if err != nil || last == nil {
+		return o, false
+	}
+	var down []string
+	for _, ref := range NotStarted(last) {
+		if running, err := c.Containers.Running(ctx, ref); err != nil || !running {
+			down = append(down, ref)
+		}
+	}
+	if len(down) == 0 {
+		return o, false
+	}
+	o.Summary = fmt.Sprintf("Backup %s: %s did not start again after restore %d", c.Set.Name, strings.Join(down, ", "), last.ID)
+	o.Value = "stopped for the restore, and starting it again failed"
+	o.Hint = "start it by hand (docker start) and look at its log"
+	return o, true
 }
 
 // staleness reports the set as stale when its newest snapshot is older than it may
