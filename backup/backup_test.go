@@ -21,11 +21,16 @@ type fakeTool struct {
 	files       map[string]string // path in the snapshot -> content
 	failRestore error
 	failCheck   error
+	// failSnapshots makes Snapshots fail, as an unreadable repository does.
+	failSnapshots error
 	// corrupt makes Restore write this file with other contents.
 	corrupt string
 }
 
 func (f *fakeTool) Snapshots(_ context.Context, _ Repo, n int) ([]Snapshot, error) {
+	if f.failSnapshots != nil {
+		return nil, f.failSnapshots
+	}
 	if n > 0 && n < len(f.snaps) {
 		return f.snaps[:n], nil
 	}
@@ -118,6 +123,18 @@ func (m *memRuns) LatestDone(_ context.Context, set, kind string) (*state.Backup
 	return nil, nil
 }
 
+func (m *memRuns) LatestInPlace(_ context.Context, set string) (*state.BackupRun, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.runs) - 1; i >= 0; i-- {
+		r := m.runs[i]
+		if _, _, inPlace := RestoreState(&r); r.Set == set && r.Kind == KindRestore && inPlace {
+			return &r, nil
+		}
+	}
+	return nil, nil
+}
+
 func (m *memRuns) unfinished() []*state.BackupRun {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -130,15 +147,38 @@ func (m *memRuns) unfinished() []*state.BackupRun {
 	return out
 }
 
-type fakeContainers struct{ stopped, started []string }
+// fakeContainers are containers that run until stopped. failStart makes Start fail;
+// onStop is called once a container has stopped (a crash test panics there).
+type fakeContainers struct {
+	stopped, started []string
+	down             map[string]bool
+	failStart        error
+	onStop           func(ref string)
+}
+
+func (f *fakeContainers) Running(_ context.Context, ref string) (bool, error) {
+	return !f.down[ref], nil
+}
 
 func (f *fakeContainers) Stop(_ context.Context, ref string) (bool, error) {
 	f.stopped = append(f.stopped, ref)
-	return true, nil
+	wasRunning := !f.down[ref]
+	if f.down == nil {
+		f.down = map[string]bool{}
+	}
+	f.down[ref] = true
+	if f.onStop != nil {
+		f.onStop(ref)
+	}
+	return wasRunning, nil
 }
 
 func (f *fakeContainers) Start(_ context.Context, ref string) error {
 	f.started = append(f.started, ref)
+	if f.failStart != nil {
+		return f.failStart
+	}
+	delete(f.down, ref)
 	return nil
 }
 
@@ -310,12 +350,16 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 		name, step string
 		// moved: the restored files were moved into place before the stop.
 		moved bool
+		// recreated: an empty folder appeared at the path after it was set aside.
+		recreated bool
 	}{
-		{"containers stopped", StepStopContainers, false},
-		{"live files set aside", StepSetAside, false},
-		{"restic restoring into scratch", StepRestore, false},
-		{"restored files moved into place", StepRestore, true},
-		{"containers starting", StepStartContainers, true},
+		{"containers stopped", StepStopContainers, false, false},
+		{"live files set aside", StepSetAside, false, false},
+		{"live files set aside, the path made anew", StepSetAside, false, true},
+		{"restic restoring into scratch", StepRestore, false, false},
+		{"restic restoring into scratch, the path made anew", StepRestore, false, true},
+		{"restored files moved into place", StepRestore, true, false},
+		{"containers starting", StepStartContainers, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, tool, runs, ctrs, set, live := inPlaceWorld(t)
@@ -334,10 +378,21 @@ func TestRecoverInterruptedRestore(t *testing.T) {
 				if err := tool.Restore(t.Context(), Repo{}, "", []string{live}, st.Scratch); err != nil {
 					t.Fatal(err)
 				}
+				id, ok := identify(filepath.Join(st.Scratch, live))
+				if !ok {
+					t.Fatal("nothing restored into scratch")
+				}
+				st.Moving = &id // recorded just before the move
 				if tc.moved {
 					if err := os.Rename(filepath.Join(st.Scratch, live), live); err != nil {
 						t.Fatal(err)
 					}
+				}
+			}
+			if tc.recreated {
+				// Docker made the missing bind-mount source anew.
+				if err := os.Mkdir(live, 0o755); err != nil {
+					t.Fatal(err)
 				}
 			}
 			run.State = mustJSON(st)
@@ -462,6 +517,60 @@ func TestCheckObservations(t *testing.T) {
 	}
 }
 
+// A repository that can't be read at all (wrong password, gone) is the set's own
+// critical alert naming the cause, whichever restic says it (an exit status since
+// 0.17, words before); a set already stale stays stale; a failure that may pass (the
+// network) is still the check's own error.
+func TestUnreadableRepositoryIsCritical(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	set := &Set{Name: "cloud", Every: 24 * time.Hour, Grace: 6 * time.Hour}
+	for _, tc := range []struct {
+		name  string
+		err   error
+		cause string
+	}{
+		{"wrong password, restic 0.17", &ToolError{Op: "snapshots", Message: "Fatal: wrong password or no key found", ExitCode: 12}, "wrong password"},
+		{"wrong password, restic 0.14", &ToolError{Op: "snapshots", Message: "Fatal: wrong password or no key found", ExitCode: 1}, "wrong password"},
+		{"gone, restic 0.17", &ToolError{Op: "snapshots", Message: "Fatal: repository does not exist: unable to open config file", ExitCode: 10}, "repository is gone"},
+		{"gone, restic 0.14", &ToolError{Op: "snapshots", Message: "Fatal: unable to open config file: stat /srv/repo/config: no such file or directory\nIs there a repository at the following location?\n/srv/repo", ExitCode: 1}, "repository is gone"},
+		{"password file missing", &ToolError{Op: "snapshots", Message: "Resolving password failed: Fatal: /etc/pw does not exist", ExitCode: 1}, "password file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tool := &fakeTool{failSnapshots: tc.err}
+			c := &Check{Set: set, Tool: tool, Runs: &memRuns{}, Every: time.Minute, Now: func() time.Time { return now }}
+			obs, err := c.Observe(t.Context())
+			if err != nil {
+				t.Fatalf("an unreadable repository is the check's error, not the set's alert: %v", err)
+			}
+			if len(obs) != 1 || obs[0].Fingerprint != "backup:cloud:unreadable" || obs[0].Severity != state.SeverityCritical ||
+				!strings.Contains(obs[0].Summary, tc.cause) {
+				t.Fatalf("observations %+v, want one critical unreadable alert naming %q", obs, tc.cause)
+			}
+		})
+	}
+
+	// A set read stale once stays stale while its repository can't be read.
+	tool := &fakeTool{snaps: []Snapshot{{ID: "b1", ShortID: "b1", Time: now.Add(-40 * time.Hour)}}}
+	c := &Check{Set: set, Tool: tool, Runs: &memRuns{}, Every: time.Minute, Now: func() time.Time { return now }}
+	if _, err := c.Observe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	tool.failSnapshots = &ToolError{Op: "snapshots", Message: "Fatal: wrong password or no key found", ExitCode: 12}
+	obs, err := c.Observe(t.Context())
+	var fps []string
+	for _, o := range obs {
+		fps = append(fps, o.Fingerprint)
+	}
+	if err != nil || !slices.Equal(fps, []string{"backup:cloud:unreadable", "backup:cloud:stale"}) {
+		t.Errorf("a stale set turned unreadable: %v, %v", fps, err)
+	}
+
+	tool.failSnapshots = &ToolError{Op: "snapshots", Message: "Fatal: unable to open repository at sftp:nas:/x: unable to start the sftp session, error: EOF", ExitCode: 1}
+	if obs, err := c.Observe(t.Context()); err == nil {
+		t.Errorf("an unreachable host is the check's own failure, got observations %+v", obs)
+	}
+}
+
 // The metrics read each set's newest snapshot from its check's last round, so a
 // scrape runs no restic: a set not read yet is left out, one without snapshots reads
 // as zero.
@@ -493,3 +602,118 @@ func TestChecksKeepTheNewestSnapshotRead(t *testing.T) {
 type runsByID struct{ *memRuns }
 
 func (runsByID) Get(context.Context, int64) (*state.BackupRun, error) { return nil, nil }
+
+// A stop while the live files were set aside, with files written at the path since
+// (a container made it anew and wrote to it): both are kept, and the report says
+// where the live files are.
+func TestRecoverSaysWhereTheLiveFilesAre(t *testing.T) {
+	r, tool, runs, _, set, live := inPlaceWorld(t)
+	aside := filepath.Join(filepath.Dir(live), ".steward-restore-1-app")
+	if err := os.Rename(live, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(live, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(live, "new.txt"), []byte("written since"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := restoreState{Path: live, InPlace: true, Snapshot: tool.snaps[0].ID, Stopped: []string{"web"}, Aside: aside}
+	run := &state.BackupRun{Set: set.Name, Kind: KindRestore, Started: time.Now(), Step: StepSetAside, State: mustJSON(st)}
+	if err := runs.Start(t.Context(), run); err != nil {
+		t.Fatal(err)
+	}
+	got := r.Recover(t.Context(), runs.unfinished())
+	if len(got) != 1 || got[0].Outcome != OutcomeInterrupted || !strings.Contains(got[0].Detail, "left at "+aside) ||
+		strings.Contains(got[0].Detail, "as they were") {
+		t.Fatalf("Recover = %+v, want it to say the live files are at %s", got, aside)
+	}
+	if files := readAll(t, aside); files["a.txt"] != "live a" {
+		t.Errorf("the live files set aside: %v", files)
+	}
+	if files := readAll(t, live); files["new.txt"] != "written since" {
+		t.Errorf("what was written at the path since: %v", files)
+	}
+}
+
+// A container that fails to start again after a restore is said so, in the run's
+// detail and by the set's check, which alerts until it runs: it was stopped through
+// the engine, so the container monitor takes it for stopped on purpose.
+func TestRestoreContainerNotStartedAgain(t *testing.T) {
+	r, tool, runs, ctrs, set, live := inPlaceWorld(t)
+	ctrs.failStart = errors.New("port 8080 is already allocated")
+	set.Every = 1000 * time.Hour // fresh: only the containers count here
+	res, err := r.InPlace(t.Context(), set, tool.snaps[0], live, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := runs.runs[res.RunID-1]
+	if !slices.Equal(res.NotStarted, []string{"web"}) || !strings.Contains(done.Detail, "container web did not start again") {
+		t.Errorf("restored %+v, detail %q: want web named as not started", res, done.Detail)
+	}
+	// A later restore to the staging folder doesn't hide it.
+	if _, err = r.ToStaging(t.Context(), set, tool.snaps[0], live); err != nil {
+		t.Fatal(err)
+	}
+	c := &Check{Set: set, Tool: tool, Runs: runs, Containers: ctrs, Every: time.Minute, Now: time.Now}
+	observe := func() []string {
+		t.Helper()
+		obs, err := c.Observe(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fps []string
+		for _, o := range obs {
+			if o.Severity == state.SeverityCritical {
+				fps = append(fps, o.Fingerprint)
+			}
+		}
+		return fps
+	}
+	if got := observe(); !slices.Equal(got, []string{"backup:app:not_started"}) {
+		t.Errorf("with web down after the restore, the check reports %v", got)
+	}
+	delete(ctrs.down, "web") // started by hand
+	if got := observe(); len(got) != 0 {
+		t.Errorf("with web running again, the check reports %v", got)
+	}
+
+	// The same after a stop cut a restore short.
+	ctrs.down["web"] = true
+	st := restoreState{Path: live, InPlace: true, Snapshot: tool.snaps[0].ID, Stopped: []string{"web"}}
+	run := &state.BackupRun{Set: set.Name, Kind: KindRestore, Started: time.Now(), Step: StepStopContainers, State: mustJSON(st)}
+	if err = runs.Start(t.Context(), run); err != nil {
+		t.Fatal(err)
+	}
+	got := r.Recover(t.Context(), runs.unfinished())
+	if len(got) != 1 || strings.Contains(got[0].Detail, "started again") || !strings.Contains(got[0].Detail, "did not start again") {
+		t.Fatalf("Recover = %+v, want web named as not started", got)
+	}
+	if fps := observe(); !slices.Equal(fps, []string{"backup:app:not_started"}) {
+		t.Errorf("after the recovery, the check reports %v", fps)
+	}
+}
+
+// A stop (a crash) while a container was being stopped leaves it recorded, so the
+// recovery starts it again.
+func TestCrashWhileStoppingAContainer(t *testing.T) {
+	r, tool, runs, ctrs, set, live := inPlaceWorld(t)
+	type crash struct{}
+	ctrs.onStop = func(string) { panic(crash{}) }
+	func() {
+		defer func() {
+			if p := recover(); p != (crash{}) {
+				panic(p)
+			}
+		}()
+		_, _ = r.InPlace(t.Context(), set, tool.snaps[0], live, nil, nil)
+		t.Fatal("the restore went on past the crash")
+	}()
+	if !ctrs.down["web"] {
+		t.Fatal("web should be stopped at the crash")
+	}
+	r.Recover(t.Context(), runs.unfinished())
+	if ctrs.down["web"] || !slices.Equal(ctrs.started, []string{"web"}) {
+		t.Errorf("after the recovery web is down: %v, started %v", ctrs.down["web"], ctrs.started)
+	}
+}

@@ -89,6 +89,8 @@ var _ Tool = (*Restic)(nil)
 type ToolError struct {
 	Op      string
 	Message string
+	// ExitCode is restic's exit status (-1 when it didn't exit on its own).
+	ExitCode int
 }
 
 // Error carries the last lines restic wrote to stderr (or its exit status); a
@@ -123,7 +125,12 @@ func (r *Restic) run(ctx context.Context, repo Repo, op string, args ...string) 
 		if msg == "" {
 			msg = err.Error()
 		}
-		return nil, &ToolError{Op: op, Message: lastLines(msg, 5)}
+		code := -1
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		}
+		return nil, &ToolError{Op: op, Message: lastLines(msg, 5), ExitCode: code}
 	}
 	return stdout.Bytes(), nil
 }
@@ -313,4 +320,32 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 func IsToolError(err error) bool {
 	var te *ToolError
 	return errors.As(err, &te)
+}
+
+// restic's exit statuses for a repository it can't open (restic 0.17 and later; older
+// versions exit with 1 and say so only in words, which Unreadable reads as well).
+const (
+	exitNoRepository  = 10
+	exitWrongPassword = 12
+)
+
+// Unreadable says in plain words why err means the repository can't be read at all
+// (it isn't there, or the password doesn't open it), as opposed to a failure that
+// may pass (a network error, a lock); false for any other error.
+func Unreadable(err error) (string, bool) {
+	var te *ToolError
+	if !errors.As(err, &te) {
+		return "", false
+	}
+	msg := strings.ToLower(te.Message)
+	switch {
+	case te.ExitCode == exitWrongPassword || strings.Contains(msg, "wrong password"):
+		return "wrong password: the password file doesn't open the repository", true
+	case strings.Contains(msg, "resolving password failed"):
+		return "its password file can't be read", true
+	case te.ExitCode == exitNoRepository || strings.Contains(msg, "repository does not exist") ||
+		strings.Contains(msg, "is there a repository at the following location"):
+		return "the repository is gone: there is no restic repository at its location", true
+	}
+	return "", false
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,40 @@ func TestResticRestoresLiteralPaths(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("restored %v, want only Photos [2019]", names)
+	}
+}
+
+// TestResticUnreadable runs Debian's restic: a wrong password and a missing
+// repository are told apart from other failures, whatever exit status this version
+// of restic gives them.
+func TestResticUnreadable(t *testing.T) {
+	if _, err := exec.LookPath("restic"); err != nil {
+		t.Fatal("restic is not installed (apt-get install restic; .ci/run does)")
+	}
+	ctx := t.Context()
+	root := t.TempDir()
+	repo := Repo{Location: filepath.Join(root, "repo"), PasswordFile: filepath.Join(root, "pw")}
+	if err := os.WriteFile(repo.PasswordFile, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(ctx, "restic", "-r", repo.Location, "--password-file", repo.PasswordFile, "-q", "--no-cache", "init").CombinedOutput(); err != nil {
+		t.Fatalf("restic init: %v: %s", err, out)
+	}
+	tool := &Restic{CacheDir: filepath.Join(root, "cache")}
+	if _, err := tool.Snapshots(ctx, repo, 1); err != nil {
+		t.Fatal(err)
+	}
+	wrong := repo
+	wrong.PasswordFile = filepath.Join(root, "wrong")
+	if err := os.WriteFile(wrong.PasswordFile, []byte("not it\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gone := repo
+	gone.Location = filepath.Join(root, "gone")
+	for name, r := range map[string]Repo{"wrong password": wrong, "repository is gone": gone} {
+		_, err := tool.Snapshots(ctx, r, 1)
+		if cause, ok := Unreadable(err); !ok || !strings.Contains(cause, name) {
+			t.Errorf("%s: Unreadable(%v) = %q, %v", name, err, cause, ok)
+		}
 	}
 }

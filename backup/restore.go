@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/steward-bot/steward/state"
@@ -144,10 +145,14 @@ type Restored struct {
 	Aside        string // in place: where the replaced files are kept
 	RunID        int64
 	ReplacedNone bool // in place: nothing was at the path before
+	// NotStarted are the containers that did not start again, with why.
+	NotStarted []string
 }
 
 // Containers stops and starts the containers an in-place restore must not run beside.
 type Containers interface {
+	// Running reports whether the container runs now.
+	Running(ctx context.Context, ref string) (bool, error)
 	Stop(ctx context.Context, ref string) (wasRunning bool, err error)
 	Start(ctx context.Context, ref string) error
 }
@@ -172,10 +177,19 @@ type Restorer struct {
 // restoreState is what an in-place restore records before each step, so a stop
 // half-way can be put right.
 type restoreState struct {
-	Path     string   `json:"path"`
-	InPlace  bool     `json:"in_place"`
-	Snapshot string   `json:"snapshot"`
-	Stopped  []string `json:"stopped,omitempty"`
+	Path     string `json:"path"`
+	InPlace  bool   `json:"in_place"`
+	Snapshot string `json:"snapshot"`
+	// Stopped are the containers the restore stops, each recorded before it is
+	// stopped, so a stop cut short leaves none that nobody starts again.
+	Stopped []string `json:"stopped,omitempty"`
+	// NotStarted are those of Stopped that failed to start again: the set's check
+	// alerts about each while it doesn't run.
+	NotStarted []string `json:"not_started,omitempty"`
+	// Moving is the file (device and inode) about to be moved into place at Path,
+	// recorded before the move, so that after a stop a path recreated meanwhile
+	// (Docker makes a missing bind-mount source anew) is not taken for it.
+	Moving *fileID `json:"moving,omitempty"`
 	// Aside is where the live files were set aside (empty: there were none).
 	Aside string `json:"aside,omitempty"`
 	// Scratch is the folder restic restores into, beside the path, before the
@@ -255,6 +269,10 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	// What follows a change must be finished even when a shutdown ends ctx: the
 	// live files back, the containers running, the outcome recorded.
 	ctx = context.WithoutCancel(ctx)
+	failed := func(err error) (*Restored, error) {
+		run.State = mustJSON(st) // with the containers that did not start again
+		return nil, r.fail(ctx, run, err)
+	}
 	told := ""
 	tell := func(step string) {
 		if progress != nil && step != told {
@@ -277,23 +295,31 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 		tell(StepStopContainers)
 	}
 	for _, c := range s.Containers {
-		wasRunning, err := r.Containers.Stop(ctx, c)
+		running, err := r.Containers.Running(ctx, c)
 		if err != nil {
-			r.startAgain(ctx, st.Stopped)
-			return nil, r.fail(ctx, run, fmt.Errorf("stop container %s: %w", c, err))
+			r.startAgain(ctx, &st)
+			return failed(fmt.Errorf("look at container %s: %w", c, err))
 		}
-		if wasRunning {
-			st.Stopped = append(st.Stopped, c)
-			if err = save(StepStopContainers); err != nil {
-				r.startAgain(ctx, st.Stopped)
-				return nil, r.fail(ctx, run, err)
-			}
+		if !running {
+			continue
+		}
+		// Recorded before it is stopped: starting a container that still runs
+		// after a stop cut this short does no harm; one stopped and forgotten does.
+		st.Stopped = append(st.Stopped, c)
+		if err = save(StepStopContainers); err != nil {
+			st.Stopped = st.Stopped[:len(st.Stopped)-1]
+			r.startAgain(ctx, &st)
+			return failed(err)
+		}
+		if _, err = r.Containers.Stop(ctx, c); err != nil {
+			r.startAgain(ctx, &st)
+			return failed(fmt.Errorf("stop container %s: %w", c, err))
 		}
 	}
 	// The containers had the tree to themselves until they stopped: look again.
 	if _, err := InTargets(path, s.RestoreTargets); err != nil {
-		r.startAgain(ctx, st.Stopped)
-		return nil, r.fail(ctx, run, err)
+		r.startAgain(ctx, &st)
+		return failed(err)
 	}
 	res := &Restored{Dir: path, Snapshot: snap.ShortID, RunID: run.ID}
 	parent := filepath.Dir(path)
@@ -306,31 +332,35 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 		st.Scratch = filepath.Join(parent, fmt.Sprintf(".steward-restore-%d-new", run.ID))
 	}
 	if err := save(StepSetAside); err != nil {
-		r.startAgain(ctx, st.Stopped)
-		return nil, r.fail(ctx, run, err)
+		r.startAgain(ctx, &st)
+		return failed(err)
 	}
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		r.startAgain(ctx, st.Stopped)
-		return nil, r.fail(ctx, run, err)
+		r.startAgain(ctx, &st)
+		return failed(err)
 	}
 	if st.Aside != "" {
 		if err := os.Rename(path, st.Aside); err != nil {
-			r.startAgain(ctx, st.Stopped)
-			return nil, r.fail(ctx, run, fmt.Errorf("set the live files aside: %w", err))
+			r.startAgain(ctx, &st)
+			return failed(fmt.Errorf("set the live files aside: %w", err))
 		}
 	}
 	if err := save(StepRestore); err != nil {
-		return nil, r.fail(ctx, run, errors.Join(err, r.putBack(ctx, st)))
+		return failed(r.putBack(ctx, &st, err))
 	}
-	if err := r.putInPlace(ctx, s, st); err != nil {
-		return nil, r.fail(ctx, run, errors.Join(err, r.putBack(ctx, st)))
+	record := func() error { // the state alone, within a step
+		run.State = mustJSON(st)
+		return r.Runs.Save(ctx, run)
+	}
+	if err := r.putInPlace(ctx, s, &st, record); err != nil {
+		return failed(r.putBack(ctx, &st, err))
 	}
 	if err := save(StepStartContainers); err != nil {
 		l := logger(ctx, s.Name)
 		l.Err(err).Msg("Failed to record a restore's progress; going on")
 	}
-	r.startAgain(ctx, st.Stopped)
-	res.Aside = st.Aside
+	r.startAgain(ctx, &st)
+	res.Aside, res.NotStarted = st.Aside, st.NotStarted
 	res.Files, res.Bytes = measure(path)
 	res.Duration = r.Now().Sub(started)
 	what := fmt.Sprintf("from snapshot %s", snap.ShortID)
@@ -341,60 +371,151 @@ func (r *Restorer) InPlace(ctx context.Context, s *Set, snap Snapshot, path stri
 	if st.Aside != "" {
 		run.Detail += "; the files it replaced are kept at " + st.Aside
 	}
+	run.Detail += notStarted(st)
+	run.State = mustJSON(st)
 	return res, r.finish(ctx, run, OutcomeOK)
 }
 
 // putInPlace writes the restore's files at the path, which is free (its live files
 // were set aside): an undo moves back what was set aside; a restore has restic
 // restore into the scratch folder and moves the result into place.
-func (r *Restorer) putInPlace(ctx context.Context, s *Set, st restoreState) error {
-	if st.From != "" {
-		return os.Rename(st.From, st.Path)
+func (r *Restorer) putInPlace(ctx context.Context, s *Set, st *restoreState, record func() error) error {
+	from := st.From
+	if from == "" {
+		defer os.RemoveAll(st.Scratch)
+		if err := os.Mkdir(st.Scratch, 0o700); err != nil {
+			return err
+		}
+		if err := r.Tool.Restore(ctx, s.Repo, st.Snapshot, []string{st.Path}, st.Scratch); err != nil {
+			return err
+		}
+		from = filepath.Join(st.Scratch, filepath.FromSlash(st.Path))
 	}
-	defer os.RemoveAll(st.Scratch)
-	if err := os.Mkdir(st.Scratch, 0o700); err != nil {
-		return err
-	}
-	if err := r.Tool.Restore(ctx, s.Repo, st.Snapshot, []string{st.Path}, st.Scratch); err != nil {
-		return err
-	}
-	restored := filepath.Join(st.Scratch, filepath.FromSlash(st.Path))
-	if _, err := os.Lstat(restored); err != nil {
+	id, ok := identify(from)
+	if !ok {
+		if st.From != "" {
+			return fmt.Errorf("the files to put back are no longer at %s", st.From)
+		}
 		return fmt.Errorf("restic restored nothing at %s", st.Path)
 	}
-	return os.Rename(restored, st.Path)
+	st.Moving = &id
+	if err := record(); err != nil {
+		return err
+	}
+	return os.Rename(from, st.Path)
 }
 
-// putBack undoes a restore that failed after the live files were set aside: they
-// come back, unless the path holds something (the restore's files, moved into place
-// just before a stop), which is then kept. It never deletes live files.
-func (r *Restorer) putBack(ctx context.Context, st restoreState) error {
-	defer r.startAgain(ctx, st.Stopped)
+// fileID names a file by its device and inode, which a rename keeps.
+type fileID struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+func identify(path string) (fileID, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		return fileID{}, false
+	}
+	return fileID{Dev: uint64(st.Dev), Ino: st.Ino}, true
+}
+
+// movedIntoPlace reports whether the path holds the files the restore moved there.
+func movedIntoPlace(st restoreState) bool {
+	if st.Moving == nil {
+		return false
+	}
+	id, ok := identify(st.Path)
+	return ok && id == *st.Moving
+}
+
+// putBack undoes a restore that failed (cause) after the live files were set aside:
+// they come back, over an empty folder that appeared at the path meanwhile (Docker
+// makes a missing bind-mount source anew). Anything else at the path is kept, and the
+// error says where the live files are. It never deletes files, and it starts the
+// containers again.
+func (r *Restorer) putBack(ctx context.Context, st *restoreState, cause error) error {
+	defer r.startAgain(ctx, st)
 	if st.Scratch != "" {
 		_ = os.RemoveAll(st.Scratch)
 	}
-	if st.Aside == "" || !exists(st.Aside) || exists(st.Path) {
-		return nil
+	if where := putAsideBack(st); where != "" {
+		return &AsideError{Err: cause, Where: where}
 	}
-	if err := os.Rename(st.Aside, st.Path); err != nil {
-		return fmt.Errorf("put the live files back: %w", err)
-	}
-	return nil
+	return cause
 }
 
-// startAgain starts the containers the restore stopped; a failure is logged, and the
-// container monitor alerts about it.
-func (r *Restorer) startAgain(ctx context.Context, stopped []string) {
-	for _, c := range stopped {
+// AsideError is a failed in-place restore whose live files could not be put back
+// at the path; Where says where they are, for the admins.
+type AsideError struct {
+	Err   error
+	Where string
+}
+
+func (e *AsideError) Error() string { return e.Err.Error() + "; " + e.Where }
+func (e *AsideError) Unwrap() error { return e.Err }
+
+// putAsideBack moves the files set aside back to the path; it returns "" when they
+// are back (or were never moved), else where they are and why.
+func putAsideBack(st *restoreState) string {
+	if st.Aside == "" || !exists(st.Aside) {
+		return ""
+	}
+	if exists(st.Path) {
+		if !emptyDir(st.Path) {
+			return fmt.Sprintf("%s holds files written since, so the live files were left at %s", st.Path, st.Aside)
+		}
+		if err := os.Remove(st.Path); err != nil {
+			return fmt.Sprintf("the live files are at %s (putting them back failed: %v)", st.Aside, err)
+		}
+	}
+	if err := os.Rename(st.Aside, st.Path); err != nil {
+		return fmt.Sprintf("the live files are at %s (putting them back failed: %v)", st.Aside, err)
+	}
+	return ""
+}
+
+// emptyDir reports whether path is a folder with nothing in it.
+func emptyDir(path string) bool {
+	info, err := os.Lstat(path)
+	if err != nil || !info.IsDir() {
+		return false
+	}
+	entries, err := os.ReadDir(path)
+	return err == nil && len(entries) == 0
+}
+
+// startAgain starts the containers the restore stopped. One that fails to start is
+// kept in st.NotStarted: it was stopped through the engine, so the container monitor
+// takes it for stopped on purpose, and the set's check alerts about it instead.
+func (r *Restorer) startAgain(ctx context.Context, st *restoreState) {
+	st.NotStarted = nil
+	for _, c := range st.Stopped {
 		if err := r.Containers.Start(context.WithoutCancel(ctx), c); err != nil {
 			l := logger(ctx, "")
 			l.Err(err).Str("container", c).Msg("Failed to start a container again after a restore")
+			st.NotStarted = append(st.NotStarted, c)
 		}
+	}
+}
+
+// notStarted tells, for a run's detail, which containers did not start again.
+func notStarted(st restoreState) string {
+	switch len(st.NotStarted) {
+	case 0:
+		return ""
+	case 1:
+		return "; container " + st.NotStarted[0] + " did not start again: start it by hand"
+	default:
+		return "; containers " + strings.Join(st.NotStarted, ", ") + " did not start again: start them by hand"
 	}
 }
 
 func (r *Restorer) fail(ctx context.Context, run *state.BackupRun, err error) error {
 	run.Detail = err.Error()
+	var st restoreState
+	if json.Unmarshal([]byte(run.State), &st) == nil && st.InPlace {
+		run.Detail += notStarted(st)
+	}
 	if saveErr := r.finish(ctx, run, OutcomeFailed); saveErr != nil {
 		return errors.Join(err, saveErr)
 	}
@@ -408,9 +529,11 @@ func (r *Restorer) finish(ctx context.Context, run *state.BackupRun, outcome str
 
 // Recover settles the runs a stop cut short. A check or drill is closed as
 // interrupted (it runs again). An in-place restore is put right: when its files had
-// been moved into place it is complete (and can be undone); otherwise the live files
-// come back. Either way its containers start again. It returns the restores, with
-// Detail saying what was and was not restored.
+// been moved into place (the path holds the very files it moved, not a folder made
+// anew meanwhile) it is complete (and can be undone); otherwise the live files come
+// back, or the report says where they are. Either way its containers start again,
+// and the report names any that didn't. It returns the restores, with Detail saying
+// what was and was not restored.
 func (r *Restorer) Recover(ctx context.Context, unfinished []*state.BackupRun) []*state.BackupRun {
 	var done []*state.BackupRun
 	for _, run := range unfinished {
@@ -422,9 +545,7 @@ func (r *Restorer) Recover(ctx context.Context, unfinished []*state.BackupRun) [
 		}
 		var st restoreState
 		_ = json.Unmarshal([]byte(run.State), &st)
-		// At the restore step the path was free: something there now was moved into
-		// place by the restore itself.
-		moved := run.Step == StepStartContainers || (run.Step == StepRestore && exists(st.Path))
+		moved := run.Step == StepStartContainers || (run.Step == StepRestore && movedIntoPlace(st))
 		switch {
 		case !st.InPlace:
 			run.Detail = fmt.Sprintf("Steward stopped while it restored %s to the staging folder; that copy may be incomplete (the live files were not touched)", st.Path)
@@ -432,18 +553,29 @@ func (r *Restorer) Recover(ctx context.Context, unfinished []*state.BackupRun) [
 			if st.Scratch != "" {
 				_ = os.RemoveAll(st.Scratch)
 			}
-			r.startAgain(ctx, st.Stopped)
+			r.startAgain(ctx, &st)
 			run.Outcome = OutcomeOK // complete: it can be undone
-			run.Detail = fmt.Sprintf("%s had been restored in place when Steward stopped, so the restore is complete; its containers were started again", st.Path)
+			run.Detail = fmt.Sprintf("%s had been restored in place when Steward stopped, so the restore is complete", st.Path)
 			if st.Aside != "" {
 				run.Detail += "; the files it replaced are kept at " + st.Aside
 			}
 		default:
-			if err := r.putBack(ctx, st); err != nil {
-				run.Detail = fmt.Sprintf("Steward stopped while it restored %s in place, and putting the live files back failed: %v; they are at %s", st.Path, err, st.Aside)
+			if st.Scratch != "" {
+				_ = os.RemoveAll(st.Scratch)
+			}
+			if where := putAsideBack(&st); where != "" {
+				run.Detail = fmt.Sprintf("Steward stopped while it restored %s in place (at step %s); nothing was restored, and %s", st.Path, run.Step, where)
 			} else {
 				run.Detail = fmt.Sprintf("Steward stopped while it restored %s in place (at step %s); nothing was restored, and the live files are as they were", st.Path, run.Step)
 			}
+			r.startAgain(ctx, &st)
+		}
+		if st.InPlace {
+			if len(st.Stopped) > 0 && len(st.NotStarted) == 0 {
+				run.Detail += "; its containers were started again"
+			}
+			run.Detail += notStarted(st)
+			run.State = mustJSON(st)
 		}
 		if err := r.Runs.Save(ctx, run); err != nil {
 			l := logger(ctx, run.Set)
@@ -452,6 +584,14 @@ func (r *Restorer) Recover(ctx context.Context, unfinished []*state.BackupRun) [
 		done = append(done, run)
 	}
 	return done
+}
+
+// NotStarted returns the containers an in-place restore run stopped and failed to
+// start again.
+func NotStarted(run *state.BackupRun) []string {
+	var st restoreState
+	_ = json.Unmarshal([]byte(run.State), &st)
+	return st.NotStarted
 }
 
 // measure counts the regular files under path and their bytes.

@@ -50,6 +50,9 @@ func (c *Checks) New() []monitor.Check {
 	var checks []monitor.Check
 	for _, s := range c.Manager.Sets() {
 		check := &Check{Set: s, Tool: c.Manager.Tool, Runs: c.Manager.RunStore, Every: c.Every, Now: time.Now}
+		if c.Manager.Restorer != nil && c.Manager.Restorer.Containers != nil {
+			check.Containers = c.Manager.Restorer.Containers
+		}
 		if s.OffsiteCopy != "" {
 			check.Copy, _ = c.Manager.Set(s.OffsiteCopy)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -68,6 +69,7 @@ type Runs interface {
 	Save(ctx context.Context, run *state.BackupRun) error
 	Latest(ctx context.Context, set, kind, outcome string) (*state.BackupRun, error)
 	LatestDone(ctx context.Context, set, kind string) (*state.BackupRun, error)
+	LatestInPlace(ctx context.Context, set string) (*state.BackupRun, error)
 }
 
 // Check watches one set for the alert engine: its newest snapshot's age, the last
@@ -75,9 +77,14 @@ type Runs interface {
 type Check struct {
 	Set *Set
 	// Copy is the set holding Set's off-site copy, when it has one.
-	Copy  *Set
-	Tool  Tool
-	Runs  Runs
+	Copy *Set
+	Tool Tool
+	Runs Runs
+	// Containers, when set, tells whether the containers the last in-place restore
+	// failed to start again run by now.
+	Containers interface {
+		Running(ctx context.Context, ref string) (bool, error)
+	}
 	Every time.Duration
 	Now   func() time.Time
 
@@ -133,13 +140,31 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 	var obs []monitor.Observation
 
 	newest, err := Newest(ctx, c.Tool, s.Repo)
-	if err != nil {
-		return nil, fmt.Errorf("can't read the snapshots of %s: %s", s.Name, redact.Secrets(err.Error()))
-	}
 	c.mu.Lock()
-	c.newest, c.read = newest, true
+	if err == nil {
+		c.newest, c.read = newest, true
+	}
+	newest, read := c.newest, c.read
 	c.mu.Unlock()
-	if o, stale := staleness(base, s, newest, now); stale {
+	if err != nil {
+		// A repository that can't be read at all is the set's own critical alert,
+		// which escalates: no backup of it can be restored. Any other failure (the
+		// network, a lock) may pass, and is the check's.
+		cause, unreadable := Unreadable(err)
+		if !unreadable {
+			return nil, fmt.Errorf("can't read the snapshots of %s: %s", s.Name, redact.Secrets(err.Error()))
+		}
+		o := base
+		o.Fingerprint = fp + "unreadable"
+		o.Summary = fmt.Sprintf("Backup %s can't be read: %s", s.Name, cause)
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		o.Value = render.Shorten(redact.Secrets(first), 300)
+		o.Hint = "check the set's repository and password_file in the config, and that the repository's disk is mounted"
+		obs = append(obs, o)
+	}
+	// While the repository can't be read, the newest snapshot last read still says
+	// whether the set is stale, so its stale alert neither resolves nor goes silent.
+	if o, stale := staleness(base, s, newest, now); (err == nil || read) && stale {
 		o.Fingerprint = fp + "stale"
 		obs = append(obs, o)
 	}
@@ -163,6 +188,10 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 			o.Hint = "the newest snapshot could not be restored as recorded"
 		}
 		o.Value = render.Shorten(redact.Secrets(last.Detail), 300)
+		obs = append(obs, o)
+	}
+	if o, ok := c.notStarted(ctx, base); ok {
+		o.Fingerprint = fp + "not_started"
 		obs = append(obs, o)
 	}
 	if c.Copy != nil {
@@ -192,6 +221,32 @@ func (c *Check) Observe(ctx context.Context) ([]monitor.Observation, error) {
 		}
 	}
 	return obs, nil
+}
+
+// notStarted reports the containers the set's last in-place restore stopped and
+// failed to start again, while they still don't run. They were stopped through the
+// engine, so the container monitor takes them for stopped on purpose.
+func (c *Check) notStarted(ctx context.Context, o monitor.Observation) (monitor.Observation, bool) {
+	if c.Containers == nil {
+		return o, false
+	}
+	last, err := c.Runs.LatestInPlace(ctx, c.Set.Name)
+	if err != nil || last == nil {
+		return o, false
+	}
+	var down []string
+	for _, ref := range NotStarted(last) {
+		if running, err := c.Containers.Running(ctx, ref); err != nil || !running {
+			down = append(down, ref)
+		}
+	}
+	if len(down) == 0 {
+		return o, false
+	}
+	o.Summary = fmt.Sprintf("Backup %s: %s did not start again after restore %d", c.Set.Name, strings.Join(down, ", "), last.ID)
+	o.Value = "stopped for the restore, and starting it again failed"
+	o.Hint = "start it by hand (docker start) and look at its log"
+	return o, true
 }
 
 // staleness reports the set as stale when its newest snapshot is older than it may

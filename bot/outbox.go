@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -84,6 +85,8 @@ func (o *Outbox) React(ctx context.Context, roomID id.RoomID, msgID int64, key s
 func (o *Outbox) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{}
+	// An edit carries the text twice (its fallback and m.new_content).
+	shorten(ctx, content, render.MaxContent/2)
 	content.SetEdit("") // the sender fills in the event ID once msgID is sent
 	_, err := o.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 	return err
@@ -95,6 +98,7 @@ func (o *Outbox) FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, ms
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{UserIDs: mentions}
 	content.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{}} // filled in when sent
+	shorten(ctx, content, render.MaxContent-relationRoom)
 	_, err := o.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 	return err
 }
@@ -134,6 +138,7 @@ func (o *Outbox) Send(ctx context.Context, roomID id.RoomID, content *event.Mess
 }
 
 func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) (int64, error) {
+	shorten(ctx, content, render.MaxContent-relationRoom)
 	msgID, err := o.store.Add(ctx, roomID, event.EventMessage, content, replyTo)
 	if err == nil {
 		state.AfterCommit(ctx, func() { wake(o.wake) })
@@ -150,10 +155,71 @@ func (o *Outbox) SendOutbox(ctx context.Context) {
 	sender.run(ctx)
 }
 
-// reportRefused tells the admin room that a message to another room was refused for
-// good (Steward was removed from the room, say), so a lost notice does not go unseen.
+// relationRoom is what the queue adds to a message's content (its transaction ID)
+// and a relation filled in when it is sent (an event ID) may add.
+const relationRoom = 512
+
+// shorten cuts a message whose content would be over budget bytes (JSON) to its first
+// lines, in plain text, with a note of what was left out: the homeserver refuses an
+// event over 64 KiB, and a refused message is lost. The commands cut their long lists
+// themselves; this is the net under everything else.
+func shorten(ctx context.Context, content *event.MessageEventContent, budget int) {
+	if contentSize(content) <= budget {
+		return
+	}
+	full := content.Body
+	lines := strings.Split(full, "\n")
+	content.Format, content.FormattedBody = "", ""
+	cut := func(keep int) {
+		left := len(lines) - keep
+		content.Body = strings.Join(lines[:keep], "\n") +
+			fmt.Sprintf("\n…and %d more lines: this message was too long for Matrix (%d KB), so Steward cut it short.", left, len(full)>>10)
+	}
+	// The most lines that fit; a single line too long is cut by the byte.
+	lo, hi := 0, len(lines)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if cut(mid); contentSize(content) <= budget {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	cut(lo)
+	for lo == 0 && contentSize(content) > budget && len(lines[0]) > 0 {
+		lines[0] = strings.ToValidUTF8(lines[0][:len(lines[0])/2], "")
+		cut(0)
+		content.Body = lines[0] + "…" + content.Body
+	}
+	zerolog.Ctx(ctx).Warn().Int("bytes", len(full)).Int("kept_lines", lo).Int("lines", len(lines)).
+		Msg("Shortened a message too large for the homeserver")
+}
+
+func contentSize(content *event.MessageEventContent) int {
+	data, err := json.Marshal(content)
+	if err != nil {
+		return 0
+	}
+	return len(data)
+}
+
+// tooLarge reports whether the homeserver refused a message for its size.
+func tooLarge(err error) bool {
+	var httpErr mautrix.HTTPError
+	if !errors.As(err, &httpErr) {
+		return false
+	}
+	return (httpErr.Response != nil && httpErr.Response.StatusCode == http.StatusRequestEntityTooLarge) ||
+		(httpErr.RespError != nil && httpErr.RespError.ErrCode == "M_TOO_LARGE")
+}
+
+// reportRefused tells the admin room that a message was refused for good (Steward
+// was removed from the room, say), so a lost notice does not go unseen. One refused
+// for its size is told in the admin room too, when it was for the admin room: the
+// short notice fits where the message didn't.
 func (o *Outbox) reportRefused(ctx context.Context, msg *state.OutboxMessage, err error) {
-	if msg.RoomID == o.adminRoom {
+	big := tooLarge(err)
+	if msg.RoomID == o.adminRoom && !big {
 		return // nowhere better to say it; the log has it
 	}
 	code := "an error"
@@ -163,6 +229,15 @@ func (o *Outbox) reportRefused(ctx context.Context, msg *state.OutboxMessage, er
 	}
 	notice := render.New("I could not deliver a message to room ").Code(msg.RoomID.String()).
 		Text(": the homeserver answered " + code + ". Am I still in that room?")
+	if big {
+		notice = render.New("I could not deliver a message to ")
+		if msg.RoomID == o.adminRoom {
+			notice.Text("this room")
+		} else {
+			notice.Text("room ").Code(msg.RoomID.String())
+		}
+		notice.Text(fmt.Sprintf(": the homeserver refused it as too large (%d KB), so it is lost.", len(msg.Content)>>10))
+	}
 	if qErr := o.Send(ctx, o.adminRoom, notice.Notice()); qErr != nil {
 		zerolog.Ctx(ctx).Err(qErr).Msg("Failed to queue delivery failure notice")
 	}

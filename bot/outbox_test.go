@@ -21,6 +21,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 )
@@ -366,5 +367,84 @@ func TestCrashCutSendIsNotSentTwice(t *testing.T) {
 	<-done
 	if requests, _ := hs.seen(); len(requests) != 0 {
 		t.Errorf("the message was sent again %d times after its event came back", len(requests))
+	}
+}
+
+// A message too large for the homeserver is shortened with a note before it is
+// queued, never lost: a reply, an edit (which carries its text twice) and a long
+// single line alike.
+func TestOutboxShortensTooLargeMessages(t *testing.T) {
+	ob := openOutbox(t)
+	o := &Outbox{store: ob, wake: make(chan struct{}, 1)}
+	ctx := zerolog.Nop().WithContext(t.Context())
+	rows := make([][]string, 2000)
+	for i := range rows {
+		rows[i] = []string{fmt.Sprintf("container-%04d", i), "running", "nginx:1.27 <healthy>"}
+	}
+	big := render.New("Containers").Table([]string{"name", "state", "image"}, rows)
+	if big.Fits() {
+		t.Fatal("the test message should be too large")
+	}
+	msgID, err := o.Post(ctx, opsRoom, "$cmd", "", big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = o.Edit(ctx, opsRoom, msgID, big); err != nil {
+		t.Fatal(err)
+	}
+	if err = o.Send(ctx, opsRoom, render.New(strings.Repeat("<", 40000)).Notice()); err != nil {
+		t.Fatal(err)
+	}
+	for id := msgID; id < msgID+3; id++ {
+		m := getMessage(t, ob, id)
+		var content event.MessageEventContent
+		if err := json.Unmarshal(m.Content, &content); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Content) > render.MaxContent {
+			t.Errorf("message %d queued with %d bytes, over %d", id, len(m.Content), render.MaxContent)
+		}
+		if content.NewContent != nil {
+			content = *content.NewContent // an edit's text
+		}
+		if !strings.Contains(content.Body, "too long for Matrix") {
+			t.Errorf("message %d has no note that it was cut: …%s", id, content.Body[max(0, len(content.Body)-200):])
+		}
+	}
+	var first event.MessageEventContent
+	_ = json.Unmarshal(getMessage(t, ob, msgID).Content, &first)
+	if !strings.HasPrefix(first.Body, "Containers") || !strings.Contains(first.Body, "container-0000") || first.RelatesTo.GetReplyTo() != "$cmd" {
+		t.Errorf("the shortened reply lost its start or its reply: %.200s", first.Body)
+	}
+}
+
+// A message refused for its size is told in the admin room, also when it was for the
+// admin room itself.
+func TestOutboxReportsMessageRefusedAsTooLarge(t *testing.T) {
+	ob := openOutbox(t)
+	o := &Outbox{store: ob, wake: make(chan struct{}, 1), adminRoom: opsRoom}
+	ctx := zerolog.Nop().WithContext(t.Context())
+	tooBig := mautrix.HTTPError{Response: &http.Response{StatusCode: http.StatusRequestEntityTooLarge},
+		RespError: &mautrix.RespError{ErrCode: "M_TOO_LARGE", Err: "event too large"}}
+	for _, room := range []id.RoomID{opsRoom, "!chat:example.org"} {
+		o.reportRefused(ctx, &state.OutboxMessage{RoomID: room, Content: []byte(`{"body":"…"}`)}, tooBig)
+	}
+	o.reportRefused(ctx, &state.OutboxMessage{RoomID: opsRoom}, mautrix.HTTPError{Response: &http.Response{StatusCode: http.StatusForbidden}})
+	var bodies []string
+	for {
+		m, err := ob.Next(ctx)
+		if err != nil || m == nil {
+			break
+		}
+		var content event.MessageEventContent
+		_ = json.Unmarshal(m.Content, &content)
+		bodies = append(bodies, content.Body)
+		if err := ob.MarkSent(ctx, m.ID, "$x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(bodies) != 2 || !strings.Contains(bodies[0], "to this room: the homeserver refused it as too large") ||
+		!strings.Contains(bodies[1], "!chat:example.org") || !strings.Contains(bodies[1], "too large") {
+		t.Errorf("admin room told %q", bodies)
 	}
 }

@@ -348,7 +348,11 @@ func (f *backupFamily) restore() *Command {
 					text = userErr.Msg
 				}
 				msg := render.New("❌ The restore of ").Code(t.path).Text(" failed: " + text + ".")
-				if t.inPlace && !strings.Contains(err.Error(), "put the live files back") {
+				var aside *backup.AsideError
+				switch {
+				case errors.As(err, &aside):
+					msg.Text(" Not all is as it was: " + aside.Where + ".")
+				case t.inPlace:
 					msg.Text(" The live files are as they were.")
 				}
 				if editErr := ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, msg); editErr != nil {
@@ -374,6 +378,9 @@ func (f *backupFamily) restore() *Command {
 				}
 			} else {
 				msg.Text(", to ").Code(res.Dir).Text(". The live files were not touched.")
+			}
+			if len(res.NotStarted) > 0 {
+				msg.Text(" ⚠️ Not started again: " + strings.Join(res.NotStarted, ", ") + "; start them by hand (the backup's alert says so until they run).")
 			}
 			if err = ce.proc.deps.Messenger.Edit(ctx, ce.RoomID, msgID, msg); err != nil {
 				return err

@@ -229,6 +229,12 @@ func (f *Fleet) byRef(ctx context.Context, ref string) (*Engine, Container, erro
 	return nil, Container{}, fmt.Errorf("no container %q", ref)
 }
 
+// RunningByRef reports whether the container named ref runs now.
+func (f *Fleet) RunningByRef(ctx context.Context, ref string) (bool, error) {
+	_, c, err := f.byRef(ctx, ref)
+	return err == nil && c.State == "running", err
+}
+
 // StopByRef stops the container named ref, if it runs, and reports whether it did.
 func (f *Fleet) StopByRef(ctx context.Context, ref string) (wasRunning bool, err error) {
 	e, c, err := f.byRef(ctx, ref)

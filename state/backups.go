@@ -83,6 +83,20 @@ func (b *BackupRuns) Latest(ctx context.Context, set, kind, outcome string) (*Ba
 	return r, err
 }
 
+// LatestInPlace returns the newest in-place restore (or undo) of set, finished or
+// not; nil when there is none. A restore to the staging folder, which touches no
+// container, doesn't hide it.
+func (b *BackupRuns) LatestInPlace(ctx context.Context, set string) (*BackupRun, error) {
+	row := b.db.QueryRow(ctx, "SELECT "+backupRunColumns+` FROM backup_run
+		WHERE set_name=$1 AND kind='restore' AND json_valid(state) AND json_extract(state, '$.in_place') = 1
+		ORDER BY id DESC LIMIT 1`, set)
+	r, err := scanBackupRun(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}
+
 // LatestDone returns the newest finished run of kind on set (ok or failed), nil
 // when there is none: a run under way, or one a stop cut short, says nothing yet.
 func (b *BackupRuns) LatestDone(ctx context.Context, set, kind string) (*BackupRun, error) {

@@ -188,3 +188,5 @@ func (noRuns) Get(context.Context, int64) (*state.BackupRun, error) { return nil
 func (noRuns) LatestDone(context.Context, string, string) (*state.BackupRun, error) {
 	return nil, nil
 }
+
+func (noRuns) LatestInPlace(context.Context, string) (*state.BackupRun, error) { return nil, nil }

@@ -502,6 +502,11 @@ func setFrom(s config.BackupSet) *backup.Set {
 // restoreContainers stops and starts the containers of an in-place restore.
 type restoreContainers struct{ docker *dockerctl.Fleet }
 
+// Running reports whether the container named ref runs now.
+func (r restoreContainers) Running(ctx context.Context, ref string) (bool, error) {
+	return r.docker.RunningByRef(ctx, ref)
+}
+
 // Stop stops the container named ref if it runs; the restore starts again only those
 // that were running.
 func (r restoreContainers) Stop(ctx context.Context, ref string) (bool, error) {
