@@ -73,6 +73,9 @@ type Bot struct {
 
 	outbox    *Outbox
 	inboxWake chan struct{}
+	// logFault is why the decision log no longer extends its anchored head (nil
+	// while it does); see anchorHead.
+	logFault atomic.Pointer[state.ChainError]
 	// firstSync is closed once the first sync of this run has been handled.
 	firstSync chan struct{}
 }

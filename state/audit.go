@@ -232,3 +232,49 @@ func (a *Audit) Find(ctx context.Context, f AuditFilter) ([]*AuditEntry, error) 
 	rows, err := a.db.Query(ctx, query, f.Actor, f.Action, since, f.Limit)
 	return dbutil.NewRowIterWithError(rows, scanAuditEntry, err).AsList()
 }
+
+// AuditHead names one entry of the log by its ID and hash: the head Steward anchored,
+// or a checkpoint it posted in the admin room.
+type AuditHead struct {
+	ID   int64  `json:"id"`
+	Hash string `json:"hash"`
+}
+
+// Extends checks that the log still holds from, with its hash, and that every entry
+// after it links to the one before and matches its own hash, so the current head is
+// from plus entries added since. It returns that head, or a *ChainError for the first
+// entry that does not fit: from gone or changed (the log was cut back or rewritten and
+// re-hashed, which Verify cannot see) or an entry after it edited. A zero from (nothing
+// anchored yet) is extended by any log.
+func (a *Audit) Extends(ctx context.Context, from AuditHead) (AuditHead, error) {
+	rows, err := a.db.Query(ctx, "SELECT "+auditColumns+" FROM audit WHERE id >= $1 ORDER BY id", from.ID)
+	if err != nil {
+		return AuditHead{}, err
+	}
+	defer rows.Close()
+	head, first := from, true
+	for rows.Next() {
+		e, err := scanAuditEntry(rows)
+		if err != nil {
+			return AuditHead{}, err
+		}
+		switch {
+		case first && from.ID != 0 && e.ID != from.ID:
+			return AuditHead{}, &ChainError{EntryID: from.ID, Reason: "the entry Steward anchored is gone (the log was cut back)"}
+		case first && from.ID != 0 && e.Hash != from.Hash:
+			return AuditHead{}, &ChainError{EntryID: e.ID, Reason: "its hash is not the one Steward anchored (the log was rewritten)"}
+		case !first && e.PrevHash != head.Hash:
+			return AuditHead{}, &ChainError{EntryID: e.ID, Reason: "does not link to the entry before it (an entry was removed, moved or edited)"}
+		case e.Hash != e.ComputeHash():
+			return AuditHead{}, &ChainError{EntryID: e.ID, Reason: "its contents do not match its hash (it was edited)"}
+		}
+		head, first = AuditHead{ID: e.ID, Hash: e.Hash}, false
+	}
+	if err = rows.Err(); err != nil {
+		return AuditHead{}, err
+	}
+	if first && from.ID != 0 {
+		return AuditHead{}, &ChainError{EntryID: from.ID, Reason: "the entry Steward anchored is gone (the log was cut back)"}
+	}
+	return head, nil
+}

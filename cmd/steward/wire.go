@@ -216,7 +216,7 @@ func (p *parts) buildMonitor() error {
 	}}
 	runner := &monitorRunner{
 		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks, jobs: p.jobs,
-		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(),
+		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(), decisionLog: p.matrix,
 		self: health.SelfCheck{
 			Transport: p.transport, Outbox: p.db.Outbox, Ready: p.readiness, Admins: p.cfg.Matrix.Admins, DataDir: p.cfg.DataDir,
 			Unreachable: p.cfg.HTTP.ReadySyncAge.D(), Now: time.Now,
