@@ -118,6 +118,7 @@ func (b *Bot) Connect(ctx context.Context) error {
 	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))
 	syncer.OnEventType(event.EventReaction, guarded("reaction", b.onReaction))
 	syncer.OnEventType(event.EventEncrypted, guarded("encrypted", b.onEncrypted)) // after the crypto helper's own
+	syncer.OnEventType(event.EventRedaction, guarded("redaction", b.onRedaction))
 	syncer.OnEvent(guarded("own event", b.onOwnEvent))
 	return nil
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
@@ -78,4 +81,153 @@ func (b *Bot) checkpoint(ctx context.Context, head state.AuditHead, now time.Tim
 		zerolog.Ctx(ctx).Info().Int64("entry_id", head.ID).Msg("Posted a decision log checkpoint")
 	}
 	return err
+}
+
+// maxCheckpointPages bounds how far back Checkpoints reads the admin room's history
+// (pages of 100 of Steward's own events).
+const maxCheckpointPages = 200
+
+// Checkpoints reads the checkpoints Steward posted in the admin room back from the
+// room's history, oldest first, decrypting them with Steward's own keys. A message of
+// Steward's that was redacted is returned as a redacted checkpoint, unless the outbox
+// knows it was something else. The database is not trusted for what the checkpoints
+// say: that comes from the room.
+func (b *Bot) Checkpoints(ctx context.Context) ([]state.Checkpoint, error) {
+	log := zerolog.Ctx(ctx)
+	from, err := b.db.KV.Get(ctx, state.KeyNextBatch)
+	if err != nil {
+		return nil, err
+	}
+	filter := &mautrix.FilterPart{Senders: []id.UserID{b.client.UserID}}
+	var found []state.Checkpoint
+	for page := 0; page < maxCheckpointPages; page++ {
+		msgs, err := b.client.Messages(ctx, b.adminRoom, from, "", mautrix.DirectionBackward, filter, 100)
+		if err != nil {
+			return nil, fmt.Errorf("read the admin room's history: %w", err)
+		}
+		for _, evt := range msgs.Chunk {
+			if cp, ok := b.readCheckpoint(ctx, evt); ok {
+				found = append(found, cp)
+			}
+		}
+		if msgs.End == "" || len(msgs.Chunk) == 0 {
+			slices.Reverse(found)
+			return found, nil
+		}
+		from = msgs.End
+	}
+	log.Warn().Int("checkpoints", len(found)).Msg("The admin room's history is longer than Steward reads for checkpoints; the oldest are not compared")
+	slices.Reverse(found)
+	return found, nil
+}
+
+// readCheckpoint reads evt, one of Steward's events in the admin room, as a
+// checkpoint.
+func (b *Bot) readCheckpoint(ctx context.Context, evt *event.Event) (state.Checkpoint, bool) {
+	if evt.Sender != b.client.UserID || evt.StateKey != nil || (evt.Type != event.EventEncrypted && evt.Type != event.EventMessage) {
+		return state.Checkpoint{}, false
+	}
+	cp := state.Checkpoint{EventID: evt.ID, Time: time.UnixMilli(evt.Timestamp)}
+	if evt.Unsigned.RedactedBecause != nil {
+		cp.Redacted = b.wasCheckpoint(ctx, evt.ID)
+		return cp, cp.Redacted
+	}
+	raw := evt.Content.VeryRaw
+	if evt.Type == event.EventEncrypted {
+		evt.Type.Class = event.MessageEventType
+		if err := evt.Content.ParseRaw(evt.Type); err != nil {
+			return cp, false
+		}
+		decrypted, err := b.crypto.Decrypt(ctx, evt)
+		if err != nil {
+			zerolog.Ctx(ctx).Debug().Err(err).Stringer("event_id", evt.ID).Msg("Failed to decrypt own message while reading checkpoints")
+			return cp, false
+		}
+		raw = decrypted.Content.VeryRaw
+	}
+	head, ok := checkpointOf(raw)
+	cp.AuditHead = head
+	return cp, ok
+}
+
+// checkpointOf reads the checkpoint field of message content.
+func checkpointOf(raw json.RawMessage) (state.AuditHead, bool) {
+	var content struct {
+		Checkpoint *state.AuditHead `json:"org.steward.checkpoint"`
+	}
+	if json.Unmarshal(raw, &content) != nil || content.Checkpoint == nil || content.Checkpoint.ID <= 0 {
+		return state.AuditHead{}, false
+	}
+	return *content.Checkpoint, true
+}
+
+// wasCheckpoint reports whether Steward's event eventID may have been a checkpoint:
+// the outbox says it was, or no longer knows it.
+func (b *Bot) wasCheckpoint(ctx context.Context, eventID id.EventID) bool {
+	msgID, err := b.db.Outbox.IDByEvent(ctx, eventID)
+	if err != nil || msgID == 0 {
+		return true
+	}
+	msg, err := b.db.Outbox.Get(ctx, msgID)
+	if err != nil || msg == nil {
+		return true
+	}
+	_, ok := checkpointOf(msg.Content)
+	return ok
+}
+
+// onRedaction raises the alarm when a checkpoint in the admin room is redacted: a
+// witness of the log removed, by an admin or by someone using Steward's own account.
+// It is said once per checkpoint and recorded in the decision log.
+func (b *Bot) onRedaction(ctx context.Context, evt *event.Event) {
+	if evt.RoomID != b.adminRoom {
+		return
+	}
+	_ = evt.Content.ParseRaw(event.EventRedaction)
+	redacts := evt.Redacts
+	if c, ok := evt.Content.Parsed.(*event.RedactionEventContent); ok && c.Redacts != "" {
+		redacts = c.Redacts
+	}
+	if redacts == "" {
+		return
+	}
+	msgID, err := b.db.Outbox.IDByEvent(ctx, redacts)
+	if err != nil || msgID == 0 {
+		return // not Steward's message, as far as it knows
+	}
+	msg, err := b.db.Outbox.Get(ctx, msgID)
+	if err != nil || msg == nil {
+		return
+	}
+	head, ok := checkpointOf(msg.Content)
+	if !ok {
+		return
+	}
+	log := zerolog.Ctx(ctx)
+	log.Error().Stringer("event_id", redacts).Stringer("sender", evt.Sender).Int64("entry_id", head.ID).Msg("A decision log checkpoint was redacted")
+	first, err := b.db.KV.SetOnce(ctx, "decision_log.checkpoint_redacted:"+redacts.String(), evt.ID.String())
+	if err != nil || !first {
+		if err != nil {
+			log.Err(err).Msg("Failed to record the redacted checkpoint")
+			markBatchFailed(ctx)
+		}
+		return
+	}
+	alarm := render.New("").Bold("A decision log checkpoint was redacted.").
+		Text(fmt.Sprintf(" The checkpoint of entry #%d was removed by ", head.ID)).Pill(evt.Sender).
+		Text(". Checkpoints are the log's witness outside the server; if nobody on the team did this, someone is covering tracks: run ").
+		Code("!log verify").Text(" and check who has access to the server and to Steward's account.")
+	err = b.db.DoTxn(ctx, func(ctx context.Context) error {
+		if _, err := b.db.Audit.Append(ctx, &state.AuditEntry{
+			Actor: evt.Sender, RoomID: evt.RoomID, EventID: evt.ID, Action: "decision_log.checkpoint_redacted", Outcome: state.OutcomeError,
+			Detail: fmt.Sprintf("checkpoint %s of entry #%d %s", redacts, head.ID, head.Hash),
+		}); err != nil {
+			return err
+		}
+		return b.outbox.Notice(ctx, b.adminRoom, alarm)
+	})
+	if err != nil {
+		log.Err(err).Msg("Failed to raise the redacted-checkpoint alarm")
+		markBatchFailed(ctx)
+	}
 }

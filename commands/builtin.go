@@ -28,6 +28,8 @@ type Features struct {
 	Summaries *Summaries
 	// Jobs are the jobs outside Steward that ping it (cron lines, borgmatic).
 	Jobs Jobs
+	// LogWitness reads the decision log's checkpoints back for !log verify.
+	LogWitness LogWitness
 }
 
 // Builtin returns the registry of every Steward command. New commands are added here
@@ -44,7 +46,7 @@ func Builtin(f Features) *Registry {
 		moderationCommands(f.Tickets, f.Moderator),
 		[]*Command{
 			reloadCommand(f.Reloader),
-			CommandLog, summaryCommand(f.Summaries), CommandAnnounce,
+			logCommand(f.LogWitness), summaryCommand(f.Summaries), CommandAnnounce,
 			CommandPending, CommandApprove, CommandDeny, CommandCancel,
 		},
 	)...)

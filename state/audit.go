@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -277,4 +278,57 @@ func (a *Audit) Extends(ctx context.Context, from AuditHead) (AuditHead, error) 
 		return AuditHead{}, &ChainError{EntryID: from.ID, Reason: "the entry Steward anchored is gone (the log was cut back)"}
 	}
 	return head, nil
+}
+
+// Checkpoint is a head of the log that Steward posted in the admin room, read back
+// from the room's history.
+type Checkpoint struct {
+	AuditHead
+	EventID id.EventID
+	Time    time.Time
+	// Redacted is a message of Steward's in the admin room whose content is gone: a
+	// checkpoint someone redacted (Steward redacts none of its own messages there).
+	Redacted bool
+}
+
+// CheckpointMisfit is the first checkpoint the log no longer fits, and why.
+type CheckpointMisfit struct {
+	Checkpoint Checkpoint
+	Reason     string
+}
+
+// CheckCheckpoints compares the log with checkpoints (oldest first): each must still be
+// in the log with its hash, and the log from the newest on must extend it. It returns
+// the first that does not fit, or nil when all do; a redacted one never does, since
+// what it said can no longer be compared.
+func (a *Audit) CheckCheckpoints(ctx context.Context, checkpoints []Checkpoint) (*CheckpointMisfit, error) {
+	var newest *Checkpoint
+	for i := range checkpoints {
+		cp := &checkpoints[i]
+		if cp.Redacted {
+			return &CheckpointMisfit{Checkpoint: *cp, Reason: "it was redacted, so what it said can no longer be compared"}, nil
+		}
+		hash, err := a.HashOf(ctx, cp.ID)
+		switch {
+		case err != nil:
+			return nil, err
+		case hash == "":
+			return &CheckpointMisfit{Checkpoint: *cp, Reason: fmt.Sprintf("entry %d is no longer in the log (it was cut back or replaced)", cp.ID)}, nil
+		case hash != cp.Hash:
+			return &CheckpointMisfit{Checkpoint: *cp, Reason: fmt.Sprintf("entry %d has another hash now (the log was rewritten up to there)", cp.ID)}, nil
+		}
+		if newest == nil || cp.ID > newest.ID {
+			newest = cp
+		}
+	}
+	if newest == nil {
+		return nil, nil
+	}
+	var chainErr *ChainError
+	if _, err := a.Extends(ctx, newest.AuditHead); errors.As(err, &chainErr) {
+		return &CheckpointMisfit{Checkpoint: *newest, Reason: "the log after it does not follow on: " + chainErr.Error()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return nil, nil
 }

@@ -297,6 +297,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 		Moderator:        p.matrix,
 		Summaries:        p.summaries,
 		Jobs:             p.jobs,
+		LogWitness:       logWitness{p.matrix, p.db.Audit},
 	})
 	if err := registry.Tighten(cfg.Policy); err != nil {
 		return err
