@@ -19,6 +19,14 @@ import (
 // homeserver, and at start checks that its database still holds that entry. Someone
 // who can change Steward's files but not its Matrix account cannot hide a truncation.
 
+// While Steward runs, the anchor only moves forward: a head is anchored only when the
+// log still holds the anchored entry, unchanged, and every entry after it links to the
+// one before (state.Audit.Extends). A log cut back, or edited and re-hashed, on a
+// running Steward is not anchored: Steward keeps the old anchor and reports the fault
+// (DecisionLogFault, an alert of the monitor's "decision-log" check) for as long as the
+// log does not extend the anchor again. Only a start takes a log that does not fit as
+// the new baseline, and it says so in the admin room and in the log first.
+
 // anchorType is the account data event that holds the decision log's head.
 const anchorType = "org.steward.decision_log.head"
 
@@ -26,15 +34,13 @@ const anchorType = "org.steward.decision_log.head"
 const anchorEvery = time.Minute
 
 // logHead is the anchored head of the decision log.
-type logHead struct {
-	ID   int64  `json:"id"`
-	Hash string `json:"hash"`
-}
+type logHead = state.AuditHead
 
 // checkAnchor compares the head anchored on the homeserver with the database and
 // tells the admin room when the database no longer holds it: entries were cut off the
-// end, or the whole log was replaced. It then anchors the current head, so the alarm is
-// raised once.
+// end, or the whole log was replaced. It returns the head to extend: the anchored one,
+// or, once the admins have been told, none, so the current head is anchored and the
+// alarm is raised once.
 func (b *Bot) checkAnchor(ctx context.Context) (anchored logHead, err error) {
 	if err = b.client.GetAccountData(ctx, anchorType, &anchored); errors.Is(err, mautrix.MNotFound) {
 		return logHead{}, nil // a new Steward: nothing anchored yet
@@ -58,7 +64,7 @@ func (b *Bot) checkAnchor(ctx context.Context) (anchored logHead, err error) {
 	msg := render.New("").Bold("The decision log has been cut short or replaced.").
 		Text(fmt.Sprintf(" When Steward last ran, its newest entry was #%d; the database no longer holds that entry as it was, so %s. ", anchored.ID, what)).
 		Text("If nobody restored an old backup or started Steward with a new database on purpose, someone with access to the server removed decisions from the record: check who.")
-	return anchored, b.db.DoTxn(ctx, func(ctx context.Context) error {
+	return logHead{}, b.db.DoTxn(ctx, func(ctx context.Context) error {
 		if _, err := b.db.Audit.Append(ctx, &state.AuditEntry{
 			Actor: b.client.UserID, Action: "decision_log.truncated", Outcome: state.OutcomeError,
 			Detail: fmt.Sprintf("anchored head #%d %s not found", anchored.ID, anchored.Hash),
@@ -69,19 +75,40 @@ func (b *Bot) checkAnchor(ctx context.Context) (anchored logHead, err error) {
 	})
 }
 
-// anchorHead writes the log's head to the homeserver if it moved since last.
+// anchorHead writes the log's head to the homeserver if it moved since last and
+// extends it. A head that does not extend last is not anchored: the fault is kept for
+// DecisionLogFault until the log fits again.
 func (b *Bot) anchorHead(ctx context.Context, last *logHead) error {
-	entryID, hash, err := b.db.Audit.Head(ctx)
-	if err != nil || entryID == 0 || (entryID == last.ID && hash == last.Hash) {
-		return err
+	head, err := b.db.Audit.Extends(ctx, *last)
+	var chainErr *state.ChainError
+	if errors.As(err, &chainErr) {
+		if old := b.logFault.Swap(chainErr); old == nil || *old != *chainErr {
+			zerolog.Ctx(ctx).Error().Int64("anchored_id", last.ID).Int64("entry_id", chainErr.EntryID).Str("reason", chainErr.Reason).
+				Msg("The decision log no longer extends its anchored head; not anchoring it")
+		}
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("check the log against its anchor: %w", err)
 	}
-	head := logHead{ID: entryID, Hash: hash}
+	if b.logFault.Swap(nil) != nil {
+		zerolog.Ctx(ctx).Info().Int64("anchored_id", last.ID).Msg("The decision log extends its anchored head again")
+	}
+	if err = b.checkpoint(ctx, head, time.Now()); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to post a decision log checkpoint")
+	}
+	if head.ID == 0 || head == *last {
+		return nil
+	}
 	if err = b.client.SetAccountData(ctx, anchorType, &head); err != nil {
 		return fmt.Errorf("anchor the log head: %w", err)
 	}
 	*last = head
 	return nil
 }
+
+// DecisionLogFault returns why the decision log no longer extends the head Steward
+// anchored, or nil while it does: the monitor alerts on it.
+func (b *Bot) DecisionLogFault() *state.ChainError { return b.logFault.Load() }
 
 // KeepAnchored verifies the decision log and checks it against its anchor, then keeps
 // the anchor up to date until ctx ends, and once more at the end, so a clean stop

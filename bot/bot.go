@@ -73,6 +73,9 @@ type Bot struct {
 
 	outbox    *Outbox
 	inboxWake chan struct{}
+	// logFault is why the decision log no longer extends its anchored head (nil
+	// while it does); see anchorHead.
+	logFault atomic.Pointer[state.ChainError]
 	// firstSync is closed once the first sync of this run has been handled.
 	firstSync chan struct{}
 }
@@ -115,6 +118,7 @@ func (b *Bot) Connect(ctx context.Context) error {
 	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))
 	syncer.OnEventType(event.EventReaction, guarded("reaction", b.onReaction))
 	syncer.OnEventType(event.EventEncrypted, guarded("encrypted", b.onEncrypted)) // after the crypto helper's own
+	syncer.OnEventType(event.EventRedaction, guarded("redaction", b.onRedaction))
 	syncer.OnEvent(guarded("own event", b.onOwnEvent))
 	return nil
 }

@@ -137,6 +137,16 @@ func (o *Outbox) Send(ctx context.Context, roomID id.RoomID, content *event.Mess
 	return err
 }
 
+// SendExtra queues content for roomID with extra fields beside the message's own, for
+// content meant for programs as well as people (a checkpoint's CheckpointField).
+func (o *Outbox) SendExtra(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, extra map[string]any) error {
+	_, err := o.store.Add(ctx, roomID, event.EventMessage, &event.Content{Parsed: content, Raw: extra}, "")
+	if err == nil {
+		state.AfterCommit(ctx, func() { wake(o.wake) })
+	}
+	return err
+}
+
 func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) (int64, error) {
 	shorten(ctx, content, render.MaxContent-relationRoom)
 	msgID, err := o.store.Add(ctx, roomID, event.EventMessage, content, replyTo)

@@ -28,6 +28,8 @@ type Features struct {
 	Summaries *Summaries
 	// Jobs are the jobs outside Steward that ping it (cron lines, borgmatic).
 	Jobs Jobs
+	// LogWitness reads the decision log's checkpoints back for !log verify.
+	LogWitness LogWitness
 }
 
 // Builtin returns the registry of every Steward command. New commands are added here
@@ -44,17 +46,8 @@ func Builtin(f Features) *Registry {
 		moderationCommands(f.Tickets, f.Moderator),
 		[]*Command{
 			reloadCommand(f.Reloader),
-			readsOnly(CommandLog), summaryCommand(f.Summaries), CommandAnnounce,
+			logCommand(f.LogWitness), summaryCommand(f.Summaries), CommandAnnounce,
 			CommandPending, CommandApprove, CommandDeny, CommandCancel,
 		},
 	)...)
-}
-
-// readsOnly is cmd classified as ReadsOnly, for a command declared where this change
-// could not reach yet (!log, in log.go, is being reworked alongside): the decision
-// log's reader changes nothing. Once log.go declares Effect itself, this goes.
-func readsOnly(cmd *Command) *Command {
-	c := *cmd
-	c.Effect = ReadsOnly
-	return &c
 }

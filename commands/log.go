@@ -21,41 +21,92 @@ const (
 	logMax     = 100
 )
 
-// CommandLog reads the decision log back into the admin room, so anyone on the team can
-// see who asked for what and what came of it without shell access.
-var CommandLog = &Command{
-	Name:    "log",
-	Section: SectionDecisions,
-	Help:    "Show the latest decision log entries",
-	Args:    "[N] [--actor @user:server] [--action NAME] [--since 7d]",
-	Role:    RoleAdmin,
-	Func: func(ctx context.Context, ce *Event) error {
-		filter, err := parseLogArgs(ce.Args, ce.proc.deps.Now())
-		if err != nil {
-			return err
-		}
-		entries, err := ce.proc.deps.Audit.Find(ctx, filter)
-		if err != nil {
-			return fmt.Errorf("read the decision log: %w", err)
-		}
-		if len(entries) == 0 {
-			return ce.Reply(ctx, render.New("No decision log entries match."))
-		}
-		rows := make([][]string, 0, len(entries))
-		for _, e := range entries {
-			rows = append(rows, []string{
-				strconv.FormatInt(e.ID, 10),
-				e.Time.UTC().Format("Jan 02 15:04"),
-				e.Actor.String(),
-				strings.TrimPrefix(e.Action, "command."),
-				render.Shorten(e.Arguments, 40),
-				e.Outcome,
-			})
-		}
-		msg := render.New(fmt.Sprintf("The last %d matching entries, newest first (times in UTC):", len(entries))).Line().
-			Table([]string{"#", "When", "Who", "Action", "Arguments", "Outcome"}, rows)
-		return ce.Reply(ctx, msg)
-	},
+// LogWitness reads the decision log's checkpoints back from the admin room, where the
+// host cannot change them (bot.Bot), and compares the log with them (state.Audit).
+type LogWitness interface {
+	Checkpoints(ctx context.Context) ([]state.Checkpoint, error)
+	CheckCheckpoints(ctx context.Context, checkpoints []state.Checkpoint) (*state.CheckpointMisfit, error)
+}
+
+// logCommand reads the decision log back into the admin room, so anyone on the team
+// can see who asked for what and what came of it without shell access; !log verify
+// compares it with the checkpoints in the room.
+func logCommand(witness LogWitness) *Command {
+	return &Command{
+		Name:    "log",
+		Section: SectionDecisions,
+		Help:    "Show the latest decision log entries, or (verify) compare the log with the checkpoints in this room",
+		Args:    "[N] [--actor @user:server] [--action NAME] [--since 7d] | verify",
+		Role:    RoleAdmin,
+		Effect:  ReadsOnly,
+		Func: func(ctx context.Context, ce *Event) error {
+			if len(ce.Args) == 1 && strings.EqualFold(ce.Args[0], "verify") {
+				return verifyLog(ctx, ce, witness)
+			}
+			return showLog(ctx, ce)
+		},
+	}
+}
+
+// verifyLog reads the checkpoints back from the room and names the first the log no
+// longer fits: what the team's clients keep against what the database says now.
+func verifyLog(ctx context.Context, ce *Event, witness LogWitness) error {
+	if witness == nil {
+		return UserErrorf("This Steward can't read its checkpoints back.")
+	}
+	checkpoints, err := witness.Checkpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("read the checkpoints: %w", err)
+	}
+	if len(checkpoints) == 0 {
+		return ce.Reply(ctx, render.New("There are no decision log checkpoints in this room yet, so there is nothing to compare the log with."))
+	}
+	misfit, err := witness.CheckCheckpoints(ctx, checkpoints)
+	if err != nil {
+		return fmt.Errorf("compare the log with its checkpoints: %w", err)
+	}
+	if misfit == nil {
+		newest := checkpoints[len(checkpoints)-1]
+		return ce.Reply(ctx, render.New(fmt.Sprintf("The decision log fits all %d checkpoints in this room, the newest of entry #%d, and goes on from there unbroken.", len(checkpoints), newest.ID)))
+	}
+	cp := misfit.Checkpoint
+	what := fmt.Sprintf("the checkpoint of entry #%d", cp.ID)
+	if cp.Redacted {
+		what = "a checkpoint"
+	}
+	msg := render.New("").Bold("The decision log no longer fits its checkpoints.").
+		Text(fmt.Sprintf(" The first that doesn't fit is %s, posted %s (%s): %s. ", what, cp.Time.UTC().Format("Jan 02 15:04 UTC"), cp.EventID, misfit.Reason)).
+		Text("Someone with access to the server changed Steward's database: what the checkpoints in this room say is what was logged.")
+	return ce.Reply(ctx, msg)
+}
+
+// showLog answers !log with the entries its arguments select.
+func showLog(ctx context.Context, ce *Event) error {
+	filter, err := parseLogArgs(ce.Args, ce.proc.deps.Now())
+	if err != nil {
+		return err
+	}
+	entries, err := ce.proc.deps.Audit.Find(ctx, filter)
+	if err != nil {
+		return fmt.Errorf("read the decision log: %w", err)
+	}
+	if len(entries) == 0 {
+		return ce.Reply(ctx, render.New("No decision log entries match."))
+	}
+	rows := make([][]string, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, []string{
+			strconv.FormatInt(e.ID, 10),
+			e.Time.UTC().Format("Jan 02 15:04"),
+			e.Actor.String(),
+			strings.TrimPrefix(e.Action, "command."),
+			render.Shorten(e.Arguments, 40),
+			e.Outcome,
+		})
+	}
+	msg := render.New(fmt.Sprintf("The last %d matching entries, newest first (times in UTC):", len(entries))).Line().
+		Table([]string{"#", "When", "Who", "Action", "Arguments", "Outcome"}, rows)
+	return ce.Reply(ctx, msg)
 }
 
 // parseLogArgs reads !log's arguments into a filter.

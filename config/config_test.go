@@ -167,7 +167,7 @@ func TestLoadValid(t *testing.T) {
 			ApprovalTTL:      Duration(2 * time.Hour),
 			AllowSingleAdmin: true,
 		},
-		DecisionLog: DecisionLog{WeeklySummary: &WeeklySummary{Day: "Fri", Hour: 0, TimeZone: "Europe/Berlin"}},
+		DecisionLog: DecisionLog{WeeklySummary: &WeeklySummary{Day: "Fri", Hour: 0, TimeZone: "Europe/Berlin"}, CheckpointEvery: 50, CheckpointInterval: Duration(24 * time.Hour)},
 		HTTP:        HTTP{ReadySyncAge: Duration(time.Minute)},
 		Heartbeat:   Heartbeat{Every: Duration(time.Minute)},
 		Fallback:    Fallback{After: Duration(5 * time.Minute)},

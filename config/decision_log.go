@@ -12,6 +12,12 @@ type DecisionLog struct {
 	// WeeklySummary, when set, posts a summary of the week's decisions to the
 	// admin room. Nil (the key absent or null) means no summary.
 	WeeklySummary *WeeklySummary `yaml:"weekly_summary"`
+	// CheckpointEvery is how many new entries make Steward post a checkpoint of the
+	// log (its newest entry's ID and hash) in the admin room, where every admin's
+	// client keeps it out of the host's reach.
+	CheckpointEvery int `yaml:"checkpoint_every" default:"50" min:"1" max:"100000"`
+	// CheckpointInterval is the longest a changed log goes without a checkpoint.
+	CheckpointInterval Duration `yaml:"checkpoint_interval" default:"24h" min:"1m"`
 }
 
 // WeeklySummary says when the weekly summary is posted.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward-bot/steward/e2e/testbed"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -104,5 +105,74 @@ func TestDecisionLogTruncationIsCaught(t *testing.T) {
 	command(t, w.Alice, w.AdminRoom, "!ping") // an alarm would have been queued before this answer
 	if n := w.Alice.CountBodies(w.AdminRoom, w.StewardID, alarm); n != before+1 {
 		t.Errorf("the truncation alarm was raised %d times, want once", n-before)
+	}
+}
+
+// TestRewrittenLogTailIsCaughtByItsCheckpoint rewrites the newest entries of the log
+// with sqlite3 while Steward runs, as someone with root on the host could: the entries
+// from a checkpoint Steward posted in the admin room on are replaced by others. Steward
+// must refuse to anchor the rewritten head and raise the decision-log alert, and
+// !log verify must name the checkpoint. Putting the entries back resolves it.
+func TestRewrittenLogTailIsCaughtByItsCheckpoint(t *testing.T) {
+	ctx := t.Context()
+	const checkpointText = "Decision log checkpoint"
+	withConfig(t, func(c *testbed.StewardConfig) {
+		c.TopLevel = append(c.TopLevel, "decision_log: {checkpoint_every: 2}")
+	})
+	before := w.Alice.CountBodies(w.AdminRoom, w.StewardID, checkpointText)
+	if err := w.StartSteward(ctx); err != nil {
+		t.Fatal(err)
+	}
+	command(t, w.Alice, w.AdminRoom, "!ping")
+	command(t, w.Alice, w.AdminRoom, "!ping")
+	command(t, w.Alice, w.AdminRoom, "!ping")
+	if err := w.Alice.WaitForCount(ctx, w.AdminRoom, w.StewardID, checkpointText, before+1, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(w.Config.DataDir, "steward.db")
+	sqlite := func(sql string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, "sqlite3", "-cmd", ".timeout 10000", dbPath, sql).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sqlite3 %q: %v: %s", sql, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	// The newest checkpoint, as Steward remembers it: the room has it too.
+	checkpointID := sqlite("SELECT json_extract(value, '$.id') FROM kv WHERE key='decision_log.checkpoint'")
+	if checkpointID == "" {
+		t.Fatal("no checkpoint recorded")
+	}
+	verify := command(t, w.Alice, w.AdminRoom, "!log verify")
+	if body := verify.Content.AsMessage().Body; !strings.Contains(body, "fits all") {
+		t.Fatalf("!log verify on the real log: %s", body)
+	}
+
+	// Rewrite the tail: the entries from the checkpoint on are set aside and replaced
+	// by nothing, the way DELETE FROM audit WHERE id >= N on a running Steward would.
+	sqlite("CREATE TABLE audit_saved AS SELECT * FROM audit WHERE id >= " + checkpointID + "; DELETE FROM audit WHERE id >= " + checkpointID)
+	t.Cleanup(func() {
+		_ = exec.Command("sqlite3", "-cmd", ".timeout 10000", dbPath, "DROP TABLE IF EXISTS audit_saved").Run()
+	})
+	if err := w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "The decision log was rewritten behind Steward's back", 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Steward.WaitForLog(ctx, "not anchoring it", time.Second); err != nil {
+		t.Error(err)
+	}
+	verify = command(t, w.Alice, w.AdminRoom, "!log verify")
+	if body := verify.Content.AsMessage().Body; !strings.Contains(body, "no longer fits") || !strings.Contains(body, "entry #"+checkpointID) {
+		t.Errorf("!log verify after the rewrite: %s", body)
+	}
+
+	// Put the entries back, as a restore of the log would: the alert resolves, and
+	// the log verifies again.
+	sqlite("DELETE FROM audit WHERE id >= " + checkpointID + "; INSERT INTO audit SELECT * FROM audit_saved; DROP TABLE audit_saved")
+	if err := w.Steward.WaitForLog(ctx, "extends its anchored head again", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	verify = command(t, w.Alice, w.AdminRoom, "!log verify")
+	if body := verify.Content.AsMessage().Body; !strings.Contains(body, "fits all") {
+		t.Errorf("!log verify after putting the entries back: %s", body)
 	}
 }

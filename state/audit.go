@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -231,4 +232,103 @@ func (a *Audit) Find(ctx context.Context, f AuditFilter) ([]*AuditEntry, error) 
 	}
 	rows, err := a.db.Query(ctx, query, f.Actor, f.Action, since, f.Limit)
 	return dbutil.NewRowIterWithError(rows, scanAuditEntry, err).AsList()
+}
+
+// AuditHead names one entry of the log by its ID and hash: the head Steward anchored,
+// or a checkpoint it posted in the admin room.
+type AuditHead struct {
+	ID   int64  `json:"id"`
+	Hash string `json:"hash"`
+}
+
+// Extends checks that the log still holds from, with its hash, and that every entry
+// after it links to the one before and matches its own hash, so the current head is
+// from plus entries added since. It returns that head, or a *ChainError for the first
+// entry that does not fit: from gone or changed (the log was cut back or rewritten and
+// re-hashed, which Verify cannot see) or an entry after it edited. A zero from (nothing
+// anchored yet) is extended by any log.
+func (a *Audit) Extends(ctx context.Context, from AuditHead) (AuditHead, error) {
+	rows, err := a.db.Query(ctx, "SELECT "+auditColumns+" FROM audit WHERE id >= $1 ORDER BY id", from.ID)
+	if err != nil {
+		return AuditHead{}, err
+	}
+	defer rows.Close()
+	head, first := from, true
+	for rows.Next() {
+		e, err := scanAuditEntry(rows)
+		if err != nil {
+			return AuditHead{}, err
+		}
+		switch {
+		case first && from.ID != 0 && e.ID != from.ID:
+			return AuditHead{}, &ChainError{EntryID: from.ID, Reason: "the entry Steward anchored is gone (the log was cut back)"}
+		case first && from.ID != 0 && e.Hash != from.Hash:
+			return AuditHead{}, &ChainError{EntryID: e.ID, Reason: "its hash is not the one Steward anchored (the log was rewritten)"}
+		case !first && e.PrevHash != head.Hash:
+			return AuditHead{}, &ChainError{EntryID: e.ID, Reason: "does not link to the entry before it (an entry was removed, moved or edited)"}
+		case e.Hash != e.ComputeHash():
+			return AuditHead{}, &ChainError{EntryID: e.ID, Reason: "its contents do not match its hash (it was edited)"}
+		}
+		head, first = AuditHead{ID: e.ID, Hash: e.Hash}, false
+	}
+	if err = rows.Err(); err != nil {
+		return AuditHead{}, err
+	}
+	if first && from.ID != 0 {
+		return AuditHead{}, &ChainError{EntryID: from.ID, Reason: "the entry Steward anchored is gone (the log was cut back)"}
+	}
+	return head, nil
+}
+
+// Checkpoint is a head of the log that Steward posted in the admin room, read back
+// from the room's history.
+type Checkpoint struct {
+	AuditHead
+	EventID id.EventID
+	Time    time.Time
+	// Redacted is a message of Steward's in the admin room whose content is gone: a
+	// checkpoint someone redacted (Steward redacts none of its own messages there).
+	Redacted bool
+}
+
+// CheckpointMisfit is the first checkpoint the log no longer fits, and why.
+type CheckpointMisfit struct {
+	Checkpoint Checkpoint
+	Reason     string
+}
+
+// CheckCheckpoints compares the log with checkpoints (oldest first): each must still be
+// in the log with its hash, and the log from the newest on must extend it. It returns
+// the first that does not fit, or nil when all do; a redacted one never does, since
+// what it said can no longer be compared.
+func (a *Audit) CheckCheckpoints(ctx context.Context, checkpoints []Checkpoint) (*CheckpointMisfit, error) {
+	var newest *Checkpoint
+	for i := range checkpoints {
+		cp := &checkpoints[i]
+		if cp.Redacted {
+			return &CheckpointMisfit{Checkpoint: *cp, Reason: "it was redacted, so what it said can no longer be compared"}, nil
+		}
+		hash, err := a.HashOf(ctx, cp.ID)
+		switch {
+		case err != nil:
+			return nil, err
+		case hash == "":
+			return &CheckpointMisfit{Checkpoint: *cp, Reason: fmt.Sprintf("entry %d is no longer in the log (it was cut back or replaced)", cp.ID)}, nil
+		case hash != cp.Hash:
+			return &CheckpointMisfit{Checkpoint: *cp, Reason: fmt.Sprintf("entry %d has another hash now (the log was rewritten up to there)", cp.ID)}, nil
+		}
+		if newest == nil || cp.ID > newest.ID {
+			newest = cp
+		}
+	}
+	if newest == nil {
+		return nil, nil
+	}
+	var chainErr *ChainError
+	if _, err := a.Extends(ctx, newest.AuditHead); errors.As(err, &chainErr) {
+		return &CheckpointMisfit{Checkpoint: *newest, Reason: "the log after it does not follow on: " + chainErr.Error()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return nil, nil
 }

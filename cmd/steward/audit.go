@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/bot"
+	"github.com/steward-bot/steward/commands"
 	"github.com/steward-bot/steward/state"
 )
 
@@ -124,3 +125,12 @@ func auditExport(ctx context.Context, db *state.DB, format string, out io.Writer
 	w.Flush()
 	return w.Error()
 }
+
+// logWitness is !log verify's witness: the checkpoints come from the admin room, read
+// by the running bot with its keys; the comparison is the decision log's.
+type logWitness struct {
+	*bot.Bot
+	*state.Audit
+}
+
+var _ commands.LogWitness = logWitness{}

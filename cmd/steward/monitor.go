@@ -32,6 +32,8 @@ type monitorRunner struct {
 	// sources are the names of the alerts senders outside Steward report (Alertmanager),
 	// which the engine keeps across restarts of the checks.
 	sources []string
+	// decisionLog refuses to anchor a rewritten decision log; its check alerts on it.
+	decisionLog health.DecisionLogWitness
 	// self is Steward's check of itself, given its interval and margin from the monitor
 	// section in force.
 	self health.SelfCheck
@@ -145,7 +147,7 @@ func (r *monitorRunner) checks(m config.Monitor) []monitor.Check {
 	self := r.self
 	self.Every, self.DiskFull = m.Interval.D(), health.DataDirFull
 	self.DiskFull.Margin = margin
-	checks = append(checks, &self)
+	checks = append(checks, &self, &health.DecisionLogCheck{Witness: r.decisionLog, Every: m.Interval.D()})
 	if len(r.jobs.Specs()) > 0 {
 		checks = append(checks, r.jobs.Check())
 	}

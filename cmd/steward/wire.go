@@ -216,7 +216,7 @@ func (p *parts) buildMonitor() error {
 	}}
 	runner := &monitorRunner{
 		cfg: p.cfg, onCall: p.onCall, docker: p.docker, kv: p.db.KV, backups: p.backupChecks, jobs: p.jobs,
-		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(),
+		adminRoom: p.matrix.AdminRoom(), groupRoom: p.matrix.GroupRoom(), botUserID: p.matrix.UserID(), decisionLog: p.matrix,
 		self: health.SelfCheck{
 			Transport: p.transport, Outbox: p.db.Outbox, Ready: p.readiness, Admins: p.cfg.Matrix.Admins, DataDir: p.cfg.DataDir,
 			Unreachable: p.cfg.HTTP.ReadySyncAge.D(), Now: time.Now,
@@ -297,6 +297,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 		Moderator:        p.matrix,
 		Summaries:        p.summaries,
 		Jobs:             p.jobs,
+		LogWitness:       logWitness{p.matrix, p.db.Audit},
 	})
 	if err := registry.Tighten(cfg.Policy); err != nil {
 		return err

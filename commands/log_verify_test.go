@@ -1,0 +1,79 @@
+package commands_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/state"
+)
+
+// roomCheckpoints stands in for the admin room's history: the checkpoints it holds,
+// whatever the database says now. The comparison is the real decision log's.
+type roomCheckpoints struct {
+	*state.Audit
+	checkpoints []state.Checkpoint
+}
+
+func (r *roomCheckpoints) Checkpoints(context.Context) ([]state.Checkpoint, error) {
+	return r.checkpoints, nil
+}
+
+// TestLogVerifyNamesTheFirstCheckpointThatNoLongerFits posts checkpoints of a log,
+// rewrites the log's past the ways a rooted host can, and checks that !log verify
+// says the log is intact before, and names the first checkpoint that no longer fits
+// after.
+func TestLogVerifyNamesTheFirstCheckpointThatNoLongerFits(t *testing.T) {
+	tests := []struct {
+		name     string
+		tamper   string
+		redact   int // index of a checkpoint redacted in the room, -1 for none
+		contains string
+	}{
+		{"untouched", "", -1, "fits all 3 checkpoints in this room, the newest of entry #6"},
+		{"cut back", "DELETE FROM audit WHERE id > 3", -1, "the checkpoint of entry #4"},
+		{"rewritten and re-hashed", "UPDATE audit SET actor='@mallory:example.org', hash='x' || hash WHERE id >= 4", -1, "the checkpoint of entry #4"},
+		{"edited after the newest", "UPDATE audit SET outcome='refused' WHERE id = 7", -1, "the checkpoint of entry #6"},
+		{"a checkpoint redacted", "", 1, "a checkpoint, posted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			witness := &roomCheckpoints{}
+			h := newHarness(t, nil, func(h *harness) {
+				witness.Audit = h.db.Audit
+				h.registry = commands.Builtin(commands.Features{LogWitness: witness})
+			})
+			for i := range 8 {
+				id, err := h.db.Audit.Append(ctx, &state.AuditEntry{Actor: admin, Action: "command.ping", Outcome: state.OutcomeOK})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 || i == 3 || i == 5 {
+					hash, _ := h.db.Audit.HashOf(ctx, id)
+					witness.checkpoints = append(witness.checkpoints, state.Checkpoint{
+						AuditHead: state.AuditHead{ID: id, Hash: hash}, EventID: "$cp", Time: time.Now(),
+					})
+				}
+			}
+			if tt.tamper != "" {
+				if _, err := h.db.Raw.RawDB.ExecContext(ctx, tt.tamper); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.redact >= 0 {
+				witness.checkpoints[tt.redact] = state.Checkpoint{EventID: "$cp", Time: time.Now(), Redacted: true}
+			}
+			replies, _ := h.send(admin, adminRoom, "!log verify")
+			got := onlyReply(t, replies).Plain
+			if !strings.Contains(got, tt.contains) {
+				t.Errorf("!log verify said %q, want it to contain %q", got, tt.contains)
+			}
+			if tt.tamper != "" && !strings.Contains(got, "no longer fits") {
+				t.Errorf("!log verify did not say the log no longer fits: %q", got)
+			}
+		})
+	}
+}
