@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,16 +186,27 @@ func TestHeartbeatAndFallbackAcrossAnOutage(t *testing.T) {
 	if _, err = w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "grandmas-album does not answer", time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// The decision log counts every !ping the shared world's Steward ever answered:
+	// this one adds one.
+	const pings = `steward_commands_total{command="ping",outcome="ok"}`
+	_, before := healthGet(t, base+"/metrics", token)
 	command(t, w.Alice, w.AdminRoom, "!ping")
 	code, metricsText := healthGet(t, base+"/metrics", token)
 	if code != http.StatusOK {
 		t.Fatalf("/metrics with the token: %d\n%s", code, metricsText)
 	}
-	for _, want := range []string{`steward_alerts_firing{severity="critical",source="http"} 1`, "steward_sync_last_success_age_seconds ",
-		"steward_outbox_messages ", `steward_commands_total{command="ping",outcome="ok"} 1`, `steward_http_requests_total{code="401",route="metrics"} 2`,
-		"steward_undecrypted_events_waiting 0", "go_goroutines ", "process_resident_memory_bytes "} {
-		if !strings.Contains(metricsText, want) {
-			t.Errorf("/metrics has no %q", want)
+	if was, now := metricValue(before, pings), metricValue(metricsText, pings); now != max(was, 0)+1 {
+		t.Errorf("%s went from %v to %v with one !ping", pings, was, now)
+	}
+	for series, want := range map[string]float64{`steward_alerts_firing{severity="critical",source="http"}`: 1,
+		`steward_http_requests_total{code="401",route="metrics"}`: 2, "steward_undecrypted_events_waiting": 0} {
+		if got := metricValue(metricsText, series); got != want {
+			t.Errorf("/metrics: %s is %v, want %v", series, got, want)
+		}
+	}
+	for _, name := range []string{"steward_sync_last_success_age_seconds", "steward_outbox_messages", "go_goroutines", "process_resident_memory_bytes"} {
+		if metricValue(metricsText, name) < 0 {
+			t.Errorf("/metrics has no %s", name)
 		}
 	}
 
@@ -371,4 +383,21 @@ func TestFallbackWhileConnecting(t *testing.T) {
 	if _, notices := wt.counts(); len(notices) != 1 {
 		t.Errorf("fallback notices after the homeserver came back: %q, want still one", notices)
 	}
+}
+
+// metricValue is the value of series (a metric's name with its labels, as /metrics
+// writes them) in text, or -1 when text has no such line.
+func metricValue(text, series string) float64 {
+	for _, line := range strings.Split(text, "\n") {
+		value, ok := strings.CutPrefix(line, series+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return -1
+		}
+		return v
+	}
+	return -1
 }
