@@ -3,7 +3,6 @@ package alertmanager
 import (
 	"context"
 	"net/http"
-	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -30,12 +29,12 @@ type Receiver struct {
 	// notification and answering it (the crash tests stop the process there).
 	Hook func(step string)
 
-	// writing lets one notification at a time be recorded: Alertmanager sends each
-	// group's apart, many at once after its restart or in a storm, and at once they
-	// would wait for SQLite's write lock in its busy handler, which is not fair, and
-	// some give up after its timeout, the bot's own writes waiting behind them.
-	writingOnce sync.Once
-	writing     chan struct{}
+	// Gate lets one notification at a time be recorded (Alertmanager sends each
+	// group's apart, many at once after its restart or in a storm), shared with the
+	// listener's other recording routes; nil gives the receiver one of its own.
+	Gate *httpapi.Gate
+
+	own httpapi.Gate
 }
 
 var _ http.Handler = (*Receiver)(nil)
@@ -82,12 +81,9 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // record reports a notification's changes once no other is being recorded, or fails
 // when ctx ends first.
 func (rc *Receiver) record(ctx context.Context, firing []monitor.Observation, resolved []string) error {
-	rc.writingOnce.Do(func() { rc.writing = make(chan struct{}, 1) })
-	select {
-	case rc.writing <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	gate := rc.Gate
+	if gate == nil {
+		gate = &rc.own
 	}
-	defer func() { <-rc.writing }()
-	return rc.Alerts.Report(ctx, Source, firing, resolved)
+	return gate.Do(ctx, func(ctx context.Context) error { return rc.Alerts.Report(ctx, Source, firing, resolved) })
 }

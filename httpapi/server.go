@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -207,3 +208,28 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (for MaxBytesReader).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Gate lets one request at a time write what it records. Senders come in bursts
+// (Alertmanager after its restart, cron lines at the full hour), and at once they
+// would wait for SQLite's write lock in its busy handler, which is not fair: some give
+// up after its timeout, and the bot's own writes wait behind them. At the gate they
+// wait their turn, or until their sender gives up. One gate serves every route that
+// records, so a storm of webhooks and a burst of pings queue together. The zero value
+// is ready to use.
+type Gate struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+// Do runs fn once no other request is writing, or returns ctx's error if ctx ends
+// first (the sender gave up: nothing was recorded).
+func (g *Gate) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	g.once.Do(func() { g.ch = make(chan struct{}, 1) })
+	select {
+	case g.ch <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-g.ch }()
+	return fn(ctx)
+}

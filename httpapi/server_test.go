@@ -179,3 +179,33 @@ func counter(t *testing.T, reg *prometheus.Registry, route, code string) float64
 	}
 	return 0
 }
+
+// A gate lets one writer in at a time, and one whose sender gave up while waiting
+// writes nothing.
+func TestGateOneAtATime(t *testing.T) {
+	var g Gate
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- g.Do(context.Background(), func(context.Context) error {
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	if err := g.Do(ctx, func(context.Context) error { ran = true; return nil }); err == nil || ran {
+		t.Errorf("a writer whose sender gave up while another wrote: err %v, ran %v", err, ran)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Do(context.Background(), func(context.Context) error { ran = true; return nil }); err != nil || !ran {
+		t.Errorf("the gate is not free again: err %v, ran %v", err, ran)
+	}
+}

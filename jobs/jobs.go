@@ -71,10 +71,9 @@ type Tracker struct {
 	// notices after a ping to a name no job has.
 	pinged  chan struct{}
 	unknown chan struct{}
-	// writing lets one ping at a time write: many at once would wait for SQLite's
-	// write lock in its busy handler, which is not fair, and some would give up
-	// after its timeout; here they wait their turn, or until their sender gives up.
-	writing chan struct{}
+	// Gate lets one ping at a time write (httpapi.Gate says why), shared with the
+	// listener's other recording routes; NewTracker gives it one of its own.
+	Gate *httpapi.Gate
 }
 
 var _ http.Handler = (*Tracker)(nil)
@@ -82,7 +81,7 @@ var _ http.Handler = (*Tracker)(nil)
 // NewTracker makes the tracker of specs, keeping their pings in store.
 func NewTracker(specs []Spec, store Store, now func() time.Time) *Tracker {
 	t := &Tracker{specs: specs, byName: make(map[string]Spec, len(specs)), store: store, now: now,
-		pinged: make(chan struct{}, 1), unknown: make(chan struct{}, 1), writing: make(chan struct{}, 1)}
+		pinged: make(chan struct{}, 1), unknown: make(chan struct{}, 1), Gate: &httpapi.Gate{}}
 	for _, s := range specs {
 		t.byName[s.Name] = s
 	}
@@ -114,7 +113,7 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !known {
 		// The token too may be where the name goes (a script that adds it twice).
 		name = shortName(strings.ReplaceAll(name, r.PathValue("token"), "•••"))
-		err := t.write(r.Context(), func(ctx context.Context) error { return t.store.RecordUnknown(ctx, name, t.now()) })
+		err := t.Gate.Do(r.Context(), func(ctx context.Context) error { return t.store.RecordUnknown(ctx, name, t.now()) })
 		if err != nil {
 			log.Err(err).Msg("Failed to count a ping to a job that is not configured")
 		}
@@ -128,7 +127,7 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ping := &state.Ping{Job: spec.Name, Kind: kind, ExitCode: code, Output: LastLines(body, r.PathValue("token"))}
-	err := t.write(r.Context(), func(ctx context.Context) error {
+	err := t.Gate.Do(r.Context(), func(ctx context.Context) error {
 		ping.At = t.now()
 		return t.store.Record(ctx, ping)
 	})
@@ -145,16 +144,6 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("OK"))
 }
 
-// write runs fn when no other ping is writing, or fails when ctx ends first.
-func (t *Tracker) write(ctx context.Context, fn func(ctx context.Context) error) error {
-	select {
-	case t.writing <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-t.writing }()
-	return fn(ctx)
-}
 
 // parseAction reads what comes after a job's name in a ping URL, as Healthchecks
 // does: nothing (success), start, fail, or an exit code from 0 (success) to 255.

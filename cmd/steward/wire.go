@@ -348,10 +348,13 @@ func (p *parts) buildListener(ctx context.Context) error {
 		return err
 	}
 	p.routeHealth(ctx, srv)
+	// Pings and webhooks write one at a time, queued together.
+	writes := &httpapi.Gate{}
+	p.jobs.Gate = writes
 	for _, route := range jobs.Routes {
 		srv.Handle(route, "ping", httpapi.PathToken, p.jobs)
 	}
-	srv.Handle("POST /alertmanager", "alertmanager", httpapi.Bearer, &alertmanager.Receiver{Alerts: p.monitors.engine, Hook: bot.CrashPoint})
+	srv.Handle("POST /alertmanager", "alertmanager", httpapi.Bearer, &alertmanager.Receiver{Alerts: p.monitors.engine, Hook: bot.CrashPoint, Gate: writes})
 	if err = srv.Listen(); err != nil {
 		return err
 	}
