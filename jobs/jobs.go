@@ -144,7 +144,6 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("OK"))
 }
 
-
 // parseAction reads what comes after a job's name in a ping URL, as Healthchecks
 // does: nothing (success), start, fail, or an exit code from 0 (success) to 255.
 func parseAction(action string) (kind state.PingKind, exitCode int, ok bool) {
