@@ -87,9 +87,37 @@ func (b *Bot) connect(ctx context.Context) error {
 	log.Info().Stringer("device_id", cli.DeviceID).Bool("resumed_session", resumed).Msg("Logged in")
 
 	mach := helper.Machine()
+	// What mautrix v0.33.0 does here that Steward counts on (read in its source):
+	//   - Inbound Megolm sessions are keyed by room and session ID (crypto store
+	//     migration 23, applied to Steward's database at the first start; an older
+	//     Steward cannot open it afterwards). A room key sent for one room never
+	//     decrypts an event in another, so a key shared in a member's private chat
+	//     cannot make a message pass as the admin room's.
+	//   - A second copy of a session (forwarded, from backup) no longer overwrites
+	//     the sender and signing keys of the copy received directly, so the trust
+	//     state of a decrypted command (evt.Mautrix.TrustState, which the
+	//     verified-device rule reads) is that of the device that really sent it.
+	//   - A device whose signing key changes is kept as TrustStateDeviceKeyMismatch
+	//     (below Unset) instead of being dropped: it counts as unverified.
+	//   - TOFU is unchanged: the first master key seen for a user stays in
+	//     first_seen_key, and a user whose master key changed resolves to
+	//     CrossSignedUntrusted until Steward's user-signing key signs the new one
+	//     (then CrossSignedVerified). That is what !trust does (trust.go); the new
+	//     ResetMasterKeyTOFU would move first_seen_key, locally only.
+	//   - The cross-signing private keys held in memory are dropped when Steward's
+	//     own public keys on the server change (reset from another session), so
+	//     trust.go loads them again from the recovery key when it needs them.
+	//   - ShareKeysMinTrust defaults to CrossSignedTOFU: key requests are answered
+	//     only for devices their owners cross-signed under the identity Steward
+	//     trusts. DeleteKeysOnDeviceDelete stays off, so a command sent just before
+	//     its device was signed out still decrypts. Ratchet safety data is now read
+	//     back correctly, which matters only with RatchetKeysOnDecrypt and
+	//     DeleteFullyUsedKeysOnDecrypt, both off here.
 	if !b.cfg.Matrix.ShareKeysWithUnverified {
 		// Room keys go only to devices their owners have cross-signed, so a device
-		// added by someone who stole a password cannot read the admin room.
+		// added by someone who stole a password cannot read the admin room. A
+		// device signed by a reset identity (CrossSignedUntrusted) gets none either
+		// until an admin's !trust is approved.
 		mach.SendKeysMinTrust = id.TrustStateCrossSignedTOFU
 	}
 	return b.ensureCrossSigned(ctx)

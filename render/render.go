@@ -163,8 +163,10 @@ func (m *Message) Fits() bool {
 	return contentFits(content)
 }
 
-// FitsEdit is Fits for a message that may also replace an earlier one: an edit
-// carries the text twice when it is short (mautrix keeps a fallback of it).
+// FitsEdit is Fits for a message that may also replace an earlier one. Since mautrix
+// v0.32 an edit's fallback is cut to 50 bytes whatever the text's length (it used to
+// carry the whole text again below 10,000 bytes), so this adds little to Fits; it is
+// kept so that the rule does not depend on how mautrix words a fallback.
 func (m *Message) FitsEdit() bool {
 	content := m.Notice()
 	content.Mentions = &event.Mentions{}

@@ -301,7 +301,7 @@ func (c *Client) WaitForText(ctx context.Context, roomID id.RoomID, sender id.Us
 // function that then delivers the key to userID's device deviceID.
 func (c *Client) SayWithLateKey(ctx context.Context, roomID id.RoomID, text string, userID id.UserID, deviceID id.DeviceID) (id.EventID, func(context.Context) error, error) {
 	mach := c.Crypto.Machine()
-	session, err := crypto.NewOutboundGroupSession(roomID, &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1})
+	session, err := crypto.NewOutboundGroupSession(roomID, &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}, nil)
 	if err != nil {
 		return "", nil, err
 	}

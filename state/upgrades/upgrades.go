@@ -9,12 +9,8 @@ import (
 	"go.mau.fi/util/dbutil"
 )
 
-// Table is the ordered list of migrations, read from the embedded *.sql files.
-var Table dbutil.UpgradeTable
-
 //go:embed *.sql
 var rawUpgrades embed.FS
 
-func init() {
-	Table.RegisterFS(rawUpgrades)
-}
+// Table is the ordered list of migrations, read from the embedded *.sql files.
+var Table = dbutil.BuildUpgradeTable().WithFS(rawUpgrades).Finish()
