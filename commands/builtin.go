@@ -30,6 +30,9 @@ type Features struct {
 	Jobs Jobs
 	// LogWitness reads the decision log's checkpoints back for !log verify.
 	LogWitness LogWitness
+	// Identities reads users' cross-signing identities and trusts a new one, for
+	// !trust.
+	Identities Identities
 }
 
 // Builtin returns the registry of every Steward command. New commands are added here
@@ -37,7 +40,7 @@ type Features struct {
 // order.
 func Builtin(f Features) *Registry {
 	return NewRegistry(slices.Concat(
-		[]*Command{CommandHelp, CommandPing, CommandWhoami, statusCommand(f.Disks)},
+		[]*Command{CommandHelp, CommandPing, CommandWhoami, trustCommand(f.Identities), statusCommand(f.Disks)},
 		alertCommands(f.Alerts, f.OnCall),
 		jobCommands(f.Jobs),
 		containerCommands(f.Containers, f.Updater),

@@ -76,6 +76,13 @@ type Command struct {
 	// arguments only reads (!oncall without "take" shows who is on duty): such a run
 	// is open to any device, as a ReadsOnly command is.
 	ReadsWith func(args []string) bool
+	// FromResetIdentity, on a command that Changes, reports whether this run may
+	// come from an encrypted message of a device signed by the sender's own new
+	// cross-signing identity, one Steward does not trust yet
+	// (TrustStateCrossSignedUntrusted): !trust of oneself, which only asks, since
+	// another admin's approval from a verified device is what it takes. Devices
+	// nobody cross-signed stay refused.
+	FromResetIdentity func(ce *Event) bool
 	// Destructive commands change something that is hard to undo; by default they
 	// need a second admin's approval. They all have the Effect Changes (NewRegistry
 	// checks).
@@ -186,6 +193,13 @@ type Event struct {
 // device: a command that Changes, unless its ReadsWith accepts these arguments.
 func (ce *Event) changesThings() bool {
 	return ce.Command.Effect == Changes && (ce.Command.ReadsWith == nil || !ce.Command.ReadsWith(ce.Args))
+}
+
+// fromResetIdentity reports whether this run comes from a device its sender's
+// current, not yet trusted identity signed, and the command accepts that for it.
+func (ce *Event) fromResetIdentity() bool {
+	return ce.Encrypted && ce.Trust == id.TrustStateCrossSignedUntrusted &&
+		ce.Command.FromResetIdentity != nil && ce.Command.FromResetIdentity(ce)
 }
 
 // destructiveRun reports whether this run is destructive: a destructive command whose

@@ -322,7 +322,7 @@ func (p *Processor) refusal(ctx context.Context, ce *Event) *render.Message {
 		return render.New("Only " + cmd.Role.String() + "s can use ").Code(p.settings.Prefix + cmd.Name).Text(".")
 	case cmd.Role == RoleAdmin && ce.RoomID != p.settings.AdminRoom:
 		return render.New("Use ").Code(p.settings.Prefix + cmd.Name).Text(" in the admin room: its answer is for the admins only.")
-	case ce.changesThings() && p.settings.RequireVerified && !ce.Verified():
+	case ce.changesThings() && p.settings.RequireVerified && !ce.Verified() && !ce.fromResetIdentity():
 		return p.unverifiedRefusal(ce)
 	}
 	return nil
@@ -337,7 +337,7 @@ func (p *Processor) unverifiedRefusal(ce *Event) *render.Message {
 	case !ce.Encrypted:
 		msg.Text("Your message was not encrypted, so I can't tell which device sent it: send it from an encrypted session you have verified.")
 	case ce.Trust == id.TrustStateCrossSignedUntrusted:
-		msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is signed by a cross-signing identity of yours that is not the one I first saw (was it reset?); until that new identity is trusted, only commands that read work from it.")
+		msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is signed by a cross-signing identity of yours that is not the one I first saw (was it reset?); until that new identity is trusted, only commands that read work from it. To have it trusted, send ").Code(p.settings.Prefix + "trust " + string(ce.Sender)).Text(" from it; another admin compares its key with you and approves.")
 	default:
 		msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not cross-signed: verify it from another of your sessions (or with your recovery key) and try again.")
 	}

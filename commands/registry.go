@@ -33,6 +33,9 @@ func NewRegistry(cmds ...*Command) *Registry {
 		if cmd.ReadsWith != nil && cmd.Effect != Changes {
 			panic(fmt.Sprintf("command %q reads with some arguments, so it changes something with others", cmd.Name))
 		}
+		if cmd.FromResetIdentity != nil && cmd.Effect != Changes {
+			panic(fmt.Sprintf("command %q may come from a reset identity, so it changes something", cmd.Name))
+		}
 		for _, name := range append([]string{cmd.Name}, cmd.Aliases...) {
 			if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " \t\n") {
 				panic(fmt.Sprintf("command name %q must be lower-case without spaces", name))

@@ -298,6 +298,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 		Summaries:        p.summaries,
 		Jobs:             p.jobs,
 		LogWitness:       logWitness{p.matrix, p.db.Audit},
+		Identities:       p.matrix,
 	})
 	if err := registry.Tighten(cfg.Policy); err != nil {
 		return err
