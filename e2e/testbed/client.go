@@ -192,6 +192,24 @@ func (c *Client) WaitForReply(ctx context.Context, sender id.UserID, roomID id.R
 	return reply, err
 }
 
+// WaitForReplySaying waits for a reply from sender to eventID whose text contains
+// text, when the first reply is not the one a test waits for (an approval request,
+// then the command's answer once approved).
+func (c *Client) WaitForReplySaying(ctx context.Context, sender id.UserID, roomID id.RoomID, eventID id.EventID, text string, limit time.Duration) (*event.Event, error) {
+	var reply *event.Event
+	err := c.WaitFor(ctx, limit, fmt.Sprintf("a reply to %s saying %q", eventID, text), func() bool {
+		for _, evt := range c.messages {
+			content := evt.Content.AsMessage()
+			if evt.RoomID == roomID && evt.Sender == sender && content.RelatesTo.GetReplyTo() == eventID && strings.Contains(content.Body, text) {
+				reply = evt
+				return true
+			}
+		}
+		return false
+	})
+	return reply, err
+}
+
 // WaitForMembership waits until this client has seen userID's membership in roomID
 // become want.
 func (c *Client) WaitForMembership(ctx context.Context, roomID id.RoomID, userID id.UserID, want event.Membership, limit time.Duration) error {
@@ -263,6 +281,38 @@ func (c *Client) WaitForInvite(ctx context.Context, known map[id.RoomID]bool, li
 		return false
 	})
 	return room, err
+}
+
+// ResetCrossSigning gives the account a new cross-signing identity from this session,
+// as someone who lost their recovery key does: new master, self-signing and
+// user-signing keys (the homeserver asks for the password to replace them), with this
+// device signed by them. Everyone who knew the old identity sees that it changed.
+func (c *Client) ResetCrossSigning(ctx context.Context, password string) error {
+	mach := c.Crypto.Machine()
+	recoveryKey, _, err := mach.GenerateAndUploadCrossSigningKeysWithPassword(ctx, password, "")
+	if err != nil {
+		return fmt.Errorf("%s: new cross-signing keys: %w", c.UserID, err)
+	}
+	if err = mach.SignOwnDevice(ctx, mach.OwnIdentity()); err != nil {
+		return fmt.Errorf("%s: sign own device: %w", c.UserID, err)
+	}
+	if err = mach.SignOwnMasterKey(ctx); err != nil {
+		return fmt.Errorf("%s: sign own master key: %w", c.UserID, err)
+	}
+	c.RecoveryKey = recoveryKey
+	return nil
+}
+
+// MasterKey returns the master key of this account's cross-signing identity, as this
+// session knows it.
+func (c *Client) MasterKey(ctx context.Context) (id.Ed25519, error) {
+	keys, err := c.Crypto.Machine().GetOwnCrossSigningPublicKeys(ctx)
+	if err != nil {
+		return "", err
+	} else if keys == nil {
+		return "", fmt.Errorf("%s has no cross-signing keys", c.UserID)
+	}
+	return keys.MasterKey, nil
 }
 
 // DeviceTrust returns how this client's encryption trusts userID's device deviceID,

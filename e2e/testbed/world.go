@@ -189,7 +189,13 @@ func (w *World) Command(ctx context.Context, c *Client, room id.RoomID, text str
 // WaitHandled waits until Steward's audit log has an entry for the command eventID,
 // that is, until Steward has decided about it, and returns the entry's outcome.
 func (w *World) WaitHandled(ctx context.Context, eventID id.EventID, limit time.Duration) (outcome string, err error) {
-	err = w.pollDatabase(ctx, limit, "to handle "+eventID.String(), func(db *state.DB) (bool, error) {
+	return WaitHandledIn(ctx, w.Config.DataDir, eventID, limit)
+}
+
+// WaitHandledIn is WaitHandled for the Steward whose data directory is dataDir (one
+// a test started of its own).
+func WaitHandledIn(ctx context.Context, dataDir string, eventID id.EventID, limit time.Duration) (outcome string, err error) {
+	err = pollDatabase(ctx, dataDir, limit, "to handle "+eventID.String(), func(db *state.DB) (bool, error) {
 		entries, err := db.Audit.ForEvent(ctx, eventID)
 		if err != nil || len(entries) == 0 {
 			return false, err
@@ -217,7 +223,12 @@ func (w *World) WaitKept(ctx context.Context, eventID id.EventID, limit time.Dur
 // pollDatabase opens Steward's database beside the running bot and checks done every
 // 100 ms until it reports true or limit passes.
 func (w *World) pollDatabase(ctx context.Context, limit time.Duration, what string, done func(*state.DB) (bool, error)) error {
-	db, err := state.Open(ctx, filepath.Join(w.Config.DataDir, "steward.db"), zerolog.Nop())
+	return pollDatabase(ctx, w.Config.DataDir, limit, what, done)
+}
+
+// pollDatabase is World.pollDatabase for the Steward whose data directory is dataDir.
+func pollDatabase(ctx context.Context, dataDir string, limit time.Duration, what string, done func(*state.DB) (bool, error)) error {
+	db, err := state.Open(ctx, filepath.Join(dataDir, "steward.db"), zerolog.Nop())
 	if err != nil {
 		return err
 	}
