@@ -114,5 +114,6 @@ func (b *Bot) loadCrossSigningKeys(ctx context.Context) error {
 		_, _ = mach.FetchKeys(ctx, []id.UserID{b.client.UserID}, true)
 		return errors.New("the cross-signing keys in secret storage are not the ones the homeserver serves for Steward")
 	}
+	zerolog.Ctx(ctx).Info().Msg("Read Steward's cross-signing keys back from secret storage with the recovery key")
 	return nil
 }

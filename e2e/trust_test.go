@@ -24,7 +24,8 @@ var approvalNeeded = regexp.MustCompile(`Approval needed: ([A-Z0-9]+)`)
 // identity it first saw, so his change is refused, with why. He asks for his new
 // identity with !trust from the new session; alice, the other admin, reads both
 // fingerprints in the request and approves; Steward signs the new master key, and
-// frank's change from his new session runs. It uses a Steward and an admin of its
+// frank's change from his new session runs, across a restart of Steward while the
+// request waits. It uses a Steward and an admin of its
 // own: resetting alice's or bob's identity would leave every other test's Steward
 // refusing them.
 func TestTrustAfterIdentityReset(t *testing.T) {
@@ -136,6 +137,14 @@ func TestTrustAfterIdentityReset(t *testing.T) {
 	m := approvalNeeded.FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("no request ID in %q", text)
+	}
+	// A restart finds Steward's device verified and loads no cross-signing private
+	// keys: the approval must read its user-signing key back with the recovery key.
+	if err = s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err = s.Start(ctx); err != nil {
+		t.Fatal(err)
 	}
 	approve, err := w.Alice.Say(ctx, cfg.AdminRoom, "!approve "+m[1])
 	if err != nil {
