@@ -57,7 +57,13 @@ func trustCommand(ids Identities) *Command {
 			if err = trustable(ctx, ce, user); err != nil {
 				return "", err
 			}
-			if approvers := otherApprovers(ce, user); approvers == 0 {
+			switch approvers := otherApprovers(ce, user); {
+			case approvers > 0:
+			case user == ce.Sender:
+				// Only with policy.allow_single_admin: the one admin's own answer
+				// would come from the identity in question, and never counts.
+				return "", UserErrorf("You are the only admin, so nobody can approve trusting your new identity from a verified device. Add a second admin to matrix.admins, who can.")
+			default:
 				return "", UserErrorf("Only %s could approve that, and no device of theirs counts as verified now. Ask %s to send %strust %s from their new session; you then approve it.",
 					user, user, ce.proc.settings.Prefix, user)
 			}
@@ -106,6 +112,13 @@ func trustCommand(ids Identities) *Command {
 			}
 			if err = ids.TrustMasterKey(ctx, user, pinned); err != nil {
 				return fmt.Errorf("trust the master key of %s: %w", user, err)
+			}
+			// Said only once it holds: the devices of that identity now resolve as
+			// verified.
+			if _, _, trusted, err = ids.MasterKey(ctx, user); err != nil {
+				return fmt.Errorf("check the trust of %s: %w", user, err)
+			} else if !trusted {
+				return fmt.Errorf("signed the master key of %s, but it is still not trusted", user)
 			}
 			approvers := ""
 			if ce.Approval != nil {

@@ -30,6 +30,9 @@ type fakeIdentities struct {
 	trusted map[id.UserID]bool
 	fail    error
 	signed  []string
+	// ineffective signatures trust nothing, as when Steward's own keys are not
+	// trusted.
+	ineffective bool
 }
 
 var _ commands.Identities = (*fakeIdentities)(nil)
@@ -47,7 +50,7 @@ func (f *fakeIdentities) TrustMasterKey(_ context.Context, user id.UserID, key i
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.signed = append(f.signed, user.String()+" "+key.String())
-	if f.current[user] == key {
+	if f.current[user] == key && !f.ineffective {
 		f.trusted[user] = true
 	}
 	return nil
@@ -263,6 +266,38 @@ func TestTrustNeedsSomeoneToApprove(t *testing.T) {
 		t.Errorf("outcome %q, want %q", entry.Outcome, state.OutcomeBadInput)
 	}
 	wantReplies(t, replies, "Only @alice:example.org could approve that, and no device of theirs counts as verified now. Ask @alice:example.org to send !trust @alice:example.org from their new session")
+}
+
+// TestTrustAloneIsRefused: a single admin (with policy.allow_single_admin) who reset
+// their identity cannot vouch for it themselves.
+func TestTrustAloneIsRefused(t *testing.T) {
+	ids := resetAlice()
+	reg := commands.Builtin(commands.Features{Identities: ids})
+	h := newHarness(t, pick(reg, "trust", "approve"), func(h *harness) { h.allowSingleAdmin = true })
+	replies, entry := h.handle(fromResetDevice(h, admin, "!trust "+admin.String()))
+	if entry.Outcome != state.OutcomeBadInput {
+		t.Errorf("outcome %q, want %q", entry.Outcome, state.OutcomeBadInput)
+	}
+	wantReplies(t, replies, "You are the only admin, so nobody can approve trusting your new identity")
+	if len(ids.signed) != 0 {
+		t.Errorf("signed %v, want nothing", ids.signed)
+	}
+}
+
+// TestTrustThatDoesNotHoldIsAnError: a signature that leaves the identity untrusted
+// (Steward's own keys not trusted) is not reported as done.
+func TestTrustThatDoesNotHoldIsAnError(t *testing.T) {
+	ids := resetAlice()
+	ids.ineffective = true
+	h := trustHarness(t, ids, admin, carol, dave)
+	a := ask(t, h, dave, "!trust "+admin.String())
+	_, replies := answer(h, carol, "!approve "+a.ID)
+	if got := strings.Join(replyTexts(replies), "\n"); strings.Contains(got, "I now trust") || !strings.Contains(got, "Something went wrong while running") {
+		t.Errorf("replies %q, want a failure and no confirmation", got)
+	}
+	if got := reload(t, h, a); got.Outcome != state.OutcomeError {
+		t.Errorf("the request ended %q, want %q", got.Outcome, state.OutcomeError)
+	}
 }
 
 func equalStrings(a, b []string) bool {
