@@ -64,9 +64,14 @@ func (b *Bot) TrustMasterKey(ctx context.Context, userID id.UserID, masterKey id
 	if err := b.loadCrossSigningKeys(ctx); err != nil {
 		return err
 	}
-	if err := b.crypto.Machine().SignUser(ctx, userID, masterKey); err != nil {
+	mach := b.crypto.Machine()
+	if err := mach.SignUser(ctx, userID, masterKey); err != nil {
 		return fmt.Errorf("sign the master key of %s: %w", userID, err)
 	}
+	// The room keys Steward shares now were withheld from the devices of that
+	// identity; new ones, shared with them, start with the next message (the
+	// confirmation), as when a device list changes.
+	mach.OnDevicesChanged(ctx, userID)
 	if err := b.db.KV.Set(ctx, keyTrustedMaster+userID.String(), masterKey.String()); err != nil {
 		return fmt.Errorf("remember the master key of %s: %w", userID, err)
 	}

@@ -156,6 +156,10 @@ func TestTrustAfterIdentityReset(t *testing.T) {
 	if _, err = w.Alice.WaitForReplySaying(ctx, cfg.UserID, cfg.AdminRoom, eventID, "I now trust "+frankID.String(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// Steward shares its room keys with his new session from then on: he reads it too.
+	if _, err = reset.WaitForReplySaying(ctx, cfg.UserID, cfg.AdminRoom, eventID, "I now trust "+frankID.String(), time.Minute); err != nil {
+		t.Errorf("frank's new session can't read Steward's answer: %v", err)
+	}
 
 	// His change from the new session now runs.
 	if _, outcome := say(reset, "!silence disk:* 1h after the trust"); outcome != state.OutcomeOK {
