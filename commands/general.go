@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/steward-bot/steward/render"
 )
 
@@ -129,6 +131,9 @@ var CommandWhoami = &Command{
 			msg.Text("Your message was not encrypted, so I can't tell which device sent it.")
 		case ce.Verified():
 			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is verified (cross-signed by you).")
+		case ce.Trust == id.TrustStateCrossSignedUntrusted:
+			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is signed by a cross-signing identity of yours that is not the one I first saw (was it reset?). An admin's ").
+				Code(ce.proc.settings.Prefix + "trust " + string(ce.Sender)).Text(", approved by another admin, makes me trust it.")
 		default:
 			msg.Text("Your device ").Code(string(ce.DeviceID)).Text(" is not verified: verify it from another of your sessions to use commands that change things.")
 		}

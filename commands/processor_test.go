@@ -478,6 +478,8 @@ func TestWhoami(t *testing.T) {
 			want: "You are @alice:example.org, admin. Your device `BOBPHONE` is verified (cross-signed by you)."},
 		{name: "unverified member", sender: member, room: groupRoom, trust: id.TrustStateUnknownDevice,
 			want: "You are @bob:example.org, member. Your device `BOBPHONE` is not verified: verify it from another of your sessions to use commands that change things."},
+		{name: "member after a reset", sender: member, room: groupRoom, trust: id.TrustStateCrossSignedUntrusted,
+			want: "You are @bob:example.org, member. Your device `BOBPHONE` is signed by a cross-signing identity of yours that is not the one I first saw (was it reset?). An admin's `!trust @bob:example.org`, approved by another admin, makes me trust it."},
 		{name: "unencrypted member", sender: member, room: groupRoom, trust: id.TrustStateCrossSignedVerified, unencrypted: true,
 			want: "You are @bob:example.org, member. Your message was not encrypted, so I can't tell which device sent it."},
 	}
