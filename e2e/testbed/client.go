@@ -113,6 +113,11 @@ func newClient(ctx context.Context, url, name, password, dir string, log zerolog
 }
 
 func (c *Client) record(evt *event.Event) {
+	// An edit is kept with the text a client shows for it (its new content) as its
+	// body: since mautrix v0.32 the edit's own body is a fallback cut to 50 bytes.
+	if content := evt.Content.AsMessage(); content.NewContent != nil && content.RelatesTo.GetReplaceID() != "" {
+		content.Body, content.Format, content.FormattedBody = content.NewContent.Body, content.NewContent.Format, content.NewContent.FormattedBody
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.messages = append(c.messages, evt)
@@ -389,23 +394,12 @@ func (c *Client) SayWithLateKey(ctx context.Context, roomID id.RoomID, text stri
 	return resp.EventID, deliver, nil
 }
 
-// Shown is the text a client shows for a message: for an edit, its new content.
-// Since mautrix v0.32 an edit's own body is only a fallback cut to 50 bytes ("* " and
-// the start of the text), so a test reading it would miss most of what it says.
-func Shown(evt *event.Event) string {
-	content := evt.Content.AsMessage()
-	if content.NewContent != nil && content.RelatesTo.GetReplaceID() != "" {
-		return content.NewContent.Body
-	}
-	return content.Body
-}
-
 // WaitForBody waits until a message from sender whose body contains substr arrives in
 // roomID (an edit counts, with its new text).
 func (c *Client) WaitForBody(ctx context.Context, roomID id.RoomID, sender id.UserID, substr string, limit time.Duration) error {
 	return c.WaitFor(ctx, limit, fmt.Sprintf("a message from %s saying %q", sender, substr), func() bool {
 		for _, evt := range c.messages {
-			if evt.RoomID == roomID && evt.Sender == sender && strings.Contains(Shown(evt), substr) {
+			if evt.RoomID == roomID && evt.Sender == sender && strings.Contains(evt.Content.AsMessage().Body, substr) {
 				return true
 			}
 		}
@@ -501,7 +495,7 @@ func (c *Client) WaitForEdit(ctx context.Context, roomID id.RoomID, sender id.Us
 	err := c.WaitFor(ctx, limit, fmt.Sprintf("an edit of %s from %s saying %q", original, sender, substr), func() bool {
 		for _, evt := range c.messages {
 			content := evt.Content.AsMessage()
-			if evt.RoomID == roomID && evt.Sender == sender && content.RelatesTo.GetReplaceID() == original && strings.Contains(Shown(evt), substr) {
+			if evt.RoomID == roomID && evt.Sender == sender && content.RelatesTo.GetReplaceID() == original && strings.Contains(content.Body, substr) {
 				found = evt
 				return true
 			}
