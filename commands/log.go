@@ -101,7 +101,12 @@ func CheckpointVerdict(report *state.CheckpointReport) *render.Message {
 		if n > maxRedactedNamed {
 			msg.Text(fmt.Sprintf(" and %d more", n-maxRedactedNamed))
 		}
-		msg.Text(". What they said can no longer be compared; if nobody on the team removed them, someone is covering tracks: check who has access to the server and to Steward's account.")
+		it := "it"
+		if n > 1 {
+			it = "they"
+		}
+		msg.Text(fmt.Sprintf(". What %s said can no longer be compared; if nobody on the team removed %s, someone is covering tracks: check who has access to the server and to Steward's account.",
+			it, strings.Replace(it, "they", "them", 1)))
 	}
 	if report.Unreadable > 0 {
 		msg.Line().Text(plural(report.Unreadable, "One of Steward's messages", "%d of Steward's messages") +

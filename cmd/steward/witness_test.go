@@ -147,7 +147,8 @@ func witnessFixture(t *testing.T, hs *httptest.Server) (cfgPath string, db *stat
 
 // TestAuditVerifyRoom runs `steward audit verify --room` against a homeserver that
 // holds checkpoints of the log: it exits 0 when the log fits them, 1 naming the
-// checkpoint once the log is cut back, 1 for a redacted one, and asks the homeserver
+// checkpoint once the log is cut back, 1 for a redacted one, counts a message it
+// can't decrypt without failing for it, and asks the homeserver
 // for nothing but who it is and the room's history: no sync, no key upload, no login.
 func TestAuditVerifyRoom(t *testing.T) {
 	fake := &fakeHomeserver{token: "syt_secret_token"}
@@ -164,9 +165,16 @@ func TestAuditVerifyRoom(t *testing.T) {
 		"content": map[string]any{"msgtype": "m.notice", "body": "Pong"},
 	})
 
+	fake.events = append(fake.events, map[string]any{ // one sealed with a session this database doesn't hold
+		"type": "m.room.encrypted", "event_id": "$sealed", "sender": "@steward:example.org", "origin_server_ts": 1700000000000,
+		"content": map[string]any{"algorithm": "m.megolm.v1.aes-sha2", "sender_key": "abc", "device_id": "OLDDEVICE",
+			"session_id": strings.Repeat("s", 43), "ciphertext": strings.Repeat("A", 80)},
+	})
+
 	code, out, errOut := runCLI("audit", "verify", "--room", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "intact: 6 entries") || !strings.Contains(out, "fits all 2 checkpoints") ||
-		!strings.Contains(out, "Checkpoints: 2 compared, all fit.") {
+		!strings.Contains(out, "One of Steward's messages in the admin room could not be decrypted") ||
+		!strings.Contains(out, "Checkpoints: 2 compared, all fit; 1 of Steward's messages unreadable.") {
 		t.Fatalf("verify --room on an intact log: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, req := range fake.Requests() {
@@ -184,7 +192,7 @@ func TestAuditVerifyRoom(t *testing.T) {
 	}
 	code, out, errOut = runCLI("audit", "verify", "--room", "--config", cfg)
 	if code != 1 || !strings.Contains(out, "intact: 3 entries") || !strings.Contains(errOut, "the checkpoint of entry #4") ||
-		!strings.Contains(errOut, "Checkpoints: 2 compared, the checkpoint of entry #4 does not fit.") {
+		!strings.Contains(errOut, "Checkpoints: 2 compared, the checkpoint of entry #4 does not fit; 1 of Steward's messages unreadable.") {
 		t.Errorf("verify --room on a cut-back log: exit %d\n%s%s", code, out, errOut)
 	}
 
@@ -196,7 +204,7 @@ func TestAuditVerifyRoom(t *testing.T) {
 	}
 	code, _, errOut = runCLI("audit", "verify", "--room", "--config", cfg)
 	if code != 1 || !strings.Contains(errOut, "A decision log checkpoint was redacted: the one posted") || !strings.Contains(errOut, "($cp4)") ||
-		!strings.Contains(errOut, "Checkpoints: 1 compared, all fit; 1 REDACTED.") {
+		!strings.Contains(errOut, "Checkpoints: 1 compared, all fit; 1 REDACTED; 1 of Steward's messages unreadable.") {
 		t.Errorf("verify --room with a redacted checkpoint: exit %d\n%s", code, errOut)
 	}
 }
