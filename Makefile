@@ -32,9 +32,10 @@ demo:
 	$(GO) run -tags $(TAGS) ./e2e/demo
 
 # fuzz runs each fuzzer of a parser that takes outside input for FUZZTIME each: the
-# command line, Alertmanager's webhook, a ping's action and output, durations and the
-# config file. Their seeds run with every make test; what fails is kept in each
-# package's testdata/fuzz, to be committed with its fix.
+# command line, Alertmanager's webhook, a ping's action and output, durations, the
+# config file, restic's JSON (snapshots, ls, stats), silence matchers and !silence's
+# arguments. Their seeds (with the corpora kept in each package's testdata/fuzz) run
+# with every make test; what fails is kept there too, to be committed with its fix.
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./commands/
@@ -43,6 +44,12 @@ fuzz:
 	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzLastLines$$' -fuzztime $(FUZZTIME) ./jobs/
 	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) ./config/
 	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParseSnapshots$$' -fuzztime $(FUZZTIME) ./backup/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParseList$$' -fuzztime $(FUZZTIME) ./backup/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzParseStats$$' -fuzztime $(FUZZTIME) ./backup/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzMatches$$' -fuzztime $(FUZZTIME) ./monitor/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzMatcherOf$$' -fuzztime $(FUZZTIME) ./commands/
+	$(GO) test -tags $(TAGS) -run XXX -fuzz '^FuzzAfterFields$$' -fuzztime $(FUZZTIME) ./commands/
 
 # bench measures the encrypted !ping round trip against a plain message round trip,
 # the time from a container dying to its alert being readable, a container's

@@ -175,8 +175,13 @@ func (r *Restic) Snapshots(ctx context.Context, repo Repo, n int) ([]Snapshot, e
 	if err != nil {
 		return nil, err
 	}
+	return parseSnapshots(out, n)
+}
+
+// parseSnapshots reads `restic snapshots --json`: newest first, at most n when n > 0.
+func parseSnapshots(out []byte, n int) ([]Snapshot, error) {
 	var raw []resticSnapshot
-	if err = json.Unmarshal(out, &raw); err != nil {
+	if err := json.Unmarshal(out, &raw); err != nil {
 		return nil, fmt.Errorf("read restic snapshots: %w", err)
 	}
 	snaps := make([]Snapshot, 0, len(raw))
@@ -228,6 +233,12 @@ func (r *Restic) List(ctx context.Context, repo Repo, snapshotID, path string, r
 	if err != nil {
 		return nil, err
 	}
+	return parseList(out)
+}
+
+// parseList reads `restic ls --json`: one JSON object a line, the snapshot first and
+// then its nodes.
+func parseList(out []byte) ([]Node, error) {
 	var nodes []Node
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -274,11 +285,16 @@ func (r *Restic) Stats(ctx context.Context, repo Repo, snapshotID string) (Stats
 	if err != nil {
 		return Stats{}, err
 	}
+	return parseStats(out)
+}
+
+// parseStats reads `restic stats --json --mode restore-size`.
+func parseStats(out []byte) (Stats, error) {
 	var raw struct {
 		TotalSize      int64 `json:"total_size"`
 		TotalFileCount int64 `json:"total_file_count"`
 	}
-	if err = json.Unmarshal(out, &raw); err != nil {
+	if err := json.Unmarshal(out, &raw); err != nil {
 		return Stats{}, fmt.Errorf("read restic stats: %w", err)
 	}
 	return Stats{Bytes: raw.TotalSize, Files: raw.TotalFileCount}, nil

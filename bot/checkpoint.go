@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
-	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/render"
 	"github.com/steward-bot/steward/state"
@@ -83,71 +80,15 @@ func (b *Bot) checkpoint(ctx context.Context, head state.AuditHead, now time.Tim
 	return err
 }
 
-// maxCheckpointPages bounds how far back Checkpoints reads the admin room's history
-// (pages of 100 of Steward's own events).
-const maxCheckpointPages = 200
-
 // Checkpoints reads the checkpoints Steward posted in the admin room back from the
-// room's history, oldest first, decrypting them with Steward's own keys. A message of
-// Steward's that was redacted is returned as a redacted checkpoint, unless the outbox
-// knows it was something else. The database is not trusted for what the checkpoints
-// say: that comes from the room.
+// room's history, decrypting them with the running bot's keys (see Witness).
 func (b *Bot) Checkpoints(ctx context.Context) ([]state.Checkpoint, error) {
-	log := zerolog.Ctx(ctx)
-	from, err := b.db.KV.Get(ctx, state.KeyNextBatch)
-	if err != nil {
-		return nil, err
-	}
-	filter := &mautrix.FilterPart{Senders: []id.UserID{b.client.UserID}}
-	var found []state.Checkpoint
-	for page := 0; page < maxCheckpointPages; page++ {
-		msgs, err := b.client.Messages(ctx, b.adminRoom, from, "", mautrix.DirectionBackward, filter, 100)
-		if err != nil {
-			return nil, fmt.Errorf("read the admin room's history: %w", err)
-		}
-		for _, evt := range msgs.Chunk {
-			if cp, ok := b.readCheckpoint(ctx, evt); ok {
-				found = append(found, cp)
-			}
-		}
-		if msgs.End == "" || len(msgs.Chunk) == 0 {
-			slices.Reverse(found)
-			return found, nil
-		}
-		from = msgs.End
-	}
-	log.Warn().Int("checkpoints", len(found)).Msg("The admin room's history is longer than Steward reads for checkpoints; the oldest are not compared")
-	slices.Reverse(found)
-	return found, nil
+	return b.witness().Checkpoints(ctx)
 }
 
-// readCheckpoint reads evt, one of Steward's events in the admin room, as a
-// checkpoint.
-func (b *Bot) readCheckpoint(ctx context.Context, evt *event.Event) (state.Checkpoint, bool) {
-	if evt.Sender != b.client.UserID || evt.StateKey != nil || (evt.Type != event.EventEncrypted && evt.Type != event.EventMessage) {
-		return state.Checkpoint{}, false
-	}
-	cp := state.Checkpoint{EventID: evt.ID, Time: time.UnixMilli(evt.Timestamp)}
-	if evt.Unsigned.RedactedBecause != nil {
-		cp.Redacted = b.wasCheckpoint(ctx, evt.ID)
-		return cp, cp.Redacted
-	}
-	raw := evt.Content.VeryRaw
-	if evt.Type == event.EventEncrypted {
-		evt.Type.Class = event.MessageEventType
-		if err := evt.Content.ParseRaw(evt.Type); err != nil {
-			return cp, false
-		}
-		decrypted, err := b.crypto.Decrypt(ctx, evt)
-		if err != nil {
-			zerolog.Ctx(ctx).Debug().Err(err).Stringer("event_id", evt.ID).Msg("Failed to decrypt own message while reading checkpoints")
-			return cp, false
-		}
-		raw = decrypted.Content.VeryRaw
-	}
-	head, ok := checkpointOf(raw)
-	cp.AuditHead = head
-	return cp, ok
+// witness is the running bot's view of the admin room's history.
+func (b *Bot) witness() *Witness {
+	return &Witness{client: b.client, decrypter: b.crypto, adminRoom: b.adminRoom, outbox: b.db.Outbox}
 }
 
 // checkpointOf reads the checkpoint field of message content.
@@ -159,21 +100,6 @@ func checkpointOf(raw json.RawMessage) (state.AuditHead, bool) {
 		return state.AuditHead{}, false
 	}
 	return *content.Checkpoint, true
-}
-
-// wasCheckpoint reports whether Steward's event eventID may have been a checkpoint:
-// the outbox says it was, or no longer knows it.
-func (b *Bot) wasCheckpoint(ctx context.Context, eventID id.EventID) bool {
-	msgID, err := b.db.Outbox.IDByEvent(ctx, eventID)
-	if err != nil || msgID == 0 {
-		return true
-	}
-	msg, err := b.db.Outbox.Get(ctx, msgID)
-	if err != nil || msg == nil {
-		return true
-	}
-	_, ok := checkpointOf(msg.Content)
-	return ok
 }
 
 // onRedaction raises the alarm when a checkpoint in the admin room is redacted: a

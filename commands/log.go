@@ -25,7 +25,7 @@ const (
 // host cannot change them (bot.Bot), and compares the log with them (state.Audit).
 type LogWitness interface {
 	Checkpoints(ctx context.Context) ([]state.Checkpoint, error)
-	CheckCheckpoints(ctx context.Context, checkpoints []state.Checkpoint) (*state.CheckpointMisfit, error)
+	CheckCheckpoints(ctx context.Context, checkpoints []state.Checkpoint) (*state.CheckpointReport, error)
 }
 
 // logCommand reads the decision log back into the admin room, so anyone on the team
@@ -58,26 +58,69 @@ func verifyLog(ctx context.Context, ce *Event, witness LogWitness) error {
 	if err != nil {
 		return fmt.Errorf("read the checkpoints: %w", err)
 	}
-	if len(checkpoints) == 0 {
-		return ce.Reply(ctx, render.New("There are no decision log checkpoints in this room yet, so there is nothing to compare the log with."))
-	}
-	misfit, err := witness.CheckCheckpoints(ctx, checkpoints)
+	report, err := witness.CheckCheckpoints(ctx, checkpoints)
 	if err != nil {
 		return fmt.Errorf("compare the log with its checkpoints: %w", err)
 	}
-	if misfit == nil {
-		newest := checkpoints[len(checkpoints)-1]
-		return ce.Reply(ctx, render.New(fmt.Sprintf("The decision log fits all %d checkpoints in this room, the newest of entry #%d, and goes on from there unbroken.", len(checkpoints), newest.ID)))
+	return ce.Reply(ctx, CheckpointVerdict(report))
+}
+
+// maxRedactedNamed is how many redacted checkpoints a verdict names one by one.
+const maxRedactedNamed = 5
+
+// CheckpointVerdict says what comparing the log with the checkpoints in the admin room
+// found, in the words both !log verify and `steward audit verify --room` use: the
+// first checkpoint the log no longer fits, every redacted one as an alarm, and the
+// messages that could not be read.
+func CheckpointVerdict(report *state.CheckpointReport) *render.Message {
+	msg := render.New("")
+	when := func(cp state.Checkpoint) string {
+		return fmt.Sprintf("posted %s (%s)", cp.Time.UTC().Format("Jan 02 15:04 UTC"), cp.EventID)
 	}
-	cp := misfit.Checkpoint
-	what := fmt.Sprintf("the checkpoint of entry #%d", cp.ID)
-	if cp.Redacted {
-		what = "a checkpoint"
+	switch {
+	case report.Misfit != nil:
+		cp := report.Misfit.Checkpoint
+		msg.Bold("The decision log no longer fits its checkpoints.").
+			Text(fmt.Sprintf(" The first that doesn't fit is the checkpoint of entry #%d, %s: %s. ", cp.ID, when(cp), report.Misfit.Reason)).
+			Text("Someone with access to the server changed Steward's database: what the checkpoints in the admin room say is what was logged.")
+	case report.Compared > 0:
+		msg.Text(fmt.Sprintf("The decision log fits all %d checkpoints in the admin room, the newest of entry #%d, and goes on from there unbroken.", report.Compared, report.Newest.ID))
+	case len(report.Redacted) == 0:
+		msg.Text("There are no decision log checkpoints in the admin room yet, so there is nothing to compare the log with.")
+	default:
+		msg.Text("No checkpoint in the admin room is left to compare the log with.")
 	}
-	msg := render.New("").Bold("The decision log no longer fits its checkpoints.").
-		Text(fmt.Sprintf(" The first that doesn't fit is %s, posted %s (%s): %s. ", what, cp.Time.UTC().Format("Jan 02 15:04 UTC"), cp.EventID, misfit.Reason)).
-		Text("Someone with access to the server changed Steward's database: what the checkpoints in this room say is what was logged.")
-	return ce.Reply(ctx, msg)
+	if n := len(report.Redacted); n > 0 {
+		msg.Line().Bold(plural(n, "A decision log checkpoint was redacted", "%d decision log checkpoints were redacted")).Text(": ")
+		for i, cp := range report.Redacted[:min(n, maxRedactedNamed)] {
+			if i > 0 {
+				msg.Text(", ")
+			}
+			msg.Text("the one " + when(cp))
+		}
+		if n > maxRedactedNamed {
+			msg.Text(fmt.Sprintf(" and %d more", n-maxRedactedNamed))
+		}
+		it := "it"
+		if n > 1 {
+			it = "they"
+		}
+		msg.Text(fmt.Sprintf(". What %s said can no longer be compared; if nobody on the team removed %s, someone is covering tracks: check who has access to the server and to Steward's account.",
+			it, strings.Replace(it, "they", "them", 1)))
+	}
+	if report.Unreadable > 0 {
+		msg.Line().Text(plural(report.Unreadable, "One of Steward's messages", "%d of Steward's messages") +
+			" in the admin room could not be decrypted with the keys in its database (sent from an earlier device?); checkpoints among them were not compared.")
+	}
+	return msg
+}
+
+// plural picks one for n == 1 and many (with n) otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
 }
 
 // showLog answers !log with the entries its arguments select.

@@ -3,11 +3,10 @@ package monitor
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/id"
@@ -33,16 +32,45 @@ type SilenceStore interface {
 const silenceWarning = 5 * time.Minute
 
 // Matches reports whether the glob matcher covers fingerprint: * stands for any run
-// of characters (slashes included, as in "disk:/var/*"), ? for one.
+// of characters (slashes and newlines included, as in "disk:/var/*"), ? for one.
+// It walks the two strings instead of compiling a regular expression: the silencer
+// asks for every alert and every running silence, and no matcher can make it fail (a
+// matcher that is not UTF-8 made regexp.MustCompile panic; the fuzzer found it).
 func Matches(matcher, fingerprint string) bool {
-	return globRegexp(matcher).MatchString(fingerprint)
-}
-
-func globRegexp(glob string) *regexp.Regexp {
-	quoted := regexp.QuoteMeta(glob)
-	quoted = strings.ReplaceAll(quoted, `\*`, ".*")
-	quoted = strings.ReplaceAll(quoted, `\?`, ".")
-	return regexp.MustCompile("^" + quoted + "$")
+	m, s := matcher, fingerprint
+	i, j := 0, 0
+	// star is the index in m of the last * seen, -1 before any, and from is where
+	// in s what it stands for ends so far: on a mismatch it takes one more character.
+	star, from := -1, 0
+	for j < len(s) {
+		if i < len(m) {
+			switch m[i] {
+			case '*':
+				star, from = i, j
+				i++
+				continue
+			case '?':
+				_, size := utf8.DecodeRuneInString(s[j:])
+				i, j = i+1, j+size
+				continue
+			default:
+				if m[i] == s[j] {
+					i, j = i+1, j+1
+					continue
+				}
+			}
+		}
+		if star < 0 {
+			return false
+		}
+		_, size := utf8.DecodeRuneInString(s[from:])
+		from += size
+		i, j = star+1, from
+	}
+	for i < len(m) && m[i] == '*' {
+		i++
+	}
+	return i == len(m)
 }
 
 // silencer tells which running silence holds back an alert.

@@ -23,6 +23,9 @@ func TestMatches(t *testing.T) {
 		{"disk:*", "disk:/var/lib", true}, // * spans slashes
 		{"disk:*", "disk:", true},
 		{"disk:*", "http:wiki:down", false},
+		{"job:*", "job:nightly\nbackup", true},   // and newlines
+		{"container:w?b", "container:wéb", true}, // ? is one character, not one byte
+		{"disk:\xff", "disk:\xff", true},         // not UTF-8: no panic
 		{"disk:/var/*", "disk:/var/lib/docker", true},
 		{"disk:/var/*", "disk:/var", false},
 		{"http:wiki:*", "http:wiki:down", true},

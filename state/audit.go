@@ -289,6 +289,9 @@ type Checkpoint struct {
 	// Redacted is a message of Steward's in the admin room whose content is gone: a
 	// checkpoint someone redacted (Steward redacts none of its own messages there).
 	Redacted bool
+	// Unreadable is a message of Steward's in the admin room that the keys at hand
+	// could not decrypt: it may have been a checkpoint, and it can't be compared.
+	Unreadable bool
 }
 
 // CheckpointMisfit is the first checkpoint the log no longer fits, and why.
@@ -297,38 +300,68 @@ type CheckpointMisfit struct {
 	Reason     string
 }
 
+// CheckpointReport is what comparing the log with the checkpoints read back from the
+// admin room found. !log verify and `steward audit verify --room` both say it.
+type CheckpointReport struct {
+	// Compared is how many checkpoints were compared with the log.
+	Compared int
+	// Newest is the newest checkpoint compared, nil when none was.
+	Newest *Checkpoint
+	// Misfit is the first checkpoint, oldest first, that the log no longer fits; nil
+	// when the log fits every one compared.
+	Misfit *CheckpointMisfit
+	// Redacted are the checkpoints someone redacted: each is an alarm, since what it
+	// said can no longer be compared and removing a witness is how tracks are covered.
+	Redacted []Checkpoint
+	// Unreadable counts Steward's messages in the room that could not be decrypted:
+	// checkpoints among them were not compared.
+	Unreadable int
+}
+
+// Fits reports whether the log fits every checkpoint compared and none was redacted.
+func (r *CheckpointReport) Fits() bool { return r.Misfit == nil && len(r.Redacted) == 0 }
+
 // CheckCheckpoints compares the log with checkpoints (oldest first): each must still be
-// in the log with its hash, and the log from the newest on must extend it. It returns
-// the first that does not fit, or nil when all do; a redacted one never does, since
-// what it said can no longer be compared.
-func (a *Audit) CheckCheckpoints(ctx context.Context, checkpoints []Checkpoint) (*CheckpointMisfit, error) {
-	var newest *Checkpoint
+// in the log with its hash, and the log from the newest on must extend it. The report
+// names the first that does not fit and lists the redacted ones apart: a redacted
+// checkpoint hides nothing the others show, so the comparison goes on past it.
+func (a *Audit) CheckCheckpoints(ctx context.Context, checkpoints []Checkpoint) (*CheckpointReport, error) {
+	report := &CheckpointReport{}
 	for i := range checkpoints {
 		cp := &checkpoints[i]
-		if cp.Redacted {
-			return &CheckpointMisfit{Checkpoint: *cp, Reason: "it was redacted, so what it said can no longer be compared"}, nil
+		switch {
+		case cp.Redacted:
+			report.Redacted = append(report.Redacted, *cp)
+			continue
+		case cp.Unreadable:
+			report.Unreadable++
+			continue
+		}
+		report.Compared++
+		if report.Newest == nil || cp.ID > report.Newest.ID {
+			report.Newest = cp
+		}
+		if report.Misfit != nil {
+			continue
 		}
 		hash, err := a.HashOf(ctx, cp.ID)
 		switch {
 		case err != nil:
 			return nil, err
 		case hash == "":
-			return &CheckpointMisfit{Checkpoint: *cp, Reason: fmt.Sprintf("entry %d is no longer in the log (it was cut back or replaced)", cp.ID)}, nil
+			report.Misfit = &CheckpointMisfit{Checkpoint: *cp, Reason: fmt.Sprintf("entry %d is no longer in the log (it was cut back or replaced)", cp.ID)}
 		case hash != cp.Hash:
-			return &CheckpointMisfit{Checkpoint: *cp, Reason: fmt.Sprintf("entry %d has another hash now (the log was rewritten up to there)", cp.ID)}, nil
-		}
-		if newest == nil || cp.ID > newest.ID {
-			newest = cp
+			report.Misfit = &CheckpointMisfit{Checkpoint: *cp, Reason: fmt.Sprintf("entry %d has another hash now (the log was rewritten up to there)", cp.ID)}
 		}
 	}
-	if newest == nil {
-		return nil, nil
+	if report.Newest == nil || report.Misfit != nil {
+		return report, nil
 	}
 	var chainErr *ChainError
-	if _, err := a.Extends(ctx, newest.AuditHead); errors.As(err, &chainErr) {
-		return &CheckpointMisfit{Checkpoint: *newest, Reason: "the log after it does not follow on: " + chainErr.Error()}, nil
+	if _, err := a.Extends(ctx, report.Newest.AuditHead); errors.As(err, &chainErr) {
+		report.Misfit = &CheckpointMisfit{Checkpoint: *report.Newest, Reason: "the log after it does not follow on: " + chainErr.Error()}
 	} else if err != nil {
 		return nil, err
 	}
-	return nil, nil
+	return report, nil
 }

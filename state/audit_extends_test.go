@@ -115,3 +115,47 @@ func exec(t *testing.T, db *state.DB, sql string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckCheckpointsReport compares a log with checkpoints read back from the room,
+// some redacted and some unreadable: the report counts what was compared, lists every
+// redacted one, and still names the first misfit past a redaction.
+func TestCheckCheckpointsReport(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	appendEntries(t, db, 6)
+	at := func(entryID int64) state.Checkpoint {
+		hash, err := db.Audit.HashOf(ctx, entryID)
+		if err != nil || hash == "" {
+			t.Fatalf("entry %d: %q, %v", entryID, hash, err)
+		}
+		return state.Checkpoint{AuditHead: state.AuditHead{ID: entryID, Hash: hash}, EventID: "$cp"}
+	}
+	checkpoints := []state.Checkpoint{
+		at(2), {EventID: "$gone", Redacted: true}, {EventID: "$sealed", Unreadable: true}, at(4), at(6),
+	}
+	report, err := db.Audit.CheckCheckpoints(ctx, checkpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Compared != 3 || report.Newest == nil || report.Newest.ID != 6 || report.Misfit != nil || report.Unreadable != 1 ||
+		len(report.Redacted) != 1 || report.Redacted[0].EventID != "$gone" || report.Fits() {
+		t.Fatalf("report of an intact log with a redacted checkpoint = %+v, want 3 compared, newest #6, 1 redacted, 1 unreadable, not fitting", report)
+	}
+
+	if report, err = db.Audit.CheckCheckpoints(ctx, []state.Checkpoint{at(2), at(4)}); err != nil || !report.Fits() || report.Compared != 2 {
+		t.Fatalf("report of an intact log = %+v, %v; want it to fit", report, err)
+	}
+
+	exec(t, db, "DELETE FROM audit WHERE id > 3")
+	if report, err = db.Audit.CheckCheckpoints(ctx, checkpoints); err != nil {
+		t.Fatal(err)
+	}
+	if report.Misfit == nil || report.Misfit.Checkpoint.ID != 4 || !strings.Contains(report.Misfit.Reason, "no longer in the log") ||
+		report.Compared != 3 || len(report.Redacted) != 1 {
+		t.Fatalf("report of a cut-back log = %+v (misfit %+v), want entry 4 named past the redaction", report, report.Misfit)
+	}
+
+	if report, err = db.Audit.CheckCheckpoints(ctx, nil); err != nil || !report.Fits() || report.Compared != 0 || report.Newest != nil {
+		t.Fatalf("report of no checkpoints = %+v, %v", report, err)
+	}
+}

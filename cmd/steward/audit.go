@@ -8,32 +8,29 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/steward-bot/steward/bot"
 	"github.com/steward-bot/steward/commands"
+	"github.com/steward-bot/steward/config"
 	"github.com/steward-bot/steward/state"
 )
 
 // cmdAudit runs `steward audit verify|export`: the decision log, read from outside the
 // bot, so anyone on the team can check it or take it off the server.
 func cmdAudit(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		fmt.Fprint(stderr, "steward audit: say verify or export\n\n"+usage)
-		return 2
+	opts, code := parseAuditArgs(args, stderr)
+	if code != 0 {
+		return code
 	}
-	fs, path := flagSet("audit "+args[0], stderr)
-	format := fs.String("format", "jsonl", "export format: jsonl or csv")
-	output := fs.String("output", "", "export to this file instead of standard output")
-	if fs.Parse(args[1:]) != nil {
-		return 2
-	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, ok := loadConfig(opts.config, stderr)
 	if !ok {
 		return 1
 	}
@@ -42,7 +39,8 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "steward audit: no database at %s\n", dbPath)
 		return 1
 	}
-	ctx := context.Background()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	db, err := state.Open(ctx, dbPath, zerolog.Nop())
 	if err != nil {
 		fmt.Fprintf(stderr, "steward audit: %v\n", err)
@@ -50,16 +48,16 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	}
 	defer db.Close()
 
-	if args[0] == "verify" {
-		return auditVerify(ctx, db, stdout, stderr)
-	}
-	if *format != "jsonl" && *format != "csv" {
-		fmt.Fprintf(stderr, "steward audit export: unknown format %q: use jsonl or csv\n", *format)
-		return 2
+	if opts.verb == "verify" {
+		code := auditVerify(ctx, db, stdout, stderr)
+		if opts.room {
+			code = max(code, auditVerifyRoom(ctx, cfg, db, stdout, stderr))
+		}
+		return code
 	}
 	out := stdout
-	if *output != "" {
-		f, err := os.OpenFile(*output, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if opts.output != "" {
+		f, err := os.OpenFile(opts.output, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
 			fmt.Fprintf(stderr, "steward audit export: %v\n", err)
 			return 1
@@ -67,11 +65,50 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		out = f
 	}
-	if err = auditExport(ctx, db, *format, out); err != nil {
+	if err = auditExport(ctx, db, opts.format, out); err != nil {
 		fmt.Fprintf(stderr, "steward audit export: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// auditOptions are the arguments of `steward audit`.
+type auditOptions struct {
+	verb, config string
+	// room (verify) also compares the log with the checkpoints in the admin room.
+	room bool
+	// format and output are export's.
+	format, output string
+}
+
+// parseAuditArgs reads `steward audit`'s arguments; a non-zero code is the exit status
+// of a usage error, already explained on stderr.
+func parseAuditArgs(args []string, stderr io.Writer) (auditOptions, int) {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
+		fmt.Fprint(stderr, "steward audit: say verify or export\n\n"+usage)
+		return auditOptions{}, 2
+	}
+	opts := auditOptions{verb: args[0]}
+	fs, path := flagSet("audit "+args[0], stderr)
+	if opts.verb == "verify" {
+		fs.BoolVar(&opts.room, "room", false, "also compare the log with the checkpoints in the admin room")
+	} else {
+		fs.StringVar(&opts.format, "format", "jsonl", "export format: jsonl or csv")
+		fs.StringVar(&opts.output, "output", "", "export to this file instead of standard output")
+	}
+	if fs.Parse(args[1:]) != nil {
+		return auditOptions{}, 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "steward audit %s: unexpected argument %q\n", opts.verb, fs.Arg(0))
+		return auditOptions{}, 2
+	}
+	if opts.verb == "export" && opts.format != "jsonl" && opts.format != "csv" {
+		fmt.Fprintf(stderr, "steward audit export: unknown format %q: use jsonl or csv\n", opts.format)
+		return auditOptions{}, 2
+	}
+	opts.config = *path
+	return opts, 0
 }
 
 func auditVerify(ctx context.Context, db *state.DB, stdout, stderr io.Writer) int {
@@ -87,6 +124,61 @@ func auditVerify(ctx context.Context, db *state.DB, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "The decision log is intact: %d entries, each linked to the one before.\n", checked)
 	return 0
+}
+
+// roomReadTimeout bounds reading the admin room's history, so a homeserver that
+// accepts connections but never answers does not hang the check.
+const roomReadTimeout = 5 * time.Minute
+
+// auditVerifyRoom reads the checkpoints back from the admin room, with Steward's
+// token and keys but without the bot, and compares the log with them as !log verify
+// does.
+func auditVerifyRoom(ctx context.Context, cfg *config.Config, db *state.DB, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(ctx, roomReadTimeout)
+	defer cancel()
+	witness, err := bot.OpenWitness(ctx, cfg, db)
+	if err != nil {
+		fmt.Fprintf(stderr, "steward audit verify --room: %v\n", err)
+		return 1
+	}
+	defer witness.Close()
+	checkpoints, err := witness.Checkpoints(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "steward audit verify --room: %s: %v\n", bot.ErrRoomUnreadable, err)
+		return 1
+	}
+	report, err := db.Audit.CheckCheckpoints(ctx, checkpoints)
+	if err != nil {
+		fmt.Fprintf(stderr, "steward audit verify --room: compare the log with its checkpoints: %v\n", err)
+		return 1
+	}
+	out, code := stdout, 0
+	if !report.Fits() {
+		out, code = stderr, 1
+	}
+	fmt.Fprintln(out, commands.CheckpointVerdict(report).Plain())
+	fmt.Fprintln(out, checkpointSummary(report))
+	return code
+}
+
+// checkpointSummary is the last line of `audit verify --room`: how many checkpoints
+// were compared and what came of it, for a script or a cron mail's subject.
+func checkpointSummary(r *state.CheckpointReport) string {
+	verdict := "all fit"
+	switch {
+	case r.Misfit != nil:
+		verdict = fmt.Sprintf("the checkpoint of entry #%d does not fit", r.Misfit.Checkpoint.ID)
+	case r.Compared == 0:
+		verdict = "nothing to compare"
+	}
+	line := fmt.Sprintf("Checkpoints: %d compared, %s", r.Compared, verdict)
+	if len(r.Redacted) > 0 {
+		line += fmt.Sprintf("; %d REDACTED", len(r.Redacted))
+	}
+	if r.Unreadable > 0 {
+		line += fmt.Sprintf("; %d of Steward's messages unreadable", r.Unreadable)
+	}
+	return line + "."
 }
 
 var csvHeader = []string{"id", "time", "actor", "actor_device", "room_id", "event_id", "action", "arguments", "outcome", "detail", "parent_id", "prev_hash", "hash"}

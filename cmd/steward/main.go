@@ -38,7 +38,11 @@ Usage:
   steward check-config [--config FILE]  check the configuration and list every problem
   steward notify [--config FILE] [--room admin|group] TEXT
                                         queue a notice for a room; the running bot sends it
-  steward audit verify [--config FILE]  check that the decision log's hash chain is intact
+  steward audit verify [--config FILE] [--room]
+                                        check that the decision log's hash chain is intact; with
+                                        --room, also read the checkpoints back from the admin room
+                                        (Steward's token and keys, no sync) and name the first the
+                                        log no longer fits, and every redacted one; exit 1 if not
   steward audit export [--config FILE] [--format jsonl|csv] [--output FILE]
                                         write the decision log out
   steward healthcheck [--config FILE]   exit 0 when the running Steward is ready (its /readyz), 1 when not:
