@@ -43,12 +43,12 @@ func TestWitnessDecryptsWithoutWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The running bot's session for the admin room, and its own inbound copy.
-	outbound, err := crypto.NewOutboundGroupSession(room, nil)
+	outbound, err := crypto.NewOutboundGroupSession(room, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	outbound.Shared = true
-	inbound, err := crypto.NewInboundGroupSession(account.IdentityKey(), account.SigningKey(), room, outbound.Internal.Key(), 0, 0, false)
+	inbound, err := crypto.NewInboundGroupSession(account.IdentityKey(), account.SigningKey(), room, outbound.Internal.Key(), 0, 0, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
