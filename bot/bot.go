@@ -112,7 +112,7 @@ func (b *Bot) Connect(ctx context.Context) error {
 	if err := b.resolveRooms(ctx); err != nil {
 		return err
 	}
-	b.outbox.client, b.outbox.synced, b.outbox.adminRoom = b.client, b.firstSync, b.adminRoom
+	b.outbox.client, b.outbox.synced, b.outbox.adminRoom, b.outbox.groupRoom = b.client, b.firstSync, b.adminRoom, b.groupRoom
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEventType(event.StateMember, guarded("member", b.onMember))
 	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))

@@ -29,7 +29,24 @@ type OutboxMessage struct {
 	// RelatesToMsg is the earlier outbox message this one reacts to or edits (0 for
 	// none).
 	RelatesToMsg int64
+	Priority     Priority
 }
+
+// Priority orders the outbox: every message of a lower number is sent before any of a
+// higher one, so a member flooding their ticket chat (or opening hundreds of chats)
+// can't hold back an alert or an approval request. Within a priority, messages go
+// in the order they were queued, which keeps each room's order.
+type Priority int
+
+// The outbox's priorities.
+const (
+	// PriorityAdmins is what the admins must see at once: alerts, approval requests,
+	// answers to commands, notices. The zero value, and what came before priorities.
+	PriorityAdmins Priority = 0
+	// PriorityMembers is members' traffic: tickets' messages both ways, greetings,
+	// what is said in members' private chats.
+	PriorityMembers Priority = 1
+)
 
 // The states of an outbox message.
 const (
@@ -50,32 +67,36 @@ type Outbox struct {
 	db *dbutil.Database
 }
 
-const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg"
+const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg, priority"
 
 // Add queues content for roomID and returns the message's ID. replyTo is the command
 // event it answers ("" for none). The transaction ID is fixed now, so a resend after a
 // crash (with the same access token) is deduplicated by the homeserver.
 func (o *Outbox) Add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID) (int64, error) {
-	return o.add(ctx, roomID, evtType, content, replyTo, 0)
+	return o.AddAt(ctx, PriorityAdmins, roomID, evtType, content, replyTo, 0)
 }
 
 // AddRelated queues content, which reacts to or edits the earlier outbox message
 // relatesTo, and returns its ID. The sender fills in m.relates_to.event_id with that
 // message's event ID, which is not known before it is sent.
 func (o *Outbox) AddRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, relatesTo int64) (int64, error) {
-	return o.add(ctx, roomID, evtType, content, "", relatesTo)
+	return o.AddAt(ctx, PriorityAdmins, roomID, evtType, content, "", relatesTo)
 }
 
-func (o *Outbox) add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID, relatesTo int64) (int64, error) {
+// AddAt is Add and AddRelated with a priority. A message that relates to one still
+// unsent is queued at that one's priority when it is later than prio: the sender
+// fills in the event ID it refers to, so it must never overtake it.
+func (o *Outbox) AddAt(ctx context.Context, prio Priority, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID, relatesTo int64) (int64, error) {
 	txnID := "steward_" + random.String(24)
 	raw, err := withTxnMarker(content, txnID)
 	if err != nil {
 		return 0, fmt.Errorf("encode message: %w", err)
 	}
 	var msgID int64
-	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, reply_to, relates_to_msg, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		roomID, evtType.Type, string(raw), txnID, replyTo, relatesTo, time.Now().UnixMilli()).Scan(&msgID)
+	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, reply_to, relates_to_msg, created_at, priority)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, MAX($8, COALESCE((SELECT priority FROM outbox WHERE id=$6 AND state IN ('queued', 'sending')), 0)))
+		RETURNING id`,
+		roomID, evtType.Type, string(raw), txnID, replyTo, relatesTo, time.Now().UnixMilli(), int(prio)).Scan(&msgID)
 	if err != nil {
 		return 0, fmt.Errorf("queue message: %w", err)
 	}
@@ -117,10 +138,11 @@ func (o *Outbox) Answered(ctx context.Context, eventID id.EventID) (bool, error)
 	return n > 0, err
 }
 
-// Next returns the oldest message still to be delivered (queued, or caught mid-send
-// by a crash), or nil when there is none.
+// Next returns the message to deliver now (queued, or caught mid-send by a crash): the
+// oldest of the first priority that has one, or nil when there is none. The states
+// are spelt out, as in the index outbox_next_idx, for SQLite to use it.
 func (o *Outbox) Next(ctx context.Context) (*OutboxMessage, error) {
-	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE state IN ($1, $2) ORDER BY id LIMIT 1", OutboxQueued, OutboxSending)
+	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE state IN ('queued', 'sending') ORDER BY priority, id LIMIT 1")
 	list, err := dbutil.NewRowIterWithError(rows, scanOutboxMessage, err).AsList()
 	if err != nil || len(list) == 0 {
 		return nil, err
@@ -199,7 +221,7 @@ func scanOutboxMessage(row dbutil.Scannable) (*OutboxMessage, error) {
 	var m OutboxMessage
 	var evtType, content string
 	var createdAt int64
-	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg)
+	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg, &m.Priority)
 	if err != nil {
 		return nil, err
 	}
