@@ -47,6 +47,15 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 	entry := &state.AuditEntry{Actor: evt.Sender, RoomID: evt.RoomID, EventID: evt.ID, Action: "invite"}
 	isAdmin := slices.Contains(b.cfg.Matrix.Admins, evt.Sender)
 	switch {
+	case !b.isOurRoom(evt.RoomID) && b.isPrivateInvite(ctx, evt) && b.invites != nil && !b.invites.Allow(evt.Sender):
+		// Declined with the reason, which the member's client shows: nothing they
+		// wrote is lost, they start the chat again in a minute.
+		entry.Outcome, entry.Detail = state.OutcomeRateLimited, "too many private chats at once"
+		reason := "You're opening chats with me faster than I take them. Wait a minute, then start one again."
+		if _, err := b.client.LeaveRoom(ctx, evt.RoomID, &mautrix.ReqLeave{Reason: reason}); err != nil {
+			log.Err(err).Msg("Failed to decline a private chat")
+		}
+		log.Warn().Msg("Declined a member's private chat: too many at once")
 	case !b.isOurRoom(evt.RoomID) && b.isPrivateInvite(ctx, evt):
 		// A member starts a private chat with Steward: it becomes a ticket with their
 		// first message.

@@ -98,6 +98,9 @@ type Deps struct {
 	// Txn runs fn in one database transaction (state.DB.DoTxn).
 	Txn     func(ctx context.Context, fn func(ctx context.Context) error) error
 	Limiter *Limiter
+	// Reactions paces the reactions of everyone but the admins (the limiter of
+	// members' messages, rate_limit.message_burst); nil lets them all through.
+	Reactions *Limiter
 	// Now is the clock (time.Now outside tests).
 	Now func() time.Time
 }

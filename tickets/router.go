@@ -38,7 +38,24 @@ type Router struct {
 	// VerifiedRequired asks that answers reaching a member come from a verified
 	// device; SignReplies that they carry the admin's name.
 	VerifiedRequired, SignReplies bool
+	// Limiter paces what members say in their private chats, per member
+	// (rate_limit.message_burst, messages_per_minute); nil lets everything through.
+	Limiter Limiter
 }
+
+// Limiter gives each member a bucket of messages (commands.Limiter).
+type Limiter interface {
+	// Allow takes one of sender's tokens and reports whether there was one.
+	Allow(sender id.UserID) bool
+	// FirstRefusal reports whether this refusal is the first since sender was last
+	// allowed, and marks it.
+	FirstRefusal(sender id.UserID) bool
+}
+
+// TooFastMessage is what a member writing faster than the limit is told, once each
+// time they go over it, in answer to the first message that was not passed on.
+const TooFastMessage = "You're sending messages faster than I can pass them on, so this one did not reach the admins, " +
+	"and neither will what you send in the next minute. Wait a minute, then send again what they should read."
 
 // InRoom returns the open ticket of a member's private chat, nil when it has none
 // (a closed ticket's chat no longer counts).
@@ -90,6 +107,19 @@ func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 		if t, err = r.InRoom(ctx, entry.RoomID); err != nil {
 			break
 		}
+		if r.Limiter != nil && !r.Limiter.Allow(entry.Sender) {
+			// Refused, not held: a flood kept for later would reach the admins for
+			// hours. The member is told once which message was the first not
+			// passed on, and the admins once in the ticket's thread that some
+			// were not.
+			if r.Limiter.FirstRefusal(entry.Sender) && (r.IsMember(ctx, entry.Sender) || (t != nil && t.Member == entry.Sender)) {
+				err = r.tooFast(ctx, entry, t)
+			}
+			if err != nil {
+				log.Err(err).Msg("Failed to tell a member they are sending too fast")
+			}
+			return state.OutcomeRateLimited
+		}
 		switch {
 		case t != nil && t.Member == entry.Sender:
 			err = tracker.FromMember(ctx, t, entry.EventID, entry.Body)
@@ -111,6 +141,22 @@ func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 		return state.OutcomeError
 	}
 	return state.OutcomeOK
+}
+
+// tooFast tells a member over the limit, and the admins when there is a ticket, that
+// messages are not passed on; one transaction, so a crash tells both or neither.
+func (r *Router) tooFast(ctx context.Context, entry *state.InboxEntry, t *state.Ticket) error {
+	return r.Tracker.Txn(ctx, func(ctx context.Context) error {
+		if err := r.Replier.Reply(ctx, entry.RoomID, entry.EventID, "", render.New(TooFastMessage)); err != nil {
+			return err
+		}
+		if t == nil || t.Member != entry.Sender {
+			return nil
+		}
+		_, err := r.Tracker.Matrix.Post(ctx, r.Tracker.Settings.AdminRoom, t.ThreadMsg, render.New("").Pill(t.Member).
+			Text(" is sending messages faster than I pass them on: for a minute, what they send does not reach this thread. They were told to send it again."))
+		return err
+	})
 }
 
 // WhyNotSent says, for the admins, why an answer did not reach the member; "" when

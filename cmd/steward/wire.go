@@ -131,6 +131,7 @@ type parts struct {
 
 	tracker   *tickets.Tracker
 	router    *tickets.Router
+	members   *commands.Limiter
 	reminders *tickets.Reminders
 
 	approvals *approval.Engine
@@ -240,6 +241,9 @@ func (p *parts) buildMonitor() error {
 // admins and back. Who is a member is the command processor's knowledge, built next.
 func (p *parts) buildTickets() {
 	cfg := p.cfg.Tickets
+	// One bucket per member for what they say outside commands: tickets' messages,
+	// invitations to private chats, reactions.
+	p.members = commands.NewLimiter(p.cfg.RateLimit.MessageBurst, p.cfg.RateLimit.MessagesPerMinute, time.Now)
 	p.tracker = &tickets.Tracker{
 		Settings: tickets.Settings{
 			AdminRoom: p.matrix.AdminRoom(), Admins: p.cfg.Matrix.Admins, Prefix: p.cfg.Matrix.CommandPrefix,
@@ -251,8 +255,9 @@ func (p *parts) buildTickets() {
 		Tracker: p.tracker, Lookup: p.db.Tickets, ThreadMessage: p.matrix.ThreadMessage, Replier: p.outbox, IsPrivateChat: p.matrix.IsPrivateChat,
 		IsAdmin:          func(ctx context.Context, user id.UserID) bool { return p.proc.RoleOf(ctx, user) == commands.RoleAdmin },
 		IsMember:         func(ctx context.Context, user id.UserID) bool { return p.proc.RoleOf(ctx, user) >= commands.RoleMember },
-		VerifiedRequired: p.cfg.Matrix.VerifiedDevicesRequired(), SignReplies: cfg.SignReplies,
+		VerifiedRequired: p.cfg.Matrix.VerifiedDevicesRequired(), SignReplies: cfg.SignReplies, Limiter: p.members,
 	}
+	p.matrix.Pace(p.members)
 	p.reminders = &tickets.Reminders{Tracker: p.tracker, Scrub: p.db.Tickets.Scrub, Retention: cfg.Retention.D(), StartedAt: time.Now()}
 }
 
@@ -323,6 +328,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 		Background: p.work.Go,
 		Txn:        p.db.DoTxn,
 		Limiter:    commands.NewLimiter(cfg.RateLimit.Burst, cfg.RateLimit.PerMinute, time.Now),
+		Reactions:  p.members,
 		Now:        time.Now,
 	})
 	return nil
