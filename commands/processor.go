@@ -191,6 +191,11 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	if ce.Command != nil {
 		entry.Action = "command." + ce.Command.Name
 	}
+	if ce.Role != RoleAdmin && state.Unheeded(outcome) {
+		// What did not run, from someone who is not an admin, is kept short: a
+		// member sending long refused commands by the thousand can't fill the disk.
+		entry.Action, entry.Arguments = state.Clip(entry.Action), state.Clip(entry.Arguments)
+	}
 	err := p.deps.Txn(ctx, func(ctx context.Context) error {
 		entryID, err := p.deps.Audit.Append(ctx, entry)
 		if err != nil || then == nil {

@@ -103,6 +103,10 @@ func (o *Outbox) AddAt(ctx context.Context, prio Priority, roomID id.RoomID, evt
 	return msgID, nil
 }
 
+// CheckpointKey is the content key of the decision log's checkpoint messages in the
+// admin room (bot.CheckpointField); Prune keeps them.
+const CheckpointKey = "org.steward.checkpoint"
+
 // TxnMarkerKey is the content key that carries a message's transaction ID inside the
 // (encrypted) content, so that Steward recognises its own message wherever it reads it
 // back, even from room history, which the homeserver does not tag with the
@@ -177,6 +181,26 @@ func (o *Outbox) Queued(ctx context.Context) (int, error) {
 	var n int
 	err := o.db.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE state IN ($1, $2)", OutboxQueued, OutboxSending).Scan(&n)
 	return n, err
+}
+
+// Prune deletes up to limit messages sent (or refused) before before that nothing
+// needs any more, and returns how many. Kept whatever their age: what is not sent yet,
+// a message an unsent one refers to, the decision log's checkpoints (a redacted one
+// is an alarm, known by its row), and the messages that alerts, tickets and approval
+// requests still point at (reactions and answers find them by their event ID).
+func (o *Outbox) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := o.db.Exec(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox o
+		WHERE state IN ('sent', 'failed') AND created_at < $1
+			AND id NOT IN (SELECT relates_to_msg FROM outbox WHERE state IN ('queued', 'sending'))
+			AND content NOT LIKE '%"`+CheckpointKey+`":%'
+			AND NOT EXISTS (SELECT 1 FROM alert WHERE alert.message = o.id AND alert.message <> 0)
+			AND NOT EXISTS (SELECT 1 FROM ticket WHERE ticket.thread_msg = o.id)
+			AND NOT EXISTS (SELECT 1 FROM approval WHERE approval.request_msg = o.id)
+		ORDER BY created_at LIMIT $2)`, before.UnixMilli(), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // MarkSending records that the message is being handed to the homeserver.

@@ -23,6 +23,7 @@ import (
 	"github.com/steward-bot/steward/jobs"
 	"github.com/steward-bot/steward/metrics"
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/retention"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 	"github.com/steward-bot/steward/tickets"
@@ -397,6 +398,7 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 		service.Loop("approval expiry", func(ctx context.Context) { expireApprovals(ctx, p.db.Approvals, p.approvals) }),
 		service.Loop("ticket reminders", p.reminders.Run),
 		service.Loop("reload on SIGHUP", p.reload.OnSignal),
+		service.Loop("retention", p.pruner().Run),
 	}
 	for _, s := range p.schedules() {
 		input = append(input, service.Loop(s.Key, s.Run))
@@ -423,6 +425,20 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 			p.outbox.DrainOutbox(workCtx, outboxGrace)
 		}},
 		{Name: "output", Services: output, Then: p.work.Stop},
+	}
+}
+
+// pruner drops the working records nothing needs any more once they are older than
+// retention.after; each table's Prune says what it keeps.
+func (p *parts) pruner() *retention.Pruner {
+	return &retention.Pruner{
+		Tables: []retention.Table{
+			{Name: "inbox", Prune: p.db.Inbox.Prune},
+			{Name: "outbox", Prune: p.db.Outbox.Prune},
+			{Name: "approval", Prune: p.db.Approvals.Prune},
+			{Name: "undecrypted", Prune: p.db.Undecrypted.Prune},
+		},
+		After: p.cfg.Retention.After.D(), Every: retention.DefaultEvery, Batch: retention.DefaultBatch, Pause: retention.DefaultPause, Now: time.Now,
 	}
 }
 

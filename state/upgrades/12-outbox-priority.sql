@@ -13,3 +13,5 @@ CREATE INDEX outbox_next_idx ON outbox (priority, id) WHERE state IN ('queued', 
 CREATE INDEX outbox_created_idx ON outbox (created_at) WHERE state IN ('sent', 'failed');
 CREATE INDEX approval_decided_idx ON approval (decided_at) WHERE state IN ('done', 'denied', 'cancelled', 'expired');
 CREATE INDEX undecrypted_received_idx ON undecrypted (received_at);
+-- The outbox keeps the messages that start tickets' threads; this finds them.
+CREATE INDEX ticket_thread_msg_idx ON ticket (thread_msg);
