@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/render"
@@ -172,5 +173,33 @@ func must[T any](v T, err error) func(t *testing.T) T {
 			t.Fatal(err)
 		}
 		return v
+	}
+}
+
+// A message of the admin room that retention emptied is still known as Steward's and
+// as no checkpoint: an admin redacting it raises no alarm. An event of Steward's the
+// outbox does not know at all may have been one (its row could have been deleted), and
+// a checkpoint is never pruned.
+func TestPrunedMessageIsNoCheckpoint(t *testing.T) {
+	ctx := zerolog.Nop().WithContext(t.Context())
+	db := must(state.Open(ctx, t.TempDir()+"/steward.db", zerolog.Nop()))(t)
+	defer db.Close()
+	b := &Bot{db: db, outbox: priorityOutbox(db.Outbox), adminRoom: opsRoom}
+	pong := must(db.Outbox.Add(ctx, opsRoom, event.EventMessage, render.New("Pong").Notice(), ""))(t)
+	if err := db.Outbox.MarkSent(ctx, pong, "$pong"); err != nil {
+		t.Fatal(err)
+	}
+	cp := must(db.Outbox.Add(ctx, opsRoom, event.EventMessage,
+		&event.Content{Parsed: render.New("Checkpoint").Notice(), Raw: map[string]any{CheckpointField: map[string]any{"id": 7, "hash": "ab"}}}, ""))(t)
+	if err := db.Outbox.MarkSent(ctx, cp, "$checkpoint"); err != nil {
+		t.Fatal(err)
+	}
+	if n := must(db.Outbox.Prune(ctx, opsRoom, time.Now().Add(time.Hour), 100))(t); n != 1 {
+		t.Fatalf("pruned %d, want the pong only", n)
+	}
+	for eventID, want := range map[id.EventID]bool{"$pong": false, "$checkpoint": true, "$unknown": true} {
+		if got := b.wasCheckpoint(ctx, eventID); got != want {
+			t.Errorf("wasCheckpoint(%s) = %v, want %v", eventID, got, want)
+		}
 	}
 }

@@ -178,7 +178,7 @@ func TestFloodOfLongUnknownCommandsIsBounded(t *testing.T) {
 	// horizon never runs ahead of the messages still to come, whose clock is the same.
 	pruner := &retention.Pruner{
 		Tables: []retention.Table{
-			{Name: "inbox", Prune: db.Inbox.Prune}, {Name: "outbox", Prune: db.Outbox.Prune},
+			{Name: "inbox", Prune: db.Inbox.Prune}, {Name: "outbox", Prune: db.Outbox.PruneFor(adminRoom)},
 			{Name: "approval", Prune: db.Approvals.Prune}, {Name: "undecrypted", Prune: db.Undecrypted.Prune},
 		},
 		After: 0, Every: time.Hour, Batch: 50, Now: time.Now,

@@ -59,6 +59,10 @@ const (
 	// OutboxFailed is a message the homeserver refused for good (not a rate limit or an
 	// outage), kept with its error for the log rather than blocking the queue forever.
 	OutboxFailed = "failed"
+	// OutboxPruned is a message of the admin room that retention emptied: only its
+	// event ID and transaction ID are left, so that Steward still knows the event was
+	// its own, and no checkpoint.
+	OutboxPruned = "pruned"
 )
 
 // Outbox keeps messages until the homeserver has accepted them, so that an alert or a
@@ -185,24 +189,53 @@ func (o *Outbox) Queued(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Prune deletes up to limit messages sent (or refused) before before that nothing
-// needs any more, and returns how many. Kept whatever their age: what is not sent yet,
-// a message an unsent one refers to, the decision log's checkpoints (a redacted one
-// is an alarm, known by its row), and the messages that alerts, tickets and approval
+// PruneFor returns the outbox's retention (for retention.Table): Prune with the admin
+// room, whose messages leave their event ID behind.
+func (o *Outbox) PruneFor(adminRoom id.RoomID) func(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return func(ctx context.Context, before time.Time, limit int) (int64, error) {
+		return o.Prune(ctx, adminRoom, before, limit)
+	}
+}
+
+// Prune drops up to limit messages sent (or refused) before before that nothing needs
+// any more, and returns how many. Kept whatever their age: what is not sent yet, a
+// message an unsent one refers to, the decision log's checkpoints (a redacted one is
+// an alarm, known by its row), and the messages that alerts, tickets and approval
 // requests still point at (reactions and answers find them by their event ID).
-func (o *Outbox) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
-	res, err := o.db.Exec(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox o
+//
+// A message of the admin room is emptied, not deleted (OutboxPruned): its event ID
+// stays, so that when an admin redacts it, Steward still knows it was no checkpoint.
+// An event of Steward's there that the outbox does not know at all counts as a
+// possible checkpoint, as before, since a rooted host could have deleted its row.
+func (o *Outbox) Prune(ctx context.Context, adminRoom id.RoomID, before time.Time, limit int) (int64, error) {
+	const prunable = `SELECT id FROM outbox o
 		WHERE state IN ('sent', 'failed') AND created_at < $1
 			AND id NOT IN (SELECT relates_to_msg FROM outbox WHERE state IN ('queued', 'sending'))
-			AND content NOT LIKE '%"`+CheckpointKey+`":%'
+			AND content NOT LIKE '%"` + CheckpointKey + `":%'
 			AND NOT EXISTS (SELECT 1 FROM alert WHERE alert.message = o.id AND alert.message <> 0)
 			AND NOT EXISTS (SELECT 1 FROM ticket WHERE ticket.thread_msg = o.id)
-			AND NOT EXISTS (SELECT 1 FROM approval WHERE approval.request_msg = o.id)
-		ORDER BY created_at LIMIT $2)`, before.UnixMilli(), limit)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+			AND NOT EXISTS (SELECT 1 FROM approval WHERE approval.request_msg = o.id)`
+	var n int64
+	err := o.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		res, err := o.db.Exec(ctx, `DELETE FROM outbox WHERE id IN (`+prunable+`
+			AND (room_id <> $3 OR event_id = '') ORDER BY created_at LIMIT $2)`, before.UnixMilli(), limit, adminRoom)
+		if err != nil {
+			return err
+		}
+		deleted, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		res, err = o.db.Exec(ctx, `UPDATE outbox SET state=$4, content='{}', last_error='' WHERE id IN (`+prunable+`
+			AND room_id = $3 AND event_id <> '' ORDER BY created_at LIMIT $2)`, before.UnixMilli(), limit, adminRoom, OutboxPruned)
+		if err != nil {
+			return err
+		}
+		emptied, err := res.RowsAffected()
+		n = deleted + emptied
+		return err
+	})
+	return n, err
 }
 
 // MarkSending records that the message is being handed to the homeserver.
@@ -215,8 +248,8 @@ func (o *Outbox) MarkSending(ctx context.Context, msgID int64) error {
 // as eventID, learnt from the sync (a send whose answer was lost in a crash). It
 // reports whether a message not yet marked sent was found.
 func (o *Outbox) MarkSentByTxn(ctx context.Context, txnID string, eventID id.EventID) (bool, error) {
-	res, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, event_id=$2, sent_at=$3, last_error='' WHERE txn_id=$4 AND state<>$1",
-		OutboxSent, eventID, time.Now().UnixMilli(), txnID)
+	res, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, event_id=$2, sent_at=$3, last_error='' WHERE txn_id=$4 AND state NOT IN ($1, $5)",
+		OutboxSent, eventID, time.Now().UnixMilli(), txnID, OutboxPruned)
 	if err != nil {
 		return false, err
 	}

@@ -106,24 +106,43 @@ func TestOutboxPrune(t *testing.T) {
 	a := createApproval(t, db, "$cmd", approvalBase)
 	check(t, db.Approvals.SetRequest(ctx, a.ID, request, 1))
 
+	// In the admin room, a message is emptied and keeps its event ID: redacted one
+	// day, it is known to have been no checkpoint. One never sent goes.
+	const admins = id.RoomID("!admins:x")
+	inAdmins := must(db.Outbox.Add(ctx, admins, event.EventMessage, notice("Pong, admins"), ""))(t)
+	check(t, db.Outbox.MarkSent(ctx, inAdmins, "$pong-admins"))
+	refusedInAdmins := must(db.Outbox.Add(ctx, admins, event.EventMessage, notice("too large"), ""))(t)
+	check(t, db.Outbox.MarkFailed(ctx, refusedInAdmins, errors.New("M_TOO_LARGE")))
+
 	// Everything above is older than a cutoff a second from now.
 	cutoff := time.Now().Add(time.Second)
 	total := int64(0)
 	for {
-		n := must(db.Outbox.Prune(ctx, cutoff, 2))(t)
+		n := must(db.Outbox.Prune(ctx, admins, cutoff, 2))(t)
 		total += n
 		if n < 2 {
 			break
 		}
 	}
-	if total != 3 {
-		t.Errorf("pruned %d messages, want 3 (the reply, the refused one, the member's quote)", total)
+	if total != 5 {
+		t.Errorf("pruned %d messages, want 5 (the reply, the refused one, the member's quote, the two in the admin room)", total)
 	}
-	for msgID, kept := range map[int64]bool{plain: false, failed: false, quoting: false,
-		queued: true, target: true, checkpoint: true, thread: true, request: true} {
+	for msgID, kept := range map[int64]bool{plain: false, failed: false, quoting: false, refusedInAdmins: false,
+		queued: true, target: true, checkpoint: true, thread: true, request: true, inAdmins: true} {
 		if got := must(db.Outbox.Get(ctx, msgID))(t); (got != nil) != kept {
 			t.Errorf("message %d kept: %v, want %v", msgID, got != nil, kept)
 		}
+	}
+	emptied := must(db.Outbox.Get(ctx, inAdmins))(t)
+	if emptied.State != state.OutboxPruned || string(emptied.Content) != "{}" || emptied.EventID != "$pong-admins" {
+		t.Errorf("the admin room's message after pruning: state %q, content %s, event %q; want emptied, its event ID kept", emptied.State, emptied.Content, emptied.EventID)
+	}
+	if msgID := must(db.Outbox.IDByEvent(ctx, "$pong-admins"))(t); msgID != inAdmins {
+		t.Errorf("the emptied message's event is message %d, want %d", msgID, inAdmins)
+	}
+	// Emptied once is not emptied again: the next run has nothing to do.
+	if n := must(db.Outbox.Prune(ctx, admins, cutoff, 100))(t); n != 0 {
+		t.Errorf("a second pruning took %d more messages, want none", n)
 	}
 }
 

@@ -434,7 +434,7 @@ func (p *parts) pruner() *retention.Pruner {
 	return &retention.Pruner{
 		Tables: []retention.Table{
 			{Name: "inbox", Prune: p.db.Inbox.Prune},
-			{Name: "outbox", Prune: p.db.Outbox.Prune},
+			{Name: "outbox", Prune: p.db.Outbox.PruneFor(p.matrix.AdminRoom())},
 			{Name: "approval", Prune: p.db.Approvals.Prune},
 			{Name: "undecrypted", Prune: p.db.Undecrypted.Prune},
 		},
