@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -70,7 +71,7 @@ func TestMemberFloodDoesNotDelayAlerts(t *testing.T) {
 	ticketID := strings.Trim(strings.Fields(body[strings.Index(body, "This is ticket ")+len("This is ticket "):])[0], "*:")
 	t.Cleanup(func() {
 		// Closed again, so that carol has no open ticket in the tests after this one.
-		_, _ = w.Command(ctx, w.Alice, w.AdminRoom, "!close "+ticketID+" Done.")
+		_, _ = w.Command(context.WithoutCancel(ctx), w.Alice, w.AdminRoom, "!close "+ticketID+" Done.")
 	})
 	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "The wiki is down.", time.Minute); err != nil {
 		t.Fatal(err)
@@ -190,4 +191,88 @@ func countUnsent(t *testing.T, text string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A member opening private chats faster than rate_limit.message_burst: the first are
+// taken and greeted; the first one over the limit is taken too, and says so (Dendrite
+// drops the reason of a leave, so a declined chat alone would tell nothing); the rest
+// are declined without a word, and Steward greets nobody there. The invitations of
+// one sync are handled in any order, so only the counts are checked.
+func TestMemberInviteFloodIsDeclined(t *testing.T) {
+	ctx := t.Context()
+	const burst, chats = 2, 5
+	withConfig(t, func(c *testbed.StewardConfig) {
+		for i, line := range c.TopLevel {
+			if strings.HasPrefix(line, "rate_limit:") {
+				c.TopLevel[i] = fmt.Sprintf("rate_limit: {burst: 1000, per_minute: 6000, message_burst: %d, messages_per_minute: 1}", burst)
+			}
+		}
+	})
+	if err := w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var rooms []id.RoomID
+	t.Cleanup(func() {
+		for _, room := range rooms {
+			_, _ = w.Carol.LeaveRoom(context.WithoutCancel(ctx), room)
+		}
+	})
+	for range chats {
+		resp, err := w.Carol.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+			Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{w.StewardID},
+			InitialState: []*event.Event{{
+				Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rooms = append(rooms, resp.RoomID)
+	}
+	const hello, tooFast = "Hello! Write what you need", "faster than I take them"
+	var greeted, told, declined int
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		greeted, told = 0, 0
+		for _, room := range rooms {
+			switch {
+			case w.Carol.CountBodies(room, w.StewardID, hello) > 0:
+				greeted++
+			case w.Carol.CountBodies(room, w.StewardID, tooFast) > 0:
+				told++
+			}
+		}
+		if greeted+told >= burst+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute %d chats were greeted and %d told carol she opens them too fast, want %d and 1", greeted, told, burst)
+		}
+	}
+	for _, room := range rooms {
+		if w.Carol.CountBodies(room, w.StewardID, hello) > 0 || w.Carol.CountBodies(room, w.StewardID, tooFast) > 0 {
+			continue
+		}
+		if err := w.Carol.WaitForMembership(ctx, room, w.StewardID, event.MembershipLeave, time.Minute); err != nil {
+			t.Errorf("chat %s: %v", room, err)
+			continue
+		}
+		declined++
+	}
+	if greeted != burst || told != 1 || declined != chats-burst-1 {
+		t.Errorf("of %d chats, %d were greeted, %d told carol she opens them too fast and %d declined; want %d, 1 and %d",
+			chats, greeted, told, declined, burst, chats-burst-1)
+	}
+	entries, err := w.FindAudit(ctx, state.AuditFilter{Action: "invite", Actor: w.Carol.UserID, Limit: chats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := 0
+	for _, e := range entries {
+		if e.Outcome == state.OutcomeRateLimited {
+			limited++
+		}
+	}
+	if limited != chats-burst-1 {
+		t.Errorf("%d of carol's last %d invitations are rate_limited in the decision log, want %d", limited, chats, chats-burst-1)
+	}
 }
