@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -41,6 +42,10 @@ type Router struct {
 	// Limiter paces what members say in their private chats, per member
 	// (rate_limit.message_burst, messages_per_minute); nil lets everything through.
 	Limiter Limiter
+
+	// told is when each member over the limit was last told so.
+	toldMu sync.Mutex
+	told   map[id.UserID]time.Time
 }
 
 // Limiter gives each member a bucket of messages (commands.Limiter).
@@ -52,10 +57,15 @@ type Limiter interface {
 	FirstRefusal(sender id.UserID) bool
 }
 
-// TooFastMessage is what a member writing faster than the limit is told, once each
-// time they go over it, in answer to the first message that was not passed on.
+// TooFastMessage is what a member writing faster than the limit is told, at most once
+// a minute (tooFastEvery), in answer to the first message that was not passed on.
 const TooFastMessage = "You're sending messages faster than I can pass them on, so this one did not reach the admins, " +
-	"and neither will what you send in the next minute. Wait a minute, then send again what they should read."
+	"and some of what you send in the next minute won't either. Wait a minute, then send again what they should read."
+
+// tooFastEvery is how often at most a member over the limit, and the admins about
+// them, are told: a member who keeps flooding gets a message through each time a
+// token comes back, which ends the limiter's episode, and would be told every time.
+const tooFastEvery = time.Minute
 
 // InRoom returns the open ticket of a member's private chat, nil when it has none
 // (a closed ticket's chat no longer counts).
@@ -112,7 +122,7 @@ func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 			// hours. The member is told once which message was the first not
 			// passed on, and the admins once in the ticket's thread that some
 			// were not.
-			if r.Limiter.FirstRefusal(entry.Sender) && (r.IsMember(ctx, entry.Sender) || (t != nil && t.Member == entry.Sender)) {
+			if r.Limiter.FirstRefusal(entry.Sender) && (r.IsMember(ctx, entry.Sender) || (t != nil && t.Member == entry.Sender)) && r.mayTell(entry.Sender) {
 				err = r.tooFast(ctx, entry, t)
 			}
 			if err != nil {
@@ -143,6 +153,22 @@ func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 	return state.OutcomeOK
 }
 
+// mayTell reports whether member may be told now that they are over the limit (not in
+// the last tooFastEvery), and marks it.
+func (r *Router) mayTell(member id.UserID) bool {
+	r.toldMu.Lock()
+	defer r.toldMu.Unlock()
+	now := r.Tracker.Now()
+	if last, ok := r.told[member]; ok && now.Sub(last) < tooFastEvery {
+		return false
+	}
+	if r.told == nil {
+		r.told = make(map[id.UserID]time.Time)
+	}
+	r.told[member] = now
+	return true
+}
+
 // tooFast tells a member over the limit, and the admins when there is a ticket, that
 // messages are not passed on; one transaction, so a crash tells both or neither.
 func (r *Router) tooFast(ctx context.Context, entry *state.InboxEntry, t *state.Ticket) error {
@@ -154,7 +180,7 @@ func (r *Router) tooFast(ctx context.Context, entry *state.InboxEntry, t *state.
 			return nil
 		}
 		_, err := r.Tracker.Matrix.Post(ctx, r.Tracker.Settings.AdminRoom, t.ThreadMsg, render.New("").Pill(t.Member).
-			Text(" is sending messages faster than I pass them on: for a minute, what they send does not reach this thread. They were told to send it again."))
+			Text(" is sending messages faster than I pass them on, so some of what they send does not reach this thread. They were told to send it again."))
 		return err
 	})
 }

@@ -101,8 +101,9 @@ func TestMemberFloodIsLimitedAndTold(t *testing.T) {
 		t.Errorf("the ticket kept %d messages, want 6: what was refused is not stored", len(stored))
 	}
 
-	// Ten seconds later one more gets through; it ends the episode, so the next
-	// refusal is told again.
+	// Ten seconds later one more gets through and the next is refused again: within
+	// the minute, the member is not told again (a steady flood would be told every
+	// ten seconds).
 	w.clock = w.clock.Add(10 * time.Second)
 	if o := relay(1000); o != state.OutcomeOK {
 		t.Fatalf("after a pause: outcome %q, want ok", o)
@@ -110,7 +111,18 @@ func TestMemberFloodIsLimitedAndTold(t *testing.T) {
 	if o := relay(1001); o != state.OutcomeRateLimited {
 		t.Fatalf("at once after: outcome %q, want rate_limited", o)
 	}
+	if len(replier.replies) != 1 {
+		t.Errorf("ten seconds later the member was told %d times, want still once", len(replier.replies))
+	}
+	// A minute on, over the limit again: told again.
+	w.clock = w.clock.Add(time.Minute)
+	for i := range 20 {
+		relay(2000 + i)
+	}
 	if len(replier.replies) != 2 {
-		t.Errorf("after a second episode the member was told %d times, want 2", len(replier.replies))
+		t.Errorf("a minute later, over the limit again, the member was told %d times in all, want 2", len(replier.replies))
+	}
+	if _, notes := thread(); len(notes) != 2 {
+		t.Errorf("the admins were told %d times in all, want 2", len(notes))
 	}
 }
