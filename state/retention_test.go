@@ -184,3 +184,25 @@ func TestApprovalsPrune(t *testing.T) {
 		t.Errorf("%d votes of a pruned request left", len(votes))
 	}
 }
+
+// Messages waiting for their room key go once kept past the cutoff, a batch at a time;
+// the ones kept since stay.
+func TestUndecryptedPrune(t *testing.T) {
+	db := openTemp(t)
+	ctx := t.Context()
+	for _, eventID := range []id.EventID{"$a", "$b", "$c"} {
+		check(t, db.Undecrypted.Add(ctx, &event.Event{
+			ID: eventID, RoomID: room, Sender: "@alice:example.org", Type: event.EventEncrypted,
+			Content: event.Content{Parsed: &event.EncryptedEventContent{Algorithm: id.AlgorithmMegolmV1, SessionID: "sess", MegolmCiphertext: []byte("AwgA")}},
+		}))
+	}
+	if n := must(db.Undecrypted.Prune(ctx, time.Now().Add(-time.Hour), 10))(t); n != 0 {
+		t.Errorf("pruned %d events kept for less than the span, want 0", n)
+	}
+	if n := must(db.Undecrypted.Prune(ctx, time.Now().Add(time.Second), 2))(t); n != 2 {
+		t.Errorf("pruned %d in a batch of 2, want 2", n)
+	}
+	if n := must(db.Undecrypted.Count(ctx))(t); n != 1 {
+		t.Errorf("%d events left, want 1", n)
+	}
+}
