@@ -44,6 +44,8 @@ type Bot struct {
 
 	adminRoom id.RoomID
 	groupRoom id.RoomID
+	// invites paces members' invitations to private chats (Pace); nil for none.
+	invites Limiter
 
 	// pending holds the IDs of messages kept in the undecrypted table.
 	pendingMu sync.Mutex
@@ -112,7 +114,7 @@ func (b *Bot) Connect(ctx context.Context) error {
 	if err := b.resolveRooms(ctx); err != nil {
 		return err
 	}
-	b.outbox.client, b.outbox.synced, b.outbox.adminRoom = b.client, b.firstSync, b.adminRoom
+	b.outbox.client, b.outbox.synced, b.outbox.adminRoom, b.outbox.groupRoom = b.client, b.firstSync, b.adminRoom, b.groupRoom
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEventType(event.StateMember, guarded("member", b.onMember))
 	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))
@@ -125,6 +127,18 @@ func (b *Bot) Connect(ctx context.Context) error {
 
 // Handle sets what runs the inbox's entries; before Sync and RunInbox start.
 func (b *Bot) Handle(h Handler) { b.handler = h }
+
+// Limiter gives each member a bucket of messages (commands.Limiter, the one that
+// paces their tickets' messages).
+type Limiter interface {
+	Allow(sender id.UserID) bool
+	FirstRefusal(sender id.UserID) bool
+}
+
+// Pace sets what limits members' invitations to private chats, before Sync starts:
+// each accepted one is a join and a greeting, so hundreds of them would keep the
+// sync loop and the outbox busy.
+func (b *Bot) Pace(l Limiter) { b.invites = l }
 
 // Close closes the encryption state, once every loop using it has stopped.
 func (b *Bot) Close() error {

@@ -20,7 +20,7 @@ import (
 // longer fits the checkpoints posted before, and !log verify names the first.
 
 // CheckpointField is the content key of a checkpoint message, {"id": N, "hash": H}.
-const CheckpointField = "org.steward.checkpoint"
+const CheckpointField = state.CheckpointKey
 
 // checkpointKey is the KV key of the last checkpoint posted, with its time.
 const checkpointKey = "decision_log.checkpoint"

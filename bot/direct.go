@@ -47,15 +47,18 @@ func (b *Bot) OpenDirect(ctx context.Context, member id.UserID, name string) (id
 
 // PostInThread queues msg for roomID, inside the thread that queued message threadMsg
 // starts when threadMsg > 0, notifying mentions; it returns the message's outbox ID.
+// It is how tickets talk, so it queues at members' priority, in the admin room too:
+// a member writing fast delays no alert.
 func (o *Outbox) PostInThread(ctx context.Context, roomID id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error) {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{UserIDs: mentions}
+	shorten(ctx, content, render.MaxContent-relationRoom)
 	if threadMsg == 0 {
-		return o.queue(ctx, roomID, content, "")
+		return o.queueAt(ctx, state.PriorityMembers, roomID, event.EventMessage, content, "", 0)
 	}
 	// The thread's root is filled in when this is sent (resolveRelation).
 	content.RelatesTo = &event.RelatesTo{Type: event.RelThread, IsFallingBack: true, InReplyTo: &event.InReplyTo{}}
-	return o.queueRelated(ctx, roomID, event.EventMessage, content, threadMsg)
+	return o.queueAt(ctx, state.PriorityMembers, roomID, event.EventMessage, content, "", threadMsg)
 }
 
 // ThreadMessage returns the outbox ID of Steward's message root, which starts a thread

@@ -28,11 +28,24 @@ type Outbox struct {
 	wake chan struct{}
 	// sleep is the runner's wait (Work.Sleep).
 	sleep func(ctx context.Context, d time.Duration, wakeup <-chan struct{}) bool
-	// client, synced and adminRoom are set by Connect: the Matrix client, the end of
-	// the first sync, and where refused messages are reported.
+	// client, synced, adminRoom and groupRoom are set by Connect: the Matrix client,
+	// the end of the first sync, where refused messages are reported, and the rooms
+	// whose messages go first (priorityOf).
 	client    eventSender
 	synced    <-chan struct{}
 	adminRoom id.RoomID
+	groupRoom id.RoomID
+}
+
+// priorityOf is the outbox priority of what is said in roomID: what goes to the admin
+// room and the group room (alerts, approval requests, answers to commands) goes
+// before what goes to members' private chats. Tickets' messages in the admin room are
+// members' traffic too; PostInThread queues them so.
+func (o *Outbox) priorityOf(roomID id.RoomID) state.Priority {
+	if roomID == o.adminRoom || roomID == o.groupRoom {
+		return state.PriorityAdmins
+	}
+	return state.PriorityMembers
 }
 
 // outboxPoll is how often an idle sender looks for messages queued by another process
@@ -113,7 +126,13 @@ func (o *Outbox) Announce(ctx context.Context, roomID id.RoomID, msg *render.Mes
 }
 
 func (o *Outbox) queueRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, msgID int64) (int64, error) {
-	relatedID, err := o.store.AddRelated(ctx, roomID, evtType, content, msgID)
+	return o.queueAt(ctx, o.priorityOf(roomID), roomID, evtType, content, "", msgID)
+}
+
+// queueAt queues content at prio, replying to replyTo or relating to the queued
+// message relatesTo, and wakes the sender once the transaction of ctx commits.
+func (o *Outbox) queueAt(ctx context.Context, prio state.Priority, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID, relatesTo int64) (int64, error) {
+	relatedID, err := o.store.AddAt(ctx, prio, roomID, evtType, content, replyTo, relatesTo)
 	if err == nil {
 		state.AfterCommit(ctx, func() { wake(o.wake) })
 	}
@@ -140,25 +159,19 @@ func (o *Outbox) Send(ctx context.Context, roomID id.RoomID, content *event.Mess
 // SendExtra queues content for roomID with extra fields beside the message's own, for
 // content meant for programs as well as people (a checkpoint's CheckpointField).
 func (o *Outbox) SendExtra(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, extra map[string]any) error {
-	_, err := o.store.Add(ctx, roomID, event.EventMessage, &event.Content{Parsed: content, Raw: extra}, "")
-	if err == nil {
-		state.AfterCommit(ctx, func() { wake(o.wake) })
-	}
+	_, err := o.queueAt(ctx, o.priorityOf(roomID), roomID, event.EventMessage, &event.Content{Parsed: content, Raw: extra}, "", 0)
 	return err
 }
 
 func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) (int64, error) {
 	shorten(ctx, content, render.MaxContent-relationRoom)
-	msgID, err := o.store.Add(ctx, roomID, event.EventMessage, content, replyTo)
-	if err == nil {
-		state.AfterCommit(ctx, func() { wake(o.wake) })
-	}
-	return msgID, err
+	return o.queueAt(ctx, o.priorityOf(roomID), roomID, event.EventMessage, content, replyTo, 0)
 }
 
-// SendOutbox delivers queued messages one at a time, oldest first. A message that fails
-// because the homeserver is away or rate-limiting stays at the head of the queue, so
-// nothing overtakes it and nothing is dropped.
+// SendOutbox delivers queued messages one at a time, the admins' first, then oldest
+// first (state.Priority). A message that fails because the homeserver is away or
+// rate-limiting stays at the head of the queue, so nothing overtakes it and nothing
+// is dropped.
 func (o *Outbox) SendOutbox(ctx context.Context) {
 	sender := &outboxSender{client: o.client, outbox: o.store, wakeup: o.wake, sleep: o.sleep, poll: outboxPoll,
 		synced: o.synced, settle: crashSettle, onRefused: o.reportRefused}
@@ -377,7 +390,8 @@ func (s *outboxSender) run(ctx context.Context) {
 var errNeverSent = errors.New("the message it refers to was never sent")
 
 // resolveRelation fills in the event ID of the earlier message msg reacts to or edits.
-// The queue is sent in order, so that message has been sent (or refused) by now.
+// The queue is sent in order, and msg was queued no earlier than that message
+// (state.Outbox.AddAt), so it has been sent (or refused) by now.
 func (s *outboxSender) resolveRelation(ctx context.Context, msg *state.OutboxMessage) (json.RawMessage, error) {
 	target, err := s.outbox.Get(ctx, msg.RelatesToMsg)
 	if err != nil {

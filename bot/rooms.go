@@ -50,6 +50,24 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 	case !b.isOurRoom(evt.RoomID) && b.isPrivateInvite(ctx, evt):
 		// A member starts a private chat with Steward: it becomes a ticket with their
 		// first message.
+		greeting := "Hello! Write what you need, or what you want to report, and the admins will answer here. Only they see it."
+		if b.invites != nil && !b.invites.Allow(evt.Sender) {
+			if !b.invites.FirstRefusal(evt.Sender) {
+				// Declined: each chat taken is a join and a greeting. The member
+				// was told in the first chat over the limit, which is taken.
+				entry.Outcome, entry.Detail = state.OutcomeRateLimited, "too many private chats at once"
+				reason := "You're opening chats with me faster than I take them. Wait a minute, then start one again."
+				if _, err := b.client.LeaveRoom(ctx, evt.RoomID, &mautrix.ReqLeave{Reason: reason}); err != nil {
+					log.Err(err).Msg("Failed to decline a private chat")
+				}
+				log.Warn().Msg("Declined a member's private chat: too many at once")
+				break
+			}
+			// Dendrite drops a leave's reason, so the member is told here, in a chat
+			// that works like any other.
+			greeting = "You're opening chats with me faster than I take them, so I am not joining the ones you open in the next minute. " +
+				"Write here what you need, and the admins will answer here. Only they see it."
+		}
 		if err := b.join(ctx, evt.RoomID); err != nil {
 			log.Err(err).Msg("Failed to join a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
@@ -64,7 +82,7 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 		} else {
 			log.Info().Msg("Joined a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeOK, "a member's private chat"
-			if err = b.outbox.Send(ctx, evt.RoomID, render.New("Hello! Write what you need, or what you want to report, and the admins will answer here. Only they see it.").Notice()); err != nil {
+			if err = b.outbox.Send(ctx, evt.RoomID, render.New(greeting).Notice()); err != nil {
 				log.Err(err).Msg("Failed to greet a member")
 			}
 		}

@@ -62,6 +62,11 @@ func WantsReaction(key string) bool {
 func (p *Processor) HandleReaction(ctx context.Context, in *Input, relatesTo id.EventID) string {
 	log := zerolog.Ctx(ctx).With().Stringer("event_id", in.EventID).Stringer("sender", in.Sender).Logger()
 	ctx = log.WithContext(ctx)
+	if p.deps.Reactions != nil && p.RoleOf(ctx, in.Sender) != RoleAdmin && !p.deps.Reactions.Allow(in.Sender) {
+		// Only admins' reactions act, so nothing is lost; each one else would be a
+		// decision log entry.
+		return state.OutcomeRateLimited
+	}
 	if isAckReaction(in.Body) {
 		return p.ackByReaction(ctx, in, relatesTo)
 	}

@@ -235,13 +235,15 @@ type harness struct {
 	settings commands.Settings
 	registry *commands.Registry
 	limiter  *commands.Limiter
-	clock    *fakeClock
-	replier  *fakeMessenger
-	rooms    *fakeRooms
-	db       *state.DB
-	audit    *fakeAudit
-	once     *fakeOnce
-	proc     *commands.Processor
+	// reactions paces reactions from everyone but admins; nil for no limit.
+	reactions *commands.Limiter
+	clock     *fakeClock
+	replier   *fakeMessenger
+	rooms     *fakeRooms
+	db        *state.DB
+	audit     *fakeAudit
+	once      *fakeOnce
+	proc      *commands.Processor
 	// engine is the approval stage of proc, built with it; approvalTTL and
 	// allowSingleAdmin are its settings that the dispatcher's do not hold.
 	engine           *approval.Engine
@@ -312,7 +314,7 @@ func (h *harness) deps() commands.Deps {
 	})
 	return commands.Deps{
 		Messenger: h.replier, Rooms: h.rooms, Audit: h.audit, Once: h.once,
-		Approvals: h.engine, Requests: h.db.Approvals, Txn: h.db.DoTxn, Limiter: h.limiter, Now: h.clock.Now,
+		Approvals: h.engine, Requests: h.db.Approvals, Txn: h.db.DoTxn, Limiter: h.limiter, Reactions: h.reactions, Now: h.clock.Now,
 		Background: h.background,
 	}
 }

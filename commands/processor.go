@@ -98,6 +98,9 @@ type Deps struct {
 	// Txn runs fn in one database transaction (state.DB.DoTxn).
 	Txn     func(ctx context.Context, fn func(ctx context.Context) error) error
 	Limiter *Limiter
+	// Reactions paces the reactions of everyone but the admins (the limiter of
+	// members' messages, rate_limit.message_burst); nil lets them all through.
+	Reactions *Limiter
 	// Now is the clock (time.Now outside tests).
 	Now func() time.Time
 }
@@ -187,6 +190,11 @@ func (p *Processor) Handle(ctx context.Context, in *Input) string {
 	entry.Outcome, entry.Detail = outcome, detail
 	if ce.Command != nil {
 		entry.Action = "command." + ce.Command.Name
+	}
+	if ce.Role != RoleAdmin && state.Unheeded(outcome) {
+		// What did not run, from someone who is not an admin, is kept short: a
+		// member sending long refused commands by the thousand can't fill the disk.
+		entry.Action, entry.Arguments = state.Clip(entry.Action), state.Clip(entry.Arguments)
 	}
 	err := p.deps.Txn(ctx, func(ctx context.Context) error {
 		entryID, err := p.deps.Audit.Append(ctx, entry)

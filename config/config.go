@@ -37,6 +37,7 @@ type Config struct {
 	Backups     Backups     `yaml:"backups"`
 	Tickets     Tickets     `yaml:"tickets"`
 	RateLimit   RateLimit   `yaml:"rate_limit"`
+	Retention   Retention   `yaml:"retention"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
 	// HTTP is the listener for Alertmanager, job pings, metrics and health checks.
@@ -66,6 +67,23 @@ type Log struct {
 type RateLimit struct {
 	Burst     int     `yaml:"burst" default:"5" min:"1"`
 	PerMinute float64 `yaml:"per_minute" default:"20" above:"0"`
+	// MessageBurst and MessagesPerMinute pace what one member says that Steward
+	// carries or answers outside commands: messages in their private chats (a
+	// ticket's), invitations to new private chats, reactions. Past it the member is
+	// told once and the rest is not passed on, so one member can't keep the
+	// admins' messages waiting or fill the disk.
+	MessageBurst      int     `yaml:"message_burst" default:"10" min:"1"`
+	MessagesPerMinute float64 `yaml:"messages_per_minute" default:"30" above:"0"`
+}
+
+// Retention is how long the working records (the command inbox, sent messages,
+// decided approval requests, messages that never decrypted) are kept once nothing
+// needs them any more. The decision log is kept whole, always.
+type Retention struct {
+	// After is how long they are kept; at least a day, so a message waiting for its
+	// room key (kept a day) or a command redelivered after an outage is still
+	// known.
+	After Duration `yaml:"after" default:"30d" min:"24h"`
 }
 
 // Password returns the Matrix password read at load time, from PasswordEnv if

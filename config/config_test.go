@@ -161,7 +161,8 @@ func TestLoadValid(t *testing.T) {
 		Backups: Backups{StagingDir: filepath.Join(dir, "data", DefaultStagingDir), Interval: Duration(10 * time.Minute)},
 		Tickets: Tickets{AbuseDeadline: Duration(24 * time.Hour), RemindBefore: Duration(2 * time.Hour), MaxPerDay: 5,
 			Retention: Duration(90 * 24 * time.Hour), Categories: []string{"spam", "harassment", "illegal", "other"}},
-		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5},
+		RateLimit: RateLimit{Burst: 3, PerMinute: 7.5, MessageBurst: 10, MessagesPerMinute: 30},
+		Retention: Retention{After: Duration(30 * 24 * time.Hour)},
 		Policy: Policy{
 			Commands:         map[string]string{"announce": "second_admin", "restart": "quorum:1"},
 			ApprovalTTL:      Duration(2 * time.Hour),

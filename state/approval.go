@@ -239,3 +239,25 @@ func scanApproval(row dbutil.Scannable) (*Approval, error) {
 	}
 	return &a, nil
 }
+
+// Prune deletes up to limit approval requests decided (done, denied, cancelled or
+// expired) before before, with their votes, and returns how many. An open request, or
+// one approved and on its way to running, is never pruned; what was decided stays in
+// the decision log.
+func (ap *Approvals) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	var n int64
+	err := ap.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		const old = `SELECT id FROM approval WHERE state IN ('done', 'denied', 'cancelled', 'expired')
+			AND decided_at < $1 AND expires_at < $1 ORDER BY decided_at, id LIMIT $2`
+		if _, err := ap.db.Exec(ctx, "DELETE FROM approval_vote WHERE approval_id IN ("+old+")", before.UnixMilli(), limit); err != nil {
+			return err
+		}
+		res, err := ap.db.Exec(ctx, "DELETE FROM approval WHERE id IN ("+old+")", before.UnixMilli(), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

@@ -52,6 +52,30 @@ const (
 	OutcomeIgnored = "ignored"
 )
 
+// KeptText is how many characters of a command that did not run (Unheeded) are kept,
+// in the inbox and, for everyone but the admins, in the decision log: enough to tell
+// what it was, not enough for a flood of long ones to fill the disk.
+const KeptText = 200
+
+// Unheeded reports whether outcome is a command that did not run because of what it
+// was or who sent it: refused, rate-limited, unknown, unreadable, stale or ignored.
+func Unheeded(outcome string) bool {
+	switch outcome {
+	case OutcomeRefused, OutcomeRateLimited, OutcomeUnknown, OutcomeBadInput, OutcomeStale, OutcomeIgnored:
+		return true
+	}
+	return false
+}
+
+// Clip cuts text to its first KeptText characters, marking the cut.
+func Clip(text string) string {
+	runes := []rune(text)
+	if len(runes) <= KeptText {
+		return text
+	}
+	return string(runes[:KeptText]) + "…"
+}
+
 // Audit is the decision log: an append-only, hash-chained record of commands, refusals
 // and results. Nothing in Steward updates or deletes its rows, and Verify notices when
 // something else did.

@@ -60,14 +60,22 @@ type Inbox struct {
 
 const inboxColumns = "kind, relates_to, event_id, room_id, sender, device_id, trust, encrypted, thread_root, body, sent_at, received_at, state, outcome"
 
+// keyInboxHorizon holds the time (Unix ms) before which the inbox may have forgotten
+// events (Prune): an event sent before it is taken as seen.
+const keyInboxHorizon = "inbox.horizon"
+
 // Record stores a newly arrived command and reports whether it was new. An event seen
-// before (a re-delivered sync) is not stored again.
+// before (a re-delivered sync) is not stored again, nor is one sent before the
+// horizon of what the inbox still remembers (Prune): it may have been handled and
+// forgotten, and a command must never run twice.
 func (in *Inbox) Record(ctx context.Context, e *InboxEntry) (bool, error) {
 	if e.Kind == "" {
 		e.Kind = InboxCommand
 	}
 	res, err := in.db.Exec(ctx, `INSERT INTO inbox (`+inboxColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '') ON CONFLICT (event_id) DO NOTHING`,
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, ''
+		WHERE $11 >= COALESCE((SELECT CAST(value AS INTEGER) FROM kv WHERE key='`+keyInboxHorizon+`'), 0)
+		ON CONFLICT (event_id) DO NOTHING`,
 		e.Kind, e.RelatesTo, e.EventID, e.RoomID, e.Sender, e.DeviceID, int(e.Trust), e.Encrypted, e.ThreadRoot, e.Body,
 		e.SentAt.UnixMilli(), e.ReceivedAt.UnixMilli(), InboxReceived)
 	if err != nil {
@@ -96,9 +104,36 @@ func (in *Inbox) Requeue(ctx context.Context, eventID id.EventID) error {
 }
 
 // Finish marks a command done with a short outcome ("ok", "refused", "stale", ...).
+// The text of one that did not run (Unheeded) is cut to its first KeptText
+// characters: someone sending long refused commands by the thousand fills no disk.
 func (in *Inbox) Finish(ctx context.Context, eventID id.EventID, outcome string) error {
-	_, err := in.db.Exec(ctx, "UPDATE inbox SET state=$1, outcome=$2 WHERE event_id=$3", InboxDone, outcome, eventID)
+	_, err := in.db.Exec(ctx, `UPDATE inbox SET state=$1, outcome=$2,
+			body = CASE WHEN $4 AND length(body) > $5 THEN substr(body, 1, $5) || '…' ELSE body END
+		WHERE event_id=$3`, InboxDone, outcome, eventID, Unheeded(outcome), KeptText)
 	return err
+}
+
+// Prune forgets up to limit handled entries sent and received before before, and
+// moves the horizon (see Record) there first, in the same transaction: an event the
+// homeserver delivers again after its entry is gone is not taken for a new one.
+// Entries not yet handled are never pruned. It returns how many it removed.
+func (in *Inbox) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	var n int64
+	err := in.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		if _, err := in.db.Exec(ctx, `INSERT INTO kv (key, value) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
+			keyInboxHorizon, before.UnixMilli()); err != nil {
+			return err
+		}
+		res, err := in.db.Exec(ctx, `DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox
+			WHERE state=$1 AND received_at < $2 AND sent_at < $2 ORDER BY received_at LIMIT $3)`, InboxDone, before.UnixMilli(), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 // Forget removes the text of a handled entry: a ticket's message, whose text is kept

@@ -3,11 +3,13 @@ package state_test
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/steward-bot/steward/state"
 	"github.com/steward-bot/steward/state/upgrades"
@@ -78,5 +80,36 @@ func TestUnsettledSilences(t *testing.T) {
 	check(t, db.Silences.MarkSettled(ctx, ids[0]))
 	if got = must(db.Silences.Unsettled(ctx))(t); len(got) != 0 {
 		t.Errorf("unsettled %+v after MarkSettled", got)
+	}
+}
+
+// Migration 12 gives the messages a Steward before it queued the admins' priority: they
+// go in the order they had, before what members queue after the upgrade, and are not
+// overtaken by what the admins get after it.
+func TestMigrationKeepsOutboxOrder(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "steward.db")
+	raw, err := dbutil.NewWithDialect(fmt.Sprintf("file:%s?_txlock=immediate", path), "sqlite3-fk-wal-fullsync")
+	check(t, err)
+	old := raw.Child("steward_version", upgrades.Table[:11], dbutil.ZeroLogger(zerolog.Nop()))
+	old.Owner = "steward"
+	check(t, old.Upgrade(ctx))
+	for i, body := range []string{"first", "second"} {
+		_, err = raw.Exec(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, created_at) VALUES ($1, 'm.room.message', $2, $3, 1)`,
+			"!dm:x", fmt.Sprintf(`{"body":%q}`, body), fmt.Sprintf("txn%d", i))
+		check(t, err)
+	}
+	check(t, raw.Close())
+
+	db := openAt(t, path)
+	defer db.Close()
+	must(db.Outbox.AddAt(ctx, state.PriorityMembers, "!dm:x", event.EventMessage, notice("a member's, after the upgrade"), "", 0))(t)
+	must(db.Outbox.AddAt(ctx, state.PriorityAdmins, "!admins:x", event.EventMessage, notice("the admins', after the upgrade"), "", 0))(t)
+	for _, want := range []string{"first", "second", "the admins'", "a member's"} {
+		next := must(db.Outbox.Next(ctx))(t)
+		if next == nil || !strings.Contains(string(next.Content), want) {
+			t.Fatalf("next message %+v, want %q", next, want)
+		}
+		check(t, db.Outbox.MarkSent(ctx, next.ID, "$x"))
 	}
 }

@@ -29,7 +29,24 @@ type OutboxMessage struct {
 	// RelatesToMsg is the earlier outbox message this one reacts to or edits (0 for
 	// none).
 	RelatesToMsg int64
+	Priority     Priority
 }
+
+// Priority orders the outbox: every message of a lower number is sent before any of a
+// higher one, so a member flooding their ticket chat (or opening hundreds of chats)
+// can't hold back an alert or an approval request. Within a priority, messages go
+// in the order they were queued, which keeps each room's order.
+type Priority int
+
+// The outbox's priorities.
+const (
+	// PriorityAdmins is what the admins must see at once: alerts, approval requests,
+	// answers to commands, notices. The zero value, and what came before priorities.
+	PriorityAdmins Priority = 0
+	// PriorityMembers is members' traffic: tickets' messages both ways, greetings,
+	// what is said in members' private chats.
+	PriorityMembers Priority = 1
+)
 
 // The states of an outbox message.
 const (
@@ -42,6 +59,10 @@ const (
 	// OutboxFailed is a message the homeserver refused for good (not a rate limit or an
 	// outage), kept with its error for the log rather than blocking the queue forever.
 	OutboxFailed = "failed"
+	// OutboxPruned is a message of the admin room that retention emptied: only its
+	// event ID and transaction ID are left, so that Steward still knows the event was
+	// its own, and no checkpoint.
+	OutboxPruned = "pruned"
 )
 
 // Outbox keeps messages until the homeserver has accepted them, so that an alert or a
@@ -50,37 +71,45 @@ type Outbox struct {
 	db *dbutil.Database
 }
 
-const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg"
+const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg, priority"
 
 // Add queues content for roomID and returns the message's ID. replyTo is the command
 // event it answers ("" for none). The transaction ID is fixed now, so a resend after a
 // crash (with the same access token) is deduplicated by the homeserver.
 func (o *Outbox) Add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID) (int64, error) {
-	return o.add(ctx, roomID, evtType, content, replyTo, 0)
+	return o.AddAt(ctx, PriorityAdmins, roomID, evtType, content, replyTo, 0)
 }
 
 // AddRelated queues content, which reacts to or edits the earlier outbox message
 // relatesTo, and returns its ID. The sender fills in m.relates_to.event_id with that
 // message's event ID, which is not known before it is sent.
 func (o *Outbox) AddRelated(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, relatesTo int64) (int64, error) {
-	return o.add(ctx, roomID, evtType, content, "", relatesTo)
+	return o.AddAt(ctx, PriorityAdmins, roomID, evtType, content, "", relatesTo)
 }
 
-func (o *Outbox) add(ctx context.Context, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID, relatesTo int64) (int64, error) {
+// AddAt is Add and AddRelated with a priority. A message that relates to one still
+// unsent is queued at that one's priority when it is later than prio: the sender
+// fills in the event ID it refers to, so it must never overtake it.
+func (o *Outbox) AddAt(ctx context.Context, prio Priority, roomID id.RoomID, evtType event.Type, content any, replyTo id.EventID, relatesTo int64) (int64, error) {
 	txnID := "steward_" + random.String(24)
 	raw, err := withTxnMarker(content, txnID)
 	if err != nil {
 		return 0, fmt.Errorf("encode message: %w", err)
 	}
 	var msgID int64
-	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, reply_to, relates_to_msg, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		roomID, evtType.Type, string(raw), txnID, replyTo, relatesTo, time.Now().UnixMilli()).Scan(&msgID)
+	err = o.db.QueryRow(ctx, `INSERT INTO outbox (room_id, event_type, content, txn_id, reply_to, relates_to_msg, created_at, priority)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, MAX($8, COALESCE((SELECT priority FROM outbox WHERE id=$6 AND state IN ('queued', 'sending')), 0)))
+		RETURNING id`,
+		roomID, evtType.Type, string(raw), txnID, replyTo, relatesTo, time.Now().UnixMilli(), int(prio)).Scan(&msgID)
 	if err != nil {
 		return 0, fmt.Errorf("queue message: %w", err)
 	}
 	return msgID, nil
 }
+
+// CheckpointKey is the content key of the decision log's checkpoint messages in the
+// admin room (bot.CheckpointField); Prune keeps them.
+const CheckpointKey = "org.steward.checkpoint"
 
 // TxnMarkerKey is the content key that carries a message's transaction ID inside the
 // (encrypted) content, so that Steward recognises its own message wherever it reads it
@@ -117,10 +146,13 @@ func (o *Outbox) Answered(ctx context.Context, eventID id.EventID) (bool, error)
 	return n > 0, err
 }
 
-// Next returns the oldest message still to be delivered (queued, or caught mid-send
-// by a crash), or nil when there is none.
+// Next returns the message to deliver now (queued, or caught mid-send by a crash): the
+// oldest of the first priority that has one, or nil when there is none. It reads the
+// first entry of the index outbox_next_idx, named because SQLite, without statistics,
+// would rather read every unsent message by state and sort them: behind a flood of
+// 10,000 that is a millisecond and more per message sent (BenchmarkOutboxNextBehindFlood).
 func (o *Outbox) Next(ctx context.Context) (*OutboxMessage, error) {
-	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE state IN ($1, $2) ORDER BY id LIMIT 1", OutboxQueued, OutboxSending)
+	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox INDEXED BY outbox_next_idx WHERE state IN ('queued', 'sending') ORDER BY priority, id LIMIT 1")
 	list, err := dbutil.NewRowIterWithError(rows, scanOutboxMessage, err).AsList()
 	if err != nil || len(list) == 0 {
 		return nil, err
@@ -157,6 +189,55 @@ func (o *Outbox) Queued(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// PruneFor returns the outbox's retention (for retention.Table): Prune with the admin
+// room, whose messages leave their event ID behind.
+func (o *Outbox) PruneFor(adminRoom id.RoomID) func(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return func(ctx context.Context, before time.Time, limit int) (int64, error) {
+		return o.Prune(ctx, adminRoom, before, limit)
+	}
+}
+
+// Prune drops up to limit messages sent (or refused) before before that nothing needs
+// any more, and returns how many. Kept whatever their age: what is not sent yet, a
+// message an unsent one refers to, the decision log's checkpoints (a redacted one is
+// an alarm, known by its row), and the messages that alerts, tickets and approval
+// requests still point at (reactions and answers find them by their event ID).
+//
+// A message of the admin room is emptied, not deleted (OutboxPruned): its event ID
+// stays, so that when an admin redacts it, Steward still knows it was no checkpoint.
+// An event of Steward's there that the outbox does not know at all counts as a
+// possible checkpoint, as before, since a rooted host could have deleted its row.
+func (o *Outbox) Prune(ctx context.Context, adminRoom id.RoomID, before time.Time, limit int) (int64, error) {
+	const prunable = `SELECT id FROM outbox o
+		WHERE state IN ('sent', 'failed') AND created_at < $1
+			AND id NOT IN (SELECT relates_to_msg FROM outbox WHERE state IN ('queued', 'sending'))
+			AND content NOT LIKE '%"` + CheckpointKey + `":%'
+			AND NOT EXISTS (SELECT 1 FROM alert WHERE alert.message = o.id AND alert.message <> 0)
+			AND NOT EXISTS (SELECT 1 FROM ticket WHERE ticket.thread_msg = o.id)
+			AND NOT EXISTS (SELECT 1 FROM approval WHERE approval.request_msg = o.id)`
+	var n int64
+	err := o.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		res, err := o.db.Exec(ctx, `DELETE FROM outbox WHERE id IN (`+prunable+`
+			AND (room_id <> $3 OR event_id = '') ORDER BY created_at LIMIT $2)`, before.UnixMilli(), limit, adminRoom)
+		if err != nil {
+			return err
+		}
+		deleted, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		res, err = o.db.Exec(ctx, `UPDATE outbox SET state=$4, content='{}', last_error='' WHERE id IN (`+prunable+`
+			AND room_id = $3 AND event_id <> '' ORDER BY created_at LIMIT $2)`, before.UnixMilli(), limit, adminRoom, OutboxPruned)
+		if err != nil {
+			return err
+		}
+		emptied, err := res.RowsAffected()
+		n = deleted + emptied
+		return err
+	})
+	return n, err
+}
+
 // MarkSending records that the message is being handed to the homeserver.
 func (o *Outbox) MarkSending(ctx context.Context, msgID int64) error {
 	_, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1 WHERE id=$2", OutboxSending, msgID)
@@ -167,8 +248,8 @@ func (o *Outbox) MarkSending(ctx context.Context, msgID int64) error {
 // as eventID, learnt from the sync (a send whose answer was lost in a crash). It
 // reports whether a message not yet marked sent was found.
 func (o *Outbox) MarkSentByTxn(ctx context.Context, txnID string, eventID id.EventID) (bool, error) {
-	res, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, event_id=$2, sent_at=$3, last_error='' WHERE txn_id=$4 AND state<>$1",
-		OutboxSent, eventID, time.Now().UnixMilli(), txnID)
+	res, err := o.db.Exec(ctx, "UPDATE outbox SET state=$1, event_id=$2, sent_at=$3, last_error='' WHERE txn_id=$4 AND state NOT IN ($1, $5)",
+		OutboxSent, eventID, time.Now().UnixMilli(), txnID, OutboxPruned)
 	if err != nil {
 		return false, err
 	}
@@ -199,7 +280,7 @@ func scanOutboxMessage(row dbutil.Scannable) (*OutboxMessage, error) {
 	var m OutboxMessage
 	var evtType, content string
 	var createdAt int64
-	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg)
+	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg, &m.Priority)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,17 @@ func (u *Undecrypted) Expire(ctx context.Context, cutoff time.Time) error {
 	return err
 }
 
+// Prune drops up to limit events kept since before before, and returns how many:
+// the retention's batch of Expire.
+func (u *Undecrypted) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := u.db.Exec(ctx, `DELETE FROM undecrypted WHERE event_id IN
+		(SELECT event_id FROM undecrypted WHERE received_at < $1 ORDER BY received_at LIMIT $2)`, before.UnixMilli(), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // All returns the kept events, oldest first.
 func (u *Undecrypted) All(ctx context.Context) ([]*event.Event, error) {
 	rows, err := u.db.Query(ctx, "SELECT event FROM undecrypted ORDER BY received_at")

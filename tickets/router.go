@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,7 +39,33 @@ type Router struct {
 	// VerifiedRequired asks that answers reaching a member come from a verified
 	// device; SignReplies that they carry the admin's name.
 	VerifiedRequired, SignReplies bool
+	// Limiter paces what members say in their private chats, per member
+	// (rate_limit.message_burst, messages_per_minute); nil lets everything through.
+	Limiter Limiter
+
+	// told is when each member over the limit was last told so.
+	toldMu sync.Mutex
+	told   map[id.UserID]time.Time
 }
+
+// Limiter gives each member a bucket of messages (commands.Limiter).
+type Limiter interface {
+	// Allow takes one of sender's tokens and reports whether there was one.
+	Allow(sender id.UserID) bool
+	// FirstRefusal reports whether this refusal is the first since sender was last
+	// allowed, and marks it.
+	FirstRefusal(sender id.UserID) bool
+}
+
+// TooFastMessage is what a member writing faster than the limit is told, at most once
+// a minute (tooFastEvery), in answer to the first message that was not passed on.
+const TooFastMessage = "You're sending messages faster than I can pass them on, so this one did not reach the admins, " +
+	"and some of what you send in the next minute won't either. Wait a minute, then send again what they should read."
+
+// tooFastEvery is how often at most a member over the limit, and the admins about
+// them, are told: a member who keeps flooding gets a message through each time a
+// token comes back, which ends the limiter's episode, and would be told every time.
+const tooFastEvery = time.Minute
 
 // InRoom returns the open ticket of a member's private chat, nil when it has none
 // (a closed ticket's chat no longer counts).
@@ -90,6 +117,19 @@ func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 		if t, err = r.InRoom(ctx, entry.RoomID); err != nil {
 			break
 		}
+		if r.Limiter != nil && !r.Limiter.Allow(entry.Sender) {
+			// Refused, not held: a flood kept for later would reach the admins for
+			// hours. The member is told once which message was the first not
+			// passed on, and the admins once in the ticket's thread that some
+			// were not.
+			if r.Limiter.FirstRefusal(entry.Sender) && (r.IsMember(ctx, entry.Sender) || (t != nil && t.Member == entry.Sender)) && r.mayTell(entry.Sender) {
+				err = r.tooFast(ctx, entry, t)
+			}
+			if err != nil {
+				log.Err(err).Msg("Failed to tell a member they are sending too fast")
+			}
+			return state.OutcomeRateLimited
+		}
 		switch {
 		case t != nil && t.Member == entry.Sender:
 			err = tracker.FromMember(ctx, t, entry.EventID, entry.Body)
@@ -111,6 +151,38 @@ func (r *Router) Relay(ctx context.Context, entry *state.InboxEntry) string {
 		return state.OutcomeError
 	}
 	return state.OutcomeOK
+}
+
+// mayTell reports whether member may be told now that they are over the limit (not in
+// the last tooFastEvery), and marks it.
+func (r *Router) mayTell(member id.UserID) bool {
+	r.toldMu.Lock()
+	defer r.toldMu.Unlock()
+	now := r.Tracker.Now()
+	if last, ok := r.told[member]; ok && now.Sub(last) < tooFastEvery {
+		return false
+	}
+	if r.told == nil {
+		r.told = make(map[id.UserID]time.Time)
+	}
+	r.told[member] = now
+	return true
+}
+
+// tooFast tells a member over the limit, and the admins when there is a ticket, that
+// messages are not passed on; one transaction, so a crash tells both or neither.
+func (r *Router) tooFast(ctx context.Context, entry *state.InboxEntry, t *state.Ticket) error {
+	return r.Tracker.Txn(ctx, func(ctx context.Context) error {
+		if err := r.Replier.Reply(ctx, entry.RoomID, entry.EventID, "", render.New(TooFastMessage)); err != nil {
+			return err
+		}
+		if t == nil || t.Member != entry.Sender {
+			return nil
+		}
+		_, err := r.Tracker.Matrix.Post(ctx, r.Tracker.Settings.AdminRoom, t.ThreadMsg, render.New("").Pill(t.Member).
+			Text(" is sending messages faster than I pass them on, so some of what they send does not reach this thread. They were told to send it again."))
+		return err
+	})
 }
 
 // WhyNotSent says, for the admins, why an answer did not reach the member; "" when

@@ -23,6 +23,7 @@ import (
 	"github.com/steward-bot/steward/jobs"
 	"github.com/steward-bot/steward/metrics"
 	"github.com/steward-bot/steward/monitor"
+	"github.com/steward-bot/steward/retention"
 	"github.com/steward-bot/steward/service"
 	"github.com/steward-bot/steward/state"
 	"github.com/steward-bot/steward/tickets"
@@ -131,6 +132,7 @@ type parts struct {
 
 	tracker   *tickets.Tracker
 	router    *tickets.Router
+	members   *commands.Limiter
 	reminders *tickets.Reminders
 
 	approvals *approval.Engine
@@ -240,6 +242,9 @@ func (p *parts) buildMonitor() error {
 // admins and back. Who is a member is the command processor's knowledge, built next.
 func (p *parts) buildTickets() {
 	cfg := p.cfg.Tickets
+	// One bucket per member for what they say outside commands: tickets' messages,
+	// invitations to private chats, reactions.
+	p.members = commands.NewLimiter(p.cfg.RateLimit.MessageBurst, p.cfg.RateLimit.MessagesPerMinute, time.Now)
 	p.tracker = &tickets.Tracker{
 		Settings: tickets.Settings{
 			AdminRoom: p.matrix.AdminRoom(), Admins: p.cfg.Matrix.Admins, Prefix: p.cfg.Matrix.CommandPrefix,
@@ -251,8 +256,9 @@ func (p *parts) buildTickets() {
 		Tracker: p.tracker, Lookup: p.db.Tickets, ThreadMessage: p.matrix.ThreadMessage, Replier: p.outbox, IsPrivateChat: p.matrix.IsPrivateChat,
 		IsAdmin:          func(ctx context.Context, user id.UserID) bool { return p.proc.RoleOf(ctx, user) == commands.RoleAdmin },
 		IsMember:         func(ctx context.Context, user id.UserID) bool { return p.proc.RoleOf(ctx, user) >= commands.RoleMember },
-		VerifiedRequired: p.cfg.Matrix.VerifiedDevicesRequired(), SignReplies: cfg.SignReplies,
+		VerifiedRequired: p.cfg.Matrix.VerifiedDevicesRequired(), SignReplies: cfg.SignReplies, Limiter: p.members,
 	}
+	p.matrix.Pace(p.members)
 	p.reminders = &tickets.Reminders{Tracker: p.tracker, Scrub: p.db.Tickets.Scrub, Retention: cfg.Retention.D(), StartedAt: time.Now()}
 }
 
@@ -324,6 +330,7 @@ func (p *parts) buildCommands(opts runOptions) error {
 		Background: p.work.Go,
 		Txn:        p.db.DoTxn,
 		Limiter:    commands.NewLimiter(cfg.RateLimit.Burst, cfg.RateLimit.PerMinute, time.Now),
+		Reactions:  p.members,
 		Now:        time.Now,
 	})
 	return nil
@@ -392,6 +399,7 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 		service.Loop("approval expiry", func(ctx context.Context) { expireApprovals(ctx, p.db.Approvals, p.approvals) }),
 		service.Loop("ticket reminders", p.reminders.Run),
 		service.Loop("reload on SIGHUP", p.reload.OnSignal),
+		service.Loop("retention", p.pruner().Run),
 	}
 	for _, s := range p.schedules() {
 		input = append(input, service.Loop(s.Key, s.Run))
@@ -418,6 +426,20 @@ func (p *parts) stages(log zerolog.Logger) []service.Stage {
 			p.outbox.DrainOutbox(workCtx, outboxGrace)
 		}},
 		{Name: "output", Services: output, Then: p.work.Stop},
+	}
+}
+
+// pruner drops the working records nothing needs any more once they are older than
+// retention.after; each table's Prune says what it keeps.
+func (p *parts) pruner() *retention.Pruner {
+	return &retention.Pruner{
+		Tables: []retention.Table{
+			{Name: "inbox", Prune: p.db.Inbox.Prune},
+			{Name: "outbox", Prune: p.db.Outbox.PruneFor(p.matrix.AdminRoom())},
+			{Name: "approval", Prune: p.db.Approvals.Prune},
+			{Name: "undecrypted", Prune: p.db.Undecrypted.Prune},
+		},
+		After: p.cfg.Retention.After.D(), Every: retention.DefaultEvery, Batch: retention.DefaultBatch, Pause: retention.DefaultPause, Now: time.Now,
 	}
 }
 

@@ -86,7 +86,7 @@ func NewWorld(ctx context.Context, dir string, logf func(string, ...any)) (*Worl
 		// The tests send commands much faster than people do; the per-sender limit
 		// itself is covered by the unit tests.
 		// !announce needs a second admin here, as the approval tests want.
-		TopLevel: []string{"rate_limit: {burst: 1000, per_minute: 6000}", "policy: {commands: {announce: second_admin}}",
+		TopLevel: []string{"rate_limit: {burst: 1000, per_minute: 6000, message_burst: 1000, messages_per_minute: 6000}", "policy: {commands: {announce: second_admin}}",
 			"docker: {update_check: 0s}"},
 		Monitor: QuietMonitor,
 	}
