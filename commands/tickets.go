@@ -220,7 +220,13 @@ func (f *ticketFamily) list() *Command {
 			if admin {
 				header = append(header, "Member", "Taken by")
 			}
-			return ce.Reply(ctx, render.New(fmt.Sprintf("%d tickets:", len(list))).Line().Table(header, rows))
+			hint := ""
+			if admin && filter.State == "" {
+				hint = "use " + ce.proc.settings.Prefix + "tickets open or " + ce.proc.settings.Prefix + "tickets mine for fewer"
+			}
+			return ce.Reply(ctx, fitRows(rows, hint, func(rows [][]string) *render.Message {
+				return render.New(fmt.Sprintf("%d tickets:", len(list))).Line().Table(header, rows)
+			}))
 		},
 	}
 }
