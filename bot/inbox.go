@@ -61,7 +61,7 @@ func (b *Bot) RunInbox(ctx context.Context) {
 				}()
 				outcome := b.handler.Handle(workCtx, entry)
 				CrashPoint("command-answered")
-				if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
+				if err := b.finishCommand(workCtx, entry.EventID, outcome); err != nil {
 					log.Err(err).Msg("Failed to mark command done")
 				} else if entry.Kind == state.InboxRelay || b.handler.IsPrivate(entry.RoomID, entry.Body) {
 					if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {

@@ -24,6 +24,9 @@ import (
 // through the small interface it declares); nothing is sent any other way.
 type Outbox struct {
 	store *state.Outbox
+	// db, when set, is the database the outbox is part of: a reply given up on is
+	// recorded in its decision log, in one transaction with being given up on.
+	db *state.DB
 	// wake tells the sender a message was queued.
 	wake chan struct{}
 	// sleep is the runner's wait (Work.Sleep).
@@ -33,6 +36,8 @@ type Outbox struct {
 	client    eventSender
 	synced    <-chan struct{}
 	adminRoom id.RoomID
+	// self is Steward's account, the actor of what the outbox records.
+	self id.UserID
 }
 
 // outboxPoll is how often an idle sender looks for messages queued by another process
@@ -161,7 +166,7 @@ func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.Mes
 // nothing overtakes it and nothing is dropped.
 func (o *Outbox) SendOutbox(ctx context.Context) {
 	sender := &outboxSender{client: o.client, outbox: o.store, wakeup: o.wake, sleep: o.sleep, poll: outboxPoll,
-		synced: o.synced, settle: crashSettle, onRefused: o.reportRefused}
+		synced: o.synced, settle: crashSettle, onRefused: o.refuse}
 	sender.run(ctx)
 }
 
@@ -285,8 +290,9 @@ type outboxSender struct {
 	// settle is how long a message caught mid-send by a crash waits after the first
 	// sync before it is sent again (crashSettle).
 	settle time.Duration
-	// onRefused, if set, is told about a message the homeserver refused for good.
-	onRefused func(ctx context.Context, msg *state.OutboxMessage, err error)
+	// onRefused, if set, marks a message the homeserver refused for good failed and
+	// tells of it; without it, the message is only marked failed.
+	onRefused func(ctx context.Context, msg *state.OutboxMessage, err error) error
 }
 
 func (s *outboxSender) run(ctx context.Context) {
@@ -351,11 +357,18 @@ func (s *outboxSender) run(ctx context.Context) {
 		msgLog := log.With().Int64("outbox_id", msg.ID).Stringer("room_id", msg.RoomID).Logger()
 		if permanent {
 			msgLog.Err(err).Msg("Homeserver refused message; giving up on it")
-			if markErr := s.outbox.MarkFailed(ctx, msg.ID, err); markErr != nil {
-				log.Err(markErr).Msg("Failed to mark message failed")
+			refuse := func(ctx context.Context, msg *state.OutboxMessage, err error) error {
+				return s.outbox.MarkFailed(ctx, msg.ID, err)
 			}
 			if s.onRefused != nil {
-				s.onRefused(ctx, msg, err)
+				refuse = s.onRefused
+			}
+			if markErr := refuse(ctx, msg, err); markErr != nil {
+				// Still queued or sending: it is tried again, and given up on then.
+				log.Err(markErr).Msg("Failed to mark message failed")
+				if !s.sleep(ctx, backoff, nil) {
+					return
+				}
 			}
 			continue
 		}

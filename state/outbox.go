@@ -29,6 +29,8 @@ type OutboxMessage struct {
 	// RelatesToMsg is the earlier outbox message this one reacts to or edits (0 for
 	// none).
 	RelatesToMsg int64
+	// ReplyTo is the command event the message answers ("" for none).
+	ReplyTo id.EventID
 }
 
 // The states of an outbox message.
@@ -50,7 +52,7 @@ type Outbox struct {
 	db *dbutil.Database
 }
 
-const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg"
+const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg, reply_to"
 
 // Add queues content for roomID and returns the message's ID. replyTo is the command
 // event it answers ("" for none). The transaction ID is fixed now, so a resend after a
@@ -115,6 +117,13 @@ func (o *Outbox) Answered(ctx context.Context, eventID id.EventID) (bool, error)
 	var n int
 	err := o.db.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE reply_to=$1", eventID).Scan(&n)
 	return n > 0, err
+}
+
+// FailedReplies returns the messages answering the command eventID that the
+// homeserver refused for good, oldest first: answers nobody got.
+func (o *Outbox) FailedReplies(ctx context.Context, eventID id.EventID) ([]*OutboxMessage, error) {
+	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE reply_to=$1 AND state=$2 ORDER BY id", eventID, OutboxFailed)
+	return dbutil.NewRowIterWithError(rows, scanOutboxMessage, err).AsList()
 }
 
 // Next returns the oldest message still to be delivered (queued, or caught mid-send
@@ -199,7 +208,7 @@ func scanOutboxMessage(row dbutil.Scannable) (*OutboxMessage, error) {
 	var m OutboxMessage
 	var evtType, content string
 	var createdAt int64
-	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg)
+	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg, &m.ReplyTo)
 	if err != nil {
 		return nil, err
 	}
