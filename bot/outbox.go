@@ -135,6 +135,23 @@ func (o *Outbox) Notice(ctx context.Context, roomID id.RoomID, msg *render.Messa
 	return o.Send(ctx, roomID, content)
 }
 
+// redaction is a queued removal of a message: the outbox sends it with the redact
+// endpoint, not as an event of its own (the homeserver only redacts what comes
+// that way, and it is never encrypted).
+type redaction struct {
+	Redacts id.EventID `json:"redacts"`
+	Reason  string     `json:"reason,omitempty"`
+}
+
+// Redact queues the removal of the message eventID of roomID, with reason.
+func (o *Outbox) Redact(ctx context.Context, roomID id.RoomID, eventID id.EventID, reason string) error {
+	_, err := o.store.Add(ctx, roomID, event.EventRedaction, &redaction{Redacts: eventID, Reason: reason}, "")
+	if err == nil {
+		state.AfterCommit(ctx, func() { wake(o.wake) })
+	}
+	return err
+}
+
 // Send queues content for roomID. It returns once the message is durably queued; the
 // outbox sender delivers it, in order, whenever the homeserver takes it.
 func (o *Outbox) Send(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent) error {
@@ -244,6 +261,12 @@ func (o *Outbox) reportRefused(ctx context.Context, msg *state.OutboxMessage, er
 	}
 	notice := render.New("I could not deliver a message to room ").Code(msg.RoomID.String()).
 		Text(": the homeserver answered " + code + ". Am I still in that room?")
+	if msg.Type == event.EventRedaction {
+		var r redaction
+		_ = json.Unmarshal(msg.Content, &r)
+		notice = render.New("I could not remove the message ").Code(r.Redacts.String()).Text(" from room ").Code(msg.RoomID.String()).
+			Text(": the homeserver answered " + code + ". Do I still have the power to remove messages there? It is still visible; a room admin can remove it.")
+	}
 	if big {
 		notice = render.New("I could not deliver a message to ")
 		if msg.RoomID == o.adminRoom {
@@ -273,6 +296,7 @@ func (o *Outbox) DrainOutbox(ctx context.Context, limit time.Duration) {
 // eventSender is the part of the Matrix client the outbox needs.
 type eventSender interface {
 	SendMessageEvent(ctx context.Context, roomID id.RoomID, eventType event.Type, contentJSON any, extra ...mautrix.ReqSendEvent) (*mautrix.RespSendEvent, error)
+	RedactEvent(ctx context.Context, roomID id.RoomID, eventID id.EventID, extra ...mautrix.ReqRedact) (*mautrix.RespSendEvent, error)
 }
 
 // outboxSender is the loop that empties the outbox.
@@ -341,7 +365,7 @@ func (s *outboxSender) run(ctx context.Context) {
 			}
 			continue
 		}
-		resp, err := s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
+		resp, err := s.send(ctx, msg, content)
 		if err == nil {
 			CrashPoint("message-sent")
 			if err = s.outbox.MarkSent(ctx, msg.ID, resp.EventID); err != nil {
@@ -383,6 +407,20 @@ func (s *outboxSender) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// send hands msg to the homeserver, with content as it is to be sent.
+func (s *outboxSender) send(ctx context.Context, msg *state.OutboxMessage, content json.RawMessage) (*mautrix.RespSendEvent, error) {
+	if msg.Type != event.EventRedaction {
+		return s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
+	}
+	var r redaction
+	if err := json.Unmarshal(content, &r); err != nil {
+		return nil, fmt.Errorf("read queued redaction %d: %w", msg.ID, err)
+	}
+	// The same transaction ID on every try: a retry after a crash is deduplicated.
+	return s.client.RedactEvent(ctx, msg.RoomID, r.Redacts, mautrix.ReqRedact{Reason: r.Reason, TxnID: msg.TxnID,
+		Extra: map[string]any{state.TxnMarkerKey: msg.TxnID}})
 }
 
 // errNeverSent is why a reaction or edit is dropped: the message it refers to was

@@ -242,7 +242,7 @@ func (p *parts) buildTickets() {
 	cfg := p.cfg.Tickets
 	p.tracker = &tickets.Tracker{
 		Settings: tickets.Settings{
-			AdminRoom: p.matrix.AdminRoom(), Admins: p.cfg.Matrix.Admins, Prefix: p.cfg.Matrix.CommandPrefix,
+			AdminRoom: p.matrix.AdminRoom(), GroupRoom: p.matrix.GroupRoom(), Admins: p.cfg.Matrix.Admins, Prefix: p.cfg.Matrix.CommandPrefix,
 			AbuseDeadline: cfg.AbuseDeadline.D(), RemindBefore: cfg.RemindBefore.D(), MaxPerDay: cfg.MaxPerDay,
 		},
 		Store: p.db.Tickets, Matrix: ticketMatrix{p.matrix}, Once: p.db.KV, Txn: p.db.DoTxn, Now: time.Now, Private: p.matrix.IsPrivateChat,
