@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -34,6 +35,21 @@ func (b *Bot) isOurRoom(roomID id.RoomID) bool {
 
 func joinedAtKey(roomID id.RoomID) string { return "joined_at:" + string(roomID) }
 
+// invitedKey remembers who invited Steward to a member's private chat, and when.
+func invitedKey(roomID id.RoomID) string { return "invited:" + string(roomID) }
+
+// rememberInvite records evt, an invite to a member's private chat, before Steward
+// joins: what the member wrote after inviting Steward and before it joined is theirs
+// to be answered (Element's first message creates the room, and comes with the
+// invite), not history. Without the invite's time (a homeserver that leaves it out
+// of the invite's state), nothing before the join counts, as in other rooms.
+func (b *Bot) rememberInvite(ctx context.Context, evt *event.Event) error {
+	if evt.Timestamp <= 0 {
+		return nil
+	}
+	return b.db.KV.Set(ctx, invitedKey(evt.RoomID), strconv.FormatInt(evt.Timestamp, 10)+" "+evt.Sender.String())
+}
+
 // onMember accepts invites from configured admins to the configured rooms and rejects
 // every other invite, so nobody can pull Steward into a room and talk to it there.
 func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
@@ -49,8 +65,12 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 	switch {
 	case !b.isOurRoom(evt.RoomID) && b.isPrivateInvite(ctx, evt):
 		// A member starts a private chat with Steward: it becomes a ticket with their
-		// first message.
-		if err := b.join(ctx, evt.RoomID); err != nil {
+		// first message, which may have come before Steward joined.
+		err := b.rememberInvite(ctx, evt)
+		if err == nil {
+			err = b.join(ctx, evt.RoomID)
+		}
+		if err != nil {
 			log.Err(err).Msg("Failed to join a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
 		} else if encrypted, _ := b.IsEncrypted(ctx, evt.RoomID); !encrypted || !b.IsPrivateChat(ctx, evt.RoomID, evt.Sender) {
@@ -103,14 +123,27 @@ func (b *Bot) join(ctx context.Context, roomID id.RoomID) error {
 }
 
 // joinedAfter reports whether Steward joined evt's room after evt was sent, that is,
-// whether evt is history.
+// whether evt is history. In a member's private chat, what the member who invited
+// Steward wrote after the invite is not: it was written to Steward.
 func (b *Bot) joinedAfter(ctx context.Context, evt *event.Event) bool {
 	raw, err := b.db.KV.Get(ctx, joinedAtKey(evt.RoomID))
 	if err != nil || raw == "" {
 		return false
 	}
 	joinedAt, _ := strconv.ParseInt(raw, 10, 64)
-	return evt.Timestamp < joinedAt
+	if evt.Timestamp >= joinedAt {
+		return false
+	}
+	if b.isOurRoom(evt.RoomID) {
+		return true
+	}
+	invite, err := b.db.KV.Get(ctx, invitedKey(evt.RoomID))
+	if err != nil || invite == "" {
+		return true
+	}
+	at, inviter, _ := strings.Cut(invite, " ")
+	invitedAt, _ := strconv.ParseInt(at, 10, 64)
+	return evt.Sender.String() != inviter || evt.Timestamp < invitedAt
 }
 
 // onMessage records a command addressed to Steward in the inbox. It runs inside the

@@ -447,3 +447,74 @@ func TestReportRemovedFromGroupRoom(t *testing.T) {
 	}
 	command(t, w.Alice, w.AdminRoom, "!close "+keptID+" Calendar restored.")
 }
+
+// A member starts a direct chat as Element does when the first message creates the
+// room: the room, the invite and the first (encrypted) message all come before
+// Steward has joined. Steward still answers that message, once. Steward is stopped
+// meanwhile, so that it joins after the message whatever the machine's speed: a
+// Steward running joins within a moment, and the message, whose sending waits for
+// the room key to reach Steward's device, usually comes after.
+func TestFirstMessageBeforeStewardJoins(t *testing.T) {
+	ctx := t.Context()
+	if err := w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	started := false
+	t.Cleanup(func() {
+		if !started {
+			if err := w.Steward.Start(context.WithoutCancel(ctx)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	resp, err := w.Carol.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{w.StewardID},
+		InitialState: []*event.Event{{
+			Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	// At once, without waiting for Steward to join.
+	first, err := w.Carol.Say(ctx, room, "!help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started = true
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Carol.WaitForMembership(ctx, room, w.StewardID, event.MembershipJoin, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := w.Carol.WaitForReply(ctx, w.StewardID, room, first, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Answered at all means it came encrypted: in an encrypted room, Steward
+	// does not answer a message in clear text.
+	if body := reply.Content.AsMessage().Body; !strings.Contains(body, "!request") {
+		t.Errorf("!help was answered %q", body)
+	}
+	if outcome, err := w.WaitInboxDone(ctx, first, time.Minute); err != nil || outcome != "ok" {
+		t.Errorf("the first message was handled with %q (%v)", outcome, err)
+	}
+	// Once: the greeting comes after the join, and a second answer never does. A
+	// later message is answered after the first's, which shows nothing more was
+	// queued for the first.
+	second, err := w.Carol.Say(ctx, room, "!help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Carol.WaitForReply(ctx, w.StewardID, room, second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.Carol.RepliesTo(w.StewardID, room, first)); n != 1 {
+		t.Errorf("the first message was answered %d times, want once", n)
+	}
+	if _, err = w.Carol.LeaveRoom(ctx, room); err != nil {
+		t.Error(err)
+	}
+}
