@@ -518,3 +518,67 @@ func TestFirstMessageBeforeStewardJoins(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The same first message, whose room key reaches Steward only after it joined and
+// was killed while it waited for the key: after the restart the key comes, and the
+// message is still answered.
+func TestFirstMessageBeforeStewardJoinsKeyLate(t *testing.T) {
+	ctx := t.Context()
+	device, err := w.Steward.DeviceID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	running := false
+	t.Cleanup(func() {
+		if !running {
+			if err := w.Steward.Start(context.WithoutCancel(ctx)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	resp, err := w.Carol.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{w.StewardID},
+		InitialState: []*event.Event{{
+			Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	first, deliverKey, err := w.Carol.SayWithLateKey(ctx, room, "!help", w.StewardID, device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running = true
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.WaitKept(ctx, first, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	running = false
+	if err = deliverKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	running = true
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := w.Carol.WaitForReply(ctx, w.StewardID, room, first, time.Minute)
+	if err != nil {
+		t.Fatalf("a member's first message whose key came after a crash was never answered: %v", err)
+	}
+	if body := reply.Content.AsMessage().Body; !strings.Contains(body, "!request") {
+		t.Errorf("!help was answered %q", body)
+	}
+	if _, err = w.Carol.LeaveRoom(ctx, room); err != nil {
+		t.Error(err)
+	}
+}
