@@ -98,8 +98,9 @@ func (b *Bot) ReportInterrupted(ctx context.Context) error {
 				return err
 			}
 			if len(recorded) > 0 {
-				// It ran to the end; only marking it done was cut off.
-				return b.db.Inbox.Finish(ctx, e.EventID, recorded[len(recorded)-1].Outcome)
+				// It ran to the end; only marking it done was cut off, and with it
+				// the record of any answer to it the outbox gave up on.
+				return b.finishCommand(ctx, e.EventID, recorded[len(recorded)-1].Outcome)
 			}
 			if e.Kind == state.InboxReaction || e.Kind == state.InboxRelay {
 				// An answer to a request is recorded in one transaction with all it
@@ -127,7 +128,7 @@ func (b *Bot) ReportInterrupted(ctx context.Context) error {
 			}); err != nil {
 				return err
 			}
-			if err = b.db.Inbox.Finish(ctx, e.EventID, state.OutcomeInterrupted); err != nil {
+			if err = b.finishCommand(ctx, e.EventID, state.OutcomeInterrupted); err != nil {
 				return err
 			}
 			if args != e.Body {

@@ -22,10 +22,11 @@ import (
 // an "ok" standing for an answer nobody got: once the homeserver refuses a reply for
 // good, the command's entry is followed by one, linked to it, saying the answer was not
 // delivered, and the admin room is told. The refusal may come before the command has
-// ended (its entry is not written yet) or after: either way there is exactly one such
-// entry, and the chain still verifies.
+// ended (its entry is not written yet) or after, or Steward may stop after the
+// command's entry and before marking it done (the next start settles it): each way
+// there is exactly one such entry, and the chain still verifies.
 func TestRefusedReplyIsLoggedAsUndelivered(t *testing.T) {
-	for _, refusedWhile := range []string{"command done", "command running"} {
+	for _, refusedWhile := range []string{"command done", "command running", "stop before done"} {
 		t.Run(refusedWhile, func(t *testing.T) {
 			db, err := state.Open(t.Context(), filepath.Join(t.TempDir(), "steward.db"), zerolog.Nop())
 			if err != nil {
@@ -66,7 +67,12 @@ func TestRefusedReplyIsLoggedAsUndelivered(t *testing.T) {
 				if cmdEntry, err = db.Audit.Append(ctx, &state.AuditEntry{Actor: "@alice:example.org", RoomID: chat, EventID: cmd, Action: "command.containers", Outcome: state.OutcomeOK}); err != nil {
 					t.Fatal(err)
 				}
-				if err = b.finishCommand(ctx, cmd, state.OutcomeOK); err != nil {
+				if refusedWhile == "stop before done" {
+					err = b.ReportInterrupted(ctx) // at the next start
+				} else {
+					err = b.finishCommand(ctx, cmd, state.OutcomeOK)
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -77,7 +83,7 @@ func TestRefusedReplyIsLoggedAsUndelivered(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitEmpty(t, db.Outbox) // refused, and the admin room told
-			if refusedWhile == "command running" {
+			if refusedWhile != "command done" {
 				finish()
 			}
 
