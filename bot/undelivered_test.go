@@ -2,15 +2,19 @@ package bot
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/render"
@@ -107,5 +111,73 @@ func TestRefusedReplyIsLoggedAsUndelivered(t *testing.T) {
 				t.Errorf("the admin room was told %q, want one notice naming the room", accepted)
 			}
 		})
+	}
+}
+
+// TestOutboxRedacts checks a queued redaction: it is sent with the redact endpoint
+// (with its reason and a transaction ID fixed when it was queued, so a retry is
+// deduplicated), in order with the messages around it; one the homeserver refuses
+// (Steward's power lowered meanwhile) is told in the admin room as a message that
+// is still visible.
+func TestOutboxRedacts(t *testing.T) {
+	db, err := state.Open(t.Context(), filepath.Join(t.TempDir(), "steward.db"), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := zerolog.Nop().WithContext(t.Context())
+	const group = id.RoomID("!group:example.org")
+	var mu sync.Mutex
+	var seen, txns []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		parts := strings.Split(r.URL.Path, "/")
+		mu.Lock()
+		seen = append(seen, parts[6]+" "+parts[len(parts)-2]+" "+string(raw))
+		txns = append(txns, parts[len(parts)-1])
+		n := len(seen)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if parts[6] == "redact" && strings.Contains(string(raw), "refuse me") {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"errcode":"M_FORBIDDEN","error":"You don't have permission to redact events"}`)
+			return
+		}
+		_, _ = fmt.Fprintf(w, `{"event_id":"$%d"}`, n)
+	}))
+	t.Cleanup(srv.Close)
+	o := &Outbox{store: db.Outbox, db: db, wake: make(chan struct{}, 1), adminRoom: opsRoom, self: "@steward:example.org"}
+	o.client, _ = mautrix.NewClient(srv.URL, "@steward:example.org", "token")
+
+	if err = o.Notice(ctx, group, render.New("before")); err != nil {
+		t.Fatal(err)
+	}
+	if err = o.Redact(ctx, group, "$report", "moved to a private ticket"); err != nil {
+		t.Fatal(err)
+	}
+	if err = o.Redact(ctx, group, "$other", "refuse me"); err != nil {
+		t.Fatal(err)
+	}
+	sender := &outboxSender{client: o.client, outbox: db.Outbox, wakeup: o.wake, sleep: service.Sleep, poll: 10 * time.Millisecond, onRefused: o.refuse}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); sender.run(runCtx) }()
+	waitEmpty(t, db.Outbox)
+	cancel()
+	<-done
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 4 || !strings.HasPrefix(seen[0], "send ") || !strings.HasPrefix(seen[1], "redact $report ") ||
+		!strings.Contains(seen[1], `"reason":"moved to a private ticket"`) || !strings.HasPrefix(seen[2], "redact $other ") ||
+		!strings.Contains(seen[3], "I could not remove the message") || !strings.Contains(seen[3], "$other") {
+		t.Fatalf("the homeserver saw, in order:\n%s", strings.Join(seen, "\n"))
+	}
+	msgs, err := db.Outbox.FailedReplies(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].Type != event.EventRedaction || msgs[0].TxnID != txns[2] {
+		t.Errorf("failed: %+v, want the refused redaction, sent with its queued transaction ID %s", msgs, txns[2])
 	}
 }
