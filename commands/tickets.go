@@ -66,7 +66,8 @@ func (f *ticketFamily) reported(ctx context.Context, ce *Event, text string) *ti
 }
 
 // ticketCommand declares !request and !report: a member asks the admins, from the
-// group room (the text is not repeated there) or a private chat with Steward.
+// group room (the text is not repeated there, and the member's message is removed
+// from there once the ticket is open) or a private chat with Steward.
 func (f *ticketFamily) ticketCommand(name, kind, help, args string) *Command {
 	return &Command{
 		Name: name, Section: SectionGroup, Help: help, Args: args, Role: RoleMember, FreeText: true, Private: true, Effect: Asks,
