@@ -168,14 +168,7 @@ func TestTickets(t *testing.T) {
 	if reply := sayInThread(t, w.Alice, start.ID, "!ban @mallory:localhost spamming"); !strings.Contains(reply, "I can't ban in the group room") {
 		t.Errorf("!ban without the power level was answered %q", reply)
 	}
-	var pl event.PowerLevelsEventContent
-	if err = w.Alice.StateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
-		t.Fatal(err)
-	}
-	pl.SetUserLevel(w.StewardID, 50)
-	if _, err = w.Alice.SendStateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
-		t.Fatal(err)
-	}
+	setStewardLevel(t, 50)
 	// The reported message is removed, after approval.
 	removal := sayInThread(t, w.Alice, start.ID, "!remove spam")
 	rm := requestIDPattern.FindStringSubmatch(removal)
