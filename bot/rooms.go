@@ -41,8 +41,11 @@ func invitedKey(roomID id.RoomID) string { return "invited:" + string(roomID) }
 // rememberInvite records evt, an invite to a member's private chat, before Steward
 // joins: what the member wrote after inviting Steward and before it joined is theirs
 // to be answered (Element's first message creates the room, and comes with the
-// invite), not history. Without the invite's time (a homeserver that leaves it out
-// of the invite's state), nothing before the join counts, as in other rooms.
+// invite), not history. Dendrite v0.15.2 puts the invite event itself, with its
+// origin_server_ts, in the invite's state, and sends the messages before the join in
+// the timeline of the first sync after it (seen running here). Without the invite's
+// time (a homeserver that strips it from the invite's state), nothing before the join
+// counts, as in other rooms.
 func (b *Bot) rememberInvite(ctx context.Context, evt *event.Event) error {
 	if evt.Timestamp <= 0 {
 		return nil
