@@ -97,7 +97,7 @@ func New(cfg *config.Config, db *state.DB, work Work, opts Options, log zerolog.
 		work:          work,
 		decryptWarned: make(map[id.UserID]time.Time),
 		pending:       make(map[id.EventID]struct{}),
-		outbox:        &Outbox{store: db.Outbox, wake: make(chan struct{}, 1), sleep: work.Sleep},
+		outbox:        &Outbox{store: db.Outbox, db: db, wake: make(chan struct{}, 1), sleep: work.Sleep},
 		inboxWake:     make(chan struct{}, 1),
 		firstSync:     make(chan struct{}),
 		startedAt:     time.Now(),
@@ -114,7 +114,7 @@ func (b *Bot) Connect(ctx context.Context) error {
 	if err := b.resolveRooms(ctx); err != nil {
 		return err
 	}
-	b.outbox.client, b.outbox.synced, b.outbox.adminRoom, b.outbox.groupRoom = b.client, b.firstSync, b.adminRoom, b.groupRoom
+	b.outbox.client, b.outbox.synced, b.outbox.adminRoom, b.outbox.groupRoom, b.outbox.self = b.client, b.firstSync, b.adminRoom, b.groupRoom, b.client.UserID
 	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEventType(event.StateMember, guarded("member", b.onMember))
 	syncer.OnEventType(event.EventMessage, guarded("message", b.onMessage))

@@ -61,7 +61,7 @@ func (b *Bot) RunInbox(ctx context.Context) {
 				}()
 				outcome := b.handler.Handle(workCtx, entry)
 				CrashPoint("command-answered")
-				if err := b.db.Inbox.Finish(workCtx, entry.EventID, outcome); err != nil {
+				if err := b.finishCommand(workCtx, entry.EventID, outcome); err != nil {
 					log.Err(err).Msg("Failed to mark command done")
 				} else if entry.Kind == state.InboxRelay || b.handler.IsPrivate(entry.RoomID, entry.Body) {
 					if err = b.db.Inbox.Forget(workCtx, entry.EventID); err != nil {
@@ -98,8 +98,9 @@ func (b *Bot) ReportInterrupted(ctx context.Context) error {
 				return err
 			}
 			if len(recorded) > 0 {
-				// It ran to the end; only marking it done was cut off.
-				return b.db.Inbox.Finish(ctx, e.EventID, recorded[len(recorded)-1].Outcome)
+				// It ran to the end; only marking it done was cut off, and with it
+				// the record of any answer to it the outbox gave up on.
+				return b.finishCommand(ctx, e.EventID, recorded[len(recorded)-1].Outcome)
 			}
 			if e.Kind == state.InboxReaction || e.Kind == state.InboxRelay {
 				// An answer to a request is recorded in one transaction with all it
@@ -127,7 +128,7 @@ func (b *Bot) ReportInterrupted(ctx context.Context) error {
 			}); err != nil {
 				return err
 			}
-			if err = b.db.Inbox.Finish(ctx, e.EventID, state.OutcomeInterrupted); err != nil {
+			if err = b.finishCommand(ctx, e.EventID, state.OutcomeInterrupted); err != nil {
 				return err
 			}
 			if args != e.Body {

@@ -20,13 +20,17 @@ const (
 	ActionRedact = "redact"
 )
 
+// ErrPowerUnknown is power levels that could not be read: whether Steward may act is
+// not known.
+var ErrPowerUnknown = errors.New("I can't read the group room's power levels right now; try again in a moment")
+
 // CanModerate says why Steward can't kick or ban in the group room, reading its power
 // levels fresh from the homeserver; nil when it can.
 func (b *Bot) CanModerate(ctx context.Context, action string) error {
 	var pl event.PowerLevelsEventContent
 	if err := b.client.StateEvent(ctx, b.groupRoom, event.StatePowerLevels, "", &pl); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to read the group room's power levels")
-		return errors.New("I can't read the group room's power levels right now; try again in a moment")
+		return ErrPowerUnknown
 	}
 	need := pl.Ban()
 	switch action {
@@ -63,6 +67,14 @@ func (b *Bot) Redact(ctx context.Context, eventID id.EventID, reason string) err
 		return fmt.Errorf("redact %s: %w", eventID, err)
 	}
 	return nil
+}
+
+// QueueRedaction queues the removal of a message of the group room, reason going
+// with it. Queued, it is done even when Steward stops right after (in the transaction
+// of what made it necessary: a ticket opened from a member's words there), in order
+// with the messages around it.
+func (b *Bot) QueueRedaction(ctx context.Context, eventID id.EventID, reason string) error {
+	return b.outbox.Redact(ctx, b.groupRoom, eventID, reason)
 }
 
 // Warn sends user a warning from the admins in a new private chat.

@@ -24,6 +24,9 @@ import (
 // through the small interface it declares); nothing is sent any other way.
 type Outbox struct {
 	store *state.Outbox
+	// db, when set, is the database the outbox is part of: a reply given up on is
+	// recorded in its decision log, in one transaction with being given up on.
+	db *state.DB
 	// wake tells the sender a message was queued.
 	wake chan struct{}
 	// sleep is the runner's wait (Work.Sleep).
@@ -35,6 +38,8 @@ type Outbox struct {
 	synced    <-chan struct{}
 	adminRoom id.RoomID
 	groupRoom id.RoomID
+	// self is Steward's account, the actor of what the outbox records.
+	self id.UserID
 }
 
 // priorityOf is the outbox priority of what is said in roomID: what goes to the admin
@@ -149,6 +154,20 @@ func (o *Outbox) Notice(ctx context.Context, roomID id.RoomID, msg *render.Messa
 	return o.Send(ctx, roomID, content)
 }
 
+// redaction is a queued removal of a message: the outbox sends it with the redact
+// endpoint, not as an event of its own (the homeserver only redacts what comes
+// that way, and it is never encrypted).
+type redaction struct {
+	Redacts id.EventID `json:"redacts"`
+	Reason  string     `json:"reason,omitempty"`
+}
+
+// Redact queues the removal of the message eventID of roomID, with reason.
+func (o *Outbox) Redact(ctx context.Context, roomID id.RoomID, eventID id.EventID, reason string) error {
+	_, err := o.queueAt(ctx, o.priorityOf(roomID), roomID, event.EventRedaction, &redaction{Redacts: eventID, Reason: reason}, "", 0)
+	return err
+}
+
 // Send queues content for roomID. It returns once the message is durably queued; the
 // outbox sender delivers it, in order, whenever the homeserver takes it.
 func (o *Outbox) Send(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent) error {
@@ -174,7 +193,7 @@ func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.Mes
 // is dropped.
 func (o *Outbox) SendOutbox(ctx context.Context) {
 	sender := &outboxSender{client: o.client, outbox: o.store, wakeup: o.wake, sleep: o.sleep, poll: outboxPoll,
-		synced: o.synced, settle: crashSettle, onRefused: o.reportRefused}
+		synced: o.synced, settle: crashSettle, onRefused: o.refuse}
 	sender.run(ctx)
 }
 
@@ -252,6 +271,12 @@ func (o *Outbox) reportRefused(ctx context.Context, msg *state.OutboxMessage, er
 	}
 	notice := render.New("I could not deliver a message to room ").Code(msg.RoomID.String()).
 		Text(": the homeserver answered " + code + ". Am I still in that room?")
+	if msg.Type == event.EventRedaction {
+		var r redaction
+		_ = json.Unmarshal(msg.Content, &r)
+		notice = render.New("I could not remove the message ").Code(r.Redacts.String()).Text(" from room ").Code(msg.RoomID.String()).
+			Text(": the homeserver answered " + code + ". Do I still have the power to remove messages there? It is still visible; a room admin can remove it.")
+	}
 	if big {
 		notice = render.New("I could not deliver a message to ")
 		if msg.RoomID == o.adminRoom {
@@ -281,6 +306,7 @@ func (o *Outbox) DrainOutbox(ctx context.Context, limit time.Duration) {
 // eventSender is the part of the Matrix client the outbox needs.
 type eventSender interface {
 	SendMessageEvent(ctx context.Context, roomID id.RoomID, eventType event.Type, contentJSON any, extra ...mautrix.ReqSendEvent) (*mautrix.RespSendEvent, error)
+	RedactEvent(ctx context.Context, roomID id.RoomID, eventID id.EventID, extra ...mautrix.ReqRedact) (*mautrix.RespSendEvent, error)
 }
 
 // outboxSender is the loop that empties the outbox.
@@ -298,8 +324,9 @@ type outboxSender struct {
 	// settle is how long a message caught mid-send by a crash waits after the first
 	// sync before it is sent again (crashSettle).
 	settle time.Duration
-	// onRefused, if set, is told about a message the homeserver refused for good.
-	onRefused func(ctx context.Context, msg *state.OutboxMessage, err error)
+	// onRefused, if set, marks a message the homeserver refused for good failed and
+	// tells of it; without it, the message is only marked failed.
+	onRefused func(ctx context.Context, msg *state.OutboxMessage, err error) error
 }
 
 func (s *outboxSender) run(ctx context.Context) {
@@ -348,7 +375,7 @@ func (s *outboxSender) run(ctx context.Context) {
 			}
 			continue
 		}
-		resp, err := s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
+		resp, err := s.send(ctx, msg, content)
 		if err == nil {
 			CrashPoint("message-sent")
 			if err = s.outbox.MarkSent(ctx, msg.ID, resp.EventID); err != nil {
@@ -364,11 +391,18 @@ func (s *outboxSender) run(ctx context.Context) {
 		msgLog := log.With().Int64("outbox_id", msg.ID).Stringer("room_id", msg.RoomID).Logger()
 		if permanent {
 			msgLog.Err(err).Msg("Homeserver refused message; giving up on it")
-			if markErr := s.outbox.MarkFailed(ctx, msg.ID, err); markErr != nil {
-				log.Err(markErr).Msg("Failed to mark message failed")
+			refuse := func(ctx context.Context, msg *state.OutboxMessage, err error) error {
+				return s.outbox.MarkFailed(ctx, msg.ID, err)
 			}
 			if s.onRefused != nil {
-				s.onRefused(ctx, msg, err)
+				refuse = s.onRefused
+			}
+			if markErr := refuse(ctx, msg, err); markErr != nil {
+				// Still queued or sending: it is tried again, and given up on then.
+				log.Err(markErr).Msg("Failed to mark message failed")
+				if !s.sleep(ctx, backoff, nil) {
+					return
+				}
 			}
 			continue
 		}
@@ -383,6 +417,20 @@ func (s *outboxSender) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// send hands msg to the homeserver, with content as it is to be sent.
+func (s *outboxSender) send(ctx context.Context, msg *state.OutboxMessage, content json.RawMessage) (*mautrix.RespSendEvent, error) {
+	if msg.Type != event.EventRedaction {
+		return s.client.SendMessageEvent(ctx, msg.RoomID, msg.Type, content, mautrix.ReqSendEvent{TransactionID: msg.TxnID})
+	}
+	var r redaction
+	if err := json.Unmarshal(content, &r); err != nil {
+		return nil, fmt.Errorf("read queued redaction %d: %w", msg.ID, err)
+	}
+	// The same transaction ID on every try: a retry after a crash is deduplicated.
+	return s.client.RedactEvent(ctx, msg.RoomID, r.Redacts, mautrix.ReqRedact{Reason: r.Reason, TxnID: msg.TxnID,
+		Extra: map[string]any{state.TxnMarkerKey: msg.TxnID}})
 }
 
 // errNeverSent is why a reaction or edit is dropped: the message it refers to was

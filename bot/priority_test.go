@@ -198,7 +198,7 @@ func TestPrunedMessageIsNoCheckpoint(t *testing.T) {
 		t.Fatalf("pruned %d, want the pong only", n)
 	}
 	for eventID, want := range map[id.EventID]bool{"$pong": false, "$checkpoint": true, "$unknown": true} {
-		if got := b.wasCheckpoint(ctx, eventID); got != want {
+		if got := b.witness().wasCheckpoint(ctx, eventID); got != want {
 			t.Errorf("wasCheckpoint(%s) = %v, want %v", eventID, got, want)
 		}
 	}

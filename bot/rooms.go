@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -34,6 +35,24 @@ func (b *Bot) isOurRoom(roomID id.RoomID) bool {
 
 func joinedAtKey(roomID id.RoomID) string { return "joined_at:" + string(roomID) }
 
+// invitedKey remembers who invited Steward to a member's private chat, and when.
+func invitedKey(roomID id.RoomID) string { return "invited:" + string(roomID) }
+
+// rememberInvite records evt, an invite to a member's private chat, before Steward
+// joins: what the member wrote after inviting Steward and before it joined is theirs
+// to be answered (Element's first message creates the room, and comes with the
+// invite), not history. Dendrite v0.15.2 puts the invite event itself, with its
+// origin_server_ts, in the invite's state, and sends the messages before the join in
+// the timeline of the first sync after it (seen running here). Without the invite's
+// time (a homeserver that strips it from the invite's state), nothing before the join
+// counts, as in other rooms.
+func (b *Bot) rememberInvite(ctx context.Context, evt *event.Event) error {
+	if evt.Timestamp <= 0 {
+		return nil
+	}
+	return b.db.KV.Set(ctx, invitedKey(evt.RoomID), strconv.FormatInt(evt.Timestamp, 10)+" "+evt.Sender.String())
+}
+
 // onMember accepts invites from configured admins to the configured rooms and rejects
 // every other invite, so nobody can pull Steward into a room and talk to it there.
 func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
@@ -49,7 +68,7 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 	switch {
 	case !b.isOurRoom(evt.RoomID) && b.isPrivateInvite(ctx, evt):
 		// A member starts a private chat with Steward: it becomes a ticket with their
-		// first message.
+		// first message, which may have come before Steward joined.
 		greeting := "Hello! Write what you need, or what you want to report, and the admins will answer here. Only they see it."
 		if b.invites != nil && !b.invites.Allow(evt.Sender) {
 			if !b.invites.FirstRefusal(evt.Sender) {
@@ -68,7 +87,11 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 			greeting = "You're opening chats with me faster than I take them, so I am not joining the ones you open in the next minute. " +
 				"Write here what you need, and the admins will answer here. Only they see it."
 		}
-		if err := b.join(ctx, evt.RoomID); err != nil {
+		err := b.rememberInvite(ctx, evt)
+		if err == nil {
+			err = b.join(ctx, evt.RoomID)
+		}
+		if err != nil {
 			log.Err(err).Msg("Failed to join a member's private chat")
 			entry.Outcome, entry.Detail = state.OutcomeError, err.Error()
 		} else if encrypted, _ := b.IsEncrypted(ctx, evt.RoomID); !encrypted || !b.IsPrivateChat(ctx, evt.RoomID, evt.Sender) {
@@ -121,14 +144,27 @@ func (b *Bot) join(ctx context.Context, roomID id.RoomID) error {
 }
 
 // joinedAfter reports whether Steward joined evt's room after evt was sent, that is,
-// whether evt is history.
+// whether evt is history. In a member's private chat, what the member who invited
+// Steward wrote after the invite is not: it was written to Steward.
 func (b *Bot) joinedAfter(ctx context.Context, evt *event.Event) bool {
 	raw, err := b.db.KV.Get(ctx, joinedAtKey(evt.RoomID))
 	if err != nil || raw == "" {
 		return false
 	}
 	joinedAt, _ := strconv.ParseInt(raw, 10, 64)
-	return evt.Timestamp < joinedAt
+	if evt.Timestamp >= joinedAt {
+		return false
+	}
+	if b.isOurRoom(evt.RoomID) {
+		return true
+	}
+	invite, err := b.db.KV.Get(ctx, invitedKey(evt.RoomID))
+	if err != nil || invite == "" {
+		return true
+	}
+	at, inviter, _ := strings.Cut(invite, " ")
+	invitedAt, _ := strconv.ParseInt(at, 10, 64)
+	return evt.Sender.String() != inviter || evt.Timestamp < invitedAt
 }
 
 // onMessage records a command addressed to Steward in the inbox. It runs inside the

@@ -151,13 +151,17 @@ func (b *Bot) handleBatch(ctx context.Context, resp *mautrix.RespSync, since str
 	return b.db.KV.Set(ctx, state.KeyNextBatch, resp.NextBatch)
 }
 
-// fillGaps fetches, for each of Steward's rooms whose timeline in resp is limited, the
-// messages between the previous batch (since) and the start of this one, and puts them
-// in front of the timeline so they are handled like any other. State events are left
-// out: the batch's state section already says how the room is now.
+// fillGaps fetches, for each room whose timeline in resp is limited, the messages
+// between the previous batch (since) and the start of this one, and puts them in front
+// of the timeline so they are handled like any other. State events are left out: the
+// batch's state section already says how the room is now. Besides its two rooms,
+// Steward is only in members' private chats, whose gaps are filled as well: a chat
+// joined in this batch brings what its member wrote before Steward was there, whose
+// first message may be the reason they started it (joinedAfter decides what of it
+// counts).
 func (b *Bot) fillGaps(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	for roomID, room := range resp.Rooms.Join {
-		if !room.Timeline.Limited || room.Timeline.PrevBatch == "" || !b.isOurRoom(roomID) {
+		if !room.Timeline.Limited || room.Timeline.PrevBatch == "" {
 			continue
 		}
 		var missing []*event.Event

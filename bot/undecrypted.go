@@ -18,8 +18,10 @@ const keepUndecryptedFor = 24 * time.Hour
 // was not there, the helper waits for it in the background, past the point where the
 // batch (and its sync position) is committed; so the message is kept in the database
 // until it is decrypted, and a restart in between retries it instead of losing it.
+// That holds in members' private chats too (Steward is in no other rooms): a member's
+// first message may come before the key Steward needs for it.
 func (b *Bot) onEncrypted(ctx context.Context, evt *event.Event) {
-	if evt.Sender == b.client.UserID || !b.isOurRoom(evt.RoomID) || isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
+	if evt.Sender == b.client.UserID || isInitialSync(ctx) || b.joinedAfter(ctx, evt) {
 		return
 	}
 	content := evt.Content.AsEncrypted()

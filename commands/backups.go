@@ -186,8 +186,10 @@ func (f *backupFamily) snapshots() *Command {
 			for _, sn := range snaps {
 				rows = append(rows, []string{sn.ShortID, sn.Time.UTC().Format("2006-01-02 15:04"), render.Duration(now.Sub(sn.Time)) + " ago", sn.Host, strings.Join(sn.Paths, " ")})
 			}
-			return ce.Reply(ctx, render.New(fmt.Sprintf("The newest %d snapshots of %s (times in UTC):", len(snaps), s.Name)).Line().
-				Table([]string{"ID", "Taken", "Age", "Host", "Paths"}, rows))
+			return ce.Reply(ctx, fitRows(rows, "", func(rows [][]string) *render.Message {
+				return render.New(fmt.Sprintf("The newest %d snapshots of %s (times in UTC):", len(snaps), s.Name)).Line().
+					Table([]string{"ID", "Taken", "Age", "Host", "Paths"}, rows)
+			}))
 		},
 	}
 }
@@ -226,11 +228,13 @@ func (f *backupFamily) browse() *Command {
 				}
 				rows = append(rows, []string{n.Path, n.Type, size, n.MTime.UTC().Format("2006-01-02 15:04")})
 			}
-			msg := render.New(fmt.Sprintf("%s in snapshot %s of %s (%d entries", ce.Args[2], snap.ShortID, s.Name, len(nodes)))
+			title := fmt.Sprintf("%s in snapshot %s of %s (%d entries", ce.Args[2], snap.ShortID, s.Name, len(nodes))
 			if len(nodes) > browseMax {
-				msg.Text(fmt.Sprintf(", the first %d shown", browseMax))
+				title += fmt.Sprintf(", the first %d shown", browseMax)
 			}
-			return ce.Reply(ctx, msg.Text("):").Line().Table([]string{"Path", "Type", "Size", "Modified (UTC)"}, rows))
+			return ce.Reply(ctx, fitRows(rows, "name a deeper folder to see more", func(rows [][]string) *render.Message {
+				return render.New(title+"):").Line().Table([]string{"Path", "Type", "Size", "Modified (UTC)"}, rows)
+			}))
 		},
 	}
 }

@@ -186,6 +186,15 @@ func (f *containerFamily) hostArg(ce *Event) (string, error) {
 	}
 }
 
+// listHint is how to see what a container listing too long for one message left
+// out: one host's containers at a time, when it listed them all.
+func listHint(ce *Event) string {
+	if len(ce.Args) == 0 {
+		return "use " + ce.proc.settings.Prefix + ce.Command.Name + " HOST to list one host's"
+	}
+	return ""
+}
+
 // unreachableNote says which hosts a listing leaves out.
 func unreachableNote(msg *render.Message, hosts []string) {
 	if len(hosts) > 0 {
@@ -236,10 +245,13 @@ func (f *containerFamily) list() *Command {
 				}
 				rows = append(rows, []string{c.Ref(), render.Shorten(c.Image, 40), c.State, health, up, strconv.Itoa(c.RestartCount), update})
 			}
-			msg := render.New(fmt.Sprintf("%d containers (update: from the last check; ? = not checked since Steward started, see ", len(list))).
-				Code(ce.proc.settings.Prefix+"updates").Text("):").Line().
-				Table([]string{"Name", "Image", "State", "Health", "Since", "Restarts", "Update"}, rows)
-			unreachableNote(msg, unreachable)
+			msg := fitRows(rows, listHint(ce), func(rows [][]string) *render.Message {
+				msg := render.New(fmt.Sprintf("%d containers (update: from the last check; ? = not checked since Steward started, see ", len(list))).
+					Code(ce.proc.settings.Prefix+"updates").Text("):").Line().
+					Table([]string{"Name", "Image", "State", "Health", "Since", "Restarts", "Update"}, rows)
+				unreachableNote(msg, unreachable)
+				return msg
+			})
 			return ce.Reply(ctx, msg)
 		},
 	}
@@ -396,8 +408,11 @@ func (f *containerFamily) updates() *Command {
 			if available > 0 {
 				summary = fmt.Sprintf("%d container(s) can be updated:", available)
 			}
-			msg := render.New(summary).Line().Table([]string{"Container", "Image", "Status"}, rows)
-			unreachableNote(msg, unreachable)
+			msg := fitRows(rows, listHint(ce), func(rows [][]string) *render.Message {
+				msg := render.New(summary).Line().Table([]string{"Container", "Image", "Status"}, rows)
+				unreachableNote(msg, unreachable)
+				return msg
+			})
 			return ce.Reply(ctx, msg)
 		},
 	}

@@ -77,7 +77,9 @@ func writeJobs(list []jobs.Status, now time.Time) *render.Message {
 		}
 		title = fmt.Sprintf("%s, %d %s a look:", jobs, problems, verb)
 	}
-	return render.New(title).Line().Table([]string{"Job", "Now", "Last success", "Last failure", "Last duration", "Next expected"}, rows)
+	return fitRows(rows, "", func(rows [][]string) *render.Message {
+		return render.New(title).Line().Table([]string{"Job", "Now", "Last success", "Last failure", "Last duration", "Next expected"}, rows)
+	})
 }
 
 // jobState says in a word or two how a job stands, as its alerts would, and whether

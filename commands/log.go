@@ -147,8 +147,10 @@ func showLog(ctx context.Context, ce *Event) error {
 			e.Outcome,
 		})
 	}
-	msg := render.New(fmt.Sprintf("The last %d matching entries, newest first (times in UTC):", len(entries))).Line().
-		Table([]string{"#", "When", "Who", "Action", "Arguments", "Outcome"}, rows)
+	msg := fitRows(rows, "ask for fewer, like "+ce.proc.settings.Prefix+"log 20, or filter with --actor, --action or --since", func(rows [][]string) *render.Message {
+		return render.New(fmt.Sprintf("The last %d matching entries, newest first (times in UTC):", len(entries))).Line().
+			Table([]string{"#", "When", "Who", "Action", "Arguments", "Outcome"}, rows)
+	})
 	return ce.Reply(ctx, msg)
 }
 

@@ -189,7 +189,9 @@ func (f *alertFamily) silences() *Command {
 				}
 				rows = append(rows, []string{"#" + strconv.FormatInt(s.ID, 10), kind, s.Matcher, s.EndsAt.UTC().Format("Jan 02 15:04"), s.CreatedBy.String(), render.Shorten(s.Reason, 40)})
 			}
-			return ce.Reply(ctx, render.New("In force (times in UTC):").Line().Table([]string{"#", "Kind", "Matches", "Until", "By", "Reason"}, rows))
+			return ce.Reply(ctx, fitRows(rows, "", func(rows [][]string) *render.Message {
+				return render.New("In force (times in UTC):").Line().Table([]string{"#", "Kind", "Matches", "Until", "By", "Reason"}, rows)
+			}))
 		},
 	}
 }

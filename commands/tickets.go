@@ -66,7 +66,8 @@ func (f *ticketFamily) reported(ctx context.Context, ce *Event, text string) *ti
 }
 
 // ticketCommand declares !request and !report: a member asks the admins, from the
-// group room (the text is not repeated there) or a private chat with Steward.
+// group room (the text is not repeated there, and the member's message is removed
+// from there once the ticket is open) or a private chat with Steward.
 func (f *ticketFamily) ticketCommand(name, kind, help, args string) *Command {
 	return &Command{
 		Name: name, Section: SectionGroup, Help: help, Args: args, Role: RoleMember, FreeText: true, Private: true, Effect: Asks,
@@ -86,13 +87,11 @@ func (f *ticketFamily) ticketCommand(name, kind, help, args string) *Command {
 			}
 			// In the group room, a new private chat; in a private chat, that one
 			// (encrypted), where an open ticket takes it as one more message.
-			room := id.RoomID("")
 			if ce.RoomID != ce.proc.settings.GroupRoom && ce.RoomID != ce.proc.settings.AdminRoom {
 				if !ce.Encrypted {
 					return UserErrorf("This chat is not encrypted, so I take no tickets here. Send %s%s in the group room, and I'll open an encrypted chat with you.", ce.proc.settings.Prefix, name)
 				}
-				room = ce.RoomID
-				open, err := f.tickets.InRoom(ctx, room)
+				open, err := f.tickets.InRoom(ctx, ce.RoomID)
 				if err != nil {
 					return err
 				}
@@ -107,15 +106,18 @@ func (f *ticketFamily) ticketCommand(name, kind, help, args string) *Command {
 			if kind == state.TicketReport {
 				quoted = f.reported(ctx, ce, text)
 			}
-			t, err := f.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, quoted, room)
+			t, err := f.tickets.Open(ctx, ce.Sender, kind, category, text, ce.EventID, quoted, ce.RoomID)
 			switch {
 			case errors.Is(err, tickets.ErrTooMany):
 				return UserErrorf("%s", tickets.TooManyMessage)
 			case err != nil:
 				return err
 			}
-			if room != "" {
-				return nil // the ticket's first message in this chat says it all
+			if ce.RoomID != ce.proc.settings.AdminRoom {
+				// The ticket's first message in its chat says it all. In the group
+				// room, a reply would point everyone, the reported person too, at
+				// the words being removed.
+				return nil
 			}
 			return ce.Reply(ctx, render.New("I've opened a private chat with you about this: ticket ").Bold(t.ID).Text(". The admins will answer there."))
 		},
@@ -220,7 +222,13 @@ func (f *ticketFamily) list() *Command {
 			if admin {
 				header = append(header, "Member", "Taken by")
 			}
-			return ce.Reply(ctx, render.New(fmt.Sprintf("%d tickets:", len(list))).Line().Table(header, rows))
+			hint := ""
+			if admin && filter.State == "" {
+				hint = "use " + ce.proc.settings.Prefix + "tickets open or " + ce.proc.settings.Prefix + "tickets mine for fewer"
+			}
+			return ce.Reply(ctx, fitRows(rows, hint, func(rows [][]string) *render.Message {
+				return render.New(fmt.Sprintf("%d tickets:", len(list))).Line().Table(header, rows)
+			}))
 		},
 	}
 }

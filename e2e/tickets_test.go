@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,9 @@ import (
 
 // A member's report, with real clients: !report in the group room opens a private,
 // encrypted chat with the member and a thread in the admin room (the text is not
-// repeated in the group room); an admin's answer in the thread reaches the member, the
+// repeated in the group room, and Steward does not answer there: it lacks the power to
+// remove the report, so the member is told in their chat it is still visible, and the
+// admins why); an admin's answer in the thread reaches the member, the
 // member's next words reach the thread; messages sent while Steward is stopped cross
 // after it starts again; the deadline's call comes; the decision reaches the member.
 func TestTickets(t *testing.T) {
@@ -53,40 +56,30 @@ func TestTickets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replyEvt, err := w.Carol.WaitForReply(ctx, w.StewardID, w.GroupRoom, sent.EventID, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reply := replyEvt.Content.AsMessage().Body
-	m := strings.Fields(reply[strings.Index(reply, "ticket ")+len("ticket "):])
-	if !strings.Contains(reply, "I've opened a private chat with you") || len(m) == 0 {
-		t.Fatalf("!report was answered %q", reply)
-	}
-	ticketID := strings.Trim(m[0], ".*")
-	for _, evt := range w.Carol.Messages(w.GroupRoom) {
-		if evt.Sender == w.StewardID && strings.Contains(evt.Content.AsMessage().Body, "pills") {
-			t.Errorf("the report's text was repeated in the group room: %s", evt.Content.AsMessage().Body)
-		}
-	}
-
-	dm, err := w.Carol.WaitForInvite(ctx, known, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err = w.Carol.JoinRoomByID(ctx, dm); err != nil {
-		t.Fatal(err)
-	}
-	welcome, err := w.Carol.WaitForMessage(ctx, dm, w.StewardID, "This is ticket "+ticketID, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dm, ticketID, welcome := joinTicketChat(t, w.Carol, known)
 	if !welcome.Mautrix.WasEncrypted {
 		t.Error("the private chat is not encrypted")
+	}
+	if body := welcome.Content.AsMessage().Body; !strings.Contains(body, "the admins have your report") || !strings.Contains(body, "still visible to everyone there") {
+		t.Errorf("the member's chat was opened with %q", body)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "messages stay visible to everyone in the group room", time.Minute); err != nil {
+		t.Error(err)
 	}
 
 	start, err := w.Alice.WaitForMessage(ctx, w.AdminRoom, w.StewardID, "Abuse report "+ticketID+" (spam)", time.Minute)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// By now anything Steward queued with the ticket has been sent (the outbox
+	// sends in order): nothing of it went to the group room.
+	for _, evt := range w.Carol.Messages(w.GroupRoom) {
+		if body := evt.Content.AsMessage().Body; evt.Sender == w.StewardID && (strings.Contains(body, "pills") || strings.Contains(body, "ticket")) {
+			t.Errorf("the report was answered or repeated in the group room: %s", body)
+		}
+	}
+	if w.Bob.Redacted(sent.EventID) {
+		t.Error("the report was redacted, though Steward lacks the power to")
 	}
 	if body := start.Content.AsMessage(); !strings.Contains(body.Body, secret) || strings.Contains(body.FormattedBody, "<b>ads") {
 		t.Errorf("the thread's start does not quote the report (escaped):\n%s\n%s", body.Body, body.FormattedBody)
@@ -175,14 +168,7 @@ func TestTickets(t *testing.T) {
 	if reply := sayInThread(t, w.Alice, start.ID, "!ban @mallory:localhost spamming"); !strings.Contains(reply, "I can't ban in the group room") {
 		t.Errorf("!ban without the power level was answered %q", reply)
 	}
-	var pl event.PowerLevelsEventContent
-	if err = w.Alice.StateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
-		t.Fatal(err)
-	}
-	pl.SetUserLevel(w.StewardID, 50)
-	if _, err = w.Alice.SendStateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
-		t.Fatal(err)
-	}
+	setStewardLevel(t, 50)
 	// The reported message is removed, after approval.
 	removal := sayInThread(t, w.Alice, start.ID, "!remove spam")
 	rm := requestIDPattern.FindStringSubmatch(removal)
@@ -331,5 +317,261 @@ func TestTicketFromMembersChat(t *testing.T) {
 	// Closed again, so that carol has no open ticket in the tests after this one.
 	if closed := command(t, w.Alice, w.AdminRoom, "!close "+ticketID+" Reset by the admins.").Content.AsMessage().Body; !strings.Contains(closed, "Closed ticket "+ticketID) {
 		t.Errorf("!close %s was answered %q", ticketID, closed)
+	}
+}
+
+// joinTicketChat waits for Steward to invite c to a ticket's chat (a room not in
+// known), joins it, and returns it with the ticket's ID and its first message.
+func joinTicketChat(t *testing.T, c *testbed.Client, known map[id.RoomID]bool) (id.RoomID, string, *event.Event) {
+	t.Helper()
+	ctx := t.Context()
+	dm, err := c.WaitForInvite(ctx, known, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = c.JoinRoomByID(ctx, dm); err != nil {
+		t.Fatal(err)
+	}
+	welcome, err := c.WaitForMessage(ctx, dm, w.StewardID, "This is ticket ", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := welcome.Content.AsMessage().Body
+	ticketID := strings.Trim(strings.Fields(body[strings.Index(body, "This is ticket ")+len("This is ticket "):])[0], "*:")
+	return dm, ticketID, welcome
+}
+
+// setStewardLevel gives Steward power level level in the group room, until the test
+// ends.
+func setStewardLevel(t *testing.T, level int) {
+	t.Helper()
+	ctx := t.Context()
+	var pl event.PowerLevelsEventContent
+	if err := w.Alice.StateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
+		t.Fatal(err)
+	}
+	before := pl.GetUserLevel(w.StewardID)
+	set := func(ctx context.Context, level int) error {
+		var pl event.PowerLevelsEventContent
+		if err := w.Alice.StateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl); err != nil {
+			return err
+		}
+		pl.SetUserLevel(w.StewardID, level)
+		_, err := w.Alice.SendStateEvent(ctx, w.GroupRoom, event.StatePowerLevels, "", &pl)
+		return err
+	}
+	if err := set(ctx, level); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := set(context.WithoutCancel(ctx), before); err != nil {
+			t.Errorf("restore Steward's power level: %v", err)
+		}
+	})
+}
+
+// A member's !request typed in the group room is removed from there once the ticket
+// is open, when Steward has the power to redact: the other members see it redacted,
+// the member is told so in the ticket's chat, and the ticket is open for the admins.
+// With Steward's power lowered below redact, the report stays, the member is told it
+// is still visible, and the admins are told why.
+func TestReportRemovedFromGroupRoom(t *testing.T) {
+	ctx := t.Context()
+	setStewardLevel(t, 50)
+	known := w.Carol.Invites()
+	sent, err := w.Carol.Say(ctx, w.GroupRoom, "!request my mailbox is full, can someone help?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, ticketID, welcome := joinTicketChat(t, w.Carol, known)
+	if body := welcome.Content.AsMessage().Body; !strings.Contains(body, "Your message in the group room is removed from there") {
+		t.Errorf("the member's chat was opened with %q", body)
+	}
+	redaction, err := w.Bob.WaitForRedaction(ctx, w.GroupRoom, sent, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if redaction.Sender != w.StewardID || redaction.Content.AsRedaction().Reason != "moved to a private ticket" {
+		t.Errorf("the request was redacted by %s, for %q", redaction.Sender, redaction.Content.AsRedaction().Reason)
+	}
+	if got, err := w.Bob.GetEvent(ctx, w.GroupRoom, sent); err != nil || got.Unsigned.RedactedBecause == nil {
+		t.Errorf("bob still reads the request in the group room: %v, %+v", err, got)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "Request "+ticketID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if listed := command(t, w.Alice, w.AdminRoom, "!tickets").Content.AsMessage().Body; !strings.Contains(listed, ticketID) {
+		t.Errorf("ticket %s is not open: %s", ticketID, listed)
+	}
+	if replies := w.Carol.RepliesTo(w.StewardID, w.GroupRoom, sent); len(replies) != 0 {
+		t.Errorf("Steward answered the request in the group room: %s", replies[0].Content.AsMessage().Body)
+	}
+	if _, err = w.Carol.Say(ctx, dm, "It is the one at mail.example."); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "It is the one at mail.example.", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	command(t, w.Alice, w.AdminRoom, "!close "+ticketID+" Mailbox cleaned up.")
+
+	// Lowered below redact: the request stays, and everyone concerned is told.
+	setStewardLevel(t, 0)
+	known = w.Carol.Invites()
+	kept, err := w.Carol.Say(ctx, w.GroupRoom, "!request and my calendar is gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, keptID, welcome := joinTicketChat(t, w.Carol, known)
+	if body := welcome.Content.AsMessage().Body; !strings.Contains(body, "still visible to everyone there") || !strings.Contains(body, "you may delete it yourself") {
+		t.Errorf("the member's chat was opened with %q", body)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "messages stay visible to everyone in the group room", time.Minute); err != nil {
+		t.Error(err)
+	}
+	if err = w.Alice.WaitForBody(ctx, w.AdminRoom, w.StewardID, "Request "+keptID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// The removal would have been sent before the ticket's first messages.
+	if got, err := w.Bob.GetEvent(ctx, w.GroupRoom, kept); err != nil || got.Unsigned.RedactedBecause != nil || w.Bob.Redacted(kept) {
+		t.Errorf("the request was redacted without the power to: %v, %+v", err, got)
+	}
+	if n := w.Alice.CountBodies(w.AdminRoom, w.StewardID, "messages stay visible to everyone in the group room"); n != 1 {
+		t.Errorf("the admins were told %d times that Steward can't remove requests, want once", n)
+	}
+	command(t, w.Alice, w.AdminRoom, "!close "+keptID+" Calendar restored.")
+}
+
+// A member starts a direct chat as Element does when the first message creates the
+// room: the room, the invite and the first (encrypted) message all come before
+// Steward has joined. Steward still answers that message, once. Steward is stopped
+// meanwhile, so that it joins after the message whatever the machine's speed: a
+// Steward running joins within a moment, and the message, whose sending waits for
+// the room key to reach Steward's device, usually comes after.
+func TestFirstMessageBeforeStewardJoins(t *testing.T) {
+	ctx := t.Context()
+	if err := w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	started := false
+	t.Cleanup(func() {
+		if !started {
+			if err := w.Steward.Start(context.WithoutCancel(ctx)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	resp, err := w.Carol.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{w.StewardID},
+		InitialState: []*event.Event{{
+			Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	// At once, without waiting for Steward to join.
+	first, err := w.Carol.Say(ctx, room, "!help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started = true
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Carol.WaitForMembership(ctx, room, w.StewardID, event.MembershipJoin, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := w.Carol.WaitForReply(ctx, w.StewardID, room, first, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Answered at all means it came encrypted: in an encrypted room, Steward
+	// does not answer a message in clear text.
+	if body := reply.Content.AsMessage().Body; !strings.Contains(body, "!request") {
+		t.Errorf("!help was answered %q", body)
+	}
+	if outcome, err := w.WaitInboxDone(ctx, first, time.Minute); err != nil || outcome != "ok" {
+		t.Errorf("the first message was handled with %q (%v)", outcome, err)
+	}
+	// Once: the greeting comes after the join, and a second answer never does. A
+	// later message is answered after the first's, which shows nothing more was
+	// queued for the first.
+	second, err := w.Carol.Say(ctx, room, "!help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = w.Carol.WaitForReply(ctx, w.StewardID, room, second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.Carol.RepliesTo(w.StewardID, room, first)); n != 1 {
+		t.Errorf("the first message was answered %d times, want once", n)
+	}
+	if _, err = w.Carol.LeaveRoom(ctx, room); err != nil {
+		t.Error(err)
+	}
+}
+
+// The same first message, whose room key reaches Steward only after it joined and
+// was killed while it waited for the key: after the restart the key comes, and the
+// message is still answered.
+func TestFirstMessageBeforeStewardJoinsKeyLate(t *testing.T) {
+	ctx := t.Context()
+	device, err := w.Steward.DeviceID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	running := false
+	t.Cleanup(func() {
+		if !running {
+			if err := w.Steward.Start(context.WithoutCancel(ctx)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	resp, err := w.Carol.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{w.StewardID},
+		InitialState: []*event.Event{{
+			Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := resp.RoomID
+	first, deliverKey, err := w.Carol.SayWithLateKey(ctx, room, "!help", w.StewardID, device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running = true
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.WaitKept(ctx, first, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err = w.Steward.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	running = false
+	if err = deliverKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	running = true
+	if err = w.Steward.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := w.Carol.WaitForReply(ctx, w.StewardID, room, first, time.Minute)
+	if err != nil {
+		t.Fatalf("a member's first message whose key came after a crash was never answered: %v", err)
+	}
+	if body := reply.Content.AsMessage().Body; !strings.Contains(body, "!request") {
+		t.Errorf("!help was answered %q", body)
+	}
+	if _, err = w.Carol.LeaveRoom(ctx, room); err != nil {
+		t.Error(err)
 	}
 }

@@ -50,6 +50,10 @@ const (
 	OutcomeStarted = "started"
 	// OutcomeIgnored is a reaction that answers nothing Steward asked.
 	OutcomeIgnored = "ignored"
+	// OutcomeUndelivered follows the entry of a command whose answer the homeserver
+	// refused for good: the command's own "ok" says what it did, not that anyone
+	// read the answer.
+	OutcomeUndelivered = "undelivered"
 )
 
 // KeptText is how many characters of a command that did not run (Unheeded) are kept,

@@ -30,6 +30,8 @@ type OutboxMessage struct {
 	// none).
 	RelatesToMsg int64
 	Priority     Priority
+	// ReplyTo is the command event the message answers ("" for none).
+	ReplyTo id.EventID
 }
 
 // Priority orders the outbox: every message of a lower number is sent before any of a
@@ -71,7 +73,7 @@ type Outbox struct {
 	db *dbutil.Database
 }
 
-const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg, priority"
+const outboxColumns = "id, room_id, event_type, content, txn_id, created_at, attempts, last_error, state, event_id, relates_to_msg, reply_to, priority"
 
 // Add queues content for roomID and returns the message's ID. replyTo is the command
 // event it answers ("" for none). The transaction ID is fixed now, so a resend after a
@@ -144,6 +146,13 @@ func (o *Outbox) Answered(ctx context.Context, eventID id.EventID) (bool, error)
 	var n int
 	err := o.db.QueryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE reply_to=$1", eventID).Scan(&n)
 	return n > 0, err
+}
+
+// FailedReplies returns the messages answering the command eventID that the
+// homeserver refused for good, oldest first: answers nobody got.
+func (o *Outbox) FailedReplies(ctx context.Context, eventID id.EventID) ([]*OutboxMessage, error) {
+	rows, err := o.db.Query(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE reply_to=$1 AND state=$2 ORDER BY id", eventID, OutboxFailed)
+	return dbutil.NewRowIterWithError(rows, scanOutboxMessage, err).AsList()
 }
 
 // Next returns the message to deliver now (queued, or caught mid-send by a crash): the
@@ -280,7 +289,7 @@ func scanOutboxMessage(row dbutil.Scannable) (*OutboxMessage, error) {
 	var m OutboxMessage
 	var evtType, content string
 	var createdAt int64
-	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg, &m.Priority)
+	err := row.Scan(&m.ID, &m.RoomID, &evtType, &content, &m.TxnID, &createdAt, &m.Attempts, &m.LastError, &m.State, &m.EventID, &m.RelatesToMsg, &m.ReplyTo, &m.Priority)
 	if err != nil {
 		return nil, err
 	}

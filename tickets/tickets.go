@@ -25,6 +25,12 @@ type Matrix interface {
 	// Post queues msg for roomID, in the thread that queued message threadMsg starts
 	// when threadMsg > 0, notifying mentions; it returns the message's outbox ID.
 	Post(ctx context.Context, roomID id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error)
+	// CanRedact says why Steward can't remove messages from the group room, reading
+	// its power there fresh; nil when it can.
+	CanRedact(ctx context.Context) error
+	// QueueRedaction queues the removal of the group room's message eventID, in the
+	// transaction of ctx.
+	QueueRedaction(ctx context.Context, eventID id.EventID, reason string) error
 }
 
 // Store keeps the tickets (state.Tickets).
@@ -43,6 +49,9 @@ type Store interface {
 // Settings are the parts of the config tickets need.
 type Settings struct {
 	AdminRoom id.RoomID
+	// GroupRoom is where a member's !report or !request is seen by everyone, the
+	// reported person too: it is removed from there once its ticket is open.
+	GroupRoom id.RoomID
 	Admins    []id.UserID
 	Prefix    string
 	// AbuseDeadline is how long the admins have to answer an abuse report;
@@ -78,11 +87,20 @@ var ErrTooMany = errors.New("too many tickets today")
 // TooManyMessage is what a member over the limit is told.
 const TooManyMessage = "You have opened many tickets today; the admins know. Please wait for their answers."
 
-// Open files a request or report from member with its first words: it opens a direct
-// chat with the member (or uses room, the chat the member started), tells them the
-// ticket's ID there, and starts the ticket's thread in the admin room. quoted, when
-// set, is the reported message, for the admins.
-func (d *Tracker) Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *Quoted, room id.RoomID) (*state.Ticket, error) {
+// RedactReason goes with the removal of a member's words from the group room.
+const RedactReason = "moved to a private ticket"
+
+// Open files a request or report from member with its first words, the message
+// eventID of room from: it opens a direct chat with the member (or uses from, when it
+// is a chat the member started), tells them the ticket's ID there, and starts the
+// ticket's thread in the admin room. quoted, when set, is the reported message, for
+// the admins.
+//
+// Words typed in the group room are removed from there, in the transaction that
+// opens the ticket, so a stop right after does not leave them up; the member's first
+// message in the ticket's chat says so. When Steward lacks the power to remove them,
+// it says so to the admins (once) and the member is told their words are still there.
+func (d *Tracker) Open(ctx context.Context, member id.UserID, kind, category, text string, eventID id.EventID, quoted *Quoted, from id.RoomID) (*state.Ticket, error) {
 	now := d.Now()
 	n, err := d.Store.OpenedSince(ctx, member, now.Add(-24*time.Hour))
 	if err != nil {
@@ -105,6 +123,16 @@ func (d *Tracker) Open(ctx context.Context, member id.UserID, kind, category, te
 	if kind == state.TicketReport && d.Settings.AbuseDeadline > 0 {
 		t.Deadline = now.Add(d.Settings.AbuseDeadline)
 	}
+	room := from
+	if from == "" || from == d.Settings.GroupRoom || from == d.Settings.AdminRoom {
+		room = ""
+	}
+	inGroup := from != "" && from == d.Settings.GroupRoom && eventID != ""
+	var cantRedact error
+	if inGroup {
+		// Read before the transaction: it asks the homeserver.
+		cantRedact = d.Matrix.CanRedact(ctx)
+	}
 	if err = d.Store.Create(ctx, t); err != nil {
 		return nil, err
 	}
@@ -115,7 +143,21 @@ func (d *Tracker) Open(ctx context.Context, member id.UserID, kind, category, te
 		}
 	}
 	err = d.Txn(ctx, func(ctx context.Context) error {
-		if _, err := d.Matrix.Post(ctx, room, 0, d.welcome(t)); err != nil {
+		welcome := d.welcome(t)
+		switch {
+		case inGroup && cantRedact == nil:
+			// Removed before the member reads that it is.
+			if err := d.Matrix.QueueRedaction(ctx, eventID, RedactReason); err != nil {
+				return err
+			}
+			welcome.Text(" Your message in the group room is removed from there, so only the admins have it.")
+		case inGroup:
+			welcome.Text(" Your message in the group room is still visible to everyone there (I can't remove it): you may delete it yourself.")
+			if err := d.cantRedactNotice(ctx, cantRedact); err != nil {
+				return err
+			}
+		}
+		if _, err := d.Matrix.Post(ctx, room, 0, welcome); err != nil {
 			return err
 		}
 		threadMsg, err := d.Matrix.Post(ctx, d.Settings.AdminRoom, 0, d.threadStart(t, text, quoted))
@@ -130,6 +172,20 @@ func (d *Tracker) Open(ctx context.Context, member id.UserID, kind, category, te
 		return err
 	})
 	return t, err
+}
+
+// cantRedactNotice tells the admins, once per group room, that members' words to
+// them stay up there for want of power.
+func (d *Tracker) cantRedactNotice(ctx context.Context, why error) error {
+	first, err := d.Once.SetOnce(ctx, "cant_redact:"+d.Settings.GroupRoom.String(), d.Now().UTC().Format(time.RFC3339))
+	if err != nil || !first {
+		return err
+	}
+	p := d.Settings.Prefix
+	_, err = d.Matrix.Post(ctx, d.Settings.AdminRoom, 0, render.New("Members' ").Code(p+"report").Text(" and ").Code(p+"request").
+		Text(" messages stay visible to everyone in the group room, the reported person included: "+why.Error()+
+			". Until then I tell each member their message is still there; I say this here once."))
+	return err
 }
 
 // welcome is the first message of the ticket's direct chat.

@@ -2,6 +2,7 @@ package tickets_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/steward-bot/steward/render"
@@ -21,6 +23,7 @@ import (
 
 const (
 	adminRoom id.RoomID = "!admins:x"
+	groupRoom id.RoomID = "!group:x"
 	alice     id.UserID = "@alice:x"
 	bob       id.UserID = "@bob:x"
 	carol     id.UserID = "@carol:x"
@@ -42,6 +45,47 @@ type fakeMatrix struct {
 	posts    []post
 	rooms    map[id.RoomID]id.UserID // direct chat -> member
 	failOpen error
+	// cantRedact is why Steward lacks the power to redact in the group room.
+	cantRedact error
+	// failPost refuses to queue messages for this room.
+	failPost id.RoomID
+	// queue is where redactions are queued, in the caller's transaction, as the
+	// bot's outbox does.
+	queue *state.Outbox
+}
+
+func (f *fakeMatrix) CanRedact(context.Context) error { return f.cantRedact }
+
+func (f *fakeMatrix) QueueRedaction(ctx context.Context, eventID id.EventID, reason string) error {
+	_, err := f.queue.Add(ctx, groupRoom, event.EventRedaction, map[string]string{"redacts": eventID.String(), "reason": reason}, "")
+	return err
+}
+
+// redactions returns the group room's messages whose removal is queued.
+func (f *fakeMatrix) redactions(t *testing.T) []id.EventID {
+	t.Helper()
+	var out []id.EventID
+	for {
+		m, err := f.queue.Next(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m == nil {
+			return out
+		}
+		var r struct {
+			Redacts id.EventID `json:"redacts"`
+			Reason  string     `json:"reason"`
+		}
+		_ = json.Unmarshal(m.Content, &r)
+		if m.Type != event.EventRedaction || m.RoomID != groupRoom || r.Reason != tickets.RedactReason {
+			t.Errorf("queued %s in %s: %s", m.Type.Type, m.RoomID, m.Content)
+		}
+		out = append(out, r.Redacts)
+		if err = f.queue.MarkSent(t.Context(), m.ID, "$redaction"); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (f *fakeMatrix) OpenDirect(_ context.Context, member id.UserID, _ string) (id.RoomID, error) {
@@ -61,6 +105,9 @@ func (f *fakeMatrix) OpenDirect(_ context.Context, member id.UserID, _ string) (
 func (f *fakeMatrix) Post(_ context.Context, room id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if room == f.failPost {
+		return 0, errors.New("database is locked")
+	}
 	f.posts = append(f.posts, post{Room: room, ThreadMsg: threadMsg, Plain: msg.Plain(), HTML: msg.HTML(), Mentions: mentions})
 	return int64(len(f.posts)), nil
 }
@@ -92,9 +139,9 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	w := &world{mx: &fakeMatrix{}, db: db, clock: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	w := &world{mx: &fakeMatrix{queue: db.Outbox}, db: db, clock: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
 	w.tracker = &tickets.Tracker{
-		Settings: tickets.Settings{AdminRoom: adminRoom, Admins: []id.UserID{alice, bob}, Prefix: "!",
+		Settings: tickets.Settings{AdminRoom: adminRoom, GroupRoom: groupRoom, Admins: []id.UserID{alice, bob}, Prefix: "!",
 			AbuseDeadline: 24 * time.Hour, RemindBefore: 2 * time.Hour, MaxPerDay: 3},
 		Store: db.Tickets, Matrix: w.mx, Once: db.KV, Txn: db.DoTxn, Now: func() time.Time { return w.clock },
 	}
@@ -310,5 +357,89 @@ func TestCloseOrphans(t *testing.T) {
 	}
 	if got, _ := w.db.Tickets.Get(ctx, good.ID); got.State != state.TicketOpen {
 		t.Errorf("a set-up ticket was closed")
+	}
+}
+
+// TestReportInGroupRoomIsRemoved checks that a member's words typed in the group room
+// are removed from there once their ticket is open: the removal is queued with the
+// ticket's first messages, together or not at all, and the member's first message in
+// the ticket's chat says so. Words typed in the admin room or a private chat stay.
+func TestReportInGroupRoomIsRemoved(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	tk, err := w.tracker.Open(ctx, carol, state.TicketReport, "spam", "dave posts ads", "$report", nil, groupRoom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.mx.redactions(t); !slices.Equal(got, []id.EventID{"$report"}) {
+		t.Errorf("removals queued: %v, want the report", got)
+	}
+	if dm := w.mx.in(tk.DMRoom); len(dm) != 1 || !strings.Contains(dm[0].Plain, "Your message in the group room is removed from there") {
+		t.Errorf("the member's chat got %+v", dm)
+	}
+	if posts := w.mx.in(groupRoom); len(posts) != 0 {
+		t.Errorf("the group room got %+v", posts)
+	}
+
+	// Typed elsewhere, nothing is removed.
+	for _, from := range []id.RoomID{adminRoom, ""} {
+		if _, err = w.tracker.Open(ctx, alice, state.TicketRequest, "", "help", id.EventID("$in"+from), nil, from); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err = w.tracker.Open(ctx, dave, state.TicketRequest, "", "help", "$dm", nil, "!dm-dave:x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.mx.redactions(t); len(got) != 0 {
+		t.Errorf("removals queued for words outside the group room: %v", got)
+	}
+	if dm := w.mx.in("!dm-dave:x"); len(dm) != 1 || strings.Contains(dm[0].Plain, "group room") {
+		t.Errorf("a ticket from a private chat: %+v", dm)
+	}
+
+	// A ticket whose messages can't be queued is not set up, and its removal is
+	// not queued either: the command fails, the words stay, nothing is half done.
+	w.mx.failPost = adminRoom
+	if _, err = w.tracker.Open(ctx, dave, state.TicketReport, "", "spam again", "$failed", nil, groupRoom); err == nil {
+		t.Fatal("Open succeeded while the admin room's thread could not be queued")
+	}
+	if got := w.mx.redactions(t); len(got) != 0 {
+		t.Errorf("a removal was queued for a ticket that was not opened: %v", got)
+	}
+}
+
+// TestReportStaysWithoutPowerToRedact checks what happens when Steward can't remove
+// messages from the group room: the member is told their words are still visible and
+// that they may delete them, and the admins are told why, once, not at every report.
+func TestReportStaysWithoutPowerToRedact(t *testing.T) {
+	w := newWorld(t)
+	w.tracker.Settings.MaxPerDay = 0
+	ctx := t.Context()
+	w.mx.cantRedact = errors.New("I can't redact in the group room: that takes power level 50, and I have 0. A room admin can raise mine")
+	var dms []id.RoomID
+	for i, member := range []id.UserID{carol, dave, carol} {
+		tk, err := w.tracker.Open(ctx, member, state.TicketReport, "", "spam", id.EventID(fmt.Sprintf("$r%d", i)), nil, groupRoom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dms = append(dms, tk.DMRoom)
+	}
+	if got := w.mx.redactions(t); len(got) != 0 {
+		t.Errorf("removals queued without the power to do them: %v", got)
+	}
+	for _, dm := range dms {
+		if posts := w.mx.in(dm); len(posts) != 1 || !strings.Contains(posts[0].Plain, "still visible to everyone there") ||
+			!strings.Contains(posts[0].Plain, "you may delete it yourself") {
+			t.Errorf("the member was told %+v", posts)
+		}
+	}
+	var told []string
+	for _, p := range w.mx.in(adminRoom) {
+		if p.ThreadMsg == 0 && strings.Contains(p.Plain, "stay visible") {
+			told = append(told, p.Plain)
+		}
+	}
+	if len(told) != 1 || !strings.Contains(told[0], "power level 50, and I have 0") || !strings.Contains(told[0], "!report") {
+		t.Errorf("the admins were told %q, want once, with the reason", told)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -118,6 +119,20 @@ var _ tickets.Matrix = ticketMatrix{}
 
 func (m ticketMatrix) OpenDirect(ctx context.Context, member id.UserID, name string) (id.RoomID, error) {
 	return m.matrix.OpenDirect(ctx, member, name)
+}
+
+// CanRedact says why Steward can't remove messages from the group room. Power levels
+// that can't be read now are no reason: the removal is queued, and if it is refused,
+// the outbox tells the admins.
+func (m ticketMatrix) CanRedact(ctx context.Context) error {
+	if err := m.matrix.CanModerate(ctx, bot.ActionRedact); !errors.Is(err, bot.ErrPowerUnknown) {
+		return err
+	}
+	return nil
+}
+
+func (m ticketMatrix) QueueRedaction(ctx context.Context, eventID id.EventID, reason string) error {
+	return m.matrix.QueueRedaction(ctx, eventID, reason)
 }
 
 func (m ticketMatrix) Post(ctx context.Context, roomID id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error) {

@@ -247,7 +247,7 @@ func (p *parts) buildTickets() {
 	p.members = commands.NewLimiter(p.cfg.RateLimit.MessageBurst, p.cfg.RateLimit.MessagesPerMinute, time.Now)
 	p.tracker = &tickets.Tracker{
 		Settings: tickets.Settings{
-			AdminRoom: p.matrix.AdminRoom(), Admins: p.cfg.Matrix.Admins, Prefix: p.cfg.Matrix.CommandPrefix,
+			AdminRoom: p.matrix.AdminRoom(), GroupRoom: p.matrix.GroupRoom(), Admins: p.cfg.Matrix.Admins, Prefix: p.cfg.Matrix.CommandPrefix,
 			AbuseDeadline: cfg.AbuseDeadline.D(), RemindBefore: cfg.RemindBefore.D(), MaxPerDay: cfg.MaxPerDay,
 		},
 		Store: p.db.Tickets, Matrix: ticketMatrix{p.matrix}, Once: p.db.KV, Txn: p.db.DoTxn, Now: time.Now, Private: p.matrix.IsPrivateChat,

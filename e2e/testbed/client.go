@@ -30,8 +30,10 @@ type Client struct {
 	changed  chan struct{}
 	messages []*event.Event
 	members  map[id.RoomID]map[id.UserID]event.Membership
-	cancel   context.CancelFunc
-	stopped  chan struct{}
+	// redactions are the redaction events received, by the event they redact.
+	redactions map[id.EventID]*event.Event
+	cancel     context.CancelFunc
+	stopped    chan struct{}
 }
 
 // Register creates the account name with password on the homeserver at url.
@@ -85,11 +87,21 @@ func newClient(ctx context.Context, url, name, password, dir string, log zerolog
 	}
 	c := &Client{
 		Client: cli, Crypto: helper, RecoveryKey: recoveryKey,
-		changed: make(chan struct{}),
-		members: make(map[id.RoomID]map[id.UserID]event.Membership),
-		stopped: make(chan struct{}),
+		changed:    make(chan struct{}),
+		members:    make(map[id.RoomID]map[id.UserID]event.Membership),
+		redactions: make(map[id.EventID]*event.Event),
+		stopped:    make(chan struct{}),
 	}
 	syncer.OnEventType(event.EventMessage, func(_ context.Context, evt *event.Event) { c.record(evt) })
+	syncer.OnEventType(event.EventRedaction, func(_ context.Context, evt *event.Event) {
+		c.mu.Lock()
+		c.redactions[evt.Redacts] = evt
+		if redacts := evt.Content.AsRedaction().Redacts; redacts != "" {
+			c.redactions[redacts] = evt // room version 11 puts it in the content
+		}
+		c.notifyLocked()
+		c.mu.Unlock()
+	})
 	syncer.OnEventType(event.StateMember, func(_ context.Context, evt *event.Event) {
 		c.mu.Lock()
 		if c.members[evt.RoomID] == nil {
@@ -503,4 +515,22 @@ func (c *Client) WaitForEdit(ctx context.Context, roomID id.RoomID, sender id.Us
 		return false
 	})
 	return found, err
+}
+
+// WaitForRedaction waits until this client has seen eventID of roomID redacted, and
+// returns the redaction.
+func (c *Client) WaitForRedaction(ctx context.Context, roomID id.RoomID, eventID id.EventID, limit time.Duration) (*event.Event, error) {
+	var redaction *event.Event
+	err := c.WaitFor(ctx, limit, "the redaction of "+eventID.String(), func() bool {
+		redaction = c.redactions[eventID]
+		return redaction != nil && redaction.RoomID == roomID
+	})
+	return redaction, err
+}
+
+// Redacted reports whether this client has seen eventID redacted.
+func (c *Client) Redacted(eventID id.EventID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.redactions[eventID] != nil
 }
