@@ -253,6 +253,7 @@ func (d *Manager) BackupNow(ctx context.Context, s *Set) (*BackupResult, error) 
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &limitedWriter{w: &out, n: 64 << 10}, &limitedWriter{w: &out, n: 64 << 10}
 	cmd.WaitDelay = 10 * time.Second
+	dieWithSteward(cmd)
 	runErr := cmd.Run()
 	res := &BackupResult{Output: lastLines(string(bytes.TrimSpace(out.Bytes())), 10), Duration: d.Now().Sub(started)}
 	snaps, err := d.Tool.Snapshots(ctx, s.Repo, 1)

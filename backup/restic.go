@@ -117,6 +117,7 @@ func (r *Restic) run(ctx context.Context, repo Repo, op string, args ...string) 
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &limitedWriter{w: &stderr, n: 8 << 10}
 	cmd.WaitDelay = 5 * time.Second
+	dieWithSteward(cmd)
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("restic %s: %w", op, ctx.Err())
