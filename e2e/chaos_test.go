@@ -533,8 +533,9 @@ func (c *chaos) alerts(like string) []chaosAlert {
 }
 
 // alertPosts returns the messages in the admin room, as Alice received them, that post
-// alert #id (not edits, not answers to the stream's commands), and those that resolve it.
-func (c *chaos) alertPosts(alertID int64) (posts, resolves []*event.Event) {
+// alert #id of inc (not edits, not answers to the stream's commands), and those that
+// resolve it.
+func (c *chaos) alertPosts(inc *incident, alertID int64) (posts, resolves []*event.Event) {
 	mine := make(map[id.EventID]bool, len(c.commands))
 	for _, cmd := range c.commands {
 		mine[cmd.eventID] = true
@@ -545,9 +546,10 @@ func (c *chaos) alertPosts(alertID int64) (posts, resolves []*event.Event) {
 		if evt.Sender != c.bot || content.RelatesTo.GetReplaceID() != "" || mine[content.RelatesTo.GetReplyTo()] || !number.MatchString(content.Body) {
 			continue
 		}
+		// A note that resolves several alerts names them by number only.
 		if strings.HasPrefix(content.Body, "✅ Resolved") {
 			resolves = append(resolves, evt)
-		} else {
+		} else if strings.Contains(content.Body, strings.TrimSuffix(inc.like, "%")) {
 			posts = append(posts, evt)
 		}
 	}
@@ -569,7 +571,7 @@ func (c *chaos) advance(inc *incident) {
 			return
 		}
 		a := as[len(as)-1]
-		posts, _ := c.alertPosts(a.id)
+		posts, _ := c.alertPosts(inc, a.id)
 		if len(posts) == 0 {
 			return
 		}
@@ -591,7 +593,7 @@ func (c *chaos) advance(inc *incident) {
 			}
 		}
 	case fixed:
-		if _, resolves := c.alertPosts(inc.alertID); len(resolves) > 0 {
+		if _, resolves := c.alertPosts(inc, inc.alertID); len(resolves) > 0 {
 			inc.phase = idle
 		}
 	}
@@ -827,7 +829,7 @@ func (c *chaos) count(took time.Duration) {
 			}
 		}
 		for _, a := range as {
-			posts, resolves := c.alertPosts(a.id)
+			posts, resolves := c.alertPosts(inc, a.id)
 			switch {
 			case len(posts) == 0:
 				lostAlerts = append(lostAlerts, fmt.Sprintf("%s: alert #%d never reached the admin room", inc.name, a.id))
