@@ -110,6 +110,7 @@ type chaos struct {
 	dm   id.RoomID
 	base string // the job ping URL, up to the job's name
 
+	runID                    string
 	victim, target, app, web string
 	data, notes              string
 	repo                     *imageRepo
@@ -126,6 +127,14 @@ type chaos struct {
 	pings, unsure int
 	updates       int
 	restores      int
+	reactions     int
+	// hot is set when an update or a restore was just approved: the burst ends,
+	// and the kill comes while it runs.
+	hot bool
+	// scribbled is what the restored file was changed to before the last restore,
+	// at scribbledAt: the file must hold it again unless that restore completed.
+	scribbled   string
+	scribbledAt time.Time
 }
 
 func newChaos(t *testing.T, seed uint64) *chaos {
@@ -139,6 +148,7 @@ func newChaos(t *testing.T, seed uint64) *chaos {
 	c.api = api
 	run := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	label := map[string]string{"steward.chaos": run}
+	c.runID = run
 	c.victim, c.target, c.app, c.web = "steward-e2e-chaos-victim-"+run, "steward-e2e-chaos-target-"+run, "steward-e2e-chaos-app-"+run, "steward-e2e-chaos-web-"+run
 	for _, name := range []string{c.victim, c.target, c.app} {
 		if _, err = testbed.RunContainer(ctx, api, name, label, t.Cleanup); err != nil {
@@ -368,18 +378,29 @@ var silenceIDPattern = regexp.MustCompile(`Silence #(\d+)`)
 func (c *chaos) step() {
 	n := len(c.commands)
 	for tries := 0; tries < 20; tries++ {
-		switch c.rng.IntN(14) {
+		switch c.rng.IntN(18) {
 		case 0, 1:
 			c.say(w.Alice, c.cfg.AdminRoom, "ping", "!ping")
 		case 2:
 			c.say(w.Bob, c.cfg.AdminRoom, "ping", "!whoami")
 		case 3:
 			c.say(w.Alice, c.cfg.AdminRoom, "restart", "!restart "+c.target)
-		case 4:
-			// The second admin approves one request whose answer has come.
+		case 4, 15, 16:
+			// The second admin approves one request whose answer has come: by
+			// command, or with ✅ on the request. An update or a restore is what a
+			// kill should land in the middle of: the next kill comes during it.
 			if cmd := c.awaitingApproval(); cmd != nil {
 				cmd.approved = true
-				c.say(w.Bob, c.cfg.AdminRoom, "approve", "!approve "+cmd.approvalID)
+				c.hot = cmd.kind == "update" || cmd.kind == "restore"
+				if c.rng.IntN(3) > 0 {
+					c.say(w.Bob, c.cfg.AdminRoom, "approve", "!approve "+cmd.approvalID)
+					return
+				}
+				if _, err := w.Bob.React(c.ctx, c.cfg.AdminRoom, c.answers(cmd)[0].ID, "✅"); err != nil {
+					c.t.Fatal(err)
+				}
+				c.reactions++
+				return
 			}
 		case 5:
 			marker := fmt.Sprintf("chaos%d:*", len(c.commands))
@@ -416,15 +437,17 @@ func (c *chaos) step() {
 		case 11:
 			marker := fmt.Sprintf("[ask-%d]", len(c.commands))
 			c.say(w.Carol, c.dm, "request", "!request one more thing "+marker).marker = marker
-		case 12:
+		case 12, 14:
 			if !c.busy("update") {
 				c.push()
 				c.say(w.Alice, c.cfg.AdminRoom, "update", "!update "+c.web)
 				c.updates++
 			}
-		case 13:
+		case 13, 17:
 			if !c.busy("restore") {
-				if err := os.WriteFile(c.notes, fmt.Appendf(nil, "scribbled %d\n", c.restores), 0o644); err != nil {
+				c.scribbled = fmt.Sprintf("scribbled %d\n", c.restores)
+				c.scribbledAt = time.Now()
+				if err := os.WriteFile(c.notes, []byte(c.scribbled), 0o644); err != nil {
 					c.t.Fatal(err)
 				}
 				c.say(w.Alice, c.cfg.AdminRoom, "restore", "!restore chaos "+c.notes+" --in-place")
@@ -440,6 +463,7 @@ func (c *chaos) step() {
 // awaitingApproval returns a request that was answered with an approval ID and not
 // approved yet, or nil.
 func (c *chaos) awaitingApproval() *chaosCommand {
+	var first *chaosCommand
 	for _, cmd := range c.commands {
 		if cmd.approvalID == "" && !cmd.approved && (cmd.kind == "restart" || cmd.kind == "update" || cmd.kind == "restore") {
 			if m := requestIDPattern.FindStringSubmatch(c.answer(cmd)); m != nil {
@@ -447,10 +471,15 @@ func (c *chaos) awaitingApproval() *chaosCommand {
 			}
 		}
 		if cmd.approvalID != "" && !cmd.approved {
-			return cmd
+			if cmd.kind != "restart" {
+				return cmd // the updates and restores first: they are the ones to cut short
+			}
+			if first == nil {
+				first = cmd
+			}
 		}
 	}
-	return nil
+	return first
 }
 
 // busy reports whether an update (or restore) was asked and has not ended: one at a
@@ -616,12 +645,20 @@ func (c *chaos) sleep(max time.Duration) {
 // then a start at once or after a short pause.
 func (c *chaos) run(kills int) {
 	for c.kills < kills {
+		c.hot = false
 		for range 1 + c.rng.IntN(7) {
-			c.step()
+			if c.step(); c.hot {
+				break
+			}
 			c.sleep(300 * time.Millisecond)
 		}
-		// Right after an update's or a restore's approval, the kill lands inside it.
-		c.sleep(3 * time.Second)
+		// Right after an update's or a restore's approval, the kill lands inside it
+		// (an update takes some seconds: pull, create, start, 2s to settle).
+		if c.hot {
+			c.sleep(5 * time.Second)
+		} else {
+			c.sleep(3 * time.Second)
+		}
 		if err := c.s.Kill(); err != nil {
 			c.t.Fatal(err)
 		}
@@ -768,7 +805,9 @@ func (c *chaos) count(took time.Duration) {
 		switch {
 		case !ok:
 			lost = append(lost, fmt.Sprintf("approval %s of %q is not in the database", cmd.approvalID, cmd.text))
-		case o.state != string(state.ApprovalDone) && o.state != string(state.ApprovalExpired):
+		case o.state == string(state.ApprovalOpen):
+			lost = append(lost, fmt.Sprintf("approval %s of %q is still open after Bob approved it", cmd.approvalID, cmd.text))
+		case o.state != string(state.ApprovalDone):
 			halfDone = append(halfDone, fmt.Sprintf("approval %s of %q left %s", cmd.approvalID, cmd.text, o.state))
 		case cmd.kind == "restart" && o.outcome == state.OutcomeOK:
 			restartsOK++
@@ -859,8 +898,38 @@ func (c *chaos) count(took time.Duration) {
 			halfDone = append(halfDone, fmt.Sprintf("%s is not running (%v)", name, err))
 		}
 	}
-	if _, err := c.api.ContainerInspect(c.ctx, c.web+"-steward-previous", client.ContainerInspectOptions{}); err == nil {
-		halfDone = append(halfDone, c.web+"-steward-previous was left behind")
+	// The test's containers are the four it made, no set-aside or trial one besides.
+	listed, err := c.api.ContainerList(c.ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "steward.chaos="+c.runID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ctr := range listed.Items {
+		name := ""
+		if len(ctr.Names) > 0 {
+			name = strings.TrimPrefix(ctr.Names[0], "/")
+		}
+		if name != c.web && name != c.app && name != c.victim && name != c.target {
+			halfDone = append(halfDone, fmt.Sprintf("container %s (%s) was left behind", name, ctr.State))
+		}
+	}
+	if n := len(listed.Items); n < 4 {
+		halfDone = append(halfDone, fmt.Sprintf("%d of the test's 4 containers are left", n))
+	}
+	// The restored file holds the snapshot's text if the last restore completed, and
+	// what it was changed to before it otherwise.
+	if c.restores > 0 {
+		outcome := ""
+		c.db(func(db *state.DB) error {
+			return db.Raw.QueryRow(c.ctx, "SELECT outcome FROM backup_run WHERE kind='restore' AND started_at >= $1 ORDER BY id DESC LIMIT 1",
+				c.scribbledAt.UnixMilli()).Scan(&outcome)
+		})
+		want := c.scribbled
+		if outcome == state.OutcomeOK {
+			want = "as backed up\n"
+		}
+		if got, err := os.ReadFile(c.notes); err == nil && string(got) != want {
+			halfDone = append(halfDone, fmt.Sprintf("the restored file holds %q after a restore that ended %q, want %q", got, outcome, want))
+		}
 	}
 	if n := c.openRows("SELECT COUNT(*) FROM update_job WHERE outcome=''"); n != 0 {
 		halfDone = append(halfDone, fmt.Sprintf("%d update journal rows unfinished", n))
@@ -898,8 +967,8 @@ func (c *chaos) count(took time.Duration) {
 		}
 	}
 
-	t.Logf("chaos: %d kills, %d commands, %d relayed member messages, %d job pings, %d+%d incidents, %d updates approved %v, %d restores approved %v; %d repeated, %d lost replies, %d lost alerts, %d half-done, in %s (seed %d)",
-		c.kills, len(c.commands), len(c.relays), c.pings, c.victimI.count, c.jobI.count, len(updateOutcomes), updateOutcomes, len(restoreOutcomes), restoreOutcomes,
+	t.Logf("chaos: %d kills, %d commands, %d relayed member messages, %d job pings, %d ✅ approvals, %d+%d incidents, %d updates approved %v, %d restores approved %v; %d repeated, %d lost replies, %d lost alerts, %d half-done, in %s (seed %d)",
+		c.kills, len(c.commands), len(c.relays), c.pings, c.reactions, c.victimI.count, c.jobI.count, len(updateOutcomes), updateOutcomes, len(restoreOutcomes), restoreOutcomes,
 		len(repeated), len(lost), len(lostAlerts), len(halfDone), took.Round(time.Second), c.seed)
 	for _, l := range []struct {
 		what  string
