@@ -82,6 +82,7 @@ type incident struct {
 	like     string
 	phase    int
 	count    int
+	summary  string
 	ack      bool
 	alertID  int64
 	breakIt  func() error
@@ -119,9 +120,13 @@ type chaos struct {
 
 	commands []*chaosCommand
 	relays   []string // markers of the member's plain messages in the ticket chat
-	victimI  *incident
-	jobI     *incident
-	kills    int
+	// thread is where the ticket is in the admin room; answers are the markers of
+	// the admins' answers there, each carried to the member once.
+	thread          id.EventID
+	answersToMember []string
+	victimI         *incident
+	jobI            *incident
+	kills           int
 	// pings counts the job pings answered 200 OK, and those whose answer was lost
 	// after the request went out (they may or may not have been recorded).
 	pings, unsure int
@@ -268,6 +273,12 @@ func newChaos(t *testing.T, seed uint64) *chaos {
 	if _, err = w.Carol.WaitForMessage(ctx, c.dm, c.bot, "This is ticket", time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// The admins answer in the ticket's thread in the admin room.
+	start, err := w.Alice.WaitForMessage(ctx, c.cfg.AdminRoom, c.bot, "a room for the test's ticket messages", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.thread = start.ID
 
 	c.victimI = &incident{name: "container " + c.victim, like: "Container " + c.victim + " is down%", ack: true,
 		breakIt: func() error {
@@ -378,7 +389,7 @@ var silenceIDPattern = regexp.MustCompile(`Silence #(\d+)`)
 func (c *chaos) step() {
 	n := len(c.commands)
 	for tries := 0; tries < 20; tries++ {
-		switch c.rng.IntN(18) {
+		switch c.rng.IntN(19) {
 		case 0, 1:
 			c.say(w.Alice, c.cfg.AdminRoom, "ping", "!ping")
 		case 2:
@@ -433,6 +444,13 @@ func (c *chaos) step() {
 				c.t.Fatal(err)
 			}
 			c.relays = append(c.relays, marker)
+			return
+		case 18:
+			marker := fmt.Sprintf("[answer-%d]", len(c.answersToMember))
+			if _, err := w.Alice.SayInThread(c.ctx, c.cfg.AdminRoom, c.thread, "We are on it "+marker); err != nil {
+				c.t.Fatal(err)
+			}
+			c.answersToMember = append(c.answersToMember, marker)
 			return
 		case 11:
 			marker := fmt.Sprintf("[ask-%d]", len(c.commands))
@@ -532,6 +550,7 @@ func (c *chaos) db(f func(*state.DB) error) error {
 // alert is what the database holds of one alert.
 type chaosAlert struct {
 	id      int64
+	summary string
 	state   string
 	message int64
 	ackedBy string
@@ -541,14 +560,14 @@ type chaosAlert struct {
 func (c *chaos) alerts(like string) []chaosAlert {
 	var out []chaosAlert
 	err := c.db(func(db *state.DB) error {
-		rows, err := db.Raw.Query(c.ctx, "SELECT id, state, message, acked_by FROM alert WHERE summary LIKE $1 ORDER BY id", like)
+		rows, err := db.Raw.Query(c.ctx, "SELECT id, summary, state, message, acked_by FROM alert WHERE summary LIKE $1 ORDER BY id", like)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var a chaosAlert
-			if err = rows.Scan(&a.id, &a.state, &a.message, &a.ackedBy); err != nil {
+			if err = rows.Scan(&a.id, &a.summary, &a.state, &a.message, &a.ackedBy); err != nil {
 				return err
 			}
 			out = append(out, a)
@@ -562,9 +581,9 @@ func (c *chaos) alerts(like string) []chaosAlert {
 }
 
 // alertPosts returns the messages in the admin room, as Alice received them, that post
-// alert #id of inc (not edits, not answers to the stream's commands), and those that
-// resolve it.
-func (c *chaos) alertPosts(inc *incident, alertID int64) (posts, resolves []*event.Event) {
+// alert a (not edits, not answers to the stream's commands), and those that resolve it.
+func (c *chaos) alertPosts(a chaosAlert) (posts, resolves []*event.Event) {
+	alertID := a.id
 	mine := make(map[id.EventID]bool, len(c.commands))
 	for _, cmd := range c.commands {
 		mine[cmd.eventID] = true
@@ -578,7 +597,7 @@ func (c *chaos) alertPosts(inc *incident, alertID int64) (posts, resolves []*eve
 		// A note that resolves several alerts names them by number only.
 		if strings.HasPrefix(content.Body, "✅ Resolved") {
 			resolves = append(resolves, evt)
-		} else if strings.Contains(content.Body, strings.TrimSuffix(inc.like, "%")) {
+		} else if strings.Contains(content.Body, a.summary) {
 			posts = append(posts, evt)
 		}
 	}
@@ -600,11 +619,11 @@ func (c *chaos) advance(inc *incident) {
 			return
 		}
 		a := as[len(as)-1]
-		posts, _ := c.alertPosts(inc, a.id)
+		posts, _ := c.alertPosts(a)
 		if len(posts) == 0 {
 			return
 		}
-		inc.alertID = a.id
+		inc.alertID, inc.summary = a.id, a.summary
 		if !inc.ack {
 			c.fix(inc)
 			return
@@ -622,7 +641,7 @@ func (c *chaos) advance(inc *incident) {
 			}
 		}
 	case fixed:
-		if _, resolves := c.alertPosts(inc, inc.alertID); len(resolves) > 0 {
+		if _, resolves := c.alertPosts(chaosAlert{id: inc.alertID, summary: inc.summary}); len(resolves) > 0 {
 			inc.phase = idle
 		}
 	}
@@ -707,7 +726,13 @@ func (c *chaos) settled() bool {
 			return false
 		}
 	}
+	for _, m := range c.answersToMember {
+		if w.Carol.CountBodies(c.dm, c.bot, m) == 0 {
+			return false
+		}
+	}
 	return c.openRows("SELECT COUNT(*) FROM approval WHERE state IN ('approved', 'executing')") == 0 &&
+		c.openRows("SELECT COUNT(*) FROM alert WHERE state <> 'resolved'") == 0 &&
 		c.openRows("SELECT COUNT(*) FROM update_job WHERE outcome=''") == 0 &&
 		c.openRows("SELECT COUNT(*) FROM backup_run WHERE finished_at=0") == 0
 }
@@ -846,6 +871,16 @@ func (c *chaos) count(took time.Duration) {
 		}
 	}
 
+	// The admins' answers: each reaches the member once.
+	for _, m := range c.answersToMember {
+		switch n := w.Carol.CountBodies(c.dm, c.bot, m); {
+		case n == 0:
+			lost = append(lost, fmt.Sprintf("the admins' answer %q never reached the member", m))
+		case n > 1:
+			repeated = append(repeated, fmt.Sprintf("the admins' answer %q reached the member %d times", m, n))
+		}
+	}
+
 	// Job pings: each one answered OK is recorded once; unsure ones at most once more.
 	var recorded int
 	c.db(func(db *state.DB) error {
@@ -868,7 +903,7 @@ func (c *chaos) count(took time.Duration) {
 			}
 		}
 		for _, a := range as {
-			posts, resolves := c.alertPosts(inc, a.id)
+			posts, resolves := c.alertPosts(a)
 			switch {
 			case len(posts) == 0:
 				lostAlerts = append(lostAlerts, fmt.Sprintf("%s: alert #%d never reached the admin room", inc.name, a.id))
@@ -888,6 +923,29 @@ func (c *chaos) count(took time.Duration) {
 					lost = append(lost, fmt.Sprintf("%s: Bob's 👀 on alert #%d was not taken (acked by %q)", inc.name, a.id, a.ackedBy))
 				}
 			}
+		}
+	}
+
+	// The alerts the stream causes besides (a container stopped part-way through an
+	// update, say) are posted and resolved at most once each, and none is left open.
+	counted := map[int64]bool{}
+	for _, inc := range []*incident{c.victimI, c.jobI} {
+		for _, a := range c.alerts(inc.like) {
+			counted[a.id] = true
+		}
+	}
+	others := 0
+	for _, a := range c.alerts("%") {
+		if counted[a.id] {
+			continue
+		}
+		others++
+		posts, resolves := c.alertPosts(a)
+		if len(posts) > 1 || len(resolves) > 1 {
+			repeated = append(repeated, fmt.Sprintf("alert #%d %q posted %d times, resolved %d times", a.id, a.summary, len(posts), len(resolves)))
+		}
+		if a.state != string(state.AlertResolved) {
+			lostAlerts = append(lostAlerts, fmt.Sprintf("alert #%d %q is still %s at the end", a.id, a.summary, a.state))
 		}
 	}
 
@@ -967,8 +1025,8 @@ func (c *chaos) count(took time.Duration) {
 		}
 	}
 
-	t.Logf("chaos: %d kills, %d commands, %d relayed member messages, %d job pings, %d ✅ approvals, %d+%d incidents, %d updates approved %v, %d restores approved %v; %d repeated, %d lost replies, %d lost alerts, %d half-done, in %s (seed %d)",
-		c.kills, len(c.commands), len(c.relays), c.pings, c.reactions, c.victimI.count, c.jobI.count, len(updateOutcomes), updateOutcomes, len(restoreOutcomes), restoreOutcomes,
+	t.Logf("chaos: %d kills, %d commands, %d relayed member messages, %d answers to the member, %d job pings, %d ✅ approvals, %d+%d incidents (%d other alerts), %d updates approved %v, %d restores approved %v; %d repeated, %d lost replies, %d lost alerts, %d half-done, in %s (seed %d)",
+		c.kills, len(c.commands), len(c.relays), len(c.answersToMember), c.pings, c.reactions, c.victimI.count, c.jobI.count, others, len(updateOutcomes), updateOutcomes, len(restoreOutcomes), restoreOutcomes,
 		len(repeated), len(lost), len(lostAlerts), len(halfDone), took.Round(time.Second), c.seed)
 	for _, l := range []struct {
 		what  string
