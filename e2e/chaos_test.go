@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,13 +63,18 @@ type chaosCommand struct {
 	// kind names what it asked, for the approvals and silences it leads to.
 	kind string
 	// approvalID is read from the answer of a command that needs approval; approved
-	// is set once the second admin's !approve is sent.
+	// is set once the second admin's !approve or ✅ is sent.
 	approvalID string
 	approved   bool
-	// silenceID is read from the answer to a !silence; unsilenced once ended.
-	silenceID   string
-	unsilenced  bool
-	marker      string
+	// unsilenced is set on a !silence once an !unsilence of it is sent; silenceID is
+	// the number that !unsilence ends.
+	unsilenced bool
+	silenceID  string
+	// marker is the !silence's matcher, or the words of a member's !request that
+	// must reach the admin room once.
+	marker string
+	// interrupted is set when the answer says a stop cut the command short: its
+	// effect may or may not have happened, once at most.
 	interrupted bool
 }
 
@@ -79,26 +84,27 @@ type chaosCommand struct {
 type incident struct {
 	name string
 	// like matches the summary of its alerts (SQL LIKE).
-	like     string
-	phase    int
-	count    int
-	summary  string
-	ack      bool
-	alertID  int64
-	breakIt  func() error
-	fixIt    func() error
-	reaction id.EventID
+	like    string
+	phase   int
+	count   int
+	summary string
+	ack     bool
+	alertID int64
+	breakIt func() error
+	fixIt   func() error
 	// acked are the alerts a 👀 was sent for.
 	acked []int64
 }
 
+// The phases of an incident.
 const (
-	idle = iota
-	broken
-	taken
-	fixed
+	phaseIdle = iota
+	phaseBroken
+	phaseTaken
+	phaseFixed
 )
 
+// chaos is the test's Steward, its world and what the stream sent, for the count.
 type chaos struct {
 	t    *testing.T
 	ctx  context.Context
@@ -116,7 +122,7 @@ type chaos struct {
 	data, notes              string
 	repo                     *imageRepo
 	version                  int
-	started                  time.Time
+	images                   []string // every version pushed, removed at the end
 
 	commands []*chaosCommand
 	relays   []string // markers of the member's plain messages in the ticket chat
@@ -140,11 +146,14 @@ type chaos struct {
 	// at scribbledAt: the file must hold it again unless that restore completed.
 	scribbled   string
 	scribbledAt time.Time
+	// startsSeen counts the target's starts the engine reported (countStarts).
+	startsSeen atomic.Int64
+	eventsErr  atomic.Value
 }
 
 func newChaos(t *testing.T, seed uint64) *chaos {
 	ctx := t.Context()
-	c := &chaos{t: t, ctx: ctx, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), started: time.Now()}
+	c := &chaos{t: t, ctx: ctx, rng: rand.New(rand.NewPCG(seed, seed^0x5eed))}
 	api, err := testbed.Docker(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +169,7 @@ func newChaos(t *testing.T, seed uint64) *chaos {
 			t.Fatal(err)
 		}
 	}
+	c.countStarts(c.target)
 	// The updated container comes from a local registry; each update pushes a version.
 	c.repo = newImageRepo(t, api, "chaos-web-"+run+":stable")
 	c.push()
@@ -168,7 +178,9 @@ func newChaos(t *testing.T, seed uint64) *chaos {
 		for _, name := range []string{c.web, c.web + "-steward-previous"} {
 			_, _ = api.ContainerRemove(bg, name, client.ContainerRemoveOptions{Force: true})
 		}
-		_, _ = api.ImageRemove(bg, c.repo.Ref, client.ImageRemoveOptions{Force: true})
+		for _, image := range c.images {
+			_, _ = api.ImageRemove(bg, image, client.ImageRemoveOptions{Force: true})
+		}
 	})
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: c.web, Config: &container.Config{Image: c.repo.Ref, Labels: label},
@@ -308,7 +320,7 @@ func (c *chaos) waitBot(by *testbed.Client, room id.RoomID, text string) error {
 // push makes a new version of the updated container's image.
 func (c *chaos) push() {
 	c.version++
-	c.repo.push(fmt.Sprintf("chaos-%d", c.version))
+	c.images = append(c.images, c.repo.push(fmt.Sprintf("chaos-%d", c.version)))
 }
 
 // ping sends a job ping as curl --retry would: again while nobody answers (Steward
@@ -432,7 +444,7 @@ func (c *chaos) step() {
 		case 8:
 			c.advance(c.jobI)
 		case 9:
-			if c.jobI.phase == idle {
+			if c.jobI.phase == phaseIdle {
 				if err := c.ping("GET", "", ""); err != nil {
 					c.t.Fatal(err)
 				}
@@ -607,13 +619,13 @@ func (c *chaos) alertPosts(a chaosAlert) (posts, resolves []*event.Event) {
 // advance moves inc on by one phase when the one it is in is over.
 func (c *chaos) advance(inc *incident) {
 	switch inc.phase {
-	case idle:
+	case phaseIdle:
 		if err := inc.breakIt(); err != nil {
 			c.t.Fatalf("break %s: %v", inc.name, err)
 		}
-		inc.phase, inc.alertID = broken, 0
+		inc.phase, inc.alertID = phaseBroken, 0
 		inc.count++
-	case broken:
+	case phaseBroken:
 		as := c.alerts(inc.like)
 		if len(as) == 0 || as[len(as)-1].state == string(state.AlertResolved) {
 			return
@@ -628,21 +640,21 @@ func (c *chaos) advance(inc *incident) {
 			c.fix(inc)
 			return
 		}
-		reaction, err := w.Bob.React(c.ctx, c.cfg.AdminRoom, posts[0].ID, "👀")
+		_, err := w.Bob.React(c.ctx, c.cfg.AdminRoom, posts[0].ID, "👀")
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		inc.reaction, inc.phase = reaction, taken
+		inc.phase = phaseTaken
 		inc.acked = append(inc.acked, a.id)
-	case taken:
+	case phaseTaken:
 		for _, a := range c.alerts(inc.like) {
 			if a.id == inc.alertID && a.ackedBy != "" {
 				c.fix(inc)
 			}
 		}
-	case fixed:
+	case phaseFixed:
 		if _, resolves := c.alertPosts(chaosAlert{id: inc.alertID, summary: inc.summary}); len(resolves) > 0 {
-			inc.phase = idle
+			inc.phase = phaseIdle
 		}
 	}
 }
@@ -651,7 +663,7 @@ func (c *chaos) fix(inc *incident) {
 	if err := inc.fixIt(); err != nil {
 		c.t.Fatalf("fix %s: %v", inc.name, err)
 	}
-	inc.phase = fixed
+	inc.phase = phaseFixed
 }
 
 // sleep waits a random time up to max.
@@ -697,11 +709,11 @@ func (c *chaos) drain() {
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		for _, inc := range []*incident{c.victimI, c.jobI} {
-			if inc.phase != idle {
+			if inc.phase != phaseIdle {
 				c.advance(inc)
 			}
 		}
-		if c.victimI.phase == idle && c.jobI.phase == idle && c.settled() {
+		if c.victimI.phase == phaseIdle && c.jobI.phase == phaseIdle && c.settled() {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -840,9 +852,12 @@ func (c *chaos) count(took time.Duration) {
 			restartsUnsure++
 		}
 	}
-	starts := c.starts(c.target)
-	if starts < restartsOK || starts > restartsOK+restartsUnsure {
+	starts := c.starts()
+	switch {
+	case starts > restartsOK+restartsUnsure:
 		repeated = append(repeated, fmt.Sprintf("%s was started %d times by %d approved restarts that ran (and %d interrupted)", c.target, starts, restartsOK, restartsUnsure))
+	case starts < restartsOK:
+		lost = append(lost, fmt.Sprintf("%d approved restarts of %s said they were done, and the engine started it %d times", restartsOK, c.target, starts))
 	}
 
 	// The member's words: each reaches the admins once.
@@ -1038,23 +1053,37 @@ func (c *chaos) count(took time.Duration) {
 	}
 }
 
-// starts counts the engine's start events of the container name since the test began.
-func (c *chaos) starts(name string) int {
-	res := c.api.Events(c.ctx, client.EventsListOptions{
-		Since:   fmt.Sprint(c.started.Unix()),
-		Until:   fmt.Sprint(time.Now().Unix() + 1),
+// countStarts counts the engine's start events of the container name from now until
+// the test ends, live: the engine keeps only its last few hundred events for a later
+// query, fewer than a long run makes.
+func (c *chaos) countStarts(name string) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	res := c.api.Events(ctx, client.EventsListOptions{
 		Filters: make(client.Filters).Add("container", name).Add("event", "start"),
 	})
-	n := 0
-	for {
-		select {
-		case <-res.Messages:
-			n++
-		case err := <-res.Err:
-			if err != nil && !errors.Is(err, io.EOF) {
-				c.t.Errorf("read the engine's events: %v", err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-res.Messages:
+				c.startsSeen.Add(1)
+			case err := <-res.Err:
+				if err != nil && ctx.Err() == nil {
+					c.eventsErr.Store(err)
+				}
+				return
 			}
-			return n - 1 // its first start, by the test
 		}
+	}()
+	c.t.Cleanup(func() { cancel(); <-done })
+}
+
+// starts returns the start events counted so far, failing the test if the engine's
+// stream of them broke.
+func (c *chaos) starts() int {
+	if err, _ := c.eventsErr.Load().(error); err != nil {
+		c.t.Errorf("the engine's events stopped: %v", err)
 	}
+	return int(c.startsSeen.Load())
 }
