@@ -903,8 +903,11 @@ func (c *chaos) count(took time.Duration) {
 		recorded = len(h)
 		return err
 	})
-	if recorded < c.pings || recorded > c.pings+c.unsure {
+	switch {
+	case recorded > c.pings+c.unsure:
 		repeated = append(repeated, fmt.Sprintf("%d job pings answered OK (%d unsure) and %d recorded", c.pings, c.unsure, recorded))
+	case recorded < c.pings:
+		lost = append(lost, fmt.Sprintf("%d job pings answered OK and only %d recorded", c.pings, recorded))
 	}
 
 	// Alerts: one per incident, posted once, resolved once; a 👀 takes its alert.
@@ -1007,6 +1010,12 @@ func (c *chaos) count(took time.Duration) {
 	if n := c.openRows("SELECT COUNT(*) FROM update_job WHERE outcome=''"); n != 0 {
 		halfDone = append(halfDone, fmt.Sprintf("%d update journal rows unfinished", n))
 	}
+	if n := c.openRows("SELECT COUNT(*) FROM update_job WHERE outcome='failed' AND detail LIKE 'Steward stopped%'"); n != 0 {
+		halfDone = append(halfDone, fmt.Sprintf("%d updates cut short by a kill could not be put right", n))
+	}
+	if n := c.openRows("SELECT COUNT(*) FROM backup_run WHERE kind='restore' AND (detail LIKE '%did not start again%' OR detail LIKE '%the live files are at%' OR detail LIKE '%live files were left at%')"); n != 0 {
+		halfDone = append(halfDone, fmt.Sprintf("%d restores left containers stopped or the live files elsewhere", n))
+	}
 	if n := c.openRows("SELECT COUNT(*) FROM backup_run WHERE finished_at=0"); n != 0 {
 		halfDone = append(halfDone, fmt.Sprintf("%d backup runs unfinished", n))
 	}
@@ -1040,6 +1049,10 @@ func (c *chaos) count(took time.Duration) {
 		}
 	}
 
+	// How often a kill landed inside an update or a restore, as their journals tell.
+	updatesCut := c.openRows("SELECT COUNT(*) FROM update_job WHERE detail LIKE 'Steward stopped during the update%' OR detail = 'completed after Steward restarted'")
+	restoresCut := c.openRows("SELECT COUNT(*) FROM backup_run WHERE kind='restore' AND (outcome='interrupted' OR detail LIKE '%when Steward stopped%')")
+	t.Logf("chaos: %d updates and %d restores were cut short by a kill and put right at the next start", updatesCut, restoresCut)
 	t.Logf("chaos: %d kills, %d commands, %d relayed member messages, %d answers to the member, %d job pings, %d ✅ approvals, %d+%d incidents (%d other alerts), %d updates approved %v, %d restores approved %v; %d repeated, %d lost replies, %d lost alerts, %d half-done, in %s (seed %d)",
 		c.kills, len(c.commands), len(c.relays), len(c.answersToMember), c.pings, c.reactions, c.victimI.count, c.jobI.count, others, len(updateOutcomes), updateOutcomes, len(restoreOutcomes), restoreOutcomes,
 		len(repeated), len(lost), len(lostAlerts), len(halfDone), took.Round(time.Second), c.seed)
