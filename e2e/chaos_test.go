@@ -139,9 +139,9 @@ type chaos struct {
 	updates       int
 	restores      int
 	reactions     int
-	// hot is set when an update or a restore was just approved: the burst ends,
-	// and the kill comes while it runs.
-	hot bool
+	// hot is "update" or "restore" when one was just approved: the burst ends, and
+	// the kill comes while it runs.
+	hot string
 	// scribbled is what the restored file was changed to before the last restore,
 	// at scribbledAt: the file must hold it again unless that restore completed.
 	scribbled   string
@@ -414,7 +414,9 @@ func (c *chaos) step() {
 			// kill should land in the middle of: the next kill comes during it.
 			if cmd := c.awaitingApproval(); cmd != nil {
 				cmd.approved = true
-				c.hot = cmd.kind == "update" || cmd.kind == "restore"
+				if cmd.kind != "restart" {
+					c.hot = cmd.kind
+				}
 				if c.rng.IntN(3) > 0 {
 					c.say(w.Bob, c.cfg.AdminRoom, "approve", "!approve "+cmd.approvalID)
 					return
@@ -676,18 +678,22 @@ func (c *chaos) sleep(max time.Duration) {
 // then a start at once or after a short pause.
 func (c *chaos) run(kills int) {
 	for c.kills < kills {
-		c.hot = false
+		c.hot = ""
 		for range 1 + c.rng.IntN(7) {
-			if c.step(); c.hot {
+			if c.step(); c.hot != "" {
 				break
 			}
 			c.sleep(300 * time.Millisecond)
 		}
-		// Right after an update's or a restore's approval, the kill lands inside it
-		// (an update takes some seconds: pull, create, start, 2s to settle).
-		if c.hot {
+		// Right after an update's or a restore's approval, the kill lands inside it:
+		// an update takes some seconds (pull, create, start, 2s to settle), an
+		// in-place restore one or two (stop, restic, start).
+		switch c.hot {
+		case "update":
 			c.sleep(5 * time.Second)
-		} else {
+		case "restore":
+			c.sleep(2500 * time.Millisecond)
+		default:
 			c.sleep(3 * time.Second)
 		}
 		if err := c.s.Kill(); err != nil {
