@@ -103,6 +103,12 @@ func (w *Witness) readCheckpoint(ctx context.Context, evt *event.Event) (state.C
 	raw := evt.Content.VeryRaw
 	if evt.Type == event.EventEncrypted {
 		evt.Type.Class = event.MessageEventType
+		if evt.RoomID == "" {
+			// Read from the admin room's history, which an event may not repeat; the
+			// room is what the decrypted payload must name, and a message that
+			// fails for lack of it would be taken for one whose key is gone.
+			evt.RoomID = w.adminRoom
+		}
 		var decrypted *event.Event
 		err := evt.Content.ParseRaw(evt.Type)
 		if err == nil {
