@@ -54,8 +54,9 @@ const maxCheckpointPages = 200
 
 // Checkpoints reads the checkpoints Steward posted in the admin room back from the
 // room's history, oldest first. A message of Steward's that was redacted is returned
-// as a redacted checkpoint, unless the outbox knows it was something else; one that
-// can't be decrypted is returned as unreadable. The database is not trusted for what
+// as a redacted checkpoint, unless an admin redacted it and the outbox knows it was
+// something else; one that can't be decrypted is returned as unreadable (and with its
+// keys missing when the current device sent it). The database is not trusted for what
 // the checkpoints say: that comes from the room. Nor for where to start reading: the
 // history is read from the room's newest event, not from the sync token in the
 // database, which someone on the host could move back to hide the newest checkpoints.
@@ -91,13 +92,23 @@ func (w *Witness) readCheckpoint(ctx context.Context, evt *event.Event) (state.C
 		return state.Checkpoint{}, false
 	}
 	cp := state.Checkpoint{EventID: evt.ID, Time: time.UnixMilli(evt.Timestamp)}
-	if evt.Unsigned.RedactedBecause != nil {
-		cp.Redacted = w.wasCheckpoint(ctx, evt.ID)
+	if by := evt.Unsigned.RedactedBecause; by != nil {
+		// Steward redacts none of its own messages in the admin room, so a redaction
+		// sent with its own account is someone using its access token, who could
+		// just as well have changed the outbox: only an admin's redaction is told
+		// apart by what the outbox says the message was.
+		cp.Redacted = by.Sender == w.client.UserID || w.wasCheckpoint(ctx, evt.ID)
 		return cp, cp.Redacted
 	}
 	raw := evt.Content.VeryRaw
 	if evt.Type == event.EventEncrypted {
 		evt.Type.Class = event.MessageEventType
+		if evt.RoomID == "" {
+			// Read from the admin room's history, which an event may not repeat; the
+			// room is what the decrypted payload must name, and a message that
+			// fails for lack of it would be taken for one whose key is gone.
+			evt.RoomID = w.adminRoom
+		}
 		var decrypted *event.Event
 		err := evt.Content.ParseRaw(evt.Type)
 		if err == nil {
@@ -106,6 +117,11 @@ func (w *Witness) readCheckpoint(ctx context.Context, evt *event.Event) (state.C
 		if err != nil {
 			zerolog.Ctx(ctx).Debug().Err(err).Stringer("event_id", evt.ID).Msg("Failed to decrypt own message while reading checkpoints")
 			cp.Unreadable = true
+			// Steward keeps the room key of every message it sends: one from this
+			// very device that does not decrypt lost its key from the database.
+			if content, ok := evt.Content.Parsed.(*event.EncryptedEventContent); ok && content.DeviceID == w.client.DeviceID {
+				cp.KeysMissing = true
+			}
 			return cp, true
 		}
 		raw = decrypted.Content.VeryRaw

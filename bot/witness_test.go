@@ -110,7 +110,14 @@ func TestWitnessDecryptsWithoutWriting(t *testing.T) {
 	if _, err = db.Raw.Exec(ctx, `INSERT INTO crypto_message_index (session_id, "index", event_id, timestamp) VALUES ($1, 1, '$original', 1)`, outbound.ID()); err != nil {
 		t.Fatal(err)
 	}
-	if cp, ok = w.readCheckpoint(ctx, replay); !ok || !cp.Unreadable {
-		t.Errorf("a replayed message index read as %+v (%v), want it refused as unreadable", cp, ok)
+	if cp, ok = w.readCheckpoint(ctx, replay); !ok || !cp.Unreadable || !cp.KeysMissing {
+		t.Errorf("a replayed message index read as %+v (%v), want it refused as unreadable, from this device", cp, ok)
+	}
+
+	// An event the history gives without its room ID is the admin room's.
+	roomless := encrypted("$roomless")
+	roomless.RoomID = ""
+	if cp, ok = w.readCheckpoint(ctx, roomless); !ok || cp.Unreadable || cp.KeysMissing {
+		t.Errorf("an event without its room ID read as %+v (%v), want the checkpoint", cp, ok)
 	}
 }

@@ -108,9 +108,14 @@ func CheckpointVerdict(report *state.CheckpointReport) *render.Message {
 		msg.Text(fmt.Sprintf(". What %s said can no longer be compared; if nobody on the team removed %s, someone is covering tracks: check who has access to the server and to Steward's account.",
 			it, strings.Replace(it, "they", "them", 1)))
 	}
-	if report.Unreadable > 0 {
-		msg.Line().Text(plural(report.Unreadable, "One of Steward's messages", "%d of Steward's messages") +
+	if earlier := report.Unreadable - report.KeysMissing; earlier > 0 {
+		msg.Line().Text(plural(earlier, "One of Steward's messages", "%d of Steward's messages") +
 			" in the admin room could not be decrypted with the keys in its database (sent from an earlier device?); checkpoints among them were not compared.")
+	}
+	if n := report.KeysMissing; n > 0 {
+		msg.Line().Bold(plural(n, "The key of one of Steward's messages is gone", "The keys of %d of Steward's messages are gone")).
+			Text(" from its database, though its current device sent them and keeps every key it makes: checkpoints among them can't be compared. " +
+				"If the database was not restored from an older copy, someone removed them to hide what the checkpoints said: check who has access to the server.")
 	}
 	return msg
 }

@@ -33,8 +33,10 @@ func NewRegistry(cmds ...*Command) *Registry {
 		if cmd.ReadsWith != nil && cmd.Effect != Changes {
 			panic(fmt.Sprintf("command %q reads with some arguments, so it changes something with others", cmd.Name))
 		}
-		if cmd.FromResetIdentity != nil && cmd.Effect != Changes {
-			panic(fmt.Sprintf("command %q may come from a reset identity, so it changes something", cmd.Name))
+		if cmd.FromResetIdentity != nil && (cmd.Effect != Changes || !cmd.Destructive || cmd.SafeWith != nil) {
+			// A device Steward does not trust may only ask: every run of such a
+			// command waits for another admin's approval from a verified device.
+			panic(fmt.Sprintf("command %q may come from a reset identity, so it changes something and every run of it needs approval (destructive, no SafeWith)", cmd.Name))
 		}
 		for _, name := range append([]string{cmd.Name}, cmd.Aliases...) {
 			if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " \t\n") {

@@ -62,6 +62,10 @@ func TestNewRegistryRejectsBadDeclarations(t *testing.T) {
 		{name: "no function", cmds: []*commands.Command{{Name: "ping", Section: commands.SectionGeneral, Help: "Ping"}}, panic: `"ping" has no function`},
 		{name: "no help", cmds: []*commands.Command{{Name: "ping", Section: commands.SectionGeneral, Func: run}}, panic: `"ping" needs help text`},
 		{name: "no section", cmds: []*commands.Command{{Name: "ping", Help: "Ping", Func: run}}, panic: `"ping" needs help text and a section`},
+		{name: "reset identity without approval", cmds: []*commands.Command{{Name: "ping", Section: commands.SectionGeneral, Help: "Ping", Func: run,
+			Effect: commands.Changes, FromResetIdentity: func(*commands.Event) bool { return true }}}, panic: `"ping" may come from a reset identity`},
+		{name: "reset identity with a safe run", cmds: []*commands.Command{{Name: "ping", Section: commands.SectionGeneral, Help: "Ping", Func: run,
+			Effect: commands.Changes, Destructive: true, SafeWith: func([]string) bool { return true }, FromResetIdentity: func(*commands.Event) bool { return true }}}, panic: `"ping" may come from a reset identity`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,6 +63,10 @@ func trustCommand(ids Identities) *Command {
 				// Only with policy.allow_single_admin: the one admin's own answer
 				// would come from the identity in question, and never counts.
 				return "", UserErrorf("You are the only admin, so nobody can approve trusting your new identity from a verified device. Add a second admin to matrix.admins, who can.")
+			case !slices.Contains(ce.proc.settings.Admins, user):
+				// A member's identity, asked by the only admin: the request was let
+				// through only with policy.allow_single_admin, which has them confirm
+				// it alone, as any destructive command.
 			default:
 				return "", UserErrorf("Only %s could approve that, and no device of theirs counts as verified now. Ask %s to send %strust %s from their new session; you then approve it.",
 					user, user, ce.proc.settings.Prefix, user)

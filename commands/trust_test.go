@@ -303,3 +303,18 @@ func TestTrustThatDoesNotHoldIsAnError(t *testing.T) {
 func equalStrings(a, b []string) bool {
 	return strings.Join(a, "\n") == strings.Join(b, "\n")
 }
+
+// TestTrustOfAMemberByALoneAdmin: a single admin (with policy.allow_single_admin)
+// confirms trusting a member's new identity alone, as they confirm any destructive
+// command; the member, who can't use !trust, is not named as the one to approve.
+func TestTrustOfAMemberByALoneAdmin(t *testing.T) {
+	ids := resetAlice()
+	ids.current[member], ids.trusted[member] = newKey, false
+	reg := commands.Builtin(commands.Features{Identities: ids})
+	h := newHarness(t, pick(reg, "trust", "approve"), func(h *harness) { h.allowSingleAdmin = true })
+	a := ask(t, h, admin, "!trust "+member.String())
+	answer(h, admin, "!approve "+a.ID)
+	if want := []string{member.String() + " " + newKey.String()}; !equalStrings(ids.signed, want) {
+		t.Errorf("signed %v, want %v", ids.signed, want)
+	}
+}

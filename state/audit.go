@@ -320,6 +320,11 @@ type Checkpoint struct {
 	// Unreadable is a message of Steward's in the admin room that the keys at hand
 	// could not decrypt: it may have been a checkpoint, and it can't be compared.
 	Unreadable bool
+	// KeysMissing is an Unreadable message that Steward's current device sent: its
+	// keys were in this database, since Steward keeps a copy of every room key it
+	// creates, so someone removed them, which is how a checkpoint is hidden. One sent
+	// from an earlier device (a database started over) is only Unreadable.
+	KeysMissing bool
 }
 
 // CheckpointMisfit is the first checkpoint the log no longer fits, and why.
@@ -344,10 +349,16 @@ type CheckpointReport struct {
 	// Unreadable counts Steward's messages in the room that could not be decrypted:
 	// checkpoints among them were not compared.
 	Unreadable int
+	// KeysMissing counts those of them that Steward's current device sent, whose keys
+	// were removed from its database: each is an alarm, as a redaction is.
+	KeysMissing int
 }
 
-// Fits reports whether the log fits every checkpoint compared and none was redacted.
-func (r *CheckpointReport) Fits() bool { return r.Misfit == nil && len(r.Redacted) == 0 }
+// Fits reports whether the log fits every checkpoint compared, none was redacted and
+// no key of the current device's messages is missing.
+func (r *CheckpointReport) Fits() bool {
+	return r.Misfit == nil && len(r.Redacted) == 0 && r.KeysMissing == 0
+}
 
 // CheckCheckpoints compares the log with checkpoints (oldest first): each must still be
 // in the log with its hash, and the log from the newest on must extend it. The report
@@ -363,6 +374,9 @@ func (a *Audit) CheckCheckpoints(ctx context.Context, checkpoints []Checkpoint) 
 			continue
 		case cp.Unreadable:
 			report.Unreadable++
+			if cp.KeysMissing {
+				report.KeysMissing++
+			}
 			continue
 		}
 		report.Compared++

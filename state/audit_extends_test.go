@@ -145,6 +145,18 @@ func TestCheckCheckpointsReport(t *testing.T) {
 	if report, err = db.Audit.CheckCheckpoints(ctx, []state.Checkpoint{at(2), at(4)}); err != nil || !report.Fits() || report.Compared != 2 {
 		t.Fatalf("report of an intact log = %+v, %v; want it to fit", report, err)
 	}
+	// A message of Steward's current device it can't decrypt had its keys removed from
+	// the database: whatever it said is hidden, so the log does not pass. One of an
+	// earlier device only counts.
+	earlier := state.Checkpoint{EventID: "$old", Unreadable: true}
+	if report, err = db.Audit.CheckCheckpoints(ctx, []state.Checkpoint{at(2), earlier, at(4)}); err != nil || !report.Fits() || report.Unreadable != 1 {
+		t.Fatalf("report with a message of an earlier device = %+v, %v; want it to fit, 1 unreadable", report, err)
+	}
+	stripped := state.Checkpoint{EventID: "$stripped", Unreadable: true, KeysMissing: true}
+	if report, err = db.Audit.CheckCheckpoints(ctx, []state.Checkpoint{at(2), at(4), stripped}); err != nil || report.Fits() ||
+		report.Unreadable != 1 || report.KeysMissing != 1 || report.Compared != 2 {
+		t.Fatalf("report with a message whose keys were removed = %+v, %v; want it not to fit", report, err)
+	}
 
 	exec(t, db, "DELETE FROM audit WHERE id > 3")
 	if report, err = db.Audit.CheckCheckpoints(ctx, checkpoints); err != nil {

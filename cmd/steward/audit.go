@@ -178,6 +178,9 @@ func checkpointSummary(r *state.CheckpointReport) string {
 	if r.Unreadable > 0 {
 		line += fmt.Sprintf("; %d of Steward's messages unreadable", r.Unreadable)
 	}
+	if r.KeysMissing > 0 {
+		line += fmt.Sprintf(" (%d KEYS MISSING)", r.KeysMissing)
+	}
 	return line + "."
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/steward-bot/steward/state"
 )
@@ -233,5 +234,56 @@ func TestAuditVerifyRoomCantRead(t *testing.T) {
 	code, _, errOut = runCLI("audit", "verify", "--room", "--config", cfg)
 	if code != 1 || !strings.Contains(errOut, "has not logged in with this database yet") {
 		t.Errorf("verify --room before Steward's first start: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestAuditVerifyRoomHiddenCheckpoints: the two ways someone with the host and
+// Steward's access token could hide the checkpoints of a rewritten log from --room
+// fail it. A message the current device sent that no longer decrypts lost its key
+// from the database (Steward keeps every key it makes); and a message redacted with
+// Steward's own account is a possible checkpoint whatever the outbox says, since
+// Steward redacts nothing of its own in the admin room and the outbox is the host's.
+func TestAuditVerifyRoomHiddenCheckpoints(t *testing.T) {
+	fake := &fakeHomeserver{token: "syt_secret_token"}
+	hs := httptest.NewServer(fake)
+	defer hs.Close()
+	cfg, db := witnessFixture(t, hs)
+	ctx := t.Context()
+	hash, _ := db.Audit.HashOf(ctx, 2)
+	sealed := map[string]any{
+		"type": "m.room.encrypted", "event_id": "$stripped", "sender": "@steward:example.org", "origin_server_ts": 1700000000000,
+		"content": map[string]any{"algorithm": "m.megolm.v1.aes-sha2", "sender_key": "abc", "device_id": "STEWARDDEV",
+			"session_id": strings.Repeat("s", 43), "ciphertext": strings.Repeat("A", 80)},
+	}
+	fake.events = []map[string]any{checkpointEvent("$cp2", state.AuditHead{ID: 2, Hash: hash}), sealed}
+	code, out, errOut := runCLI("audit", "verify", "--room", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, "The key of one of Steward's messages is gone from its database") ||
+		!strings.Contains(errOut, "Checkpoints: 1 compared, all fit; 1 of Steward's messages unreadable (1 KEYS MISSING).") {
+		t.Errorf("verify --room with a message of the current device that no longer decrypts: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// The outbox, rewritten on the host, says the redacted message was a reply.
+	msgID, err := db.Outbox.Add(ctx, "!admins:example.org", event.EventMessage, &event.MessageEventContent{MsgType: event.MsgNotice, Body: "Pong"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = db.Outbox.MarkSent(ctx, msgID, "$cp4"); err != nil {
+		t.Fatal(err)
+	}
+	redacted := func(by string) map[string]any {
+		return map[string]any{
+			"type": "m.room.message", "event_id": "$cp4", "sender": "@steward:example.org", "origin_server_ts": 1700000000000, "content": map[string]any{},
+			"unsigned": map[string]any{"redacted_because": map[string]any{"type": "m.room.redaction", "sender": by, "event_id": "$r", "content": map[string]any{}}},
+		}
+	}
+	fake.events = []map[string]any{checkpointEvent("$cp2", state.AuditHead{ID: 2, Hash: hash}), redacted("@alice:example.org")}
+	code, out, errOut = runCLI("audit", "verify", "--room", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "Checkpoints: 1 compared, all fit.") {
+		t.Errorf("verify --room with a reply an admin redacted: exit %d\n%s%s", code, out, errOut)
+	}
+	fake.events[1] = redacted("@steward:example.org")
+	code, out, errOut = runCLI("audit", "verify", "--room", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, "A decision log checkpoint was redacted") || !strings.Contains(errOut, "1 REDACTED") {
+		t.Errorf("verify --room with a message redacted by Steward's own account: exit %d\n%s%s", code, out, errOut)
 	}
 }
