@@ -395,11 +395,14 @@ func (v *tally) decide(ctx context.Context) (*state.Approval, error) {
 	if a.State != state.ApprovalOpen {
 		return nil, v.refuse(ctx, "request is "+string(a.State), render.New(a.ID+" is "+describeState(a)+"; it can't be answered any more."))
 	}
-	if !b.Approve && self {
-		return nil, v.cancel(ctx)
-	}
+	// Withdrawing a request changes something too (a stolen password's new session
+	// could cancel every request of that admin), so it needs a verified device like
+	// any other answer.
 	if !b.Verified {
 		return nil, v.unverified(ctx)
+	}
+	if !b.Approve && self {
+		return nil, v.cancel(ctx)
 	}
 	if b.Approve && self && !a.SelfCounts {
 		return nil, v.refuse(ctx, "requester cannot approve their own request",

@@ -728,3 +728,26 @@ func TestApprovedIsClaimedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestUnverifiedCancelDoesNotCount: withdrawing a request changes something, so a ❌
+// from the requester's unverified device (a session made with a stolen password, say)
+// leaves the request open; from a verified one it cancels.
+func TestUnverifiedCancelDoesNotCount(t *testing.T) {
+	r := newRig(t, alice, carol)
+	a := r.ask(alice, policy.Policy{Kind: policy.SecondAdmin})
+	b := r.ballot(alice, false)
+	b.ByCommand, b.Verified = false, false
+	if got := r.eng.React(t.Context(), &approval.Reaction{Ballot: *b, On: sentAs(a.RequestMsg), Key: approval.ReactionDeny}); got != state.OutcomeRefused {
+		t.Errorf("❌ from the requester's unverified device: %q, want refused", got)
+	}
+	if got := r.state(a); got != state.ApprovalOpen {
+		t.Fatalf("request is %s after an unverified ❌, want open", got)
+	}
+	b.Verified, b.EventID = true, "$verified-cancel"
+	if got := r.eng.React(t.Context(), &approval.Reaction{Ballot: *b, On: sentAs(a.RequestMsg), Key: approval.ReactionDeny}); got != state.OutcomeOK {
+		t.Errorf("❌ from the requester's verified device: %q, want ok", got)
+	}
+	if got := r.state(a); got != state.ApprovalCancelled {
+		t.Errorf("request is %s after a verified ❌, want cancelled", got)
+	}
+}
