@@ -52,7 +52,7 @@ func (b *Bot) OpenDirect(ctx context.Context, member id.UserID, name string) (id
 func (o *Outbox) PostInThread(ctx context.Context, roomID id.RoomID, threadMsg int64, msg *render.Message, mentions ...id.UserID) (int64, error) {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{UserIDs: mentions}
-	shorten(ctx, content, render.MaxContent-relationRoom)
+	shorten(ctx, content, render.MaxContent-render.RelationRoom)
 	if threadMsg == 0 {
 		return o.queueAt(ctx, state.PriorityMembers, roomID, event.EventMessage, content, "", 0)
 	}

@@ -103,8 +103,9 @@ func (o *Outbox) React(ctx context.Context, roomID id.RoomID, msgID int64, key s
 func (o *Outbox) Edit(ctx context.Context, roomID id.RoomID, msgID int64, msg *render.Message) error {
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{}
-	// An edit carries the text twice (its fallback and m.new_content).
-	shorten(ctx, content, render.MaxContent/2)
+	// Measured before it becomes an edit, which adds a fallback of at most 70 bytes
+	// (mautrix cuts it) and a relation: what render's FitsEdit passed is not cut.
+	shorten(ctx, content, render.MaxContent-render.RelationRoom)
 	content.SetEdit("") // the sender fills in the event ID once msgID is sent
 	_, err := o.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 	return err
@@ -116,7 +117,7 @@ func (o *Outbox) FollowUp(ctx context.Context, roomID id.RoomID, msgID int64, ms
 	content := msg.Notice()
 	content.Mentions = &event.Mentions{UserIDs: mentions}
 	content.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{}} // filled in when sent
-	shorten(ctx, content, render.MaxContent-relationRoom)
+	shorten(ctx, content, render.MaxContent-render.RelationRoom)
 	_, err := o.queueRelated(ctx, roomID, event.EventMessage, content, msgID)
 	return err
 }
@@ -183,7 +184,7 @@ func (o *Outbox) SendExtra(ctx context.Context, roomID id.RoomID, content *event
 }
 
 func (o *Outbox) queue(ctx context.Context, roomID id.RoomID, content *event.MessageEventContent, replyTo id.EventID) (int64, error) {
-	shorten(ctx, content, render.MaxContent-relationRoom)
+	shorten(ctx, content, render.MaxContent-render.RelationRoom)
 	return o.queueAt(ctx, o.priorityOf(roomID), roomID, event.EventMessage, content, replyTo, 0)
 }
 
@@ -196,10 +197,6 @@ func (o *Outbox) SendOutbox(ctx context.Context) {
 		synced: o.synced, settle: crashSettle, onRefused: o.refuse}
 	sender.run(ctx)
 }
-
-// relationRoom is what the queue adds to a message's content (its transaction ID)
-// and a relation filled in when it is sent (an event ID) may add.
-const relationRoom = 512
 
 // shorten cuts a message whose content would be over budget bytes (JSON) to its first
 // lines, in plain text, with a note of what was left out: the homeserver refuses an

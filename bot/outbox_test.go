@@ -448,3 +448,48 @@ func TestOutboxReportsMessageRefusedAsTooLarge(t *testing.T) {
 		t.Errorf("admin room told %q", bodies)
 	}
 }
+
+// What the commands built to fit (render's Fits, FitsEdit) is never cut again by the
+// outbox's net: the listing cut at whole rows, as a reply in a ticket's thread too,
+// and an alert's message edited as its state changes keep their table and all their
+// rows. The net only catches what nobody measured.
+func TestOutboxDoesNotCutWhatFits(t *testing.T) {
+	ob := openOutbox(t)
+	o := &Outbox{store: ob, wake: make(chan struct{}, 1)}
+	ctx := zerolog.Nop().WithContext(t.Context())
+	// The largest listing that fits, and the largest that fits an edit: a row short
+	// of the limit.
+	largest := func(fits func(*render.Message) bool) *render.Message {
+		var rows [][]string
+		var last *render.Message
+		for i := 0; ; i++ {
+			rows = append(rows, []string{fmt.Sprintf("container-%04d", i), "running", "nginx:1.27"})
+			msg := render.New("Containers").Table([]string{"name", "state", "image"}, rows)
+			if !fits(msg) {
+				return last
+			}
+			last = msg
+		}
+	}
+	listing := largest((*render.Message).Fits)
+	alert := largest((*render.Message).FitsEdit)
+	msgID := must(o.Post(ctx, opsRoom, "$cmd", "", listing))(t)
+	if err := o.Reply(ctx, opsRoom, "$cmd2", "$thread_root_event_id_as_long_as_a_homeservers", listing); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Edit(ctx, opsRoom, msgID, alert); err != nil {
+		t.Fatal(err)
+	}
+	for id := msgID; id < msgID+3; id++ {
+		var content event.MessageEventContent
+		if err := json.Unmarshal(getMessage(t, ob, id).Content, &content); err != nil {
+			t.Fatal(err)
+		}
+		if content.NewContent != nil {
+			content = *content.NewContent
+		}
+		if strings.Contains(content.Body, "too long for Matrix") || content.FormattedBody == "" {
+			t.Errorf("message %d, made to fit, was cut again by the outbox: …%s", id, content.Body[max(0, len(content.Body)-200):])
+		}
+	}
+}

@@ -45,10 +45,11 @@ func invitedKey(roomID id.RoomID) string { return "invited:" + string(roomID) }
 // origin_server_ts, in the invite's state, and sends the messages before the join in
 // the timeline of the first sync after it (seen running here). Without the invite's
 // time (a homeserver that strips it from the invite's state), nothing before the join
-// counts, as in other rooms.
+// counts, as in other rooms: an earlier invite to the same room, maybe from someone
+// else, is forgotten.
 func (b *Bot) rememberInvite(ctx context.Context, evt *event.Event) error {
 	if evt.Timestamp <= 0 {
-		return nil
+		return b.db.KV.Set(ctx, invitedKey(evt.RoomID), "")
 	}
 	return b.db.KV.Set(ctx, invitedKey(evt.RoomID), strconv.FormatInt(evt.Timestamp, 10)+" "+evt.Sender.String())
 }

@@ -60,3 +60,32 @@ func TestJoinedAfterTakesInvitersFirstWords(t *testing.T) {
 		}
 	}
 }
+
+// An invite to a chat Steward was invited to before, whose time the homeserver does
+// not say, forgets the earlier invite: what its inviter wrote since then, maybe to
+// others while Steward was away, is not taken for the new inviter's first words.
+func TestRememberInviteForgetsEarlierInviter(t *testing.T) {
+	db, err := state.Open(t.Context(), filepath.Join(t.TempDir(), "steward.db"), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := t.Context()
+	const chat = id.RoomID("!chat:x")
+	const carol, dave = id.UserID("@carol:x"), id.UserID("@dave:x")
+	b := &Bot{db: db, groupRoom: "!group:x", adminRoom: "!admins:x"}
+	// Carol invited Steward at 900; it joined at 1000, and left later.
+	if err = b.rememberInvite(ctx, &event.Event{RoomID: chat, Sender: carol, Timestamp: 900}); err != nil {
+		t.Fatal(err)
+	}
+	// Dave invites it again, and it joins at 2000.
+	if err = b.rememberInvite(ctx, &event.Event{RoomID: chat, Sender: dave}); err != nil {
+		t.Fatal(err)
+	}
+	if err = db.KV.Set(ctx, joinedAtKey(chat), "2000"); err != nil {
+		t.Fatal(err)
+	}
+	if !b.joinedAfter(ctx, &event.Event{RoomID: chat, Sender: carol, Timestamp: 1500}) {
+		t.Error("what Carol wrote while Steward was away is taken for first words to it, after Dave invited it")
+	}
+}

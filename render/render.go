@@ -154,12 +154,20 @@ func (m *Message) Plain() string { return strings.TrimRight(m.plain.String(), "\
 // larger, and a message refused is lost.
 const MaxContent = 32 << 10
 
-// Fits tells whether m, posted, stays within MaxContent. A message that shows what
-// others wrote (an alert's labels, a list of a thousand) is cut until it does.
+// RelationRoom is what the outbox may add to a message's content after measuring it:
+// its transaction ID, and a relation's event ID filled in when it is sent. The outbox
+// cuts a message over MaxContent less RelationRoom (its net under everything).
+const RelationRoom = 512
+
+// Fits tells whether m, posted, stays within what the outbox queues as it is
+// (MaxContent less RelationRoom), even as an answer inside a thread, the most a
+// relation weighs: a message built to fit is never cut again by the outbox's net. A
+// message that shows what others wrote (an alert's labels, a list of a thousand) is
+// cut until it does.
 func (m *Message) Fits() bool {
 	content := m.Notice()
 	content.Mentions = &event.Mentions{}
-	content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(sampleEventID)
+	content.RelatesTo = (&event.RelatesTo{}).SetThread(sampleEventID, "").SetReplyTo(sampleEventID)
 	return contentFits(content)
 }
 
@@ -179,7 +187,7 @@ const sampleEventID = "$an_event_id_as_long_as_the_homeserver_makes_one"
 
 func contentFits(content *event.MessageEventContent) bool {
 	data, err := json.Marshal(content)
-	return err == nil && len(data) <= MaxContent
+	return err == nil && len(data) <= MaxContent-RelationRoom
 }
 
 // Notice returns the message as m.notice content, the message type bots use so that

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -114,23 +115,27 @@ func (in *Inbox) Finish(ctx context.Context, eventID id.EventID, outcome string)
 }
 
 // Prune forgets up to limit handled entries sent and received before before, and
-// moves the horizon (see Record) there first, in the same transaction: an event the
-// homeserver delivers again after its entry is gone is not taken for a new one.
-// Entries not yet handled are never pruned. It returns how many it removed.
+// moves the horizon (see Record) past the latest sent of them, in the same
+// transaction: an event the homeserver delivers again after its entry is gone is not
+// taken for a new one. The horizon is where the forgotten entries were sent, not
+// before itself: a host clock that once ran ahead (a bad RTC put right by NTP) would
+// otherwise leave the horizon in the future, and every command, every approval, sent
+// until the clock caught up would pass for one already seen. Entries not yet handled
+// are never pruned. It returns how many it removed.
 func (in *Inbox) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
 	var n int64
 	err := in.db.DoTxn(ctx, nil, func(ctx context.Context) error {
-		if _, err := in.db.Exec(ctx, `INSERT INTO kv (key, value) VALUES ($1, $2)
+		rows, err := in.db.Query(ctx, `DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox
+			WHERE state=$1 AND received_at < $2 AND sent_at < $2 ORDER BY received_at LIMIT $3) RETURNING sent_at`, InboxDone, before.UnixMilli(), limit)
+		sent, err := dbutil.NewRowIterWithError(rows, dbutil.ScanSingleColumn[int64], err).AsList()
+		if err != nil || len(sent) == 0 {
+			return err
+		}
+		n = int64(len(sent))
+		// Record takes what was sent at the horizon or later: one past the latest.
+		_, err = in.db.Exec(ctx, `INSERT INTO kv (key, value) VALUES ($1, $2)
 			ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
-			keyInboxHorizon, before.UnixMilli()); err != nil {
-			return err
-		}
-		res, err := in.db.Exec(ctx, `DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox
-			WHERE state=$1 AND received_at < $2 AND sent_at < $2 ORDER BY received_at LIMIT $3)`, InboxDone, before.UnixMilli(), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+			keyInboxHorizon, slices.Max(sent)+1)
 		return err
 	})
 	return n, err

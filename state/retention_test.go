@@ -206,3 +206,28 @@ func TestUndecryptedPrune(t *testing.T) {
 		t.Errorf("%d events left, want 1", n)
 	}
 }
+
+// The horizon is where the entries the inbox forgot were sent, not the clock: a host
+// clock that ran a year ahead for one prune (a bad RTC, before NTP put it right) must
+// not make every command sent afterwards, for a year, pass for one already seen.
+func TestInboxHorizonSurvivesClockJump(t *testing.T) {
+	db := openTemp(t)
+	ctx := t.Context()
+	now := time.Now()
+	if !must(db.Inbox.Record(ctx, &state.InboxEntry{EventID: "$old", RoomID: room, Sender: "@m:x", Body: "!ping", SentAt: now.Add(-time.Hour), ReceivedAt: now.Add(-time.Hour)}))(t) {
+		t.Fatal("$old not recorded")
+	}
+	check(t, db.Inbox.Finish(ctx, "$old", state.OutcomeOK))
+	// Retention runs while the clock says next year: everything handled looks old.
+	if n := must(db.Inbox.Prune(ctx, now.Add(365*24*time.Hour).Add(-30*24*time.Hour), 100))(t); n != 1 {
+		t.Fatalf("pruned %d, want the one handled entry", n)
+	}
+	// The clock is right again. What was forgotten is still taken as seen...
+	if added := must(db.Inbox.Record(ctx, &state.InboxEntry{EventID: "$old", RoomID: room, Sender: "@m:x", Body: "!ping", SentAt: now.Add(-time.Hour), ReceivedAt: now}))(t); added {
+		t.Error("a pruned command delivered again was recorded as new: it would run twice")
+	}
+	// ...and a command sent now is a new one.
+	if added := must(db.Inbox.Record(ctx, &state.InboxEntry{EventID: "$new", RoomID: room, Sender: "@m:x", Body: "!approve 3", SentAt: now, ReceivedAt: now}))(t); !added {
+		t.Error("a command sent after the clock was put right was taken as already seen: it is lost, as is every one until the clock reaches the jump")
+	}
+}
