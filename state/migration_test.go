@@ -113,3 +113,47 @@ func TestMigrationKeepsOutboxOrder(t *testing.T) {
 		check(t, db.Outbox.MarkSent(ctx, next.ID, "$x"))
 	}
 }
+
+// TestOpenCurrentMigratesNothing: the commands that run beside a running Steward open
+// its database as it is. One an older Steward wrote is refused, not brought forward
+// under it, and so is one a newer Steward wrote; the current one opens.
+func TestOpenCurrentMigratesNothing(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "steward.db")
+	raw, err := dbutil.NewWithDialect(fmt.Sprintf("file:%s?_txlock=immediate", path), "sqlite3-fk-wal-fullsync")
+	check(t, err)
+	old := raw.Child("steward_version", upgrades.Table[:len(upgrades.Table)-1], dbutil.ZeroLogger(zerolog.Nop()))
+	old.Owner = "steward"
+	check(t, old.Upgrade(ctx))
+	check(t, raw.Close())
+
+	if db, err := state.OpenCurrent(ctx, path, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "start Steward itself once") {
+		if db != nil {
+			db.Close()
+		}
+		t.Fatalf("OpenCurrent on an older database: %v, want refused", err)
+	}
+	db := openAt(t, path) // Steward's own start brings it forward
+	var version int
+	check(t, db.Raw.QueryRow(ctx, "SELECT version FROM steward_version").Scan(&version))
+	if version != len(upgrades.Table) {
+		t.Fatalf("after Open the database is at version %d, want %d", version, len(upgrades.Table))
+	}
+	_, err = db.Raw.Exec(ctx, "UPDATE steward_version SET version=version+1")
+	check(t, err)
+	check(t, db.Close())
+	if db, err := state.OpenCurrent(ctx, path, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "newer than this steward") {
+		if db != nil {
+			db.Close()
+		}
+		t.Fatalf("OpenCurrent on a newer database: %v, want refused", err)
+	}
+	raw, err = dbutil.NewWithDialect(fmt.Sprintf("file:%s?_txlock=immediate", path), "sqlite3-fk-wal-fullsync")
+	check(t, err)
+	_, err = raw.Exec(ctx, "UPDATE steward_version SET version=version-1")
+	check(t, err)
+	check(t, raw.Close())
+	db, err = state.OpenCurrent(ctx, path, zerolog.Nop())
+	check(t, err)
+	check(t, db.Close())
+}

@@ -45,15 +45,32 @@ type DB struct {
 // in WAL mode and write transactions take the lock when they begin (_txlock=immediate),
 // so concurrent writers wait (busy_timeout) instead of failing mid-transaction.
 func Open(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
+	return open(ctx, path, log, true)
+}
+
+// OpenCurrent opens the database at path as it is, for the commands that run beside a
+// running Steward (steward audit, steward notify): it migrates nothing, since a newer
+// binary must not change the tables under an older Steward that is using them, and it
+// refuses a database whose migrations differ from this binary's.
+func OpenCurrent(ctx context.Context, path string, log zerolog.Logger) (*DB, error) {
+	return open(ctx, path, log, false)
+}
+
+func open(ctx context.Context, path string, log zerolog.Logger, migrate bool) (*DB, error) {
 	raw, err := dbutil.NewWithDialect(fmt.Sprintf("file:%s?_txlock=immediate", path), "sqlite3-fk-wal-fullsync")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	db := raw.Child("steward_version", upgrades.Table, dbutil.ZeroLogger(log.With().Str("db_section", "steward").Logger()))
 	db.Owner = "steward"
-	if err = db.Upgrade(ctx); err != nil {
+	if migrate {
+		err = db.Upgrade(ctx)
+	} else {
+		err = checkVersion(ctx, db)
+	}
+	if err != nil {
 		_ = raw.Close()
-		return nil, fmt.Errorf("upgrade database %s: %w", path, err)
+		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return &DB{
 		Raw:    raw,
@@ -109,4 +126,20 @@ func AfterCommit(ctx context.Context, fn func()) {
 		return
 	}
 	fn()
+}
+
+// checkVersion reports whether db's migrations are exactly this binary's.
+func checkVersion(ctx context.Context, db *dbutil.Database) error {
+	var version int
+	err := db.QueryRow(ctx, "SELECT version FROM steward_version LIMIT 1").Scan(&version)
+	if err != nil {
+		return fmt.Errorf("read its version (has Steward started with it?): %w", err)
+	}
+	switch want := len(upgrades.Table); {
+	case version < want:
+		return fmt.Errorf("it is at version %d and this steward expects %d: start Steward itself once to bring it forward, or use the steward binary that runs now", version, want)
+	case version > want:
+		return fmt.Errorf("it is at version %d, newer than this steward knows (%d): use the steward binary that runs now", version, want)
+	}
+	return nil
 }

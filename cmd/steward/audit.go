@@ -41,7 +41,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	db, err := state.Open(ctx, dbPath, zerolog.Nop())
+	db, err := state.OpenCurrent(ctx, dbPath, zerolog.Nop())
 	if err != nil {
 		fmt.Fprintf(stderr, "steward audit: %v\n", err)
 		return 1

@@ -209,7 +209,7 @@ func cmdNotify(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	ctx := context.Background()
-	db, err := state.Open(ctx, dbPath, zerolog.Nop())
+	db, err := state.OpenCurrent(ctx, dbPath, zerolog.Nop())
 	if err != nil {
 		fmt.Fprintf(stderr, "steward notify: %v\n", err)
 		return 1
