@@ -37,6 +37,10 @@ func TestMain(m *testing.M) {
 		code = m.Run()
 	}
 	w.Close()
+	testbed.RemoveStewardBinary()
+	if !leftNothing(context.WithoutCancel(ctx)) {
+		code = 1
+	}
 	if code == 0 && os.Getenv("STEWARD_E2E_KEEP") == "" {
 		os.RemoveAll(dir)
 	} else {
@@ -44,6 +48,27 @@ func TestMain(m *testing.M) {
 	}
 	cancel()
 	os.Exit(code)
+}
+
+// leftNothing is the suite's last step: it removes the shared test image, then looks
+// for anything else carrying this run's test label (containers, stopped ones too,
+// images, networks, volumes). Each test removes what it made; what is found here is
+// a leak, so it is named, removed, and the run fails. Nothing without the label is
+// touched: the machine's other containers serve real people.
+func leftNothing(ctx context.Context) bool {
+	if err := testbed.RemoveTestImage(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: remove the test image:", err)
+		return false
+	}
+	found, err := testbed.Leftovers(ctx)
+	for _, what := range found {
+		fmt.Fprintf(os.Stderr, "e2e: left behind by a test: %s (label %s=%s; removed now)\n", what, testbed.TestLabel, testbed.RunID)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: check for leftovers:", err)
+		return false
+	}
+	return len(found) == 0
 }
 
 // command sends text from c in room and waits for Steward's reply to it.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -25,7 +26,12 @@ const TestImage = "steward-test/sleeper:latest"
 var testImage struct {
 	once sync.Once
 	err  error
+	used atomic.Bool
 }
+
+// dockerUsed reports whether a test of this run reached the engine (through Docker),
+// so the teardown has something to check.
+func dockerUsed() bool { return testImage.used.Load() }
 
 // Docker returns a client for the local Docker Engine, for tests that start and kill
 // containers, with the test image imported.
@@ -34,6 +40,7 @@ func Docker(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	testImage.used.Store(true)
 	testImage.once.Do(func() { testImage.err = importTestImage(ctx, api) })
 	if testImage.err != nil {
 		_ = api.Close()
@@ -65,7 +72,9 @@ func importTestImage(ctx context.Context, api *client.Client) error {
 }
 
 // ImportImage imports the sleeper as ref; version, when set, is written to /version
-// in the image, so each version is an image of its own (another digest).
+// in the image, so each version is an image of its own (another digest). The image
+// carries the test label, and so do its copies pushed to and pulled from a registry
+// and the containers made from it (Docker copies an image's labels into them).
 func ImportImage(ctx context.Context, api *client.Client, ref, version string) error {
 	return importImage(ctx, api, ref, version, `CMD ["/sleeper"]`)
 }
@@ -93,6 +102,7 @@ func importImage(ctx context.Context, api *client.Client, ref, version string, c
 	if err := tw.Close(); err != nil {
 		return err
 	}
+	changes = append(changes, fmt.Sprintf("LABEL %s=%s", TestLabel, RunID))
 	res, err := api.ImageImport(ctx, client.ImageImportSource{Source: &rootfs, SourceName: "-"}, ref,
 		client.ImageImportOptions{Changes: changes})
 	if err != nil {
@@ -141,8 +151,9 @@ func WriteFile(ctx context.Context, api *client.Client, containerID, name, conte
 // Registry is a local image registry (Debian's docker-registry) on loopback.
 type Registry struct {
 	// Host is "127.0.0.1:port", the start of the references of its images.
-	Host string
-	cmd  *exec.Cmd
+	Host   string
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 // StartRegistry runs a registry storing its images under dir. The Docker Engine
@@ -177,7 +188,7 @@ func StartRegistry(ctx context.Context, dir string) (*Registry, error) {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
-	r := &Registry{Host: host, cmd: cmd}
+	r := &Registry{Host: host, cmd: cmd, exited: exited}
 	if err = waitHTTP(ctx, "http://"+host+"/v2/", 30*time.Second, exited); err != nil {
 		r.Stop()
 		return nil, fmt.Errorf("registry did not start: %w (see %s)", err, logFile.Name())
@@ -185,15 +196,17 @@ func StartRegistry(ctx context.Context, dir string) (*Registry, error) {
 	return r, nil
 }
 
-// Stop ends the registry.
+// Stop ends the registry and waits until it has exited, so no registry outlives its
+// test.
 func (r *Registry) Stop() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
+		<-r.exited
 	}
 }
 
-// RunContainer creates and starts a test container named name with labels, and
-// removes it when the test is over (through cleanup).
+// RunContainer creates and starts a test container named name with labels (and the
+// test label), and removes it when the test is over (through cleanup).
 func RunContainer(ctx context.Context, api *client.Client, name string, labels map[string]string, cleanup func(func())) (string, error) {
 	return RunContainerFrom(ctx, api, TestImage, name, labels, cleanup)
 }
@@ -202,7 +215,7 @@ func RunContainer(ctx context.Context, api *client.Client, name string, labels m
 func RunContainerFrom(ctx context.Context, api *client.Client, ref, name string, labels map[string]string, cleanup func(func())) (string, error) {
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:   name,
-		Config: &container.Config{Image: ref, Labels: labels},
+		Config: &container.Config{Image: ref, Labels: Labelled(labels)},
 	})
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)

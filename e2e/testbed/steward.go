@@ -42,6 +42,14 @@ func StewardBinary(ctx context.Context) (string, error) {
 	return stewardBuild.path, stewardBuild.err
 }
 
+// RemoveStewardBinary removes the folder StewardBinary built into; the suite's
+// teardown calls it once no Steward runs any more.
+func RemoveStewardBinary() {
+	if stewardBuild.path != "" {
+		_ = os.RemoveAll(filepath.Dir(stewardBuild.path))
+	}
+}
+
 // StewardConfig is what the testbed puts in a generated steward.yaml.
 type StewardConfig struct {
 	Homeserver string
