@@ -150,7 +150,7 @@ func BenchmarkUpdateDowntime(b *testing.B) {
 	}}
 	run := func() {
 		created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
-			Name: name, Config: &container.Config{Image: ref, ExposedPorts: network.PortSet{network.MustParsePort("8080/tcp"): {}}}, HostConfig: hostConfig,
+			Name: name, Config: &container.Config{Image: ref, Labels: testbed.Labelled(nil), ExposedPorts: network.PortSet{network.MustParsePort("8080/tcp"): {}}}, HostConfig: hostConfig,
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -183,7 +183,7 @@ func newChaos(t *testing.T, seed uint64) *chaos {
 		}
 	})
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: c.web, Config: &container.Config{Image: c.repo.Ref, Labels: label},
+		Name: c.web, Config: &container.Config{Image: c.repo.Ref, Labels: testbed.Labelled(label)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -29,16 +30,19 @@ func TestHealthCheckedContainer(t *testing.T) {
 	name := fmt.Sprintf("steward-e2e-checked-%d", time.Now().UnixNano())
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
-		Config: &container.Config{Image: ref, Healthcheck: &container.HealthConfig{
+		Config: &container.Config{Image: ref, Labels: testbed.Labelled(nil), Healthcheck: &container.HealthConfig{
 			Test: []string{"CMD", "/sleeper", "health"}, Interval: time.Second, Timeout: 2 * time.Second, Retries: 2,
 		}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// t.Context() is cancelled before cleanups run: removing with it would fail and
+	// leave the container running.
 	t.Cleanup(func() {
-		_, _ = api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true})
-		_, _ = api.ContainerRemove(ctx, name+"-steward-previous", client.ContainerRemoveOptions{Force: true})
+		bg := context.WithoutCancel(ctx)
+		_, _ = api.ContainerRemove(bg, name, client.ContainerRemoveOptions{Force: true})
+		_, _ = api.ContainerRemove(bg, name+"-steward-previous", client.ContainerRemoveOptions{Force: true})
 	})
 	if _, err = api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		t.Fatal(err)

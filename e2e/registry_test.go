@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -27,6 +29,16 @@ func newImageRepo(t testing.TB, api *client.Client, repo string) *imageRepo {
 		t.Fatal(err)
 	}
 	t.Cleanup(registry.Stop)
+	name, _, _ := strings.Cut(repo, ":")
+	name = registry.Host + "/steward-test/" + name
+	// Registered before the test creates containers from the images, so it runs after
+	// they are removed: every tag pushed or pulled, and the untagged images a new
+	// version left, go with the test.
+	t.Cleanup(func() {
+		if err := testbed.RemoveRepoImages(context.WithoutCancel(t.Context()), api, name); err != nil {
+			t.Errorf("remove the images of %s: %v", name, err)
+		}
+	})
 	return &imageRepo{t: t, api: api, Ref: registry.Host + "/steward-test/" + repo}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,15 +32,18 @@ func TestUpdate(t *testing.T) {
 	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
 		Config: &container.Config{Image: ref, Env: []string{"APP_MODE=production"},
-			Labels: map[string]string{"com.example.role": "web"}},
+			Labels: testbed.Labelled(map[string]string{"com.example.role": "web"})},
 		HostConfig: &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// t.Context() is cancelled before cleanups run: removing with it would fail and
+	// leave the container running.
 	t.Cleanup(func() {
-		_, _ = api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true})
-		_, _ = api.ContainerRemove(ctx, name+"-steward-previous", client.ContainerRemoveOptions{Force: true})
+		bg := context.WithoutCancel(ctx)
+		_, _ = api.ContainerRemove(bg, name, client.ContainerRemoveOptions{Force: true})
+		_, _ = api.ContainerRemove(bg, name+"-steward-previous", client.ContainerRemoveOptions{Force: true})
 	})
 	if _, err = api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		t.Fatal(err)
