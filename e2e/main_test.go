@@ -59,7 +59,7 @@ func leftNothing(ctx context.Context) bool {
 	// An error here (the image still used by a leaked container) shows below, as the
 	// leftover image and container.
 	_ = testbed.RemoveTestImage(ctx)
-	found, err := testbed.Leftovers(ctx)
+	found, err := testbed.Leftovers(ctx, testbed.RunID)
 	for _, what := range found {
 		fmt.Fprintf(os.Stderr, "e2e: left behind by a test: %s (label %s=%s; removed now)\n", what, testbed.TestLabel, testbed.RunID)
 	}

@@ -37,8 +37,10 @@ func Labelled(labels map[string]string) map[string]string {
 	return out
 }
 
-func runFilter() client.Filters {
-	return client.Filters{}.Add("label", TestLabel+"="+RunID)
+func runFilter() client.Filters { return labelFilter(RunID) }
+
+func labelFilter(runID string) client.Filters {
+	return client.Filters{}.Add("label", TestLabel+"="+runID)
 }
 
 // RemoveRepoImages removes every local image of repo (all its tags, e.g. what a test
@@ -91,11 +93,11 @@ func RemoveTestImage(ctx context.Context) error {
 	return err
 }
 
-// Leftovers lists what carries this run's test label (containers, stopped ones too,
-// images, networks and volumes), removes it, and returns one line naming each. After
-// the last test and the teardown it must return nothing: anything it finds is a leak
-// of a test, and the run fails.
-func Leftovers(ctx context.Context) ([]string, error) {
+// Leftovers lists what carries the test label with runID as its value (containers,
+// stopped ones too, images, networks and volumes), removes it, and returns one line
+// naming each. After the last test and the teardown it must return nothing for
+// RunID: anything it finds is a leak of a test, and the run fails.
+func Leftovers(ctx context.Context, runID string) ([]string, error) {
 	if !dockerUsed() {
 		return nil, nil
 	}
@@ -106,7 +108,7 @@ func Leftovers(ctx context.Context) ([]string, error) {
 	defer api.Close()
 	var found []string
 	var errs []error
-	containers, err := api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter()})
+	containers, err := api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: labelFilter(runID)})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +122,7 @@ func Leftovers(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 		}
 	}
-	images, err := api.ImageList(ctx, client.ImageListOptions{All: true, Filters: runFilter()})
+	images, err := api.ImageList(ctx, client.ImageListOptions{All: true, Filters: labelFilter(runID)})
 	if err != nil {
 		return found, errors.Join(append(errs, err)...)
 	}
@@ -135,7 +137,7 @@ func Leftovers(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 		}
 	}
-	networks, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter()})
+	networks, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: labelFilter(runID)})
 	if err != nil {
 		return found, errors.Join(append(errs, err)...)
 	}
@@ -145,7 +147,7 @@ func Leftovers(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 		}
 	}
-	volumes, err := api.VolumeList(ctx, client.VolumeListOptions{Filters: runFilter()})
+	volumes, err := api.VolumeList(ctx, client.VolumeListOptions{Filters: labelFilter(runID)})
 	if err != nil {
 		return found, errors.Join(append(errs, err)...)
 	}
