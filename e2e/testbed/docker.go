@@ -220,8 +220,13 @@ func RunContainerFrom(ctx context.Context, api *client.Client, ref, name string,
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
+	// By name, not ID: an !update in the test recreates the container under a new ID
+	// with the same name, and may leave the old one under the set-aside name.
 	cleanup(func() {
-		_, _ = api.ContainerRemove(context.WithoutCancel(ctx), created.ID, client.ContainerRemoveOptions{Force: true})
+		bg := context.WithoutCancel(ctx)
+		for _, n := range []string{name, name + "-steward-previous"} {
+			_, _ = api.ContainerRemove(bg, n, client.ContainerRemoveOptions{Force: true})
+		}
 	})
 	if _, err = api.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		return "", fmt.Errorf("start container %s: %w", name, err)
