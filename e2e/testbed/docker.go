@@ -20,8 +20,10 @@ import (
 )
 
 // TestImage is the image of the test containers: one static binary that sleeps until
-// SIGTERM. It is built here from e2e/testdata/sleeper; no registry is needed.
-const TestImage = "steward-test/sleeper:latest"
+// SIGTERM. It is built here from e2e/testdata/sleeper; no registry is needed. Its tag
+// is the run's: a second test run on the machine imports and removes its own, and so
+// never takes the tag from under the first run's containers.
+var TestImage = "steward-test/sleeper:" + RunID
 
 var testImage struct {
 	once sync.Once
