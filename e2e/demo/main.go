@@ -151,6 +151,8 @@ func demoAlert(ctx context.Context, w *testbed.World, say func(string, ...any)) 
 		for _, f := range cleanups {
 			f()
 		}
+		// The test image is this run's own (its tag is the run ID): nothing else uses it.
+		_ = testbed.RemoveTestImage(context.WithoutCancel(ctx))
 	}()
 	_, _ = api.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true}) // left over by an interrupted demo
 	containerID, err := testbed.RunContainer(ctx, api, name, map[string]string{"steward.public": "true"}, func(f func()) { cleanups = append(cleanups, f) })
