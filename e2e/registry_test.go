@@ -29,8 +29,15 @@ func newImageRepo(t testing.TB, api *client.Client, repo string) *imageRepo {
 		t.Fatal(err)
 	}
 	t.Cleanup(registry.Stop)
+	return repoIn(t, api, registry.Host, repo)
+}
+
+// repoIn names the repository repo:tag in the registry at host, and removes its local
+// images when the test ends.
+func repoIn(t testing.TB, api *client.Client, host, repo string) *imageRepo {
+	t.Helper()
 	name, _, _ := strings.Cut(repo, ":")
-	name = registry.Host + "/steward-test/" + name
+	name = host + "/steward-test/" + name
 	// Registered before the test creates containers from the images, so it runs after
 	// they are removed: every tag pushed or pulled, and the untagged images a new
 	// version left, go with the test.
@@ -39,7 +46,7 @@ func newImageRepo(t testing.TB, api *client.Client, repo string) *imageRepo {
 			t.Errorf("remove the images of %s: %v", name, err)
 		}
 	})
-	return &imageRepo{t: t, api: api, Ref: registry.Host + "/steward-test/" + repo}
+	return &imageRepo{t: t, api: api, Ref: host + "/steward-test/" + repo}
 }
 
 // push makes version the image under the tag, in the registry and locally, and

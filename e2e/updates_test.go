@@ -56,7 +56,7 @@ func TestUpdatesNoticeANewDigest(t *testing.T) {
 
 	// A second image, up to date for now, so that a check after the restart shows
 	// that it ran: it tells about this one when it gets a new version.
-	other := &imageRepo{t: t, api: api, Ref: strings.TrimSuffix(ref, "app:1") + "other:1"}
+	other := repoIn(t, api, strings.TrimSuffix(ref, "/steward-test/app:1"), "other:1")
 	other.push("1.0")
 	otherName := fmt.Sprintf("steward-e2e-other-%d", time.Now().UnixNano())
 	if _, err = testbed.RunContainerFrom(ctx, api, other.Ref, otherName, nil, t.Cleanup); err != nil {
